@@ -1,0 +1,48 @@
+//! Argument parsing shared by commands: strict integers and floats with Redis' error texts,
+//! case-insensitive keywords.
+
+use bytes::Bytes;
+
+use super::CmdError;
+use crate::util::number::{parse_f64, parse_i64};
+
+/// Parses an integer argument (`ERR value is not an integer or out of range`).
+pub fn int(arg: &[u8]) -> Result<i64, CmdError> {
+    parse_i64(arg).ok_or(CmdError::NotInteger)
+}
+
+/// Parses a float argument (`ERR value is not a valid float`).
+pub fn float(arg: &[u8]) -> Result<f64, CmdError> {
+    parse_f64(arg).ok_or(CmdError::NotFloat)
+}
+
+/// True when `arg` equals the keyword `kw`, ignoring ASCII case.
+pub fn is(arg: &[u8], kw: &str) -> bool {
+    arg.eq_ignore_ascii_case(kw.as_bytes())
+}
+
+/// Lower-cased UTF-8 rendering of an argument, for error messages and lookups.
+pub fn lower(arg: &[u8]) -> String {
+    String::from_utf8_lossy(arg).to_ascii_lowercase()
+}
+
+/// The argument as text (lossy), for messages.
+pub fn text(arg: &[u8]) -> String {
+    String::from_utf8_lossy(arg).into_owned()
+}
+
+/// Keys as slices, for storage calls that take `&[&[u8]]`.
+pub fn key_slices(args: &[Bytes]) -> Vec<&[u8]> {
+    args.iter().map(|a| a.as_ref()).collect()
+}
+
+/// A relative timeout (EX/PX/EXPIRE ...) turned into an absolute Unix-ms deadline, with
+/// Redis' overflow check. `unit_ms` is 1000 for seconds, 1 for milliseconds.
+pub fn deadline_from_relative(value: i64, unit_ms: i64, now_ms: u64) -> Option<i64> {
+    value.checked_mul(unit_ms)?.checked_add(now_ms as i64)
+}
+
+/// An absolute EXAT/PXAT value in milliseconds, with the overflow check.
+pub fn deadline_from_absolute(value: i64, unit_ms: i64) -> Option<i64> {
+    value.checked_mul(unit_ms)
+}

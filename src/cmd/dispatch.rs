@@ -1,0 +1,163 @@
+//! The one gate every command passes: lookup, arity, authentication, key locks, execution,
+//! statistics, slow log, and the conversion of errors into replies.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::spec::{CmdFlags, CommandSpec};
+use super::table::CommandTable;
+use super::{CmdError, Ctx};
+use crate::resp::Reply;
+use crate::state::client::Client;
+use crate::state::ServerState;
+
+/// Redis' text for an unknown command, quoting the first arguments.
+fn unknown_command(argv: &[Bytes]) -> Reply {
+    let mut args = String::new();
+    for a in argv.iter().skip(1).take(32) {
+        let shown: String = String::from_utf8_lossy(a).chars().take(128).collect();
+        args.push_str(&format!("'{shown}' "));
+    }
+    Reply::err(format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        String::from_utf8_lossy(&argv[0])
+            .chars()
+            .take(128)
+            .collect::<String>(),
+        args
+    ))
+}
+
+/// Resolves `argv` to its command (descending into subcommands). Errors are final replies.
+fn resolve(argv: &[Bytes]) -> Result<(usize, &'static CommandSpec), Reply> {
+    let table = CommandTable::get();
+    let Some((idx, spec)) = table.lookup(&argv[0]) else {
+        return Err(unknown_command(argv));
+    };
+    if spec.subcommands.is_empty() {
+        return Ok((idx, spec));
+    }
+    let Some(sub) = argv.get(1) else {
+        return Err(Reply::err(format!(
+            "ERR wrong number of arguments for '{}' command",
+            spec.name
+        )));
+    };
+    table.lookup_sub(spec, sub).ok_or_else(|| {
+        Reply::err(format!(
+            "ERR unknown subcommand '{}'. Try {} HELP.",
+            String::from_utf8_lossy(sub)
+                .chars()
+                .take(128)
+                .collect::<String>(),
+            spec.name.to_ascii_uppercase()
+        ))
+    })
+}
+
+/// Runs one command for `client` and returns its reply.
+pub fn execute(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
+    if argv.is_empty() {
+        return Reply::err("ERR empty command");
+    }
+    let (idx, spec) = match resolve(argv) {
+        Ok(found) => found,
+        Err(reply) => return record_rejected(server, None, reply),
+    };
+    if !spec.arity_ok(argv.len()) {
+        let reply = Reply::err(CmdError::WrongArity(spec.name.to_string()).to_string());
+        return record_rejected(server, Some(idx), reply);
+    }
+    if !client.is_authenticated() && !spec.flags.contains(CmdFlags::NO_AUTH) {
+        let reply = Reply::err("NOAUTH Authentication required.");
+        return record_rejected(server, Some(idx), reply);
+    }
+    client.touch(spec.name);
+
+    let start = Instant::now();
+    let result = {
+        let _locks = if spec.flags.contains(CmdFlags::WRITE) {
+            let positions = spec.key_positions(argv.len());
+            (!positions.is_empty()).then(|| {
+                server
+                    .storage
+                    .lock_keys(positions.iter().map(|&i| argv[i].as_ref()))
+            })
+        } else {
+            None
+        };
+        let mut ctx = Ctx { server, client };
+        (spec.handler)(&mut ctx, argv)
+    };
+    let elapsed_us = start.elapsed().as_micros() as u64;
+
+    let stats = &server.stats;
+    stats
+        .total_commands_processed
+        .fetch_add(1, Ordering::Relaxed);
+    let cs = &stats.commands[idx];
+    cs.calls.fetch_add(1, Ordering::Relaxed);
+    cs.usec.fetch_add(elapsed_us, Ordering::Relaxed);
+    maybe_slowlog(server, client, spec, argv, elapsed_us);
+
+    match result {
+        Ok(reply) => {
+            if let Reply::Error(text) = &reply {
+                cs.failed_calls.fetch_add(1, Ordering::Relaxed);
+                stats.record_error(text);
+            }
+            reply
+        }
+        Err(e) => {
+            cs.failed_calls.fetch_add(1, Ordering::Relaxed);
+            let text = e.reply_text();
+            stats.record_error(&text);
+            if let CmdError::Storage(inner) = &e {
+                tracing::error!(command = spec.name, "storage error: {inner}");
+            }
+            Reply::Error(text)
+        }
+    }
+}
+
+fn record_rejected(server: &ServerState, idx: Option<usize>, reply: Reply) -> Reply {
+    if let Some(i) = idx {
+        server.stats.commands[i]
+            .rejected_calls
+            .fetch_add(1, Ordering::Relaxed);
+    }
+    if let Reply::Error(text) = &reply {
+        server.stats.record_error(text);
+    }
+    reply
+}
+
+fn maybe_slowlog(
+    server: &ServerState,
+    client: &Client,
+    spec: &CommandSpec,
+    argv: &[Bytes],
+    elapsed_us: u64,
+) {
+    if spec.flags.contains(CmdFlags::SKIP_SLOWLOG) {
+        return;
+    }
+    let cfg = server.config();
+    let threshold = cfg.slowlog_log_slower_than;
+    if threshold < 0 || elapsed_us < threshold as u64 {
+        return;
+    }
+    let name = client
+        .name()
+        .map(|n| String::from_utf8_lossy(&n).into_owned())
+        .unwrap_or_default();
+    server.slowlog.push(
+        argv,
+        elapsed_us,
+        cfg.slowlog_max_len,
+        client.addr.to_string(),
+        name,
+    );
+}

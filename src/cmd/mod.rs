@@ -1,0 +1,95 @@
+//! Commands: parsing of arguments, calls into storage, and reply values.
+//!
+//! Every command is a synchronous function `fn(&mut Ctx, &[Bytes]) -> CmdResult` listed in the
+//! declarative [`table`]. The [`dispatch`] gate is the one place that checks arity and
+//! authentication, takes key locks, records statistics and the slow log, and turns
+//! [`CmdError`]s into Redis error replies. Handlers never touch sockets.
+
+pub mod args;
+pub mod dispatch;
+pub mod spec;
+pub mod table;
+
+mod client_cmd;
+mod command_cmd;
+mod config_cmd;
+mod connection;
+mod debug_cmd;
+mod info;
+mod keys;
+mod server_cmd;
+mod string;
+
+use std::borrow::Cow;
+
+use crate::resp::Reply;
+use crate::state::client::Client;
+use crate::state::ServerState;
+use crate::storage::StorageError;
+
+/// What a command sees: the shared server state and its own client.
+pub struct Ctx<'a> {
+    pub server: &'a ServerState,
+    pub client: &'a Client,
+}
+
+impl Ctx<'_> {
+    /// The client's selected database.
+    pub fn db(&self) -> usize {
+        self.client.db()
+    }
+
+    /// The storage.
+    pub fn storage(&self) -> &crate::storage::Storage {
+        &self.server.storage
+    }
+}
+
+/// Why a command failed; [`CmdError::reply_text`] has the exact Redis wording.
+#[derive(Debug, thiserror::Error)]
+pub enum CmdError {
+    #[error("ERR syntax error")]
+    Syntax,
+    #[error("ERR value is not an integer or out of range")]
+    NotInteger,
+    #[error("ERR value is not a valid float")]
+    NotFloat,
+    #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
+    WrongType,
+    #[error("ERR wrong number of arguments for '{0}' command")]
+    WrongArity(String),
+    #[error("{0}")]
+    Storage(StorageError),
+    /// Any other error; the text includes its code (`ERR ...`, `NOAUTH ...`).
+    #[error("{0}")]
+    Other(Cow<'static, str>),
+}
+
+impl From<StorageError> for CmdError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::WrongType => CmdError::WrongType,
+            other => CmdError::Storage(other),
+        }
+    }
+}
+
+impl CmdError {
+    /// An `ERR`-coded error with a message.
+    pub fn err(msg: impl Into<String>) -> CmdError {
+        CmdError::Other(Cow::Owned(format!("ERR {}", msg.into())))
+    }
+
+    /// The text of the error reply.
+    pub fn reply_text(&self) -> Cow<'static, str> {
+        match self {
+            CmdError::Other(s) => s.clone(),
+            CmdError::Storage(StorageError::DbOutOfRange) => "ERR DB index is out of range".into(),
+            CmdError::Storage(e) => format!("ERR {e}").into(),
+            other => other.to_string().into(),
+        }
+    }
+}
+
+/// The result of a command.
+pub type CmdResult = Result<Reply, CmdError>;

@@ -1,0 +1,324 @@
+//! Commands described as data: what the dispatcher, COMMAND and key locking need to know.
+
+use bitflags::bitflags;
+use bytes::Bytes;
+
+use super::{CmdResult, Ctx};
+
+bitflags! {
+    /// Command flags, as `COMMAND INFO` reports them.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct CmdFlags: u32 {
+        const WRITE = 1 << 0;
+        const READONLY = 1 << 1;
+        const DENYOOM = 1 << 2;
+        const ADMIN = 1 << 3;
+        const PUBSUB = 1 << 4;
+        const NOSCRIPT = 1 << 5;
+        const BLOCKING = 1 << 6;
+        const LOADING = 1 << 7;
+        const STALE = 1 << 8;
+        const SKIP_MONITOR = 1 << 9;
+        const SKIP_SLOWLOG = 1 << 10;
+        const FAST = 1 << 11;
+        /// Allowed before AUTH (AUTH, HELLO, QUIT...).
+        const NO_AUTH = 1 << 12;
+        const MAY_REPLICATE = 1 << 13;
+        const NO_MULTI = 1 << 14;
+        const ALLOW_BUSY = 1 << 15;
+    }
+}
+
+bitflags! {
+    /// ACL categories (`@read`, `@string`, ...).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct AclCategories: u32 {
+        const KEYSPACE = 1 << 0;
+        const READ = 1 << 1;
+        const WRITE = 1 << 2;
+        const SET = 1 << 3;
+        const SORTEDSET = 1 << 4;
+        const LIST = 1 << 5;
+        const HASH = 1 << 6;
+        const STRING = 1 << 7;
+        const BITMAP = 1 << 8;
+        const HYPERLOGLOG = 1 << 9;
+        const GEO = 1 << 10;
+        const STREAM = 1 << 11;
+        const PUBSUB = 1 << 12;
+        const ADMIN = 1 << 13;
+        const FAST = 1 << 14;
+        const SLOW = 1 << 15;
+        const BLOCKING = 1 << 16;
+        const DANGEROUS = 1 << 17;
+        const CONNECTION = 1 << 18;
+        const TRANSACTION = 1 << 19;
+        const SCRIPTING = 1 << 20;
+    }
+}
+
+/// Where the keys of a command are among its arguments (argument 0 is the command name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySpec {
+    /// No keys.
+    None,
+    /// Keys at `first`, `first + step`, ... up to `last`.
+    Range {
+        first: usize,
+        last: KeyEnd,
+        step: usize,
+    },
+}
+
+/// The last key position of a [`KeySpec::Range`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyEnd {
+    /// A fixed argument index.
+    At(usize),
+    /// Counted from the end: `FromEnd(1)` is the last argument.
+    FromEnd(usize),
+}
+
+/// The function that runs a command.
+pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> CmdResult;
+
+/// One command (or subcommand) of the table.
+pub struct CommandSpec {
+    /// Lower-case name (`get`, or `client|list` for subcommands).
+    pub name: &'static str,
+    /// Redis arity: `n` exactly n arguments (name included), `-n` at least n.
+    pub arity: i32,
+    pub flags: CmdFlags,
+    pub keys: KeySpec,
+    pub acl: AclCategories,
+    /// Command group for COMMAND DOCS (`string`, `generic`, `server`, `connection`).
+    pub group: &'static str,
+    /// One-line summary for COMMAND DOCS.
+    pub summary: &'static str,
+    pub handler: Handler,
+    /// Subcommands of a container command (CONFIG, CLIENT, ...); dispatch goes by argv[1].
+    pub subcommands: &'static [CommandSpec],
+}
+
+impl CommandSpec {
+    /// True when `argc` arguments (name included) satisfy the arity.
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        if self.arity >= 0 {
+            argc == self.arity as usize
+        } else {
+            argc >= self.arity.unsigned_abs() as usize
+        }
+    }
+
+    /// Positions of the keys in `argv` (COMMAND GETKEYS, locking, cluster routing).
+    pub fn key_positions(&self, argc: usize) -> Vec<usize> {
+        match self.keys {
+            KeySpec::None => Vec::new(),
+            KeySpec::Range { first, last, step } => {
+                let last = match last {
+                    KeyEnd::At(i) => i,
+                    KeyEnd::FromEnd(n) => match argc.checked_sub(n) {
+                        Some(i) => i,
+                        None => return Vec::new(),
+                    },
+                };
+                let last = last.min(argc.saturating_sub(1));
+                if first > last || first >= argc {
+                    return Vec::new();
+                }
+                (first..=last).step_by(step.max(1)).collect()
+            }
+        }
+    }
+
+    /// The (first, last, step) triple of COMMAND INFO, with Redis' negative "from the end" form.
+    pub fn legacy_key_triple(&self) -> (i64, i64, i64) {
+        match self.keys {
+            KeySpec::None => (0, 0, 0),
+            KeySpec::Range { first, last, step } => {
+                let last = match last {
+                    KeyEnd::At(i) => i as i64,
+                    KeyEnd::FromEnd(n) => -(n as i64),
+                };
+                (first as i64, last, step as i64)
+            }
+        }
+    }
+
+    /// Flag names for COMMAND INFO.
+    pub fn flag_names(&self) -> Vec<&'static str> {
+        const NAMES: &[(CmdFlags, &str)] = &[
+            (CmdFlags::WRITE, "write"),
+            (CmdFlags::READONLY, "readonly"),
+            (CmdFlags::DENYOOM, "denyoom"),
+            (CmdFlags::ADMIN, "admin"),
+            (CmdFlags::PUBSUB, "pubsub"),
+            (CmdFlags::NOSCRIPT, "noscript"),
+            (CmdFlags::BLOCKING, "blocking"),
+            (CmdFlags::LOADING, "loading"),
+            (CmdFlags::STALE, "stale"),
+            (CmdFlags::SKIP_MONITOR, "skip_monitor"),
+            (CmdFlags::SKIP_SLOWLOG, "skip_slowlog"),
+            (CmdFlags::FAST, "fast"),
+            (CmdFlags::NO_AUTH, "no_auth"),
+            (CmdFlags::MAY_REPLICATE, "may_replicate"),
+            (CmdFlags::NO_MULTI, "no_multi"),
+            (CmdFlags::ALLOW_BUSY, "allow_busy"),
+        ];
+        NAMES
+            .iter()
+            .filter(|(f, _)| self.flags.contains(*f))
+            .map(|(_, n)| *n)
+            .collect()
+    }
+
+    /// ACL category names for COMMAND INFO (`@read`, ...).
+    pub fn acl_names(&self) -> Vec<&'static str> {
+        const NAMES: &[(AclCategories, &str)] = &[
+            (AclCategories::KEYSPACE, "@keyspace"),
+            (AclCategories::READ, "@read"),
+            (AclCategories::WRITE, "@write"),
+            (AclCategories::SET, "@set"),
+            (AclCategories::SORTEDSET, "@sortedset"),
+            (AclCategories::LIST, "@list"),
+            (AclCategories::HASH, "@hash"),
+            (AclCategories::STRING, "@string"),
+            (AclCategories::BITMAP, "@bitmap"),
+            (AclCategories::HYPERLOGLOG, "@hyperloglog"),
+            (AclCategories::GEO, "@geo"),
+            (AclCategories::STREAM, "@stream"),
+            (AclCategories::PUBSUB, "@pubsub"),
+            (AclCategories::ADMIN, "@admin"),
+            (AclCategories::FAST, "@fast"),
+            (AclCategories::SLOW, "@slow"),
+            (AclCategories::BLOCKING, "@blocking"),
+            (AclCategories::DANGEROUS, "@dangerous"),
+            (AclCategories::CONNECTION, "@connection"),
+            (AclCategories::TRANSACTION, "@transaction"),
+            (AclCategories::SCRIPTING, "@scripting"),
+        ];
+        NAMES
+            .iter()
+            .filter(|(f, _)| self.acl.contains(*f))
+            .map(|(_, n)| *n)
+            .collect()
+    }
+}
+
+impl KeySpec {
+    /// One key at argument `i`.
+    pub const fn single(i: usize) -> KeySpec {
+        KeySpec::Range {
+            first: i,
+            last: KeyEnd::At(i),
+            step: 1,
+        }
+    }
+
+    /// Keys at `first..=last`.
+    pub const fn span(first: usize, last: usize) -> KeySpec {
+        KeySpec::Range {
+            first,
+            last: KeyEnd::At(last),
+            step: 1,
+        }
+    }
+
+    /// Every argument from `first` on is a key (DEL, EXISTS, MGET).
+    pub const fn rest(first: usize) -> KeySpec {
+        KeySpec::Range {
+            first,
+            last: KeyEnd::FromEnd(1),
+            step: 1,
+        }
+    }
+
+    /// Every `step`-th argument from `first` on (MSET: key value key value ...).
+    pub const fn every(first: usize, step: usize) -> KeySpec {
+        KeySpec::Range {
+            first,
+            last: KeyEnd::FromEnd(1),
+            step,
+        }
+    }
+}
+
+/// Builds a [`CommandSpec`] from one line: name, arity, flags, keys, ACL categories, group,
+/// summary, handler, and optionally subcommands.
+#[macro_export]
+macro_rules! command {
+    ($name:literal, $arity:expr, [$($flag:ident),*], $keys:expr, [$($acl:ident),*], $group:literal,
+     $summary:literal, $handler:path $(, subcommands: $subs:expr)?) => {
+        $crate::cmd::spec::CommandSpec {
+            name: $name,
+            arity: $arity,
+            flags: $crate::cmd::spec::CmdFlags::empty()
+                $(.union($crate::cmd::spec::CmdFlags::$flag))*,
+            keys: $keys,
+            acl: $crate::cmd::spec::AclCategories::empty()
+                $(.union($crate::cmd::spec::AclCategories::$acl))*,
+            group: $group,
+            summary: $summary,
+            handler: $handler,
+            subcommands: $crate::command!(@subs $($subs)?),
+        }
+    };
+    (@subs) => { &[] };
+    (@subs $subs:expr) => { $subs };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resp::Reply;
+
+    fn noop(_: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+        Ok(Reply::ok())
+    }
+
+    fn spec(arity: i32, keys: KeySpec) -> CommandSpec {
+        CommandSpec {
+            name: "t",
+            arity,
+            flags: CmdFlags::empty(),
+            keys,
+            acl: AclCategories::empty(),
+            group: "generic",
+            summary: "",
+            handler: noop,
+            subcommands: &[],
+        }
+    }
+
+    #[test]
+    fn arity_exact_and_minimum() {
+        assert!(spec(2, KeySpec::None).arity_ok(2));
+        assert!(!spec(2, KeySpec::None).arity_ok(3));
+        assert!(spec(-2, KeySpec::None).arity_ok(5));
+        assert!(!spec(-3, KeySpec::None).arity_ok(2));
+    }
+
+    #[test]
+    fn key_positions_follow_the_spec() {
+        let mset = spec(
+            -3,
+            KeySpec::Range {
+                first: 1,
+                last: KeyEnd::FromEnd(1),
+                step: 2,
+            },
+        );
+        assert_eq!(mset.key_positions(5), vec![1, 3]);
+        let get = spec(
+            2,
+            KeySpec::Range {
+                first: 1,
+                last: KeyEnd::At(1),
+                step: 1,
+            },
+        );
+        assert_eq!(get.key_positions(2), vec![1]);
+        assert_eq!(get.legacy_key_triple(), (1, 1, 1));
+        assert_eq!(mset.legacy_key_triple(), (1, -1, 2));
+    }
+}

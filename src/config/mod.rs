@@ -1,0 +1,232 @@
+//! Server configuration: the Pika-format config file (`directive : value` lines),
+//! command-line overrides, and the run-time side used by CONFIG GET / SET / REWRITE.
+//!
+//! Every directive is described once, in `table.rs`; that table generates the typed
+//! [`Config`] struct (so the server reads `cfg.port` without parsing) as well as the
+//! metadata ([`DIRECTIVES`]) that the loader and the CONFIG commands iterate over.
+
+mod directive;
+mod file;
+mod table;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::util::glob::glob_match;
+
+pub use directive::{parse_memory, Directive, Kind};
+pub use table::{Config, DIRECTIVES, NAME_ALIASES};
+
+/// Where a bad setting came from, so load errors can point at it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A line of a config file (1-based line number).
+    File {
+        /// The config file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+    },
+    /// A `--name value` command-line override.
+    CommandLine,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File { path, line } => write!(f, "{}:{line}", path.display()),
+            Origin::CommandLine => f.write_str("command line"),
+        }
+    }
+}
+
+/// Why the configuration could not be loaded at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read (missing, unreadable, not UTF-8).
+    #[error("{}: can't read config file: {source}", path.display())]
+    Read {
+        /// The file that was asked for.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// A non-comment line has no `:` between directive and value.
+    #[error("{at}: line without ':' (expected 'directive : value'): '{text}'")]
+    MissingColon {
+        /// Where the line is.
+        at: Origin,
+        /// The offending line, trimmed.
+        text: String,
+    },
+    /// The directive name is not in the table (nor an alias).
+    #[error("{at}: unknown directive '{name}'")]
+    UnknownDirective {
+        /// Where the directive was given.
+        at: Origin,
+        /// The name as written.
+        name: String,
+    },
+    /// The value does not parse or is out of range for the directive.
+    #[error("{at}: bad value '{value}' for '{name}': {reason}")]
+    BadValue {
+        /// Where the directive was given.
+        at: Origin,
+        /// The name as written.
+        name: String,
+        /// The value as written.
+        value: String,
+        /// Why it was rejected, in Redis' CONFIG SET words.
+        reason: String,
+    },
+}
+
+/// Finds a directive by name, case-insensitively, also under its aliases.
+pub fn lookup(name: &str) -> Option<&'static Directive> {
+    let lower = name.to_ascii_lowercase();
+    let canonical = NAME_ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == lower)
+        .map_or(lower.as_str(), |(_, canon)| *canon);
+    DIRECTIVES.iter().find(|d| d.name == canonical)
+}
+
+fn set_error(name: &str, reason: &str) -> String {
+    format!("CONFIG SET failed (possibly related to argument '{name}') - {reason}")
+}
+
+fn unknown_set_error(name: &str) -> String {
+    format!("Unknown option or number of arguments for CONFIG SET - '{name}'")
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::defaults()
+    }
+}
+
+impl Config {
+    /// Every directive at its table default; no config file.
+    pub fn defaults() -> Config {
+        let mut cfg = Config::blank();
+        for d in DIRECTIVES {
+            // Defaults are validated by a unit test; a bad one would leave the blank value.
+            if let Ok(v) = d.parse(d.default) {
+                let _ = cfg.store(d.name, v);
+            }
+        }
+        cfg
+    }
+
+    /// Reads the file (if any), then applies command-line overrides in order.
+    pub fn load(
+        file: Option<&Path>,
+        overrides: &[(String, String)],
+    ) -> Result<Config, ConfigError> {
+        let mut cfg = Config::defaults();
+        if let Some(path) = file {
+            file::load_file(&mut cfg, path)?;
+            cfg.config_file = Some(path.to_path_buf());
+        }
+        for (name, value) in overrides {
+            cfg.apply_text(Origin::CommandLine, name, value)?;
+        }
+        Ok(cfg)
+    }
+
+    /// Applies one `name value` pair during loading, with a located error.
+    fn apply_text(&mut self, at: Origin, name: &str, value: &str) -> Result<(), ConfigError> {
+        let d = lookup(name).ok_or_else(|| ConfigError::UnknownDirective {
+            at: at.clone(),
+            name: name.to_string(),
+        })?;
+        self.apply(d, value)
+            .map_err(|reason| ConfigError::BadValue {
+                at,
+                name: name.to_string(),
+                value: value.to_string(),
+                reason,
+            })
+    }
+
+    /// Parses `value` for `d` and stores it; the error is the bare reason.
+    fn apply(&mut self, d: &Directive, value: &str) -> Result<(), String> {
+        let v = d.parse(value)?;
+        self.store(d.name, v)
+    }
+
+    /// The current value of one directive (name or alias, any case) as CONFIG GET prints it.
+    pub fn get(&self, name: &str) -> Option<String> {
+        lookup(name).and_then(|d| self.render(d.name))
+    }
+
+    /// CONFIG GET: every (canonical name, value text) whose name matches the glob (case-insensitive), sorted by name. Memory values are printed as plain byte counts, bools yes/no.
+    ///
+    /// A pattern matching only an alias (e.g. `hash-max-ziplist-entries`) yields the
+    /// canonical entry, once.
+    pub fn get_matching(&self, pattern: &[u8]) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = DIRECTIVES
+            .iter()
+            .filter(|d| {
+                glob_match(pattern, d.name.as_bytes(), true)
+                    || NAME_ALIASES.iter().any(|(alias, canon)| {
+                        *canon == d.name && glob_match(pattern, alias.as_bytes(), true)
+                    })
+            })
+            .filter_map(|d| self.render(d.name).map(|v| (d.name.to_string(), v)))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// CONFIG SET one directive. Errors are the text after "ERR " as Redis 7 words them.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let d = settable(name)?;
+        self.apply(d, value)
+            .map_err(|reason| set_error(name, &reason))
+    }
+
+    /// CONFIG SET with several pairs (Redis 7 allows `CONFIG SET a 1 b 2`): all-or-nothing.
+    ///
+    /// Names are checked first (unknown, immutable, given twice), then values are applied
+    /// to a copy that replaces `self` only if every one succeeded.
+    pub fn set_many(&mut self, pairs: &[(String, String)]) -> Result<(), String> {
+        let mut seen: Vec<&'static str> = Vec::with_capacity(pairs.len());
+        let mut resolved = Vec::with_capacity(pairs.len());
+        for (name, value) in pairs {
+            let d = settable(name)?;
+            if seen.contains(&d.name) {
+                return Err(set_error(name, "duplicate parameter"));
+            }
+            seen.push(d.name);
+            resolved.push((d, name, value));
+        }
+        let mut next = self.clone();
+        for (d, name, value) in resolved {
+            next.apply(d, value)
+                .map_err(|reason| set_error(name, &reason))?;
+        }
+        *self = next;
+        Ok(())
+    }
+
+    /// CONFIG REWRITE: rewrites config_file in place keeping every comment and blank line and the order of existing lines; existing directive lines get the current value; directives whose value differs from the default and that have no line are appended at the end. Errors if no config file: "The server is running without a config file".
+    pub fn rewrite(&self) -> Result<(), String> {
+        let path = self
+            .config_file
+            .as_deref()
+            .ok_or_else(|| "The server is running without a config file".to_string())?;
+        file::rewrite_file(self, path)
+    }
+}
+
+/// Resolves a CONFIG SET name, rejecting unknown and start-up-only directives.
+fn settable(name: &str) -> Result<&'static Directive, String> {
+    let d = lookup(name).ok_or_else(|| unknown_set_error(name))?;
+    if !d.runtime {
+        return Err(set_error(name, "can't set immutable config"));
+    }
+    Ok(d)
+}

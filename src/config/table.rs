@@ -1,0 +1,134 @@
+//! The directive table: the one place that lists every directive with its field, type,
+//! kind, default, run-time mutability and description. Adding a directive is one row here
+//! plus its documented line in `conf/pika.conf` (a unit test checks the file lists them all).
+
+use super::directive::{
+    directives, int, memory, one_of, Directive, FieldValue, Value, BOOL, I32_MAX, I64_MAX, MB,
+    MEM_MAX, PATH, RUNTIME, STARTUP, STR,
+};
+
+/// Older or alternative names that CONFIG GET/SET and the config file also accept,
+/// as (alias, canonical). CONFIG GET always answers with the canonical name.
+pub static NAME_ALIASES: &[(&str, &str)] = &[
+    ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
+    ("hash-max-ziplist-value", "hash-max-listpack-value"),
+    ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
+    ("zset-max-ziplist-value", "zset-max-listpack-value"),
+    ("list-max-ziplist-size", "list-max-listpack-size"),
+    // Redis 7 renamed lua-time-limit; both names address the same setting there too.
+    ("lua-time-limit", "busy-reply-threshold"),
+];
+
+directives! {
+    // ---- General
+    daemonize: bool = "daemonize", BOOL, "no", STARTUP,
+        "Detach from the terminal and run in the background.";
+    pidfile: String = "pidfile", PATH, "", STARTUP,
+        "File to write the process id to; empty means none.";
+    log_path: std::path::PathBuf = "log-path", PATH, "./log/", STARTUP,
+        "Directory for server log files.";
+    loglevel: String = "loglevel",
+        one_of(&["debug|verbose", "info|notice", "warn|warning", "error"]), "info", RUNTIME,
+        "Log verbosity: debug, info, warn or error.";
+    // ---- Network
+    port: u16 = "port", int(0, 65535), "9221", STARTUP,
+        "TCP port clients connect to.";
+    bind: String = "bind", STR, "127.0.0.1", STARTUP,
+        "Address the listener binds to.";
+    // ---- Workers
+    thread_num: usize = "thread-num", int(1, 64), "2", STARTUP,
+        "Number of network I/O threads.";
+    thread_pool_size: usize = "thread-pool-size", int(1, 256), "4", STARTUP,
+        "Number of worker threads executing commands.";
+    // ---- Storage / RocksDB
+    db_path: std::path::PathBuf = "db-path", PATH, "./db/", STARTUP,
+        "Directory holding the RocksDB data.";
+    databases: usize = "databases", int(1, 256), "16", STARTUP,
+        "Number of logical databases (SELECT 0..databases-1).";
+    write_buffer_size: u64 = "write-buffer-size", memory(1, MEM_MAX), "67108864", STARTUP,
+        "RocksDB memtable size per column family, in bytes.";
+    max_write_buffer_number: i32 = "max-write-buffer-number", int(1, 64), "2", STARTUP,
+        "RocksDB maximum number of memtables per column family.";
+    block_cache: u64 = "block-cache", memory(0, MEM_MAX), "8388608", STARTUP,
+        "RocksDB block cache capacity, in bytes.";
+    compression: String = "compression", one_of(&["snappy", "lz4", "zstd", "none"]), "snappy",
+        STARTUP, "RocksDB block compression: snappy, lz4, zstd or none.";
+    max_background_jobs: i32 = "max-background-jobs", int(1, 64), "2", STARTUP,
+        "RocksDB maximum concurrent flushes and compactions.";
+    // ---- Security
+    requirepass: String = "requirepass", STR, "", RUNTIME,
+        "Password clients must AUTH with; empty disables authentication.";
+    masterauth: String = "masterauth", STR, "", RUNTIME,
+        "Password used to authenticate to a master when replicating.";
+    // ---- Limits
+    timeout: u64 = "timeout", int(0, I32_MAX), "0", RUNTIME,
+        "Seconds a client may stay idle before it is closed; 0 means never.";
+    maxclients: usize = "maxclients", int(1, 1_000_000), "20000", RUNTIME,
+        "Maximum number of simultaneously connected clients.";
+    proto_max_bulk_len: u64 = "proto-max-bulk-len", memory(MB, MEM_MAX), "536870912", RUNTIME,
+        "Largest bulk string a client may send, in bytes.";
+    client_query_buffer_limit: u64 = "client-query-buffer-limit", memory(MB, MEM_MAX),
+        "1073741824", RUNTIME,
+        "Largest unparsed input buffered per client, in bytes.";
+    // ---- Slow log
+    slowlog_log_slower_than: i64 = "slowlog-log-slower-than", int(-1, I64_MAX), "10000", RUNTIME,
+        "Log commands slower than this many microseconds; -1 disables, 0 logs all.";
+    slowlog_max_len: usize = "slowlog-max-len", int(0, I64_MAX), "128", RUNTIME,
+        "Maximum number of slow log entries kept.";
+    // ---- Redis compatibility: encodings reported by OBJECT ENCODING
+    hash_max_listpack_entries: i64 = "hash-max-listpack-entries", int(0, I64_MAX), "128", RUNTIME,
+        "Hashes with at most this many fields report encoding listpack.";
+    hash_max_listpack_value: i64 = "hash-max-listpack-value", int(0, I64_MAX), "64", RUNTIME,
+        "Hashes whose fields and values are at most this long report encoding listpack.";
+    list_max_listpack_size: i64 = "list-max-listpack-size", int(-5, I32_MAX), "-2", RUNTIME,
+        "List node size limit: positive = entries, -1..-5 = 4kb..64kb.";
+    list_compress_depth: i64 = "list-compress-depth", int(0, I32_MAX), "0", RUNTIME,
+        "Uncompressed list nodes kept at each end; 0 disables compression.";
+    set_max_intset_entries: i64 = "set-max-intset-entries", int(0, I64_MAX), "512", RUNTIME,
+        "Integer-only sets with at most this many members report encoding intset.";
+    set_max_listpack_entries: i64 = "set-max-listpack-entries", int(0, I64_MAX), "128", RUNTIME,
+        "Sets with at most this many members report encoding listpack.";
+    set_max_listpack_value: i64 = "set-max-listpack-value", int(0, I64_MAX), "64", RUNTIME,
+        "Sets whose members are at most this long report encoding listpack.";
+    zset_max_listpack_entries: i64 = "zset-max-listpack-entries", int(0, I64_MAX), "128", RUNTIME,
+        "Sorted sets with at most this many members report encoding listpack.";
+    zset_max_listpack_value: i64 = "zset-max-listpack-value", int(0, I64_MAX), "64", RUNTIME,
+        "Sorted sets whose members are at most this long report encoding listpack.";
+    // ---- Redis compatibility: accepted and stored, no effect yet
+    maxmemory: u64 = "maxmemory", memory(0, MEM_MAX), "0", RUNTIME,
+        "Redis compatibility: memory limit in bytes (stored, not enforced).";
+    maxmemory_policy: String = "maxmemory-policy",
+        one_of(&["noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru",
+            "volatile-lfu", "volatile-random", "volatile-ttl"]), "noeviction", RUNTIME,
+        "Redis compatibility: eviction policy (stored, not enforced).";
+    maxmemory_samples: i64 = "maxmemory-samples", int(1, 64), "5", RUNTIME,
+        "Redis compatibility: eviction sample size (stored, not used).";
+    lfu_log_factor: i64 = "lfu-log-factor", int(0, I32_MAX), "10", RUNTIME,
+        "Redis compatibility: LFU counter logarithm factor (stored, not used).";
+    lfu_decay_time: i64 = "lfu-decay-time", int(0, I32_MAX), "1", RUNTIME,
+        "Redis compatibility: LFU counter decay in minutes (stored, not used).";
+    notify_keyspace_events: String = "notify-keyspace-events", STR, "", RUNTIME,
+        "Keyspace notification classes (stored, not used).";
+    appendonly: bool = "appendonly", BOOL, "no", RUNTIME,
+        "Redis AOF switch (stored, not used: RocksDB has its own WAL).";
+    save: String = "save", STR, "", RUNTIME,
+        "Redis RDB snapshot schedule (stored, not used).";
+    busy_reply_threshold: i64 = "busy-reply-threshold", int(0, I64_MAX), "5000", RUNTIME,
+        "Milliseconds a script may run before BUSY replies (alias lua-time-limit).";
+    latency_tracking: bool = "latency-tracking", BOOL, "yes", RUNTIME,
+        "Redis compatibility: per-command latency tracking (stored, not used).";
+    latency_monitor_threshold: i64 = "latency-monitor-threshold", int(0, I64_MAX), "0", RUNTIME,
+        "Redis compatibility: latency monitor threshold in ms (stored, not used).";
+    lazyfree_lazy_user_del: bool = "lazyfree-lazy-user-del", BOOL, "no", RUNTIME,
+        "Make DEL behave like UNLINK (stored, not used).";
+    lazyfree_lazy_user_flush: bool = "lazyfree-lazy-user-flush", BOOL, "no", RUNTIME,
+        "Make FLUSHDB/FLUSHALL asynchronous by default (stored, not used).";
+    hz: i64 = "hz", int(0, I32_MAX), "10", RUNTIME,
+        "Background task frequency per second (stored, not used).";
+    dynamic_hz: bool = "dynamic-hz", BOOL, "yes", RUNTIME,
+        "Scale hz with the number of clients (stored, not used).";
+    repl_diskless_sync: bool = "repl-diskless-sync", BOOL, "yes", RUNTIME,
+        "Diskless replication full sync (stored, not used).";
+    enable_debug_command: String = "enable-debug-command", STR, "yes", RUNTIME,
+        "Whether DEBUG is allowed (stored, not enforced).";
+}

@@ -1,0 +1,20 @@
+//! pika-rs: a disk-backed, Redis-protocol data store on RocksDB.
+//!
+//! # Layout
+//! Dependencies point one way: `server → cmd → state → storage`.
+//! - [`resp`]: the RESP request parser and reply encoder (no I/O).
+//! - [`server`]: listener, connections, the worker pool that runs commands, shutdown.
+//! - [`cmd`]: the declarative command table, the dispatch gate, one module per command group.
+//! - [`state`]: what threads share: storage, live configuration, clients, statistics, slow log.
+//! - [`storage`]: Redis types over RocksDB, the single write path, expiry, scans.
+//! - [`config`]: `pika.conf` directives, command-line overrides, CONFIG GET/SET/REWRITE.
+//! - [`util`]: glob matching, strict number parsing, cluster slots.
+
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod resp;
+pub mod server;
+pub mod state;
+pub mod storage;
+pub mod util;

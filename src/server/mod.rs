@@ -1,0 +1,161 @@
+//! The server: opens storage, starts the workers and the expirer, accepts connections on the
+//! network threads, and shuts everything down cleanly (RocksDB closed, memtables flushed unless
+//! SHUTDOWN NOSAVE).
+
+pub mod connection;
+pub mod workers;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+
+use crate::cmd::table::CommandTable;
+use crate::config::Config;
+use crate::state::{ServerState, ShutdownMode};
+use crate::storage::engine::EngineOptions;
+use crate::storage::{expire, Storage};
+use workers::WorkerPool;
+
+/// Errors that stop the server from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("{0}")]
+    Storage(#[from] crate::storage::StorageError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// RocksDB options from the configuration.
+pub fn engine_options(cfg: &Config) -> EngineOptions {
+    EngineOptions {
+        block_cache_bytes: cfg.block_cache as usize,
+        write_buffer_size: cfg.write_buffer_size as usize,
+        max_write_buffer_number: cfg.max_write_buffer_number,
+        compression: cfg.compression.clone(),
+        max_background_jobs: cfg.max_background_jobs,
+    }
+}
+
+/// Runs the server until SHUTDOWN or a termination signal.
+pub fn run(cfg: Config) -> Result<(), ServerError> {
+    let storage = Arc::new(Storage::open(
+        &cfg.db_path,
+        cfg.databases,
+        &engine_options(&cfg),
+    )?);
+    let network_threads = cfg.thread_num.max(1);
+    let pool_size = cfg.thread_pool_size.max(1);
+    let addr = format!("{}:{}", cfg.bind, cfg.port);
+    let server = Arc::new(ServerState::new(
+        Arc::clone(&storage),
+        cfg,
+        CommandTable::get().len(),
+    ));
+    let pool = WorkerPool::start(Arc::clone(&server), pool_size)?;
+    let stop_expirer = Arc::new(AtomicBool::new(false));
+    let expirer = expire::spawn_expirer(Arc::clone(&storage), Arc::clone(&stop_expirer))?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(network_threads)
+        .thread_name("net")
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(accept_loop(&addr, Arc::clone(&server), &pool));
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    pool.stop();
+    stop_expirer.store(true, Ordering::Relaxed);
+    let _ = expirer.join();
+    if server.shutdown_mode() == ShutdownMode::Save {
+        if let Err(e) = storage.engine().flush() {
+            tracing::error!("flush at shutdown failed: {e}");
+        }
+    }
+    tracing::info!("pika stopped");
+    result
+}
+
+/// Accepts connections until shutdown is requested.
+async fn accept_loop(
+    addr: &str,
+    server: Arc<ServerState>,
+    pool: &WorkerPool,
+) -> Result<(), ServerError> {
+    let listener = TcpListener::bind(addr).await?;
+    tracing::info!("ready to accept connections on {addr}");
+    let Some(jobs) = pool.sender() else {
+        return Ok(());
+    };
+    let signal_server = Arc::clone(&server);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("received a termination signal, shutting down");
+        signal_server.request_shutdown(ShutdownMode::Save);
+    });
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = server.shutdown_signal.notified() => break,
+        };
+        if server.shutdown_requested() {
+            break;
+        }
+        let (mut stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                continue;
+            }
+        };
+        server
+            .stats
+            .total_connections_received
+            .fetch_add(1, Ordering::Relaxed);
+        if server.client_count() >= server.config().maxclients {
+            server
+                .stats
+                .rejected_connections
+                .fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(async move {
+                let _ = stream
+                    .write_all(b"-ERR max number of clients reached\r\n")
+                    .await;
+            });
+            continue;
+        }
+        let local = stream.local_addr().unwrap_or(peer);
+        let client = server.register_client(peer, local);
+        tokio::spawn(connection::serve(
+            stream,
+            Arc::clone(&server),
+            jobs.clone(),
+            client,
+        ));
+    }
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => std::future::pending::<()>().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,183 @@
+//! Per-connection state shared by the connection task, the workers and the client registry.
+//!
+//! The connection task owns the socket; workers run the client's commands and may change its
+//! state (SELECT, HELLO, AUTH, CLIENT SETNAME, QUIT). CLIENT LIST/KILL read and signal it from
+//! other connections, so every field is atomic or behind a small mutex.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::resp::Protocol;
+
+/// CLIENT REPLY modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ReplyMode {
+    On = 0,
+    Off = 1,
+    /// Suppress the reply of the next command only.
+    Skip = 2,
+}
+
+/// One connected client.
+pub struct Client {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub local_addr: SocketAddr,
+    pub created: Instant,
+    db: AtomicUsize,
+    resp3: AtomicBool,
+    authenticated: AtomicBool,
+    reply_mode: AtomicU8,
+    /// Set by QUIT and by a kill: the connection closes after the current replies.
+    closing: AtomicBool,
+    /// Wakes the connection task when another client kills this one.
+    pub kill_signal: Notify,
+    pub no_evict: AtomicBool,
+    name: Mutex<Option<Bytes>>,
+    last_command: Mutex<String>,
+    /// Milliseconds since `created` of the last command.
+    last_interaction_ms: AtomicU64,
+    /// Bytes waiting in the query buffer, for CLIENT LIST.
+    pub query_buffer_len: AtomicUsize,
+}
+
+impl Client {
+    /// A new client, authenticated from the start when no password is configured.
+    pub fn new(id: u64, addr: SocketAddr, local_addr: SocketAddr, authenticated: bool) -> Client {
+        Client {
+            id,
+            addr,
+            local_addr,
+            created: Instant::now(),
+            db: AtomicUsize::new(0),
+            resp3: AtomicBool::new(false),
+            authenticated: AtomicBool::new(authenticated),
+            reply_mode: AtomicU8::new(ReplyMode::On as u8),
+            closing: AtomicBool::new(false),
+            kill_signal: Notify::new(),
+            no_evict: AtomicBool::new(false),
+            name: Mutex::new(None),
+            last_command: Mutex::new(String::from("NULL")),
+            last_interaction_ms: AtomicU64::new(0),
+            query_buffer_len: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn db(&self) -> usize {
+        self.db.load(Ordering::Relaxed)
+    }
+
+    pub fn set_db(&self, db: usize) {
+        self.db.store(db, Ordering::Relaxed);
+    }
+
+    pub fn protocol(&self) -> Protocol {
+        if self.resp3.load(Ordering::Relaxed) {
+            Protocol::Resp3
+        } else {
+            Protocol::Resp2
+        }
+    }
+
+    pub fn set_protocol(&self, p: Protocol) {
+        self.resp3.store(p == Protocol::Resp3, Ordering::Relaxed);
+    }
+
+    pub fn is_authenticated(&self) -> bool {
+        self.authenticated.load(Ordering::Relaxed)
+    }
+
+    pub fn set_authenticated(&self, v: bool) {
+        self.authenticated.store(v, Ordering::Relaxed);
+    }
+
+    pub fn reply_mode(&self) -> ReplyMode {
+        match self.reply_mode.load(Ordering::Relaxed) {
+            1 => ReplyMode::Off,
+            2 => ReplyMode::Skip,
+            _ => ReplyMode::On,
+        }
+    }
+
+    pub fn set_reply_mode(&self, m: ReplyMode) {
+        self.reply_mode.store(m as u8, Ordering::Relaxed);
+    }
+
+    /// Asks the connection to close once pending replies are written.
+    pub fn close_after_reply(&self) {
+        self.closing.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Relaxed)
+    }
+
+    /// CLIENT KILL: mark closing and wake the connection task.
+    pub fn kill(&self) {
+        self.close_after_reply();
+        self.kill_signal.notify_one();
+    }
+
+    pub fn name(&self) -> Option<Bytes> {
+        self.name.lock().clone()
+    }
+
+    pub fn set_name(&self, name: Option<Bytes>) {
+        *self.name.lock() = name;
+    }
+
+    /// Records the command being run, for CLIENT LIST's `cmd=` and `idle=`.
+    pub fn touch(&self, command: &str) {
+        let mut last = self.last_command.lock();
+        if last.as_str() != command {
+            last.clear();
+            last.push_str(command);
+        }
+        self.last_interaction_ms
+            .store(self.created.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    pub fn last_command(&self) -> String {
+        self.last_command.lock().clone()
+    }
+
+    /// Seconds since the last command.
+    pub fn idle_secs(&self) -> u64 {
+        let now = self.created.elapsed().as_millis() as u64;
+        now.saturating_sub(self.last_interaction_ms.load(Ordering::Relaxed)) / 1000
+    }
+
+    /// One line of CLIENT LIST / CLIENT INFO, with Redis' field names.
+    pub fn info_line(&self) -> String {
+        let name = self
+            .name()
+            .map(|n| String::from_utf8_lossy(&n).into_owned())
+            .unwrap_or_default();
+        let qbuf = self.query_buffer_len.load(Ordering::Relaxed);
+        format!(
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 \
+             multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 \
+             tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+            self.id,
+            self.addr,
+            self.local_addr,
+            name,
+            self.created.elapsed().as_secs(),
+            self.idle_secs(),
+            self.db(),
+            qbuf,
+            self.last_command(),
+            if self.protocol() == Protocol::Resp3 {
+                3
+            } else {
+                2
+            },
+        )
+    }
+}

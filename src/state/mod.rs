@@ -1,0 +1,117 @@
+//! State shared by the network threads, the workers and the commands: storage, live
+//! configuration, the client registry, statistics and the slow log.
+//!
+//! Commands see it through [`crate::cmd::Ctx`]; the server builds it once at start-up.
+
+pub mod client;
+pub mod slowlog;
+pub mod stats;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::config::Config;
+use crate::storage::Storage;
+use client::Client;
+
+/// How the server should stop, set by SHUTDOWN or a signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownMode {
+    /// Flush memtables to disk before closing (SHUTDOWN, SHUTDOWN SAVE, SIGTERM).
+    Save,
+    /// Close without an explicit flush (SHUTDOWN NOSAVE); the WAL still makes writes durable.
+    NoSave,
+}
+
+/// Everything the server shares between threads.
+pub struct ServerState {
+    pub storage: Arc<Storage>,
+    pub config: ArcSwap<Config>,
+    pub clients: Mutex<BTreeMap<u64, Arc<Client>>>,
+    next_client_id: AtomicU64,
+    pub stats: stats::Stats,
+    pub slowlog: slowlog::SlowLog,
+    pub started: Instant,
+    /// Unix seconds of the last successful save (flush to disk).
+    pub last_save: AtomicU64,
+    shutdown_requested: AtomicBool,
+    shutdown_mode: Mutex<ShutdownMode>,
+    /// Wakes the listener when shutdown is requested.
+    pub shutdown_signal: Notify,
+}
+
+/// Current Unix time in seconds.
+pub fn unix_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl ServerState {
+    pub fn new(storage: Arc<Storage>, config: Config, command_count: usize) -> ServerState {
+        ServerState {
+            storage,
+            config: ArcSwap::from_pointee(config),
+            clients: Mutex::new(BTreeMap::new()),
+            next_client_id: AtomicU64::new(1),
+            stats: stats::Stats::new(command_count),
+            slowlog: slowlog::SlowLog::default(),
+            started: Instant::now(),
+            last_save: AtomicU64::new(unix_secs()),
+            shutdown_requested: AtomicBool::new(false),
+            shutdown_mode: Mutex::new(ShutdownMode::Save),
+            shutdown_signal: Notify::new(),
+        }
+    }
+
+    /// The current configuration snapshot.
+    pub fn config(&self) -> arc_swap::Guard<Arc<Config>> {
+        self.config.load()
+    }
+
+    /// Registers a new connection and returns its client record.
+    pub fn register_client(
+        &self,
+        addr: std::net::SocketAddr,
+        local: std::net::SocketAddr,
+    ) -> Arc<Client> {
+        let id = self.next_client_id.fetch_add(1, Ordering::Relaxed);
+        let authenticated = self.config().requirepass.is_empty();
+        let client = Arc::new(Client::new(id, addr, local, authenticated));
+        self.clients.lock().insert(id, Arc::clone(&client));
+        client
+    }
+
+    /// Forgets a closed connection.
+    pub fn unregister_client(&self, id: u64) {
+        self.clients.lock().remove(&id);
+    }
+
+    /// Number of connected clients.
+    pub fn client_count(&self) -> usize {
+        self.clients.lock().len()
+    }
+
+    /// Asks the server to stop.
+    pub fn request_shutdown(&self, mode: ShutdownMode) {
+        *self.shutdown_mode.lock() = mode;
+        self.shutdown_requested.store(true, Ordering::SeqCst);
+        self.shutdown_signal.notify_waiters();
+        self.shutdown_signal.notify_one();
+    }
+
+    pub fn shutdown_requested(&self) -> bool {
+        self.shutdown_requested.load(Ordering::SeqCst)
+    }
+
+    pub fn shutdown_mode(&self) -> ShutdownMode {
+        *self.shutdown_mode.lock()
+    }
+}

@@ -1,0 +1,289 @@
+//! The RocksDB engine: the only module that imports `rocksdb`.
+//!
+//! Everything above it speaks in column families ([`Cf`]), write batches ([`Batch`]) and range
+//! cursors ([`RangeCursor`]), so the rest of the storage layer is free of RocksDB types and the
+//! options that come from the configuration are applied in one place.
+
+use std::path::Path;
+
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType,
+    DBRawIteratorWithThreadMode, MergeOperands, Options, ReadOptions, WriteBatch, WriteOptions, DB,
+};
+
+use super::codec::counter;
+use super::StorageError;
+
+/// The column families, named in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cf {
+    /// System records: format version, counters, database map.
+    Default,
+    /// One metadata record per user key (strings inline).
+    Meta,
+    /// Expiry index ordered by deadline.
+    Expire,
+}
+
+impl Cf {
+    /// Every column family, in creation order.
+    pub const ALL: [Cf; 3] = [Cf::Default, Cf::Meta, Cf::Expire];
+
+    /// The RocksDB name of the column family.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cf::Default => "default",
+            Cf::Meta => "meta",
+            Cf::Expire => "expire",
+        }
+    }
+}
+
+/// RocksDB tuning taken from the configuration.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    pub block_cache_bytes: usize,
+    pub write_buffer_size: usize,
+    pub max_write_buffer_number: i32,
+    /// `snappy`, `lz4`, `zstd` or `none`.
+    pub compression: String,
+    pub max_background_jobs: i32,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            block_cache_bytes: 8 << 20,
+            write_buffer_size: 64 << 20,
+            max_write_buffer_number: 2,
+            compression: "snappy".into(),
+            max_background_jobs: 2,
+        }
+    }
+}
+
+/// An open RocksDB instance with all column families.
+pub struct Engine {
+    db: DB,
+    write_opts: WriteOptions,
+    _cache: Cache,
+}
+
+fn rocks_err(e: rocksdb::Error) -> StorageError {
+    StorageError::Engine(e.into_string())
+}
+
+/// Merge operator of the counter records (see `codec::counter`).
+fn merge_counter(_key: &[u8], existing: Option<&[u8]>, ops: &MergeOperands) -> Option<Vec<u8>> {
+    Some(counter::merge(existing, ops.iter()))
+}
+
+impl Engine {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path, opts: &EngineOptions) -> Result<Engine, StorageError> {
+        std::fs::create_dir_all(path)
+            .map_err(|e| StorageError::Engine(format!("cannot create {}: {e}", path.display())))?;
+        let cache = Cache::new_lru_cache(opts.block_cache_bytes.max(1 << 20));
+        let compression = match opts.compression.as_str() {
+            "lz4" => DBCompressionType::Lz4,
+            "zstd" => DBCompressionType::Zstd,
+            "none" => DBCompressionType::None,
+            _ => DBCompressionType::Snappy,
+        };
+        let cf_options = |cf: Cf| {
+            let mut block = BlockBasedOptions::default();
+            block.set_block_cache(&cache);
+            block.set_bloom_filter(10.0, false);
+            block.set_cache_index_and_filter_blocks(true);
+            block.set_pin_l0_filter_and_index_blocks_in_cache(true);
+            let mut o = Options::default();
+            o.set_block_based_table_factory(&block);
+            o.set_write_buffer_size(opts.write_buffer_size);
+            o.set_max_write_buffer_number(opts.max_write_buffer_number);
+            o.set_compression_type(compression);
+            o.set_level_compaction_dynamic_level_bytes(true);
+            if cf == Cf::Default {
+                o.set_merge_operator_associative("pika-counter", merge_counter);
+                // Collapse counter operands in the memtable so reads stay cheap.
+                o.set_max_successive_merges(64);
+            }
+            o
+        };
+        let mut db_opts = Options::default();
+        db_opts.create_if_missing(true);
+        db_opts.create_missing_column_families(true);
+        db_opts.set_max_background_jobs(opts.max_background_jobs);
+        db_opts.set_keep_log_file_num(4);
+        db_opts.set_max_log_file_size(16 << 20);
+        let descriptors = Cf::ALL
+            .iter()
+            .map(|&cf| ColumnFamilyDescriptor::new(cf.name(), cf_options(cf)));
+        let db = DB::open_cf_descriptors(&db_opts, path, descriptors).map_err(rocks_err)?;
+        let mut write_opts = WriteOptions::default();
+        write_opts.set_sync(false);
+        Ok(Engine {
+            db,
+            write_opts,
+            _cache: cache,
+        })
+    }
+
+    fn handle(&self, cf: Cf) -> &ColumnFamily {
+        // Every Cf is created at open, so the handle exists for the life of the engine.
+        self.db
+            .cf_handle(cf.name())
+            .expect("column family created at open")
+    }
+
+    /// Reads one value, handing the pinned bytes to `f` without an extra copy.
+    pub fn get_with<R>(
+        &self,
+        cf: Cf,
+        key: &[u8],
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<Option<R>, StorageError> {
+        let pinned = self
+            .db
+            .get_pinned_cf(self.handle(cf), key)
+            .map_err(rocks_err)?;
+        Ok(pinned.map(|v| f(&v)))
+    }
+
+    /// Reads one value.
+    pub fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.get_with(cf, key, <[u8]>::to_vec)
+    }
+
+    /// Starts an empty write batch.
+    pub fn batch(&self) -> Batch<'_> {
+        Batch {
+            engine: self,
+            inner: WriteBatch::default(),
+        }
+    }
+
+    /// Applies a batch atomically. Only `storage::write` calls this: it is the one write path.
+    pub(super) fn write(&self, batch: Batch<'_>) -> Result<(), StorageError> {
+        self.db
+            .write_opt(batch.inner, &self.write_opts)
+            .map_err(rocks_err)
+    }
+
+    /// A cursor over `[lower, upper)` of a column family (`upper = None`: to the end).
+    pub fn range(&self, cf: Cf, lower: &[u8], upper: Option<&[u8]>) -> RangeCursor<'_> {
+        let mut ro = ReadOptions::default();
+        ro.set_iterate_lower_bound(lower.to_vec());
+        if let Some(upper) = upper {
+            ro.set_iterate_upper_bound(upper.to_vec());
+        }
+        let mut it = self.db.raw_iterator_cf_opt(self.handle(cf), ro);
+        it.seek(lower);
+        RangeCursor { it }
+    }
+
+    /// A RocksDB property of one column family, as text (`rocksdb.estimate-num-keys`, ...).
+    pub fn property(&self, cf: Cf, name: &str) -> Option<String> {
+        self.db
+            .property_value_cf(self.handle(cf), name)
+            .ok()
+            .flatten()
+    }
+
+    /// A RocksDB integer property of one column family.
+    pub fn property_int(&self, cf: Cf, name: &str) -> Option<u64> {
+        self.db
+            .property_int_value_cf(self.handle(cf), name)
+            .ok()
+            .flatten()
+    }
+
+    /// Flushes every memtable to disk (clean shutdown, SAVE).
+    pub fn flush(&self) -> Result<(), StorageError> {
+        for cf in Cf::ALL {
+            self.db.flush_cf(self.handle(cf)).map_err(rocks_err)?;
+        }
+        Ok(())
+    }
+
+    /// Compacts a key range of one column family (`None` bounds: the whole family).
+    pub fn compact(&self, cf: Cf, from: Option<&[u8]>, to: Option<&[u8]>) {
+        self.db.compact_range_cf(self.handle(cf), from, to);
+    }
+
+    /// Drops whole key ranges of a column family; the data goes away at compaction.
+    pub fn delete_range_now(&self, cf: Cf, from: &[u8], to: &[u8]) -> Result<(), StorageError> {
+        let mut b = self.batch();
+        b.delete_range(cf, from, to);
+        self.write(b)
+    }
+}
+
+/// Mutations collected for one atomic write.
+pub struct Batch<'a> {
+    engine: &'a Engine,
+    inner: WriteBatch,
+}
+
+impl Batch<'_> {
+    pub fn put(&mut self, cf: Cf, key: &[u8], value: &[u8]) {
+        self.inner.put_cf(self.engine.handle(cf), key, value);
+    }
+
+    pub fn delete(&mut self, cf: Cf, key: &[u8]) {
+        self.inner.delete_cf(self.engine.handle(cf), key);
+    }
+
+    pub fn merge(&mut self, cf: Cf, key: &[u8], operand: &[u8]) {
+        self.inner.merge_cf(self.engine.handle(cf), key, operand);
+    }
+
+    pub fn delete_range(&mut self, cf: Cf, from: &[u8], to: &[u8]) {
+        self.inner.delete_range_cf(self.engine.handle(cf), from, to);
+    }
+
+    /// Number of mutations in the batch.
+    pub fn len(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// True when nothing was added.
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_empty()
+    }
+
+    /// The serialized batch, the form the binlog will carry.
+    pub fn data(&self) -> &[u8] {
+        self.inner.data()
+    }
+}
+
+/// A forward cursor over a bounded key range.
+pub struct RangeCursor<'a> {
+    it: DBRawIteratorWithThreadMode<'a, DB>,
+}
+
+impl RangeCursor<'_> {
+    /// Moves to the first key `>= key`.
+    pub fn seek(&mut self, key: &[u8]) {
+        self.it.seek(key);
+    }
+
+    /// The current entry, or `None` at the end of the range (or on a read error, see `status`).
+    pub fn current(&self) -> Option<(&[u8], &[u8])> {
+        if self.it.valid() {
+            Some((self.it.key()?, self.it.value()?))
+        } else {
+            None
+        }
+    }
+
+    /// Advances to the next entry.
+    pub fn advance(&mut self) {
+        self.it.next();
+    }
+
+    /// Reports a read error that ended the iteration early.
+    pub fn status(&self) -> Result<(), StorageError> {
+        self.it.status().map_err(rocks_err)
+    }
+}

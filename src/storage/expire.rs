@@ -1,0 +1,163 @@
+//! Removal of keys whose deadline has passed.
+//!
+//! Reads treat an expired key as absent at once (lazy expiry) and queue it here; the active
+//! expirer thread deletes queued keys and walks the deadline-ordered expiry index from its
+//! oldest entries up to "now", so each cycle costs in proportion to the keys that are due, never
+//! to the size of the keyspace. A removal is an ordinary write through the single write path (it
+//! will be replicated like any DEL), made under the key's lock after re-reading the key, so a
+//! concurrent SET that gave the key a new life always wins.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
+
+use super::codec::{decode_expire_key, decode_meta_key, encode_expire_key};
+use super::engine::Cf;
+use super::{now_ms, Storage, StorageError};
+
+/// Most entries handled per cycle before checking for shutdown again.
+const BATCH: usize = 1000;
+/// Pause between cycles when nothing is due.
+const IDLE: Duration = Duration::from_millis(100);
+/// The index is re-read from this far before the last processed deadline, covering writes that
+/// computed their deadline just before a cycle and committed just after it.
+const WATERMARK_MARGIN_MS: u64 = 10_000;
+
+/// Keys found expired by readers, waiting for the expirer to delete them.
+pub struct LazyQueue {
+    tx: Sender<(u16, Vec<u8>)>,
+    rx: Receiver<(u16, Vec<u8>)>,
+}
+
+impl Default for LazyQueue {
+    fn default() -> Self {
+        let (tx, rx) = bounded(4096);
+        LazyQueue { tx, rx }
+    }
+}
+
+impl LazyQueue {
+    /// Queues a key; when the queue is full the active walk will find the key anyway.
+    pub fn push(&self, pdb: u16, key: &[u8]) {
+        let _ = self.tx.try_send((pdb, key.to_vec()));
+    }
+}
+
+/// Lets DEBUG SET-ACTIVE-EXPIRE pause the active walk (lazy expiry still applies).
+pub static ACTIVE_EXPIRE_ENABLED: AtomicBool = AtomicBool::new(true);
+
+impl Storage {
+    /// Deletes `key` of physical db `pdb` if it is still expired. Returns whether it was removed.
+    fn expire_if_due(&self, pdb: u16, key: &[u8]) -> Result<bool, StorageError> {
+        let _guard = self.lock_keys([key]);
+        let state = self.load_physical(pdb, key)?;
+        if state.stored.is_none() || state.live().is_some() {
+            return Ok(false);
+        }
+        let mut txn = self.txn();
+        txn.remove(&state);
+        txn.commit()?;
+        self.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
+        Ok(true)
+    }
+
+    /// Handles up to `BATCH` due index entries from `from_deadline`; returns the last deadline
+    /// seen and whether the batch was full (more may be due).
+    fn expire_cycle(&self, from_deadline: u64) -> Result<(u64, bool), StorageError> {
+        let now = now_ms();
+        let lower = from_deadline.to_be_bytes();
+        let upper = (now + 1).to_be_bytes();
+        let mut due = Vec::new();
+        {
+            let mut cur = self.engine.range(Cf::Expire, &lower, Some(&upper));
+            while let Some((k, _)) = cur.current() {
+                due.push(k.to_vec());
+                if due.len() >= BATCH {
+                    break;
+                }
+                cur.advance();
+            }
+            cur.status()?;
+        }
+        let mut last = from_deadline;
+        for raw in &due {
+            let Some((deadline, meta_key)) = decode_expire_key(raw) else {
+                continue;
+            };
+            last = deadline;
+            let Some((pdb, slot, key)) = decode_meta_key(meta_key) else {
+                continue;
+            };
+            if !self.expire_if_due(pdb, key)? {
+                // Stale entry: the key was deleted or got another deadline.
+                let _guard = self.lock_keys([key]);
+                let state = self.load_physical(pdb, key)?;
+                if state.stored.as_ref().map(|m| m.expire_ms) != Some(deadline) {
+                    let mut txn = self.txn();
+                    txn.drop_stale_expire_entry(&encode_expire_key(deadline, pdb, slot, key));
+                    txn.commit()?;
+                }
+            }
+        }
+        Ok((last, due.len() >= BATCH))
+    }
+
+    /// Deletes queued lazily-expired keys.
+    fn drain_lazy(&self, first: Option<(u16, Vec<u8>)>) -> Result<(), StorageError> {
+        let mut next = first;
+        let mut handled = 0;
+        while let Some((pdb, key)) = next {
+            self.expire_if_due(pdb, &key)?;
+            handled += 1;
+            if handled >= BATCH {
+                break;
+            }
+            next = self.lazy_expired.rx.try_recv().ok();
+        }
+        Ok(())
+    }
+}
+
+/// Starts the active expirer thread; it stops when `stop` is set.
+pub fn spawn_expirer(
+    storage: Arc<Storage>,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("expirer".into())
+        .spawn(move || {
+            let mut watermark = 0u64;
+            let mut busy = false;
+            while !stop.load(Ordering::Relaxed) {
+                let first = if busy {
+                    storage.lazy_expired.rx.try_recv().ok()
+                } else {
+                    match storage.lazy_expired.rx.recv_timeout(IDLE) {
+                        Ok(item) => Some(item),
+                        Err(RecvTimeoutError::Timeout) => None,
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    }
+                };
+                if let Err(e) = storage.drain_lazy(first) {
+                    tracing::warn!("lazy expiry failed: {e}");
+                }
+                if !ACTIVE_EXPIRE_ENABLED.load(Ordering::Relaxed) {
+                    busy = false;
+                    continue;
+                }
+                match storage.expire_cycle(watermark.saturating_sub(WATERMARK_MARGIN_MS)) {
+                    Ok((last, more)) => {
+                        watermark = watermark.max(last);
+                        busy = more;
+                    }
+                    Err(e) => {
+                        tracing::warn!("active expiry failed: {e}");
+                        busy = false;
+                    }
+                }
+            }
+        })
+}

@@ -1,0 +1,286 @@
+//! Type-independent key operations: existence, deletion, expiry, renaming, whole databases.
+//!
+//! Functions that modify keys expect the caller to hold the key locks (the dispatcher takes them
+//! from the command table); whole-database operations take the structure lock themselves.
+
+use super::codec::{self, MetaValue, SysKey};
+use super::engine::Cf;
+use super::{now_ms, KeyState, Storage, StorageError};
+use crate::util::glob::glob_match;
+
+/// Condition flags of EXPIRE and friends (Redis 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExpireCondition {
+    #[default]
+    Always,
+    /// Only when the key has no expiry.
+    Nx,
+    /// Only when the key has an expiry.
+    Xx,
+    /// Only when the new expiry is later (a persistent key counts as infinite).
+    Gt,
+    /// Only when the new expiry is earlier (a persistent key counts as infinite).
+    Lt,
+}
+
+/// Outcome of RENAME-style commands.
+#[derive(Debug, PartialEq, Eq)]
+pub enum MoveOutcome {
+    Done,
+    NoSource,
+    TargetExists,
+}
+
+impl Storage {
+    /// Number of the given keys that exist (a key given twice counts twice, as in Redis).
+    pub fn exists(&self, db: usize, keys: &[&[u8]]) -> Result<i64, StorageError> {
+        let mut n = 0;
+        for key in keys {
+            if self.load(db, key)?.live().is_some() {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Deletes keys; returns how many existed.
+    pub fn delete(&self, db: usize, keys: &[&[u8]]) -> Result<i64, StorageError> {
+        let mut txn = self.txn();
+        let mut removed = 0;
+        let mut seen: Vec<&[u8]> = Vec::with_capacity(keys.len());
+        for key in keys {
+            if seen.contains(key) {
+                continue;
+            }
+            seen.push(key);
+            let state = self.load(db, key)?;
+            if state.live().is_some() {
+                removed += 1;
+            }
+            txn.remove(&state);
+        }
+        txn.commit()?;
+        Ok(removed)
+    }
+
+    /// Sets the absolute deadline of `key` subject to `cond`. A deadline in the past deletes the
+    /// key. Returns whether anything changed (EXPIRE's 1/0).
+    pub fn set_expire(
+        &self,
+        db: usize,
+        key: &[u8],
+        deadline_ms: u64,
+        cond: ExpireCondition,
+    ) -> Result<bool, StorageError> {
+        let state = self.load(db, key)?;
+        let Some(meta) = state.live() else {
+            return Ok(false);
+        };
+        let current = meta.expire_ms;
+        let allowed = match cond {
+            ExpireCondition::Always => true,
+            ExpireCondition::Nx => current == 0,
+            ExpireCondition::Xx => current != 0,
+            ExpireCondition::Gt => current != 0 && deadline_ms > current,
+            ExpireCondition::Lt => current == 0 || deadline_ms < current,
+        };
+        if !allowed {
+            return Ok(false);
+        }
+        let mut txn = self.txn();
+        if deadline_ms <= state.now_ms {
+            txn.remove(&state);
+        } else {
+            let mut updated = meta.clone();
+            updated.expire_ms = deadline_ms;
+            txn.put(&state, &updated);
+        }
+        txn.commit()?;
+        Ok(true)
+    }
+
+    /// Removes the expiry of `key`; true if it had one.
+    pub fn persist(&self, db: usize, key: &[u8]) -> Result<bool, StorageError> {
+        let state = self.load(db, key)?;
+        let Some(meta) = state.live() else {
+            return Ok(false);
+        };
+        if meta.expire_ms == 0 {
+            return Ok(false);
+        }
+        let mut updated = meta.clone();
+        updated.expire_ms = 0;
+        let mut txn = self.txn();
+        txn.put(&state, &updated);
+        txn.commit()?;
+        Ok(true)
+    }
+
+    /// Moves `src` to `dst` (RENAME/RENAMENX). The destination loses its old value and TTL; the
+    /// moved value keeps its own TTL.
+    pub fn rename(
+        &self,
+        db: usize,
+        src: &[u8],
+        dst: &[u8],
+        only_if_absent: bool,
+    ) -> Result<MoveOutcome, StorageError> {
+        let from = self.load(db, src)?;
+        let Some(meta) = from.live().cloned() else {
+            return Ok(MoveOutcome::NoSource);
+        };
+        if src == dst {
+            return Ok(if only_if_absent {
+                MoveOutcome::TargetExists
+            } else {
+                MoveOutcome::Done
+            });
+        }
+        let to = self.load(db, dst)?;
+        if only_if_absent && to.live().is_some() {
+            return Ok(MoveOutcome::TargetExists);
+        }
+        let mut txn = self.txn();
+        txn.remove(&from);
+        txn.put(&to, &meta);
+        txn.commit()?;
+        Ok(MoveOutcome::Done)
+    }
+
+    /// Copies `src` (db `src_db`) to `dst` (db `dst_db`); with `replace` an existing destination
+    /// is overwritten. Returns false when nothing was copied.
+    pub fn copy(
+        &self,
+        src_db: usize,
+        src: &[u8],
+        dst_db: usize,
+        dst: &[u8],
+        replace: bool,
+    ) -> Result<bool, StorageError> {
+        let from = self.load(src_db, src)?;
+        let Some(meta) = from.live().cloned() else {
+            return Ok(false);
+        };
+        let to = self.load(dst_db, dst)?;
+        if to.live().is_some() && !replace {
+            return Ok(false);
+        }
+        let mut txn = self.txn();
+        txn.put(&to, &meta);
+        txn.commit()?;
+        Ok(true)
+    }
+
+    /// MOVE: transfers `key` to database `dst_db` if it is absent there.
+    pub fn move_key(&self, db: usize, key: &[u8], dst_db: usize) -> Result<bool, StorageError> {
+        let from = self.load(db, key)?;
+        let Some(meta) = from.live().cloned() else {
+            return Ok(false);
+        };
+        let to = self.load(dst_db, key)?;
+        if to.live().is_some() {
+            return Ok(false);
+        }
+        let mut txn = self.txn();
+        txn.remove(&from);
+        txn.put(&to, &meta);
+        txn.commit()?;
+        Ok(true)
+    }
+
+    /// Removes every key of logical database `db`.
+    pub fn flush_db(&self, db: usize) -> Result<(), StorageError> {
+        let _structure = self.locks.lock_structure();
+        let pdb = self.physical(db)?;
+        let mut txn = self.txn();
+        txn.clear_db(pdb);
+        txn.commit()
+    }
+
+    /// Removes every key of every database.
+    pub fn flush_all(&self) -> Result<(), StorageError> {
+        let _structure = self.locks.lock_structure();
+        let mut txn = self.txn();
+        for db in 0..self.databases() {
+            txn.clear_db(self.physical(db)?);
+        }
+        txn.commit()
+    }
+
+    /// Swaps two logical databases: clients of one now see the other's keys.
+    pub fn swap_db(&self, a: usize, b: usize) -> Result<(), StorageError> {
+        let _structure = self.locks.lock_structure();
+        let mut map = self.db_map.write();
+        if a >= map.len() || b >= map.len() {
+            return Err(StorageError::DbOutOfRange);
+        }
+        map.swap(a, b);
+        let mut txn = self.txn();
+        txn.put_system(SysKey::DB_MAP, &super::encode_db_map(&map));
+        txn.commit()
+    }
+
+    /// Every live key of `db` matching `pattern` (KEYS). Costs a walk of the database, as in Redis.
+    pub fn keys(&self, db: usize, pattern: &[u8]) -> Result<Vec<Vec<u8>>, StorageError> {
+        let pdb = self.physical(db)?;
+        let now = now_ms();
+        let lower = codec::db_lower_bound(pdb);
+        let upper = codec::db_upper_bound(pdb);
+        let mut cur = self.engine.range(Cf::Meta, &lower, Some(&upper));
+        let all = pattern == b"*";
+        let mut out = Vec::new();
+        while let Some((k, v)) = cur.current() {
+            let user_key = &k[codec::KEY_PREFIX_LEN..];
+            let live = MetaValue::peek_expire(v).is_some_and(|e| e == 0 || e > now);
+            if live && (all || glob_match(pattern, user_key, false)) {
+                out.push(user_key.to_vec());
+            }
+            cur.advance();
+        }
+        cur.status()?;
+        Ok(out)
+    }
+
+    /// A random live key of `db`, or None when it is empty.
+    pub fn random_key(&self, db: usize) -> Result<Option<Vec<u8>>, StorageError> {
+        let pdb = self.physical(db)?;
+        if self.dbsize_physical(pdb) == 0 {
+            return Ok(None);
+        }
+        let now = now_ms();
+        let upper = codec::db_upper_bound(pdb);
+        let start_slot: u16 = rand::random::<u16>() % crate::util::slot::SLOT_COUNT;
+        // Seek to a random slot and take the first live key after it, wrapping around once.
+        // Bounded: gives up after a few thousand expired keys rather than walk the database.
+        let mut budget = 4096usize;
+        for lower in [
+            codec::slot_lower_bound(pdb, start_slot),
+            codec::db_lower_bound(pdb),
+        ] {
+            let mut cur = self.engine.range(Cf::Meta, &lower, Some(&upper));
+            while let Some((k, v)) = cur.current() {
+                if MetaValue::peek_expire(v).is_some_and(|e| e == 0 || e > now) {
+                    return Ok(Some(k[codec::KEY_PREFIX_LEN..].to_vec()));
+                }
+                budget -= 1;
+                if budget == 0 {
+                    return Ok(None);
+                }
+                cur.advance();
+            }
+            cur.status()?;
+        }
+        Ok(None)
+    }
+}
+
+impl KeyState {
+    /// Remaining time to live in milliseconds: -2 missing, -1 persistent.
+    pub fn pttl(&self) -> i64 {
+        match self.live() {
+            None => -2,
+            Some(m) if m.expire_ms == 0 => -1,
+            Some(m) => m.expire_ms.saturating_sub(self.now_ms) as i64,
+        }
+    }
+}

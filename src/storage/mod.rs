@@ -1,0 +1,265 @@
+//! The storage layer: Redis data types over RocksDB, with no knowledge of RESP.
+//!
+//! - [`engine`] wraps RocksDB (the only module that imports it);
+//! - [`codec`] defines every byte layout;
+//! - [`write`] is the single write path every mutation passes (counters, expiry index, and the
+//!   hook where replication will append to its binlog);
+//! - [`keyspace`] holds type-independent key operations, [`strings`] the string type;
+//! - [`expire`] removes keys whose deadline passed; [`scan`] resumable, bounded keyspace walks.
+//!
+//! Callers identify keys by *logical* database index and key bytes. Logical indexes map to
+//! physical ids stored in key prefixes, which makes SWAPDB a metadata change.
+//! Write commands run under [`lock::KeysGuard`] taken by the dispatcher for the keys they touch.
+
+pub mod codec;
+pub mod digest;
+pub mod engine;
+pub mod expire;
+pub mod format;
+pub mod keyspace;
+pub mod lock;
+pub mod scan;
+pub mod strings;
+pub mod write;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use parking_lot::RwLock;
+
+use crate::util::slot::key_slot;
+use codec::{encode_meta_key, MetaValue, SysKey};
+use engine::{Cf, Engine, EngineOptions};
+use lock::{KeysGuard, LockTable};
+
+pub use codec::DataType;
+
+/// Errors of the storage layer. The dispatcher turns them into Redis error replies.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("storage engine error: {0}")]
+    Engine(String),
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+    #[error(
+        "the database at {path} has on-disk format version {found}, but this build understands \
+         versions up to {supported}; use a newer pika build"
+    )]
+    FormatTooNew {
+        path: String,
+        found: u32,
+        supported: u32,
+    },
+    #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
+    WrongType,
+    #[error("ERR DB index is out of range")]
+    DbOutOfRange,
+}
+
+/// Counters the storage keeps for INFO.
+#[derive(Default)]
+pub struct StorageStats {
+    pub expired_keys: AtomicU64,
+    pub keyspace_hits: AtomicU64,
+    pub keyspace_misses: AtomicU64,
+}
+
+/// The open data store.
+pub struct Storage {
+    engine: Engine,
+    locks: LockTable,
+    /// Physical database id of each logical index.
+    db_map: RwLock<Vec<u16>>,
+    /// Live key count of each physical database (persisted as merge counters).
+    dbsize: Vec<AtomicI64>,
+    scan_cursors: scan::CursorTable,
+    lazy_expired: expire::LazyQueue,
+    pub stats: StorageStats,
+}
+
+/// Milliseconds since the Unix epoch: the clock of every deadline.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// A key resolved to its physical location, with its stored record (possibly expired).
+#[derive(Debug, Clone)]
+pub struct KeyState {
+    pub pdb: u16,
+    pub slot: u16,
+    pub meta_key: Vec<u8>,
+    /// The record as stored, even if its deadline has passed.
+    pub stored: Option<MetaValue>,
+    /// When the record was read; liveness is judged against this instant.
+    pub now_ms: u64,
+}
+
+impl KeyState {
+    /// The record if it exists and has not expired.
+    pub fn live(&self) -> Option<&MetaValue> {
+        self.stored.as_ref().filter(|m| !m.is_expired(self.now_ms))
+    }
+
+    /// The user key.
+    pub fn key(&self) -> &[u8] {
+        &self.meta_key[codec::KEY_PREFIX_LEN..]
+    }
+
+    /// The live record if it has type `t`; `WrongType` if it has another type.
+    pub fn live_of(&self, t: DataType) -> Result<Option<&MetaValue>, StorageError> {
+        match self.live() {
+            Some(m) if m.data_type != t => Err(StorageError::WrongType),
+            other => Ok(other),
+        }
+    }
+}
+
+impl Storage {
+    /// Opens the store at `path` with `databases` logical databases, checking (and upgrading)
+    /// its on-disk format.
+    pub fn open(
+        path: &Path,
+        databases: usize,
+        opts: &EngineOptions,
+    ) -> Result<Storage, StorageError> {
+        let engine = Engine::open(path, opts)?;
+        format::check_and_upgrade(&engine, path)?;
+        let db_map = load_db_map(&engine, databases)?;
+        let physical_count = db_map.iter().map(|&p| p as usize + 1).max().unwrap_or(0);
+        let mut dbsize = Vec::with_capacity(physical_count);
+        for pdb in 0..physical_count {
+            let n = engine
+                .get_with(
+                    Cf::Default,
+                    &SysKey::dbsize(pdb as u16),
+                    codec::counter::decode_value,
+                )?
+                .unwrap_or(0);
+            dbsize.push(AtomicI64::new(n));
+        }
+        Ok(Storage {
+            engine,
+            locks: LockTable::default(),
+            db_map: RwLock::new(db_map),
+            dbsize,
+            scan_cursors: scan::CursorTable::default(),
+            lazy_expired: expire::LazyQueue::default(),
+            stats: StorageStats::default(),
+        })
+    }
+
+    /// Number of logical databases.
+    pub fn databases(&self) -> usize {
+        self.db_map.read().len()
+    }
+
+    /// Physical id of logical database `db`.
+    pub fn physical(&self, db: usize) -> Result<u16, StorageError> {
+        self.db_map
+            .read()
+            .get(db)
+            .copied()
+            .ok_or(StorageError::DbOutOfRange)
+    }
+
+    /// The engine, for maintenance and INFO.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Locks keys for a read-modify-write command (see [`lock`]).
+    pub fn lock_keys<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> KeysGuard<'_> {
+        self.locks.lock(keys)
+    }
+
+    /// Reads the state of `key` in logical database `db`.
+    pub fn load(&self, db: usize, key: &[u8]) -> Result<KeyState, StorageError> {
+        let pdb = self.physical(db)?;
+        self.load_physical(pdb, key)
+    }
+
+    /// Reads the state of `key` in physical database `pdb`.
+    pub fn load_physical(&self, pdb: u16, key: &[u8]) -> Result<KeyState, StorageError> {
+        let slot = key_slot(key);
+        let meta_key = encode_meta_key(pdb, slot, key);
+        let stored = match self.engine.get(Cf::Meta, &meta_key)? {
+            Some(raw) => Some(MetaValue::decode(&raw).ok_or_else(|| {
+                StorageError::Corrupt(format!("meta record of {:?}", String::from_utf8_lossy(key)))
+            })?),
+            None => None,
+        };
+        let state = KeyState {
+            pdb,
+            slot,
+            meta_key,
+            stored,
+            now_ms: now_ms(),
+        };
+        if state.stored.is_some() && state.live().is_none() {
+            self.lazy_expired.push(pdb, key);
+        }
+        Ok(state)
+    }
+
+    /// Exact number of keys in logical database `db` (expired keys count until removed, as in Redis).
+    pub fn dbsize(&self, db: usize) -> Result<u64, StorageError> {
+        let pdb = self.physical(db)?;
+        Ok(self.dbsize_physical(pdb))
+    }
+
+    fn dbsize_physical(&self, pdb: u16) -> u64 {
+        self.dbsize
+            .get(pdb as usize)
+            .map(|c| c.load(Ordering::Relaxed).max(0) as u64)
+            .unwrap_or(0)
+    }
+
+    /// Records a hit or miss of a read command for INFO's keyspace_hits/misses.
+    pub fn count_lookup(&self, hit: bool) {
+        let c = if hit {
+            &self.stats.keyspace_hits
+        } else {
+            &self.stats.keyspace_misses
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Reads the logical → physical database map, creating the identity map on a new database and
+/// extending it when `databases` grew since the last start.
+fn load_db_map(engine: &Engine, databases: usize) -> Result<Vec<u16>, StorageError> {
+    let mut map: Vec<u16> = engine
+        .get(Cf::Default, SysKey::DB_MAP)?
+        .map(|raw| {
+            raw.chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut changed = false;
+    while map.len() < databases {
+        // Fresh logical indexes take the lowest physical ids not in use.
+        let next = (0u16..)
+            .find(|p| !map.contains(p))
+            .ok_or(StorageError::DbOutOfRange)?;
+        map.push(next);
+        changed = true;
+    }
+    // Extra databases from an earlier, larger `databases` keep their data but are not reachable;
+    // their mapping stays stored so lowering and raising the setting loses nothing.
+    if changed {
+        let mut b = engine.batch();
+        b.put(Cf::Default, SysKey::DB_MAP, &encode_db_map(&map));
+        engine.write(b)?;
+    }
+    map.truncate(databases);
+    Ok(map)
+}
+
+/// Serialises the database map.
+fn encode_db_map(map: &[u16]) -> Vec<u8> {
+    map.iter().flat_map(|p| p.to_be_bytes()).collect()
+}

@@ -1,0 +1,224 @@
+//! The string type. A string lives inline in its key's meta record (see `codec`), so every
+//! string operation is one point read and at most one write.
+
+use bytes::Bytes;
+
+use super::codec::{flags, MetaValue};
+use super::{DataType, KeyState, Storage, StorageError};
+
+/// What SET does with the key's time to live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TtlUpdate {
+    /// Drop any TTL (plain SET).
+    #[default]
+    Clear,
+    /// Keep the current TTL (KEEPTTL, and read-modify-write commands).
+    Keep,
+    /// Expire at this Unix time in milliseconds.
+    At(u64),
+}
+
+/// SET's existence condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SetCondition {
+    #[default]
+    Always,
+    IfAbsent,
+    IfPresent,
+}
+
+/// Options of the generic SET.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SetOptions {
+    pub condition: SetCondition,
+    pub ttl: TtlUpdate,
+    /// Return the old value (SET ... GET); a non-string old value is then WRONGTYPE.
+    pub get_old: bool,
+}
+
+/// Result of SET.
+#[derive(Debug, Default)]
+pub struct SetOutcome {
+    pub written: bool,
+    pub old: Option<Bytes>,
+}
+
+/// A new string value produced by [`Storage::edit_string`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StringEdit {
+    pub value: Vec<u8>,
+    /// Flag the value as Redis' `raw` encoding (edited in place).
+    pub raw: bool,
+}
+
+/// The string value of a key state, WRONGTYPE for other types.
+pub fn string_value(state: &KeyState) -> Result<Option<&Bytes>, StorageError> {
+    Ok(state.live_of(DataType::String)?.map(|m| &m.body))
+}
+
+impl Storage {
+    /// GET.
+    pub fn get_string(&self, db: usize, key: &[u8]) -> Result<Option<Bytes>, StorageError> {
+        let state = self.load(db, key)?;
+        let value = string_value(&state)?.cloned();
+        self.count_lookup(value.is_some());
+        Ok(value)
+    }
+
+    /// The generic SET behind SET, SETNX, SETEX, PSETEX and GETSET.
+    pub fn set_string(
+        &self,
+        db: usize,
+        key: &[u8],
+        value: Bytes,
+        opts: SetOptions,
+    ) -> Result<SetOutcome, StorageError> {
+        let state = self.load(db, key)?;
+        let old = if opts.get_old {
+            string_value(&state)?.cloned()
+        } else {
+            None
+        };
+        let exists = state.live().is_some();
+        let allowed = match opts.condition {
+            SetCondition::Always => true,
+            SetCondition::IfAbsent => !exists,
+            SetCondition::IfPresent => exists,
+        };
+        if !allowed {
+            return Ok(SetOutcome {
+                written: false,
+                old,
+            });
+        }
+        let expire_ms = match opts.ttl {
+            TtlUpdate::Clear => 0,
+            TtlUpdate::Keep => state.live().map_or(0, |m| m.expire_ms),
+            TtlUpdate::At(t) => t,
+        };
+        let mut txn = self.txn();
+        if expire_ms != 0 && expire_ms <= state.now_ms {
+            // Setting an already-past deadline leaves no key behind, as in Redis.
+            txn.remove(&state);
+        } else {
+            txn.put(&state, &MetaValue::string(value, expire_ms, 0));
+        }
+        txn.commit()?;
+        Ok(SetOutcome { written: true, old })
+    }
+
+    /// Read-modify-write of one string keeping its TTL: `f` gets the current value (None if
+    /// absent) and returns the new one, or an error that aborts without writing. `raw` marks
+    /// in-place edits (APPEND, SETRANGE) that Redis reports as the `raw` encoding.
+    pub fn update_string<E: From<StorageError>>(
+        &self,
+        db: usize,
+        key: &[u8],
+        raw: bool,
+        f: impl FnOnce(Option<&[u8]>) -> Result<Option<Vec<u8>>, E>,
+    ) -> Result<Option<Bytes>, E> {
+        self.edit_string(db, key, |current| {
+            Ok(f(current)?.map(|value| StringEdit { value, raw }))
+        })
+    }
+
+    /// Like [`Storage::update_string`], but `f` also decides whether the result is flagged
+    /// raw (APPEND creates a plain value on a missing key but a raw one when it extends).
+    pub fn edit_string<E: From<StorageError>>(
+        &self,
+        db: usize,
+        key: &[u8],
+        f: impl FnOnce(Option<&[u8]>) -> Result<Option<StringEdit>, E>,
+    ) -> Result<Option<Bytes>, E> {
+        let state = self.load(db, key)?;
+        let current = string_value(&state)?;
+        let Some(edit) = f(current.map(|b| b.as_ref()))? else {
+            return Ok(None);
+        };
+        let live = state.live();
+        let expire_ms = live.map_or(0, |m| m.expire_ms);
+        let mut fl = live.map_or(0, |m| m.flags);
+        if edit.raw {
+            fl |= flags::RAW_STRING;
+        } else {
+            fl &= !flags::RAW_STRING;
+        }
+        let new_value = Bytes::from(edit.value);
+        let mut txn = self.txn();
+        txn.put(&state, &MetaValue::string(new_value.clone(), expire_ms, fl));
+        txn.commit()?;
+        Ok(Some(new_value))
+    }
+
+    /// MSET / MSETNX: sets every pair; with `only_if_all_absent`, nothing is set if any key
+    /// exists. Returns whether the keys were set.
+    pub fn mset(
+        &self,
+        db: usize,
+        pairs: &[(&[u8], Bytes)],
+        only_if_all_absent: bool,
+    ) -> Result<bool, StorageError> {
+        let mut states = Vec::with_capacity(pairs.len());
+        for (key, _) in pairs {
+            let state = self.load(db, key)?;
+            if only_if_all_absent && state.live().is_some() {
+                return Ok(false);
+            }
+            states.push(state);
+        }
+        let mut txn = self.txn();
+        // A key given twice: the last value wins and the counter sees the key once.
+        for (i, (state, (_, value))) in states.iter().zip(pairs).enumerate() {
+            if pairs[i + 1..].iter().any(|(k, _)| *k == state.key()) {
+                continue;
+            }
+            txn.put(state, &MetaValue::string(value.clone(), 0, 0));
+        }
+        txn.commit()?;
+        Ok(true)
+    }
+
+    /// GETDEL.
+    pub fn getdel(&self, db: usize, key: &[u8]) -> Result<Option<Bytes>, StorageError> {
+        let state = self.load(db, key)?;
+        let Some(value) = string_value(&state)?.cloned() else {
+            return Ok(None);
+        };
+        let mut txn = self.txn();
+        txn.remove(&state);
+        txn.commit()?;
+        Ok(Some(value))
+    }
+
+    /// GETEX: returns the value and optionally changes its TTL (`Keep` leaves it alone).
+    pub fn getex(
+        &self,
+        db: usize,
+        key: &[u8],
+        ttl: TtlUpdate,
+    ) -> Result<Option<Bytes>, StorageError> {
+        let state = self.load(db, key)?;
+        let Some(meta) = state.live_of(DataType::String)? else {
+            return Ok(None);
+        };
+        let value = meta.body.clone();
+        let new_expire = match ttl {
+            TtlUpdate::Keep => return Ok(Some(value)),
+            TtlUpdate::Clear => 0,
+            TtlUpdate::At(t) => t,
+        };
+        if new_expire == meta.expire_ms {
+            return Ok(Some(value));
+        }
+        let mut txn = self.txn();
+        if new_expire != 0 && new_expire <= state.now_ms {
+            txn.remove(&state);
+        } else {
+            let mut updated = meta.clone();
+            updated.expire_ms = new_expire;
+            txn.put(&state, &updated);
+        }
+        txn.commit()?;
+        Ok(Some(value))
+    }
+}

@@ -1,0 +1,129 @@
+//! The single write path: every mutation of user data is a [`WriteTxn`] committed here.
+//!
+//! A transaction collects the RocksDB mutations of one command, keeps the expiry index and the
+//! per-database key counters in step with the meta records it writes, and applies everything as
+//! one atomic batch. Replication will hook its binlog append into [`WriteTxn::commit`], so no
+//! other code may write user data to the engine.
+
+use std::sync::atomic::Ordering;
+
+use super::codec::{self, encode_expire_key, MetaValue, SysKey};
+use super::engine::{Batch, Cf};
+use super::{KeyState, Storage, StorageError};
+
+/// Mutations of one command, applied atomically by [`WriteTxn::commit`].
+pub struct WriteTxn<'a> {
+    storage: &'a Storage,
+    batch: Batch<'a>,
+    /// Key count changes per physical database, applied after the batch lands.
+    dbsize_deltas: Vec<(u16, i64)>,
+}
+
+impl Storage {
+    /// Starts a write transaction.
+    pub fn txn(&self) -> WriteTxn<'_> {
+        WriteTxn {
+            storage: self,
+            batch: self.engine.batch(),
+            dbsize_deltas: Vec::new(),
+        }
+    }
+}
+
+impl<'a> WriteTxn<'a> {
+    fn add_dbsize(&mut self, pdb: u16, delta: i64) {
+        match self.dbsize_deltas.iter_mut().find(|(p, _)| *p == pdb) {
+            Some((_, d)) => *d += delta,
+            None => self.dbsize_deltas.push((pdb, delta)),
+        }
+    }
+
+    fn drop_expire_entry(&mut self, state: &KeyState, keep_deadline: u64) {
+        if let Some(old) = &state.stored {
+            if old.expire_ms != 0 && old.expire_ms != keep_deadline {
+                let k = encode_expire_key(old.expire_ms, state.pdb, state.slot, state.key());
+                self.batch.delete(Cf::Expire, &k);
+            }
+        }
+    }
+
+    /// Stores `meta` as the new record of the key described by `state` (read under its lock).
+    pub fn put(&mut self, state: &KeyState, meta: &MetaValue) {
+        self.drop_expire_entry(state, meta.expire_ms);
+        if meta.expire_ms != 0 {
+            let k = encode_expire_key(meta.expire_ms, state.pdb, state.slot, state.key());
+            self.batch.put(Cf::Expire, &k, b"");
+        }
+        self.batch.put(Cf::Meta, &state.meta_key, &meta.encode());
+        if state.stored.is_none() {
+            self.add_dbsize(state.pdb, 1);
+        }
+    }
+
+    /// Removes the key described by `state`, if it is stored at all (expired or not).
+    pub fn remove(&mut self, state: &KeyState) {
+        if state.stored.is_none() {
+            return;
+        }
+        self.drop_expire_entry(state, 0);
+        self.batch.delete(Cf::Meta, &state.meta_key);
+        self.add_dbsize(state.pdb, -1);
+    }
+
+    /// Deletes an expiry-index entry that no longer matches its key.
+    pub fn drop_stale_expire_entry(&mut self, raw_index_key: &[u8]) {
+        self.batch.delete(Cf::Expire, raw_index_key);
+    }
+
+    /// Empties physical database `pdb` (caller holds the structure lock).
+    pub fn clear_db(&mut self, pdb: u16) {
+        self.batch.delete_range(
+            Cf::Meta,
+            &codec::db_lower_bound(pdb),
+            &codec::db_upper_bound(pdb),
+        );
+        // Expiry entries of the cleared keys go stale; the expirer drops them at their deadline.
+        let current = self
+            .storage
+            .dbsize
+            .get(pdb as usize)
+            .map(|c| c.load(Ordering::Relaxed))
+            .unwrap_or(0);
+        self.add_dbsize(pdb, -current);
+    }
+
+    /// Stores a system record (database map and the like) with the user data of this batch.
+    pub fn put_system(&mut self, key: &[u8], value: &[u8]) {
+        self.batch.put(Cf::Default, key, value);
+    }
+
+    /// True when the transaction has nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.batch.is_empty() && self.dbsize_deltas.is_empty()
+    }
+
+    /// Applies everything atomically and then publishes the counter changes.
+    pub fn commit(mut self) -> Result<(), StorageError> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        let deltas = std::mem::take(&mut self.dbsize_deltas);
+        for &(pdb, delta) in &deltas {
+            if delta != 0 {
+                self.batch.merge(
+                    Cf::Default,
+                    &SysKey::dbsize(pdb),
+                    &codec::counter::add(delta),
+                );
+            }
+        }
+        let storage = self.storage;
+        storage.engine.write(self.batch)?;
+        for (pdb, delta) in deltas {
+            if let Some(c) = storage.dbsize.get(pdb as usize) {
+                c.fetch_add(delta, Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
+}

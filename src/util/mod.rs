@@ -1,0 +1,9 @@
+//! Small, dependency-light helpers shared by the command layer.
+//!
+//! These reproduce Redis' exact parsing and matching rules (integer and float
+//! parsing, glob patterns, cluster hash slots) so that command handlers behave
+//! byte-for-byte like Redis without each re-implementing the quirks.
+
+pub mod glob;
+pub mod number;
+pub mod slot;

@@ -1,0 +1,220 @@
+//! Test harness: starts the real `pika` binary on a free port with a temporary db-path and
+//! talks to it with the `redis` crate or raw sockets.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running server process, killed when dropped.
+pub struct TestServer {
+    child: Option<Child>,
+    pub port: u16,
+    dir: tempfile::TempDir,
+    args: Vec<String>,
+}
+
+/// Picks a port nobody listens on right now.
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    l.local_addr().expect("local addr").port()
+}
+
+impl TestServer {
+    /// Starts a server with default settings.
+    pub fn start() -> TestServer {
+        TestServer::start_with(&[])
+    }
+
+    /// Starts a server with extra `--directive value` arguments.
+    pub fn start_with(args: &[&str]) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut s = TestServer {
+            child: None,
+            port: free_port(),
+            dir,
+            args: args.iter().map(|a| a.to_string()).collect(),
+        };
+        s.launch();
+        s
+    }
+
+    /// The directory holding `db/` and `log/`.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("db")
+    }
+
+    fn launch(&mut self) {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pika"));
+        cmd.arg("--port")
+            .arg(self.port.to_string())
+            .arg("--db-path")
+            .arg(self.db_path())
+            .arg("--log-path")
+            .arg(self.dir.path().join("log"))
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        self.child = Some(cmd.spawn().expect("spawn pika"));
+        self.wait_ready();
+    }
+
+    /// Waits until the server accepts connections.
+    pub fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!("pika exited early: {status}");
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("pika did not start listening on {}", self.port);
+    }
+
+    /// A `redis` client URL for this server.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// A new synchronous client connection.
+    pub fn conn(&self) -> redis::Connection {
+        let client = redis::Client::open(self.url()).expect("client");
+        let conn = client.get_connection().expect("connect");
+        conn.set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        conn
+    }
+
+    /// A raw TCP connection, for protocol-level tests.
+    pub fn raw(&self) -> TcpStream {
+        let s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        s
+    }
+
+    /// Kills the process without warning (kill -9).
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Stops the server with SIGTERM and waits for a clean exit.
+    pub fn terminate(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Waits for the process to exit by itself (after SHUTDOWN); returns whether it did.
+    pub fn wait_exit(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(c) = self.child.as_mut() {
+                if let Ok(Some(_)) = c.try_wait() {
+                    self.child = None;
+                    return true;
+                }
+            } else {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Starts the server again on the same port and data directory.
+    pub fn restart(&mut self) {
+        if self.child.is_some() {
+            self.terminate();
+        }
+        self.launch();
+    }
+
+    /// True while the process runs.
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Sends raw bytes and reads until `expected_len` bytes arrived or the timeout passed.
+pub fn raw_roundtrip(stream: &mut TcpStream, request: &[u8], expected_len: usize) -> Vec<u8> {
+    stream.write_all(request).expect("write");
+    read_at_least(stream, expected_len)
+}
+
+/// Reads until at least `n` bytes arrived, the peer closed, or the read timed out.
+pub fn read_at_least(stream: &mut TcpStream, n: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 65536];
+    while out.len() < n {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(k) => out.extend_from_slice(&buf[..k]),
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+/// Runs one command and returns its value, panicking on transport errors only.
+pub fn cmd<T: redis::FromRedisValue>(conn: &mut redis::Connection, args: &[&str]) -> redis::RedisResult<T> {
+    let mut c = redis::cmd(args[0]);
+    for a in &args[1..] {
+        c.arg(*a);
+    }
+    c.query(conn)
+}
+
+/// Runs a command that must fail and returns the full error text as the server sent it
+/// (e.g. "WRONGTYPE Operation against ..." or "ERR syntax error").
+pub fn err(conn: &mut redis::Connection, args: &[&str]) -> String {
+    match cmd::<redis::Value>(conn, args) {
+        Ok(v) => panic!("expected an error from {args:?}, got {v:?}"),
+        Err(e) => error_text(&e),
+    }
+}
+
+/// Reconstructs "CODE message" from a redis crate error.
+pub fn error_text(e: &redis::RedisError) -> String {
+    match (e.code(), e.detail()) {
+        (Some(code), Some(detail)) => format!("{code} {detail}"),
+        (Some(code), None) => code.to_string(),
+        _ => e.to_string(),
+    }
+}
