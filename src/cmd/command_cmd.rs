@@ -1,1 +1,318 @@
-//! Placeholder while the group is written.
+//! COMMAND: introspection of the command table (COUNT, INFO, DOCS, LIST, GETKEYS, HELP).
+//!
+//! Everything here is derived from the [`CommandSpec`]s of the [`CommandTable`], so the answers
+//! can never disagree with what the dispatcher enforces.
+
+use bytes::Bytes;
+
+use super::spec::{AclCategories, CmdFlags, CommandSpec, KeyEnd, KeySpec};
+use super::table::CommandTable;
+use super::{args, CmdError, CmdResult, Ctx};
+use crate::command;
+use crate::resp::Reply;
+use crate::util::glob::glob_match;
+
+/// The subcommands of COMMAND.
+#[rustfmt::skip]
+pub const SUBCOMMANDS: &[CommandSpec] = &[
+    command!("command|count", 2, [LOADING, STALE], KeySpec::None, [SLOW, CONNECTION], "server",
+             "Returns a count of commands.", count),
+    command!("command|info", -2, [LOADING, STALE], KeySpec::None, [SLOW, CONNECTION], "server",
+             "Returns information about one, multiple or all commands.", info),
+    command!("command|docs", -2, [LOADING, STALE], KeySpec::None, [SLOW, CONNECTION], "server",
+             "Returns documentary information about one, multiple or all commands.", docs),
+    command!("command|list", -2, [LOADING, STALE], KeySpec::None, [SLOW, CONNECTION], "server",
+             "Returns a list of command names.", list),
+    command!("command|getkeys", -4, [LOADING, STALE], KeySpec::None, [SLOW, CONNECTION],
+             "server", "Extracts the key names from an arbitrary command.", getkeys),
+    command!("command|getkeysandflags", -4, [LOADING, STALE], KeySpec::None, [SLOW, CONNECTION],
+             "server", "Extracts the key names and access flags for an arbitrary command.",
+             getkeysandflags),
+    command!("command|help", 2, [LOADING, STALE], KeySpec::None, [SLOW, CONNECTION], "server",
+             "Returns helpful text about the different subcommands.", help),
+];
+
+/// COMMAND [subcommand ...]: with no argument, the info of every command.
+pub fn command(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
+    let table = CommandTable::get();
+    Ok(Reply::Array(table.top_level().map(command_info).collect()))
+}
+
+/// Finds a command or subcommand (`config|get`) by name, ignoring case.
+fn find(name: &[u8]) -> Option<&'static CommandSpec> {
+    let table = CommandTable::get();
+    let lowered = args::lower(name);
+    match lowered.split_once('|') {
+        Some((parent, _)) => {
+            let (_, p) = table.lookup(parent.as_bytes())?;
+            p.subcommands.iter().find(|s| s.name == lowered)
+        }
+        None => table.lookup(name).map(|(_, s)| s),
+    }
+}
+
+/// Every command name with its spec, subcommands included, in table order.
+fn every_spec() -> impl Iterator<Item = &'static CommandSpec> {
+    CommandTable::get()
+        .top_level()
+        .flat_map(|s| std::iter::once(s).chain(s.subcommands.iter()))
+}
+
+fn status_set(names: Vec<&'static str>) -> Reply {
+    Reply::Set(names.into_iter().map(|n| Reply::Simple(n.into())).collect())
+}
+
+fn bulk_str(s: &str) -> Reply {
+    Reply::bulk(Bytes::copy_from_slice(s.as_bytes()))
+}
+
+/// Key access flags of a command's keys, as key specs and GETKEYSANDFLAGS word them.
+fn key_flags(spec: &CommandSpec) -> Vec<&'static str> {
+    if spec.flags.contains(CmdFlags::WRITE) {
+        vec!["RW", "update"]
+    } else {
+        vec!["RO", "access"]
+    }
+}
+
+/// A Redis 7 key specification built from the simple [`KeySpec`].
+fn key_specs(spec: &CommandSpec) -> Reply {
+    let KeySpec::Range { first, last, step } = spec.keys else {
+        return Reply::Set(Vec::new());
+    };
+    let lastkey = match last {
+        KeyEnd::At(i) => i as i64 - first as i64,
+        KeyEnd::FromEnd(n) => -(n as i64),
+    };
+    let map = Reply::Map(vec![
+        (bulk_str("flags"), status_set(key_flags(spec))),
+        (
+            bulk_str("begin_search"),
+            Reply::Map(vec![
+                (bulk_str("type"), bulk_str("index")),
+                (
+                    bulk_str("spec"),
+                    Reply::Map(vec![(bulk_str("index"), Reply::Integer(first as i64))]),
+                ),
+            ]),
+        ),
+        (
+            bulk_str("find_keys"),
+            Reply::Map(vec![
+                (bulk_str("type"), bulk_str("range")),
+                (
+                    bulk_str("spec"),
+                    Reply::Map(vec![
+                        (bulk_str("lastkey"), Reply::Integer(lastkey)),
+                        (bulk_str("keystep"), Reply::Integer(step as i64)),
+                        (bulk_str("limit"), Reply::Integer(0)),
+                    ]),
+                ),
+            ]),
+        ),
+    ]);
+    Reply::Set(vec![map])
+}
+
+/// One command's COMMAND INFO entry (Redis 7 layout, ten fields).
+pub fn command_info(spec: &'static CommandSpec) -> Reply {
+    let (first, last, step) = spec.legacy_key_triple();
+    Reply::Array(vec![
+        bulk_str(spec.name),
+        Reply::Integer(spec.arity as i64),
+        status_set(spec.flag_names()),
+        Reply::Integer(first),
+        Reply::Integer(last),
+        Reply::Integer(step),
+        status_set(spec.acl_names()),
+        Reply::Set(Vec::new()),
+        key_specs(spec),
+        Reply::Set(spec.subcommands.iter().map(command_info).collect()),
+    ])
+}
+
+fn command_docs(spec: &'static CommandSpec) -> Reply {
+    let mut fields = vec![
+        (bulk_str("summary"), bulk_str(spec.summary)),
+        (bulk_str("since"), bulk_str("1.0.0")),
+        (bulk_str("group"), bulk_str(spec.group)),
+        (bulk_str("arguments"), Reply::Array(Vec::new())),
+    ];
+    let subs = spec.subcommands;
+    if !subs.is_empty() {
+        fields.push((
+            bulk_str("subcommands"),
+            Reply::Map(
+                subs.iter()
+                    .map(|s| (bulk_str(s.name), command_docs(s)))
+                    .collect(),
+            ),
+        ));
+    }
+    Reply::Map(fields)
+}
+
+fn count(_: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    Ok(Reply::Integer(
+        CommandTable::get().top_level().count() as i64
+    ))
+}
+
+fn info(_: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    if argv.len() == 2 {
+        let table = CommandTable::get();
+        return Ok(Reply::Array(table.top_level().map(command_info).collect()));
+    }
+    Ok(Reply::Array(
+        argv[2..]
+            .iter()
+            .map(|name| find(name).map_or(Reply::Null, command_info))
+            .collect(),
+    ))
+}
+
+fn docs(_: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let pairs = if argv.len() == 2 {
+        CommandTable::get()
+            .top_level()
+            .map(|s| (bulk_str(s.name), command_docs(s)))
+            .collect()
+    } else {
+        argv[2..]
+            .iter()
+            .filter_map(|name| find(name).map(|s| (bulk_str(s.name), command_docs(s))))
+            .collect()
+    };
+    Ok(Reply::Map(pairs))
+}
+
+/// The ACL category named `name` (without `@`), ignoring case.
+fn acl_category(name: &[u8]) -> Option<AclCategories> {
+    let wanted = args::lower(name);
+    AclCategories::all()
+        .iter_names()
+        .find(|(n, _)| n.eq_ignore_ascii_case(&wanted))
+        .map(|(_, cat)| cat)
+}
+
+fn list(_: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let names = |keep: &dyn Fn(&CommandSpec) -> bool| {
+        Reply::Array(
+            every_spec()
+                .filter(|s| keep(s))
+                .map(|s| bulk_str(s.name))
+                .collect(),
+        )
+    };
+    match argv.len() {
+        2 => Ok(names(&|_| true)),
+        5 if args::is(&argv[2], "filterby") => {
+            let value = &argv[4];
+            if args::is(&argv[3], "module") {
+                Ok(Reply::Array(Vec::new()))
+            } else if args::is(&argv[3], "aclcat") {
+                match acl_category(value) {
+                    Some(cat) => Ok(names(&|s| s.acl.contains(cat))),
+                    None => Ok(Reply::Array(Vec::new())),
+                }
+            } else if args::is(&argv[3], "pattern") {
+                Ok(names(&|s| glob_match(value, s.name.as_bytes(), true)))
+            } else {
+                Err(CmdError::Syntax)
+            }
+        }
+        _ => Err(CmdError::Syntax),
+    }
+}
+
+/// Resolves the command of a GETKEYS request (a container with a subcommand resolves to it).
+fn resolve_target(cmd: &[Bytes]) -> Result<&'static CommandSpec, CmdError> {
+    let invalid = || CmdError::err("Invalid command specified");
+    let (_, spec) = CommandTable::get().lookup(&cmd[0]).ok_or_else(invalid)?;
+    let subs = spec.subcommands;
+    if subs.is_empty() || cmd.len() < 2 {
+        return Ok(spec);
+    }
+    let full = format!("{}|{}", spec.name, args::lower(&cmd[1]));
+    subs.iter().find(|s| s.name == full).ok_or_else(invalid)
+}
+
+/// The key positions of `cmd` (a full command line), with Redis' GETKEYS errors.
+fn target_keys(argv: &[Bytes]) -> Result<(Vec<usize>, &'static CommandSpec), CmdError> {
+    let cmd = &argv[2..];
+    let spec = resolve_target(cmd)?;
+    if spec.keys == KeySpec::None {
+        return Err(CmdError::err("The command has no key arguments"));
+    }
+    if !spec.arity_ok(cmd.len()) {
+        return Err(CmdError::err(
+            "Invalid number of arguments specified for command",
+        ));
+    }
+    let positions = spec.key_positions(cmd.len());
+    if positions.is_empty() {
+        return Err(CmdError::err("Invalid arguments specified for command"));
+    }
+    Ok((positions, spec))
+}
+
+fn getkeys(_: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let (positions, _) = target_keys(argv)?;
+    let cmd = &argv[2..];
+    Ok(Reply::Array(
+        positions
+            .iter()
+            .filter_map(|&i| cmd.get(i))
+            .map(|k| Reply::Bulk(k.clone()))
+            .collect(),
+    ))
+}
+
+fn getkeysandflags(_: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let (positions, spec) = target_keys(argv)?;
+    let cmd = &argv[2..];
+    Ok(Reply::Array(
+        positions
+            .iter()
+            .filter_map(|&i| cmd.get(i))
+            .map(|k| Reply::Array(vec![Reply::Bulk(k.clone()), status_set(key_flags(spec))]))
+            .collect(),
+    ))
+}
+
+/// The lines of a HELP reply, as simple strings (Redis' addReplyHelp).
+pub fn help_reply(command: &str, lines: &[&str]) -> Reply {
+    let mut out = vec![Reply::Simple(
+        format!("{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:").into(),
+    )];
+    out.extend(lines.iter().map(|l| Reply::Simple(l.to_string().into())));
+    out.push(Reply::Simple("HELP".into()));
+    out.push(Reply::Simple("    Prints this help.".into()));
+    Reply::Array(out)
+}
+
+fn help(_: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    Ok(help_reply(
+        "COMMAND",
+        &[
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full Redis command.",
+        ],
+    ))
+}

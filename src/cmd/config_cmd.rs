@@ -1,1 +1,89 @@
-//! Placeholder while the group is written.
+//! CONFIG GET / SET / RESETSTAT / REWRITE / HELP over the live configuration.
+//!
+//! The configuration is an immutable snapshot behind an `ArcSwap`: readers never lock, and
+//! CONFIG SET builds a changed copy and swaps it in. Concurrent CONFIG SETs are serialised so
+//! that neither can overwrite the other's change with a stale copy.
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+use super::command_cmd::help_reply;
+use super::{args, CmdError, CmdResult, Ctx};
+use crate::resp::Reply;
+
+/// Held while a CONFIG SET computes and installs its new snapshot.
+static SET_LOCK: Mutex<()> = Mutex::new(());
+
+/// The CONFIG container itself; the dispatcher always resolves a subcommand first.
+pub(super) fn config(_: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    Err(CmdError::WrongArity("config".into()))
+}
+
+/// CONFIG GET pattern [pattern ...]: a map of matching directives, each listed once.
+pub(super) fn get(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let cfg = ctx.server.config();
+    let mut seen = HashSet::new();
+    let mut pairs = Vec::new();
+    for pattern in &argv[2..] {
+        for (name, value) in cfg.get_matching(pattern) {
+            if seen.insert(name.clone()) {
+                pairs.push((Reply::bulk(name), Reply::bulk(value)));
+            }
+        }
+    }
+    Ok(Reply::Map(pairs))
+}
+
+/// CONFIG SET name value [name value ...]: all or nothing.
+pub(super) fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    if !argv.len().is_multiple_of(2) {
+        return Err(CmdError::Syntax);
+    }
+    let pairs: Vec<(String, String)> = argv[2..]
+        .chunks_exact(2)
+        .map(|p| (args::text(&p[0]), args::text(&p[1])))
+        .collect();
+    let _guard = SET_LOCK.lock();
+    let mut next = (**ctx.server.config()).clone();
+    next.set_many(&pairs).map_err(CmdError::err)?;
+    ctx.server.config.store(Arc::new(next));
+    Ok(Reply::ok())
+}
+
+/// CONFIG RESETSTAT: zeroes INFO's counters (the slow log is kept, as in Redis).
+pub(super) fn resetstat(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    ctx.server.stats.reset();
+    let st = &ctx.server.storage.stats;
+    for c in [&st.expired_keys, &st.keyspace_hits, &st.keyspace_misses] {
+        c.store(0, Ordering::Relaxed);
+    }
+    Ok(Reply::ok())
+}
+
+/// CONFIG REWRITE: writes the live values back into the config file, keeping its comments.
+pub(super) fn rewrite(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    let _guard = SET_LOCK.lock();
+    ctx.server.config().rewrite().map_err(CmdError::err)?;
+    Ok(Reply::ok())
+}
+
+/// CONFIG HELP.
+pub(super) fn help(_: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    Ok(help_reply(
+        "CONFIG",
+        &[
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+        ],
+    ))
+}

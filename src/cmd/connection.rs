@@ -1,6 +1,201 @@
-//! Placeholder while the group is written.
+//! Connection commands: PING, ECHO, QUIT, RESET, SELECT, AUTH, HELLO, and CLIENT (whose
+//! subcommands live in [`super::client_cmd`]).
+//!
+//! Authentication follows Redis 7 with only the `default` user: without `requirepass` it is
+//! a "nopass" user (any password works for `AUTH default <pw>`, while the one-argument form
+//! is an error); with `requirepass` it accepts exactly that password.
 
-use super::spec::CommandSpec;
+use bytes::Bytes;
+
+use super::client_cmd::{apply_name, validate_name, CLIENT};
+use super::spec::{CommandSpec, KeySpec};
+use super::{args, CmdError, CmdResult, Ctx};
+use crate::command;
+use crate::resp::{Protocol, Reply};
+use crate::state::client::ReplyMode;
+use crate::util::number::parse_i64;
+
+/// The Redis version HELLO reports; pika-rs follows its semantics.
+pub const REDIS_COMPAT_VERSION: &str = "7.0.15";
 
 /// Commands of this group.
-pub const COMMANDS: &[CommandSpec] = &[];
+#[rustfmt::skip]
+pub const COMMANDS: &[CommandSpec] = &[
+    command!("ping", -1, [FAST], KeySpec::None, [FAST, CONNECTION], "connection",
+             "Returns the server's liveliness response.", ping),
+    command!("echo", 2, [LOADING, STALE, FAST], KeySpec::None, [FAST, CONNECTION], "connection",
+             "Returns the given string.", echo),
+    command!("quit", -1, [NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY], KeySpec::None, [FAST, CONNECTION], "connection",
+             "Closes the connection.", quit),
+    command!("reset", 1, [NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY], KeySpec::None, [FAST, CONNECTION], "connection",
+             "Resets the connection.", reset),
+    command!("select", 2, [LOADING, STALE, FAST], KeySpec::None, [FAST, CONNECTION], "connection",
+             "Changes the selected database.", select),
+    command!("auth", -2, [NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY], KeySpec::None, [FAST, CONNECTION], "connection",
+             "Authenticates the connection.", auth),
+    command!("hello", -1, [NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY], KeySpec::None, [FAST, CONNECTION], "connection",
+             "Handshakes with the Redis server.", hello),
+    CLIENT,
+];
+
+fn ping(_: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    match argv.len() {
+        1 => Ok(Reply::Simple("PONG".into())),
+        2 => Ok(Reply::Bulk(argv[1].clone())),
+        _ => Err(CmdError::WrongArity("ping".into())),
+    }
+}
+
+fn echo(_: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    Ok(Reply::Bulk(argv[1].clone()))
+}
+
+/// Replies +OK; the connection closes once that reply is written.
+fn quit(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    ctx.client.close_after_reply();
+    Ok(Reply::ok())
+}
+
+/// Back to a fresh connection's state: db 0, RESP2, replies on, no name, not protected from
+/// eviction, and unauthenticated when a password is required.
+fn reset(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    let c = ctx.client;
+    c.set_db(0);
+    c.set_protocol(Protocol::Resp2);
+    // A RESET that is itself being skipped stays silent (the worker ends the skip after it).
+    if c.reply_mode() != ReplyMode::Skip {
+        c.set_reply_mode(ReplyMode::On);
+    }
+    c.set_name(None);
+    c.no_evict
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    c.set_authenticated(ctx.server.config().requirepass.is_empty());
+    Ok(Reply::Simple("RESET".into()))
+}
+
+fn select(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    // Redis reads the index as a C int: anything outside i32 is "not an integer".
+    let index = i32::try_from(args::int(&argv[1])?).map_err(|_| CmdError::NotInteger)?;
+    match usize::try_from(index) {
+        Ok(db) if db < ctx.storage().databases() => {
+            ctx.client.set_db(db);
+            Ok(Reply::ok())
+        }
+        _ => Err(CmdError::err("DB index is out of range")),
+    }
+}
+
+/// Compares without an early exit, so timing does not reveal how much of a guess matched.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Whether `user`/`password` are valid credentials (only the `default` user exists).
+fn credentials_ok(ctx: &Ctx<'_>, user: &[u8], password: &[u8]) -> bool {
+    if user != b"default" {
+        return false;
+    }
+    let cfg = ctx.server.config();
+    cfg.requirepass.is_empty() || same_secret(cfg.requirepass.as_bytes(), password)
+}
+
+fn wrongpass() -> CmdError {
+    CmdError::Other("WRONGPASS invalid username-password pair or user is disabled.".into())
+}
+
+/// Authenticates the client, or fails with WRONGPASS (leaving its state unchanged).
+fn authenticate(ctx: &Ctx<'_>, user: &[u8], password: &[u8]) -> Result<(), CmdError> {
+    if credentials_ok(ctx, user, password) {
+        ctx.client.set_authenticated(true);
+        Ok(())
+    } else {
+        Err(wrongpass())
+    }
+}
+
+fn auth(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let (user, password): (&[u8], &[u8]) = match argv {
+        [_, password] => {
+            if ctx.server.config().requirepass.is_empty() {
+                return Err(CmdError::err(
+                    "AUTH <password> called without any password configured for the default \
+                     user. Are you sure your configuration is correct?",
+                ));
+            }
+            (b"default", password)
+        }
+        [_, user, password] => (user, password),
+        _ => return Err(CmdError::Syntax),
+    };
+    authenticate(ctx, user, password)?;
+    Ok(Reply::ok())
+}
+
+/// `HELLO [protover [AUTH user pass] [SETNAME name]]`: switches protocol, optionally
+/// authenticating and naming the connection, and describes the server.
+fn hello(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let mut proto = ctx.client.protocol();
+    if let Some(v) = argv.get(1) {
+        proto = match parse_i64(v) {
+            Some(2) => Protocol::Resp2,
+            Some(3) => Protocol::Resp3,
+            Some(_) => {
+                return Err(CmdError::Other(
+                    "NOPROTO unsupported protocol version".into(),
+                ))
+            }
+            None => {
+                return Err(CmdError::err(
+                    "Protocol version is not an integer or out of range",
+                ))
+            }
+        };
+    }
+    let mut credentials = None;
+    let mut name = None;
+    let mut j = 2;
+    while let Some(opt) = argv.get(j) {
+        let more = argv.len() - 1 - j;
+        if args::is(opt, "auth") && more >= 2 {
+            credentials = Some((&argv[j + 1], &argv[j + 2]));
+            j += 3;
+        } else if args::is(opt, "setname") && more >= 1 {
+            validate_name(&argv[j + 1])?;
+            name = Some(&argv[j + 1]);
+            j += 2;
+        } else {
+            return Err(CmdError::err(format!(
+                "Syntax error in HELLO option '{}'",
+                args::text(opt)
+            )));
+        }
+    }
+    if let Some((user, password)) = credentials {
+        authenticate(ctx, user, password)?;
+    }
+    if !ctx.client.is_authenticated() {
+        return Err(CmdError::Other(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
+             HELLO AUTH <user> <pass> option can be used to authenticate the client and select \
+             the RESP protocol version at the same time"
+                .into(),
+        ));
+    }
+    if let Some(name) = name {
+        apply_name(ctx.client, name);
+    }
+    ctx.client.set_protocol(proto);
+    let field = |k: &'static str| Reply::Bulk(Bytes::from_static(k.as_bytes()));
+    Ok(Reply::Map(vec![
+        (field("server"), field("redis")),
+        (field("version"), field(REDIS_COMPAT_VERSION)),
+        (
+            field("proto"),
+            Reply::Integer(if proto == Protocol::Resp3 { 3 } else { 2 }),
+        ),
+        (field("id"), Reply::Integer(ctx.client.id as i64)),
+        (field("mode"), field("standalone")),
+        (field("role"), field("master")),
+        (field("modules"), Reply::Array(Vec::new())),
+    ]))
+}

@@ -1,1 +1,93 @@
-//! Placeholder while the group is written.
+//! DEBUG: the subset of Redis' testing aid that makes sense over RocksDB (SLEEP, DIGEST,
+//! DIGEST-VALUE, SET-ACTIVE-EXPIRE, ERROR, LOG, CHANGE-REPL-ID, HELP). Commands that depend on
+//! Redis' in-memory internals (RELOAD, LOADAOF, JMAP, OBJECT ...) answer with an error.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::command_cmd::help_reply;
+use super::{args, CmdError, CmdResult, Ctx};
+use crate::resp::Reply;
+use crate::storage::digest::to_hex;
+use crate::storage::expire::ACTIVE_EXPIRE_ENABLED;
+use crate::util::number::parse_f64;
+
+/// Longest DEBUG SLEEP honoured, so a typo cannot park a worker for days.
+const MAX_SLEEP_SECS: f64 = 3600.0;
+
+/// DEBUG subcommand [args].
+pub(super) fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let sub = args::lower(&argv[1]);
+    let argc = argv.len();
+    match sub.as_str() {
+        "help" if argc == 2 => Ok(help()),
+        "sleep" if argc == 3 => {
+            // Redis parses with atof: anything unparsable sleeps 0 seconds.
+            let secs = parse_f64(&argv[2]).unwrap_or(0.0);
+            if secs.is_finite() && secs > 0.0 {
+                std::thread::sleep(Duration::from_secs_f64(secs.min(MAX_SLEEP_SECS)));
+            }
+            Ok(Reply::ok())
+        }
+        "digest" if argc == 2 => {
+            let d = ctx.storage().digest()?;
+            Ok(Reply::Simple(to_hex(&d).into()))
+        }
+        "digest-value" if argc >= 2 => {
+            let mut out = Vec::with_capacity(argc - 2);
+            for key in &argv[2..] {
+                let d = ctx.storage().digest_value(ctx.db(), key)?;
+                out.push(Reply::Simple(to_hex(&d).into()));
+            }
+            Ok(Reply::Array(out))
+        }
+        "set-active-expire" if argc == 3 => {
+            let on = args::int(&argv[2]).unwrap_or(0) != 0;
+            ACTIVE_EXPIRE_ENABLED.store(on, Ordering::Relaxed);
+            Ok(Reply::ok())
+        }
+        "error" if argc == 3 => Ok(Reply::Error(args::text(&argv[2]).into())),
+        "log" if argc == 3 => {
+            tracing::warn!("DEBUG LOG: {}", args::text(&argv[2]));
+            Ok(Reply::ok())
+        }
+        "change-repl-id" if argc == 2 => Ok(Reply::ok()),
+        "reload" | "loadaof" | "jmap" | "object" | "restart" | "crash-and-recover" => {
+            Err(CmdError::err(format!(
+                "DEBUG {} is not supported",
+                sub.to_ascii_uppercase()
+            )))
+        }
+        _ => Err(CmdError::err(format!(
+            "unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+            args::text(&argv[1]).chars().take(128).collect::<String>()
+        ))),
+    }
+}
+
+fn help() -> Reply {
+    help_reply(
+        "DEBUG",
+        &[
+            "CHANGE-REPL-ID",
+            "    Change the replication IDs of the instance.",
+            "DIGEST",
+            "    Output a hex signature representing the current DB content.",
+            "DIGEST-VALUE <key> [<key> ...]",
+            "    Output a hex signature of the values of all the specified keys.",
+            "ERROR <string>",
+            "    Return a Redis protocol error with <string> as message. Useful for clients",
+            "    unit tests to simulate Redis errors.",
+            "LOG <message>",
+            "    Write <message> to the server log.",
+            "SET-ACTIVE-EXPIRE <0|1>",
+            "    Setting it to 0 disables expiring keys in background when they are not",
+            "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+            "    default.",
+            "SLEEP <seconds>",
+            "    Stop the server for <seconds>. Decimals allowed.",
+        ],
+    )
+}

@@ -39,11 +39,10 @@ fn resolve(argv: &[Bytes]) -> Result<(usize, &'static CommandSpec), Reply> {
     if spec.subcommands.is_empty() {
         return Ok((idx, spec));
     }
+    // A container called bare runs its own handler; its arity decides (COMMAND lists every
+    // command, CONFIG gets an arity error), as in Redis.
     let Some(sub) = argv.get(1) else {
-        return Err(Reply::err(format!(
-            "ERR wrong number of arguments for '{}' command",
-            spec.name
-        )));
+        return Ok((idx, spec));
     };
     table.lookup_sub(spec, sub).ok_or_else(|| {
         Reply::err(format!(

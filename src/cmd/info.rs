@@ -1,1 +1,369 @@
-//! Placeholder while the group is written.
+//! INFO [section ...]: the server's state as `field:value` lines under `# Section` headers,
+//! with Redis 7's section and field names so that existing clients and tools can read it.
+//!
+//! Sections are always printed in the canonical order below, whatever order they were asked in;
+//! an unknown section name yields nothing (an empty reply when nothing else was asked).
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
+use super::table::CommandTable;
+use super::{args, CmdResult, Ctx};
+use crate::resp::Reply;
+use crate::state::ServerState;
+use crate::storage::engine::Cf;
+
+/// Every section, in output order; the flag says whether a bare INFO includes it.
+const SECTIONS: &[(&str, bool)] = &[
+    ("server", true),
+    ("clients", true),
+    ("memory", true),
+    ("persistence", true),
+    ("stats", true),
+    ("replication", true),
+    ("cpu", true),
+    ("modules", true),
+    ("commandstats", false),
+    ("errorstats", true),
+    ("cluster", true),
+    ("keyspace", true),
+    ("rocksdb", true),
+];
+
+/// INFO [section ...].
+pub fn info(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let mut wanted = [false; SECTIONS.len()];
+    if argv.len() == 1 {
+        for (w, (_, default)) in wanted.iter_mut().zip(SECTIONS) {
+            *w = *default;
+        }
+    }
+    for arg in &argv[1..] {
+        let name = args::lower(arg);
+        match name.as_str() {
+            "all" | "everything" => wanted = [true; SECTIONS.len()],
+            "default" => {
+                for (w, (_, default)) in wanted.iter_mut().zip(SECTIONS) {
+                    *w |= *default;
+                }
+            }
+            _ => {
+                if let Some(i) = SECTIONS.iter().position(|(s, _)| *s == name) {
+                    wanted[i] = true;
+                }
+            }
+        }
+    }
+    let server = ctx.server;
+    let mut out = String::with_capacity(4096);
+    for ((name, _), _) in SECTIONS.iter().zip(wanted).filter(|(_, w)| *w) {
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        render_section(server, name, &mut out);
+    }
+    Ok(Reply::Verbatim(Bytes::from(out)))
+}
+
+/// Appends one section, header included.
+fn render_section(server: &ServerState, name: &str, out: &mut String) {
+    let mut title = name.to_string();
+    if let Some(first) = title.get_mut(..1) {
+        first.make_ascii_uppercase();
+    }
+    let title = match name {
+        "cpu" => "CPU".to_string(),
+        "rocksdb" => "RocksDB".to_string(),
+        _ => title,
+    };
+    let _ = write!(out, "# {title}\r\n");
+    let mut w = Lines(out);
+    match name {
+        "server" => server_section(server, &mut w),
+        "clients" => clients_section(server, &mut w),
+        "memory" => memory_section(server, &mut w),
+        "persistence" => persistence_section(server, &mut w),
+        "stats" => stats_section(server, &mut w),
+        "replication" => replication_section(&mut w),
+        "cpu" => cpu_section(&mut w),
+        "commandstats" => commandstats_section(server, &mut w),
+        "errorstats" => errorstats_section(server, &mut w),
+        "cluster" => w.field("cluster_enabled", 0),
+        "keyspace" => keyspace_section(server, &mut w),
+        "rocksdb" => rocksdb_section(server, &mut w),
+        _ => {}
+    }
+}
+
+/// Writes `name:value\r\n` lines.
+struct Lines<'a>(&'a mut String);
+
+impl Lines<'_> {
+    fn field(&mut self, name: &str, value: impl std::fmt::Display) {
+        let _ = write!(self.0, "{name}:{value}\r\n");
+    }
+}
+
+fn server_section(server: &ServerState, w: &mut Lines<'_>) {
+    let cfg = server.config();
+    let uptime = server.started.elapsed().as_secs();
+    w.field("redis_version", "7.0.15");
+    w.field("pika_version", env!("CARGO_PKG_VERSION"));
+    w.field("redis_mode", "standalone");
+    w.field("os", os_name());
+    w.field("arch_bits", usize::BITS);
+    w.field("multiplexing_api", "epoll");
+    w.field("process_id", std::process::id());
+    w.field("process_supervised", "no");
+    w.field("tcp_port", cfg.port);
+    w.field("server_time_usec", crate::storage::now_ms() * 1000);
+    w.field("uptime_in_seconds", uptime);
+    w.field("uptime_in_days", uptime / 86400);
+    w.field("hz", cfg.hz);
+    w.field("configured_hz", cfg.hz);
+    w.field(
+        "executable",
+        std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    );
+    w.field(
+        "config_file",
+        cfg.config_file
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    );
+    w.field("io_threads_active", 0);
+}
+
+/// "Linux 6.1.0 x86_64", like Redis' uname-based field.
+fn os_name() -> String {
+    let read = |p: &str| std::fs::read_to_string(p).map(|s| s.trim().to_string());
+    match (
+        read("/proc/sys/kernel/ostype"),
+        read("/proc/sys/kernel/osrelease"),
+    ) {
+        (Ok(os), Ok(release)) => format!("{os} {release} {}", std::env::consts::ARCH),
+        _ => format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+    }
+}
+
+fn clients_section(server: &ServerState, w: &mut Lines<'_>) {
+    w.field("connected_clients", server.client_count());
+    w.field("cluster_connections", 0);
+    w.field("maxclients", server.config().maxclients);
+    w.field("blocked_clients", 0);
+    w.field("tracking_clients", 0);
+    w.field("clients_in_timeout_table", 0);
+}
+
+/// Redis' bytesToHuman.
+fn human_bytes(n: u64) -> String {
+    let n = n as f64;
+    if n < 1024.0 {
+        format!("{n}B")
+    } else if n < 1024.0 * 1024.0 {
+        format!("{:.2}K", n / 1024.0)
+    } else if n < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}M", n / (1024.0 * 1024.0))
+    } else {
+        format!("{:.2}G", n / (1024.0 * 1024.0 * 1024.0))
+    }
+}
+
+/// Resident set size of this process, from /proc (0 where it is not available).
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn memory_section(server: &ServerState, w: &mut Lines<'_>) {
+    let cfg = server.config();
+    let rss = rss_bytes();
+    let engine = server.storage.engine();
+    let memtables: u64 = Cf::ALL
+        .iter()
+        .filter_map(|&cf| engine.property_int(cf, "rocksdb.cur-size-all-mem-tables"))
+        .sum();
+    // There is no allocator accounting; the resident size is the honest upper bound.
+    let used = rss.max(memtables);
+    w.field("used_memory", used);
+    w.field("used_memory_human", human_bytes(used));
+    w.field("used_memory_rss", rss);
+    w.field("used_memory_rss_human", human_bytes(rss));
+    w.field("used_memory_peak", used);
+    w.field("used_memory_peak_human", human_bytes(used));
+    w.field("used_memory_memtables", memtables);
+    w.field("maxmemory", cfg.maxmemory);
+    w.field("maxmemory_human", human_bytes(cfg.maxmemory));
+    w.field("maxmemory_policy", &cfg.maxmemory_policy);
+    w.field("mem_allocator", "libc");
+}
+
+fn persistence_section(server: &ServerState, w: &mut Lines<'_>) {
+    w.field("loading", 0);
+    w.field("async_loading", 0);
+    w.field("rdb_changes_since_last_save", 0);
+    w.field("rdb_bgsave_in_progress", 0);
+    w.field(
+        "rdb_last_save_time",
+        super::server_cmd::last_save_time(server),
+    );
+    w.field("rdb_last_bgsave_status", "ok");
+    w.field("aof_enabled", 0);
+    w.field("aof_rewrite_in_progress", 0);
+}
+
+fn stats_section(server: &ServerState, w: &mut Lines<'_>) {
+    let s = &server.stats;
+    let st = &server.storage.stats;
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    w.field(
+        "total_connections_received",
+        load(&s.total_connections_received),
+    );
+    w.field(
+        "total_commands_processed",
+        load(&s.total_commands_processed),
+    );
+    w.field(
+        "instantaneous_ops_per_sec",
+        s.instantaneous_ops().round() as u64,
+    );
+    w.field("total_net_input_bytes", load(&s.total_net_input_bytes));
+    w.field("total_net_output_bytes", load(&s.total_net_output_bytes));
+    w.field("rejected_connections", load(&s.rejected_connections));
+    w.field("expired_keys", load(&st.expired_keys));
+    w.field("evicted_keys", 0);
+    w.field("keyspace_hits", load(&st.keyspace_hits));
+    w.field("keyspace_misses", load(&st.keyspace_misses));
+    w.field("pubsub_channels", 0);
+    w.field("pubsub_patterns", 0);
+    w.field("total_error_replies", load(&s.total_error_replies));
+}
+
+fn replication_section(w: &mut Lines<'_>) {
+    w.field("role", "master");
+    w.field("connected_slaves", 0);
+    w.field("master_failover_state", "no-failover");
+    w.field("master_replid", replid());
+    w.field("master_replid2", "0".repeat(40));
+    w.field("master_repl_offset", 0);
+    w.field("second_repl_offset", -1);
+    w.field("repl_backlog_active", 0);
+}
+
+/// A 40-hex-digit replication id, fixed for the life of the process.
+fn replid() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        use rand::Rng;
+        let mut rng = rand::thread_rng();
+        (0..40)
+            .map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0'))
+            .collect()
+    })
+}
+
+/// (user, system) CPU seconds of this process, from /proc/self/stat.
+fn cpu_times() -> (f64, f64) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return (0.0, 0.0);
+    };
+    // The command name (field 2) may contain spaces; fields after its closing ')' are plain.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After ')': state is field 3, so utime (14) and stime (15) are at offsets 11 and 12.
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(0.0, |t| t as f64 / 100.0)
+    };
+    (tick(11), tick(12))
+}
+
+fn cpu_section(w: &mut Lines<'_>) {
+    let (user, sys) = cpu_times();
+    w.field("used_cpu_sys", format!("{sys:.6}"));
+    w.field("used_cpu_user", format!("{user:.6}"));
+    w.field("used_cpu_sys_children", "0.000000");
+    w.field("used_cpu_user_children", "0.000000");
+}
+
+fn commandstats_section(server: &ServerState, w: &mut Lines<'_>) {
+    let table = CommandTable::get();
+    for (i, spec) in table.all() {
+        let Some(c) = server.stats.commands.get(i) else {
+            continue;
+        };
+        let calls = c.calls.load(Ordering::Relaxed);
+        let usec = c.usec.load(Ordering::Relaxed);
+        let rejected = c.rejected_calls.load(Ordering::Relaxed);
+        let failed = c.failed_calls.load(Ordering::Relaxed);
+        if calls == 0 && rejected == 0 && failed == 0 {
+            continue;
+        }
+        let per_call = if calls == 0 {
+            0.0
+        } else {
+            usec as f64 / calls as f64
+        };
+        w.field(
+            &format!("cmdstat_{}", spec.name),
+            format!(
+                "calls={calls},usec={usec},usec_per_call={per_call:.2},\
+                 rejected_calls={rejected},failed_calls={failed}"
+            ),
+        );
+    }
+}
+
+fn errorstats_section(server: &ServerState, w: &mut Lines<'_>) {
+    for (code, count) in server.stats.errors.lock().iter() {
+        w.field(&format!("errorstat_{code}"), format!("count={count}"));
+    }
+}
+
+fn keyspace_section(server: &ServerState, w: &mut Lines<'_>) {
+    let storage = &server.storage;
+    for db in 0..storage.databases() {
+        let keys = storage.dbsize(db).unwrap_or(0);
+        if keys == 0 {
+            continue;
+        }
+        let expires = storage.expires_count(db).unwrap_or(0);
+        w.field(
+            &format!("db{db}"),
+            format!("keys={keys},expires={expires},avg_ttl=0"),
+        );
+    }
+}
+
+fn rocksdb_section(server: &ServerState, w: &mut Lines<'_>) {
+    const PROPERTIES: &[&str] = &[
+        "estimate-num-keys",
+        "total-sst-files-size",
+        "cur-size-all-mem-tables",
+        "estimate-pending-compaction-bytes",
+        "num-running-compactions",
+    ];
+    let engine = server.storage.engine();
+    for cf in Cf::ALL {
+        for prop in PROPERTIES {
+            let value = engine
+                .property_int(cf, &format!("rocksdb.{prop}"))
+                .unwrap_or(0);
+            w.field(&format!("{}_{}", cf.name(), prop.replace('-', "_")), value);
+        }
+    }
+}

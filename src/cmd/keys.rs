@@ -1,6 +1,519 @@
-//! Placeholder while the group is written.
+//! Type-independent key commands (Redis' "generic" group): deletion, existence, expiry, renaming,
+//! scanning, whole databases, and OBJECT introspection.
+//!
+//! Handlers parse arguments and format replies; the key operations themselves live in
+//! `storage::keyspace` and `storage::scan`. Write commands run under the key locks the
+//! dispatcher took from their key specs, so each read-modify-write here is atomic.
 
-use super::spec::CommandSpec;
+use bytes::Bytes;
+
+use super::spec::{CommandSpec, KeySpec};
+use super::{args, CmdError, CmdResult, Ctx};
+use crate::command;
+use crate::resp::Reply;
+use crate::storage::codec::{flags, MetaValue};
+use crate::storage::keyspace::{ExpireCondition, MoveOutcome};
+use crate::storage::scan::ScanFilter;
+use crate::storage::{now_ms, DataType};
+use crate::util::number::parse_i64;
 
 /// Commands of this group.
-pub const COMMANDS: &[CommandSpec] = &[];
+pub const COMMANDS: &[CommandSpec] = &[
+    command!("del", -2, [WRITE], KeySpec::rest(1), [KEYSPACE, WRITE, SLOW], "generic",
+             "Deletes one or more keys.", del),
+    command!("unlink", -2, [WRITE, FAST], KeySpec::rest(1), [KEYSPACE, WRITE, FAST], "generic",
+             "Asynchronously deletes one or more keys.", del),
+    command!("exists", -2, [READONLY, FAST], KeySpec::rest(1), [KEYSPACE, READ, FAST], "generic",
+             "Determines whether one or more keys exist.", exists),
+    command!("touch", -2, [READONLY, FAST], KeySpec::rest(1), [KEYSPACE, READ, FAST], "generic",
+             "Returns the number of existing keys out of those specified after updating the time they were last accessed.", exists),
+    command!("type", 2, [READONLY, FAST], KeySpec::single(1), [KEYSPACE, READ, FAST], "generic",
+             "Determines the type of value stored at a key.", type_cmd),
+    command!("expire", -3, [WRITE, FAST], KeySpec::single(1), [KEYSPACE, WRITE, FAST], "generic",
+             "Sets the expiration time of a key in seconds.", expire),
+    command!("pexpire", -3, [WRITE, FAST], KeySpec::single(1), [KEYSPACE, WRITE, FAST], "generic",
+             "Sets the expiration time of a key in milliseconds.", expire),
+    command!("expireat", -3, [WRITE, FAST], KeySpec::single(1), [KEYSPACE, WRITE, FAST], "generic",
+             "Sets the expiration time of a key to a Unix timestamp.", expire),
+    command!("pexpireat", -3, [WRITE, FAST], KeySpec::single(1), [KEYSPACE, WRITE, FAST], "generic",
+             "Sets the expiration time of a key to a Unix milliseconds timestamp.", expire),
+    command!("ttl", 2, [READONLY, FAST], KeySpec::single(1), [KEYSPACE, READ, FAST], "generic",
+             "Returns the expiration time in seconds of a key.", ttl),
+    command!("pttl", 2, [READONLY, FAST], KeySpec::single(1), [KEYSPACE, READ, FAST], "generic",
+             "Returns the expiration time in milliseconds of a key.", ttl),
+    command!("expiretime", 2, [READONLY, FAST], KeySpec::single(1), [KEYSPACE, READ, FAST], "generic",
+             "Returns the expiration time of a key as a Unix timestamp.", ttl),
+    command!("pexpiretime", 2, [READONLY, FAST], KeySpec::single(1), [KEYSPACE, READ, FAST], "generic",
+             "Returns the expiration time of a key as a Unix milliseconds timestamp.", ttl),
+    command!("persist", 2, [WRITE, FAST], KeySpec::single(1), [KEYSPACE, WRITE, FAST], "generic",
+             "Removes the expiration time of a key.", persist),
+    command!("keys", 2, [READONLY], KeySpec::None, [KEYSPACE, READ, SLOW, DANGEROUS], "generic",
+             "Returns all key names that match a pattern.", keys),
+    command!("scan", -2, [READONLY], KeySpec::None, [KEYSPACE, READ, SLOW], "generic",
+             "Iterates over the key names in the database.", scan),
+    command!("randomkey", 1, [READONLY], KeySpec::None, [KEYSPACE, READ, SLOW], "generic",
+             "Returns a random key name from the database.", randomkey),
+    command!("rename", 3, [WRITE], KeySpec::span(1, 2), [KEYSPACE, WRITE, SLOW], "generic",
+             "Renames a key and overwrites the destination.", rename),
+    command!("renamenx", 3, [WRITE, FAST], KeySpec::span(1, 2), [KEYSPACE, WRITE, FAST], "generic",
+             "Renames a key only when the target key name doesn't exist.", rename),
+    command!("copy", -3, [WRITE, DENYOOM], KeySpec::span(1, 2), [KEYSPACE, WRITE, SLOW], "generic",
+             "Copies the value of a key to a new key.", copy),
+    command!("move", 3, [WRITE, FAST], KeySpec::single(1), [KEYSPACE, WRITE, FAST], "generic",
+             "Moves a key to another database.", move_cmd),
+    command!("dbsize", 1, [READONLY, FAST], KeySpec::None, [KEYSPACE, READ, FAST], "server",
+             "Returns the number of keys in the database.", dbsize),
+    command!("flushdb", -1, [WRITE], KeySpec::None, [KEYSPACE, WRITE, SLOW, DANGEROUS], "server",
+             "Removes all keys from the current database.", flush),
+    command!("flushall", -1, [WRITE], KeySpec::None, [KEYSPACE, WRITE, SLOW, DANGEROUS], "server",
+             "Removes all keys from all databases.", flush),
+    command!("swapdb", 3, [WRITE, FAST], KeySpec::None, [KEYSPACE, WRITE, FAST, DANGEROUS], "server",
+             "Swaps two Redis databases.", swapdb),
+    command!("object", -2, [], KeySpec::None, [SLOW], "generic",
+             "A container for object introspection commands.", object_help, subcommands: OBJECT_SUBCOMMANDS),
+];
+
+/// OBJECT's subcommands; the key is argument 2.
+const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
+    command!(
+        "object|encoding",
+        3,
+        [READONLY],
+        KeySpec::single(2),
+        [KEYSPACE, READ, SLOW],
+        "generic",
+        "Returns the internal encoding of a Redis object.",
+        object_encoding
+    ),
+    command!(
+        "object|freq",
+        3,
+        [READONLY],
+        KeySpec::single(2),
+        [KEYSPACE, READ, SLOW],
+        "generic",
+        "Returns the logarithmic access frequency counter of a Redis object.",
+        object_freq
+    ),
+    command!(
+        "object|idletime",
+        3,
+        [READONLY],
+        KeySpec::single(2),
+        [KEYSPACE, READ, SLOW],
+        "generic",
+        "Returns the time since the last access to a Redis object.",
+        object_idletime
+    ),
+    command!(
+        "object|refcount",
+        3,
+        [READONLY],
+        KeySpec::single(2),
+        [KEYSPACE, READ, SLOW],
+        "generic",
+        "Returns the reference count of a value of a key.",
+        object_refcount
+    ),
+    command!(
+        "object|help",
+        2,
+        [LOADING, STALE],
+        KeySpec::None,
+        [KEYSPACE, SLOW],
+        "generic",
+        "Returns helpful text about the different subcommands.",
+        object_help
+    ),
+];
+
+/// DEL and UNLINK: deleting is a metadata write either way, so UNLINK is DEL.
+fn del(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let keys = args::key_slices(&argv[1..]);
+    Ok(Reply::Integer(ctx.storage().delete(ctx.db(), &keys)?))
+}
+
+/// EXISTS and TOUCH (access times are not tracked, so TOUCH only counts).
+fn exists(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let keys = args::key_slices(&argv[1..]);
+    Ok(Reply::Integer(ctx.storage().exists(ctx.db(), &keys)?))
+}
+
+fn type_cmd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let state = ctx.storage().load(ctx.db(), &argv[1])?;
+    let name = state.live().map_or("none", |m| m.data_type.name());
+    Ok(Reply::Simple(name.into()))
+}
+
+/// Parses EXPIRE's NX/XX/GT/LT options with Redis' error texts.
+fn expire_condition(opts: &[Bytes]) -> Result<ExpireCondition, CmdError> {
+    let mut c = ExpireCondition::default();
+    for o in opts {
+        match args::lower(o).as_str() {
+            "nx" => c.nx = true,
+            "xx" => c.xx = true,
+            "gt" => c.gt = true,
+            "lt" => c.lt = true,
+            _ => {
+                return Err(CmdError::err(format!(
+                    "Unsupported option {}",
+                    args::text(o)
+                )))
+            }
+        }
+    }
+    if c.nx && (c.xx || c.gt || c.lt) {
+        return Err(CmdError::err(
+            "NX and XX, GT or LT options at the same time are not compatible",
+        ));
+    }
+    if c.gt && c.lt {
+        return Err(CmdError::err(
+            "GT and LT options at the same time are not compatible",
+        ));
+    }
+    Ok(c)
+}
+
+/// EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT: one generic function, as in Redis.
+fn expire(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let name = args::lower(&argv[0]);
+    let cond = expire_condition(&argv[3..])?;
+    let when = args::int(&argv[2])?;
+    let unit: i64 = if name.starts_with('p') { 1 } else { 1000 };
+    let base: i64 = if name.ends_with("at") {
+        0
+    } else {
+        now_ms() as i64
+    };
+    let invalid = || CmdError::err(format!("invalid expire time in '{name}' command"));
+    let deadline = when
+        .checked_mul(unit)
+        .and_then(|ms| ms.checked_add(base))
+        .ok_or_else(invalid)?;
+    let changed = ctx
+        .storage()
+        .set_expire(ctx.db(), &argv[1], deadline, cond)?;
+    Ok(Reply::Integer(i64::from(changed)))
+}
+
+/// TTL, PTTL, EXPIRETIME, PEXPIRETIME.
+fn ttl(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let name = args::lower(&argv[0]);
+    let state = ctx.storage().load(ctx.db(), &argv[1])?;
+    let Some(meta) = state.live() else {
+        return Ok(Reply::Integer(-2));
+    };
+    if meta.expire_ms == 0 {
+        return Ok(Reply::Integer(-1));
+    }
+    let deadline = i64::try_from(meta.expire_ms).unwrap_or(i64::MAX);
+    let value = if name.ends_with("time") {
+        deadline
+    } else {
+        deadline.saturating_sub(state.now_ms as i64).max(0)
+    };
+    let ms = name.starts_with('p');
+    // Seconds are rounded to the nearest, as Redis does.
+    Ok(Reply::Integer(if ms {
+        value
+    } else {
+        value / 1000 + i64::from(value % 1000 >= 500)
+    }))
+}
+
+fn persist(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let changed = ctx.storage().persist(ctx.db(), &argv[1])?;
+    Ok(Reply::Integer(i64::from(changed)))
+}
+
+fn keys(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let found = ctx.storage().keys(ctx.db(), &argv[1])?;
+    Ok(Reply::Array(found.into_iter().map(Reply::bulk).collect()))
+}
+
+/// A SCAN cursor parsed like `strtoul`: an optional sign, then digits (leading zeros allowed).
+fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
+    let invalid = || CmdError::err("invalid cursor");
+    let (negative, digits) = match arg.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, arg),
+    };
+    if digits.is_empty() && !arg.is_empty() {
+        return Err(invalid());
+    }
+    let value = digits.iter().try_fold(0u64, |acc, &b| {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+    });
+    let value = value.ok_or_else(invalid)?;
+    Ok(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
+}
+
+/// The data type a SCAN TYPE name selects; `None` for a name no key can have.
+fn type_by_name(name: &[u8]) -> Option<DataType> {
+    [
+        DataType::String,
+        DataType::Hash,
+        DataType::List,
+        DataType::Set,
+        DataType::ZSet,
+        DataType::Stream,
+    ]
+    .into_iter()
+    .find(|t| args::is(name, t.name()))
+}
+
+fn scan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let cursor = parse_cursor(&argv[1])?;
+    let mut count = 10usize;
+    let mut filter = ScanFilter::default();
+    let mut unknown_type = false;
+    let mut i = 2;
+    while i < argv.len() {
+        let Some(value) = argv.get(i + 1) else {
+            return Err(CmdError::Syntax);
+        };
+        match args::lower(&argv[i]).as_str() {
+            "count" => {
+                let n = args::int(value)?;
+                if n < 1 {
+                    return Err(CmdError::Syntax);
+                }
+                count = usize::try_from(n).unwrap_or(usize::MAX);
+            }
+            // "*" matches everything: skip the filter entirely.
+            "match" => filter.pattern = (value.as_ref() != b"*").then_some(value.as_ref()),
+            "type" => {
+                filter.data_type = type_by_name(value);
+                unknown_type = filter.data_type.is_none();
+            }
+            _ => return Err(CmdError::Syntax),
+        }
+        i += 2;
+    }
+    let (next, mut found) = ctx.storage().scan(ctx.db(), cursor, count, &filter)?;
+    if unknown_type {
+        found.clear();
+    }
+    Ok(Reply::Array(vec![
+        Reply::bulk(next.to_string()),
+        Reply::Array(found.into_iter().map(Reply::bulk).collect()),
+    ]))
+}
+
+fn randomkey(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
+    Ok(match ctx.storage().random_key(ctx.db())? {
+        Some(k) => Reply::bulk(k),
+        None => Reply::Null,
+    })
+}
+
+/// RENAME and RENAMENX.
+fn rename(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let nx = args::is(&argv[0], "renamenx");
+    match ctx.storage().rename(ctx.db(), &argv[1], &argv[2], nx)? {
+        MoveOutcome::NoSource => Err(CmdError::err("no such key")),
+        MoveOutcome::Done if nx => Ok(Reply::Integer(1)),
+        MoveOutcome::Done => Ok(Reply::ok()),
+        MoveOutcome::TargetExists => Ok(Reply::Integer(0)),
+    }
+}
+
+/// A database index argument as Redis' `getIntFromObject` reads it (an `int`).
+fn db_int(arg: &[u8], not_int: fn() -> CmdError) -> Result<i64, CmdError> {
+    parse_i64(arg)
+        .filter(|n| i32::try_from(*n).is_ok())
+        .ok_or_else(not_int)
+}
+
+/// Range-checks a database index.
+fn db_in_range(ctx: &Ctx<'_>, n: i64) -> Result<usize, CmdError> {
+    usize::try_from(n)
+        .ok()
+        .filter(|&n| n < ctx.storage().databases())
+        .ok_or_else(|| CmdError::err("DB index is out of range"))
+}
+
+fn same_object() -> CmdError {
+    CmdError::err("source and destination objects are the same")
+}
+
+fn copy(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let src_db = ctx.db();
+    let mut dst_db = src_db;
+    let mut replace = false;
+    let mut i = 3;
+    while i < argv.len() {
+        if args::is(&argv[i], "replace") {
+            replace = true;
+        } else if args::is(&argv[i], "db") && i + 1 < argv.len() {
+            // COPY parses the index as a long long, then range-checks it.
+            dst_db = db_in_range(ctx, args::int(&argv[i + 1])?)?;
+            i += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 1;
+    }
+    if src_db == dst_db && argv[1] == argv[2] {
+        return Err(same_object());
+    }
+    let copied = ctx
+        .storage()
+        .copy(src_db, &argv[1], dst_db, &argv[2], replace)?;
+    Ok(Reply::Integer(i64::from(copied)))
+}
+
+fn move_cmd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let dst = db_in_range(ctx, db_int(&argv[2], || CmdError::NotInteger)?)?;
+    if dst == ctx.db() {
+        return Err(same_object());
+    }
+    let moved = ctx.storage().move_key(ctx.db(), &argv[1], dst)?;
+    Ok(Reply::Integer(i64::from(moved)))
+}
+
+fn dbsize(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
+    Ok(Reply::Integer(ctx.storage().dbsize(ctx.db())? as i64))
+}
+
+/// FLUSHDB and FLUSHALL [ASYNC|SYNC]: a range deletion, prompt either way.
+fn flush(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    match argv.get(1..).unwrap_or_default() {
+        [] => {}
+        [mode] if args::is(mode, "async") || args::is(mode, "sync") => {}
+        _ => return Err(CmdError::Syntax),
+    }
+    if args::is(&argv[0], "flushall") {
+        ctx.storage().flush_all()?;
+    } else {
+        ctx.storage().flush_db(ctx.db())?;
+    }
+    Ok(Reply::ok())
+}
+
+fn swapdb(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    // Both indexes are parsed before either is range-checked, as in Redis.
+    let a = db_int(&argv[1], || CmdError::err("invalid first DB index"))?;
+    let b = db_int(&argv[2], || CmdError::err("invalid second DB index"))?;
+    let (a, b) = (db_in_range(ctx, a)?, db_in_range(ctx, b)?);
+    ctx.storage().swap_db(a, b)?;
+    Ok(Reply::ok())
+}
+
+/// The live record of OBJECT's key, or `None` (OBJECT answers Null for a missing key).
+fn object_target(ctx: &Ctx<'_>, key: &[u8]) -> Result<Option<MetaValue>, CmdError> {
+    Ok(ctx.storage().load(ctx.db(), key)?.live().cloned())
+}
+
+/// The encoding Redis would report for a small value of this record.
+fn encoding_of(meta: &MetaValue) -> &'static str {
+    match meta.data_type {
+        DataType::String => {
+            let raw = meta.flags & flags::RAW_STRING != 0;
+            if !raw && meta.body.len() <= 20 && parse_i64(&meta.body).is_some() {
+                "int"
+            } else if !raw && meta.body.len() <= 44 {
+                "embstr"
+            } else {
+                "raw"
+            }
+        }
+        DataType::Hash | DataType::ZSet => "listpack",
+        DataType::List => "quicklist",
+        DataType::Set => "listpack",
+        DataType::Stream => "stream",
+    }
+}
+
+fn object_encoding(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    Ok(match object_target(ctx, &argv[2])? {
+        Some(meta) => Reply::bulk(encoding_of(&meta)),
+        None => Reply::Null,
+    })
+}
+
+/// True when maxmemory-policy is an LFU policy (access frequency instead of idle time).
+fn lfu_policy(ctx: &Ctx<'_>) -> bool {
+    ctx.server.config().maxmemory_policy.contains("lfu")
+}
+
+const POLICY_SWITCH_NOTE: &str = "Please note that when switching between policies at runtime LRU \
+                                  and LFU data will take some time to adjust.";
+
+fn object_freq(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let Some(_) = object_target(ctx, &argv[2])? else {
+        return Ok(Reply::Null);
+    };
+    if !lfu_policy(ctx) {
+        return Err(CmdError::err(format!(
+            "An LFU maxmemory policy is not selected, access frequency not tracked. \
+             {POLICY_SWITCH_NOTE}"
+        )));
+    }
+    // Access frequency is not tracked yet; every key reports the floor.
+    Ok(Reply::Integer(0))
+}
+
+fn object_idletime(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let Some(_) = object_target(ctx, &argv[2])? else {
+        return Ok(Reply::Null);
+    };
+    if lfu_policy(ctx) {
+        return Err(CmdError::err(format!(
+            "An LFU maxmemory policy is selected, idle time not tracked. {POLICY_SWITCH_NOTE}"
+        )));
+    }
+    // Limitation: access times are not tracked yet, so every key looks just used.
+    Ok(Reply::Integer(0))
+}
+
+fn object_refcount(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let Some(meta) = object_target(ctx, &argv[2])? else {
+        return Ok(Reply::Null);
+    };
+    // Redis shares the objects of small integers (0..9999) unless an LRU/LFU policy with a
+    // memory limit needs per-object access data; shared objects report INT_MAX.
+    let cfg = ctx.server.config();
+    let sharing = cfg.maxmemory == 0
+        || !(cfg.maxmemory_policy.contains("lru") || cfg.maxmemory_policy.contains("lfu"));
+    let small_int = encoding_of(&meta) == "int"
+        && parse_i64(&meta.body).is_some_and(|v| (0..10_000).contains(&v));
+    Ok(Reply::Integer(if sharing && small_int {
+        i64::from(i32::MAX)
+    } else {
+        1
+    }))
+}
+
+/// OBJECT HELP (the dispatcher routes every OBJECT call to a subcommand).
+fn object_help(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
+    const LINES: &[&str] = &[
+        "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "ENCODING <key>",
+        "    Return the kind of internal representation used in order to store the value",
+        "    associated with a <key>.",
+        "FREQ <key>",
+        "    Return the access frequency index of the <key>. The returned integer is",
+        "    proportional to the logarithm of the recent access frequency of the key.",
+        "IDLETIME <key>",
+        "    Return the idle time of the <key>, that is the approximated number of",
+        "    seconds elapsed since the last access to the key.",
+        "REFCOUNT <key>",
+        "    Return the number of references of the value associated with the specified",
+        "    <key>.",
+        "HELP",
+        "    Prints this help.",
+    ];
+    Ok(Reply::Array(
+        LINES.iter().map(|l| Reply::Simple((*l).into())).collect(),
+    ))
+}

@@ -15,6 +15,7 @@ mod command_cmd;
 mod config_cmd;
 mod connection;
 mod debug_cmd;
+mod function_cmd;
 mod info;
 mod keys;
 mod server_cmd;

@@ -1,6 +1,253 @@
-//! Placeholder while the group is written.
+//! Server commands: the table of the `server` group (COMMAND, INFO, CONFIG, DEBUG, whose
+//! handlers live in their own modules) and the small ones implemented here: TIME, LASTSAVE,
+//! SAVE, BGSAVE, SHUTDOWN and SLOWLOG.
+//!
+//! "Saving" means flushing RocksDB's memtables to SST files: every write is already durable in
+//! the write-ahead log, so a save only shortens recovery and makes LASTSAVE meaningful.
 
-use super::spec::CommandSpec;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+
+use super::command_cmd::help_reply;
+use super::spec::{CommandSpec, KeySpec};
+use super::{args, command_cmd, config_cmd, debug_cmd, info, CmdError, CmdResult, Ctx};
+use crate::command;
+use crate::resp::Reply;
+use crate::state::client::ReplyMode;
+use crate::state::{unix_secs, ServerState, ShutdownMode};
 
 /// Commands of this group.
-pub const COMMANDS: &[CommandSpec] = &[];
+#[rustfmt::skip]
+pub const COMMANDS: &[CommandSpec] = &[
+    command!("command", -1, [LOADING, STALE], KeySpec::None, [SLOW, CONNECTION], "server",
+             "Returns detailed information about all commands.", command_cmd::command,
+             subcommands: command_cmd::SUBCOMMANDS),
+    command!("info", -1, [LOADING, STALE], KeySpec::None, [SLOW, DANGEROUS], "server",
+             "Returns information and statistics about the server.", info::info),
+    command!("config", -2, [], KeySpec::None, [SLOW], "server",
+             "A container for server configuration commands.", config_cmd::config,
+             subcommands: CONFIG_SUBCOMMANDS),
+    command!("time", 1, [LOADING, STALE, FAST], KeySpec::None, [FAST], "server",
+             "Returns the server time.", time),
+    command!("lastsave", 1, [LOADING, STALE, FAST], KeySpec::None, [ADMIN, FAST, DANGEROUS],
+             "server", "Returns the Unix timestamp of the last successful save to disk.",
+             lastsave),
+    command!("save", 1, [ADMIN, NOSCRIPT, NO_MULTI], KeySpec::None, [ADMIN, SLOW, DANGEROUS],
+             "server", "Synchronously saves the database(s) to disk.", save),
+    command!("bgsave", -1, [ADMIN, NOSCRIPT], KeySpec::None, [ADMIN, SLOW, DANGEROUS], "server",
+             "Asynchronously saves the database(s) to disk.", bgsave),
+    command!("debug", -2, [ADMIN, NOSCRIPT, LOADING, STALE], KeySpec::None,
+             [ADMIN, SLOW, DANGEROUS], "server",
+             "A container for debugging commands.", debug_cmd::debug),
+    command!("shutdown", -1, [ADMIN, NOSCRIPT, LOADING, STALE, NO_MULTI, ALLOW_BUSY],
+             KeySpec::None, [ADMIN, SLOW, DANGEROUS], "server",
+             "Synchronously saves the database(s) to disk and shuts down the server.", shutdown),
+    command!("slowlog", -2, [], KeySpec::None, [SLOW], "server",
+             "A container for slow log commands.", slowlog,
+             subcommands: SLOWLOG_SUBCOMMANDS),
+];
+
+/// CONFIG's subcommands.
+#[rustfmt::skip]
+const CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
+    command!("config|get", -3, [ADMIN, NOSCRIPT, LOADING, STALE], KeySpec::None,
+             [ADMIN, SLOW, DANGEROUS], "server",
+             "Returns the effective values of configuration parameters.", config_cmd::get),
+    command!("config|set", -4, [ADMIN, NOSCRIPT, LOADING, STALE], KeySpec::None,
+             [ADMIN, SLOW, DANGEROUS], "server",
+             "Sets configuration parameters in-flight.", config_cmd::set),
+    command!("config|resetstat", 2, [ADMIN, NOSCRIPT, LOADING, STALE], KeySpec::None,
+             [ADMIN, SLOW, DANGEROUS], "server", "Resets the server's statistics.",
+             config_cmd::resetstat),
+    command!("config|rewrite", 2, [ADMIN, NOSCRIPT, LOADING, STALE], KeySpec::None,
+             [ADMIN, SLOW, DANGEROUS], "server",
+             "Persists the effective configuration to file.", config_cmd::rewrite),
+    command!("config|help", 2, [LOADING, STALE], KeySpec::None, [SLOW], "server",
+             "Returns helpful text about the different subcommands.", config_cmd::help),
+];
+
+/// SLOWLOG's subcommands.
+#[rustfmt::skip]
+const SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
+    command!("slowlog|get", -2, [ADMIN, LOADING, STALE], KeySpec::None,
+             [ADMIN, SLOW, DANGEROUS], "server", "Returns the slow log's entries.", slowlog_get),
+    command!("slowlog|len", 2, [ADMIN, LOADING, STALE], KeySpec::None,
+             [ADMIN, SLOW, DANGEROUS], "server",
+             "Returns the number of entries in the slow log.", slowlog_len),
+    command!("slowlog|reset", 2, [ADMIN, LOADING, STALE], KeySpec::None,
+             [ADMIN, SLOW, DANGEROUS], "server", "Clears all entries from the slow log.",
+             slowlog_reset),
+    command!("slowlog|help", 2, [LOADING, STALE], KeySpec::None, [SLOW], "server",
+             "Show helpful text about the different subcommands.", slowlog_help),
+];
+
+/// TIME: [unix seconds, microseconds] as bulk strings.
+fn time(_: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    Ok(Reply::Array(vec![
+        Reply::bulk(now.as_secs().to_string()),
+        Reply::bulk(now.subsec_micros().to_string()),
+    ]))
+}
+
+/// Unix time at which the last BGSAVE finished. A background flush holds only the storage (not
+/// the server state), so it reports here and LASTSAVE takes the later of the two.
+static BGSAVE_DONE_AT: AtomicU64 = AtomicU64::new(0);
+/// True while a BGSAVE flush runs.
+static BGSAVE_RUNNING: AtomicBool = AtomicBool::new(false);
+
+/// The time of the last completed save (SAVE, BGSAVE or start-up).
+pub fn last_save_time(server: &ServerState) -> u64 {
+    server
+        .last_save
+        .load(Ordering::Relaxed)
+        .max(BGSAVE_DONE_AT.load(Ordering::Relaxed))
+}
+
+fn lastsave(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    Ok(Reply::Integer(last_save_time(ctx.server) as i64))
+}
+
+fn save(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    if BGSAVE_RUNNING.load(Ordering::SeqCst) {
+        return Err(CmdError::err("Background save already in progress"));
+    }
+    ctx.storage().engine().flush()?;
+    ctx.server.last_save.store(unix_secs(), Ordering::Relaxed);
+    Ok(Reply::ok())
+}
+
+/// BGSAVE [SCHEDULE]: flushes on a separate thread.
+fn bgsave(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let schedule = match argv.get(1) {
+        None => false,
+        Some(a) if argv.len() == 2 && args::is(a, "schedule") => true,
+        Some(_) => return Err(CmdError::Syntax),
+    };
+    if BGSAVE_RUNNING.swap(true, Ordering::SeqCst) {
+        if schedule {
+            return Ok(Reply::Simple("Background saving scheduled".into()));
+        }
+        return Err(CmdError::err("Background save already in progress"));
+    }
+    let storage = Arc::clone(&ctx.server.storage);
+    let spawned = std::thread::Builder::new()
+        .name("bgsave".into())
+        .spawn(move || {
+            match storage.engine().flush() {
+                Ok(()) => BGSAVE_DONE_AT.store(unix_secs(), Ordering::Relaxed),
+                Err(e) => tracing::error!("BGSAVE failed: {e}"),
+            }
+            BGSAVE_RUNNING.store(false, Ordering::SeqCst);
+        });
+    if let Err(e) = spawned {
+        BGSAVE_RUNNING.store(false, Ordering::SeqCst);
+        return Err(CmdError::err(format!("Background save failed: {e}")));
+    }
+    Ok(Reply::Simple("Background saving started".into()))
+}
+
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. On success nothing is sent back: the
+/// connection just closes, as in Redis.
+fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let (mut nosave, mut save, mut abort, mut other_flag) = (false, false, false, false);
+    for a in &argv[1..] {
+        if args::is(a, "nosave") {
+            nosave = true;
+        } else if args::is(a, "save") {
+            save = true;
+        } else if args::is(a, "now") || args::is(a, "force") {
+            other_flag = true;
+        } else if args::is(a, "abort") {
+            abort = true;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    if (abort && (nosave || save || other_flag)) || (nosave && save) {
+        return Err(CmdError::Syntax);
+    }
+    if abort {
+        // Shutdown is immediate here, so there is never one to abort.
+        return Err(CmdError::err("No shutdown in progress."));
+    }
+    let mode = if nosave {
+        ShutdownMode::NoSave
+    } else {
+        ShutdownMode::Save
+    };
+    tracing::warn!(?mode, client = %ctx.client.addr, "SHUTDOWN requested");
+    ctx.client.set_reply_mode(ReplyMode::Skip);
+    ctx.client.close_after_reply();
+    ctx.server.request_shutdown(mode);
+    Ok(Reply::ok())
+}
+
+/// The SLOWLOG container; the dispatcher always resolves a subcommand first.
+fn slowlog(_: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    Err(CmdError::WrongArity("slowlog".into()))
+}
+
+fn slowlog_get(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    if argv.len() > 3 {
+        return Err(CmdError::err(format!(
+            "unknown subcommand or wrong number of arguments for '{}'. Try SLOWLOG HELP.",
+            args::text(&argv[1])
+        )));
+    }
+    let count = match argv.get(2) {
+        None => 10,
+        Some(a) => match args::int(a) {
+            Ok(-1) => usize::MAX,
+            Ok(n) if n >= 0 => usize::try_from(n).unwrap_or(usize::MAX),
+            _ => return Err(CmdError::err("count should be greater than or equal to -1")),
+        },
+    };
+    let entries = ctx.server.slowlog.entries(count);
+    Ok(Reply::Array(
+        entries
+            .into_iter()
+            .map(|e| {
+                Reply::Array(vec![
+                    Reply::Integer(e.id as i64),
+                    Reply::Integer(e.unix_time as i64),
+                    Reply::Integer(e.duration_us as i64),
+                    Reply::Array(e.args.into_iter().map(Reply::Bulk).collect()),
+                    Reply::bulk(e.client_addr),
+                    Reply::bulk(e.client_name),
+                ])
+            })
+            .collect(),
+    ))
+}
+
+fn slowlog_len(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    Ok(Reply::Integer(ctx.server.slowlog.len() as i64))
+}
+
+fn slowlog_reset(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    ctx.server.slowlog.reset();
+    Ok(Reply::ok())
+}
+
+fn slowlog_help(_: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    Ok(help_reply(
+        "SLOWLOG",
+        &[
+            "GET [<count>]",
+            "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "    Entries are made of:",
+            "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+            "    client name",
+            "LEN",
+            "    Return the length of the slowlog.",
+            "RESET",
+            "    Reset the slowlog.",
+        ],
+    ))
+}

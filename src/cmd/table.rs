@@ -22,6 +22,7 @@ static TABLE: LazyLock<CommandTable> = LazyLock::new(|| {
         super::keys::COMMANDS,
         super::connection::COMMANDS,
         super::server_cmd::COMMANDS,
+        super::function_cmd::COMMANDS,
     ];
     let mut t = CommandTable {
         by_name: HashMap::new(),

@@ -55,6 +55,9 @@ pub async fn serve(
         let query_limit = cfg.client_query_buffer_limit as usize;
         drop(cfg);
 
+        // While the batch runs, CLIENT LIST's qbuf= counts the requests being executed, as
+        // Redis' query buffer still holds the current command.
+        client.query_buffer_len.store(buf.len(), Ordering::Relaxed);
         let mut batch = Vec::new();
         let mut protocol_error = None;
         loop {

@@ -94,6 +94,8 @@ pub fn run_batch(server: &ServerState, client: &Client, commands: Vec<Vec<Bytes>
             (_, ReplyMode::Off) => true,
             // CLIENT REPLY SKIP itself is silent and silences the next command.
             (ReplyMode::On, ReplyMode::Skip) => true,
+            // CLIENT REPLY ON cancels a pending skip and is itself answered, as in Redis.
+            (ReplyMode::Skip, ReplyMode::On) => false,
             (ReplyMode::Skip, _) => {
                 if after == ReplyMode::Skip {
                     client.set_reply_mode(ReplyMode::On);

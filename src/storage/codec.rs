@@ -16,6 +16,7 @@
 //! cf "default" system records, see [`SysKey`]:
 //!              "format-version"   -> u32 BE, the on-disk format of this database
 //!              "dbsize" | db u16  -> i64 BE counter, maintained by merge operands
+//!              "expires" | db u16 -> i64 BE counter of keys with a deadline, likewise
 //!              "dbmap"            -> u16 BE per logical database: its physical id (SWAPDB)
 //! ```
 //! `expire_ms == 0` means the key has no expiry. Element column families of collections use
@@ -206,6 +207,13 @@ impl SysKey {
         k.extend_from_slice(&db.to_be_bytes());
         k
     }
+
+    /// The persisted counter of keys with a deadline in physical database `db` (INFO keyspace).
+    pub fn expires(db: u16) -> Vec<u8> {
+        let mut k = b"expires".to_vec();
+        k.extend_from_slice(&db.to_be_bytes());
+        k
+    }
 }
 
 /// Merge operands of the counter records: either add a delta or reset to a value.
@@ -229,16 +237,27 @@ pub mod counter {
         op
     }
 
-    /// Decodes a stored counter value (8 bytes BE).
+    /// Decodes a stored counter value: the 9-byte form [`merge`] writes, or 8 bytes BE.
     pub fn decode_value(raw: &[u8]) -> i64 {
-        raw.get(..8)
+        let digits = if raw.len() == 9 {
+            raw.get(1..)
+        } else {
+            raw.get(..8)
+        };
+        digits
             .and_then(|b| b.try_into().ok())
             .map(i64::from_be_bytes)
             .unwrap_or(0)
     }
 
     /// Applies operands, oldest first, to an existing value: the merge operator's job.
+    ///
+    /// RocksDB also calls this as a *partial* merge (no base value, result stored as an operand
+    /// and merged again later), so the result is itself an operand: `SET` when the outcome is
+    /// absolute (a base value or a `SET` was seen), `ADD` when it is still relative. Read as a
+    /// value, both decode to the counter.
     pub fn merge<'a>(existing: Option<&[u8]>, operands: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
+        let mut absolute = existing.is_some();
         let mut value = existing.map(decode_value).unwrap_or(0);
         for op in operands {
             let Some(arg) = op.get(1..9).and_then(|b| <[u8; 8]>::try_from(b).ok()) else {
@@ -247,11 +266,18 @@ pub mod counter {
             let arg = i64::from_be_bytes(arg);
             match op[0] {
                 ADD => value = value.wrapping_add(arg),
-                SET => value = arg,
+                SET => {
+                    value = arg;
+                    absolute = true;
+                }
                 _ => {}
             }
         }
-        value.to_be_bytes().to_vec()
+        if absolute {
+            set(value).to_vec()
+        } else {
+            add(value).to_vec()
+        }
     }
 }
 
@@ -306,5 +332,23 @@ mod tests {
         assert_eq!(counter::decode_value(&merged), 11);
         let again = counter::merge(Some(&merged), [counter::add(4)].iter().map(|o| &o[..]));
         assert_eq!(counter::decode_value(&again), 15);
+    }
+
+    #[test]
+    fn counter_partial_merges_stay_relative() {
+        // A partial merge (no base) of additions must add to whatever base lies below it.
+        let partial = counter::merge(
+            None,
+            [counter::add(2), counter::add(3)].iter().map(|o| &o[..]),
+        );
+        let base = counter::set(10);
+        let full = counter::merge(Some(&base[..]), [&partial[..]].into_iter());
+        assert_eq!(counter::decode_value(&full), 15);
+        let reset = counter::merge(
+            None,
+            [counter::add(2), counter::set(7)].iter().map(|o| &o[..]),
+        );
+        let full = counter::merge(Some(&base[..]), [&reset[..]].into_iter());
+        assert_eq!(counter::decode_value(&full), 7);
     }
 }

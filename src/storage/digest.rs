@@ -3,10 +3,15 @@
 //! Each key contributes SHA-1(db index, key, type, value, deadline); contributions are XORed, so
 //! the result does not depend on iteration order or physical layout. An empty dataset digests to
 //! forty zeros, as in Redis.
+//!
+//! Collections: their meta body starts with a version (an internal generation number that two
+//! servers holding the same data need not share), so only what follows it is hashed. Element
+//! records are not included yet; the collection modules should extend [`value_digest`] with an
+//! order-independent hash of their elements.
 
 use sha1::{Digest, Sha1};
 
-use super::codec::{self, MetaValue};
+use super::codec::{self, DataType, MetaValue};
 use super::engine::Cf;
 use super::{now_ms, Storage, StorageError};
 
@@ -18,10 +23,16 @@ pub fn to_hex(d: &Digest20) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Length of the version that starts a collection's meta body.
+const COLLECTION_VERSION_LEN: usize = 8;
+
 fn value_digest(meta: &MetaValue) -> Digest20 {
     let mut h = Sha1::new();
     h.update([meta.data_type as u8]);
-    h.update(&meta.body);
+    match meta.data_type {
+        DataType::String => h.update(&meta.body),
+        _ => h.update(meta.body.get(COLLECTION_VERSION_LEN..).unwrap_or_default()),
+    }
     h.finalize().into()
 }
 

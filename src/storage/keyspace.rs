@@ -8,19 +8,30 @@ use super::engine::Cf;
 use super::{now_ms, KeyState, Storage, StorageError};
 use crate::util::glob::glob_match;
 
-/// Condition flags of EXPIRE and friends (Redis 7).
+/// Condition flags of EXPIRE and friends (Redis 7). Several may be set (XX GT, XX LT); the
+/// command layer rejects the incompatible combinations before calling storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ExpireCondition {
-    #[default]
-    Always,
+pub struct ExpireCondition {
     /// Only when the key has no expiry.
-    Nx,
+    pub nx: bool,
     /// Only when the key has an expiry.
-    Xx,
-    /// Only when the new expiry is later (a persistent key counts as infinite).
-    Gt,
+    pub xx: bool,
+    /// Only when the new expiry is later (a persistent key counts as infinite, so GT fails).
+    pub gt: bool,
     /// Only when the new expiry is earlier (a persistent key counts as infinite).
-    Lt,
+    pub lt: bool,
+}
+
+impl ExpireCondition {
+    /// Whether a key whose deadline is `current` (0 = none) may get `deadline`.
+    pub fn allows(&self, current: u64, deadline: i64) -> bool {
+        let has = current != 0;
+        let current = i64::try_from(current).unwrap_or(i64::MAX);
+        !(self.nx && has
+            || self.xx && !has
+            || self.gt && (!has || deadline <= current)
+            || self.lt && has && deadline >= current)
+    }
 }
 
 /// Outcome of RENAME-style commands.
@@ -63,37 +74,30 @@ impl Storage {
         Ok(removed)
     }
 
-    /// Sets the absolute deadline of `key` subject to `cond`. A deadline in the past deletes the
-    /// key. Returns whether anything changed (EXPIRE's 1/0).
+    /// Sets the absolute deadline (Unix ms, may be negative) of `key` subject to `cond`. A
+    /// deadline not in the future deletes the key. Returns whether anything changed (EXPIRE's 1/0).
     pub fn set_expire(
         &self,
         db: usize,
         key: &[u8],
-        deadline_ms: u64,
+        deadline_ms: i64,
         cond: ExpireCondition,
     ) -> Result<bool, StorageError> {
         let state = self.load(db, key)?;
         let Some(meta) = state.live() else {
             return Ok(false);
         };
-        let current = meta.expire_ms;
-        let allowed = match cond {
-            ExpireCondition::Always => true,
-            ExpireCondition::Nx => current == 0,
-            ExpireCondition::Xx => current != 0,
-            ExpireCondition::Gt => current != 0 && deadline_ms > current,
-            ExpireCondition::Lt => current == 0 || deadline_ms < current,
-        };
-        if !allowed {
+        if !cond.allows(meta.expire_ms, deadline_ms) {
             return Ok(false);
         }
         let mut txn = self.txn();
-        if deadline_ms <= state.now_ms {
-            txn.remove(&state);
-        } else {
-            let mut updated = meta.clone();
-            updated.expire_ms = deadline_ms;
-            txn.put(&state, &updated);
+        match u64::try_from(deadline_ms) {
+            Ok(deadline) if deadline > state.now_ms => {
+                let mut updated = meta.clone();
+                updated.expire_ms = deadline;
+                txn.put(&state, &updated);
+            }
+            _ => txn.remove(&state),
         }
         txn.commit()?;
         Ok(true)
@@ -282,5 +286,77 @@ impl KeyState {
             Some(m) if m.expire_ms == 0 => -1,
             Some(m) => m.expire_ms.saturating_sub(self.now_ms) as i64,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::storage::engine::EngineOptions;
+    use crate::storage::strings::{SetOptions, TtlUpdate};
+
+    fn open(dir: &std::path::Path) -> Storage {
+        Storage::open(dir, 16, &EngineOptions::default()).expect("open storage")
+    }
+
+    fn set(s: &Storage, db: usize, key: &[u8], ttl: TtlUpdate) {
+        let opts = SetOptions {
+            ttl,
+            ..SetOptions::default()
+        };
+        s.set_string(db, key, Bytes::from_static(b"v"), opts)
+            .expect("set");
+    }
+
+    #[test]
+    fn expires_count_follows_ttl_changes_and_survives_reopen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let later = TtlUpdate::At(now_ms() + 100_000);
+        {
+            let s = open(dir.path());
+            set(&s, 0, b"a", later);
+            set(&s, 0, b"b", later);
+            set(&s, 0, b"c", TtlUpdate::Clear);
+            set(&s, 1, b"d", later);
+            assert_eq!(s.expires_count(0).unwrap(), 2);
+            set(&s, 0, b"a", later); // rewriting a TTL does not count twice
+            assert!(s.persist(0, b"b").unwrap());
+            let cond = ExpireCondition::default();
+            assert!(s.set_expire(0, b"c", now_ms() as i64 + 5000, cond).unwrap());
+            assert_eq!(s.expires_count(0).unwrap(), 2);
+            assert_eq!(s.delete(0, &[b"a"]).unwrap(), 1);
+            assert_eq!(s.expires_count(0).unwrap(), 1);
+            assert!(s.move_key(0, b"c", 2).unwrap());
+            assert_eq!(s.expires_count(0).unwrap(), 0);
+            assert_eq!(s.expires_count(2).unwrap(), 1);
+            s.swap_db(1, 3).unwrap();
+            assert_eq!(s.expires_count(3).unwrap(), 1);
+            assert_eq!(s.expires_count(1).unwrap(), 0);
+        }
+        let s = open(dir.path());
+        assert_eq!(s.expires_count(2).unwrap(), 1);
+        assert_eq!(s.expires_count(3).unwrap(), 1);
+        assert_eq!(s.dbsize(0).unwrap(), 1);
+        s.flush_db(3).unwrap();
+        assert_eq!(s.expires_count(3).unwrap(), 0);
+        s.flush_all().unwrap();
+        assert_eq!(s.expires_count(2).unwrap(), 0);
+        assert_eq!(s.dbsize(0).unwrap(), 0);
+    }
+
+    #[test]
+    fn expire_conditions_combine_like_redis() {
+        let c = |nx, xx, gt, lt| ExpireCondition { nx, xx, gt, lt };
+        assert!(c(true, false, false, false).allows(0, 5));
+        assert!(!c(true, false, false, false).allows(10, 5));
+        assert!(!c(false, true, false, false).allows(0, 5));
+        assert!(!c(false, false, true, false).allows(0, 5));
+        assert!(c(false, false, true, false).allows(10, 11));
+        assert!(!c(false, false, true, false).allows(10, 10));
+        assert!(c(false, false, false, true).allows(0, 5));
+        assert!(!c(false, true, false, true).allows(0, 5));
+        assert!(c(false, true, false, true).allows(10, 5));
     }
 }

@@ -72,6 +72,8 @@ pub struct Storage {
     db_map: RwLock<Vec<u16>>,
     /// Live key count of each physical database (persisted as merge counters).
     dbsize: Vec<AtomicI64>,
+    /// Keys with a deadline in each physical database (persisted like `dbsize`).
+    expires: Vec<AtomicI64>,
     scan_cursors: scan::CursorTable,
     lazy_expired: expire::LazyQueue,
     pub stats: StorageStats,
@@ -130,21 +132,21 @@ impl Storage {
         let db_map = load_db_map(&engine, databases)?;
         let physical_count = db_map.iter().map(|&p| p as usize + 1).max().unwrap_or(0);
         let mut dbsize = Vec::with_capacity(physical_count);
+        let mut expires = Vec::with_capacity(physical_count);
         for pdb in 0..physical_count {
-            let n = engine
-                .get_with(
-                    Cf::Default,
-                    &SysKey::dbsize(pdb as u16),
-                    codec::counter::decode_value,
-                )?
-                .unwrap_or(0);
-            dbsize.push(AtomicI64::new(n));
+            let counter = |key: Vec<u8>| -> Result<AtomicI64, StorageError> {
+                let n = engine.get_with(Cf::Default, &key, codec::counter::decode_value)?;
+                Ok(AtomicI64::new(n.unwrap_or(0)))
+            };
+            dbsize.push(counter(SysKey::dbsize(pdb as u16))?);
+            expires.push(counter(SysKey::expires(pdb as u16))?);
         }
         Ok(Storage {
             engine,
             locks: LockTable::default(),
             db_map: RwLock::new(db_map),
             dbsize,
+            expires,
             scan_cursors: scan::CursorTable::default(),
             lazy_expired: expire::LazyQueue::default(),
             stats: StorageStats::default(),
@@ -208,6 +210,16 @@ impl Storage {
     pub fn dbsize(&self, db: usize) -> Result<u64, StorageError> {
         let pdb = self.physical(db)?;
         Ok(self.dbsize_physical(pdb))
+    }
+
+    /// Number of keys with a deadline in logical database `db` (INFO keyspace `expires=`).
+    pub fn expires_count(&self, db: usize) -> Result<u64, StorageError> {
+        let pdb = self.physical(db)?;
+        Ok(self
+            .expires
+            .get(pdb as usize)
+            .map(|c| c.load(Ordering::Relaxed).max(0) as u64)
+            .unwrap_or(0))
     }
 
     fn dbsize_physical(&self, pdb: u16) -> u64 {

@@ -15,8 +15,9 @@ use super::{KeyState, Storage, StorageError};
 pub struct WriteTxn<'a> {
     storage: &'a Storage,
     batch: Batch<'a>,
-    /// Key count changes per physical database, applied after the batch lands.
-    dbsize_deltas: Vec<(u16, i64)>,
+    /// Changes per physical database of (key count, count of keys with a deadline), applied
+    /// after the batch lands.
+    dbsize_deltas: Vec<(u16, i64, i64)>,
 }
 
 impl Storage {
@@ -31,10 +32,13 @@ impl Storage {
 }
 
 impl<'a> WriteTxn<'a> {
-    fn add_dbsize(&mut self, pdb: u16, delta: i64) {
-        match self.dbsize_deltas.iter_mut().find(|(p, _)| *p == pdb) {
-            Some((_, d)) => *d += delta,
-            None => self.dbsize_deltas.push((pdb, delta)),
+    fn add_counts(&mut self, pdb: u16, keys: i64, expires: i64) {
+        match self.dbsize_deltas.iter_mut().find(|(p, _, _)| *p == pdb) {
+            Some((_, k, e)) => {
+                *k += keys;
+                *e += expires;
+            }
+            None => self.dbsize_deltas.push((pdb, keys, expires)),
         }
     }
 
@@ -55,9 +59,10 @@ impl<'a> WriteTxn<'a> {
             self.batch.put(Cf::Expire, &k, b"");
         }
         self.batch.put(Cf::Meta, &state.meta_key, &meta.encode());
-        if state.stored.is_none() {
-            self.add_dbsize(state.pdb, 1);
-        }
+        let had_ttl = state.stored.as_ref().is_some_and(|m| m.expire_ms != 0);
+        let keys = i64::from(state.stored.is_none());
+        let expires = i64::from(meta.expire_ms != 0) - i64::from(had_ttl);
+        self.add_counts(state.pdb, keys, expires);
     }
 
     /// Removes the key described by `state`, if it is stored at all (expired or not).
@@ -67,7 +72,8 @@ impl<'a> WriteTxn<'a> {
         }
         self.drop_expire_entry(state, 0);
         self.batch.delete(Cf::Meta, &state.meta_key);
-        self.add_dbsize(state.pdb, -1);
+        let had_ttl = state.stored.as_ref().is_some_and(|m| m.expire_ms != 0);
+        self.add_counts(state.pdb, -1, -i64::from(had_ttl));
     }
 
     /// Deletes an expiry-index entry that no longer matches its key.
@@ -83,13 +89,15 @@ impl<'a> WriteTxn<'a> {
             &codec::db_upper_bound(pdb),
         );
         // Expiry entries of the cleared keys go stale; the expirer drops them at their deadline.
-        let current = self
-            .storage
-            .dbsize
-            .get(pdb as usize)
-            .map(|c| c.load(Ordering::Relaxed))
-            .unwrap_or(0);
-        self.add_dbsize(pdb, -current);
+        let current = |counters: &[std::sync::atomic::AtomicI64]| {
+            counters
+                .get(pdb as usize)
+                .map(|c| c.load(Ordering::Relaxed))
+                .unwrap_or(0)
+        };
+        let keys = current(&self.storage.dbsize);
+        let expires = current(&self.storage.expires);
+        self.add_counts(pdb, -keys, -expires);
     }
 
     /// Stores a system record (database map and the like) with the user data of this batch.
@@ -108,20 +116,22 @@ impl<'a> WriteTxn<'a> {
             return Ok(());
         }
         let deltas = std::mem::take(&mut self.dbsize_deltas);
-        for &(pdb, delta) in &deltas {
-            if delta != 0 {
-                self.batch.merge(
-                    Cf::Default,
-                    &SysKey::dbsize(pdb),
-                    &codec::counter::add(delta),
-                );
+        for &(pdb, keys, expires) in &deltas {
+            for (key, delta) in [(SysKey::dbsize(pdb), keys), (SysKey::expires(pdb), expires)] {
+                if delta != 0 {
+                    self.batch
+                        .merge(Cf::Default, &key, &codec::counter::add(delta));
+                }
             }
         }
         let storage = self.storage;
         storage.engine.write(self.batch)?;
-        for (pdb, delta) in deltas {
+        for (pdb, keys, expires) in deltas {
             if let Some(c) = storage.dbsize.get(pdb as usize) {
-                c.fetch_add(delta, Ordering::Relaxed);
+                c.fetch_add(keys, Ordering::Relaxed);
+            }
+            if let Some(c) = storage.expires.get(pdb as usize) {
+                c.fetch_add(expires, Ordering::Relaxed);
             }
         }
         Ok(())

@@ -193,7 +193,10 @@ pub fn read_at_least(stream: &mut TcpStream, n: usize) -> Vec<u8> {
 }
 
 /// Runs one command and returns its value, panicking on transport errors only.
-pub fn cmd<T: redis::FromRedisValue>(conn: &mut redis::Connection, args: &[&str]) -> redis::RedisResult<T> {
+pub fn cmd<T: redis::FromRedisValue>(
+    conn: &mut redis::Connection,
+    args: &[&str],
+) -> redis::RedisResult<T> {
     let mut c = redis::cmd(args[0]);
     for a in &args[1..] {
         c.arg(*a);
