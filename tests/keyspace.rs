@@ -696,6 +696,54 @@ fn object_idletime_is_zero_without_lfu() {
     );
 }
 
+/// Just over a second: OBJECT IDLETIME counts whole seconds.
+const IDLE_WAIT: std::time::Duration = std::time::Duration::from_millis(1_100);
+
+#[test]
+fn object_idletime_is_not_reset_by_type_ttl_exists_or_object() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    set(&mut c, "a", "1");
+    std::thread::sleep(IDLE_WAIT);
+    let _: String = cmd(&mut c, &["TYPE", "a"]).unwrap();
+    let _: i64 = cmd(&mut c, &["TTL", "a"]).unwrap();
+    let _: i64 = cmd(&mut c, &["PTTL", "a"]).unwrap();
+    let _: i64 = cmd(&mut c, &["EXISTS", "a"]).unwrap();
+    let _: String = cmd(&mut c, &["OBJECT", "ENCODING", "a"]).unwrap();
+    assert!(int(&mut c, &["OBJECT", "IDLETIME", "a"]) >= 1);
+}
+
+#[test]
+fn object_idletime_is_reset_by_reads_writes_and_touch() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    for k in ["read", "written", "touched", "other"] {
+        set(&mut c, k, "1");
+    }
+    std::thread::sleep(IDLE_WAIT);
+    let _: Option<String> = cmd(&mut c, &["GET", "read"]).unwrap();
+    let _: i64 = cmd(&mut c, &["APPEND", "written", "2"]).unwrap();
+    assert_eq!(int(&mut c, &["TOUCH", "touched", "missing"]), 1);
+    for k in ["read", "written", "touched"] {
+        assert_eq!(int(&mut c, &["OBJECT", "IDLETIME", k]), 0, "{k}");
+    }
+    assert!(int(&mut c, &["OBJECT", "IDLETIME", "other"]) >= 1);
+}
+
+#[test]
+fn object_idletime_is_per_database() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    set(&mut c, "k", "1");
+    let _: () = cmd(&mut c, &["SELECT", "1"]).unwrap();
+    set(&mut c, "k", "1");
+    let _: () = cmd(&mut c, &["SELECT", "0"]).unwrap();
+    std::thread::sleep(IDLE_WAIT);
+    let _: Option<String> = cmd(&mut c, &["GET", "k"]).unwrap();
+    let _: () = cmd(&mut c, &["SELECT", "1"]).unwrap();
+    assert!(int(&mut c, &["OBJECT", "IDLETIME", "k"]) >= 1);
+}
+
 #[test]
 fn object_help_and_errors() {
     let s = TestServer::start();

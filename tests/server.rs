@@ -259,6 +259,196 @@ fn command_getkeys_errors() {
     );
 }
 
+/// GETKEYSANDFLAGS as (key, flags) pairs.
+fn keys_and_flags(c: &mut redis::Connection, command: &[&str]) -> Vec<(String, Vec<String>)> {
+    let mut args = vec!["COMMAND", "GETKEYSANDFLAGS"];
+    args.extend_from_slice(command);
+    let v: Value = cmd(c, &args).unwrap();
+    items(&v)
+        .iter()
+        .map(|pair| {
+            let p = items(pair);
+            (bulk_text(&p[0]), texts(&p[1]))
+        })
+        .collect()
+}
+
+fn pair(key: &str, flags: &[&str]) -> (String, Vec<String>) {
+    (
+        key.to_string(),
+        flags.iter().map(|f| f.to_string()).collect(),
+    )
+}
+
+#[test]
+fn command_getkeysandflags_set_only_overwrites_without_get() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    assert_eq!(
+        keys_and_flags(&mut c, &["set", "k", "v", "EX", "10"]),
+        vec![pair("k", &["OW", "update"])]
+    );
+    assert_eq!(
+        keys_and_flags(&mut c, &["SET", "k", "v", "xx", "GET"]),
+        vec![pair("k", &["RW", "access", "update"])]
+    );
+}
+
+#[test]
+fn command_getkeysandflags_uses_each_commands_key_flags() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    assert_eq!(
+        keys_and_flags(&mut c, &["mset", "a", "1", "b", "2"]),
+        vec![pair("a", &["OW", "update"]), pair("b", &["OW", "update"])]
+    );
+    assert_eq!(
+        keys_and_flags(&mut c, &["renamenx", "from", "to"]),
+        vec![
+            pair("from", &["RW", "access", "delete"]),
+            pair("to", &["OW", "insert"])
+        ]
+    );
+    assert_eq!(
+        keys_and_flags(&mut c, &["unlink", "x"]),
+        vec![pair("x", &["RM", "delete"])]
+    );
+    assert_eq!(
+        keys_and_flags(&mut c, &["get", "x"]),
+        vec![pair("x", &["RO", "access"])]
+    );
+    assert_eq!(
+        keys_and_flags(&mut c, &["incr", "n"]),
+        vec![pair("n", &["RW", "access", "update"])]
+    );
+}
+
+#[test]
+fn command_info_copy_has_one_key_spec_per_key() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let v: Value = cmd(&mut c, &["COMMAND", "INFO", "copy"]).unwrap();
+    let specs = items(&items(&items(&v)[0])[8]).to_vec();
+    assert_eq!(specs.len(), 2);
+    let flags: Vec<Vec<String>> = specs.iter().map(|s| texts(&items(s)[1])).collect();
+    assert_eq!(flags, vec![vec!["RO", "access"], vec!["OW", "update"]]);
+    // The destination's search starts at argument 2.
+    let begin = items(&items(&specs[1])[3]).to_vec();
+    assert_eq!(
+        items(&begin[3]),
+        &[Value::BulkString(b"index".to_vec()), Value::Int(2)]
+    );
+}
+
+#[test]
+fn command_info_set_key_spec_has_variable_flags() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let v: Value = cmd(&mut c, &["COMMAND", "INFO", "set"]).unwrap();
+    let spec = items(&items(&items(&v)[0])[8])[0].clone();
+    assert_eq!(
+        texts(&items(&spec)[1]),
+        vec!["RW", "access", "update", "variable_flags"]
+    );
+}
+
+#[test]
+fn command_info_save_and_bgsave_are_no_async_loading() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    for name in ["save", "bgsave"] {
+        let v: Value = cmd(&mut c, &["COMMAND", "INFO", name]).unwrap();
+        let flags = texts(&items(&items(&v)[0])[2]);
+        assert!(
+            flags.contains(&"no_async_loading".to_string()),
+            "{name}: {flags:?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------- MEMORY
+
+#[test]
+fn memory_usage_counts_key_and_value() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let _: () = cmd(&mut c, &["SET", "small", "x"]).unwrap();
+    let _: () = cmd(&mut c, &["SET", "big", &"y".repeat(10_000)]).unwrap();
+    let small: i64 = cmd(&mut c, &["MEMORY", "USAGE", "small"]).unwrap();
+    let big: i64 = cmd(&mut c, &["memory", "usage", "big", "SAMPLES", "0"]).unwrap();
+    assert!(small > 2, "{small}");
+    assert!((10_003..11_000).contains(&big), "{big}");
+}
+
+#[test]
+fn memory_usage_of_missing_key_is_nil() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let v: Option<i64> = cmd(&mut c, &["MEMORY", "USAGE", "nothing"]).unwrap();
+    assert_eq!(v, None);
+}
+
+#[test]
+fn memory_usage_rejects_bad_options() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let _: () = cmd(&mut c, &["SET", "k", "v"]).unwrap();
+    for bad in [
+        vec!["MEMORY", "USAGE", "k", "SAMPLES"],
+        vec!["MEMORY", "USAGE", "k", "SAMPLES", "-1"],
+        vec!["MEMORY", "USAGE", "k", "COUNT", "3"],
+    ] {
+        assert_eq!(err(&mut c, &bad), "ERR syntax error", "{bad:?}");
+    }
+    assert_eq!(
+        err(&mut c, &["MEMORY", "USAGE", "k", "SAMPLES", "many"]),
+        "ERR value is not an integer or out of range"
+    );
+    assert_eq!(
+        err(&mut c, &["MEMORY", "USAGE"]),
+        "ERR wrong number of arguments for 'memory|usage' command"
+    );
+}
+
+#[test]
+fn command_getkeys_finds_memory_usage_key() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let keys: Vec<String> = cmd(&mut c, &["COMMAND", "GETKEYS", "MEMORY", "USAGE", "key"]).unwrap();
+    assert_eq!(keys, vec!["key"]);
+}
+
+#[test]
+fn memory_stats_reports_key_count() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let _: () = cmd(&mut c, &["MSET", "a", "1", "b", "2"]).unwrap();
+    let v: Value = cmd(&mut c, &["MEMORY", "STATS"]).unwrap();
+    let fields = items(&v);
+    let at = fields
+        .iter()
+        .position(|f| matches!(f, Value::BulkString(b) if b == b"keys.count"))
+        .expect("keys.count");
+    assert_eq!(fields[at + 1], Value::Int(2));
+}
+
+#[test]
+fn memory_doctor_purge_malloc_stats_and_help() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let doctor: String = cmd(&mut c, &["MEMORY", "DOCTOR"]).unwrap();
+    assert!(doctor.starts_with("Hi Sam"));
+    let _: () = cmd(&mut c, &["MEMORY", "PURGE"]).unwrap();
+    let _: String = cmd(&mut c, &["MEMORY", "MALLOC-STATS"]).unwrap();
+    let help: Vec<String> = cmd(&mut c, &["MEMORY", "HELP"]).unwrap();
+    assert!(help[0].starts_with("MEMORY <subcommand>"));
+    assert!(help.iter().any(|l| l.starts_with("USAGE <key>")));
+    assert_eq!(
+        err(&mut c, &["MEMORY", "NOPE"]),
+        "ERR unknown subcommand 'NOPE'. Try MEMORY HELP."
+    );
+}
+
 #[test]
 fn command_help_lists_subcommands() {
     let s = TestServer::start();

@@ -66,26 +66,78 @@ fn bulk_str(s: &str) -> Reply {
     Reply::bulk(Bytes::copy_from_slice(s.as_bytes()))
 }
 
-/// Key access flags of a command's keys, as key specs and GETKEYSANDFLAGS word them.
-fn key_flags(spec: &CommandSpec) -> Vec<&'static str> {
+/// Key-spec flags of the commands whose keys differ from the default (`RO access` for reads,
+/// `RW update` for writes), one list per key spec, in Redis 7's order. A command with several
+/// specs has one key per spec (COPY, RENAME: source, then destination).
+const KEY_FLAGS: &[(&str, &[&[&str]])] = &[
+    ("append", &[&["RW", "insert"]]),
+    ("copy", &[&["RO", "access"], &["OW", "update"]]),
+    ("decr", &[&["RW", "access", "update"]]),
+    ("decrby", &[&["RW", "access", "update"]]),
+    ("del", &[&["RM", "delete"]]),
+    ("exists", &[&["RO"]]),
+    ("getdel", &[&["RW", "access", "delete"]]),
+    ("getex", &[&["RW", "access", "update"]]),
+    ("getset", &[&["RW", "access", "update"]]),
+    ("incr", &[&["RW", "access", "update"]]),
+    ("incrby", &[&["RW", "access", "update"]]),
+    ("incrbyfloat", &[&["RW", "access", "update"]]),
+    ("memory|usage", &[&["RO"]]),
+    ("move", &[&["RW", "access", "update"]]),
+    ("mset", &[&["OW", "update"]]),
+    ("msetnx", &[&["OW", "insert"]]),
+    ("object|encoding", &[&["RO"]]),
+    ("object|freq", &[&["RO"]]),
+    ("object|idletime", &[&["RO"]]),
+    ("object|refcount", &[&["RO"]]),
+    ("psetex", &[&["OW", "update"]]),
+    ("rename", &[&["RW", "access", "delete"], &["OW", "update"]]),
+    (
+        "renamenx",
+        &[&["RW", "access", "delete"], &["OW", "insert"]],
+    ),
+    ("set", &[&["RW", "access", "update", "variable_flags"]]),
+    ("setex", &[&["OW", "update"]]),
+    ("setnx", &[&["OW", "insert"]]),
+    ("strlen", &[&["RO"]]),
+    ("touch", &[&["RO"]]),
+    ("type", &[&["RO"]]),
+    ("unlink", &[&["RM", "delete"]]),
+];
+
+/// The key-spec flags of `spec`, one list per key spec.
+fn spec_key_flags(spec: &CommandSpec) -> Vec<&'static [&'static str]> {
+    if let Some((_, specs)) = KEY_FLAGS.iter().find(|(n, _)| *n == spec.name) {
+        return specs.to_vec();
+    }
     if spec.flags.contains(CmdFlags::WRITE) {
-        vec!["RW", "update"]
+        vec![&["RW", "update"]]
     } else {
-        vec!["RO", "access"]
+        vec![&["RO", "access"]]
     }
 }
 
-/// A Redis 7 key specification built from the simple [`KeySpec`].
-fn key_specs(spec: &CommandSpec) -> Reply {
-    let KeySpec::Range { first, last, step } = spec.keys else {
-        return Reply::Set(Vec::new());
-    };
-    let lastkey = match last {
-        KeyEnd::At(i) => i as i64 - first as i64,
-        KeyEnd::FromEnd(n) => -(n as i64),
-    };
-    let map = Reply::Map(vec![
-        (bulk_str("flags"), status_set(key_flags(spec))),
+/// The flags GETKEYSANDFLAGS reports for the `nth` key of `cmd` (a full command line), with
+/// the variable flags of SET resolved from its arguments.
+fn key_flags_of(spec: &CommandSpec, cmd: &[Bytes], nth: usize) -> Vec<&'static str> {
+    if spec.name == "set" {
+        // Without GET, SET only overwrites the key; with it, it also reads the old value.
+        let reads = cmd.iter().skip(3).any(|a| args::is(a, "get"));
+        return if reads {
+            vec!["RW", "access", "update"]
+        } else {
+            vec!["OW", "update"]
+        };
+    }
+    let specs = spec_key_flags(spec);
+    let flags = specs.get(nth).or(specs.last()).copied().unwrap_or(&[]);
+    flags.to_vec()
+}
+
+/// A Redis 7 `index` / `range` key specification.
+fn one_key_spec(flags: &[&'static str], first: usize, lastkey: i64, step: usize) -> Reply {
+    Reply::Map(vec![
+        (bulk_str("flags"), status_set(flags.to_vec())),
         (
             bulk_str("begin_search"),
             Reply::Map(vec![
@@ -110,8 +162,30 @@ fn key_specs(spec: &CommandSpec) -> Reply {
                 ),
             ]),
         ),
-    ]);
-    Reply::Set(vec![map])
+    ])
+}
+
+/// The Redis 7 key specifications built from the simple [`KeySpec`] and [`KEY_FLAGS`].
+fn key_specs(spec: &CommandSpec) -> Reply {
+    let KeySpec::Range { first, last, step } = spec.keys else {
+        return Reply::Set(Vec::new());
+    };
+    let specs = spec_key_flags(spec);
+    if specs.len() > 1 {
+        // One single-key spec per key: source, destination.
+        return Reply::Set(
+            specs
+                .iter()
+                .enumerate()
+                .map(|(i, flags)| one_key_spec(flags, first + i * step, 0, 1))
+                .collect(),
+        );
+    }
+    let lastkey = match last {
+        KeyEnd::At(i) => i as i64 - first as i64,
+        KeyEnd::FromEnd(n) => -(n as i64),
+    };
+    Reply::Set(vec![one_key_spec(specs[0], first, lastkey, step)])
 }
 
 /// One command's COMMAND INFO entry (Redis 7 layout, ten fields).
@@ -274,8 +348,12 @@ fn getkeysandflags(_: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     Ok(Reply::Array(
         positions
             .iter()
-            .filter_map(|&i| cmd.get(i))
-            .map(|k| Reply::Array(vec![Reply::Bulk(k.clone()), status_set(key_flags(spec))]))
+            .enumerate()
+            .filter_map(|(nth, &i)| cmd.get(i).map(|k| (nth, k)))
+            .map(|(nth, k)| {
+                let flags = key_flags_of(spec, cmd, nth);
+                Reply::Array(vec![Reply::Bulk(k.clone()), status_set(flags)])
+            })
             .collect(),
     ))
 }

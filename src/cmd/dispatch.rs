@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use super::spec::{CmdFlags, CommandSpec};
 use super::table::CommandTable;
-use super::{CmdError, Ctx};
+use super::{access, CmdError, Ctx};
 use crate::resp::Reply;
 use crate::state::client::Client;
 use crate::state::ServerState;
@@ -76,20 +76,22 @@ pub fn execute(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
     client.touch(spec.name);
 
     let start = Instant::now();
+    let positions = spec.key_positions(argv.len());
+    let db = client.db();
     let result = {
-        let _locks = if spec.flags.contains(CmdFlags::WRITE) {
-            let positions = spec.key_positions(argv.len());
-            (!positions.is_empty()).then(|| {
-                server
-                    .storage
-                    .lock_keys(positions.iter().map(|&i| argv[i].as_ref()))
-            })
-        } else {
-            None
-        };
+        let _locks = (spec.flags.contains(CmdFlags::WRITE) && !positions.is_empty()).then(|| {
+            server
+                .storage
+                .lock_keys(positions.iter().map(|&i| argv[i].as_ref()))
+        });
         let mut ctx = Ctx { server, client };
         (spec.handler)(&mut ctx, argv)
     };
+    if !spec.flags.contains(CmdFlags::NO_TOUCH) {
+        for &i in &positions {
+            access::touch(db, &argv[i]);
+        }
+    }
     let elapsed_us = start.elapsed().as_micros() as u64;
 
     let stats = &server.stats;

@@ -175,7 +175,7 @@ fn human_bytes(n: u64) -> String {
 }
 
 /// Resident set size of this process, from /proc (0 where it is not available).
-fn rss_bytes() -> u64 {
+pub(super) fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

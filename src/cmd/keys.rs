@@ -23,11 +23,11 @@ pub const COMMANDS: &[CommandSpec] = &[
              "Deletes one or more keys.", del),
     command!("unlink", -2, [WRITE, FAST], KeySpec::rest(1), [KEYSPACE, WRITE, FAST], "generic",
              "Asynchronously deletes one or more keys.", del),
-    command!("exists", -2, [READONLY, FAST], KeySpec::rest(1), [KEYSPACE, READ, FAST], "generic",
+    command!("exists", -2, [READONLY, FAST, NO_TOUCH], KeySpec::rest(1), [KEYSPACE, READ, FAST], "generic",
              "Determines whether one or more keys exist.", exists),
     command!("touch", -2, [READONLY, FAST], KeySpec::rest(1), [KEYSPACE, READ, FAST], "generic",
              "Returns the number of existing keys out of those specified after updating the time they were last accessed.", exists),
-    command!("type", 2, [READONLY, FAST], KeySpec::single(1), [KEYSPACE, READ, FAST], "generic",
+    command!("type", 2, [READONLY, FAST, NO_TOUCH], KeySpec::single(1), [KEYSPACE, READ, FAST], "generic",
              "Determines the type of value stored at a key.", type_cmd),
     command!("expire", -3, [WRITE, FAST], KeySpec::single(1), [KEYSPACE, WRITE, FAST], "generic",
              "Sets the expiration time of a key in seconds.", expire),
@@ -37,13 +37,13 @@ pub const COMMANDS: &[CommandSpec] = &[
              "Sets the expiration time of a key to a Unix timestamp.", expire),
     command!("pexpireat", -3, [WRITE, FAST], KeySpec::single(1), [KEYSPACE, WRITE, FAST], "generic",
              "Sets the expiration time of a key to a Unix milliseconds timestamp.", expire),
-    command!("ttl", 2, [READONLY, FAST], KeySpec::single(1), [KEYSPACE, READ, FAST], "generic",
+    command!("ttl", 2, [READONLY, FAST, NO_TOUCH], KeySpec::single(1), [KEYSPACE, READ, FAST], "generic",
              "Returns the expiration time in seconds of a key.", ttl),
-    command!("pttl", 2, [READONLY, FAST], KeySpec::single(1), [KEYSPACE, READ, FAST], "generic",
+    command!("pttl", 2, [READONLY, FAST, NO_TOUCH], KeySpec::single(1), [KEYSPACE, READ, FAST], "generic",
              "Returns the expiration time in milliseconds of a key.", ttl),
-    command!("expiretime", 2, [READONLY, FAST], KeySpec::single(1), [KEYSPACE, READ, FAST], "generic",
+    command!("expiretime", 2, [READONLY, FAST, NO_TOUCH], KeySpec::single(1), [KEYSPACE, READ, FAST], "generic",
              "Returns the expiration time of a key as a Unix timestamp.", ttl),
-    command!("pexpiretime", 2, [READONLY, FAST], KeySpec::single(1), [KEYSPACE, READ, FAST], "generic",
+    command!("pexpiretime", 2, [READONLY, FAST, NO_TOUCH], KeySpec::single(1), [KEYSPACE, READ, FAST], "generic",
              "Returns the expiration time of a key as a Unix milliseconds timestamp.", ttl),
     command!("persist", 2, [WRITE, FAST], KeySpec::single(1), [KEYSPACE, WRITE, FAST], "generic",
              "Removes the expiration time of a key.", persist),
@@ -78,7 +78,7 @@ const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
     command!(
         "object|encoding",
         3,
-        [READONLY],
+        [READONLY, NO_TOUCH],
         KeySpec::single(2),
         [KEYSPACE, READ, SLOW],
         "generic",
@@ -88,7 +88,7 @@ const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
     command!(
         "object|freq",
         3,
-        [READONLY],
+        [READONLY, NO_TOUCH],
         KeySpec::single(2),
         [KEYSPACE, READ, SLOW],
         "generic",
@@ -98,7 +98,7 @@ const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
     command!(
         "object|idletime",
         3,
-        [READONLY],
+        [READONLY, NO_TOUCH],
         KeySpec::single(2),
         [KEYSPACE, READ, SLOW],
         "generic",
@@ -108,7 +108,7 @@ const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
     command!(
         "object|refcount",
         3,
-        [READONLY],
+        [READONLY, NO_TOUCH],
         KeySpec::single(2),
         [KEYSPACE, READ, SLOW],
         "generic",
@@ -472,8 +472,9 @@ fn object_idletime(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             "An LFU maxmemory policy is selected, idle time not tracked. {POLICY_SWITCH_NOTE}"
         )));
     }
-    // Limitation: access times are not tracked yet, so every key looks just used.
-    Ok(Reply::Integer(0))
+    Ok(Reply::Integer(
+        super::access::idle_secs(ctx.db(), &argv[2]) as i64
+    ))
 }
 
 fn object_refcount(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {

@@ -5,6 +5,7 @@
 //! authentication, takes key locks, records statistics and the slow log, and turns
 //! [`CmdError`]s into Redis error replies. Handlers never touch sockets.
 
+pub mod access;
 pub mod args;
 pub mod dispatch;
 pub mod spec;
@@ -18,6 +19,7 @@ mod debug_cmd;
 mod function_cmd;
 mod info;
 mod keys;
+mod memory_cmd;
 mod server_cmd;
 mod string;
 

@@ -13,7 +13,7 @@ use bytes::Bytes;
 
 use super::command_cmd::help_reply;
 use super::spec::{CommandSpec, KeySpec};
-use super::{args, command_cmd, config_cmd, debug_cmd, info, CmdError, CmdResult, Ctx};
+use super::{args, command_cmd, config_cmd, debug_cmd, info, memory_cmd, CmdError, CmdResult, Ctx};
 use crate::command;
 use crate::resp::Reply;
 use crate::state::client::ReplyMode;
@@ -35,9 +35,10 @@ pub const COMMANDS: &[CommandSpec] = &[
     command!("lastsave", 1, [LOADING, STALE, FAST], KeySpec::None, [ADMIN, FAST, DANGEROUS],
              "server", "Returns the Unix timestamp of the last successful save to disk.",
              lastsave),
-    command!("save", 1, [ADMIN, NOSCRIPT, NO_MULTI], KeySpec::None, [ADMIN, SLOW, DANGEROUS],
-             "server", "Synchronously saves the database(s) to disk.", save),
-    command!("bgsave", -1, [ADMIN, NOSCRIPT], KeySpec::None, [ADMIN, SLOW, DANGEROUS], "server",
+    command!("save", 1, [ADMIN, NOSCRIPT, NO_ASYNC_LOADING, NO_MULTI], KeySpec::None,
+             [ADMIN, SLOW, DANGEROUS], "server", "Synchronously saves the database(s) to disk.", save),
+    command!("bgsave", -1, [ADMIN, NOSCRIPT, NO_ASYNC_LOADING], KeySpec::None,
+             [ADMIN, SLOW, DANGEROUS], "server",
              "Asynchronously saves the database(s) to disk.", bgsave),
     command!("debug", -2, [ADMIN, NOSCRIPT, LOADING, STALE], KeySpec::None,
              [ADMIN, SLOW, DANGEROUS], "server",
@@ -45,6 +46,9 @@ pub const COMMANDS: &[CommandSpec] = &[
     command!("shutdown", -1, [ADMIN, NOSCRIPT, LOADING, STALE, NO_MULTI, ALLOW_BUSY],
              KeySpec::None, [ADMIN, SLOW, DANGEROUS], "server",
              "Synchronously saves the database(s) to disk and shuts down the server.", shutdown),
+    command!("memory", -2, [], KeySpec::None, [SLOW], "server",
+             "A container for memory diagnostics commands.", memory_cmd::memory,
+             subcommands: memory_cmd::SUBCOMMANDS),
     command!("slowlog", -2, [], KeySpec::None, [SLOW], "server",
              "A container for slow log commands.", slowlog,
              subcommands: SLOWLOG_SUBCOMMANDS),

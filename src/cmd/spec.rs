@@ -26,6 +26,11 @@ bitflags! {
         const MAY_REPLICATE = 1 << 13;
         const NO_MULTI = 1 << 14;
         const ALLOW_BUSY = 1 << 15;
+        /// Refused while a replica loads its data set asynchronously (SAVE, BGSAVE...).
+        const NO_ASYNC_LOADING = 1 << 16;
+        /// Internal, not reported: looking at the keys does not count as an access for OBJECT
+        /// IDLETIME (TYPE, TTL, EXISTS, OBJECT).
+        const NO_TOUCH = 1 << 17;
     }
 }
 
@@ -162,6 +167,7 @@ impl CommandSpec {
             (CmdFlags::FAST, "fast"),
             (CmdFlags::NO_AUTH, "no_auth"),
             (CmdFlags::MAY_REPLICATE, "may_replicate"),
+            (CmdFlags::NO_ASYNC_LOADING, "no_async_loading"),
             (CmdFlags::NO_MULTI, "no_multi"),
             (CmdFlags::ALLOW_BUSY, "allow_busy"),
         ];

@@ -1,101 +1,118 @@
-//! One client connection: socket bytes in, parsed batches to the workers, replies out.
+//! One client connection's network task: socket bytes in, parsed batches queued for the workers.
 //!
-//! Every complete request already in the read buffer is parsed and handed over as one batch;
-//! the batch's replies come back as one buffer and go out in one write, in order. A protocol
-//! error answers `-ERR Protocol error: ...` after the replies of the requests before it and
-//! closes this connection only.
+//! Every complete request already in the read buffer is parsed and queued as one batch (split
+//! at [`MAX_BATCH`] requests); a worker runs it and writes the replies in one write, in order
+//! (see [`super::conn`]). A protocol error answers `-ERR Protocol error: ...` after the replies
+//! of the requests before it and closes this connection only. The task also drains replies the
+//! socket could not take at once, applies back-pressure when too many requests wait, and closes
+//! the connection on QUIT, CLIENT KILL, idle timeout or an oversized query buffer.
 
+use std::os::fd::AsFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use crossbeam_channel::Sender;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
 
-use super::workers::Job;
+use super::conn::{Conn, Work};
 use crate::resp::{ParseLimits, Reply, RequestParser};
 use crate::state::client::Client;
 use crate::state::ServerState;
 
-/// Most commands handed to a worker in one job, bounding the memory of one batch's replies.
+/// Most requests handed to a worker in one batch, bounding the memory of one batch's replies.
 const MAX_BATCH: usize = 1024;
 const READ_CHUNK: usize = 16 * 1024;
 
-/// Why reading stopped.
-enum ReadOutcome {
-    Data,
-    Closed,
+/// What woke the network task.
+enum Event {
+    Readable,
+    Wake,
+    Close,
 }
 
 /// Serves one connection until it closes.
 pub async fn serve(
     stream: TcpStream,
     server: Arc<ServerState>,
-    jobs: Sender<Job>,
+    workers: Sender<Arc<Conn>>,
     client: Arc<Client>,
 ) {
     let _ = stream.set_nodelay(true);
-    let (mut reader, mut writer) = stream.into_split();
+    let out = match stream.as_fd().try_clone_to_owned() {
+        Ok(fd) => std::net::TcpStream::from(fd),
+        Err(e) => {
+            tracing::warn!("cannot duplicate the socket of client {}: {e}", client.id);
+            server.unregister_client(client.id);
+            return;
+        }
+    };
+    let conn = Arc::new(Conn::new(Arc::clone(&client), out));
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut parser = RequestParser::new();
+    // Set after a protocol error: read nothing more, close once the error reply is out.
+    let mut finishing = false;
 
-    'conn: loop {
-        match read_more(&mut reader, &mut buf, &server, &client).await {
-            ReadOutcome::Closed => break,
-            ReadOutcome::Data => {}
-        }
-        let cfg = server.config();
-        let limits = ParseLimits {
-            max_bulk_len: cfg.proto_max_bulk_len as usize,
-            ..ParseLimits::default()
-        };
-        let query_limit = cfg.client_query_buffer_limit as usize;
-        drop(cfg);
-
-        // While the batch runs, CLIENT LIST's qbuf= counts the requests being executed, as
-        // Redis' query buffer still holds the current command.
-        client.query_buffer_len.store(buf.len(), Ordering::Relaxed);
-        let mut batch = Vec::new();
-        let mut protocol_error = None;
-        loop {
-            match parser.next_request(&mut buf, &limits) {
-                Ok(Some(argv)) => {
-                    batch.push(argv);
-                    if batch.len() >= MAX_BATCH
-                        && !run(
-                            &jobs,
-                            &client,
-                            std::mem::take(&mut batch),
-                            &mut writer,
-                            &server,
-                        )
-                        .await
-                    {
-                        break 'conn;
+    loop {
+        if conn.has_backlog() {
+            match conn.drain_backlog(&stream) {
+                Ok(true) => {}
+                Ok(false) => {
+                    tokio::select! {
+                        r = stream.writable() => if r.is_err() { break },
+                        _ = client.kill_signal.notified() => break,
                     }
+                    continue;
                 }
-                Ok(None) => break,
-                Err(e) => {
-                    protocol_error = Some(e);
-                    break;
-                }
+                Err(_) => break,
             }
         }
-        if !batch.is_empty() && !run(&jobs, &client, batch, &mut writer, &server).await {
-            break;
+        let closing = client.is_closing() || finishing;
+        if closing || conn.is_congested() {
+            // Wait for the worker: to finish before closing, or to make room before reading.
+            conn.set_net_waiting(true);
+            let done = if closing {
+                conn.is_idle() && !conn.has_backlog()
+            } else {
+                !conn.is_congested()
+            };
+            if done && closing {
+                break;
+            }
+            if !done {
+                tokio::select! {
+                    _ = conn.wake.notified() => {}
+                    _ = client.kill_signal.notified() => break,
+                }
+            }
+            conn.set_net_waiting(false);
+            continue;
         }
-        if let Some(e) = protocol_error {
-            let mut out = BytesMut::new();
-            Reply::err(format!("ERR {}", e.0)).encode(&mut out, client.protocol());
-            server.stats.record_error("ERR");
-            let _ = writer.write_all(&out).await;
-            tracing::debug!(client = client.id, "protocol error: {}", e.0);
-            break;
+        match next_event(&stream, &conn, &client, &server).await {
+            Event::Close => break,
+            Event::Wake => continue,
+            Event::Readable => {}
         }
-        client.query_buffer_len.store(buf.len(), Ordering::Relaxed);
+        if buf.capacity() - buf.len() < READ_CHUNK / 2 {
+            buf.reserve(READ_CHUNK);
+        }
+        match stream.try_read_buf(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                server
+                    .stats
+                    .total_net_input_bytes
+                    .fetch_add(n as u64, Ordering::Relaxed);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(_) => break,
+        }
+        if !parse_and_queue(&mut parser, &mut buf, &server, &conn, &workers) {
+            finishing = true;
+            continue;
+        }
+        let query_limit = server.config().client_query_buffer_limit as usize;
         if buf.len() > query_limit {
             tracing::warn!(
                 client = client.id,
@@ -104,79 +121,89 @@ pub async fn serve(
             );
             break;
         }
-        if client.is_closing() {
-            break;
-        }
     }
-    let _ = writer.shutdown().await;
+    client.close_after_reply();
+    conn.discard_pending();
+    conn.shutdown();
     server.unregister_client(client.id);
 }
 
-/// Reads at least one more chunk, honouring the idle timeout and CLIENT KILL.
-async fn read_more(
-    reader: &mut tokio::net::tcp::OwnedReadHalf,
-    buf: &mut BytesMut,
-    server: &ServerState,
+/// Waits for input, a wake-up from a worker, or a reason to close.
+async fn next_event(
+    stream: &TcpStream,
+    conn: &Conn,
     client: &Client,
-) -> ReadOutcome {
-    if buf.capacity() - buf.len() < READ_CHUNK / 2 {
-        buf.reserve(READ_CHUNK);
-    }
+    server: &ServerState,
+) -> Event {
     let timeout = server.config().timeout;
-    let read = async {
-        tokio::select! {
-            r = reader.read_buf(buf) => Some(r),
-            _ = client.kill_signal.notified() => None,
+    let idle = async {
+        if timeout > 0 {
+            tokio::time::sleep(Duration::from_secs(timeout)).await;
+        } else {
+            std::future::pending::<()>().await;
         }
     };
-    let result = if timeout > 0 {
-        match tokio::time::timeout(Duration::from_secs(timeout), read).await {
-            Ok(r) => r,
-            Err(_) => return ReadOutcome::Closed,
+    tokio::select! {
+        r = stream.readable() => if r.is_ok() { Event::Readable } else { Event::Close },
+        _ = conn.wake.notified() => Event::Wake,
+        _ = client.kill_signal.notified() => Event::Close,
+        _ = idle => {
+            // Only idle if nothing of ours is running either.
+            if conn.is_idle() { Event::Close } else { Event::Wake }
         }
-    } else {
-        read.await
-    };
-    match result {
-        Some(Ok(n)) if n > 0 => {
-            server
-                .stats
-                .total_net_input_bytes
-                .fetch_add(n as u64, Ordering::Relaxed);
-            ReadOutcome::Data
-        }
-        _ => ReadOutcome::Closed,
     }
 }
 
-/// Hands a batch to the workers and writes its replies; false when the connection must close.
-async fn run(
-    jobs: &Sender<Job>,
-    client: &Arc<Client>,
-    commands: Vec<Vec<Bytes>>,
-    writer: &mut tokio::net::tcp::OwnedWriteHalf,
+/// Parses every complete request in `buf` and queues them; false after a protocol error.
+fn parse_and_queue(
+    parser: &mut RequestParser,
+    buf: &mut BytesMut,
     server: &ServerState,
+    conn: &Arc<Conn>,
+    workers: &Sender<Arc<Conn>>,
 ) -> bool {
-    let (done, replies) = oneshot::channel();
-    let job = Job {
-        client: Arc::clone(client),
-        commands,
-        done,
+    let limits = ParseLimits {
+        max_bulk_len: server.config().proto_max_bulk_len as usize,
+        ..ParseLimits::default()
     };
-    if jobs.send(job).is_err() {
-        return false;
-    }
-    let Ok(out) = replies.await else {
-        return false;
-    };
-    if !out.is_empty() {
-        server
-            .stats
-            .total_net_output_bytes
-            .fetch_add(out.len() as u64, Ordering::Relaxed);
-        if writer.write_all(&out).await.is_err() {
-            return false;
+    // While the batch runs, CLIENT LIST's qbuf= counts the requests being executed, as Redis'
+    // query buffer still holds the current command.
+    conn.client
+        .query_buffer_len
+        .store(buf.len(), Ordering::Relaxed);
+    let mut batch: Vec<Vec<Bytes>> = Vec::new();
+    loop {
+        match parser.next_request(buf, &limits) {
+            Ok(Some(argv)) => {
+                batch.push(argv);
+                if batch.len() >= MAX_BATCH {
+                    submit(conn, workers, Work::Commands(std::mem::take(&mut batch)));
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                if !batch.is_empty() {
+                    submit(conn, workers, Work::Commands(batch));
+                }
+                let mut out = BytesMut::new();
+                Reply::err(format!("ERR {}", e.0)).encode(&mut out, conn.client.protocol());
+                server.stats.record_error("ERR");
+                tracing::debug!(client = conn.client.id, "protocol error: {}", e.0);
+                submit(conn, workers, Work::FinalReply(out.freeze()));
+                return false;
+            }
         }
     }
-    !client.is_closing()
+    if !batch.is_empty() {
+        submit(conn, workers, Work::Commands(batch));
+    }
+    true
+}
+
+/// Queues work and, if no worker owns the connection's queue, hands it to one.
+fn submit(conn: &Arc<Conn>, workers: &Sender<Arc<Conn>>, work: Work) {
+    if conn.enqueue(work) && workers.send(Arc::clone(conn)).is_err() {
+        // Workers are gone: the server is shutting down.
+        conn.client.close_after_reply();
+    }
 }

@@ -2,6 +2,7 @@
 //! network threads, and shuts everything down cleanly (RocksDB closed, memtables flushed unless
 //! SHUTDOWN NOSAVE).
 
+pub mod conn;
 pub mod connection;
 pub mod workers;
 

@@ -1,52 +1,47 @@
 //! The worker pool: threads that run commands against storage.
 //!
-//! Network threads never touch RocksDB. They send each connection's batch of parsed commands
-//! over a crossbeam channel; one worker runs the whole batch in order and returns the encoded
-//! replies in one buffer, so a connection's commands execute and answer in order. A panic in a
-//! command is caught here: the client gets an error, the worker and the server live on.
+//! Network threads never touch RocksDB. They queue each connection's parsed commands on its
+//! [`Conn`] and hand the connection over a crossbeam channel; one worker at a time runs a
+//! connection's queue, batch by batch in order, and writes each batch's replies in one write, so
+//! a connection's commands execute and answer in order. A panic in a command is caught here: the
+//! client gets an error, the worker and the server live on.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use std::sync::atomic::Ordering;
+
 use bytes::{Bytes, BytesMut};
 use crossbeam_channel::{unbounded, Receiver, Sender};
-use tokio::sync::oneshot;
+
+use super::conn::{Conn, Work};
 
 use crate::cmd::dispatch;
 use crate::resp::Reply;
 use crate::state::client::{Client, ReplyMode};
 use crate::state::ServerState;
 
-/// One batch of commands from one connection.
-pub struct Job {
-    pub client: Arc<Client>,
-    pub commands: Vec<Vec<Bytes>>,
-    pub done: oneshot::Sender<BytesMut>,
-}
-
 /// Handle to the running workers.
 pub struct WorkerPool {
-    tx: Option<Sender<Job>>,
+    tx: Option<Sender<Arc<Conn>>>,
     handles: Vec<JoinHandle<()>>,
 }
 
 impl WorkerPool {
     /// Starts `size` worker threads.
     pub fn start(server: Arc<ServerState>, size: usize) -> std::io::Result<WorkerPool> {
-        let (tx, rx) = unbounded::<Job>();
+        let (tx, rx) = unbounded::<Arc<Conn>>();
         let mut handles = Vec::with_capacity(size);
         for i in 0..size.max(1) {
-            let rx: Receiver<Job> = rx.clone();
+            let rx: Receiver<Arc<Conn>> = rx.clone();
             let server = Arc::clone(&server);
             handles.push(
                 std::thread::Builder::new()
                     .name(format!("worker-{i}"))
                     .spawn(move || {
-                        for job in rx {
-                            let out = run_batch(&server, &job.client, job.commands);
-                            // The connection may have gone away meanwhile; nothing to do then.
-                            let _ = job.done.send(out);
+                        for conn in rx {
+                            run_queue(&server, &conn);
                         }
                     })?,
             );
@@ -57,18 +52,39 @@ impl WorkerPool {
         })
     }
 
-    /// A sender for connections to submit jobs with.
-    pub fn sender(&self) -> Option<Sender<Job>> {
+    /// A sender for connections to hand their queues over with.
+    pub fn sender(&self) -> Option<Sender<Arc<Conn>>> {
         self.tx.clone()
     }
 
-    /// Stops accepting jobs and waits for the running ones to finish.
+    /// Stops accepting work and waits for the running work to finish.
     pub fn stop(mut self) {
         self.tx = None;
         for h in self.handles.drain(..) {
             let _ = h.join();
         }
     }
+}
+
+/// Runs a connection's queued work until the queue is empty, writing replies as it goes.
+fn run_queue(server: &ServerState, conn: &Conn) {
+    while let Some(work) = conn.next_work() {
+        match work {
+            Work::Commands(commands) => {
+                let out = run_batch(server, &conn.client, commands);
+                conn.send(&out);
+            }
+            Work::FinalReply(bytes) => {
+                conn.send(&bytes);
+                conn.client.close_after_reply();
+            }
+        }
+        if conn.client.is_closing() {
+            conn.discard_pending();
+        }
+    }
+    conn.client.query_buffer_len.store(0, Ordering::Relaxed);
+    conn.after_work();
 }
 
 /// Runs a batch and encodes the replies, honouring CLIENT REPLY and QUIT.
