@@ -78,20 +78,21 @@ impl Conn {
         }
     }
 
-    /// Takes the next queued work for the worker that owns the queue; `None` releases it.
-    pub fn next_work(&self) -> Option<Work> {
+    /// Takes everything queued, for the worker that owns the queue (ownership is kept).
+    pub fn take_pending(&self) -> Vec<Work> {
         let mut q = self.queue.lock();
-        match q.pending.pop_front() {
-            Some(w) => {
-                if let Work::Commands(c) = &w {
-                    q.pending_requests -= c.len();
-                }
-                Some(w)
-            }
-            None => {
-                q.running = false;
-                None
-            }
+        q.pending_requests = 0;
+        q.pending.drain(..).collect()
+    }
+
+    /// Gives up ownership of the queue unless more work arrived; true when released.
+    pub fn release_if_idle(&self) -> bool {
+        let mut q = self.queue.lock();
+        if q.pending.is_empty() {
+            q.running = false;
+            true
+        } else {
+            false
         }
     }
 
@@ -123,7 +124,9 @@ impl Conn {
             match (&self.out).write(out) {
                 Ok(n) if n == out.len() => return,
                 Ok(n) => backlog.extend_from_slice(&out[n..]),
-                Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::Interrupted => {
+                Err(e)
+                    if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::Interrupted =>
+                {
                     backlog.extend_from_slice(out)
                 }
                 Err(_) => {

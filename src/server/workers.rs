@@ -40,8 +40,15 @@ impl WorkerPool {
                 std::thread::Builder::new()
                     .name(format!("worker-{i}"))
                     .spawn(move || {
-                        for conn in rx {
-                            run_queue(&server, &conn);
+                        while let Ok(first) = rx.recv() {
+                            let mut group = vec![first];
+                            while group.len() < MAX_GROUP {
+                                match rx.try_recv() {
+                                    Ok(conn) => group.push(conn),
+                                    Err(_) => break,
+                                }
+                            }
+                            run_group(&server, group);
                         }
                     })?,
             );
@@ -66,30 +73,66 @@ impl WorkerPool {
     }
 }
 
-/// Runs a connection's queued work until the queue is empty, writing replies as it goes.
-fn run_queue(server: &ServerState, conn: &Conn) {
-    while let Some(work) = conn.next_work() {
-        match work {
-            Work::Commands(commands) => {
-                let out = run_batch(server, &conn.client, commands);
-                conn.send(&out);
+/// Most connections a worker serves between two WAL flushes.
+const MAX_GROUP: usize = 32;
+
+/// Runs the queued work of a group of connections until their queues are empty.
+///
+/// Replies are held back until the WAL records of the round's writes have been handed to the
+/// operating system (one write syscall for the whole round), then sent; a connection's queue is
+/// released only after its replies are out, so its replies never overtake each other.
+fn run_group(server: &ServerState, mut group: Vec<Arc<Conn>>) {
+    while !group.is_empty() {
+        let outputs: Vec<BytesMut> = group
+            .iter()
+            .map(|conn| run_work(server, conn, conn.take_pending()))
+            .collect();
+        if let Err(e) = server.storage.engine().sync_wal() {
+            tracing::error!("WAL flush failed: {e}");
+        }
+        for (conn, out) in group.iter().zip(outputs) {
+            conn.send(&out);
+        }
+        group.retain(|conn| {
+            if conn.client.is_closing() {
+                conn.discard_pending();
             }
+            if conn.release_if_idle() {
+                conn.client.query_buffer_len.store(0, Ordering::Relaxed);
+                conn.after_work();
+                false
+            } else {
+                true
+            }
+        });
+    }
+}
+
+/// Runs queued work of one connection and returns the encoded replies.
+fn run_work(server: &ServerState, conn: &Conn, works: Vec<Work>) -> BytesMut {
+    let mut out = BytesMut::new();
+    for work in works {
+        if conn.client.is_closing() {
+            break;
+        }
+        match work {
+            Work::Commands(commands) => run_batch(server, &conn.client, commands, &mut out),
             Work::FinalReply(bytes) => {
-                conn.send(&bytes);
+                out.extend_from_slice(&bytes);
                 conn.client.close_after_reply();
             }
         }
-        if conn.client.is_closing() {
-            conn.discard_pending();
-        }
     }
-    conn.client.query_buffer_len.store(0, Ordering::Relaxed);
-    conn.after_work();
+    out
 }
 
 /// Runs a batch and encodes the replies, honouring CLIENT REPLY and QUIT.
-pub fn run_batch(server: &ServerState, client: &Client, commands: Vec<Vec<Bytes>>) -> BytesMut {
-    let mut out = BytesMut::new();
+pub fn run_batch(
+    server: &ServerState,
+    client: &Client,
+    commands: Vec<Vec<Bytes>>,
+    out: &mut BytesMut,
+) {
     for argv in commands {
         if client.is_closing() {
             break;
@@ -121,8 +164,7 @@ pub fn run_batch(server: &ServerState, client: &Client, commands: Vec<Vec<Bytes>
             _ => false,
         };
         if !suppress {
-            reply.encode(&mut out, client.protocol());
+            reply.encode(out, client.protocol());
         }
     }
-    out
 }

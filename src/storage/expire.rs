@@ -148,7 +148,11 @@ pub fn spawn_expirer(
                     busy = false;
                     continue;
                 }
-                match storage.expire_cycle(watermark.saturating_sub(WATERMARK_MARGIN_MS)) {
+                let cycle = storage.expire_cycle(watermark.saturating_sub(WATERMARK_MARGIN_MS));
+                if let Err(e) = storage.engine().sync_wal() {
+                    tracing::warn!("WAL flush after expiry failed: {e}");
+                }
+                match cycle {
                     Ok((last, more)) => {
                         watermark = watermark.max(last);
                         busy = more;

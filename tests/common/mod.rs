@@ -18,9 +18,20 @@ pub struct TestServer {
 }
 
 /// Picks a port nobody listens on right now.
+///
+/// Ports come from a per-process counter below the kernel's ephemeral range (32768+), so two
+/// tests of one run never get the same port and no client socket can be holding it.
 pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    l.local_addr().expect("local addr").port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = (std::process::id() % 400) * 30;
+    loop {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (20_000 + (start + offset) % 12_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 impl TestServer {
