@@ -36,9 +36,9 @@ directives! {
     bind: String = "bind", STR, "127.0.0.1", STARTUP,
         "Address the listener binds to.";
     // ---- Workers
-    thread_num: usize = "thread-num", int(1, 64), "2", STARTUP,
+    thread_num: usize = "thread-num", int(1, 64), "1", STARTUP,
         "Number of network I/O threads.";
-    thread_pool_size: usize = "thread-pool-size", int(1, 256), "4", STARTUP,
+    thread_pool_size: usize = "thread-pool-size", int(1, 256), "2", STARTUP,
         "Number of worker threads executing commands.";
     // ---- Storage / RocksDB
     db_path: std::path::PathBuf = "db-path", PATH, "./db/", STARTUP,
