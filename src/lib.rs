@@ -7,9 +7,11 @@
 //! - [`cmd`]: the declarative command table, the dispatch gate, one module per command group.
 //! - [`state`]: what threads share: storage, live configuration, clients, statistics, slow log.
 //! - [`storage`]: Redis types over RocksDB, the single write path, expiry, scans.
+//! - [`cache`]: hot meta records in memory, kept equal to disk by the write path.
 //! - [`config`]: `pika.conf` directives, command-line overrides, CONFIG GET/SET/REWRITE.
 //! - [`util`]: glob matching, strict number parsing, cluster slots.
 
+pub mod cache;
 pub mod cli;
 pub mod cmd;
 pub mod config;

@@ -2,12 +2,11 @@
 
 mod common;
 
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{cmd, err, free_port, TestServer};
+use common::{answers_ping, cmd, err, free_port, TestServer};
 
 fn config_get(conn: &mut redis::Connection, pattern: &str) -> Vec<(String, String)> {
     let flat: Vec<String> = cmd(conn, &["CONFIG", "GET", pattern]).unwrap();
@@ -57,7 +56,7 @@ impl FileServer {
     fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if answers_ping(self.port) {
                 return;
             }
             if let Ok(Some(status)) = self.child.try_wait() {

@@ -51,6 +51,8 @@ directives! {
         "RocksDB maximum number of memtables per column family.";
     block_cache: u64 = "block-cache", memory(0, MEM_MAX), "8388608", STARTUP,
         "RocksDB block cache capacity, in bytes.";
+    cache_maxmemory: u64 = "cache-maxmemory", memory(0, MEM_MAX), "67108864", STARTUP,
+        "Memory for the in-process cache of hot keys' records, in bytes; 0 disables it.";
     compression: String = "compression", one_of(&["snappy", "lz4", "zstd", "none"]), "snappy",
         STARTUP, "RocksDB block compression: snappy, lz4, zstd or none.";
     max_background_jobs: i32 = "max-background-jobs", int(1, 64), "2", STARTUP,

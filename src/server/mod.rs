@@ -41,11 +41,10 @@ pub fn engine_options(cfg: &Config) -> EngineOptions {
 
 /// Runs the server until SHUTDOWN or a termination signal.
 pub fn run(cfg: Config) -> Result<(), ServerError> {
-    let storage = Arc::new(Storage::open(
-        &cfg.db_path,
-        cfg.databases,
-        &engine_options(&cfg),
-    )?);
+    let storage = Arc::new(
+        Storage::open(&cfg.db_path, cfg.databases, &engine_options(&cfg))?
+            .with_cache_capacity(cfg.cache_maxmemory as usize),
+    );
     let network_threads = cfg.thread_num.max(1);
     let pool_size = cfg.thread_pool_size.max(1);
     let addr = format!("{}:{}", cfg.bind, cfg.port);

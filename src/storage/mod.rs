@@ -27,6 +27,8 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use parking_lot::RwLock;
 
+use crate::cache::{Lookup, MetaCache};
+
 use crate::util::slot::key_slot;
 use codec::{encode_meta_key, MetaValue, SysKey};
 use engine::{Cf, Engine, EngineOptions};
@@ -76,6 +78,8 @@ pub struct Storage {
     expires: Vec<AtomicI64>,
     scan_cursors: scan::CursorTable,
     lazy_expired: expire::LazyQueue,
+    /// Hot meta records in memory; kept equal to disk by the write path.
+    cache: MetaCache,
     pub stats: StorageStats,
 }
 
@@ -149,8 +153,20 @@ impl Storage {
             expires,
             scan_cursors: scan::CursorTable::default(),
             lazy_expired: expire::LazyQueue::default(),
+            cache: MetaCache::new(0),
             stats: StorageStats::default(),
         })
+    }
+
+    /// Gives the store a meta-record cache of about `bytes` (0: none).
+    pub fn with_cache_capacity(mut self, bytes: usize) -> Storage {
+        self.cache = MetaCache::new(bytes);
+        self
+    }
+
+    /// The meta-record cache, for INFO.
+    pub fn cache(&self) -> &MetaCache {
+        &self.cache
     }
 
     /// Number of logical databases.
@@ -187,11 +203,27 @@ impl Storage {
     pub fn load_physical(&self, pdb: u16, key: &[u8]) -> Result<KeyState, StorageError> {
         let slot = key_slot(key);
         let meta_key = encode_meta_key(pdb, slot, key);
-        let stored = match self.engine.get(Cf::Meta, &meta_key)? {
-            Some(raw) => Some(MetaValue::decode(&raw).ok_or_else(|| {
-                StorageError::Corrupt(format!("meta record of {:?}", String::from_utf8_lossy(key)))
-            })?),
-            None => None,
+        let stored = match self.cache.get(&meta_key) {
+            Lookup::Hit(meta) => Some(meta),
+            Lookup::Miss(generation) => {
+                let stored = match self
+                    .engine
+                    .get_with(Cf::Meta, &meta_key, MetaValue::decode)?
+                {
+                    Some(Some(meta)) => Some(meta),
+                    Some(None) => {
+                        return Err(StorageError::Corrupt(format!(
+                            "meta record of {:?}",
+                            String::from_utf8_lossy(key)
+                        )))
+                    }
+                    None => None,
+                };
+                if let Some(meta) = &stored {
+                    self.cache.fill(&meta_key, meta, generation);
+                }
+                stored
+            }
         };
         let state = KeyState {
             pdb,

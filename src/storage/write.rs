@@ -18,6 +18,10 @@ pub struct WriteTxn<'a> {
     /// Changes per physical database of (key count, count of keys with a deadline), applied
     /// after the batch lands.
     dbsize_deltas: Vec<(u16, i64, i64)>,
+    /// Meta records written (None: deleted), applied to the cache after the batch lands.
+    cache_updates: Vec<(Vec<u8>, Option<MetaValue>)>,
+    /// Physical databases cleared by this batch, dropped from the cache after it lands.
+    cleared_dbs: Vec<u16>,
 }
 
 impl Storage {
@@ -27,6 +31,8 @@ impl Storage {
             storage: self,
             batch: self.engine.batch(),
             dbsize_deltas: Vec::new(),
+            cache_updates: Vec::new(),
+            cleared_dbs: Vec::new(),
         }
     }
 }
@@ -59,6 +65,8 @@ impl<'a> WriteTxn<'a> {
             self.batch.put(Cf::Expire, &k, b"");
         }
         self.batch.put(Cf::Meta, &state.meta_key, &meta.encode());
+        self.cache_updates
+            .push((state.meta_key.clone(), Some(meta.clone())));
         let had_ttl = state.stored.as_ref().is_some_and(|m| m.expire_ms != 0);
         let keys = i64::from(state.stored.is_none());
         let expires = i64::from(meta.expire_ms != 0) - i64::from(had_ttl);
@@ -72,6 +80,7 @@ impl<'a> WriteTxn<'a> {
         }
         self.drop_expire_entry(state, 0);
         self.batch.delete(Cf::Meta, &state.meta_key);
+        self.cache_updates.push((state.meta_key.clone(), None));
         let had_ttl = state.stored.as_ref().is_some_and(|m| m.expire_ms != 0);
         self.add_counts(state.pdb, -1, -i64::from(had_ttl));
     }
@@ -83,6 +92,7 @@ impl<'a> WriteTxn<'a> {
 
     /// Empties physical database `pdb` (caller holds the structure lock).
     pub fn clear_db(&mut self, pdb: u16) {
+        self.cleared_dbs.push(pdb);
         self.batch.delete_range(
             Cf::Meta,
             &codec::db_lower_bound(pdb),
@@ -126,6 +136,12 @@ impl<'a> WriteTxn<'a> {
         }
         let storage = self.storage;
         storage.engine.write(self.batch)?;
+        for pdb in &self.cleared_dbs {
+            storage.cache.remove_prefix(&codec::db_lower_bound(*pdb));
+        }
+        for (key, meta) in &self.cache_updates {
+            storage.cache.update(key, meta.as_ref());
+        }
         for (pdb, keys, expires) in deltas {
             if let Some(c) = storage.dbsize.get(pdb as usize) {
                 c.fetch_add(keys, Ordering::Relaxed);

@@ -77,11 +77,15 @@ impl TestServer {
         self.wait_ready();
     }
 
-    /// Waits until the server accepts connections.
+    /// Waits until the server answers a PING.
+    ///
+    /// A bare successful connect is not proof: while another test thread forks a server, the
+    /// child briefly inherits listening sockets of this process (until exec closes them), so a
+    /// connect can land in a listener that is about to vanish.
     pub fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if self.answers_ping() {
                 return;
             }
             if let Some(child) = self.child.as_mut() {
@@ -92,6 +96,10 @@ impl TestServer {
             std::thread::sleep(Duration::from_millis(20));
         }
         panic!("pika did not start listening on {}", self.port);
+    }
+
+    fn answers_ping(&self) -> bool {
+        answers_ping(self.port)
     }
 
     /// A `redis` client URL for this server.
@@ -181,6 +189,20 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// True when a fresh connection to `port` gets a reply to PING (+PONG, or NOAUTH when a
+/// password is set): the server is up and serving, not merely a socket accepting.
+pub fn answers_ping(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+    if s.write_all(b"PING\r\n").is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 64];
+    matches!(s.read(&mut buf), Ok(n) if n > 0 && (buf.starts_with(b"+PONG") || buf.starts_with(b"-NOAUTH")))
 }
 
 /// Sends raw bytes and reads until `expected_len` bytes arrived or the timeout passed.
