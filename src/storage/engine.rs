@@ -122,6 +122,7 @@ impl Engine {
         // WAL records are buffered until `sync_wal` runs before replies are sent, so one write
         // syscall covers every command a worker ran for a group of connections.
         db_opts.set_manual_wal_flush(true);
+        db_opts.set_enable_pipelined_write(true);
         db_opts.set_max_log_file_size(16 << 20);
         let descriptors = Cf::ALL
             .iter()
