@@ -11,6 +11,7 @@ pub mod dispatch;
 pub mod spec;
 pub mod table;
 
+mod bitmap;
 mod client_cmd;
 mod command_cmd;
 mod config_cmd;

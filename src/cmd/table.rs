@@ -19,6 +19,7 @@ pub struct CommandTable {
 static TABLE: LazyLock<CommandTable> = LazyLock::new(|| {
     let groups: &[&'static [CommandSpec]] = &[
         super::string::COMMANDS,
+        super::bitmap::COMMANDS,
         super::keys::COMMANDS,
         super::connection::COMMANDS,
         super::server_cmd::COMMANDS,

@@ -1,0 +1,6 @@
+//! Placeholder while the group is written.
+
+use super::spec::CommandSpec;
+
+/// Commands of this group.
+pub const COMMANDS: &[CommandSpec] = &[];
