@@ -6,12 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{cmd, TestServer};
-
-fn get(c: &mut redis::Connection, key: &str) -> Option<String> {
-    cmd(c, &["GET", key]).expect("GET")
-}
-
+use common::{cmd, get, TestServer};
 /// Writes, overwrites and deletes many keys and checks every value afterwards.
 fn check_reads_follow_writes(s: &TestServer) {
     let mut c = s.conn();

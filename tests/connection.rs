@@ -4,22 +4,10 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{cmd, err, read_at_least, TestServer};
+use common::{cmd, err, expect_raw, read_until, TestServer};
 use redis::Value;
-
-/// Sends `request` and expects exactly `expected` back.
-fn expect_raw(stream: &mut TcpStream, request: &[u8], expected: &[u8]) {
-    stream.write_all(request).expect("write");
-    let got = read_at_least(stream, expected.len());
-    assert_eq!(
-        String::from_utf8_lossy(&got),
-        String::from_utf8_lossy(expected),
-        "reply to {:?}",
-        String::from_utf8_lossy(request)
-    );
-}
 
 /// True when the peer closed the stream (read returns 0 or a reset) within a few seconds.
 fn is_closed(stream: &mut TcpStream) -> bool {
@@ -39,20 +27,6 @@ fn is_closed(stream: &mut TcpStream) -> bool {
             }
         }
     }
-}
-
-/// Reads until the received bytes end with `suffix` (or five seconds pass).
-fn read_until(stream: &mut TcpStream, suffix: &[u8]) -> Vec<u8> {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut out = Vec::new();
-    while !out.ends_with(suffix) && Instant::now() < deadline {
-        let more = read_at_least(stream, 1);
-        if more.is_empty() {
-            break;
-        }
-        out.extend(more);
-    }
-    out
 }
 
 /// CLIENT ID over a raw connection.

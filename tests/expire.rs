@@ -5,12 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{cmd, err, TestServer};
-
-fn int(c: &mut redis::Connection, args: &[&str]) -> i64 {
-    cmd(c, args).unwrap()
-}
-
+use common::{cmd, err, int, TestServer};
 fn set(c: &mut redis::Connection, k: &str, v: &str) {
     let _: () = cmd(c, &["SET", k, v]).unwrap();
 }

@@ -5,17 +5,12 @@ mod common;
 
 use std::collections::HashSet;
 
-use common::{cmd, err, TestServer};
+use common::{cmd, err, int, TestServer};
 use redis::Value;
 
 fn set(c: &mut redis::Connection, k: &str, v: &str) {
     let _: () = cmd(c, &["SET", k, v]).unwrap();
 }
-
-fn int(c: &mut redis::Connection, args: &[&str]) -> i64 {
-    cmd(c, args).unwrap()
-}
-
 fn text(c: &mut redis::Connection, args: &[&str]) -> Option<String> {
     cmd(c, args).unwrap()
 }

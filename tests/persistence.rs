@@ -5,15 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{cmd, TestServer};
-
-fn int(c: &mut redis::Connection, args: &[&str]) -> i64 {
-    cmd(c, args).unwrap()
-}
-
-fn get(c: &mut redis::Connection, k: &str) -> Option<String> {
-    cmd(c, &["GET", k]).unwrap()
-}
+use common::{cmd, get, int, TestServer};
 
 /// Writes `n` keys `key:i` = `i` into the current database with pipelined MSETs.
 fn populate(c: &mut redis::Connection, n: usize) {

@@ -5,35 +5,9 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{read_at_least, TestServer};
-
-/// Sends `request` and expects exactly `expected` back.
-fn expect_raw(stream: &mut TcpStream, request: &[u8], expected: &[u8]) {
-    stream.write_all(request).expect("write");
-    let got = read_at_least(stream, expected.len());
-    assert_eq!(
-        String::from_utf8_lossy(&got),
-        String::from_utf8_lossy(expected),
-        "reply to {:?}",
-        String::from_utf8_lossy(request)
-    );
-}
-
-/// Reads until the received bytes end with `suffix` (or five seconds pass).
-fn read_until(stream: &mut TcpStream, suffix: &[u8]) -> Vec<u8> {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut out = Vec::new();
-    while !out.ends_with(suffix) && Instant::now() < deadline {
-        let more = read_at_least(stream, 1);
-        if more.is_empty() {
-            break;
-        }
-        out.extend(more);
-    }
-    out
-}
+use common::{expect_raw, read_at_least, read_until, TestServer};
 
 /// Reads everything until the server closes the connection; `None` if it stays open.
 fn read_to_close(stream: &mut TcpStream) -> Option<Vec<u8>> {

@@ -5,7 +5,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{cmd, err, TestServer};
+use common::{cmd, err, get, int, TestServer};
 use pika::storage::codec::{DataType, MetaValue};
 use pika::storage::engine::EngineOptions;
 use pika::storage::Storage;
@@ -14,14 +14,6 @@ use redis::Value;
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 const NOT_INT: &str = "ERR value is not an integer or out of range";
 const SYNTAX: &str = "ERR syntax error";
-
-fn get(c: &mut redis::Connection, key: &str) -> Option<String> {
-    cmd(c, &["GET", key]).unwrap()
-}
-
-fn int(c: &mut redis::Connection, args: &[&str]) -> i64 {
-    cmd(c, args).unwrap()
-}
 
 fn ok(c: &mut redis::Connection, args: &[&str]) {
     let v: Value = cmd(c, args).unwrap();

@@ -254,3 +254,39 @@ pub fn error_text(e: &redis::RedisError) -> String {
         _ => e.to_string(),
     }
 }
+
+/// Runs a command whose reply is an integer.
+pub fn int(conn: &mut redis::Connection, args: &[&str]) -> i64 {
+    cmd(conn, args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+/// GET, as an optional string.
+pub fn get(conn: &mut redis::Connection, key: &str) -> Option<String> {
+    cmd(conn, &["GET", key]).unwrap_or_else(|e| panic!("GET {key}: {e}"))
+}
+
+/// Sends `request` and expects exactly `expected` back.
+pub fn expect_raw(stream: &mut TcpStream, request: &[u8], expected: &[u8]) {
+    stream.write_all(request).expect("write");
+    let got = read_at_least(stream, expected.len());
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(expected),
+        "reply to {:?}",
+        String::from_utf8_lossy(request)
+    );
+}
+
+/// Reads until the received bytes end with `suffix` (or five seconds pass).
+pub fn read_until(stream: &mut TcpStream, suffix: &[u8]) -> Vec<u8> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut out = Vec::new();
+    while !out.ends_with(suffix) && Instant::now() < deadline {
+        let more = read_at_least(stream, 1);
+        if more.is_empty() {
+            break;
+        }
+        out.extend(more);
+    }
+    out
+}
