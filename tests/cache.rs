@@ -103,3 +103,29 @@ fn values_survive_restart_with_cache() {
     let mut c = s.conn();
     assert_eq!(get(&mut c, "p").as_deref(), Some("after"));
 }
+
+/// The value of `field` in INFO's memory section.
+fn info_memory_field(c: &mut redis::Connection, field: &str) -> u64 {
+    let info: String = cmd(c, &["INFO", "memory"]).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in {info}"))
+}
+
+#[test]
+fn info_reports_cache_use() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let _: () = cmd(&mut c, &["SET", "a", "1"]).unwrap();
+    assert_eq!(get(&mut c, "a").as_deref(), Some("1"));
+    assert_eq!(info_memory_field(&mut c, "cache_keys"), 1);
+    assert!(info_memory_field(&mut c, "cache_used_memory") > 0);
+    assert_eq!(info_memory_field(&mut c, "cache_maxmemory"), 64 << 20);
+
+    let off = TestServer::start_with(&["--cache-maxmemory", "0"]);
+    let mut c = off.conn();
+    let _: () = cmd(&mut c, &["SET", "a", "1"]).unwrap();
+    assert_eq!(get(&mut c, "a").as_deref(), Some("1"));
+    assert_eq!(info_memory_field(&mut c, "cache_keys"), 0);
+}

@@ -203,6 +203,10 @@ fn memory_section(server: &ServerState, w: &mut Lines<'_>) {
     w.field("used_memory_peak", used);
     w.field("used_memory_peak_human", human_bytes(used));
     w.field("used_memory_memtables", memtables);
+    let cache = server.storage.cache();
+    w.field("cache_used_memory", cache.used_bytes());
+    w.field("cache_keys", cache.len());
+    w.field("cache_maxmemory", cfg.cache_maxmemory);
     w.field("maxmemory", cfg.maxmemory);
     w.field("maxmemory_human", human_bytes(cfg.maxmemory));
     w.field("maxmemory_policy", &cfg.maxmemory_policy);
