@@ -9,12 +9,14 @@
 //! - [`storage`]: Redis types over RocksDB, the single write path, expiry, scans.
 //! - [`cache`]: hot meta records in memory, kept equal to disk by the write path.
 //! - [`config`]: `pika.conf` directives, command-line overrides, CONFIG GET/SET/REWRITE.
+//! - [`logging`]: tracing to file and stderr, with a level CONFIG SET can change.
 //! - [`util`]: glob matching, strict number parsing, cluster slots.
 
 pub mod cache;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod logging;
 pub mod resp;
 pub mod server;
 pub mod state;

@@ -368,3 +368,33 @@ fn unknown_command_line_directive_exits_non_zero() {
     assert_ne!(code, Some(0));
     assert!(stderr.contains("no-such-directive"), "{stderr}");
 }
+
+/// Sends a malformed request, which the server logs at debug level only.
+fn provoke_protocol_error(s: &TestServer) {
+    use std::io::{Read, Write};
+    let mut raw = s.raw();
+    raw.write_all(b"*1\r\n+x\r\n").unwrap();
+    let mut buf = [0u8; 256];
+    let _ = raw.read(&mut buf);
+}
+
+fn log_text(s: &TestServer) -> String {
+    std::fs::read_to_string(s.dir().join("log").join("pika.log")).unwrap_or_default()
+}
+
+#[test]
+fn config_set_loglevel_takes_effect_at_once() {
+    let s = TestServer::start_with(&["--loglevel", "info"]);
+    provoke_protocol_error(&s);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!log_text(&s).contains("protocol error"));
+
+    let mut c = s.conn();
+    let _: () = cmd(&mut c, &["CONFIG", "SET", "loglevel", "debug"]).unwrap();
+    provoke_protocol_error(&s);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !log_text(&s).contains("protocol error") {
+        assert!(Instant::now() < deadline, "debug line never logged");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

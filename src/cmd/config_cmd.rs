@@ -50,6 +50,10 @@ pub(super) fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let _guard = SET_LOCK.lock();
     let mut next = (**ctx.server.config()).clone();
     next.set_many(&pairs).map_err(CmdError::err)?;
+    let level_changed = next.loglevel != ctx.server.config().loglevel;
+    if level_changed {
+        crate::logging::set_level(&next.loglevel);
+    }
     ctx.server.config.store(Arc::new(next));
     Ok(Reply::ok())
 }
