@@ -13,6 +13,14 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // Detach before any thread starts: fork keeps only the calling thread.
+    if cfg.daemonize {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
+        if let Err(e) = daemonize::Daemonize::new().working_directory(cwd).start() {
+            eprintln!("pika: cannot daemonize: {e}");
+            return ExitCode::from(1);
+        }
+    }
     let _log_guard = pika::logging::init(&cfg);
     if !cfg.pidfile.is_empty() {
         if let Err(e) = std::fs::write(&cfg.pidfile, format!("{}\n", std::process::id())) {

@@ -398,3 +398,36 @@ fn config_set_loglevel_takes_effect_at_once() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn daemonize_detaches_and_writes_the_pidfile() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let pidfile = dir.path().join("pika.pid");
+    let status = Command::new(env!("CARGO_BIN_EXE_pika"))
+        .args(["--port", &port.to_string(), "--daemonize", "yes"])
+        .arg("--db-path")
+        .arg(dir.path().join("db"))
+        .arg("--log-path")
+        .arg(dir.path().join("log"))
+        .arg("--pidfile")
+        .arg(&pidfile)
+        .status()
+        .unwrap();
+    assert!(status.success(), "the launching process exits at once");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !answers_ping(port) {
+        assert!(Instant::now() < deadline, "daemon never answered");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .to_string();
+    let _ = Command::new("kill").arg("-TERM").arg(&pid).status();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pidfile.exists() {
+        assert!(Instant::now() < deadline, "daemon did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
