@@ -144,3 +144,32 @@ fn restart_with_a_million_keys_answers_ping_within_a_second() {
     assert!(took < Duration::from_secs(1), "first PONG after {took:?}");
     assert_eq!(int(&mut c, &["DBSIZE"]), 1_000_000);
 }
+
+#[test]
+fn database_from_a_newer_format_is_refused_at_start() {
+    let mut s = TestServer::start();
+    let mut c = s.conn();
+    let _: () = cmd(&mut c, &["SET", "k", "v"]).unwrap();
+    drop(c);
+    s.terminate();
+    {
+        let engine = pika::storage::engine::Engine::open(
+            &s.db_path(),
+            &pika::storage::engine::EngineOptions::default(),
+        )
+        .expect("open the stopped server's database");
+        pika::storage::format::set_format_version(&engine, 999).expect("stamp");
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pika"))
+        .arg("--port")
+        .arg(s.port.to_string())
+        .arg("--db-path")
+        .arg(s.db_path())
+        .arg("--log-path")
+        .arg(s.dir().join("log"))
+        .output()
+        .expect("run pika");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("format version 999"), "{stderr}");
+}

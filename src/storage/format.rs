@@ -23,7 +23,7 @@ pub fn check_and_upgrade(engine: &Engine, path: &Path) -> Result<(), StorageErro
     let stored = engine.get(Cf::Default, SysKey::FORMAT_VERSION)?;
     let mut version = match stored {
         None => {
-            write_version(engine, FORMAT_VERSION)?;
+            set_format_version(engine, FORMAT_VERSION)?;
             return Ok(());
         }
         Some(raw) => u32::from_be_bytes(raw.as_slice().try_into().map_err(|_| {
@@ -46,13 +46,43 @@ pub fn check_and_upgrade(engine: &Engine, path: &Path) -> Result<(), StorageErro
         tracing::info!(from = version, to = version + 1, "upgrading on-disk format");
         step(engine)?;
         version += 1;
-        write_version(engine, version)?;
+        set_format_version(engine, version)?;
     }
     Ok(())
 }
 
-fn write_version(engine: &Engine, version: u32) -> Result<(), StorageError> {
+/// Records `version` as the database's on-disk format (upgrade steps, and tools that convert
+/// databases).
+pub fn set_format_version(engine: &Engine, version: u32) -> Result<(), StorageError> {
     let mut b = engine.batch();
     b.put(Cf::Default, SysKey::FORMAT_VERSION, &version.to_be_bytes());
     engine.write(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::engine::EngineOptions;
+
+    #[test]
+    fn new_database_gets_the_current_version_and_reopens() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = Engine::open(dir.path(), &EngineOptions::default()).expect("open");
+        check_and_upgrade(&engine, dir.path()).expect("fresh database");
+        check_and_upgrade(&engine, dir.path()).expect("same version again");
+    }
+
+    #[test]
+    fn newer_format_is_refused_with_both_versions_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = Engine::open(dir.path(), &EngineOptions::default()).expect("open");
+        set_format_version(&engine, FORMAT_VERSION + 1).expect("stamp");
+        let err = check_and_upgrade(&engine, dir.path()).expect_err("must refuse");
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("format version {}", FORMAT_VERSION + 1)),
+            "{text}"
+        );
+        assert!(text.contains(&format!("up to {FORMAT_VERSION}")), "{text}");
+    }
 }
