@@ -71,6 +71,8 @@ fn bulk_str(s: &str) -> Reply {
 /// specs has one key per spec (COPY, RENAME: source, then destination).
 const KEY_FLAGS: &[(&str, &[&[&str]])] = &[
     ("append", &[&["RW", "insert"]]),
+    ("bitfield", &[&["RW", "access", "update", "variable_flags"]]),
+    ("bitop", &[&["OW", "update"], &["RO", "access"]]),
     ("copy", &[&["RO", "access"], &["OW", "update"]]),
     ("decr", &[&["RW", "access", "update"]]),
     ("decrby", &[&["RW", "access", "update"]]),
@@ -97,6 +99,7 @@ const KEY_FLAGS: &[(&str, &[&[&str]])] = &[
         &[&["RW", "access", "delete"], &["OW", "insert"]],
     ),
     ("set", &[&["RW", "access", "update", "variable_flags"]]),
+    ("setbit", &[&["RW", "access", "update"]]),
     ("setex", &[&["OW", "update"]]),
     ("setnx", &[&["OW", "insert"]]),
     ("strlen", &[&["RO"]]),

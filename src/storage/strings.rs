@@ -150,6 +150,28 @@ impl Storage {
         Ok(Some(new_value))
     }
 
+    /// Replaces the key with a raw string value without TTL, whatever it held before (BITOP's
+    /// destination); `None` deletes the key. Returns whether a live key existed before.
+    pub fn replace_string(
+        &self,
+        db: usize,
+        key: &[u8],
+        value: Option<Vec<u8>>,
+    ) -> Result<bool, StorageError> {
+        let state = self.load(db, key)?;
+        let existed = state.live().is_some();
+        let mut txn = self.txn();
+        match value {
+            Some(v) => txn.put(
+                &state,
+                &MetaValue::string(Bytes::from(v), 0, flags::RAW_STRING),
+            ),
+            None => txn.remove(&state),
+        }
+        txn.commit()?;
+        Ok(existed)
+    }
+
     /// MSET / MSETNX: sets every pair; with `only_if_all_absent`, nothing is set if any key
     /// exists. Returns whether the keys were set.
     pub fn mset(

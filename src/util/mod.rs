@@ -4,6 +4,7 @@
 //! parsing, glob patterns, cluster hash slots) so that command handlers behave
 //! byte-for-byte like Redis without each re-implementing the quirks.
 
+pub mod bits;
 pub mod glob;
 pub mod number;
 pub mod slot;
