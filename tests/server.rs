@@ -887,3 +887,25 @@ fn shutdown_bad_arguments_keep_running() {
     let pong: String = cmd(&mut c, &["PING"]).unwrap();
     assert_eq!(pong, "PONG");
 }
+
+/// INFO persistence's rdb_changes_since_last_save.
+fn changes_since_save(c: &mut redis::Connection) -> u64 {
+    let info: String = cmd(c, &["INFO", "persistence"]).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("rdb_changes_since_last_save:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("rdb_changes_since_last_save in INFO persistence")
+}
+
+#[test]
+fn writes_count_as_changes_until_save() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    assert_eq!(changes_since_save(&mut c), 0);
+    let _: () = cmd(&mut c, &["SET", "a", "1"]).unwrap();
+    let _: () = cmd(&mut c, &["MSET", "b", "2", "c", "3"]).unwrap();
+    let _: Option<String> = cmd(&mut c, &["GET", "a"]).unwrap();
+    assert_eq!(changes_since_save(&mut c), 3);
+    let _: () = cmd(&mut c, &["SAVE"]).unwrap();
+    assert_eq!(changes_since_save(&mut c), 0);
+}

@@ -216,7 +216,14 @@ fn memory_section(server: &ServerState, w: &mut Lines<'_>) {
 fn persistence_section(server: &ServerState, w: &mut Lines<'_>) {
     w.field("loading", 0);
     w.field("async_loading", 0);
-    w.field("rdb_changes_since_last_save", 0);
+    w.field(
+        "rdb_changes_since_last_save",
+        server
+            .storage
+            .stats
+            .changes_since_save
+            .load(std::sync::atomic::Ordering::Relaxed),
+    );
     w.field("rdb_bgsave_in_progress", 0);
     w.field(
         "rdb_last_save_time",

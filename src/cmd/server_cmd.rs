@@ -121,7 +121,7 @@ fn save(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     if BGSAVE_RUNNING.load(Ordering::SeqCst) {
         return Err(CmdError::err("Background save already in progress"));
     }
-    ctx.storage().engine().flush()?;
+    ctx.storage().save()?;
     ctx.server.last_save.store(unix_secs(), Ordering::Relaxed);
     Ok(Reply::ok())
 }
@@ -143,7 +143,7 @@ fn bgsave(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let spawned = std::thread::Builder::new()
         .name("bgsave".into())
         .spawn(move || {
-            match storage.engine().flush() {
+            match storage.save() {
                 Ok(()) => BGSAVE_DONE_AT.store(unix_secs(), Ordering::Relaxed),
                 Err(e) => tracing::error!("BGSAVE failed: {e}"),
             }

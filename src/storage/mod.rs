@@ -61,6 +61,8 @@ pub enum StorageError {
 /// Counters the storage keeps for INFO.
 #[derive(Default)]
 pub struct StorageStats {
+    /// Keys written since the last save (INFO's rdb_changes_since_last_save).
+    pub changes_since_save: AtomicU64,
     pub expired_keys: AtomicU64,
     pub keyspace_hits: AtomicU64,
     pub keyspace_misses: AtomicU64,
@@ -181,6 +183,17 @@ impl Storage {
             .get(db)
             .copied()
             .ok_or(StorageError::DbOutOfRange)
+    }
+
+    /// Flushes memtables to disk (SAVE, BGSAVE) and takes the changes it covered off
+    /// `changes_since_save`.
+    pub fn save(&self) -> Result<(), StorageError> {
+        let covered = self.stats.changes_since_save.load(Ordering::Relaxed);
+        self.engine.flush()?;
+        self.stats
+            .changes_since_save
+            .fetch_sub(covered, Ordering::Relaxed);
+        Ok(())
     }
 
     /// The engine, for maintenance and INFO.

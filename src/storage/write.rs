@@ -142,6 +142,11 @@ impl<'a> WriteTxn<'a> {
         for (key, meta) in &self.cache_updates {
             storage.cache.update(key, meta.as_ref());
         }
+        let changes = self.cache_updates.len() + self.cleared_dbs.len();
+        storage
+            .stats
+            .changes_since_save
+            .fetch_add(changes as u64, Ordering::Relaxed);
         for (pdb, keys, expires) in deltas {
             if let Some(c) = storage.dbsize.get(pdb as usize) {
                 c.fetch_add(keys, Ordering::Relaxed);
