@@ -88,10 +88,17 @@ fn run_group(server: &ServerState, mut group: Vec<Arc<Conn>>) {
             .map(|conn| run_work(server, conn, conn.take_pending()))
             .collect();
         if let Err(e) = server.storage.engine().sync_wal() {
-            tracing::error!("WAL flush failed: {e}");
-        }
-        for (conn, out) in group.iter().zip(outputs) {
-            conn.send(&out);
+            // The round's writes may not be durable: acknowledge none of them. Closing the
+            // connections tells the clients their last commands are in doubt.
+            tracing::error!("WAL flush failed, closing the round's connections: {e}");
+            for conn in &group {
+                conn.client.close_after_reply();
+                conn.wake.notify_one();
+            }
+        } else {
+            for (conn, out) in group.iter().zip(outputs) {
+                conn.send(&out);
+            }
         }
         group.retain(|conn| {
             if conn.client.is_closing() {
