@@ -732,3 +732,59 @@ fn bitfield_is_a_write_command_and_bitfield_ro_is_readonly() {
     assert!(flags(&entries[0]).contains(&"write".to_string()));
     assert!(flags(&entries[1]).contains(&"readonly".to_string()));
 }
+
+/// INFO persistence's count of changes since the last save.
+fn changes(c: &mut redis::Connection) -> u64 {
+    let info: String = redis::cmd("INFO").arg("persistence").query(c).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("rdb_changes_since_last_save:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("rdb_changes_since_last_save")
+}
+
+#[test]
+fn setbit_and_bitfield_count_a_change_only_when_bits_change() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let _: i64 = redis::cmd("SETBIT")
+        .arg("b")
+        .arg(3)
+        .arg(1)
+        .query(&mut c)
+        .unwrap();
+    let _: Vec<i64> = redis::cmd("BITFIELD")
+        .arg("f")
+        .arg("SET")
+        .arg("u4")
+        .arg(0)
+        .arg(5)
+        .query(&mut c)
+        .unwrap();
+    let before = changes(&mut c);
+    let _: i64 = redis::cmd("SETBIT")
+        .arg("b")
+        .arg(3)
+        .arg(1)
+        .query(&mut c)
+        .unwrap();
+    let _: Vec<i64> = redis::cmd("BITFIELD")
+        .arg("f")
+        .arg("SET")
+        .arg("u4")
+        .arg(0)
+        .arg(5)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(
+        changes(&mut c),
+        before,
+        "rewriting the same bits is not a change"
+    );
+    let _: i64 = redis::cmd("SETBIT")
+        .arg("b")
+        .arg(3)
+        .arg(0)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(changes(&mut c), before + 1);
+}

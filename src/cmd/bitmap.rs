@@ -85,6 +85,10 @@ fn setbit(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         .edit_string::<CmdError>(ctx.db(), &argv[1], |current| {
             let mut value = current.map(<[u8]>::to_vec).unwrap_or_default();
             old = bits::set_bit(&mut value, offset, on);
+            // An existing string whose bits did not change is left alone, as in Redis.
+            if current.is_some_and(|c| c == value.as_slice()) {
+                return Ok(None);
+            }
             Ok(Some(StringEdit { value, raw: true }))
         })?;
     Ok(Reply::Integer(i64::from(old)))
@@ -313,6 +317,9 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], readonly: bool) -> CmdRes
                 value.resize(needed, 0);
             }
             replies.extend(ops.iter().map(|op| apply_field_write(&mut value, op)));
+            if current.is_some_and(|c| c == value.as_slice()) {
+                return Ok(None);
+            }
             Ok(Some(StringEdit { value, raw: true }))
         })?;
     Ok(Reply::Array(replies))
