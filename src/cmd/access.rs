@@ -5,7 +5,7 @@
 //! hash of (database, key) to the second of its last access. Slots are shared by keys whose
 //! hashes collide: a key whose slot was taken over since its last access is reported as idle
 //! since the table started, which is what a key loaded from disk and never touched looks like.
-//! The table costs [`SLOTS`] × 8 bytes whatever the data set size.
+//! The table costs `SLOTS` × 8 bytes whatever the data set size.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::LazyLock;

@@ -101,7 +101,7 @@ pub struct CommandSpec {
     /// One-line summary for COMMAND DOCS.
     pub summary: &'static str,
     pub handler: Handler,
-    /// Subcommands of a container command (CONFIG, CLIENT, ...); dispatch goes by argv[1].
+    /// Subcommands of a container command (CONFIG, CLIENT, ...); dispatch goes by `argv[1]`.
     pub subcommands: &'static [CommandSpec],
 }
 

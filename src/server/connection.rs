@@ -1,7 +1,7 @@
 //! One client connection's network task: socket bytes in, parsed batches queued for the workers.
 //!
 //! Every complete request already in the read buffer is parsed and queued as one batch (split
-//! at [`MAX_BATCH`] requests); a worker runs it and writes the replies in one write, in order
+//! at `MAX_BATCH` requests); a worker runs it and writes the replies in one write, in order
 //! (see [`super::conn`]). A protocol error answers `-ERR Protocol error: ...` after the replies
 //! of the requests before it and closes this connection only. The task also drains replies the
 //! socket could not take at once, applies back-pressure when too many requests wait, and closes

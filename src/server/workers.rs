@@ -2,21 +2,21 @@
 //!
 //! Network threads never touch RocksDB. They queue each connection's parsed commands on its
 //! [`Conn`] and hand the connection over a crossbeam channel; one worker at a time runs a
-//! connection's queue, batch by batch in order, and writes each batch's replies in one write, so
-//! a connection's commands execute and answer in order. A panic in a command is caught here: the
-//! client gets an error, the worker and the server live on.
+//! connection's queue in order, so a connection's commands execute and answer in order. A worker
+//! takes every connection that is ready (up to `MAX_GROUP`) as one round: it runs them all,
+//! hands the round's WAL records to the OS with one write, then sends each connection's replies
+//! in one write. A panic in a command is caught here: the client gets an error, the worker and
+//! the server live on.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-
-use std::sync::atomic::Ordering;
 
 use bytes::{Bytes, BytesMut};
 use crossbeam_channel::{unbounded, Receiver, Sender};
 
 use super::conn::{Conn, Work};
-
 use crate::cmd::dispatch;
 use crate::resp::Reply;
 use crate::state::client::{Client, ReplyMode};

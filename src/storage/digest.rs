@@ -6,7 +6,7 @@
 //!
 //! Collections: their meta body starts with a version (an internal generation number that two
 //! servers holding the same data need not share), so only what follows it is hashed. Element
-//! records are not included yet; the collection modules should extend [`value_digest`] with an
+//! records are not included yet; the collection modules should extend `value_digest` with an
 //! order-independent hash of their elements.
 
 use sha1::{Digest, Sha1};

@@ -2,7 +2,7 @@
 //!
 //! - [`engine`] wraps RocksDB (the only module that imports it);
 //! - [`codec`] defines every byte layout;
-//! - [`write`] is the single write path every mutation passes (counters, expiry index, and the
+//! - [`write`](mod@write) is the single write path every mutation passes (counters, expiry index, and the
 //!   hook where replication will append to its binlog);
 //! - [`keyspace`] holds type-independent key operations, [`strings`] the string type;
 //! - [`expire`] removes keys whose deadline passed; [`scan`] resumable, bounded keyspace walks.
