@@ -909,3 +909,19 @@ fn writes_count_as_changes_until_save() {
     let _: () = cmd(&mut c, &["SAVE"]).unwrap();
     assert_eq!(changes_since_save(&mut c), 0);
 }
+
+#[test]
+fn a_panicking_command_answers_an_error_and_the_server_lives_on() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let _: () = cmd(&mut c, &["SET", "kept", "1"]).unwrap();
+    let text = err(&mut c, &["DEBUG", "PANIC"]);
+    assert!(text.starts_with("ERR "), "{text}");
+    // The same connection, a new one, and the data all carry on.
+    let pong: String = cmd(&mut c, &["PING"]).unwrap();
+    assert_eq!(pong, "PONG");
+    let mut other = s.conn();
+    let v: Option<String> = cmd(&mut other, &["GET", "kept"]).unwrap();
+    assert_eq!(v.as_deref(), Some("1"));
+    let _: i64 = cmd(&mut other, &["INCR", "counter"]).unwrap();
+}

@@ -1,6 +1,8 @@
 //! DEBUG: the subset of Redis' testing aid that makes sense over RocksDB (SLEEP, DIGEST,
-//! DIGEST-VALUE, SET-ACTIVE-EXPIRE, ERROR, LOG, CHANGE-REPL-ID, HELP). Commands that depend on
-//! Redis' in-memory internals (RELOAD, LOADAOF, JMAP, OBJECT ...) answer with an error.
+//! DIGEST-VALUE, SET-ACTIVE-EXPIRE, ERROR, LOG, PANIC, HELP). Commands that depend on Redis'
+//! in-memory internals (RELOAD, LOADAOF, JMAP, OBJECT ...) or on replication (CHANGE-REPL-ID)
+//! answer with an error. PANIC differs from Redis on purpose: Redis aborts, pika contains the
+//! panic in the worker and answers an error.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -53,13 +55,13 @@ pub(super) fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             tracing::warn!("DEBUG LOG: {}", args::text(&argv[2]));
             Ok(Reply::ok())
         }
-        "change-repl-id" if argc == 2 => Ok(Reply::ok()),
-        "reload" | "loadaof" | "jmap" | "object" | "restart" | "crash-and-recover" => {
-            Err(CmdError::err(format!(
-                "DEBUG {} is not supported",
-                sub.to_ascii_uppercase()
-            )))
-        }
+        // Proves the worker contains panics: the client gets an error, the server lives on.
+        "panic" if argc == 2 => panic!("DEBUG PANIC requested by client {}", ctx.client.id),
+        "reload" | "loadaof" | "jmap" | "object" | "restart" | "crash-and-recover"
+        | "change-repl-id" => Err(CmdError::err(format!(
+            "DEBUG {} is not supported",
+            sub.to_ascii_uppercase()
+        ))),
         _ => Err(CmdError::err(format!(
             "unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
             args::text(&argv[1]).chars().take(128).collect::<String>()
@@ -71,10 +73,10 @@ fn help() -> Reply {
     help_reply(
         "DEBUG",
         &[
-            "CHANGE-REPL-ID",
-            "    Change the replication IDs of the instance.",
             "DIGEST",
             "    Output a hex signature representing the current DB content.",
+            "PANIC",
+            "    Panic inside the command; the server contains it and answers an error.",
             "DIGEST-VALUE <key> [<key> ...]",
             "    Output a hex signature of the values of all the specified keys.",
             "ERROR <string>",
