@@ -952,3 +952,25 @@ fn reset_takes_no_arguments() {
         "ERR wrong number of arguments for 'reset' command"
     );
 }
+
+#[test]
+fn client_reply_skip_under_a_pending_skip_silences_one_more_reply() {
+    let s = TestServer::start();
+    let mut raw = s.raw();
+    expect_raw(
+        &mut raw,
+        b"CLIENT REPLY SKIP\r\nCLIENT REPLY SKIP\r\nECHO a\r\nECHO b\r\n",
+        b"$1\r\nb\r\n",
+    );
+}
+
+#[test]
+fn reset_under_a_pending_skip_stays_silent() {
+    let s = TestServer::start();
+    let mut raw = s.raw();
+    expect_raw(
+        &mut raw,
+        b"CLIENT REPLY SKIP\r\nRESET\r\nECHO after\r\n",
+        b"$5\r\nafter\r\n",
+    );
+}

@@ -62,8 +62,8 @@ fn reset(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     let c = ctx.client;
     c.set_db(0);
     c.set_protocol(Protocol::Resp2);
-    // A RESET that is itself being skipped stays silent (the worker ends the skip after it).
-    if c.reply_mode() != ReplyMode::Skip {
+    // RESET ends CLIENT REPLY OFF; a RESET that a pending SKIP applies to stays silent.
+    if c.reply_mode() == ReplyMode::Off {
         c.set_reply_mode(ReplyMode::On);
     }
     c.set_name(None);

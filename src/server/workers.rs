@@ -144,7 +144,13 @@ pub fn run_batch(
         if client.is_closing() {
             break;
         }
-        let before = client.reply_mode();
+        // CLIENT REPLY as Redis does it: a pending SKIP applies to this command only; a command
+        // that sets the mode itself is silent (OFF, SKIP) or answered (ON).
+        let skipped = client.reply_mode() == ReplyMode::Skip;
+        if skipped {
+            client.consume_skip();
+        }
+        let changes = client.reply_mode_changes();
         let reply = catch_unwind(AssertUnwindSafe(|| {
             dispatch::execute(server, client, &argv)
         }))
@@ -155,20 +161,12 @@ pub fn run_batch(
             );
             Reply::err("ERR internal error while running the command")
         });
-        let after = client.reply_mode();
-        let suppress = match (before, after) {
-            (_, ReplyMode::Off) => true,
-            // CLIENT REPLY SKIP itself is silent and silences the next command.
-            (ReplyMode::On, ReplyMode::Skip) => true,
-            // CLIENT REPLY ON cancels a pending skip and is itself answered, as in Redis.
-            (ReplyMode::Skip, ReplyMode::On) => false,
-            (ReplyMode::Skip, _) => {
-                if after == ReplyMode::Skip {
-                    client.set_reply_mode(ReplyMode::On);
-                }
-                true
-            }
-            _ => false,
+        let set_by_command = client.reply_mode_changes() != changes;
+        let suppress = match client.reply_mode() {
+            ReplyMode::Off => true,
+            ReplyMode::Skip if set_by_command => true,
+            ReplyMode::On if set_by_command => false,
+            _ => skipped,
         };
         if !suppress {
             reply.encode(out, client.protocol());

@@ -34,6 +34,9 @@ pub struct Client {
     resp3: AtomicBool,
     authenticated: AtomicBool,
     reply_mode: AtomicU8,
+    /// Bumped by every explicit change of the reply mode, so the worker can tell a command
+    /// that set the mode (CLIENT REPLY ...) from one that ran under it.
+    reply_mode_changes: AtomicU64,
     /// Set by QUIT and by a kill: the connection closes after the current replies.
     closing: AtomicBool,
     /// Wakes the connection task when another client kills this one.
@@ -59,6 +62,7 @@ impl Client {
             resp3: AtomicBool::new(false),
             authenticated: AtomicBool::new(authenticated),
             reply_mode: AtomicU8::new(ReplyMode::On as u8),
+            reply_mode_changes: AtomicU64::new(0),
             closing: AtomicBool::new(false),
             kill_signal: Notify::new(),
             no_evict: AtomicBool::new(false),
@@ -107,6 +111,22 @@ impl Client {
 
     pub fn set_reply_mode(&self, m: ReplyMode) {
         self.reply_mode.store(m as u8, Ordering::Relaxed);
+        self.reply_mode_changes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many times the reply mode was set explicitly.
+    pub fn reply_mode_changes(&self) -> u64 {
+        self.reply_mode_changes.load(Ordering::Relaxed)
+    }
+
+    /// Ends a pending skip as the command it applies to starts (not an explicit change).
+    pub fn consume_skip(&self) {
+        let _ = self.reply_mode.compare_exchange(
+            ReplyMode::Skip as u8,
+            ReplyMode::On as u8,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
     }
 
     /// Asks the connection to close once pending replies are written.
