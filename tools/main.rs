@@ -1,4 +1,4 @@
-//! `pika_tools`: maintenance tools for pika-rs data (subcommands arrive with their issues).
+//! `pika_tools`: maintenance tools for pika-rs data.
 
 use clap::Parser;
 
