@@ -925,3 +925,38 @@ fn a_panicking_command_answers_an_error_and_the_server_lives_on() {
     assert_eq!(v.as_deref(), Some("1"));
     let _: i64 = cmd(&mut other, &["INCR", "counter"]).unwrap();
 }
+
+#[test]
+fn monitor_streams_other_clients_commands_after_its_ok() {
+    let s = TestServer::start();
+    let mut mon = s.raw();
+    common::expect_raw(&mut mon, b"MONITOR\r\n", b"+OK\r\n");
+    let mut c = s.conn();
+    let _: () = cmd(&mut c, &["SET", "k", "a \"b\""]).unwrap();
+    let _: Vec<(String, String)> = cmd(&mut c, &["CONFIG", "GET", "port"]).unwrap();
+    let _: Option<String> = cmd(&mut c, &["AUTH", "x"]).ok();
+    let _: Option<String> = cmd(&mut c, &["GET", "k"]).unwrap();
+    // Arguments are printed as the client sent them (this client sends upper-case names).
+    let feed = String::from_utf8(common::read_until(&mut mon, b"\"GET\" \"k\"\r\n")).unwrap();
+    assert!(feed.contains("\"SET\" \"k\" \"a \\\"b\\\"\"\r\n"), "{feed}");
+    assert!(feed.contains("\"AUTH\" \"(redacted)\""), "{feed}");
+    assert!(
+        !feed.to_lowercase().contains("config"),
+        "admin commands are not fed: {feed}"
+    );
+    assert!(
+        feed.starts_with('+') && feed.contains("[0 127.0.0.1:"),
+        "{feed}"
+    );
+}
+
+#[test]
+fn reset_ends_monitoring() {
+    let s = TestServer::start();
+    let mut mon = s.raw();
+    common::expect_raw(&mut mon, b"MONITOR\r\n", b"+OK\r\n");
+    common::expect_raw(&mut mon, b"RESET\r\n", b"+RESET\r\n");
+    let mut c = s.conn();
+    let _: () = cmd(&mut c, &["SET", "k", "v"]).unwrap();
+    common::expect_raw(&mut mon, b"PING\r\n", b"+PONG\r\n");
+}

@@ -60,6 +60,7 @@ fn quit(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
 /// eviction, and unauthenticated when a password is required.
 fn reset(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     let c = ctx.client;
+    ctx.server.monitors.remove(c.id);
     c.set_db(0);
     c.set_protocol(Protocol::Resp2);
     // RESET ends CLIENT REPLY OFF; a RESET that a pending SKIP applies to stays silent.

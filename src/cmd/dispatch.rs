@@ -74,6 +74,13 @@ pub fn execute(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
         return record_rejected(server, Some(idx), reply);
     }
     client.touch(spec.name);
+    if server.monitors.is_active()
+        && !spec
+            .flags
+            .intersects(CmdFlags::ADMIN.union(CmdFlags::SKIP_MONITOR))
+    {
+        server.monitors.feed(client, client.db(), argv);
+    }
 
     let start = Instant::now();
     let positions = spec.key_positions(argv.len());

@@ -25,6 +25,9 @@ pub const COMMANDS: &[CommandSpec] = &[
     command!("command", -1, [LOADING, STALE], KeySpec::None, [SLOW, CONNECTION], "server",
              "Returns detailed information about all commands.", command_cmd::command,
              subcommands: command_cmd::SUBCOMMANDS),
+    command!("monitor", 1, [ADMIN, NOSCRIPT, LOADING, STALE], KeySpec::None,
+             [ADMIN, SLOW, DANGEROUS], "server",
+             "Listens for all requests received by the server in real-time.", monitor),
     command!("info", -1, [LOADING, STALE], KeySpec::None, [SLOW, DANGEROUS], "server",
              "Returns information and statistics about the server.", info::info),
     command!("config", -2, [], KeySpec::None, [SLOW], "server",
@@ -254,4 +257,10 @@ fn slowlog_help(_: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
             "    Reset the slowlog.",
         ],
     ))
+}
+
+/// MONITOR: from the next command on, this client gets a line per command the server runs.
+fn monitor(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    ctx.client.request_monitor();
+    Ok(Reply::ok())
 }

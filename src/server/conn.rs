@@ -17,6 +17,7 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 
 use crate::state::client::Client;
+use crate::state::monitor::ReplySink;
 
 /// A unit of queued work, in arrival order.
 pub enum Work {
@@ -175,5 +176,11 @@ impl Conn {
     /// socket.
     pub fn shutdown(&self) {
         let _ = self.out.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+impl ReplySink for Conn {
+    fn push(&self, bytes: &[u8]) {
+        self.send(bytes);
     }
 }

@@ -49,6 +49,9 @@ pub async fn serve(
         }
     };
     let conn = Arc::new(Conn::new(Arc::clone(&client), out));
+    let weak_conn = Arc::downgrade(&conn);
+    let sink: std::sync::Weak<dyn crate::state::monitor::ReplySink> = weak_conn;
+    let _ = client.sink.set(sink);
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut parser = RequestParser::new();
     // Set after a protocol error: read nothing more, close once the error reply is out.

@@ -98,6 +98,11 @@ fn run_group(server: &ServerState, mut group: Vec<Arc<Conn>>) {
         } else {
             for (conn, out) in group.iter().zip(outputs) {
                 conn.send(&out);
+                if conn.client.take_monitor_request() {
+                    if let Some(sink) = conn.client.sink.get() {
+                        server.monitors.add(conn.client.id, sink.clone());
+                    }
+                }
             }
         }
         group.retain(|conn| {

@@ -48,6 +48,10 @@ pub struct Client {
     last_interaction_ms: AtomicU64,
     /// Bytes waiting in the query buffer, for CLIENT LIST.
     pub query_buffer_len: AtomicUsize,
+    /// Where out-of-band bytes (MONITOR lines) go; set by the connection at accept.
+    pub sink: super::monitor::SinkSlot,
+    /// Set by MONITOR; the worker registers the monitor once the +OK is out.
+    monitor_requested: AtomicBool,
 }
 
 impl Client {
@@ -70,6 +74,8 @@ impl Client {
             last_command: Mutex::new(String::from("NULL")),
             last_interaction_ms: AtomicU64::new(0),
             query_buffer_len: AtomicUsize::new(0),
+            sink: super::monitor::SinkSlot::new(),
+            monitor_requested: AtomicBool::new(false),
         }
     }
 
@@ -142,6 +148,16 @@ impl Client {
     pub fn kill(&self) {
         self.close_after_reply();
         self.kill_signal.notify_one();
+    }
+
+    /// MONITOR: asks to be registered as a monitor after the current replies.
+    pub fn request_monitor(&self) {
+        self.monitor_requested.store(true, Ordering::Relaxed);
+    }
+
+    /// Takes a pending MONITOR request.
+    pub fn take_monitor_request(&self) -> bool {
+        self.monitor_requested.swap(false, Ordering::Relaxed)
     }
 
     pub fn name(&self) -> Option<Bytes> {

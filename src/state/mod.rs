@@ -4,6 +4,7 @@
 //! Commands see it through [`crate::cmd::Ctx`]; the server builds it once at start-up.
 
 pub mod client;
+pub mod monitor;
 pub mod slowlog;
 pub mod stats;
 
@@ -37,6 +38,7 @@ pub struct ServerState {
     next_client_id: AtomicU64,
     pub stats: stats::Stats,
     pub slowlog: slowlog::SlowLog,
+    pub monitors: monitor::Monitors,
     pub started: Instant,
     /// Unix seconds of the last successful save (flush to disk).
     pub last_save: AtomicU64,
@@ -63,6 +65,7 @@ impl ServerState {
             next_client_id: AtomicU64::new(1),
             stats: stats::Stats::new(command_count),
             slowlog: slowlog::SlowLog::default(),
+            monitors: monitor::Monitors::default(),
             started: Instant::now(),
             last_save: AtomicU64::new(unix_secs()),
             shutdown_requested: AtomicBool::new(false),
@@ -91,6 +94,7 @@ impl ServerState {
 
     /// Forgets a closed connection.
     pub fn unregister_client(&self, id: u64) {
+        self.monitors.remove(id);
         self.clients.lock().remove(&id);
     }
 

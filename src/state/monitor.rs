@@ -1,0 +1,129 @@
+//! MONITOR: clients that receive a line for every command the server runs.
+//!
+//! A monitor is registered after its `+OK` has been written, so feed lines never overtake it.
+//! Feeding costs one atomic load per command while nobody monitors. Lines are written straight
+//! to each monitor's socket through a [`ReplySink`]; a monitor whose connection is gone is
+//! dropped at the next feed.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Weak;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+use super::client::Client;
+
+/// Somewhere to push bytes to a client outside the request/reply cycle.
+pub trait ReplySink: Send + Sync {
+    /// Queues bytes for the client, after anything already sent.
+    fn push(&self, bytes: &[u8]);
+}
+
+/// The registered monitors.
+#[derive(Default)]
+pub struct Monitors {
+    any: AtomicBool,
+    list: Mutex<Vec<(u64, Weak<dyn ReplySink>)>>,
+}
+
+impl Monitors {
+    /// Starts feeding client `id`.
+    pub fn add(&self, id: u64, sink: Weak<dyn ReplySink>) {
+        let mut list = self.list.lock();
+        list.retain(|(other, _)| *other != id);
+        list.push((id, sink));
+        self.any.store(true, Ordering::Release);
+    }
+
+    /// Stops feeding client `id` (RESET, disconnect).
+    pub fn remove(&self, id: u64) {
+        let mut list = self.list.lock();
+        list.retain(|(other, _)| *other != id);
+        self.any.store(!list.is_empty(), Ordering::Release);
+    }
+
+    /// True when at least one client monitors.
+    pub fn is_active(&self) -> bool {
+        self.any.load(Ordering::Acquire)
+    }
+
+    /// Sends the feed line of a command `client` ran in database `db` to every other monitor.
+    pub fn feed(&self, client: &Client, db: usize, argv: &[Bytes]) {
+        let line = feed_line(client, db, argv);
+        let mut list = self.list.lock();
+        list.retain(|(id, sink)| match sink.upgrade() {
+            Some(sink) => {
+                if *id != client.id {
+                    sink.push(line.as_bytes());
+                }
+                true
+            }
+            None => false,
+        });
+        self.any.store(!list.is_empty(), Ordering::Release);
+    }
+}
+
+/// `+<unix secs>.<micros> [<db> <addr>] "arg" "arg"...` as Redis prints it.
+fn feed_line(client: &Client, db: usize, argv: &[Bytes]) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut line = format!(
+        "+{}.{:06} [{} {}]",
+        now.as_secs(),
+        now.subsec_micros(),
+        db,
+        client.addr
+    );
+    let redact = argv
+        .first()
+        .is_some_and(|n| n.eq_ignore_ascii_case(b"auth") || n.eq_ignore_ascii_case(b"hello"));
+    for (i, arg) in argv.iter().enumerate() {
+        line.push(' ');
+        if redact && i > 0 {
+            line.push_str("\"(redacted)\"");
+        } else {
+            push_quoted(&mut line, arg);
+        }
+    }
+    line.push_str("\r\n");
+    line
+}
+
+/// Appends `arg` in double quotes with Redis' escapes (sdscatrepr).
+fn push_quoted(out: &mut String, arg: &[u8]) {
+    out.push('"');
+    for &b in arg {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x07 => out.push_str("\\a"),
+            0x08 => out.push_str("\\b"),
+            0x20..=0x7e => out.push(b as char),
+            _ => {
+                let _ = write!(out, "\\x{b:02x}");
+            }
+        }
+    }
+    out.push('"');
+}
+
+/// Lets a client hold its sink before it monitors (the connection sets it at accept).
+pub type SinkSlot = std::sync::OnceLock<Weak<dyn ReplySink>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_are_quoted_like_redis() {
+        let mut s = String::new();
+        push_quoted(&mut s, b"a\"b\\c\n\x01 ");
+        assert_eq!(s, "\"a\\\"b\\\\c\\n\\x01 \"");
+    }
+}
