@@ -2,11 +2,7 @@
 
 mod common;
 
-use bytes::Bytes;
-use common::{cmd, err, int, TestServer};
-use pika::storage::codec::{DataType, MetaValue};
-use pika::storage::engine::EngineOptions;
-use pika::storage::Storage;
+use common::{cmd, err, int, server_with_hash, TestServer};
 use redis::Value;
 
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
@@ -31,28 +27,6 @@ fn ints(c: &mut redis::Connection, args: &[&str]) -> Vec<Option<i64>> {
 
 fn exists(c: &mut redis::Connection, key: &str) -> bool {
     int(c, &["EXISTS", key]) == 1
-}
-
-/// A server whose db 0 holds `key` as a hash, written straight into storage while the server
-/// is stopped (the hash commands live elsewhere).
-fn server_with_hash(key: &str) -> TestServer {
-    let mut s = TestServer::start();
-    s.terminate();
-    {
-        let st = Storage::open(&s.db_path(), 16, &EngineOptions::default()).expect("storage");
-        let state = st.load(0, key.as_bytes()).unwrap();
-        let mut txn = st.txn();
-        let meta = MetaValue {
-            data_type: DataType::Hash,
-            flags: 0,
-            expire_ms: 0,
-            body: Bytes::new(),
-        };
-        txn.put(&state, &meta);
-        txn.commit().unwrap();
-    }
-    s.restart();
-    s
 }
 
 // ---------------------------------------------------------------------------------------------

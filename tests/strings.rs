@@ -4,11 +4,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use common::{cmd, err, get, int, TestServer};
-use pika::storage::codec::{DataType, MetaValue};
-use pika::storage::engine::EngineOptions;
-use pika::storage::Storage;
+use common::{cmd, err, get, int, server_with_hash, TestServer};
 use redis::Value;
 
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
@@ -24,55 +20,10 @@ fn bulk(c: &mut redis::Connection, args: &[&str]) -> Option<String> {
     cmd(c, args).unwrap()
 }
 
-/// Stops `s`, runs `f` on its storage, and starts it again on the same data.
-fn with_storage<T>(s: &mut TestServer, f: impl FnOnce(&Storage) -> T) -> T {
-    s.terminate();
-    let out = {
-        let storage =
-            Storage::open(&s.db_path(), 16, &EngineOptions::default()).expect("open storage");
-        f(&storage)
-    };
-    s.restart();
-    out
-}
-
-/// A server whose db 0 holds `key` as a hash (the hash commands live elsewhere, so the record is
-/// written straight into storage while the server is stopped).
-fn server_with_hash(key: &str) -> TestServer {
-    let mut s = TestServer::start();
-    with_storage(&mut s, |st| {
-        let state = st.load(0, key.as_bytes()).unwrap();
-        let mut txn = st.txn();
-        let meta = MetaValue {
-            data_type: DataType::Hash,
-            flags: 0,
-            expire_ms: 0,
-            body: Bytes::new(),
-        };
-        txn.put(&state, &meta);
-        txn.commit().unwrap();
-    });
-    s
-}
-
-/// Milliseconds left on `key`: PTTL when the server has it, else read from storage.
+/// Milliseconds left on `key`.
 fn pttl(s: &mut TestServer, key: &str) -> i64 {
     let mut c = s.conn();
-    match cmd::<i64>(&mut c, &["PTTL", key]) {
-        Ok(v) => v,
-        Err(e) if common::error_text(&e).starts_with("ERR unknown command") => {
-            drop(c);
-            with_storage(s, |st| {
-                let state = st.load(0, key.as_bytes()).unwrap();
-                match state.live() {
-                    None => -2,
-                    Some(m) if m.expire_ms == 0 => -1,
-                    Some(m) => m.expire_ms as i64 - pika::storage::now_ms() as i64,
-                }
-            })
-        }
-        Err(e) => panic!("PTTL failed: {e}"),
-    }
+    cmd(&mut c, &["PTTL", key]).unwrap()
 }
 
 fn now_ms() -> i64 {

@@ -290,3 +290,39 @@ pub fn read_until(stream: &mut TcpStream, suffix: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// Stops `s`, runs `f` on its storage, and starts it again on the same data.
+pub fn with_storage<T>(s: &mut TestServer, f: impl FnOnce(&pika::storage::Storage) -> T) -> T {
+    s.terminate();
+    let out = {
+        let storage = pika::storage::Storage::open(
+            &s.db_path(),
+            16,
+            &pika::storage::engine::EngineOptions::default(),
+        )
+        .expect("open storage");
+        f(&storage)
+    };
+    s.restart();
+    out
+}
+
+/// A server whose db 0 holds `key` as a hash, for WRONGTYPE checks before the hash commands
+/// exist: the record is written straight into storage while the server is stopped.
+pub fn server_with_hash(key: &str) -> TestServer {
+    use pika::storage::codec::{DataType, MetaValue};
+    let mut s = TestServer::start();
+    with_storage(&mut s, |st| {
+        let state = st.load(0, key.as_bytes()).expect("load");
+        let mut txn = st.txn();
+        let meta = MetaValue {
+            data_type: DataType::Hash,
+            flags: 0,
+            expire_ms: 0,
+            body: bytes::Bytes::new(),
+        };
+        txn.put(&state, &meta);
+        txn.commit().expect("commit");
+    });
+    s
+}
