@@ -130,6 +130,12 @@ impl MetaValue {
         })
     }
 
+    /// True when an encoded record exists and has not expired at `now_ms`, read without
+    /// decoding the body (the same rule as [`MetaValue::is_expired`]).
+    pub fn raw_is_live(raw: &[u8], now_ms: u64) -> bool {
+        MetaValue::peek_expire(raw).is_some_and(|e| e == 0 || e > now_ms)
+    }
+
     /// Reads only the deadline of an encoded record, without copying the body.
     pub fn peek_expire(raw: &[u8]) -> Option<u64> {
         Some(u64::from_be_bytes(raw.get(2..10)?.try_into().ok()?))

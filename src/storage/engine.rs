@@ -208,14 +208,6 @@ impl Engine {
         RangeCursor { it }
     }
 
-    /// A RocksDB property of one column family, as text (`rocksdb.estimate-num-keys`, ...).
-    pub fn property(&self, cf: Cf, name: &str) -> Option<String> {
-        self.db
-            .property_value_cf(self.handle(cf), name)
-            .ok()
-            .flatten()
-    }
-
     /// A RocksDB integer property of one column family.
     pub fn property_int(&self, cf: Cf, name: &str) -> Option<u64> {
         self.db
@@ -230,18 +222,6 @@ impl Engine {
             self.db.flush_cf(self.handle(cf)).map_err(rocks_err)?;
         }
         Ok(())
-    }
-
-    /// Compacts a key range of one column family (`None` bounds: the whole family).
-    pub fn compact(&self, cf: Cf, from: Option<&[u8]>, to: Option<&[u8]>) {
-        self.db.compact_range_cf(self.handle(cf), from, to);
-    }
-
-    /// Drops whole key ranges of a column family; the data goes away at compaction.
-    pub fn delete_range_now(&self, cf: Cf, from: &[u8], to: &[u8]) -> Result<(), StorageError> {
-        let mut b = self.batch();
-        b.delete_range(cf, from, to);
-        self.write(b)
     }
 }
 
@@ -268,19 +248,9 @@ impl Batch<'_> {
         self.inner.delete_range_cf(self.engine.handle(cf), from, to);
     }
 
-    /// Number of mutations in the batch.
-    pub fn len(&self) -> usize {
-        self.inner.len()
-    }
-
     /// True when nothing was added.
     pub fn is_empty(&self) -> bool {
         self.inner.is_empty()
-    }
-
-    /// The serialized batch, the form the binlog will carry.
-    pub fn data(&self) -> &[u8] {
-        self.inner.data()
     }
 }
 

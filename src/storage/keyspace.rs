@@ -235,7 +235,7 @@ impl Storage {
         let mut out = Vec::new();
         while let Some((k, v)) = cur.current() {
             let user_key = &k[codec::KEY_PREFIX_LEN..];
-            let live = MetaValue::peek_expire(v).is_some_and(|e| e == 0 || e > now);
+            let live = MetaValue::raw_is_live(v, now);
             if live && (all || glob_match(pattern, user_key, false)) {
                 out.push(user_key.to_vec());
             }
@@ -263,7 +263,7 @@ impl Storage {
         ] {
             let mut cur = self.engine.range(Cf::Meta, &lower, Some(&upper));
             while let Some((k, v)) = cur.current() {
-                if MetaValue::peek_expire(v).is_some_and(|e| e == 0 || e > now) {
+                if MetaValue::raw_is_live(v, now) {
                     return Ok(Some(k[codec::KEY_PREFIX_LEN..].to_vec()));
                 }
                 budget -= 1;

@@ -96,7 +96,7 @@ impl Storage {
             }
             visited += 1;
             let user_key = &k[codec::KEY_PREFIX_LEN..];
-            let live = MetaValue::peek_expire(v).is_some_and(|e| e == 0 || e > now);
+            let live = MetaValue::raw_is_live(v, now);
             let type_ok = filter
                 .data_type
                 .is_none_or(|t| v.first() == Some(&(t as u8)));
