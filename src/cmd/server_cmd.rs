@@ -5,7 +5,7 @@
 //! "Saving" means flushing RocksDB's memtables to SST files: every write is already durable in
 //! the write-ahead log, so a save only shortens recovery and makes LASTSAVE meaningful.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -17,7 +17,7 @@ use super::{args, command_cmd, config_cmd, debug_cmd, info, memory_cmd, CmdError
 use crate::command;
 use crate::resp::Reply;
 use crate::state::client::ReplyMode;
-use crate::state::{unix_secs, ServerState, ShutdownMode};
+use crate::state::{ServerState, ShutdownMode};
 
 /// Commands of this group.
 #[rustfmt::skip]
@@ -102,18 +102,9 @@ fn time(_: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     ]))
 }
 
-/// Unix time at which the last BGSAVE finished. A background flush holds only the storage (not
-/// the server state), so it reports here and LASTSAVE takes the later of the two.
-static BGSAVE_DONE_AT: AtomicU64 = AtomicU64::new(0);
-/// True while a BGSAVE flush runs.
-static BGSAVE_RUNNING: AtomicBool = AtomicBool::new(false);
-
 /// The time of the last completed save (SAVE, BGSAVE or start-up).
 pub fn last_save_time(server: &ServerState) -> u64 {
-    server
-        .last_save
-        .load(Ordering::Relaxed)
-        .max(BGSAVE_DONE_AT.load(Ordering::Relaxed))
+    server.storage.stats.last_save_secs.load(Ordering::Relaxed)
 }
 
 fn lastsave(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
@@ -121,11 +112,10 @@ fn lastsave(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
 }
 
 fn save(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
-    if BGSAVE_RUNNING.load(Ordering::SeqCst) {
+    if ctx.storage().stats.save_in_progress.load(Ordering::SeqCst) {
         return Err(CmdError::err("Background save already in progress"));
     }
     ctx.storage().save()?;
-    ctx.server.last_save.store(unix_secs(), Ordering::Relaxed);
     Ok(Reply::ok())
 }
 
@@ -136,7 +126,8 @@ fn bgsave(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         Some(a) if argv.len() == 2 && args::is(a, "schedule") => true,
         Some(_) => return Err(CmdError::Syntax),
     };
-    if BGSAVE_RUNNING.swap(true, Ordering::SeqCst) {
+    let running = &ctx.storage().stats.save_in_progress;
+    if running.swap(true, Ordering::SeqCst) {
         if schedule {
             return Ok(Reply::Simple("Background saving scheduled".into()));
         }
@@ -146,14 +137,16 @@ fn bgsave(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let spawned = std::thread::Builder::new()
         .name("bgsave".into())
         .spawn(move || {
-            match storage.save() {
-                Ok(()) => BGSAVE_DONE_AT.store(unix_secs(), Ordering::Relaxed),
-                Err(e) => tracing::error!("BGSAVE failed: {e}"),
+            if let Err(e) = storage.save() {
+                tracing::error!("BGSAVE failed: {e}");
             }
-            BGSAVE_RUNNING.store(false, Ordering::SeqCst);
+            storage
+                .stats
+                .save_in_progress
+                .store(false, Ordering::SeqCst);
         });
     if let Err(e) = spawned {
-        BGSAVE_RUNNING.store(false, Ordering::SeqCst);
+        running.store(false, Ordering::SeqCst);
         return Err(CmdError::err(format!("Background save failed: {e}")));
     }
     Ok(Reply::Simple("Background saving started".into()))

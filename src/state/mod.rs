@@ -40,8 +40,6 @@ pub struct ServerState {
     pub slowlog: slowlog::SlowLog,
     pub monitors: monitor::Monitors,
     pub started: Instant,
-    /// Unix seconds of the last successful save (flush to disk).
-    pub last_save: AtomicU64,
     shutdown_requested: AtomicBool,
     shutdown_mode: Mutex<ShutdownMode>,
     /// Wakes the listener when shutdown is requested.
@@ -67,7 +65,6 @@ impl ServerState {
             slowlog: slowlog::SlowLog::default(),
             monitors: monitor::Monitors::default(),
             started: Instant::now(),
-            last_save: AtomicU64::new(unix_secs()),
             shutdown_requested: AtomicBool::new(false),
             shutdown_mode: Mutex::new(ShutdownMode::Save),
             shutdown_signal: Notify::new(),

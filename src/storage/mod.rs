@@ -23,7 +23,7 @@ pub mod strings;
 pub mod write;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use parking_lot::RwLock;
 
@@ -63,6 +63,10 @@ pub enum StorageError {
 pub struct StorageStats {
     /// Keys written since the last save (INFO's rdb_changes_since_last_save).
     pub changes_since_save: AtomicU64,
+    /// Unix seconds of the last completed save (or of the open), for LASTSAVE.
+    pub last_save_secs: AtomicU64,
+    /// True while a background save runs.
+    pub save_in_progress: AtomicBool,
     pub expired_keys: AtomicU64,
     pub keyspace_hits: AtomicU64,
     pub keyspace_misses: AtomicU64,
@@ -156,7 +160,10 @@ impl Storage {
             scan_cursors: scan::CursorTable::default(),
             lazy_expired: expire::LazyQueue::default(),
             cache: MetaCache::new(0),
-            stats: StorageStats::default(),
+            stats: StorageStats {
+                last_save_secs: AtomicU64::new(now_ms() / 1000),
+                ..StorageStats::default()
+            },
         })
     }
 
@@ -185,14 +192,17 @@ impl Storage {
             .ok_or(StorageError::DbOutOfRange)
     }
 
-    /// Flushes memtables to disk (SAVE, BGSAVE) and takes the changes it covered off
-    /// `changes_since_save`.
+    /// Flushes memtables to disk (SAVE, BGSAVE), takes the changes it covered off
+    /// `changes_since_save` and records the time for LASTSAVE.
     pub fn save(&self) -> Result<(), StorageError> {
         let covered = self.stats.changes_since_save.load(Ordering::Relaxed);
         self.engine.flush()?;
         self.stats
             .changes_since_save
             .fetch_sub(covered, Ordering::Relaxed);
+        self.stats
+            .last_save_secs
+            .store(now_ms() / 1000, Ordering::Relaxed);
         Ok(())
     }
 
