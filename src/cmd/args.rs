@@ -46,3 +46,19 @@ pub fn deadline_from_relative(value: i64, unit_ms: i64, now_ms: u64) -> Option<i
 pub fn deadline_from_absolute(value: i64, unit_ms: i64) -> Option<i64> {
     value.checked_mul(unit_ms)
 }
+
+/// The timeout of a blocking command, in seconds with decimals (Redis 7): `None` for 0
+/// (wait forever). Errors use Redis' texts.
+pub fn timeout(arg: &[u8]) -> Result<Option<std::time::Duration>, CmdError> {
+    let secs = parse_f64(arg)
+        .filter(|v| !v.is_nan())
+        .ok_or_else(|| CmdError::err("timeout is not a float or out of range"))?;
+    let ms = (secs * 1000.0).ceil();
+    if ms > (i64::MAX / 2) as f64 {
+        return Err(CmdError::err("timeout is out of range"));
+    }
+    if ms < 0.0 {
+        return Err(CmdError::err("timeout is negative"));
+    }
+    Ok((ms > 0.0).then(|| std::time::Duration::from_millis(ms as u64)))
+}

@@ -26,6 +26,8 @@ mod string;
 
 use std::borrow::Cow;
 
+use bytes::Bytes;
+
 use crate::resp::Reply;
 use crate::state::client::Client;
 use crate::state::ServerState;
@@ -46,6 +48,27 @@ impl Ctx<'_> {
     /// The storage.
     pub fn storage(&self) -> &crate::storage::Storage {
         &self.server.storage
+    }
+
+    /// Makes a blocking command wait: call it when none of `keys` has data, and return its
+    /// result. The client is parked without holding a worker; when one of the keys receives
+    /// data the *whole command runs again* (so the handler needs no special wake-up path), and
+    /// when `timeout` passes (`None`: never) the client gets `on_timeout`. The first call's
+    /// deadline stands across re-runs.
+    pub fn block(
+        &self,
+        keys: &[Bytes],
+        timeout: Option<std::time::Duration>,
+        on_timeout: Reply,
+    ) -> CmdResult {
+        self.client
+            .request_block(crate::state::client::BlockRequest {
+                keys: keys.to_vec(),
+                deadline: timeout.map(|t| std::time::Instant::now() + t),
+                on_timeout,
+            });
+        // Not sent: the worker sees the request and parks the client instead.
+        Ok(Reply::Null)
     }
 }
 

@@ -52,6 +52,21 @@ pub struct Client {
     pub sink: super::monitor::SinkSlot,
     /// Set by MONITOR; the worker registers the monitor once the +OK is out.
     monitor_requested: AtomicBool,
+    /// Set by a blocking command that found nothing; the worker parks the client.
+    block_request: Mutex<Option<BlockRequest>>,
+    /// True while the client waits in a blocking command (CLIENT LIST flag `b`).
+    pub blocked: AtomicBool,
+}
+
+/// What a blocking command waits for (see `Ctx::block`).
+#[derive(Debug, Clone)]
+pub struct BlockRequest {
+    /// The keys whose data would let the command complete.
+    pub keys: Vec<Bytes>,
+    /// When to give up; `None` waits forever.
+    pub deadline: Option<Instant>,
+    /// The reply sent when the deadline passes.
+    pub on_timeout: crate::resp::Reply,
 }
 
 impl Client {
@@ -76,6 +91,8 @@ impl Client {
             query_buffer_len: AtomicUsize::new(0),
             sink: super::monitor::SinkSlot::new(),
             monitor_requested: AtomicBool::new(false),
+            block_request: Mutex::new(None),
+            blocked: AtomicBool::new(false),
         }
     }
 
@@ -153,6 +170,16 @@ impl Client {
     /// MONITOR: asks to be registered as a monitor after the current replies.
     pub fn request_monitor(&self) {
         self.monitor_requested.store(true, Ordering::Relaxed);
+    }
+
+    /// A blocking command asks to wait (see `Ctx::block`).
+    pub fn request_block(&self, request: BlockRequest) {
+        *self.block_request.lock() = Some(request);
+    }
+
+    /// Takes a pending block request.
+    pub fn take_block_request(&self) -> Option<BlockRequest> {
+        self.block_request.lock().take()
     }
 
     /// Takes a pending MONITOR request.

@@ -18,10 +18,23 @@
 //!              "dbsize" | db u16  -> i64 BE counter, maintained by merge operands
 //!              "expires" | db u16 -> i64 BE counter of keys with a deadline, likewise
 //!              "dbmap"            -> u16 BE per logical database: its physical id (SWAPDB)
+//!              "version-floor"    -> u64 BE, above every collection version handed out
 //! ```
-//! `expire_ms == 0` means the key has no expiry. Element column families of collections use
-//! `| db | slot | key len: u32 BE | key | version: u64 BE | sub-key |` so a version's elements are
-//! one range (the collections layer documents its own values).
+//! `expire_ms == 0` means the key has no expiry.
+//!
+//! Collections (hash, list, set, zset) keep one entry per element in their type's column family:
+//! ```text
+//! element key: | db: u16 BE | slot: u16 BE | key len: u32 BE | user key | version: u64 BE | sub-key |
+//! cf "hash"    sub-key: field               value: the field's value
+//! cf "set"     sub-key: member              value: empty
+//! cf "list"    sub-key: index: u64 BE       value: the element (see `storage::list`)
+//! cf "zset"    sub-key: member              value: score, [`encode_score`] (8 bytes)
+//! cf "zscore"  sub-key: encode_score(score) | member     value: empty
+//! ```
+//! The length prefix keeps `a` + version apart from `ab`'s elements; the version makes every
+//! incarnation of a key its own range. Deleting or overwriting a collection only replaces its
+//! meta record: elements whose version is no longer the key's live version are invisible, and a
+//! compaction filter (`engine`) drops them in the background, so DEL of a huge key is O(1).
 
 use bytes::Bytes;
 
@@ -78,6 +91,116 @@ impl DataType {
 pub mod flags {
     /// The string was changed in place (APPEND, SETRANGE): Redis reports such values as `raw`.
     pub const RAW_STRING: u8 = 0x01;
+    /// The collection outgrew Redis' compact encoding (listpack, intset) at some point; Redis
+    /// never converts back, so OBJECT ENCODING keeps reporting the large encoding.
+    pub const LARGE_ENCODING: u8 = 0x02;
+}
+
+impl DataType {
+    /// True for types whose elements live in element column families.
+    pub fn is_collection(self) -> bool {
+        matches!(
+            self,
+            DataType::Hash | DataType::List | DataType::Set | DataType::ZSet
+        )
+    }
+}
+
+/// The header at the start of a collection's meta body: `| version: u64 | count: u64 | extra |`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CollectionHeader {
+    /// Incarnation of the key; its elements carry it in their keys.
+    pub version: u64,
+    /// Number of elements.
+    pub count: u64,
+    /// Type-specific bytes (list head and tail indexes).
+    pub extra: Vec<u8>,
+}
+
+impl CollectionHeader {
+    /// Length of version and count.
+    pub const FIXED_LEN: usize = 16;
+
+    /// Parses a collection meta body; `None` when it is too short.
+    pub fn decode(body: &[u8]) -> Option<CollectionHeader> {
+        let version = u64::from_be_bytes(body.get(..8)?.try_into().ok()?);
+        let count = u64::from_be_bytes(body.get(8..16)?.try_into().ok()?);
+        Some(CollectionHeader {
+            version,
+            count,
+            extra: body[16..].to_vec(),
+        })
+    }
+
+    /// Serialises the header as a meta body.
+    pub fn encode(&self) -> Bytes {
+        let mut out = Vec::with_capacity(Self::FIXED_LEN + self.extra.len());
+        out.extend_from_slice(&self.version.to_be_bytes());
+        out.extend_from_slice(&self.count.to_be_bytes());
+        out.extend_from_slice(&self.extra);
+        Bytes::from(out)
+    }
+}
+
+/// The common prefix of every element of one incarnation (`version`) of a collection key.
+pub fn encode_element_prefix(db: u16, slot: u16, key: &[u8], version: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(KEY_PREFIX_LEN + 4 + key.len() + 8 + 16);
+    out.extend_from_slice(&db.to_be_bytes());
+    out.extend_from_slice(&slot.to_be_bytes());
+    out.extend_from_slice(&(key.len() as u32).to_be_bytes());
+    out.extend_from_slice(key);
+    out.extend_from_slice(&version.to_be_bytes());
+    out
+}
+
+/// Splits an element key into (meta key, version, sub-key).
+pub fn decode_element_key(raw: &[u8]) -> Option<(Vec<u8>, u64, &[u8])> {
+    let prefix = raw.get(..KEY_PREFIX_LEN)?;
+    let len = u32::from_be_bytes(raw.get(4..8)?.try_into().ok()?) as usize;
+    let key = raw.get(8..8usize.checked_add(len)?)?;
+    let version = u64::from_be_bytes(raw.get(8 + len..16 + len)?.try_into().ok()?);
+    let mut meta_key = Vec::with_capacity(KEY_PREFIX_LEN + len);
+    meta_key.extend_from_slice(prefix);
+    meta_key.extend_from_slice(key);
+    Some((meta_key, version, &raw[16 + len..]))
+}
+
+/// The first key after every key that starts with `prefix` (an exclusive upper bound), or
+/// `None` when no such key exists (the prefix is all 0xff).
+pub fn prefix_upper_bound(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut out = prefix.to_vec();
+    while let Some(last) = out.pop() {
+        if last != 0xff {
+            out.push(last + 1);
+            return Some(out);
+        }
+    }
+    None
+}
+
+/// Encodes a score so that byte order is numeric order (-inf < ... < -0 = 0 < ... < +inf).
+/// NaN never reaches storage (commands reject it).
+pub fn encode_score(score: f64) -> [u8; 8] {
+    // -0.0 and 0.0 are one score, as in Redis.
+    let score = if score == 0.0 { 0.0 } else { score };
+    let bits = score.to_bits();
+    let ordered = if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    };
+    ordered.to_be_bytes()
+}
+
+/// Inverse of [`encode_score`]; `None` for fewer than 8 bytes.
+pub fn decode_score(raw: &[u8]) -> Option<f64> {
+    let ordered = u64::from_be_bytes(raw.get(..8)?.try_into().ok()?);
+    let bits = if ordered >> 63 == 1 {
+        ordered & !(1 << 63)
+    } else {
+        !ordered
+    };
+    Some(f64::from_bits(bits))
 }
 
 /// A decoded meta value.
@@ -206,6 +329,8 @@ pub struct SysKey;
 impl SysKey {
     pub const FORMAT_VERSION: &'static [u8] = b"format-version";
     pub const DB_MAP: &'static [u8] = b"dbmap";
+    /// u64 BE: every collection version handed out so far is below it (see `collection`).
+    pub const VERSION_FLOOR: &'static [u8] = b"version-floor";
 
     /// The persisted key counter of physical database `db`.
     pub fn dbsize(db: u16) -> Vec<u8> {
@@ -314,6 +439,62 @@ mod tests {
         assert!(db_lower_bound(1) <= encode_meta_key(1, 0, b""));
         assert!(encode_meta_key(1, 16383, &[0xff; 8]) < db_upper_bound(1));
         assert!(db_upper_bound(1) <= encode_meta_key(2, 0, b""));
+    }
+
+    #[test]
+    fn element_keys_round_trip_and_keep_keys_apart() {
+        let prefix = encode_element_prefix(2, 7, b"ab", 9);
+        let mut k = prefix.clone();
+        k.extend_from_slice(b"field");
+        let (meta, version, sub) = decode_element_key(&k).expect("valid");
+        assert_eq!(meta, encode_meta_key(2, 7, b"ab"));
+        assert_eq!((version, sub), (9, &b"field"[..]));
+        // The elements of "a" never fall inside the range of "ab", whatever their sub-keys.
+        let other = encode_element_prefix(2, 7, b"a", u64::MAX);
+        assert!(!other.starts_with(&prefix) && !prefix.starts_with(&other));
+        assert_eq!(decode_element_key(b"\x00\x00\x00\x00\x00\x00\x00\x09ab"), None);
+    }
+
+    #[test]
+    fn prefix_upper_bound_is_the_next_prefix() {
+        assert_eq!(prefix_upper_bound(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_upper_bound(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_upper_bound(b"\xff\xff"), None);
+    }
+
+    #[test]
+    fn scores_sort_numerically_as_bytes() {
+        let scores = [
+            f64::NEG_INFINITY,
+            -1e300,
+            -2.5,
+            -1.0,
+            -f64::MIN_POSITIVE,
+            0.0,
+            f64::MIN_POSITIVE,
+            1.0,
+            2.5,
+            1e300,
+            f64::INFINITY,
+        ];
+        for pair in scores.windows(2) {
+            assert!(encode_score(pair[0]) < encode_score(pair[1]), "{pair:?}");
+        }
+        for s in scores {
+            assert_eq!(decode_score(&encode_score(s)), Some(s));
+        }
+        assert_eq!(encode_score(-0.0), encode_score(0.0));
+    }
+
+    #[test]
+    fn collection_header_round_trips() {
+        let h = CollectionHeader {
+            version: 42,
+            count: 7,
+            extra: vec![1, 2, 3],
+        };
+        assert_eq!(CollectionHeader::decode(&h.encode()), Some(h));
+        assert_eq!(CollectionHeader::decode(&[0; 15]), None);
     }
 
     #[test]

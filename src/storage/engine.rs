@@ -4,14 +4,19 @@
 //! cursors ([`RangeCursor`]), so the rest of the storage layer is free of RocksDB types and the
 //! options that come from the configuration are applied in one place.
 
+use std::ffi::CStr;
 use std::path::Path;
+use std::sync::{Arc, OnceLock, Weak};
 
+use rocksdb::compaction_filter::{CompactionFilter, Decision};
+use rocksdb::compaction_filter_factory::{CompactionFilterContext, CompactionFilterFactory};
 use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType,
-    DBRawIteratorWithThreadMode, MergeOperands, Options, ReadOptions, WriteBatch, WriteOptions, DB,
+    BlockBasedOptions, BottommostLevelCompaction, Cache, ColumnFamily, ColumnFamilyDescriptor,
+    CompactOptions, DBCompressionType, DBRawIteratorWithThreadMode, MergeOperands, Options,
+    ReadOptions, WriteBatch, WriteOptions, DB,
 };
 
-use super::codec::counter;
+use super::codec::{self, counter, CollectionHeader, MetaValue};
 use super::StorageError;
 
 /// The column families, named in one place.
@@ -23,11 +28,30 @@ pub enum Cf {
     Meta,
     /// Expiry index ordered by deadline.
     Expire,
+    /// Hash fields.
+    Hash,
+    /// Set members.
+    Set,
+    /// List elements by index.
+    List,
+    /// Sorted-set members with their scores.
+    ZSet,
+    /// Sorted-set (score, member) order index.
+    ZScore,
 }
 
 impl Cf {
     /// Every column family, in creation order.
-    pub const ALL: [Cf; 3] = [Cf::Default, Cf::Meta, Cf::Expire];
+    pub const ALL: [Cf; 8] = [
+        Cf::Default,
+        Cf::Meta,
+        Cf::Expire,
+        Cf::Hash,
+        Cf::Set,
+        Cf::List,
+        Cf::ZSet,
+        Cf::ZScore,
+    ];
 
     /// The RocksDB name of the column family.
     pub fn name(self) -> &'static str {
@@ -35,7 +59,17 @@ impl Cf {
             Cf::Default => "default",
             Cf::Meta => "meta",
             Cf::Expire => "expire",
+            Cf::Hash => "hash",
+            Cf::Set => "set",
+            Cf::List => "list",
+            Cf::ZSet => "zset",
+            Cf::ZScore => "zscore",
         }
+    }
+
+    /// True for the column families holding collection elements (see `codec`).
+    pub fn holds_elements(self) -> bool {
+        matches!(self, Cf::Hash | Cf::Set | Cf::List | Cf::ZSet | Cf::ZScore)
     }
 }
 
@@ -72,9 +106,91 @@ thread_local! {
 
 /// An open RocksDB instance with all column families.
 pub struct Engine {
-    db: DB,
+    db: Arc<DB>,
     write_opts: WriteOptions,
     _cache: Cache,
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // Compaction filters hold a weak handle on the database; with background work stopped
+        // none of them can be the last owner, so the database closes on this thread.
+        self.db.cancel_all_background_work(true);
+    }
+}
+
+/// Drops collection elements whose version is not their key's live version (deleted,
+/// overwritten or expired keys): the background half of O(1) deletion.
+struct DeadElementFilter {
+    db: Weak<DB>,
+    /// The last meta key looked up and the live version it had (`None`: no live collection);
+    /// consecutive elements mostly share a key, so most decisions cost no lookup.
+    last: Option<(Vec<u8>, Option<u64>)>,
+    now_ms: u64,
+}
+
+impl DeadElementFilter {
+    fn live_version(&self, meta_key: &[u8]) -> Result<Option<u64>, ()> {
+        let db = self.db.upgrade().ok_or(())?;
+        let cf = db.cf_handle(Cf::Meta.name()).ok_or(())?;
+        let raw = db.get_pinned_cf(cf, meta_key).map_err(|_| ())?;
+        Ok(raw.and_then(|raw| {
+            let meta = MetaValue::decode(&raw)?;
+            if !meta.data_type.is_collection() || meta.is_expired(self.now_ms) {
+                return None;
+            }
+            CollectionHeader::decode(&meta.body).map(|h| h.version)
+        }))
+    }
+}
+
+impl CompactionFilter for DeadElementFilter {
+    fn filter(&mut self, _level: u32, key: &[u8], _value: &[u8]) -> Decision {
+        let Some((meta_key, version, _)) = codec::decode_element_key(key) else {
+            return Decision::Keep;
+        };
+        let live = match &self.last {
+            Some((k, v)) if *k == meta_key => *v,
+            _ => match self.live_version(&meta_key) {
+                Ok(v) => {
+                    self.last = Some((meta_key, v));
+                    v
+                }
+                // Unsure (closing, read error): keep; a later compaction decides.
+                Err(()) => return Decision::Keep,
+            },
+        };
+        if live == Some(version) {
+            Decision::Keep
+        } else {
+            Decision::Remove
+        }
+    }
+
+    fn name(&self) -> &CStr {
+        c"pika-dead-elements"
+    }
+}
+
+/// Creates a [`DeadElementFilter`] per compaction, once the database is open.
+struct DeadElementFilterFactory {
+    db: Arc<OnceLock<Weak<DB>>>,
+}
+
+impl CompactionFilterFactory for DeadElementFilterFactory {
+    type Filter = DeadElementFilter;
+
+    fn create(&mut self, _context: CompactionFilterContext) -> DeadElementFilter {
+        DeadElementFilter {
+            db: self.db.get().cloned().unwrap_or_default(),
+            last: None,
+            now_ms: super::now_ms(),
+        }
+    }
+
+    fn name(&self) -> &CStr {
+        c"pika-dead-elements-factory"
+    }
 }
 
 fn rocks_err(e: rocksdb::Error) -> StorageError {
@@ -92,6 +208,7 @@ impl Engine {
         std::fs::create_dir_all(path)
             .map_err(|e| StorageError::Engine(format!("cannot create {}: {e}", path.display())))?;
         let cache = Cache::new_lru_cache(opts.block_cache_bytes.max(1 << 20));
+        let db_for_filters: Arc<OnceLock<Weak<DB>>> = Arc::default();
         let compression = match opts.compression.as_str() {
             "lz4" => DBCompressionType::Lz4,
             "zstd" => DBCompressionType::Zstd,
@@ -115,6 +232,11 @@ impl Engine {
                 // Collapse counter operands in the memtable so reads stay cheap.
                 o.set_max_successive_merges(64);
             }
+            if cf.holds_elements() {
+                o.set_compaction_filter_factory(DeadElementFilterFactory {
+                    db: Arc::clone(&db_for_filters),
+                });
+            }
             o
         };
         let mut db_opts = Options::default();
@@ -133,7 +255,8 @@ impl Engine {
         let descriptors = Cf::ALL
             .iter()
             .map(|&cf| ColumnFamilyDescriptor::new(cf.name(), cf_options(cf)));
-        let db = DB::open_cf_descriptors(&db_opts, path, descriptors).map_err(rocks_err)?;
+        let db = Arc::new(DB::open_cf_descriptors(&db_opts, path, descriptors).map_err(rocks_err)?);
+        let _ = db_for_filters.set(Arc::downgrade(&db));
         let mut write_opts = WriteOptions::default();
         write_opts.set_sync(false);
         Ok(Engine {
@@ -208,6 +331,34 @@ impl Engine {
         RangeCursor { it }
     }
 
+    /// A cursor over the keys starting with `prefix`.
+    pub fn prefix(&self, cf: Cf, prefix: &[u8]) -> RangeCursor<'_> {
+        let upper = codec::prefix_upper_bound(prefix);
+        self.range(cf, prefix, upper.as_deref())
+    }
+
+    /// Reads several keys of one column family at once.
+    pub fn multi_get(&self, cf: Cf, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, StorageError> {
+        self.db
+            .batched_multi_get_cf(self.handle(cf), keys, false)
+            .into_iter()
+            .map(|r| {
+                r.map(|v| v.map(|p| p.to_vec()))
+                    .map_err(rocks_err)
+            })
+            .collect()
+    }
+
+    /// Compacts a whole column family down to the last level, running the compaction filters
+    /// over every entry (COMPACT; reclaims deleted collections' elements).
+    pub fn compact_all(&self, cf: Cf) {
+        let mut o = CompactOptions::default();
+        o.set_bottommost_level_compaction(BottommostLevelCompaction::Force);
+        o.set_exclusive_manual_compaction(false);
+        self.db
+            .compact_range_cf_opt(self.handle(cf), None::<&[u8]>, None::<&[u8]>, &o);
+    }
+
     /// A RocksDB integer property of one column family.
     pub fn property_int(&self, cf: Cf, name: &str) -> Option<u64> {
         self.db
@@ -263,6 +414,21 @@ impl RangeCursor<'_> {
     /// Moves to the first key `>= key`.
     pub fn seek(&mut self, key: &[u8]) {
         self.it.seek(key);
+    }
+
+    /// Moves to the last key `<= key`.
+    pub fn seek_for_prev(&mut self, key: &[u8]) {
+        self.it.seek_for_prev(key);
+    }
+
+    /// Moves to the last key of the range.
+    pub fn seek_to_last(&mut self) {
+        self.it.seek_to_last();
+    }
+
+    /// Steps back to the previous entry.
+    pub fn retreat(&mut self) {
+        self.it.prev();
     }
 
     /// The current entry, or `None` at the end of the range (or on a read error, see `status`).

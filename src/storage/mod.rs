@@ -5,6 +5,8 @@
 //! - [`write`](mod@write) is the single write path every mutation passes (counters, expiry index, and the
 //!   hook where replication will append to its binlog);
 //! - [`keyspace`] holds type-independent key operations, [`strings`] the string type;
+//! - [`collection`] what hashes, lists, sets and sorted sets share (header, element cursors);
+//!   [`ready`] the keys blocked clients wait on;
 //! - [`expire`] removes keys whose deadline passed; [`scan`] resumable, bounded keyspace walks.
 //!
 //! Callers identify keys by *logical* database index and key bytes. Logical indexes map to
@@ -12,12 +14,14 @@
 //! Write commands run under [`lock::KeysGuard`] taken by the dispatcher for the keys they touch.
 
 pub mod codec;
+pub mod collection;
 pub mod digest;
 pub mod engine;
 pub mod expire;
 pub mod format;
 pub mod keyspace;
 pub mod lock;
+pub mod ready;
 pub mod scan;
 pub mod strings;
 pub mod write;
@@ -86,6 +90,12 @@ pub struct Storage {
     lazy_expired: expire::LazyQueue,
     /// Hot meta records in memory; kept equal to disk by the write path.
     cache: MetaCache,
+    /// Versions for new collections.
+    versions: collection::VersionSource,
+    /// Compact-encoding thresholds, for OBJECT ENCODING.
+    pub limits: collection::EncodingLimits,
+    /// Keys blocked clients wait on.
+    pub ready: ready::ReadyKeys,
     pub stats: StorageStats,
 }
 
@@ -151,7 +161,11 @@ impl Storage {
             dbsize.push(counter(SysKey::dbsize(pdb as u16))?);
             expires.push(counter(SysKey::expires(pdb as u16))?);
         }
+        let versions = collection::VersionSource::open(&engine)?;
         Ok(Storage {
+            versions,
+            limits: collection::EncodingLimits::default(),
+            ready: ready::ReadyKeys::default(),
             engine,
             locks: LockTable::default(),
             db_map: RwLock::new(db_map),

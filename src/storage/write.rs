@@ -7,7 +7,7 @@
 
 use std::sync::atomic::Ordering;
 
-use super::codec::{self, encode_expire_key, MetaValue, SysKey};
+use super::codec::{self, encode_expire_key, DataType, MetaValue, SysKey};
 use super::engine::{Batch, Cf};
 use super::{KeyState, Storage, StorageError};
 
@@ -22,6 +22,8 @@ pub struct WriteTxn<'a> {
     cache_updates: Vec<(Vec<u8>, Option<MetaValue>)>,
     /// Physical databases cleared by this batch, dropped from the cache after it lands.
     cleared_dbs: Vec<u16>,
+    /// List and sorted-set keys stored, signalled to blocked clients after the batch lands.
+    stored_blockable: Vec<(u16, Vec<u8>)>,
 }
 
 impl Storage {
@@ -33,6 +35,7 @@ impl Storage {
             dbsize_deltas: Vec::new(),
             cache_updates: Vec::new(),
             cleared_dbs: Vec::new(),
+            stored_blockable: Vec::new(),
         }
     }
 }
@@ -71,6 +74,24 @@ impl<'a> WriteTxn<'a> {
         let keys = i64::from(state.stored.is_none());
         let expires = i64::from(meta.expire_ms != 0) - i64::from(had_ttl);
         self.add_counts(state.pdb, keys, expires);
+        if matches!(meta.data_type, DataType::List | DataType::ZSet)
+            && self.storage.ready.any_watched()
+        {
+            self.stored_blockable
+                .push((state.pdb, state.key().to_vec()));
+        }
+    }
+
+    /// Writes a collection element (see `collection`); only element column families.
+    pub(super) fn put_raw(&mut self, cf: Cf, key: &[u8], value: &[u8]) {
+        debug_assert!(cf.holds_elements());
+        self.batch.put(cf, key, value);
+    }
+
+    /// Deletes a collection element (see `collection`); only element column families.
+    pub(super) fn delete_raw(&mut self, cf: Cf, key: &[u8]) {
+        debug_assert!(cf.holds_elements());
+        self.batch.delete(cf, key);
     }
 
     /// Removes the key described by `state`, if it is stored at all (expired or not).
@@ -141,6 +162,9 @@ impl<'a> WriteTxn<'a> {
         }
         for (key, meta) in &self.cache_updates {
             storage.cache.update(key, meta.as_ref());
+        }
+        for (pdb, key) in &self.stored_blockable {
+            storage.ready.signal(*pdb, key);
         }
         let changes = self.cache_updates.len() + self.cleared_dbs.len();
         storage

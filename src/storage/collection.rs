@@ -1,0 +1,426 @@
+//! What hashes, lists, sets and sorted sets share: loading a collection's header, reading and
+//! writing its elements, and storing the header back.
+//!
+//! A collection is its meta record (type, flags, expiry, and a [`CollectionHeader`] with version
+//! and element count) plus one entry per element in its type's column families, all under the
+//! element prefix of its version (layouts in `codec`). Writers load a [`Collection`] under the
+//! key lock, add element mutations to a [`WriteTxn`], then [`WriteTxn::store_collection`] the
+//! updated header in the same batch. A collection whose count drops to zero is removed, as in
+//! Redis. Replacing or deleting a collection writes only the meta record: a new key gets a fresh
+//! version, so old elements are never seen again and the compaction filter reclaims them.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sha1::{Digest, Sha1};
+
+use super::codec::{
+    self, encode_element_prefix, flags, CollectionHeader, DataType, MetaValue, SysKey,
+};
+use super::engine::{Cf, RangeCursor};
+use super::write::WriteTxn;
+use super::{KeyState, Storage, StorageError};
+
+/// A collection key loaded for reading or writing (under the key lock when writing).
+#[derive(Debug, Clone)]
+pub struct Collection {
+    pub state: KeyState,
+    pub data_type: DataType,
+    pub header: CollectionHeader,
+    /// Meta flags ([`flags::LARGE_ENCODING`]).
+    pub flags: u8,
+    /// Deadline in Unix ms; 0 = none.
+    pub expire_ms: u64,
+    /// True when the key held a live collection when loaded.
+    pub existed: bool,
+    /// Element prefix of `header.version`.
+    prefix: Vec<u8>,
+}
+
+impl Collection {
+    /// Number of elements.
+    pub fn len(&self) -> u64 {
+        self.header.count
+    }
+
+    /// True when the collection has no element (a new key not yet stored).
+    pub fn is_empty(&self) -> bool {
+        self.header.count == 0
+    }
+
+    /// The common prefix of this collection's element keys.
+    pub fn prefix(&self) -> &[u8] {
+        &self.prefix
+    }
+
+    /// The full element key of `sub_key`.
+    pub fn element_key(&self, sub_key: &[u8]) -> Vec<u8> {
+        let mut k = Vec::with_capacity(self.prefix.len() + sub_key.len());
+        k.extend_from_slice(&self.prefix);
+        k.extend_from_slice(sub_key);
+        k
+    }
+
+    /// True once the collection has outgrown Redis' compact encoding (see `flags`).
+    pub fn is_large(&self) -> bool {
+        self.flags & flags::LARGE_ENCODING != 0
+    }
+
+    /// Records that the collection no longer fits Redis' compact encoding.
+    pub fn mark_large(&mut self) {
+        self.flags |= flags::LARGE_ENCODING;
+    }
+
+    /// The meta record this collection stores.
+    pub fn meta(&self) -> MetaValue {
+        MetaValue {
+            data_type: self.data_type,
+            flags: self.flags,
+            expire_ms: self.expire_ms,
+            body: self.header.encode(),
+        }
+    }
+}
+
+/// Thresholds of Redis' compact encodings, from the `*-max-listpack-*` and
+/// `set-max-intset-entries` directives (OBJECT ENCODING reports what Redis would use).
+#[derive(Debug)]
+pub struct EncodingLimits {
+    pub hash_max_listpack_entries: AtomicU64,
+    pub hash_max_listpack_value: AtomicU64,
+    pub zset_max_listpack_entries: AtomicU64,
+    pub zset_max_listpack_value: AtomicU64,
+    pub set_max_intset_entries: AtomicU64,
+}
+
+impl Default for EncodingLimits {
+    fn default() -> Self {
+        EncodingLimits {
+            hash_max_listpack_entries: AtomicU64::new(128),
+            hash_max_listpack_value: AtomicU64::new(64),
+            zset_max_listpack_entries: AtomicU64::new(128),
+            zset_max_listpack_value: AtomicU64::new(64),
+            set_max_intset_entries: AtomicU64::new(512),
+        }
+    }
+}
+
+impl EncodingLimits {
+    /// Reads one limit.
+    pub fn get(limit: &AtomicU64) -> u64 {
+        limit.load(Ordering::Relaxed)
+    }
+}
+
+/// A cursor over the elements of one collection, yielding (sub-key, value), forward or backward.
+pub struct ElementCursor<'a> {
+    cursor: RangeCursor<'a>,
+    prefix_len: usize,
+    reverse: bool,
+}
+
+impl ElementCursor<'_> {
+    /// The current element as (sub-key, value), or `None` past the end.
+    pub fn current(&self) -> Option<(&[u8], &[u8])> {
+        self.cursor
+            .current()
+            .map(|(k, v)| (&k[self.prefix_len..], v))
+    }
+
+    /// Moves to the next element in the cursor's direction.
+    pub fn advance(&mut self) {
+        if self.reverse {
+            self.cursor.retreat();
+        } else {
+            self.cursor.advance();
+        }
+    }
+
+    /// Reports a read error that ended the walk early.
+    pub fn status(&self) -> Result<(), StorageError> {
+        self.cursor.status()
+    }
+}
+
+/// Where the next collection version comes from: a counter persisted as a floor far ahead of
+/// what one run can use, so versions never repeat across restarts (a repeat could resurrect the
+/// not-yet-compacted elements of a deleted key).
+#[derive(Debug, Default)]
+pub struct VersionSource {
+    next: AtomicU64,
+}
+
+/// How far ahead of the counter the persisted floor is set at each start.
+const VERSION_FLOOR_STEP: u64 = 1 << 40;
+
+impl VersionSource {
+    /// Reads the persisted floor and moves it ahead by one run's worth.
+    pub fn open(engine: &super::engine::Engine) -> Result<VersionSource, StorageError> {
+        let floor = engine
+            .get(Cf::Default, SysKey::VERSION_FLOOR)?
+            .and_then(|raw| raw.get(..8).and_then(|b| b.try_into().ok()))
+            .map(u64::from_be_bytes)
+            .unwrap_or(0);
+        let start = floor.max(1);
+        let mut b = engine.batch();
+        b.put(
+            Cf::Default,
+            SysKey::VERSION_FLOOR,
+            &(start + VERSION_FLOOR_STEP).to_be_bytes(),
+        );
+        engine.write(b)?;
+        Ok(VersionSource {
+            next: AtomicU64::new(start),
+        })
+    }
+
+    /// A version never handed out before.
+    pub fn next(&self) -> u64 {
+        self.next.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// The element column families of a collection type.
+pub fn element_cfs(t: DataType) -> &'static [Cf] {
+    match t {
+        DataType::Hash => &[Cf::Hash],
+        DataType::Set => &[Cf::Set],
+        DataType::List => &[Cf::List],
+        DataType::ZSet => &[Cf::ZSet, Cf::ZScore],
+        DataType::String | DataType::Stream => &[],
+    }
+}
+
+impl Storage {
+    fn collection_from(
+        &self,
+        state: KeyState,
+        t: DataType,
+    ) -> Result<Option<Collection>, StorageError> {
+        let Some(meta) = state.live_of(t)? else {
+            return Ok(None);
+        };
+        let header = CollectionHeader::decode(&meta.body).ok_or_else(|| {
+            StorageError::Corrupt(format!(
+                "collection header of {:?}",
+                String::from_utf8_lossy(state.key())
+            ))
+        })?;
+        let (flags, expire_ms) = (meta.flags, meta.expire_ms);
+        let prefix = encode_element_prefix(state.pdb, state.slot, state.key(), header.version);
+        Ok(Some(Collection {
+            state,
+            data_type: t,
+            header,
+            flags,
+            expire_ms,
+            existed: true,
+            prefix,
+        }))
+    }
+
+    /// The live collection of type `t` at `key`; `None` when absent, `WrongType` for another type.
+    pub fn read_collection(
+        &self,
+        db: usize,
+        key: &[u8],
+        t: DataType,
+    ) -> Result<Option<Collection>, StorageError> {
+        let state = self.load(db, key)?;
+        self.collection_from(state, t)
+    }
+
+    /// For writers (under the key lock): the live collection, or a new empty one with a fresh
+    /// version when the key is absent. `WrongType` for a key of another type.
+    pub fn write_collection(
+        &self,
+        db: usize,
+        key: &[u8],
+        t: DataType,
+    ) -> Result<Collection, StorageError> {
+        let state = self.load(db, key)?;
+        self.collection_for_write(state, t)
+    }
+
+    /// [`Storage::write_collection`] for an already loaded key state.
+    pub fn collection_for_write(
+        &self,
+        state: KeyState,
+        t: DataType,
+    ) -> Result<Collection, StorageError> {
+        if state.live_of(t)?.is_some() {
+            return self
+                .collection_from(state, t)
+                .map(|c| c.expect("live collection checked above"));
+        }
+        Ok(self.fresh_collection(state, t))
+    }
+
+    /// A new, empty collection at `key` whatever the key holds now (any type): the destination
+    /// of SINTERSTORE, ZUNIONSTORE, SORT ... STORE and the like. Storing it replaces the old
+    /// value and drops its TTL.
+    pub fn replace_collection(
+        &self,
+        db: usize,
+        key: &[u8],
+        t: DataType,
+    ) -> Result<Collection, StorageError> {
+        let state = self.load(db, key)?;
+        Ok(self.fresh_collection(state, t))
+    }
+
+    fn fresh_collection(&self, state: KeyState, t: DataType) -> Collection {
+        let version = self.versions.next();
+        let prefix = encode_element_prefix(state.pdb, state.slot, state.key(), version);
+        Collection {
+            state,
+            data_type: t,
+            header: CollectionHeader {
+                version,
+                count: 0,
+                extra: Vec::new(),
+            },
+            flags: 0,
+            expire_ms: 0,
+            existed: false,
+            prefix,
+        }
+    }
+
+    /// Reads one element's value.
+    pub fn element_get(
+        &self,
+        cf: Cf,
+        c: &Collection,
+        sub_key: &[u8],
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        self.engine.get(cf, &c.element_key(sub_key))
+    }
+
+    /// Reads several elements at once (HMGET, SMISMEMBER, ZMSCORE).
+    pub fn element_multi_get(
+        &self,
+        cf: Cf,
+        c: &Collection,
+        sub_keys: &[&[u8]],
+    ) -> Result<Vec<Option<Vec<u8>>>, StorageError> {
+        let keys: Vec<Vec<u8>> = sub_keys.iter().map(|s| c.element_key(s)).collect();
+        self.engine.multi_get(cf, &keys)
+    }
+
+    /// A cursor over every element of `c` in `cf`, in sub-key order (reversed with `reverse`).
+    pub fn elements(&self, cf: Cf, c: &Collection, reverse: bool) -> ElementCursor<'_> {
+        let mut cursor = self.engine.prefix(cf, c.prefix());
+        if reverse {
+            cursor.seek_to_last();
+        }
+        ElementCursor {
+            cursor,
+            prefix_len: c.prefix().len(),
+            reverse,
+        }
+    }
+
+    /// A cursor starting at the first element whose sub-key is `>= from` (or, with `reverse`,
+    /// the last one `<= from`).
+    pub fn elements_from(
+        &self,
+        cf: Cf,
+        c: &Collection,
+        from: &[u8],
+        reverse: bool,
+    ) -> ElementCursor<'_> {
+        let mut cursor = self.engine.prefix(cf, c.prefix());
+        let start = c.element_key(from);
+        if reverse {
+            cursor.seek_for_prev(&start);
+        } else {
+            cursor.seek(&start);
+        }
+        ElementCursor {
+            cursor,
+            prefix_len: c.prefix().len(),
+            reverse,
+        }
+    }
+
+    /// Copies every element of `from` under the prefix of `to` (RENAME, COPY, MOVE of a
+    /// collection: element keys contain the user key, so they are rewritten).
+    pub fn copy_elements(
+        &self,
+        txn: &mut WriteTxn<'_>,
+        from: &Collection,
+        to: &Collection,
+    ) -> Result<(), StorageError> {
+        for &cf in element_cfs(from.data_type) {
+            let mut cur = self.elements(cf, from, false);
+            while let Some((sub, value)) = cur.current() {
+                txn.put_element(cf, to, sub, value);
+                cur.advance();
+            }
+            cur.status()?;
+        }
+        Ok(())
+    }
+
+    /// An order-independent hash of a collection's elements (a list's hash depends on order),
+    /// for DEBUG DIGEST.
+    pub fn elements_digest(&self, meta: &MetaValue, state: KeyState) -> [u8; 20] {
+        let mut acc = [0u8; 20];
+        let Ok(Some(c)) = self.collection_from(state, meta.data_type) else {
+            return acc;
+        };
+        // The zset's order index repeats what its member records hold.
+        let Some(&cf) = element_cfs(c.data_type).first() else {
+            return acc;
+        };
+        let ordered = c.data_type == DataType::List;
+        let mut running = Sha1::new();
+        let mut cur = self.elements(cf, &c, false);
+        while let Some((sub, value)) = cur.current() {
+            if ordered {
+                running.update((value.len() as u64).to_be_bytes());
+                running.update(value);
+            } else {
+                let mut h = Sha1::new();
+                h.update((sub.len() as u64).to_be_bytes());
+                h.update(sub);
+                h.update(value);
+                let d: [u8; 20] = h.finalize().into();
+                for (a, b) in acc.iter_mut().zip(d) {
+                    *a ^= b;
+                }
+            }
+            cur.advance();
+        }
+        if ordered {
+            acc = running.finalize().into();
+        }
+        acc
+    }
+}
+
+impl WriteTxn<'_> {
+    /// Writes (or overwrites) one element of `c`.
+    pub fn put_element(&mut self, cf: Cf, c: &Collection, sub_key: &[u8], value: &[u8]) {
+        self.put_raw(cf, &c.element_key(sub_key), value);
+    }
+
+    /// Deletes one element of `c`.
+    pub fn delete_element(&mut self, cf: Cf, c: &Collection, sub_key: &[u8]) {
+        self.delete_raw(cf, &c.element_key(sub_key));
+    }
+
+    /// Stores the collection's header (count, flags, expiry); an empty collection is removed.
+    pub fn store_collection(&mut self, c: &Collection) {
+        if c.header.count == 0 {
+            self.remove(&c.state);
+        } else {
+            self.put(&c.state, &c.meta());
+        }
+    }
+}
+
+/// The element prefix length of `key` (for callers that slice raw element keys).
+pub fn element_prefix_len(key: &[u8]) -> usize {
+    codec::KEY_PREFIX_LEN + 4 + key.len() + 8
+}
