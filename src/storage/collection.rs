@@ -420,6 +420,82 @@ impl WriteTxn<'_> {
     }
 }
 
+/// Resume points of outstanding HSCAN/SSCAN/ZSCAN cursors: token → (element prefix, sub-key
+/// to resume at). An unknown token (evicted, restart) restarts the walk from the first element:
+/// elements may come back twice, which SCAN allows, but none present throughout is skipped.
+#[derive(Default)]
+pub struct ElementScanCursors {
+    next_token: AtomicU64,
+    entries: parking_lot::Mutex<(
+        std::collections::HashMap<u64, (Vec<u8>, Vec<u8>)>,
+        std::collections::VecDeque<u64>,
+    )>,
+}
+
+/// Element-scan cursors kept; older ones restart their walk.
+const MAX_ELEMENT_CURSORS: usize = 16 * 1024;
+
+impl ElementScanCursors {
+    fn save(&self, prefix: &[u8], sub_key: &[u8]) -> u64 {
+        // Tokens stay below 2^53 so clients that parse cursors as doubles keep them exact.
+        let token = self.next_token.fetch_add(1, Ordering::Relaxed) % ((1 << 53) - 1) + 1;
+        let mut guard = self.entries.lock();
+        let (map, order) = &mut *guard;
+        map.insert(token, (prefix.to_vec(), sub_key.to_vec()));
+        order.push_back(token);
+        while order.len() > MAX_ELEMENT_CURSORS {
+            if let Some(old) = order.pop_front() {
+                map.remove(&old);
+            }
+        }
+        token
+    }
+
+    fn resume(&self, prefix: &[u8], cursor: u64) -> Vec<u8> {
+        match self.entries.lock().0.get(&cursor) {
+            Some((p, sub)) if p == prefix => sub.clone(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl Storage {
+    /// One HSCAN/SSCAN/ZSCAN step over `cf` (the member records): visits about `count`
+    /// elements from `cursor` and returns the next cursor (0 at the end) and the visited
+    /// (sub-key, value) pairs whose sub-key matches `pattern`. A collection still in Redis'
+    /// compact encoding is returned whole in one call, as Redis does.
+    pub fn scan_elements(
+        &self,
+        cf: Cf,
+        c: &Collection,
+        cursor: u64,
+        count: usize,
+        pattern: Option<&[u8]>,
+    ) -> Result<(u64, Vec<(Vec<u8>, Vec<u8>)>), StorageError> {
+        let from = if cursor == 0 {
+            Vec::new()
+        } else {
+            self.element_cursors.resume(c.prefix(), cursor)
+        };
+        let budget = if c.is_large() { count.max(1) } else { usize::MAX };
+        let mut cur = self.elements_from(cf, c, &from, false);
+        let mut out = Vec::new();
+        let mut visited = 0usize;
+        while let Some((sub, value)) = cur.current() {
+            if visited >= budget {
+                return Ok((self.element_cursors.save(c.prefix(), sub), out));
+            }
+            visited += 1;
+            if pattern.is_none_or(|p| crate::util::glob::glob_match(p, sub, false)) {
+                out.push((sub.to_vec(), value.to_vec()));
+            }
+            cur.advance();
+        }
+        cur.status()?;
+        Ok((0, out))
+    }
+}
+
 /// The element prefix length of `key` (for callers that slice raw element keys).
 pub fn element_prefix_len(key: &[u8]) -> usize {
     codec::KEY_PREFIX_LEN + 4 + key.len() + 8

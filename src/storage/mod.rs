@@ -92,6 +92,7 @@ pub struct Storage {
     cache: MetaCache,
     /// Versions for new collections.
     versions: collection::VersionSource,
+    element_cursors: collection::ElementScanCursors,
     /// Compact-encoding thresholds, for OBJECT ENCODING.
     pub limits: collection::EncodingLimits,
     /// Keys blocked clients wait on.
@@ -164,6 +165,7 @@ impl Storage {
         let versions = collection::VersionSource::open(&engine)?;
         Ok(Storage {
             versions,
+            element_cursors: collection::ElementScanCursors::default(),
             limits: collection::EncodingLimits::default(),
             ready: ready::ReadyKeys::default(),
             engine,
