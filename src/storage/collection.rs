@@ -191,6 +191,15 @@ pub fn element_cfs(t: DataType) -> &'static [Cf] {
 }
 
 impl Storage {
+    /// The live collection of type `t` in an already loaded key state.
+    pub(super) fn collection_for_read(
+        &self,
+        state: KeyState,
+        t: DataType,
+    ) -> Result<Option<Collection>, StorageError> {
+        self.collection_from(state, t)
+    }
+
     fn collection_from(
         &self,
         state: KeyState,
@@ -268,7 +277,7 @@ impl Storage {
         Ok(self.fresh_collection(state, t))
     }
 
-    fn fresh_collection(&self, state: KeyState, t: DataType) -> Collection {
+    pub(super) fn fresh_collection(&self, state: KeyState, t: DataType) -> Collection {
         let version = self.versions.next();
         let prefix = encode_element_prefix(state.pdb, state.slot, state.key(), version);
         Collection {
