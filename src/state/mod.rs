@@ -3,6 +3,7 @@
 //!
 //! Commands see it through [`crate::cmd::Ctx`]; the server builds it once at start-up.
 
+pub mod blocking;
 pub mod client;
 pub mod monitor;
 pub mod slowlog;
@@ -39,6 +40,8 @@ pub struct ServerState {
     pub stats: stats::Stats,
     pub slowlog: slowlog::SlowLog,
     pub monitors: monitor::Monitors,
+    /// Clients parked in blocking commands.
+    pub blocking: blocking::BlockedClients,
     pub started: Instant,
     shutdown_requested: AtomicBool,
     shutdown_mode: Mutex<ShutdownMode>,
@@ -65,6 +68,7 @@ impl ServerState {
             stats: stats::Stats::new(command_count),
             slowlog: slowlog::SlowLog::default(),
             monitors: monitor::Monitors::default(),
+            blocking: blocking::BlockedClients::default(),
             started: Instant::now(),
             shutdown_requested: AtomicBool::new(false),
             shutdown_mode: Mutex::new(ShutdownMode::Save),
