@@ -222,6 +222,13 @@ impl Storage {
         Ok(())
     }
 
+    /// Compacts every column family fully (COMPACT), reclaiming dead collection elements.
+    pub fn compact_all(&self) {
+        for cf in Cf::ALL {
+            self.engine.compact_all(cf);
+        }
+    }
+
     /// The engine, for maintenance and INFO.
     pub fn engine(&self) -> &Engine {
         &self.engine
