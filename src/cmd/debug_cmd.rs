@@ -53,7 +53,7 @@ pub(super) fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         // Tunes how Redis packs big list elements in memory; every element is its own RocksDB
         // entry here, so there is nothing to tune.
         "quicklist-packed-threshold" if argc == 3 => {
-            if crate::config::directive::parse_memory(&args::text(&argv[2])).is_none() {
+            if crate::config::parse_memory(&args::text(&argv[2])).is_none() {
                 return Err(CmdError::err("argument must be a memory value"));
             }
             Ok(Reply::ok())

@@ -5,7 +5,7 @@
 //! [`Config`] struct (so the server reads `cfg.port` without parsing) as well as the
 //! metadata ([`DIRECTIVES`]) that the loader and the CONFIG commands iterate over.
 
-pub mod directive;
+mod directive;
 mod file;
 mod table;
 #[cfg(test)]
