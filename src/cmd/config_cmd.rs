@@ -55,6 +55,7 @@ pub(super) fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         crate::logging::set_level(&next.loglevel);
     }
     ctx.server.config.store(Arc::new(next));
+    ctx.server.apply_encoding_limits();
     Ok(Reply::ok())
 }
 

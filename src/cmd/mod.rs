@@ -22,6 +22,7 @@ mod info;
 mod keys;
 mod memory_cmd;
 mod server_cmd;
+mod set;
 mod string;
 
 use std::borrow::Cow;

@@ -56,7 +56,7 @@ pub fn unix_secs() -> u64 {
 
 impl ServerState {
     pub fn new(storage: Arc<Storage>, config: Config, command_count: usize) -> ServerState {
-        ServerState {
+        let state = ServerState {
             storage,
             config: ArcSwap::from_pointee(config),
             clients: Mutex::new(BTreeMap::new()),
@@ -68,7 +68,33 @@ impl ServerState {
             shutdown_requested: AtomicBool::new(false),
             shutdown_mode: Mutex::new(ShutdownMode::Save),
             shutdown_signal: Notify::new(),
-        }
+        };
+        state.apply_encoding_limits();
+        state
+    }
+
+    /// Copies the encoding thresholds of the configuration (`set-max-intset-entries`,
+    /// `*-max-listpack-*`) to the storage, which decides OBJECT ENCODING with them.
+    pub fn apply_encoding_limits(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let cfg = self.config();
+        let limits = &self.storage.limits;
+        let as_u64 = |v: i64| u64::try_from(v).unwrap_or(0);
+        limits
+            .hash_max_listpack_entries
+            .store(as_u64(cfg.hash_max_listpack_entries), Relaxed);
+        limits
+            .hash_max_listpack_value
+            .store(as_u64(cfg.hash_max_listpack_value), Relaxed);
+        limits
+            .zset_max_listpack_entries
+            .store(as_u64(cfg.zset_max_listpack_entries), Relaxed);
+        limits
+            .zset_max_listpack_value
+            .store(as_u64(cfg.zset_max_listpack_value), Relaxed);
+        limits
+            .set_max_intset_entries
+            .store(as_u64(cfg.set_max_intset_entries), Relaxed);
     }
 
     /// The current configuration snapshot.

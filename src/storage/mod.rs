@@ -23,6 +23,7 @@ pub mod keyspace;
 pub mod lock;
 pub mod ready;
 pub mod scan;
+pub mod set;
 pub mod strings;
 pub mod write;
 
