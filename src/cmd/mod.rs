@@ -23,6 +23,7 @@ mod keys;
 mod memory_cmd;
 mod server_cmd;
 mod set;
+mod sort;
 mod string;
 
 use std::borrow::Cow;

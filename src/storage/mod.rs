@@ -24,6 +24,7 @@ pub mod lock;
 pub mod ready;
 pub mod scan;
 pub mod set;
+pub mod sort;
 pub mod strings;
 pub mod write;
 
