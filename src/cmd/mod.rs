@@ -22,6 +22,8 @@ mod info;
 mod keys;
 mod memory_cmd;
 mod server_cmd;
+mod set;
+mod sort;
 mod string;
 
 use std::borrow::Cow;

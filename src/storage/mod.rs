@@ -23,6 +23,8 @@ pub mod keyspace;
 pub mod lock;
 pub mod ready;
 pub mod scan;
+pub mod set;
+pub mod sort;
 pub mod strings;
 pub mod write;
 
