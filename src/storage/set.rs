@@ -14,7 +14,7 @@ use rand::Rng;
 
 use super::codec::{flags, DataType};
 use super::collection::{Collection, EncodingLimits};
-use super::engine::Cf;
+use super::engine::{Cf, RangeCursor};
 use super::write::WriteTxn;
 use super::{Storage, StorageError};
 use crate::util::number::parse_i64;
@@ -198,73 +198,17 @@ impl Storage {
             // The count overstated the members (never expected): the last one seen will do.
             return last.ok_or_else(|| StorageError::Corrupt("empty set with a count".into()));
         }
-        let edge = |reverse: bool| -> Result<Option<Vec<u8>>, StorageError> {
-            let cur = self.elements(Cf::Set, c, reverse);
-            let m = cur.current().map(|(m, _)| m.to_vec());
-            cur.status()?;
-            Ok(m)
-        };
-        let first =
-            edge(false)?.ok_or_else(|| StorageError::Corrupt("empty set with a count".into()))?;
-        let last = edge(true)?.unwrap_or_else(|| first.clone());
-        self.descend_to_random_member(c, first, last, rng)
-    }
-
-    /// Picks a random member between `lo` and `hi` (both members) by walking down the sub-key
-    /// trie: at the first byte where they differ, a random byte in their range narrows the
-    /// range to the members under that prefix, until one member remains. A byte no member
-    /// uses lands on the next member.
-    fn descend_to_random_member(
-        &self,
-        c: &Collection,
-        mut lo: Vec<u8>,
-        mut hi: Vec<u8>,
-        rng: &mut impl Rng,
-    ) -> Result<Vec<u8>, StorageError> {
-        for _ in 0..64 {
-            if lo == hi {
-                break;
-            }
-            let common = lo.iter().zip(&hi).take_while(|(a, b)| a == b).count();
-            let hi_byte = i32::from(hi.get(common).copied().unwrap_or(u8::MAX));
-            let pick = match lo.get(common) {
-                Some(&b) => rng.gen_range(i32::from(b)..=hi_byte),
-                None => {
-                    // `lo` is a prefix of `hi`: it competes as one more branch beside the
-                    // bytes used by the members after it.
-                    let mut after = lo.clone();
-                    after.push(0);
-                    let cur = self.elements_from(Cf::Set, c, &after, false);
-                    let next_byte = cur.current().and_then(|(m, _)| m.get(common).copied());
-                    cur.status()?;
-                    let from = i32::from(next_byte.unwrap_or(u8::MAX)).min(hi_byte);
-                    let r = rng.gen_range(from - 1..=hi_byte);
-                    if r < from {
-                        return Ok(lo);
-                    }
-                    r
-                }
-            };
-            let mut prefix = hi[..common].to_vec();
-            prefix.push(pick as u8);
-            let cur = self.elements_from(Cf::Set, c, &prefix, false);
-            let next = cur.current().map(|(m, _)| m.to_vec());
-            cur.status()?;
-            let Some(next) = next else { return Ok(hi) };
-            if !next.starts_with(&prefix) {
-                return Ok(next);
-            }
-            let mut beyond = prefix.clone();
-            beyond.extend_from_slice(&[u8::MAX; 16]);
-            let cur = self.elements_from(Cf::Set, c, &beyond, true);
-            let prev = cur.current().map(|(m, _)| m.to_vec());
-            cur.status()?;
-            hi = prev
-                .filter(|m| m.starts_with(&prefix))
-                .unwrap_or_else(|| next.clone());
-            lo = next;
-        }
-        Ok(lo)
+        // One iterator serves every seek of the pick.
+        let plen = c.prefix().len();
+        let mut cur = self.engine.prefix(Cf::Set, c.prefix());
+        let first = cur.current().map(|(k, _)| k[plen..].to_vec());
+        cur.seek_to_last();
+        let last = cur.current().map(|(k, _)| k[plen..].to_vec());
+        cur.status()?;
+        let first = first.ok_or_else(|| StorageError::Corrupt("empty set with a count".into()))?;
+        let last = last.unwrap_or_else(|| first.clone());
+        let mut probe = Probe { cur, c, plen };
+        probe.descend(first, last, rng)
     }
 
     /// `k` distinct members chosen uniformly (all of them when `k >= len`).
@@ -661,6 +605,82 @@ impl Storage {
         };
         let (next, found) = self.scan_elements(Cf::Set, &c, cursor, count, pattern)?;
         Ok((next, found.into_iter().map(|(m, _)| m).collect()))
+    }
+}
+
+/// A random pick's single iterator over one set's members.
+struct Probe<'a> {
+    cur: RangeCursor<'a>,
+    c: &'a Collection,
+    plen: usize,
+}
+
+impl Probe<'_> {
+    /// The first member `>= sub_key`.
+    fn next_from(&mut self, sub_key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.cur.seek(&self.c.element_key(sub_key));
+        let m = self.cur.current().map(|(k, _)| k[self.plen..].to_vec());
+        self.cur.status()?;
+        Ok(m)
+    }
+
+    /// The last member `<= sub_key`.
+    fn prev_from(&mut self, sub_key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.cur.seek_for_prev(&self.c.element_key(sub_key));
+        let m = self.cur.current().map(|(k, _)| k[self.plen..].to_vec());
+        self.cur.status()?;
+        Ok(m)
+    }
+
+    /// Picks a random member between `lo` and `hi` (both members) by walking down the sub-key
+    /// trie: at the first byte where they differ, a random byte in their range narrows the
+    /// range to the members under that prefix, until one member remains. A byte no member
+    /// uses lands on the next member.
+    fn descend(
+        &mut self,
+        mut lo: Vec<u8>,
+        mut hi: Vec<u8>,
+        rng: &mut impl Rng,
+    ) -> Result<Vec<u8>, StorageError> {
+        for _ in 0..64 {
+            if lo == hi {
+                break;
+            }
+            let common = lo.iter().zip(&hi).take_while(|(a, b)| a == b).count();
+            let hi_byte = i32::from(hi.get(common).copied().unwrap_or(u8::MAX));
+            let pick = match lo.get(common) {
+                Some(&b) => rng.gen_range(i32::from(b)..=hi_byte),
+                None => {
+                    // `lo` is a prefix of `hi`: it competes as one more branch beside the
+                    // bytes used by the members after it.
+                    let mut after = lo.clone();
+                    after.push(0);
+                    let next_byte = self.next_from(&after)?.and_then(|m| m.get(common).copied());
+                    let from = i32::from(next_byte.unwrap_or(u8::MAX)).min(hi_byte);
+                    let r = rng.gen_range(from - 1..=hi_byte);
+                    if r < from {
+                        return Ok(lo);
+                    }
+                    r
+                }
+            };
+            let mut prefix = hi[..common].to_vec();
+            prefix.push(pick as u8);
+            let Some(next) = self.next_from(&prefix)? else {
+                return Ok(hi);
+            };
+            if !next.starts_with(&prefix) {
+                return Ok(next);
+            }
+            let mut beyond = prefix.clone();
+            beyond.extend_from_slice(&[u8::MAX; 16]);
+            hi = self
+                .prev_from(&beyond)?
+                .filter(|m| m.starts_with(&prefix))
+                .unwrap_or_else(|| next.clone());
+            lo = next;
+        }
+        Ok(lo)
     }
 }
 
