@@ -426,11 +426,14 @@ impl WriteTxn<'_> {
 #[derive(Default)]
 pub struct ElementScanCursors {
     next_token: AtomicU64,
-    entries: parking_lot::Mutex<(
-        std::collections::HashMap<u64, (Vec<u8>, Vec<u8>)>,
-        std::collections::VecDeque<u64>,
-    )>,
+    entries: parking_lot::Mutex<ElementCursorEntries>,
 }
+
+/// Token → (element prefix, sub-key to resume at), plus tokens oldest first for eviction.
+type ElementCursorEntries = (
+    std::collections::HashMap<u64, (Vec<u8>, Vec<u8>)>,
+    std::collections::VecDeque<u64>,
+);
 
 /// Element-scan cursors kept; older ones restart their walk.
 const MAX_ELEMENT_CURSORS: usize = 16 * 1024;
@@ -459,6 +462,9 @@ impl ElementScanCursors {
     }
 }
 
+/// An element returned by [`Storage::scan_elements`]: (sub-key, value).
+pub type ScannedElement = (Vec<u8>, Vec<u8>);
+
 impl Storage {
     /// One HSCAN/SSCAN/ZSCAN step over `cf` (the member records): visits about `count`
     /// elements from `cursor` and returns the next cursor (0 at the end) and the visited
@@ -471,7 +477,7 @@ impl Storage {
         cursor: u64,
         count: usize,
         pattern: Option<&[u8]>,
-    ) -> Result<(u64, Vec<(Vec<u8>, Vec<u8>)>), StorageError> {
+    ) -> Result<(u64, Vec<ScannedElement>), StorageError> {
         let from = if cursor == 0 {
             Vec::new()
         } else {
