@@ -664,3 +664,66 @@ fn command_info_reports_flags_and_categories() {
         assert!(text.contains(needle), "{needle} missing from {text}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Encoding threshold (storage level: the flag OBJECT ENCODING reports from)
+
+fn open_storage(dir: &tempfile::TempDir) -> pika::storage::Storage {
+    pika::storage::Storage::open(
+        dir.path(),
+        16,
+        &pika::storage::engine::EngineOptions::default(),
+    )
+    .expect("open storage")
+}
+
+fn is_large(st: &pika::storage::Storage, key: &[u8]) -> bool {
+    st.read_collection(0, key, pika::storage::codec::DataType::Hash)
+        .unwrap()
+        .expect("hash exists")
+        .is_large()
+}
+
+fn set_limits(st: &pika::storage::Storage, entries: u64, value: u64) {
+    use std::sync::atomic::Ordering;
+    st.limits
+        .hash_max_listpack_entries
+        .store(entries, Ordering::Relaxed);
+    st.limits
+        .hash_max_listpack_value
+        .store(value, Ordering::Relaxed);
+}
+
+#[test]
+fn hash_turns_large_past_the_entry_limit_and_stays_large() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = open_storage(&dir);
+    set_limits(&st, 3, 64);
+    st.hash_set(0, b"h", &[(b"a", b"1"), (b"b", b"2"), (b"c", b"3")])
+        .unwrap();
+    assert!(!is_large(&st, b"h"));
+    st.hash_set(0, b"h", &[(b"d", b"4")]).unwrap();
+    assert!(is_large(&st, b"h"));
+    st.hash_del(0, b"h", &[b"a", b"b", b"c"]).unwrap();
+    assert!(is_large(&st, b"h"), "never converts back");
+}
+
+#[test]
+fn hash_turns_large_when_a_field_or_value_is_too_long() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = open_storage(&dir);
+    set_limits(&st, 128, 8);
+    st.hash_set(0, b"v", &[(b"f", b"12345678")]).unwrap();
+    assert!(!is_large(&st, b"v"));
+    st.hash_set(0, b"v", &[(b"f", b"123456789")]).unwrap();
+    assert!(is_large(&st, b"v"));
+    assert!(st.hash_set_nx(0, b"f", b"abcdefghi", b"1").unwrap());
+    assert!(is_large(&st, b"f"));
+    // HINCRBYFLOAT-style updates judge the new value's length.
+    st.hash_update::<pika::storage::StorageError>(0, b"u", b"tmp", |_| Ok(b"0.000005".to_vec()))
+        .unwrap();
+    assert!(!is_large(&st, b"u"));
+    st.hash_update::<pika::storage::StorageError>(0, b"w", b"tmp", |_| Ok(b"0.0000005".to_vec()))
+        .unwrap();
+    assert!(is_large(&st, b"w"));
+}

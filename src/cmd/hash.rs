@@ -186,11 +186,11 @@ fn bulk_or_null(v: Option<Vec<u8>>) -> Reply {
     v.map_or(Reply::Null, bulk)
 }
 
+/// (field, value) arguments.
+type FieldValues<'a> = Vec<(&'a [u8], &'a [u8])>;
+
 /// The (field, value) pairs of HSET/HMSET; an odd count is an arity error naming `cmd`.
-fn field_value_pairs<'a>(
-    argv: &'a [Bytes],
-    cmd: &str,
-) -> Result<Vec<(&'a [u8], &'a [u8])>, CmdError> {
+fn field_value_pairs<'a>(argv: &'a [Bytes], cmd: &str) -> Result<FieldValues<'a>, CmdError> {
     if argv.len() % 2 == 1 {
         return Err(CmdError::WrongArity(cmd.to_string()));
     }

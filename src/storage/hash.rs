@@ -11,12 +11,12 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 
 use super::codec::DataType;
-use super::collection::{Collection, EncodingLimits};
+use super::collection::{Collection, EncodingLimits, ScannedElement};
 use super::engine::Cf;
 use super::{Storage, StorageError};
 
-/// A field and its value.
-pub type FieldValue = (Vec<u8>, Vec<u8>);
+/// A field picked by HRANDFIELD, with its value when asked for.
+pub type RandomField = (Vec<u8>, Option<Vec<u8>>);
 
 /// What HRANDFIELD asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,7 +249,7 @@ impl Storage {
         cursor: u64,
         count: usize,
         pattern: Option<&[u8]>,
-    ) -> Result<Option<(u64, Vec<FieldValue>)>, StorageError> {
+    ) -> Result<Option<(u64, Vec<ScannedElement>)>, StorageError> {
         match self.hash_for_read(db, key)? {
             Some(c) => Ok(Some(self.scan_elements(
                 Cf::Hash,
@@ -271,7 +271,7 @@ impl Storage {
         key: &[u8],
         want: RandomFields,
         with_values: bool,
-    ) -> Result<Option<Vec<(Vec<u8>, Option<Vec<u8>>)>>, StorageError> {
+    ) -> Result<Option<Vec<RandomField>>, StorageError> {
         let Some(c) = self.hash_for_read(db, key)? else {
             return Ok(None);
         };
@@ -333,7 +333,7 @@ impl Storage {
         &self,
         c: &Collection,
         with_values: bool,
-    ) -> Result<Vec<(Vec<u8>, Option<Vec<u8>>)>, StorageError> {
+    ) -> Result<Vec<RandomField>, StorageError> {
         let mut out = Vec::with_capacity(c.len() as usize);
         let mut cur = self.elements(Cf::Hash, c, false);
         while let Some((field, value)) = cur.current() {
