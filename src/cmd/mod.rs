@@ -18,6 +18,7 @@ mod config_cmd;
 mod connection;
 mod debug_cmd;
 mod function_cmd;
+mod hash;
 mod info;
 mod keys;
 mod memory_cmd;

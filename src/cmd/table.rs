@@ -20,6 +20,7 @@ static TABLE: LazyLock<CommandTable> = LazyLock::new(|| {
     let groups: &[&'static [CommandSpec]] = &[
         super::string::COMMANDS,
         super::bitmap::COMMANDS,
+        super::hash::COMMANDS,
         super::keys::COMMANDS,
         super::connection::COMMANDS,
         super::server_cmd::COMMANDS,

@@ -19,6 +19,7 @@ pub mod digest;
 pub mod engine;
 pub mod expire;
 pub mod format;
+pub mod hash;
 pub mod keyspace;
 pub mod lock;
 pub mod ready;

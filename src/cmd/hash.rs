@@ -1,0 +1,477 @@
+//! Hash commands, after Redis' `t_hash.c`: field writes (HSET, HSETNX, HMSET, HDEL), counters
+//! (HINCRBY, HINCRBYFLOAT), point reads (HGET, HMGET, HEXISTS, HSTRLEN, HLEN), whole-hash reads
+//! (HGETALL, HKEYS, HVALS), HRANDFIELD and HSCAN.
+//!
+//! Handlers validate arguments in Redis' order, so the same bad request gets the same error,
+//! then make one storage call (`storage::hash`).
+
+use bytes::Bytes;
+
+use super::spec::{CommandSpec, KeySpec};
+use super::{args, CmdError, CmdResult, Ctx};
+use crate::command;
+use crate::resp::{Protocol, Reply};
+use crate::storage::hash::RandomFields;
+use crate::util::number::{format_incrbyfloat, parse_f64, parse_i64, write_i64};
+
+/// Commands of this group.
+pub const COMMANDS: &[CommandSpec] = &[
+    command!(
+        "hset",
+        -4,
+        [WRITE, DENYOOM, FAST],
+        KeySpec::single(1),
+        [WRITE, HASH, FAST],
+        "hash",
+        "Set the string value of a hash field",
+        hset
+    ),
+    command!(
+        "hsetnx",
+        4,
+        [WRITE, DENYOOM, FAST],
+        KeySpec::single(1),
+        [WRITE, HASH, FAST],
+        "hash",
+        "Set the value of a hash field, only if the field does not exist",
+        hsetnx
+    ),
+    command!(
+        "hmset",
+        -4,
+        [WRITE, DENYOOM, FAST],
+        KeySpec::single(1),
+        [WRITE, HASH, FAST],
+        "hash",
+        "Set multiple hash fields to multiple values",
+        hmset
+    ),
+    command!(
+        "hget",
+        3,
+        [READONLY, FAST],
+        KeySpec::single(1),
+        [READ, HASH, FAST],
+        "hash",
+        "Get the value of a hash field",
+        hget
+    ),
+    command!(
+        "hmget",
+        -3,
+        [READONLY, FAST],
+        KeySpec::single(1),
+        [READ, HASH, FAST],
+        "hash",
+        "Get the values of all the given hash fields",
+        hmget
+    ),
+    command!(
+        "hgetall",
+        2,
+        [READONLY],
+        KeySpec::single(1),
+        [READ, HASH, SLOW],
+        "hash",
+        "Get all the fields and values in a hash",
+        hgetall
+    ),
+    command!(
+        "hdel",
+        -3,
+        [WRITE, FAST],
+        KeySpec::single(1),
+        [WRITE, HASH, FAST],
+        "hash",
+        "Delete one or more hash fields",
+        hdel
+    ),
+    command!(
+        "hlen",
+        2,
+        [READONLY, FAST],
+        KeySpec::single(1),
+        [READ, HASH, FAST],
+        "hash",
+        "Get the number of fields in a hash",
+        hlen
+    ),
+    command!(
+        "hstrlen",
+        3,
+        [READONLY, FAST],
+        KeySpec::single(1),
+        [READ, HASH, FAST],
+        "hash",
+        "Get the length of the value of a hash field",
+        hstrlen
+    ),
+    command!(
+        "hexists",
+        3,
+        [READONLY, FAST],
+        KeySpec::single(1),
+        [READ, HASH, FAST],
+        "hash",
+        "Determine if a hash field exists",
+        hexists
+    ),
+    command!(
+        "hkeys",
+        2,
+        [READONLY],
+        KeySpec::single(1),
+        [READ, HASH, SLOW],
+        "hash",
+        "Get all the fields in a hash",
+        hkeys
+    ),
+    command!(
+        "hvals",
+        2,
+        [READONLY],
+        KeySpec::single(1),
+        [READ, HASH, SLOW],
+        "hash",
+        "Get all the values in a hash",
+        hvals
+    ),
+    command!(
+        "hincrby",
+        4,
+        [WRITE, DENYOOM, FAST],
+        KeySpec::single(1),
+        [WRITE, HASH, FAST],
+        "hash",
+        "Increment the integer value of a hash field by the given number",
+        hincrby
+    ),
+    command!(
+        "hincrbyfloat",
+        4,
+        [WRITE, DENYOOM, FAST],
+        KeySpec::single(1),
+        [WRITE, HASH, FAST],
+        "hash",
+        "Increment the float value of a hash field by the given amount",
+        hincrbyfloat
+    ),
+    command!(
+        "hrandfield",
+        -2,
+        [READONLY],
+        KeySpec::single(1),
+        [READ, HASH, SLOW],
+        "hash",
+        "Get one or multiple random fields from a hash",
+        hrandfield
+    ),
+    command!(
+        "hscan",
+        -3,
+        [READONLY],
+        KeySpec::single(1),
+        [READ, HASH, SLOW],
+        "hash",
+        "Incrementally iterate hash fields and associated values",
+        hscan
+    ),
+];
+
+fn bulk(v: Vec<u8>) -> Reply {
+    Reply::Bulk(Bytes::from(v))
+}
+
+fn bulk_or_null(v: Option<Vec<u8>>) -> Reply {
+    v.map_or(Reply::Null, bulk)
+}
+
+/// (field, value) arguments.
+type FieldValues<'a> = Vec<(&'a [u8], &'a [u8])>;
+
+/// The (field, value) pairs of HSET/HMSET; an odd count is an arity error naming `cmd`.
+fn field_value_pairs<'a>(argv: &'a [Bytes], cmd: &str) -> Result<FieldValues<'a>, CmdError> {
+    if argv.len() % 2 == 1 {
+        return Err(CmdError::WrongArity(cmd.to_string()));
+    }
+    Ok(argv[2..]
+        .chunks_exact(2)
+        .map(|p| (p[0].as_ref(), p[1].as_ref()))
+        .collect())
+}
+
+fn hset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let created = if argv.len() == 4 {
+        // The hot single-field form skips building a pair list.
+        ctx.storage()
+            .hash_set(ctx.db(), &argv[1], &[(argv[2].as_ref(), argv[3].as_ref())])?
+    } else {
+        let pairs = field_value_pairs(argv, "hset")?;
+        ctx.storage().hash_set(ctx.db(), &argv[1], &pairs)?
+    };
+    Ok(Reply::Integer(created as i64))
+}
+
+fn hmset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let pairs = field_value_pairs(argv, "hmset")?;
+    ctx.storage().hash_set(ctx.db(), &argv[1], &pairs)?;
+    Ok(Reply::ok())
+}
+
+fn hsetnx(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let set = ctx
+        .storage()
+        .hash_set_nx(ctx.db(), &argv[1], &argv[2], &argv[3])?;
+    Ok(Reply::Integer(i64::from(set)))
+}
+
+fn hget(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    Ok(bulk_or_null(ctx.storage().hash_get(
+        ctx.db(),
+        &argv[1],
+        &argv[2],
+    )?))
+}
+
+fn hmget(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let fields = args::key_slices(&argv[2..]);
+    let values = ctx.storage().hash_mget(ctx.db(), &argv[1], &fields)?;
+    Ok(Reply::Array(values.into_iter().map(bulk_or_null).collect()))
+}
+
+fn hdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let fields = args::key_slices(&argv[2..]);
+    let deleted = ctx.storage().hash_del(ctx.db(), &argv[1], &fields)?;
+    Ok(Reply::Integer(deleted as i64))
+}
+
+fn hlen(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    Ok(Reply::Integer(
+        ctx.storage().hash_len(ctx.db(), &argv[1])? as i64
+    ))
+}
+
+fn hstrlen(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let len = ctx
+        .storage()
+        .hash_field_with(ctx.db(), &argv[1], &argv[2], |v| v.len())?;
+    Ok(Reply::Integer(len.unwrap_or(0) as i64))
+}
+
+fn hexists(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let found = ctx
+        .storage()
+        .hash_field_with(ctx.db(), &argv[1], &argv[2], |_| ())?;
+    Ok(Reply::Integer(i64::from(found.is_some())))
+}
+
+fn hgetall(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let mut pairs = Vec::new();
+    ctx.storage().hash_for_each(ctx.db(), &argv[1], |f, v| {
+        pairs.push((Reply::bulk_from_slice(f), Reply::bulk_from_slice(v)));
+    })?;
+    Ok(Reply::Map(pairs))
+}
+
+fn hkeys(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let mut out = Vec::new();
+    ctx.storage().hash_for_each(ctx.db(), &argv[1], |f, _| {
+        out.push(Reply::bulk_from_slice(f))
+    })?;
+    Ok(Reply::Array(out))
+}
+
+fn hvals(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let mut out = Vec::new();
+    ctx.storage().hash_for_each(ctx.db(), &argv[1], |_, v| {
+        out.push(Reply::bulk_from_slice(v))
+    })?;
+    Ok(Reply::Array(out))
+}
+
+fn hincrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let delta = args::int(&argv[3])?;
+    let mut result = 0i64;
+    ctx.storage()
+        .hash_update::<CmdError>(ctx.db(), &argv[1], &argv[2], |current| {
+            let old = match current {
+                Some(v) => {
+                    parse_i64(v).ok_or_else(|| CmdError::err("hash value is not an integer"))?
+                }
+                None => 0,
+            };
+            result = old
+                .checked_add(delta)
+                .ok_or_else(|| CmdError::err("increment or decrement would overflow"))?;
+            let mut text = Vec::with_capacity(20);
+            write_i64(&mut text, result);
+            Ok(text)
+        })?;
+    Ok(Reply::Integer(result))
+}
+
+fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let incr = args::float(&argv[3])?;
+    if !incr.is_finite() {
+        return Err(CmdError::err("value is NaN or Infinity"));
+    }
+    let new = ctx
+        .storage()
+        .hash_update::<CmdError>(ctx.db(), &argv[1], &argv[2], |current| {
+            let value = match current {
+                Some(v) => {
+                    parse_f64(v).ok_or_else(|| CmdError::err("hash value is not a float"))?
+                }
+                None => 0.0,
+            };
+            let sum = value + incr;
+            if !sum.is_finite() {
+                return Err(CmdError::err("increment would produce NaN or Infinity"));
+            }
+            Ok(format_incrbyfloat(sum).into_bytes())
+        })?;
+    Ok(bulk(new))
+}
+
+/// Largest count of repeating HRANDFIELD picks served: the whole answer is built in memory.
+const MAX_REPEATING_PICKS: u64 = 1 << 24;
+
+fn hrandfield(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    if argv.len() == 2 {
+        let picked =
+            ctx.storage()
+                .hash_random(ctx.db(), &argv[1], RandomFields::Repeating(1), false)?;
+        return Ok(picked
+            .and_then(|mut v| v.pop())
+            .map_or(Reply::Null, |(f, _)| bulk(f)));
+    }
+    let count = args::int(&argv[2])?;
+    if count == i64::MIN {
+        return Err(CmdError::err(format!(
+            "value is out of range, must be between {} and {}",
+            -i64::MAX,
+            i64::MAX
+        )));
+    }
+    let with_values = match argv.get(3) {
+        None => false,
+        Some(opt) if argv.len() == 4 && args::is(opt, "withvalues") => true,
+        Some(_) => return Err(CmdError::Syntax),
+    };
+    if with_values && !(-i64::MAX / 2..=i64::MAX / 2).contains(&count) {
+        return Err(CmdError::err("value is out of range"));
+    }
+    let want = if count < 0 {
+        let n = count.unsigned_abs();
+        if n > MAX_REPEATING_PICKS {
+            return Err(CmdError::err("value is out of range"));
+        }
+        RandomFields::Repeating(n)
+    } else {
+        RandomFields::Distinct(count as u64)
+    };
+    if count == 0 {
+        // Still a type check, as Redis looks the key up first.
+        ctx.storage().hash_len(ctx.db(), &argv[1])?;
+        return Ok(Reply::Array(Vec::new()));
+    }
+    let picked = ctx
+        .storage()
+        .hash_random(ctx.db(), &argv[1], want, with_values)?
+        .unwrap_or_default();
+    let resp3 = ctx.client.protocol() == Protocol::Resp3;
+    let mut out = Vec::with_capacity(picked.len() * if with_values && !resp3 { 2 } else { 1 });
+    for (field, value) in picked {
+        match value {
+            Some(v) if resp3 => out.push(Reply::Array(vec![bulk(field), bulk(v)])),
+            Some(v) => {
+                out.push(bulk(field));
+                out.push(bulk(v));
+            }
+            None => out.push(bulk(field)),
+        }
+    }
+    Ok(Reply::Array(out))
+}
+
+/// A SCAN cursor parsed like `strtoul`: optional sign, then digits only.
+fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
+    let invalid = || CmdError::err("invalid cursor");
+    let (negative, digits) = match arg.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, arg),
+    };
+    if digits.is_empty() && !arg.is_empty() {
+        return Err(invalid());
+    }
+    let value = digits
+        .iter()
+        .try_fold(0u64, |acc, &b| {
+            if !b.is_ascii_digit() {
+                return None;
+            }
+            acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+        })
+        .ok_or_else(invalid)?;
+    Ok(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
+}
+
+/// COUNT and MATCH of HSCAN.
+fn scan_options(opts: &[Bytes]) -> Result<(usize, Option<&[u8]>), CmdError> {
+    let mut count = 10usize;
+    let mut pattern = None;
+    let mut i = 0;
+    while i < opts.len() {
+        let Some(value) = opts.get(i + 1) else {
+            return Err(CmdError::Syntax);
+        };
+        if args::is(&opts[i], "count") {
+            let n = args::int(value)?;
+            if n < 1 {
+                return Err(CmdError::Syntax);
+            }
+            count = usize::try_from(n).unwrap_or(usize::MAX);
+        } else if args::is(&opts[i], "match") {
+            // "*" matches everything: no filter at all.
+            pattern = (value.as_ref() != b"*").then_some(value.as_ref());
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 2;
+    }
+    Ok((count, pattern))
+}
+
+fn hscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let cursor = parse_cursor(&argv[2])?;
+    let empty = || Reply::Array(vec![Reply::bulk("0"), Reply::Array(Vec::new())]);
+    // Redis looks the key up before it reads the options.
+    let (count, pattern) = match scan_options(&argv[3..]) {
+        Ok(o) => o,
+        Err(e) => {
+            return if ctx.storage().hash_len(ctx.db(), &argv[1])? == 0 {
+                Ok(empty())
+            } else {
+                Err(e)
+            };
+        }
+    };
+    let Some((next, found)) =
+        ctx.storage()
+            .hash_scan(ctx.db(), &argv[1], cursor, count, pattern)?
+    else {
+        return Ok(empty());
+    };
+    let mut items = Vec::with_capacity(found.len() * 2);
+    for (f, v) in found {
+        items.push(bulk(f));
+        items.push(bulk(v));
+    }
+    let cursor_text = itoa::Buffer::new().format(next).as_bytes().to_vec();
+    Ok(Reply::Array(vec![bulk(cursor_text), Reply::Array(items)]))
+}
