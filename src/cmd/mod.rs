@@ -20,6 +20,7 @@ mod debug_cmd;
 mod function_cmd;
 mod info;
 mod keys;
+mod list;
 mod memory_cmd;
 mod server_cmd;
 mod string;

@@ -73,6 +73,13 @@ pub enum KeySpec {
         last: KeyEnd,
         step: usize,
     },
+    /// `numkeys` keys counted by the argument at `numkeys_at`, the first at `first`, then
+    /// every `step`-th (LMPOP, BLMPOP).
+    Keynum {
+        numkeys_at: usize,
+        first: usize,
+        step: usize,
+    },
 }
 
 /// The last key position of a [`KeySpec::Range`].
@@ -116,7 +123,8 @@ impl CommandSpec {
     }
 
     /// Positions of the keys in `argv` (COMMAND GETKEYS, locking, cluster routing).
-    pub fn key_positions(&self, argc: usize) -> Vec<usize> {
+    pub fn key_positions(&self, argv: &[Bytes]) -> Vec<usize> {
+        let argc = argv.len();
         match self.keys {
             KeySpec::None => Vec::new(),
             KeySpec::Range { first, last, step } => {
@@ -133,6 +141,23 @@ impl CommandSpec {
                 }
                 (first..=last).step_by(step.max(1)).collect()
             }
+            KeySpec::Keynum {
+                numkeys_at,
+                first,
+                step,
+            } => {
+                let numkeys = argv
+                    .get(numkeys_at)
+                    .and_then(|n| crate::util::number::parse_i64(n.as_ref()))
+                    .filter(|&n| n > 0)
+                    .and_then(|n| usize::try_from(n).ok());
+                let last =
+                    numkeys.and_then(|n| (n - 1).checked_mul(step.max(1))?.checked_add(first));
+                match last {
+                    Some(last) if last < argc => (first..=last).step_by(step.max(1)).collect(),
+                    _ => Vec::new(),
+                }
+            }
         }
     }
 
@@ -147,6 +172,7 @@ impl CommandSpec {
                 };
                 (first as i64, last, step as i64)
             }
+            KeySpec::Keynum { .. } => (0, 0, 0),
         }
     }
 
@@ -314,7 +340,8 @@ mod tests {
                 step: 2,
             },
         );
-        assert_eq!(mset.key_positions(5), vec![1, 3]);
+        let argv = |n: usize| vec![Bytes::from_static(b"x"); n];
+        assert_eq!(mset.key_positions(&argv(5)), vec![1, 3]);
         let get = spec(
             2,
             KeySpec::Range {
@@ -323,7 +350,7 @@ mod tests {
                 step: 1,
             },
         );
-        assert_eq!(get.key_positions(2), vec![1]);
+        assert_eq!(get.key_positions(&argv(2)), vec![1]);
         assert_eq!(get.legacy_key_triple(), (1, 1, 1));
         assert_eq!(mset.legacy_key_triple(), (1, -1, 2));
     }

@@ -21,6 +21,7 @@ static TABLE: LazyLock<CommandTable> = LazyLock::new(|| {
         super::string::COMMANDS,
         super::bitmap::COMMANDS,
         super::keys::COMMANDS,
+        super::list::COMMANDS,
         super::connection::COMMANDS,
         super::server_cmd::COMMANDS,
         super::function_cmd::COMMANDS,

@@ -20,6 +20,7 @@ pub mod engine;
 pub mod expire;
 pub mod format;
 pub mod keyspace;
+pub mod list;
 pub mod lock;
 pub mod ready;
 pub mod scan;
