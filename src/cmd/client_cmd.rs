@@ -307,22 +307,32 @@ fn reply(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     Ok(Reply::ok())
 }
 
-/// No command blocks yet, so no client is ever blocked: the answer is always 0.
-fn unblock(_: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: answers a client parked in a blocking command as if its
+/// timeout passed (or with an -UNBLOCKED error); 1 if it was blocked.
+fn unblock(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     if argv.len() > 4 {
         return Err(CmdError::err(
             "unknown subcommand or wrong number of arguments for 'unblock'. Try CLIENT HELP.",
         ));
     }
+    let mut with_error = false;
     if let Some(reason) = argv.get(3) {
-        if !args::is(reason, "timeout") && !args::is(reason, "error") {
+        with_error = args::is(reason, "error");
+        if !args::is(reason, "timeout") && !with_error {
             return Err(CmdError::err(
                 "CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
             ));
         }
     }
-    args::int(&argv[2])?;
-    Ok(Reply::Integer(0))
+    let id = args::int(&argv[2])?;
+    let Ok(id) = u64::try_from(id) else {
+        return Ok(Reply::Integer(0));
+    };
+    let done = ctx
+        .server
+        .blocking
+        .unblock(&ctx.server.storage.ready, id, with_error);
+    Ok(Reply::Integer(i64::from(done)))
 }
 
 const HELP: &[&str] = &[

@@ -98,11 +98,20 @@ const KEY_FLAGS: &[(&str, &[&[&str]])] = &[
         "renamenx",
         &[&["RW", "access", "delete"], &["OW", "insert"]],
     ),
+    ("sadd", &[&["RW", "insert"]]),
+    ("scard", &[&["RO"]]),
+    ("sdiffstore", &[&["OW", "update"], &["RO", "access"]]),
     ("set", &[&["RW", "access", "update", "variable_flags"]]),
     ("setbit", &[&["RW", "access", "update"]]),
     ("setex", &[&["OW", "update"]]),
     ("setnx", &[&["OW", "insert"]]),
+    ("sinterstore", &[&["RW", "update"], &["RO", "access"]]),
+    ("sismember", &[&["RO"]]),
+    ("smove", &[&["RW", "access", "delete"], &["RW", "insert"]]),
+    ("spop", &[&["RW", "access", "delete"]]),
+    ("srem", &[&["RW", "delete"]]),
     ("strlen", &[&["RO"]]),
+    ("sunionstore", &[&["OW", "update"], &["RO", "access"]]),
     ("touch", &[&["RO"]]),
     ("type", &[&["RO"]]),
     ("unlink", &[&["RM", "delete"]]),
@@ -168,8 +177,55 @@ fn one_key_spec(flags: &[&'static str], first: usize, lastkey: i64, step: usize)
     ])
 }
 
+/// A Redis 7 `keynum` key specification: the count at `numkeys_at`, keys from `first`.
+fn keynum_key_spec(flags: &[&'static str], numkeys_at: usize, first: usize, step: usize) -> Reply {
+    Reply::Map(vec![
+        (bulk_str("flags"), status_set(flags.to_vec())),
+        (
+            bulk_str("begin_search"),
+            Reply::Map(vec![
+                (bulk_str("type"), bulk_str("index")),
+                (
+                    bulk_str("spec"),
+                    Reply::Map(vec![(bulk_str("index"), Reply::Integer(numkeys_at as i64))]),
+                ),
+            ]),
+        ),
+        (
+            bulk_str("find_keys"),
+            Reply::Map(vec![
+                (bulk_str("type"), bulk_str("keynum")),
+                (
+                    bulk_str("spec"),
+                    Reply::Map(vec![
+                        (bulk_str("keynumidx"), Reply::Integer(0)),
+                        (
+                            bulk_str("firstkey"),
+                            Reply::Integer(first as i64 - numkeys_at as i64),
+                        ),
+                        (bulk_str("keystep"), Reply::Integer(step as i64)),
+                    ]),
+                ),
+            ]),
+        ),
+    ])
+}
+
 /// The Redis 7 key specifications built from the simple [`KeySpec`] and [`KEY_FLAGS`].
 fn key_specs(spec: &CommandSpec) -> Reply {
+    if let KeySpec::Keynum {
+        numkeys_at,
+        first,
+        step,
+    } = spec.keys
+    {
+        return Reply::Set(vec![keynum_key_spec(
+            spec_key_flags(spec)[0],
+            numkeys_at,
+            first,
+            step,
+        )]);
+    }
     let KeySpec::Range { first, last, step } = spec.keys else {
         return Reply::Set(Vec::new());
     };
@@ -180,7 +236,16 @@ fn key_specs(spec: &CommandSpec) -> Reply {
             specs
                 .iter()
                 .enumerate()
-                .map(|(i, flags)| one_key_spec(flags, first + i * step, 0, 1))
+                .map(|(i, flags)| {
+                    // The last spec covers the rest of the range (SINTERSTORE's sources).
+                    let at = first + i * step;
+                    let lastkey = match last {
+                        _ if i + 1 < specs.len() => 0,
+                        KeyEnd::At(l) => l as i64 - at as i64,
+                        KeyEnd::FromEnd(n) => -(n as i64),
+                    };
+                    one_key_spec(flags, at, lastkey, 1)
+                })
                 .collect(),
         );
     }

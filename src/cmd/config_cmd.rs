@@ -6,7 +6,6 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -54,7 +53,7 @@ pub(super) fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     if level_changed {
         crate::logging::set_level(&next.loglevel);
     }
-    ctx.server.config.store(Arc::new(next));
+    ctx.server.set_config(next);
     Ok(Reply::ok())
 }
 

@@ -50,6 +50,20 @@ pub(super) fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             ACTIVE_EXPIRE_ENABLED.store(on, Ordering::Relaxed);
             Ok(Reply::ok())
         }
+        // Tunes how Redis packs big list elements in memory; every element is its own RocksDB
+        // entry here, so there is nothing to tune.
+        "quicklist-packed-threshold" if argc == 3 => {
+            if crate::config::parse_memory(&args::text(&argv[2])).is_none() {
+                return Err(CmdError::err("argument must be a memory value"));
+            }
+            Ok(Reply::ok())
+        }
+        // Saving and reloading the dataset: the data is already on disk, so a reload is a
+        // memtable flush (kept for tools and tests that call it).
+        "reload" if argc == 2 => {
+            ctx.storage().save()?;
+            Ok(Reply::ok())
+        }
         "error" if argc == 3 => Ok(Reply::Error(args::text(&argv[2]).into())),
         "log" if argc == 3 => {
             tracing::warn!("DEBUG LOG: {}", args::text(&argv[2]));
@@ -57,7 +71,7 @@ pub(super) fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         }
         // Proves the worker contains panics: the client gets an error, the server lives on.
         "panic" if argc == 2 => panic!("DEBUG PANIC requested by client {}", ctx.client.id),
-        "reload" | "loadaof" | "jmap" | "object" | "restart" | "crash-and-recover"
+        "loadaof" | "jmap" | "object" | "restart" | "crash-and-recover"
         | "change-repl-id" => Err(CmdError::err(format!(
             "DEBUG {} is not supported",
             sub.to_ascii_uppercase()
@@ -88,6 +102,10 @@ fn help() -> Reply {
             "    Setting it to 0 disables expiring keys in background when they are not",
             "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
             "    default.",
+            "QUICKLIST-PACKED-THRESHOLD <size>",
+            "    Accepted for compatibility; list elements are stored one per entry.",
+            "RELOAD",
+            "    Flush the dataset to disk (it is always reloaded from there).",
             "SLEEP <seconds>",
             "    Stop the server for <seconds>. Decimals allowed.",
         ],

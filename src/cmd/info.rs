@@ -155,7 +155,7 @@ fn clients_section(server: &ServerState, w: &mut Lines<'_>) {
     w.field("connected_clients", server.client_count());
     w.field("cluster_connections", 0);
     w.field("maxclients", server.config().maxclients);
-    w.field("blocked_clients", 0);
+    w.field("blocked_clients", server.blocking.count());
     w.field("tracking_clients", 0);
     w.field("clients_in_timeout_table", 0);
 }

@@ -416,6 +416,7 @@ fn object_target(ctx: &Ctx<'_>, key: &[u8]) -> Result<Option<MetaValue>, CmdErro
 
 /// The encoding Redis would report for a small value of this record.
 fn encoding_of(meta: &MetaValue) -> &'static str {
+    let large = meta.flags & flags::LARGE_ENCODING != 0;
     match meta.data_type {
         DataType::String => {
             let raw = meta.flags & flags::RAW_STRING != 0;
@@ -427,9 +428,14 @@ fn encoding_of(meta: &MetaValue) -> &'static str {
                 "raw"
             }
         }
+        // Collections report what Redis would use for them (the logical encoding; on disk
+        // every collection is one RocksDB entry per element).
+        DataType::Hash if large => "hashtable",
+        DataType::ZSet if large => "skiplist",
         DataType::Hash | DataType::ZSet => "listpack",
         DataType::List => "quicklist",
-        DataType::Set => "listpack",
+        DataType::Set if large => "hashtable",
+        DataType::Set => "intset",
         DataType::Stream => "stream",
     }
 }

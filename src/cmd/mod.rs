@@ -23,6 +23,8 @@ mod keys;
 mod list;
 mod memory_cmd;
 mod server_cmd;
+mod set;
+mod sort;
 mod string;
 
 use std::borrow::Cow;

@@ -43,6 +43,9 @@ pub const COMMANDS: &[CommandSpec] = &[
     command!("bgsave", -1, [ADMIN, NOSCRIPT, NO_ASYNC_LOADING], KeySpec::None,
              [ADMIN, SLOW, DANGEROUS], "server",
              "Asynchronously saves the database(s) to disk.", bgsave),
+    command!("compact", 1, [ADMIN, NOSCRIPT], KeySpec::None, [ADMIN, SLOW, DANGEROUS], "server",
+             "Compacts the whole database in the background, reclaiming the space of deleted data.",
+             compact),
     command!("debug", -2, [ADMIN, NOSCRIPT, LOADING, STALE], KeySpec::None,
              [ADMIN, SLOW, DANGEROUS], "server",
              "A container for debugging commands.", debug_cmd::debug),
@@ -120,6 +123,17 @@ fn save(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
 }
 
 /// BGSAVE [SCHEDULE]: flushes on a separate thread.
+/// COMPACT (Pika): a full compaction of every column family in a background thread. The
+/// compaction filters drop the elements of deleted and overwritten collections.
+fn compact(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    let storage = Arc::clone(&ctx.server.storage);
+    std::thread::Builder::new()
+        .name("compact".into())
+        .spawn(move || storage.compact_all())
+        .map_err(|e| CmdError::err(format!("cannot start the compaction: {e}")))?;
+    Ok(Reply::ok())
+}
+
 fn bgsave(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let schedule = match argv.get(1) {
         None => false,

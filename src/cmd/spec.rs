@@ -73,13 +73,38 @@ pub enum KeySpec {
         last: KeyEnd,
         step: usize,
     },
-    /// `numkeys` keys counted by the argument at `numkeys_at`, the first at `first`, then
-    /// every `step`-th (LMPOP, BLMPOP).
+    /// Keys follow a count argument (SINTERCARD, LMPOP, ZUNION...): `argv[numkeys_at]` keys at
+    /// `first`, `first + step`, ... (absolute argument indexes). Reported by COMMAND INFO as
+    /// movable keys (0, 0, 0).
     Keynum {
         numkeys_at: usize,
         first: usize,
         step: usize,
     },
+    /// Keys found by a function of the arguments (SORT ... STORE): movable keys, reported by
+    /// COMMAND INFO with the `legacy` (first, last, step) triple.
+    Find {
+        find: KeyFinder,
+        legacy: (i64, i64, i64),
+    },
+}
+
+/// The function of a [`KeySpec::Find`]: key positions from the full argument vector.
+#[derive(Clone, Copy)]
+pub struct KeyFinder(pub fn(&[Bytes]) -> Vec<usize>);
+
+impl PartialEq for KeyFinder {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::fn_addr_eq(self.0, other.0)
+    }
+}
+
+impl Eq for KeyFinder {}
+
+impl std::fmt::Debug for KeyFinder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyFinder")
+    }
 }
 
 /// The last key position of a [`KeySpec::Range`].
@@ -146,25 +171,25 @@ impl CommandSpec {
                 first,
                 step,
             } => {
-                let numkeys = argv
+                let n = argv
                     .get(numkeys_at)
-                    .and_then(|n| crate::util::number::parse_i64(n.as_ref()))
+                    .and_then(|a| crate::util::number::parse_i64(a))
                     .filter(|&n| n > 0)
-                    .and_then(|n| usize::try_from(n).ok());
-                let last =
-                    numkeys.and_then(|n| (n - 1).checked_mul(step.max(1))?.checked_add(first));
-                match last {
-                    Some(last) if last < argc => (first..=last).step_by(step.max(1)).collect(),
-                    _ => Vec::new(),
-                }
+                    .unwrap_or(0) as usize;
+                (0..n)
+                    .map(|i| first + i * step.max(1))
+                    .take_while(|&p| p < argc)
+                    .collect()
             }
+            KeySpec::Find { find, .. } => (find.0)(argv),
         }
     }
 
     /// The (first, last, step) triple of COMMAND INFO, with Redis' negative "from the end" form.
     pub fn legacy_key_triple(&self) -> (i64, i64, i64) {
         match self.keys {
-            KeySpec::None => (0, 0, 0),
+            KeySpec::None | KeySpec::Keynum { .. } => (0, 0, 0),
+            KeySpec::Find { legacy, .. } => legacy,
             KeySpec::Range { first, last, step } => {
                 let last = match last {
                     KeyEnd::At(i) => i as i64,
@@ -172,7 +197,6 @@ impl CommandSpec {
                 };
                 (first as i64, last, step as i64)
             }
-            KeySpec::Keynum { .. } => (0, 0, 0),
         }
     }
 
@@ -197,11 +221,15 @@ impl CommandSpec {
             (CmdFlags::NO_MULTI, "no_multi"),
             (CmdFlags::ALLOW_BUSY, "allow_busy"),
         ];
-        NAMES
+        let mut names: Vec<&'static str> = NAMES
             .iter()
             .filter(|(f, _)| self.flags.contains(*f))
             .map(|(_, n)| *n)
-            .collect()
+            .collect();
+        if matches!(self.keys, KeySpec::Keynum { .. } | KeySpec::Find { .. }) {
+            names.push("movablekeys");
+        }
+        names
     }
 
     /// ACL category names for COMMAND INFO (`@read`, ...).
@@ -353,5 +381,30 @@ mod tests {
         assert_eq!(get.key_positions(&argv(2)), vec![1]);
         assert_eq!(get.legacy_key_triple(), (1, 1, 1));
         assert_eq!(mset.legacy_key_triple(), (1, -1, 2));
+    }
+
+    #[test]
+    fn keynum_keys_follow_their_count() {
+        let sintercard = spec(
+            -3,
+            KeySpec::Keynum {
+                numkeys_at: 1,
+                first: 2,
+                step: 1,
+            },
+        );
+        let argv: Vec<Bytes> = ["sintercard", "2", "a", "b", "LIMIT", "1"]
+            .iter()
+            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+            .collect();
+        assert_eq!(sintercard.key_positions(&argv), vec![2, 3]);
+        assert_eq!(sintercard.key_positions(&argv[..3]), vec![2]);
+        let bad: Vec<Bytes> = ["sintercard", "x", "a"]
+            .iter()
+            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+            .collect();
+        assert!(sintercard.key_positions(&bad).is_empty());
+        assert_eq!(sintercard.legacy_key_triple(), (0, 0, 0));
+        assert!(sintercard.flag_names().contains(&"movablekeys"));
     }
 }

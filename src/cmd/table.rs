@@ -25,6 +25,8 @@ static TABLE: LazyLock<CommandTable> = LazyLock::new(|| {
         super::connection::COMMANDS,
         super::server_cmd::COMMANDS,
         super::function_cmd::COMMANDS,
+        super::set::COMMANDS,
+        super::sort::COMMANDS,
     ];
     let mut t = CommandTable {
         by_name: HashMap::new(),

@@ -48,7 +48,7 @@ directives! {
     write_buffer_size: u64 = "write-buffer-size", memory(1, MEM_MAX), "67108864", STARTUP,
         "RocksDB memtable size per column family, in bytes.";
     max_write_buffer_number: i32 = "max-write-buffer-number", int(1, 64), "2", STARTUP,
-        "RocksDB maximum number of memtables per column family.";
+        "RocksDB maximum number of memtables per column family; all column families together keep at most write-buffer-size * max-write-buffer-number bytes in memtables.";
     block_cache: u64 = "block-cache", memory(0, MEM_MAX), "8388608", STARTUP,
         "RocksDB block cache capacity, in bytes.";
     cache_maxmemory: u64 = "cache-maxmemory", memory(0, MEM_MAX), "67108864", STARTUP,

@@ -16,6 +16,9 @@ use bytes::{Buf, Bytes, BytesMut};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
+use crossbeam_channel::Sender;
+
+use crate::state::blocking::ParkedConn;
 use crate::state::client::Client;
 use crate::state::monitor::ReplySink;
 
@@ -47,14 +50,21 @@ pub struct Conn {
     net_waiting: AtomicBool,
     /// Wakes the network task: backlog to drain, queue drained, or closing.
     pub wake: Notify,
+    /// The workers, to hand the queue back to when a blocked command is answered.
+    workers: Sender<Arc<Conn>>,
 }
 
 /// The network task stops reading while this many requests wait to run.
 pub const MAX_PENDING_REQUESTS: usize = 64 * 1024;
 
 impl Conn {
-    pub fn new(client: Arc<Client>, out: std::net::TcpStream) -> Conn {
+    pub fn new(
+        client: Arc<Client>,
+        out: std::net::TcpStream,
+        workers: Sender<Arc<Conn>>,
+    ) -> Conn {
         Conn {
+            workers,
             client,
             out,
             backlog: Mutex::new(BytesMut::new()),
@@ -84,6 +94,17 @@ impl Conn {
         let mut q = self.queue.lock();
         q.pending_requests = 0;
         q.pending.drain(..).collect()
+    }
+
+    /// Puts work back at the head of the queue (what followed a command that had to wait).
+    pub fn push_front(&self, works: Vec<Work>) {
+        let mut q = self.queue.lock();
+        for work in works.into_iter().rev() {
+            if let Work::Commands(c) = &work {
+                q.pending_requests += c.len();
+            }
+            q.pending.push_front(work);
+        }
     }
 
     /// Gives up ownership of the queue unless more work arrived; true when released.
@@ -176,6 +197,17 @@ impl Conn {
     /// socket.
     pub fn shutdown(&self) {
         let _ = self.out.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+impl ParkedConn for Conn {
+    fn resume(self: Arc<Self>, reply: &[u8]) {
+        self.send(reply);
+        // The queue is still owned (a parked client keeps it): a worker runs what waited.
+        let workers = self.workers.clone();
+        if workers.send(self).is_err() {
+            // Workers are gone: the server is shutting down.
+        }
     }
 }
 

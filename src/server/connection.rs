@@ -48,7 +48,7 @@ pub async fn serve(
             return;
         }
     };
-    let conn = Arc::new(Conn::new(Arc::clone(&client), out));
+    let conn = Arc::new(Conn::new(Arc::clone(&client), out, workers.clone()));
     let weak_conn = Arc::downgrade(&conn);
     let sink: std::sync::Weak<dyn crate::state::monitor::ReplySink> = weak_conn;
     let _ = client.sink.set(sink);
@@ -126,6 +126,8 @@ pub async fn serve(
         }
     }
     client.close_after_reply();
+    // A client blocked in BLPOP and the like leaves no trace (see `park` for the other order).
+    server.blocking.unpark(&server.storage.ready, client.id);
     conn.discard_pending();
     conn.shutdown();
     server.unregister_client(client.id);

@@ -54,6 +54,14 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
         CommandTable::get().len(),
     ));
     let pool = WorkerPool::start(Arc::clone(&server), pool_size)?;
+    let timer_server = Arc::clone(&server);
+    let blocking_timer = std::thread::Builder::new()
+        .name("block-timer".into())
+        .spawn(move || {
+            timer_server
+                .blocking
+                .run_timer(&timer_server.storage.ready)
+        })?;
     let stop_expirer = Arc::new(AtomicBool::new(false));
     let expirer = expire::spawn_expirer(Arc::clone(&storage), Arc::clone(&stop_expirer))?;
 
@@ -65,6 +73,8 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
     let result = runtime.block_on(accept_loop(&addr, Arc::clone(&server), &pool));
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     pool.stop();
+    server.blocking.stop();
+    let _ = blocking_timer.join();
     stop_expirer.store(true, Ordering::Relaxed);
     let _ = expirer.join();
     if server.shutdown_mode() == ShutdownMode::Save {

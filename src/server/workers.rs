@@ -9,53 +9,72 @@
 //! the server live on.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use bytes::{Bytes, BytesMut};
-use crossbeam_channel::{unbounded, Receiver, Sender};
+use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError, Sender};
 
 use super::conn::{Conn, Work};
 use crate::cmd::dispatch;
 use crate::resp::Reply;
-use crate::state::client::{Client, ReplyMode};
+use crate::state::blocking::Waiter;
+use crate::state::client::{BlockRequest, Client, ReplyMode};
 use crate::state::ServerState;
 
 /// Handle to the running workers.
 pub struct WorkerPool {
     tx: Option<Sender<Arc<Conn>>>,
     handles: Vec<JoinHandle<()>>,
+    /// Set by `stop`: connections (parked ones included) hold senders of the channel, so
+    /// workers cannot wait for it to disconnect.
+    stopping: Arc<AtomicBool>,
 }
+
+/// How often an idle worker checks whether the pool is stopping.
+const STOP_POLL: Duration = Duration::from_millis(100);
 
 impl WorkerPool {
     /// Starts `size` worker threads.
     pub fn start(server: Arc<ServerState>, size: usize) -> std::io::Result<WorkerPool> {
         let (tx, rx) = unbounded::<Arc<Conn>>();
+        let stopping = Arc::new(AtomicBool::new(false));
         let mut handles = Vec::with_capacity(size);
         for i in 0..size.max(1) {
             let rx: Receiver<Arc<Conn>> = rx.clone();
             let server = Arc::clone(&server);
+            let stopping = Arc::clone(&stopping);
             handles.push(
                 std::thread::Builder::new()
                     .name(format!("worker-{i}"))
-                    .spawn(move || {
-                        while let Ok(first) = rx.recv() {
-                            let mut group = vec![first];
-                            while group.len() < MAX_GROUP {
-                                match rx.try_recv() {
-                                    Ok(conn) => group.push(conn),
-                                    Err(_) => break,
+                    .spawn(move || loop {
+                        let first = match rx.recv_timeout(STOP_POLL) {
+                            Ok(conn) => conn,
+                            Err(RecvTimeoutError::Timeout) => {
+                                if stopping.load(Ordering::Relaxed) {
+                                    return;
                                 }
+                                continue;
                             }
-                            run_group(&server, group);
+                            Err(RecvTimeoutError::Disconnected) => return,
+                        };
+                        let mut group = vec![first];
+                        while group.len() < MAX_GROUP {
+                            match rx.try_recv() {
+                                Ok(conn) => group.push(conn),
+                                Err(_) => break,
+                            }
                         }
+                        run_group(&server, group);
                     })?,
             );
         }
         Ok(WorkerPool {
             tx: Some(tx),
             handles,
+            stopping,
         })
     }
 
@@ -67,6 +86,7 @@ impl WorkerPool {
     /// Stops accepting work and waits for the running work to finish.
     pub fn stop(mut self) {
         self.tx = None;
+        self.stopping.store(true, Ordering::Relaxed);
         for h in self.handles.drain(..) {
             let _ = h.join();
         }
@@ -76,16 +96,28 @@ impl WorkerPool {
 /// Most connections a worker serves between two WAL flushes.
 const MAX_GROUP: usize = 32;
 
+/// A client whose blocking command found no data: parked once its round is over.
+struct Parking {
+    request: BlockRequest,
+    argv: Vec<Bytes>,
+}
+
+/// Replies for clients a round woke from a blocking wait, sent after the round's WAL flush.
+type Served = Vec<(Waiter, BytesMut)>;
+
 /// Runs the queued work of a group of connections until their queues are empty.
 ///
 /// Replies are held back until the WAL records of the round's writes have been handed to the
 /// operating system (one write syscall for the whole round), then sent; a connection's queue is
-/// released only after its replies are out, so its replies never overtake each other.
+/// released only after its replies are out, so its replies never overtake each other. A
+/// connection whose blocking command must wait leaves the group and is parked (see
+/// `state::blocking`); clients the round woke get their replies with the others.
 fn run_group(server: &ServerState, mut group: Vec<Arc<Conn>>) {
     while !group.is_empty() {
-        let outputs: Vec<BytesMut> = group
+        let mut served = Served::new();
+        let outputs: Vec<(BytesMut, Option<Parking>)> = group
             .iter()
-            .map(|conn| run_work(server, conn, conn.take_pending()))
+            .map(|conn| run_work(server, conn, conn.take_pending(), &mut served))
             .collect();
         if let Err(e) = server.storage.engine().sync_wal() {
             // The round's writes may not be durable: acknowledge none of them. Closing the
@@ -95,57 +127,117 @@ fn run_group(server: &ServerState, mut group: Vec<Arc<Conn>>) {
                 conn.client.close_after_reply();
                 conn.wake.notify_one();
             }
+            for (w, _) in served {
+                w.client.kill();
+            }
         } else {
-            for (conn, out) in group.iter().zip(outputs) {
-                conn.send(&out);
+            for (conn, (out, _)) in group.iter().zip(&outputs) {
+                conn.send(out);
                 if conn.client.take_monitor_request() {
                     if let Some(sink) = conn.client.sink.get() {
                         server.monitors.add(conn.client.id, sink.clone());
                     }
                 }
             }
+            for (w, out) in served {
+                w.conn.resume(&out);
+            }
         }
-        group.retain(|conn| {
+        let mut parked = Vec::new();
+        let mut still_running = Vec::with_capacity(group.len());
+        for (conn, (_, parking)) in group.into_iter().zip(outputs) {
             if conn.client.is_closing() {
                 conn.discard_pending();
+            } else if let Some(p) = parking {
+                parked.push((conn, p));
+                continue;
             }
             if conn.release_if_idle() {
                 conn.client.query_buffer_len.store(0, Ordering::Relaxed);
                 conn.after_work();
-                false
             } else {
-                true
+                still_running.push(conn);
             }
-        });
+        }
+        group = still_running;
+        // Parked only now: until this point this worker owned their queues.
+        for (conn, p) in parked {
+            park(server, conn, p);
+        }
     }
 }
 
-/// Runs queued work of one connection and returns the encoded replies.
-fn run_work(server: &ServerState, conn: &Conn, works: Vec<Work>) -> BytesMut {
+/// Hands a connection whose command must wait to the blocked-client registry.
+fn park(server: &ServerState, conn: Arc<Conn>, p: Parking) {
+    let Ok(pdb) = server.storage.physical(conn.client.db()) else {
+        return;
+    };
+    let waiter = Waiter {
+        client: Arc::clone(&conn.client),
+        conn,
+        argv: p.argv,
+        pdb,
+        keys: p.request.keys,
+        deadline: p.request.deadline,
+        on_timeout: p.request.on_timeout,
+    };
+    let id = waiter.client.id;
+    let closing = Arc::clone(&waiter.client);
+    server.blocking.park(&server.storage.ready, waiter);
+    // A connection that closed while it was being parked had nobody to unpark it.
+    if closing.is_closing() {
+        server.blocking.unpark(&server.storage.ready, id);
+    }
+}
+
+/// Runs queued work of one connection and returns the encoded replies, and the parking
+/// request if a blocking command must wait (the work after it goes back to the queue).
+fn run_work(
+    server: &ServerState,
+    conn: &Conn,
+    works: Vec<Work>,
+    served: &mut Served,
+) -> (BytesMut, Option<Parking>) {
     let mut out = BytesMut::new();
-    for work in works {
+    let mut works = works.into_iter();
+    while let Some(work) = works.next() {
         if conn.client.is_closing() {
             break;
         }
         match work {
-            Work::Commands(commands) => run_batch(server, &conn.client, commands, &mut out),
+            Work::Commands(commands) => {
+                if let Some((parking, rest)) =
+                    run_batch(server, &conn.client, commands, &mut out, served)
+                {
+                    let mut back = Vec::with_capacity(1 + works.len());
+                    if !rest.is_empty() {
+                        back.push(Work::Commands(rest));
+                    }
+                    back.extend(works);
+                    conn.push_front(back);
+                    return (out, Some(parking));
+                }
+            }
             Work::FinalReply(bytes) => {
                 out.extend_from_slice(&bytes);
                 conn.client.close_after_reply();
             }
         }
     }
-    out
+    (out, None)
 }
 
-/// Runs a batch and encodes the replies, honouring CLIENT REPLY and QUIT.
-pub fn run_batch(
+/// Runs a batch and encodes the replies, honouring CLIENT REPLY and QUIT. Stops at a blocking
+/// command that must wait and returns it with the commands after it.
+fn run_batch(
     server: &ServerState,
     client: &Client,
     commands: Vec<Vec<Bytes>>,
     out: &mut BytesMut,
-) {
-    for argv in commands {
+    served: &mut Served,
+) -> Option<(Parking, Vec<Vec<Bytes>>)> {
+    let mut commands = commands.into_iter();
+    while let Some(argv) = commands.next() {
         if client.is_closing() {
             break;
         }
@@ -156,16 +248,10 @@ pub fn run_batch(
             client.consume_skip();
         }
         let changes = client.reply_mode_changes();
-        let reply = catch_unwind(AssertUnwindSafe(|| {
-            dispatch::execute(server, client, &argv)
-        }))
-        .unwrap_or_else(|_| {
-            tracing::error!(
-                command = %String::from_utf8_lossy(argv.first().map_or(&b""[..], |a| a)),
-                "command panicked; the client got an error and the server continues"
-            );
-            Reply::err("ERR internal error while running the command")
-        });
+        let reply = execute_guarded(server, client, &argv);
+        if let Some(request) = client.take_block_request() {
+            return Some((Parking { request, argv }, commands.collect()));
+        }
         let set_by_command = client.reply_mode_changes() != changes;
         let suppress = match client.reply_mode() {
             ReplyMode::Off => true,
@@ -175,6 +261,55 @@ pub fn run_batch(
         };
         if !suppress {
             reply.encode(out, client.protocol());
+        }
+        // Like Redis, clients blocked on keys this command filled are served before the
+        // connection's next command runs.
+        if server.storage.ready.has_pending() {
+            serve_ready(server, served);
+        }
+    }
+    None
+}
+
+/// Runs a command, turning a panic into an error reply.
+fn execute_guarded(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
+    catch_unwind(AssertUnwindSafe(|| dispatch::execute(server, client, argv))).unwrap_or_else(
+        |_| {
+            tracing::error!(
+                command = %String::from_utf8_lossy(argv.first().map_or(&b""[..], |a| a)),
+                "command panicked; the client got an error and the server continues"
+            );
+            Reply::err("ERR internal error while running the command")
+        },
+    )
+}
+
+/// Serves clients blocked on signalled keys, per key in arrival order, until a waiter's
+/// command must wait again (the key ran dry). A served client is unparked; its reply goes
+/// out with the round's replies, after the WAL flush.
+fn serve_ready(server: &ServerState, served: &mut Served) {
+    let ready = &server.storage.ready;
+    let _serving = server.blocking.serving();
+    // Serving can fill keys again (BLMOVE pushes to its destination): go round until quiet.
+    while ready.has_pending() {
+        for key in ready.take() {
+            for id in server.blocking.waiting_on(&key) {
+                // Taken out while its command runs, so the timer cannot answer it meanwhile.
+                let Some(w) = server.blocking.unpark(ready, id) else {
+                    continue;
+                };
+                if w.client.is_closing() {
+                    continue;
+                }
+                let reply = execute_guarded(server, &w.client, &w.argv);
+                if w.client.take_block_request().is_some() {
+                    server.blocking.reinstate(ready, w);
+                    break;
+                }
+                let mut out = BytesMut::new();
+                reply.encode(&mut out, w.client.protocol());
+                served.push((w, out));
+            }
         }
     }
 }

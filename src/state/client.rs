@@ -224,7 +224,7 @@ impl Client {
             .unwrap_or_default();
         let qbuf = self.query_buffer_len.load(Ordering::Relaxed);
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 \
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 \
              multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 \
              tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
             self.id,
@@ -233,6 +233,11 @@ impl Client {
             name,
             self.created.elapsed().as_secs(),
             self.idle_secs(),
+            if self.blocked.load(Ordering::Relaxed) {
+                "b"
+            } else {
+                "N"
+            },
             self.db(),
             qbuf,
             self.last_command(),

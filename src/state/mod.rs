@@ -3,6 +3,7 @@
 //!
 //! Commands see it through [`crate::cmd::Ctx`]; the server builds it once at start-up.
 
+pub mod blocking;
 pub mod client;
 pub mod monitor;
 pub mod slowlog;
@@ -39,6 +40,8 @@ pub struct ServerState {
     pub stats: stats::Stats,
     pub slowlog: slowlog::SlowLog,
     pub monitors: monitor::Monitors,
+    /// Clients parked in blocking commands.
+    pub blocking: blocking::BlockedClients,
     pub started: Instant,
     shutdown_requested: AtomicBool,
     shutdown_mode: Mutex<ShutdownMode>,
@@ -56,6 +59,7 @@ pub fn unix_secs() -> u64 {
 
 impl ServerState {
     pub fn new(storage: Arc<Storage>, config: Config, command_count: usize) -> ServerState {
+        apply_encoding_limits(&storage, &config);
         ServerState {
             storage,
             config: ArcSwap::from_pointee(config),
@@ -64,11 +68,18 @@ impl ServerState {
             stats: stats::Stats::new(command_count),
             slowlog: slowlog::SlowLog::default(),
             monitors: monitor::Monitors::default(),
+            blocking: blocking::BlockedClients::default(),
             started: Instant::now(),
             shutdown_requested: AtomicBool::new(false),
             shutdown_mode: Mutex::new(ShutdownMode::Save),
             shutdown_signal: Notify::new(),
         }
+    }
+
+    /// Installs a new configuration (CONFIG SET) and applies what storage takes from it.
+    pub fn set_config(&self, config: Config) {
+        apply_encoding_limits(&self.storage, &config);
+        self.config.store(Arc::new(config));
     }
 
     /// The current configuration snapshot.
@@ -115,4 +126,15 @@ impl ServerState {
     pub fn shutdown_mode(&self) -> ShutdownMode {
         *self.shutdown_mode.lock()
     }
+}
+
+/// Copies the compact-encoding thresholds (OBJECT ENCODING) into the storage.
+fn apply_encoding_limits(storage: &Storage, cfg: &Config) {
+    let l = &storage.limits;
+    let set = |a: &std::sync::atomic::AtomicU64, v: i64| a.store(v.max(0) as u64, Ordering::Relaxed);
+    set(&l.hash_max_listpack_entries, cfg.hash_max_listpack_entries);
+    set(&l.hash_max_listpack_value, cfg.hash_max_listpack_value);
+    set(&l.zset_max_listpack_entries, cfg.zset_max_listpack_entries);
+    set(&l.zset_max_listpack_value, cfg.zset_max_listpack_value);
+    set(&l.set_max_intset_entries, cfg.set_max_intset_entries);
 }

@@ -191,6 +191,15 @@ pub fn element_cfs(t: DataType) -> &'static [Cf] {
 }
 
 impl Storage {
+    /// The live collection of type `t` in an already loaded key state.
+    pub(super) fn collection_for_read(
+        &self,
+        state: KeyState,
+        t: DataType,
+    ) -> Result<Option<Collection>, StorageError> {
+        self.collection_from(state, t)
+    }
+
     fn collection_from(
         &self,
         state: KeyState,
@@ -268,7 +277,7 @@ impl Storage {
         Ok(self.fresh_collection(state, t))
     }
 
-    fn fresh_collection(&self, state: KeyState, t: DataType) -> Collection {
+    pub(super) fn fresh_collection(&self, state: KeyState, t: DataType) -> Collection {
         let version = self.versions.next();
         let prefix = encode_element_prefix(state.pdb, state.slot, state.key(), version);
         Collection {
@@ -450,11 +459,14 @@ impl WriteTxn<'_> {
 #[derive(Default)]
 pub struct ElementScanCursors {
     next_token: AtomicU64,
-    entries: parking_lot::Mutex<(
-        std::collections::HashMap<u64, (Vec<u8>, Vec<u8>)>,
-        std::collections::VecDeque<u64>,
-    )>,
+    entries: parking_lot::Mutex<ElementCursorEntries>,
 }
+
+/// Token → (element prefix, sub-key to resume at), plus tokens oldest first for eviction.
+type ElementCursorEntries = (
+    std::collections::HashMap<u64, (Vec<u8>, Vec<u8>)>,
+    std::collections::VecDeque<u64>,
+);
 
 /// Element-scan cursors kept; older ones restart their walk.
 const MAX_ELEMENT_CURSORS: usize = 16 * 1024;
@@ -483,6 +495,9 @@ impl ElementScanCursors {
     }
 }
 
+/// An element returned by [`Storage::scan_elements`]: (sub-key, value).
+pub type ScannedElement = (Vec<u8>, Vec<u8>);
+
 impl Storage {
     /// One HSCAN/SSCAN/ZSCAN step over `cf` (the member records): visits about `count`
     /// elements from `cursor` and returns the next cursor (0 at the end) and the visited
@@ -495,7 +510,7 @@ impl Storage {
         cursor: u64,
         count: usize,
         pattern: Option<&[u8]>,
-    ) -> Result<(u64, Vec<(Vec<u8>, Vec<u8>)>), StorageError> {
+    ) -> Result<(u64, Vec<ScannedElement>), StorageError> {
         let from = if cursor == 0 {
             Vec::new()
         } else {
@@ -523,4 +538,75 @@ impl Storage {
 /// The element prefix length of `key` (for callers that slice raw element keys).
 pub fn element_prefix_len(key: &[u8]) -> usize {
     codec::KEY_PREFIX_LEN + 4 + key.len() + 8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::engine::EngineOptions;
+
+    fn open(dir: &std::path::Path) -> Storage {
+        Storage::open(dir, 16, &EngineOptions::default()).expect("open storage")
+    }
+
+    fn fill(s: &Storage, key: &[u8], n: u32) {
+        let mut c = s.write_collection(0, key, DataType::Set).expect("load");
+        let mut txn = s.txn();
+        for i in 0..n {
+            txn.put_element(Cf::Set, &c, &i.to_be_bytes(), b"");
+        }
+        c.header.count = u64::from(n);
+        txn.store_collection(&c);
+        txn.commit().expect("commit");
+    }
+
+    fn raw_elements(s: &Storage) -> usize {
+        let mut cur = s.engine.range(Cf::Set, b"", None);
+        let mut n = 0;
+        while cur.current().is_some() {
+            n += 1;
+            cur.advance();
+        }
+        n
+    }
+
+    #[test]
+    fn recreated_key_never_sees_old_elements() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = open(dir.path());
+        fill(&s, b"k", 10);
+        assert_eq!(s.delete(0, &[b"k"]).unwrap(), 1);
+        fill(&s, b"k", 3);
+        let c = s.read_collection(0, b"k", DataType::Set).unwrap().unwrap();
+        let mut cur = s.elements(Cf::Set, &c, false);
+        let mut seen = 0;
+        while cur.current().is_some() {
+            seen += 1;
+            cur.advance();
+        }
+        assert_eq!(seen, 3);
+    }
+
+    #[test]
+    fn compaction_drops_elements_of_deleted_versions_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = open(dir.path());
+        fill(&s, b"gone", 1000);
+        fill(&s, b"kept", 5);
+        assert_eq!(s.delete(0, &[b"gone"]).unwrap(), 1);
+        assert_eq!(raw_elements(&s), 1005);
+        s.compact_all();
+        assert_eq!(raw_elements(&s), 5);
+    }
+
+    #[test]
+    fn versions_do_not_repeat_across_restarts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = {
+            let s = open(dir.path());
+            s.versions.next()
+        };
+        let s = open(dir.path());
+        assert!(s.versions.next() > first);
+    }
 }

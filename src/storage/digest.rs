@@ -4,16 +4,15 @@
 //! the result does not depend on iteration order or physical layout. An empty dataset digests to
 //! forty zeros, as in Redis.
 //!
-//! Collections: their meta body starts with a version (an internal generation number that two
-//! servers holding the same data need not share), so only what follows it is hashed. Element
-//! records are not included yet; the collection modules should extend `value_digest` with an
-//! order-independent hash of their elements.
+//! Collections: the version in their meta body is an internal generation number that two
+//! servers holding the same data need not share, so it is left out; the element count and the
+//! elements (`Storage::elements_digest`: order-independent except for lists) are hashed.
 
 use sha1::{Digest, Sha1};
 
-use super::codec::{self, DataType, MetaValue};
+use super::codec::{self, CollectionHeader, DataType, MetaValue};
 use super::engine::Cf;
-use super::{now_ms, Storage, StorageError};
+use super::{now_ms, KeyState, Storage, StorageError};
 
 /// A 20-byte digest; all zeros means "nothing".
 pub type Digest20 = [u8; 20];
@@ -23,17 +22,23 @@ pub fn to_hex(d: &Digest20) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Length of the version that starts a collection's meta body.
-const COLLECTION_VERSION_LEN: usize = 8;
-
-fn value_digest(meta: &MetaValue) -> Digest20 {
-    let mut h = Sha1::new();
-    h.update([meta.data_type as u8]);
-    match meta.data_type {
-        DataType::String => h.update(&meta.body),
-        _ => h.update(meta.body.get(COLLECTION_VERSION_LEN..).unwrap_or_default()),
+impl Storage {
+    fn value_digest(&self, meta: &MetaValue, state: impl FnOnce() -> Option<KeyState>) -> Digest20 {
+        let mut h = Sha1::new();
+        h.update([meta.data_type as u8]);
+        match meta.data_type {
+            DataType::String | DataType::Stream => h.update(&meta.body),
+            _ => {
+                let header = CollectionHeader::decode(&meta.body).unwrap_or_default();
+                h.update(header.count.to_be_bytes());
+                // `extra` (list head/tail indexes) depends on push history, not on contents.
+                if let Some(state) = state() {
+                    h.update(self.elements_digest(meta, state));
+                }
+            }
+        }
+        h.finalize().into()
     }
-    h.finalize().into()
 }
 
 fn xor_into(acc: &mut Digest20, d: &Digest20) {
@@ -54,10 +59,20 @@ impl Storage {
             let mut cur = self.engine.range(Cf::Meta, &lower, Some(&upper));
             while let Some((k, v)) = cur.current() {
                 if let Some(meta) = MetaValue::decode(v).filter(|m| !m.is_expired(now)) {
+                    let user_key = &k[codec::KEY_PREFIX_LEN..];
+                    let state = || {
+                        Some(KeyState {
+                            pdb,
+                            slot: codec::decode_meta_key(k)?.1,
+                            meta_key: k.to_vec(),
+                            stored: Some(meta.clone()),
+                            now_ms: now,
+                        })
+                    };
                     let mut h = Sha1::new();
                     h.update((db as u32).to_be_bytes());
-                    h.update(&k[codec::KEY_PREFIX_LEN..]);
-                    h.update(value_digest(&meta));
+                    h.update(user_key);
+                    h.update(self.value_digest(&meta, state));
                     h.update(meta.expire_ms.to_be_bytes());
                     xor_into(&mut acc, &h.finalize().into());
                 }
@@ -71,6 +86,9 @@ impl Storage {
     /// Digest of one key's value (zeros when the key does not exist).
     pub fn digest_value(&self, db: usize, key: &[u8]) -> Result<Digest20, StorageError> {
         let state = self.load(db, key)?;
-        Ok(state.live().map(value_digest).unwrap_or([0u8; 20]))
+        Ok(match state.live().cloned() {
+            Some(meta) => self.value_digest(&meta, || Some(state)),
+            None => [0u8; 20],
+        })
     }
 }

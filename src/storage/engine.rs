@@ -13,7 +13,7 @@ use rocksdb::compaction_filter_factory::{CompactionFilterContext, CompactionFilt
 use rocksdb::{
     BlockBasedOptions, BottommostLevelCompaction, Cache, ColumnFamily, ColumnFamilyDescriptor,
     CompactOptions, DBCompressionType, DBRawIteratorWithThreadMode, MergeOperands, Options,
-    ReadOptions, WriteBatch, WriteOptions, DB,
+    ReadOptions, WriteBatch, WriteBufferManager, WriteOptions, DB,
 };
 
 use super::codec::{self, counter, CollectionHeader, MetaValue};
@@ -243,6 +243,14 @@ impl Engine {
         db_opts.create_if_missing(true);
         db_opts.create_missing_column_families(true);
         db_opts.set_max_background_jobs(opts.max_background_jobs);
+        // One memtable budget for all column families together, so adding element column
+        // families does not multiply memory: past it, the largest memtable is flushed.
+        let memtable_budget =
+            opts.write_buffer_size * opts.max_write_buffer_number.max(1) as usize;
+        db_opts.set_write_buffer_manager(&WriteBufferManager::new_write_buffer_manager(
+            memtable_budget,
+            false,
+        ));
         db_opts.set_keep_log_file_num(4);
         // WAL records are buffered until `sync_wal` runs before replies are sent, so one write
         // syscall covers every command a worker ran for a group of connections.

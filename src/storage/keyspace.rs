@@ -146,7 +146,7 @@ impl Storage {
         }
         let mut txn = self.txn();
         txn.remove(&from);
-        txn.put(&to, &meta);
+        self.put_copy(&mut txn, &from, &meta, to)?;
         txn.commit()?;
         Ok(MoveOutcome::Done)
     }
@@ -170,9 +170,35 @@ impl Storage {
             return Ok(false);
         }
         let mut txn = self.txn();
-        txn.put(&to, &meta);
+        self.put_copy(&mut txn, &from, &meta, to)?;
         txn.commit()?;
         Ok(true)
+    }
+
+    /// Writes `meta` (the live value of `from`) as the new value of `to`. A collection's
+    /// elements are copied under a fresh version, since element keys embed the user key.
+    fn put_copy(
+        &self,
+        txn: &mut super::write::WriteTxn<'_>,
+        from: &KeyState,
+        meta: &MetaValue,
+        to: KeyState,
+    ) -> Result<(), StorageError> {
+        if !meta.data_type.is_collection() {
+            txn.put(&to, meta);
+            return Ok(());
+        }
+        let Some(source) = self.collection_for_read(from.clone(), meta.data_type)? else {
+            return Ok(());
+        };
+        let mut target = self.fresh_collection(to, meta.data_type);
+        target.header.count = source.header.count;
+        target.header.extra = source.header.extra.clone();
+        target.flags = source.flags;
+        target.expire_ms = source.expire_ms;
+        self.copy_elements(txn, &source, &target)?;
+        txn.store_collection(&target);
+        Ok(())
     }
 
     /// MOVE: transfers `key` to database `dst_db` if it is absent there.
@@ -187,7 +213,7 @@ impl Storage {
         }
         let mut txn = self.txn();
         txn.remove(&from);
-        txn.put(&to, &meta);
+        self.put_copy(&mut txn, &from, &meta, to)?;
         txn.commit()?;
         Ok(true)
     }

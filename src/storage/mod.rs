@@ -24,6 +24,8 @@ pub mod list;
 pub mod lock;
 pub mod ready;
 pub mod scan;
+pub mod set;
+pub mod sort;
 pub mod strings;
 pub mod write;
 
@@ -221,6 +223,13 @@ impl Storage {
             .last_save_secs
             .store(now_ms() / 1000, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Compacts every column family fully (COMPACT), reclaiming dead collection elements.
+    pub fn compact_all(&self) {
+        for cf in Cf::ALL {
+            self.engine.compact_all(cf);
+        }
     }
 
     /// The engine, for maintenance and INFO.

@@ -1,0 +1,290 @@
+//! Set commands, after Redis' `t_set.c`: membership (SADD SREM SISMEMBER SMISMEMBER SCARD
+//! SMEMBERS), random members (SRANDMEMBER SPOP), SMOVE, set algebra (SINTER SINTERCARD SUNION
+//! SDIFF and their STORE forms) and SSCAN.
+//!
+//! Arguments are validated in Redis' order so the same bad request gets the same error; whole
+//! sets are replied as RESP3 sets, SRANDMEMBER's samples as arrays (they may repeat).
+
+use bytes::Bytes;
+
+use super::spec::{CommandSpec, KeySpec};
+use super::{args, CmdError, CmdResult, Ctx};
+use crate::command;
+use crate::resp::Reply;
+use crate::storage::set::SetAlgebra;
+use crate::util::number::parse_i64;
+
+/// Commands of this group.
+#[rustfmt::skip]
+pub const COMMANDS: &[CommandSpec] = &[
+    command!("sadd", -3, [WRITE, DENYOOM, FAST], KeySpec::single(1), [WRITE, SET, FAST], "set",
+             "Adds one or more members to a set. Creates the key if it doesn't exist.", sadd),
+    command!("srem", -3, [WRITE, FAST], KeySpec::single(1), [WRITE, SET, FAST], "set",
+             "Removes one or more members from a set. Deletes the set if the last member was removed.",
+             srem),
+    command!("scard", 2, [READONLY, FAST], KeySpec::single(1), [READ, SET, FAST], "set",
+             "Returns the number of members in a set.", scard),
+    command!("sismember", 3, [READONLY, FAST], KeySpec::single(1), [READ, SET, FAST], "set",
+             "Determines whether a member belongs to a set.", sismember),
+    command!("smismember", -3, [READONLY, FAST], KeySpec::single(1), [READ, SET, FAST], "set",
+             "Determines whether multiple members belong to a set.", smismember),
+    command!("smembers", 2, [READONLY], KeySpec::single(1), [READ, SET, SLOW], "set",
+             "Returns all members of a set.", smembers),
+    command!("srandmember", -2, [READONLY], KeySpec::single(1), [READ, SET, SLOW], "set",
+             "Get one or multiple random members from a set", srandmember),
+    command!("spop", -2, [WRITE, FAST], KeySpec::single(1), [WRITE, SET, FAST], "set",
+             "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.",
+             spop),
+    command!("smove", 4, [WRITE, FAST], KeySpec::span(1, 2), [WRITE, SET, FAST], "set",
+             "Moves a member from one set to another.", smove),
+    command!("sinter", -2, [READONLY], KeySpec::rest(1), [READ, SET, SLOW], "set",
+             "Returns the intersect of multiple sets.", sinter),
+    command!("sintercard", -3, [READONLY],
+             KeySpec::Keynum { numkeys_at: 1, first: 2, step: 1 }, [READ, SET, SLOW], "set",
+             "Returns the number of members of the intersect of multiple sets.", sintercard),
+    command!("sinterstore", -3, [WRITE, DENYOOM], KeySpec::rest(1), [WRITE, SET, SLOW], "set",
+             "Stores the intersect of multiple sets in a key.", sinterstore),
+    command!("sunion", -2, [READONLY], KeySpec::rest(1), [READ, SET, SLOW], "set",
+             "Returns the union of multiple sets.", sunion),
+    command!("sunionstore", -3, [WRITE, DENYOOM], KeySpec::rest(1), [WRITE, SET, SLOW], "set",
+             "Stores the union of multiple sets in a key.", sunionstore),
+    command!("sdiff", -2, [READONLY], KeySpec::rest(1), [READ, SET, SLOW], "set",
+             "Returns the difference of multiple sets.", sdiff),
+    command!("sdiffstore", -3, [WRITE, DENYOOM], KeySpec::rest(1), [WRITE, SET, SLOW], "set",
+             "Stores the difference of multiple sets in a key.", sdiffstore),
+    command!("sscan", -3, [READONLY], KeySpec::single(1), [READ, SET, SLOW], "set",
+             "Iterates over members of a set.", sscan),
+];
+
+fn members_reply(members: Vec<Vec<u8>>) -> Vec<Reply> {
+    members.into_iter().map(Reply::bulk).collect()
+}
+
+fn sadd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let members = args::key_slices(&argv[2..]);
+    let added = ctx.storage().sadd(ctx.db(), &argv[1], &members)?;
+    Ok(Reply::Integer(added as i64))
+}
+
+fn srem(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let members = args::key_slices(&argv[2..]);
+    let removed = ctx.storage().srem(ctx.db(), &argv[1], &members)?;
+    Ok(Reply::Integer(removed as i64))
+}
+
+fn scard(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    Ok(Reply::Integer(
+        ctx.storage().scard(ctx.db(), &argv[1])? as i64
+    ))
+}
+
+fn sismember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let found = ctx
+        .storage()
+        .smismember(ctx.db(), &argv[1], &[argv[2].as_ref()])?;
+    Ok(Reply::Integer(i64::from(found[0])))
+}
+
+fn smismember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let members = args::key_slices(&argv[2..]);
+    let found = ctx.storage().smismember(ctx.db(), &argv[1], &members)?;
+    Ok(Reply::Array(
+        found
+            .into_iter()
+            .map(|f| Reply::Integer(i64::from(f)))
+            .collect(),
+    ))
+}
+
+fn smembers(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let members = ctx.storage().smembers(ctx.db(), &argv[1])?;
+    Ok(Reply::Set(members_reply(members)))
+}
+
+fn srandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    match argv.len() {
+        2 => Ok(ctx
+            .storage()
+            .srandmember(ctx.db(), &argv[1])?
+            .map_or(Reply::Null, Reply::bulk)),
+        3 => {
+            let n = args::int(&argv[2])?;
+            if n == i64::MIN {
+                return Err(CmdError::err(format!(
+                    "value is out of range, value must between {} and {}",
+                    -i64::MAX,
+                    i64::MAX
+                )));
+            }
+            let picked =
+                ctx.storage()
+                    .srandmember_count(ctx.db(), &argv[1], n.unsigned_abs(), n < 0)?;
+            Ok(Reply::Array(members_reply(picked)))
+        }
+        _ => Err(CmdError::Syntax),
+    }
+}
+
+/// A non-negative count argument read like Redis' `getPositiveLongFromObjectOrReply`: any
+/// failure (not an integer, or negative) answers `msg`.
+fn positive(arg: &[u8], msg: &str) -> Result<u64, CmdError> {
+    parse_i64(arg)
+        .filter(|&n| n >= 0)
+        .map(|n| n as u64)
+        .ok_or_else(|| CmdError::err(msg))
+}
+
+fn spop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    match argv.len() {
+        2 => Ok(ctx
+            .storage()
+            .spop(ctx.db(), &argv[1])?
+            .map_or(Reply::Null, Reply::bulk)),
+        3 => {
+            let count = positive(&argv[2], "value is out of range, must be positive")?;
+            let popped = ctx.storage().spop_count(ctx.db(), &argv[1], count)?;
+            Ok(Reply::Set(members_reply(popped)))
+        }
+        _ => Err(CmdError::Syntax),
+    }
+}
+
+fn smove(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let moved = ctx
+        .storage()
+        .smove(ctx.db(), &argv[1], &argv[2], &argv[3])?;
+    Ok(Reply::Integer(i64::from(moved)))
+}
+
+fn algebra(ctx: &mut Ctx<'_>, op: SetAlgebra, keys: &[Bytes]) -> CmdResult {
+    let keys = args::key_slices(keys);
+    let members = ctx.storage().set_algebra(ctx.db(), op, &keys)?;
+    Ok(Reply::Set(members_reply(members)))
+}
+
+fn algebra_store(ctx: &mut Ctx<'_>, op: SetAlgebra, argv: &[Bytes]) -> CmdResult {
+    let keys = args::key_slices(&argv[2..]);
+    let n = ctx
+        .storage()
+        .set_algebra_store(ctx.db(), op, &argv[1], &keys)?;
+    Ok(Reply::Integer(n as i64))
+}
+
+fn sinter(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    algebra(ctx, SetAlgebra::Inter, &argv[1..])
+}
+
+fn sunion(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    algebra(ctx, SetAlgebra::Union, &argv[1..])
+}
+
+fn sdiff(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    algebra(ctx, SetAlgebra::Diff, &argv[1..])
+}
+
+fn sinterstore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    algebra_store(ctx, SetAlgebra::Inter, argv)
+}
+
+fn sunionstore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    algebra_store(ctx, SetAlgebra::Union, argv)
+}
+
+fn sdiffstore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    algebra_store(ctx, SetAlgebra::Diff, argv)
+}
+
+fn sintercard(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let numkeys = parse_i64(&argv[1])
+        .filter(|&n| n > 0)
+        .ok_or_else(|| CmdError::err("numkeys should be greater than 0"))?;
+    if numkeys > argv.len() as i64 - 2 {
+        return Err(CmdError::err(
+            "Number of keys can't be greater than number of args",
+        ));
+    }
+    let keys_end = 2 + numkeys as usize;
+    let mut limit = 0u64;
+    let mut i = keys_end;
+    while i < argv.len() {
+        if args::is(&argv[i], "limit") && i + 1 < argv.len() {
+            limit = positive(&argv[i + 1], "LIMIT can't be negative")?;
+            i += 2;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let keys = args::key_slices(&argv[2..keys_end]);
+    let n = ctx.storage().sintercard(ctx.db(), &keys, limit)?;
+    Ok(Reply::Integer(n as i64))
+}
+
+/// A SCAN-family cursor parsed like `strtoul`: an optional sign, then digits.
+fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
+    let invalid = || CmdError::err("invalid cursor");
+    let (negative, digits) = match arg.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, arg),
+    };
+    if digits.is_empty() && !arg.is_empty() {
+        return Err(invalid());
+    }
+    let value = digits.iter().try_fold(0u64, |acc, &b| {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+    });
+    let value = value.ok_or_else(invalid)?;
+    Ok(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
+}
+
+fn sscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let cursor = parse_cursor(&argv[2])?;
+    let empty = || {
+        Reply::Array(vec![
+            Reply::bulk(Bytes::from_static(b"0")),
+            Reply::Array(Vec::new()),
+        ])
+    };
+    // A missing key answers an empty scan before the options are looked at, as in Redis.
+    if ctx
+        .storage()
+        .read_collection(ctx.db(), &argv[1], crate::storage::DataType::Set)?
+        .is_none()
+    {
+        return Ok(empty());
+    }
+    let mut count = 10usize;
+    let mut pattern: Option<&[u8]> = None;
+    let mut i = 3;
+    while i < argv.len() {
+        let Some(value) = argv.get(i + 1) else {
+            return Err(CmdError::Syntax);
+        };
+        if args::is(&argv[i], "count") {
+            let n = args::int(value)?;
+            if n < 1 {
+                return Err(CmdError::Syntax);
+            }
+            count = usize::try_from(n).unwrap_or(usize::MAX);
+        } else if args::is(&argv[i], "match") {
+            pattern = (value.as_ref() != b"*").then_some(value.as_ref());
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 2;
+    }
+    let (next, found) = ctx
+        .storage()
+        .sscan(ctx.db(), &argv[1], cursor, count, pattern)?;
+    Ok(Reply::Array(vec![
+        Reply::bulk(next.to_string()),
+        Reply::Array(members_reply(found)),
+    ]))
+}

@@ -1,0 +1,357 @@
+//! SORT and SORT_RO, after Redis' `sort.c`: sort the elements of a list, set or sorted set
+//! numerically (by default) or lexicographically (ALPHA), optionally by the values of other
+//! keys (`BY pattern`, `*` replaced by the element, `->field` for hash fields, a pattern
+//! without `*` meaning "do not sort"), fetch related values (`GET pattern`, `#` for the element
+//! itself), page with LIMIT, and with STORE save the result as a list.
+//!
+//! Numeric sorting compares the values as doubles (read like C's `strtod`; a value that does
+//! not convert fails the command) and breaks ties by comparing the elements' bytes, so the
+//! result is deterministic; DESC reverses the whole order.
+
+use std::cmp::Ordering;
+
+use bytes::Bytes;
+
+use super::spec::{CommandSpec, KeyFinder, KeySpec};
+use super::{args, CmdError, CmdResult, Ctx};
+use crate::command;
+use crate::resp::Reply;
+use crate::storage::{DataType, Storage, StorageError};
+use crate::util::number::parse_f64;
+
+/// Commands of this group.
+#[rustfmt::skip]
+pub const COMMANDS: &[CommandSpec] = &[
+    command!("sort", -2, [WRITE, DENYOOM], KeySpec::Find { find: KeyFinder(sort_keys), legacy: (1, 1, 1) },
+             [WRITE, SET, SORTEDSET, LIST, SLOW, DANGEROUS], "generic",
+             "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.",
+             sort),
+    command!("sort_ro", -2, [READONLY], KeySpec::single(1),
+             [READ, SET, SORTEDSET, LIST, SLOW, DANGEROUS], "generic",
+             "Returns the sorted elements of a list, a set, or a sorted set.", sort_ro),
+];
+
+/// The keys of a SORT command line: the sorted key, and the STORE destination if any.
+fn sort_keys(argv: &[Bytes]) -> Vec<usize> {
+    let mut keys = Vec::new();
+    if argv.len() > 1 {
+        keys.push(1);
+    }
+    let mut j = 2;
+    while j < argv.len() {
+        let left = argv.len() - j - 1;
+        let a = &argv[j];
+        if args::is(a, "limit") && left >= 2 {
+            j += 2;
+        } else if (args::is(a, "get") || args::is(a, "by")) && left >= 1 {
+            j += 1;
+        } else if args::is(a, "store") && left >= 1 {
+            keys.push(j + 1);
+            j += 1;
+        }
+        j += 1;
+    }
+    keys
+}
+
+fn sort(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    sort_generic(ctx, argv, false)
+}
+
+fn sort_ro(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    sort_generic(ctx, argv, true)
+}
+
+/// The parsed options of one SORT call.
+#[derive(Default)]
+struct SortOptions<'a> {
+    desc: bool,
+    alpha: bool,
+    limit_start: i64,
+    limit_count: i64,
+    store: Option<&'a [u8]>,
+    by: Option<&'a [u8]>,
+    /// BY a pattern without `*`: keep the natural order.
+    dontsort: bool,
+    gets: Vec<&'a [u8]>,
+}
+
+fn parse_options(argv: &[Bytes], readonly: bool) -> Result<SortOptions<'_>, CmdError> {
+    let mut o = SortOptions {
+        limit_count: -1,
+        ..SortOptions::default()
+    };
+    let mut j = 2;
+    while j < argv.len() {
+        let left = argv.len() - j - 1;
+        let a = &argv[j];
+        if args::is(a, "asc") {
+            o.desc = false;
+        } else if args::is(a, "desc") {
+            o.desc = true;
+        } else if args::is(a, "alpha") {
+            o.alpha = true;
+        } else if args::is(a, "limit") && left >= 2 {
+            o.limit_start = args::int(&argv[j + 1])?;
+            o.limit_count = args::int(&argv[j + 2])?;
+            j += 2;
+        } else if !readonly && args::is(a, "store") && left >= 1 {
+            o.store = Some(&argv[j + 1]);
+            j += 1;
+        } else if args::is(a, "by") && left >= 1 {
+            let pattern = argv[j + 1].as_ref();
+            o.by = Some(pattern);
+            o.dontsort = !pattern.contains(&b'*');
+            j += 1;
+        } else if args::is(a, "get") && left >= 1 {
+            o.gets.push(&argv[j + 1]);
+            j += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        j += 1;
+    }
+    Ok(o)
+}
+
+/// The value a BY/GET `pattern` designates for `elem`: `#` is the element itself, `*` is
+/// replaced by it, `key->field` reads a hash field. `None` when the pattern has no `*` or the
+/// key is missing or of the wrong type.
+fn lookup(
+    storage: &Storage,
+    db: usize,
+    pattern: &[u8],
+    elem: &[u8],
+) -> Result<Option<Vec<u8>>, StorageError> {
+    if pattern == b"#" {
+        return Ok(Some(elem.to_vec()));
+    }
+    let Some(star) = pattern.iter().position(|&b| b == b'*') else {
+        return Ok(None);
+    };
+    let rest = &pattern[star + 1..];
+    let arrow = rest.windows(2).position(|w| w == b"->");
+    let (postfix, field) = match arrow {
+        Some(i) if i + 2 < rest.len() => (&rest[..i], Some(&rest[i + 2..])),
+        _ => (rest, None),
+    };
+    let mut key = Vec::with_capacity(pattern.len() + elem.len());
+    key.extend_from_slice(&pattern[..star]);
+    key.extend_from_slice(elem);
+    key.extend_from_slice(postfix);
+    match field {
+        Some(f) => storage.sort_lookup_field(db, &key, f),
+        None => storage.sort_lookup_string(db, &key),
+    }
+}
+
+/// A sort weight read like C's `strtod` as SORT uses it: leading white space is skipped, the
+/// whole rest must convert, an empty value is 0; `None` when it does not convert.
+fn sort_score(v: &[u8]) -> Option<f64> {
+    if v.is_empty() {
+        return Some(0.0);
+    }
+    let start = v
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+        .unwrap_or(v.len());
+    parse_f64(&v[start..]).filter(|x| !x.is_nan())
+}
+
+/// One element being sorted, with what it is compared by.
+struct Item {
+    elem: Vec<u8>,
+    score: f64,
+    cmp: Option<Vec<u8>>,
+}
+
+fn sort_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], readonly: bool) -> CmdResult {
+    let mut o = parse_options(argv, readonly)?;
+    let storage = ctx.storage();
+    let db = ctx.db();
+    let source = storage.sort_source(db, &argv[1])?;
+    let data_type = source.as_ref().map_or(DataType::List, |s| s.data_type);
+
+    // A set has no natural order: when the result is stored, sort it anyway so it is
+    // deterministic.
+    if o.dontsort && data_type == DataType::Set && o.store.is_some() {
+        o.dontsort = false;
+        o.alpha = true;
+        o.by = None;
+    }
+
+    let len = source.as_ref().map_or(0, |s| s.len()) as i64;
+    let mut start = o.limit_start.max(0).min(len);
+    let count = o.limit_count.max(-1).min(len);
+    let mut end = if count < 0 {
+        len - 1
+    } else {
+        start + count - 1
+    };
+    if start >= len {
+        start = len - 1;
+        end = len - 2;
+    }
+    if end >= len {
+        end = len - 1;
+    }
+
+    let ordered = matches!(data_type, DataType::List | DataType::ZSet);
+    let elems: Vec<Vec<u8>> = match &source {
+        None => Vec::new(),
+        Some(src) if ordered && o.dontsort => {
+            // Natural order, DESC reversing it; only the LIMIT window is read.
+            let window = if end >= start {
+                storage.sort_elements(src, o.desc, start as u64, (end - start + 1) as u64)?
+            } else {
+                Vec::new()
+            };
+            end -= start;
+            start = 0;
+            window
+        }
+        Some(src) => storage.sort_elements(src, false, 0, u64::MAX)?,
+    };
+
+    let mut items: Vec<Item> = elems
+        .into_iter()
+        .map(|elem| Item {
+            elem,
+            score: 0.0,
+            cmp: None,
+        })
+        .collect();
+
+    if !o.dontsort {
+        let mut conversion_error = false;
+        for item in &mut items {
+            let by_value = match o.by {
+                Some(pattern) => match lookup(storage, db, pattern, &item.elem)? {
+                    Some(v) => Some(v),
+                    None => continue,
+                },
+                None => None,
+            };
+            if o.alpha {
+                item.cmp = by_value;
+            } else {
+                let v = by_value.as_deref().unwrap_or(&item.elem);
+                match sort_score(v) {
+                    Some(s) => item.score = s,
+                    None => conversion_error = true,
+                }
+            }
+        }
+        if conversion_error {
+            return Err(CmdError::err(
+                "One or more scores can't be converted into double",
+            ));
+        }
+        let by_pattern = o.by.is_some();
+        let alpha = o.alpha;
+        items.sort_by(|a, b| {
+            let ord = if !alpha {
+                a.score
+                    .partial_cmp(&b.score)
+                    .unwrap_or(Ordering::Equal)
+                    .then_with(|| a.elem.cmp(&b.elem))
+            } else if by_pattern {
+                // A missing weight sorts first.
+                a.cmp.cmp(&b.cmp)
+            } else {
+                a.elem.cmp(&b.elem)
+            };
+            if o.desc {
+                ord.reverse()
+            } else {
+                ord
+            }
+        });
+    }
+
+    let window: &[Item] = if end >= start && start >= 0 {
+        &items[start as usize..=(end as usize).min(items.len().saturating_sub(1))]
+    } else {
+        &[]
+    };
+
+    match o.store {
+        None => {
+            let mut out = Vec::with_capacity(window.len() * o.gets.len().max(1));
+            for item in window {
+                if o.gets.is_empty() {
+                    out.push(Reply::bulk(item.elem.clone()));
+                }
+                for pattern in &o.gets {
+                    out.push(
+                        lookup(storage, db, pattern, &item.elem)?.map_or(Reply::Null, Reply::bulk),
+                    );
+                }
+            }
+            Ok(Reply::Array(out))
+        }
+        Some(dest) => {
+            let mut values = Vec::with_capacity(window.len() * o.gets.len().max(1));
+            for item in window {
+                if o.gets.is_empty() {
+                    values.push(item.elem.clone());
+                }
+                for pattern in &o.gets {
+                    values.push(lookup(storage, db, pattern, &item.elem)?.unwrap_or_default());
+                }
+            }
+            let n = storage.store_list(db, dest, &values)?;
+            Ok(Reply::Integer(n as i64))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(words: &[&str]) -> Vec<Bytes> {
+        words
+            .iter()
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn sort_keys_include_the_store_destination() {
+        let a = argv(&[
+            "sort", "k", "BY", "store", "LIMIT", "0", "1", "STORE", "dst",
+        ]);
+        assert_eq!(sort_keys(&a), vec![1, 8]);
+        assert_eq!(sort_keys(&argv(&["sort", "k"])), vec![1]);
+        assert_eq!(sort_keys(&argv(&["sort", "k", "GET", "store"])), vec![1]);
+    }
+
+    #[test]
+    fn scores_follow_strtod() {
+        assert_eq!(sort_score(b""), Some(0.0));
+        assert_eq!(sort_score(b"  1.5"), Some(1.5));
+        assert_eq!(sort_score(b"1.5 "), None);
+        assert_eq!(sort_score(b"abc"), None);
+        assert_eq!(sort_score(b"nan"), None);
+        assert_eq!(sort_score(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(sort_score(b"0x10"), Some(16.0));
+    }
+
+    #[test]
+    fn options_parse_like_redis() {
+        let a = argv(&["sort", "k", "desc", "alpha", "limit", "1", "2", "by", "w_*"]);
+        let o = parse_options(&a, false).unwrap();
+        assert!(o.desc && o.alpha && !o.dontsort);
+        assert_eq!((o.limit_start, o.limit_count), (1, 2));
+        let nosort = argv(&["sort", "k", "by", "nosort"]);
+        assert!(parse_options(&nosort, false).unwrap().dontsort);
+        let store = argv(&["sort", "k", "store", "d"]);
+        assert!(matches!(parse_options(&store, true), Err(CmdError::Syntax)));
+        let bad_limit = argv(&["sort", "k", "limit", "x", "1"]);
+        assert!(matches!(
+            parse_options(&bad_limit, false),
+            Err(CmdError::NotInteger)
+        ));
+    }
+}

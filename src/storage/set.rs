@@ -1,0 +1,736 @@
+//! The set type: one `Cf::Set` element per member (sub-key = member, empty value).
+//!
+//! OBJECT ENCODING follows Redis 7.0: a set is an `intset` while every member is an integer
+//! (`string2ll` strictness) and it holds at most `set-max-intset-entries` members; otherwise it
+//! is a `hashtable`, for good (the `LARGE_ENCODING` flag is sticky).
+//!
+//! Random members: a set of up to [`WALK_PICK_MAX`] members is walked to a uniformly chosen
+//! position; a larger one is probed with a few seeks that descend its sub-key trie along
+//! random bytes, so no command scans a huge set to pick one member. Picks of several distinct members use reservoir sampling over one cursor walk.
+//! Set algebra streams: intersections and differences walk one set and point-check the others
+//! in batches, unions merge the sorted member cursors.
+
+use rand::Rng;
+
+use super::codec::{flags, DataType};
+use super::collection::{Collection, EncodingLimits};
+use super::engine::{Cf, RangeCursor};
+use super::write::WriteTxn;
+use super::{Storage, StorageError};
+use crate::util::number::parse_i64;
+
+/// Sets up to this size pick a random member by walking to a uniformly chosen position.
+pub const WALK_PICK_MAX: u64 = 1000;
+
+/// Candidates point-checked per multi-get in intersections and differences.
+const CHECK_BATCH: usize = 256;
+
+/// The set operations of SINTER, SUNION and SDIFF (and their STORE forms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetAlgebra {
+    Inter,
+    Union,
+    Diff,
+}
+
+/// True when Redis would keep `member` in an intset.
+fn intset_member(member: &[u8]) -> bool {
+    parse_i64(member).is_some()
+}
+
+/// Algorithm R: keeps a uniform sample of at most `k` of the items offered.
+struct Reservoir<T> {
+    k: usize,
+    seen: u64,
+    items: Vec<T>,
+}
+
+impl<T> Reservoir<T> {
+    fn new(k: usize) -> Reservoir<T> {
+        Reservoir {
+            k,
+            seen: 0,
+            items: Vec::with_capacity(k.min(4096)),
+        }
+    }
+
+    /// Offers one item; `make` builds it only when it is kept.
+    fn offer(&mut self, rng: &mut impl Rng, make: impl FnOnce() -> T) {
+        self.seen += 1;
+        if self.items.len() < self.k {
+            self.items.push(make());
+            return;
+        }
+        let j = rng.gen_range(0..self.seen);
+        if (j as usize) < self.k {
+            self.items[j as usize] = make();
+        }
+    }
+}
+
+impl Storage {
+    fn intset_limit(&self) -> u64 {
+        EncodingLimits::get(&self.limits.set_max_intset_entries)
+    }
+
+    /// Marks `c` as a hashtable when adding `member` takes it out of the intset encoding
+    /// (call after counting the member in).
+    fn note_added_member(&self, c: &mut Collection, member: &[u8]) {
+        if !c.is_large() && (c.header.count > self.intset_limit() || !intset_member(member)) {
+            c.mark_large();
+        }
+    }
+
+    fn read_set(&self, db: usize, key: &[u8]) -> Result<Option<Collection>, StorageError> {
+        self.read_collection(db, key, DataType::Set)
+    }
+
+    /// SADD: the number of members that were not there yet.
+    pub fn sadd(&self, db: usize, key: &[u8], members: &[&[u8]]) -> Result<u64, StorageError> {
+        let mut c = self.write_collection(db, key, DataType::Set)?;
+        let members = distinct(members);
+        let present = if c.existed {
+            self.element_multi_get(Cf::Set, &c, &members)?
+        } else {
+            Vec::new()
+        };
+        let mut txn = self.txn();
+        let mut added = 0u64;
+        for (i, m) in members.iter().enumerate() {
+            if present.get(i).is_some_and(|p| p.is_some()) {
+                continue;
+            }
+            txn.put_element(Cf::Set, &c, m, b"");
+            c.header.count += 1;
+            added += 1;
+            self.note_added_member(&mut c, m);
+        }
+        if added > 0 {
+            txn.store_collection(&c);
+            txn.commit()?;
+        }
+        Ok(added)
+    }
+
+    /// SREM: the number of members removed.
+    pub fn srem(&self, db: usize, key: &[u8], members: &[&[u8]]) -> Result<u64, StorageError> {
+        let Some(mut c) = self.read_set(db, key)? else {
+            return Ok(0);
+        };
+        let members = distinct(members);
+        let present = self.element_multi_get(Cf::Set, &c, &members)?;
+        let mut txn = self.txn();
+        let mut removed = 0u64;
+        for (m, p) in members.iter().zip(&present) {
+            if p.is_some() {
+                txn.delete_element(Cf::Set, &c, m);
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            c.header.count = c.header.count.saturating_sub(removed);
+            txn.store_collection(&c);
+            txn.commit()?;
+        }
+        Ok(removed)
+    }
+
+    /// SCARD.
+    pub fn scard(&self, db: usize, key: &[u8]) -> Result<u64, StorageError> {
+        Ok(self.read_set(db, key)?.map_or(0, |c| c.len()))
+    }
+
+    /// SISMEMBER / SMISMEMBER: membership of each member (all false for a missing key).
+    pub fn smismember(
+        &self,
+        db: usize,
+        key: &[u8],
+        members: &[&[u8]],
+    ) -> Result<Vec<bool>, StorageError> {
+        let Some(c) = self.read_set(db, key)? else {
+            return Ok(vec![false; members.len()]);
+        };
+        if let [one] = members {
+            return Ok(vec![self.element_get(Cf::Set, &c, one)?.is_some()]);
+        }
+        Ok(self
+            .element_multi_get(Cf::Set, &c, members)?
+            .into_iter()
+            .map(|v| v.is_some())
+            .collect())
+    }
+
+    /// Every member of `c`, in sub-key order.
+    fn all_members(&self, c: &Collection) -> Result<Vec<Vec<u8>>, StorageError> {
+        let mut out = Vec::with_capacity(c.len().min(1 << 16) as usize);
+        let mut cur = self.elements(Cf::Set, c, false);
+        while let Some((m, _)) = cur.current() {
+            out.push(m.to_vec());
+            cur.advance();
+        }
+        cur.status()?;
+        Ok(out)
+    }
+
+    /// SMEMBERS (empty for a missing key).
+    pub fn smembers(&self, db: usize, key: &[u8]) -> Result<Vec<Vec<u8>>, StorageError> {
+        match self.read_set(db, key)? {
+            Some(c) => self.all_members(&c),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// One random member of a non-empty set.
+    fn random_member(&self, c: &Collection, rng: &mut impl Rng) -> Result<Vec<u8>, StorageError> {
+        if c.len() <= WALK_PICK_MAX {
+            let mut k = rng.gen_range(0..c.len().max(1));
+            let mut cur = self.elements(Cf::Set, c, false);
+            let mut last = None;
+            while let Some((m, _)) = cur.current() {
+                if k == 0 {
+                    return Ok(m.to_vec());
+                }
+                last = Some(m.to_vec());
+                k -= 1;
+                cur.advance();
+            }
+            cur.status()?;
+            // The count overstated the members (never expected): the last one seen will do.
+            return last.ok_or_else(|| StorageError::Corrupt("empty set with a count".into()));
+        }
+        // One iterator serves every seek of the pick.
+        let plen = c.prefix().len();
+        let mut cur = self.engine.prefix(Cf::Set, c.prefix());
+        let first = cur.current().map(|(k, _)| k[plen..].to_vec());
+        cur.seek_to_last();
+        let last = cur.current().map(|(k, _)| k[plen..].to_vec());
+        cur.status()?;
+        let first = first.ok_or_else(|| StorageError::Corrupt("empty set with a count".into()))?;
+        let last = last.unwrap_or_else(|| first.clone());
+        let mut probe = Probe { cur, c, plen };
+        probe.descend(first, last, rng)
+    }
+
+    /// `k` distinct members chosen uniformly (all of them when `k >= len`).
+    fn sample_members(
+        &self,
+        c: &Collection,
+        k: u64,
+        rng: &mut impl Rng,
+    ) -> Result<Vec<Vec<u8>>, StorageError> {
+        if k >= c.len() {
+            return self.all_members(c);
+        }
+        let mut reservoir = Reservoir::new(k as usize);
+        let mut cur = self.elements(Cf::Set, c, false);
+        while let Some((m, _)) = cur.current() {
+            reservoir.offer(rng, || m.to_vec());
+            cur.advance();
+        }
+        cur.status()?;
+        Ok(reservoir.items)
+    }
+
+    /// SRANDMEMBER without a count.
+    pub fn srandmember(&self, db: usize, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        let Some(c) = self.read_set(db, key)? else {
+            return Ok(None);
+        };
+        Ok(Some(self.random_member(&c, &mut rand::thread_rng())?))
+    }
+
+    /// SRANDMEMBER with a count: `count` distinct members (at most all of them), or with
+    /// `repeats` exactly `count` members drawn independently.
+    pub fn srandmember_count(
+        &self,
+        db: usize,
+        key: &[u8],
+        count: u64,
+        repeats: bool,
+    ) -> Result<Vec<Vec<u8>>, StorageError> {
+        let Some(c) = self.read_set(db, key)? else {
+            return Ok(Vec::new());
+        };
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        let rng = &mut rand::thread_rng();
+        if !repeats {
+            let mut picked = self.sample_members(&c, count, rng)?;
+            shuffle(&mut picked, rng);
+            return Ok(picked);
+        }
+        let mut out = Vec::with_capacity(count.min(1 << 16) as usize);
+        if c.len() <= WALK_PICK_MAX {
+            let all = self.all_members(&c)?;
+            if all.is_empty() {
+                return Ok(out);
+            }
+            for _ in 0..count {
+                out.push(all[rng.gen_range(0..all.len())].clone());
+            }
+        } else {
+            for _ in 0..count {
+                out.push(self.random_member(&c, rng)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// SPOP without a count.
+    pub fn spop(&self, db: usize, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        let Some(mut c) = self.read_set(db, key)? else {
+            return Ok(None);
+        };
+        let member = self.random_member(&c, &mut rand::thread_rng())?;
+        let mut txn = self.txn();
+        txn.delete_element(Cf::Set, &c, &member);
+        c.header.count -= 1;
+        txn.store_collection(&c);
+        txn.commit()?;
+        Ok(Some(member))
+    }
+
+    /// SPOP with a count: up to `count` distinct random members, removed.
+    pub fn spop_count(
+        &self,
+        db: usize,
+        key: &[u8],
+        count: u64,
+    ) -> Result<Vec<Vec<u8>>, StorageError> {
+        let Some(mut c) = self.read_set(db, key)? else {
+            return Ok(Vec::new());
+        };
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        let size = c.len();
+        let mut txn = self.txn();
+        if count >= size {
+            // Everything goes: the key is removed; its elements die with its version.
+            let all = self.all_members(&c)?;
+            c.header.count = 0;
+            txn.store_collection(&c);
+            txn.commit()?;
+            return Ok(all);
+        }
+        let rng = &mut rand::thread_rng();
+        let remaining = size - count;
+        let popped = if remaining.saturating_mul(5) > count {
+            // Few members leave: sample them.
+            let popped = self.sample_members(&c, count, rng)?;
+            for m in &popped {
+                txn.delete_element(Cf::Set, &c, m);
+            }
+            popped
+        } else {
+            // Most members leave: sample the ones that stay, as Redis does, which also gives
+            // the key the encoding of a set built from the survivors only.
+            let mut kept = self.sample_members(&c, remaining, rng)?;
+            kept.sort_unstable();
+            let mut popped = Vec::with_capacity(count as usize);
+            let mut cur = self.elements(Cf::Set, &c, false);
+            while let Some((m, _)) = cur.current() {
+                if kept.binary_search_by(|k| k.as_slice().cmp(m)).is_err() {
+                    txn.delete_element(Cf::Set, &c, m);
+                    popped.push(m.to_vec());
+                }
+                cur.advance();
+            }
+            cur.status()?;
+            c.flags &= !flags::LARGE_ENCODING;
+            if remaining > self.intset_limit() || !kept.iter().all(|m| intset_member(m)) {
+                c.mark_large();
+            }
+            popped
+        };
+        c.header.count -= popped.len() as u64;
+        txn.store_collection(&c);
+        txn.commit()?;
+        let mut popped = popped;
+        shuffle(&mut popped, rng);
+        Ok(popped)
+    }
+
+    /// SMOVE: true when the member was moved (or, with `src == dst`, is a member).
+    pub fn smove(
+        &self,
+        db: usize,
+        src: &[u8],
+        dst: &[u8],
+        member: &[u8],
+    ) -> Result<bool, StorageError> {
+        let Some(mut from) = self.read_set(db, src)? else {
+            return Ok(false);
+        };
+        let mut to = self.write_collection(db, dst, DataType::Set)?;
+        if src == dst {
+            return Ok(self.element_get(Cf::Set, &from, member)?.is_some());
+        }
+        if self.element_get(Cf::Set, &from, member)?.is_none() {
+            return Ok(false);
+        }
+        let mut txn = self.txn();
+        txn.delete_element(Cf::Set, &from, member);
+        from.header.count -= 1;
+        txn.store_collection(&from);
+        let already = to.existed && self.element_get(Cf::Set, &to, member)?.is_some();
+        if !already {
+            txn.put_element(Cf::Set, &to, member, b"");
+            to.header.count += 1;
+            self.note_added_member(&mut to, member);
+            txn.store_collection(&to);
+        }
+        txn.commit()?;
+        Ok(true)
+    }
+
+    /// The source sets of SINTER/SUNION/SDIFF and their STORE forms, in argument order
+    /// (`None` for missing keys); WRONGTYPE for the first key of another type.
+    fn load_sets(
+        &self,
+        db: usize,
+        keys: &[&[u8]],
+    ) -> Result<Vec<Option<Collection>>, StorageError> {
+        keys.iter().map(|k| self.read_set(db, k)).collect()
+    }
+
+    /// Feeds every member of the intersection of `sets` to `emit` until it returns false.
+    fn visit_inter(
+        &self,
+        sets: &[Option<Collection>],
+        emit: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Result<(), StorageError> {
+        let mut present: Vec<&Collection> = Vec::with_capacity(sets.len());
+        for s in sets {
+            match s {
+                Some(c) => present.push(c),
+                None => return Ok(()),
+            }
+        }
+        present.sort_by_key(|c| c.len());
+        let Some((smallest, others)) = present.split_first() else {
+            return Ok(());
+        };
+        let others: Vec<&Collection> = others
+            .iter()
+            .copied()
+            .filter(|o| o.prefix() != smallest.prefix())
+            .collect();
+        self.visit_filtered(smallest, &others, true, emit)
+    }
+
+    /// Walks `base` and feeds `emit` the members that are in every one of `others` (`inside`)
+    /// or in none of them (`!inside`), checking candidates in batches.
+    fn visit_filtered(
+        &self,
+        base: &Collection,
+        others: &[&Collection],
+        inside: bool,
+        emit: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Result<(), StorageError> {
+        let mut cur = self.elements(Cf::Set, base, false);
+        loop {
+            let mut batch: Vec<Vec<u8>> = Vec::with_capacity(CHECK_BATCH);
+            while batch.len() < CHECK_BATCH {
+                let Some((m, _)) = cur.current() else { break };
+                batch.push(m.to_vec());
+                cur.advance();
+            }
+            cur.status()?;
+            if batch.is_empty() {
+                return Ok(());
+            }
+            for other in others {
+                if batch.is_empty() {
+                    break;
+                }
+                let refs: Vec<&[u8]> = batch.iter().map(|m| m.as_slice()).collect();
+                let found = self.element_multi_get(Cf::Set, other, &refs)?;
+                let mut keep = found.iter().map(|f| f.is_some() == inside);
+                batch.retain(|_| keep.next().unwrap_or(false));
+            }
+            for m in &batch {
+                if !emit(m) {
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Feeds every member of the union of `sets` to `emit`, each once, in member order.
+    fn visit_union(
+        &self,
+        sets: &[Option<Collection>],
+        emit: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Result<(), StorageError> {
+        let mut cursors: Vec<_> = sets
+            .iter()
+            .flatten()
+            .map(|c| self.elements(Cf::Set, c, false))
+            .collect();
+        loop {
+            let mut min: Option<Vec<u8>> = None;
+            for cur in &cursors {
+                if let Some((m, _)) = cur.current() {
+                    if min.as_deref().is_none_or(|x| m < x) {
+                        min = Some(m.to_vec());
+                    }
+                }
+            }
+            for cur in &cursors {
+                cur.status()?;
+            }
+            let Some(min) = min else { return Ok(()) };
+            for cur in cursors.iter_mut() {
+                if cur.current().is_some_and(|(m, _)| m == min.as_slice()) {
+                    cur.advance();
+                }
+            }
+            if !emit(&min) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Feeds the members of the first set that are in none of the others to `emit`.
+    fn visit_diff(
+        &self,
+        sets: &[Option<Collection>],
+        emit: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Result<(), StorageError> {
+        let Some(Some(first)) = sets.first() else {
+            return Ok(());
+        };
+        let others: Vec<&Collection> = sets[1..].iter().flatten().collect();
+        if others.iter().any(|o| o.prefix() == first.prefix()) {
+            return Ok(());
+        }
+        self.visit_filtered(first, &others, false, emit)
+    }
+
+    fn visit_algebra(
+        &self,
+        op: SetAlgebra,
+        sets: &[Option<Collection>],
+        emit: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Result<(), StorageError> {
+        match op {
+            SetAlgebra::Inter => self.visit_inter(sets, emit),
+            SetAlgebra::Union => self.visit_union(sets, emit),
+            SetAlgebra::Diff => self.visit_diff(sets, emit),
+        }
+    }
+
+    /// SINTER / SUNION / SDIFF.
+    pub fn set_algebra(
+        &self,
+        db: usize,
+        op: SetAlgebra,
+        keys: &[&[u8]],
+    ) -> Result<Vec<Vec<u8>>, StorageError> {
+        let sets = self.load_sets(db, keys)?;
+        let mut out = Vec::new();
+        self.visit_algebra(op, &sets, &mut |m| {
+            out.push(m.to_vec());
+            true
+        })?;
+        Ok(out)
+    }
+
+    /// SINTERCARD: the intersection's size, stopping at `limit` (0 = no limit).
+    pub fn sintercard(&self, db: usize, keys: &[&[u8]], limit: u64) -> Result<u64, StorageError> {
+        let sets = self.load_sets(db, keys)?;
+        let mut n = 0u64;
+        self.visit_inter(&sets, &mut |_| {
+            n += 1;
+            limit == 0 || n < limit
+        })?;
+        Ok(n)
+    }
+
+    /// SINTERSTORE / SUNIONSTORE / SDIFFSTORE: replaces `dest` with the result (removing it
+    /// when the result is empty) and returns the result's size.
+    pub fn set_algebra_store(
+        &self,
+        db: usize,
+        op: SetAlgebra,
+        dest: &[u8],
+        keys: &[&[u8]],
+    ) -> Result<u64, StorageError> {
+        let sets = self.load_sets(db, keys)?;
+        let mut out = self.replace_collection(db, dest, DataType::Set)?;
+        let mut txn = self.txn();
+        self.visit_algebra(op, &sets, &mut |m| {
+            txn.put_element(Cf::Set, &out, m, b"");
+            out.header.count += 1;
+            self.note_added_member(&mut out, m);
+            true
+        })?;
+        txn.store_collection(&out);
+        txn.commit()?;
+        Ok(out.header.count)
+    }
+
+    /// Stores `members` (distinct) as a brand-new set at `dest` within `txn` (for callers that
+    /// build sets from other data).
+    pub fn store_new_set(
+        &self,
+        txn: &mut WriteTxn<'_>,
+        db: usize,
+        dest: &[u8],
+        members: &[&[u8]],
+    ) -> Result<u64, StorageError> {
+        let mut out = self.replace_collection(db, dest, DataType::Set)?;
+        for m in members {
+            txn.put_element(Cf::Set, &out, m, b"");
+            out.header.count += 1;
+            self.note_added_member(&mut out, m);
+        }
+        txn.store_collection(&out);
+        Ok(out.header.count)
+    }
+
+    /// SSCAN: one step; `None` when the key is missing.
+    pub fn sscan(
+        &self,
+        db: usize,
+        key: &[u8],
+        cursor: u64,
+        count: usize,
+        pattern: Option<&[u8]>,
+    ) -> Result<(u64, Vec<Vec<u8>>), StorageError> {
+        let Some(c) = self.read_set(db, key)? else {
+            return Ok((0, Vec::new()));
+        };
+        let (next, found) = self.scan_elements(Cf::Set, &c, cursor, count, pattern)?;
+        Ok((next, found.into_iter().map(|(m, _)| m).collect()))
+    }
+}
+
+/// A random pick's single iterator over one set's members.
+struct Probe<'a> {
+    cur: RangeCursor<'a>,
+    c: &'a Collection,
+    plen: usize,
+}
+
+impl Probe<'_> {
+    /// The first member `>= sub_key`.
+    fn next_from(&mut self, sub_key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.cur.seek(&self.c.element_key(sub_key));
+        let m = self.cur.current().map(|(k, _)| k[self.plen..].to_vec());
+        self.cur.status()?;
+        Ok(m)
+    }
+
+    /// The last member `<= sub_key`.
+    fn prev_from(&mut self, sub_key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.cur.seek_for_prev(&self.c.element_key(sub_key));
+        let m = self.cur.current().map(|(k, _)| k[self.plen..].to_vec());
+        self.cur.status()?;
+        Ok(m)
+    }
+
+    /// Picks a random member between `lo` and `hi` (both members) by walking down the sub-key
+    /// trie: at the first byte where they differ, a random byte in their range narrows the
+    /// range to the members under that prefix, until one member remains. A byte no member
+    /// uses lands on the next member.
+    fn descend(
+        &mut self,
+        mut lo: Vec<u8>,
+        mut hi: Vec<u8>,
+        rng: &mut impl Rng,
+    ) -> Result<Vec<u8>, StorageError> {
+        for _ in 0..64 {
+            if lo == hi {
+                break;
+            }
+            let common = lo.iter().zip(&hi).take_while(|(a, b)| a == b).count();
+            let hi_byte = i32::from(hi.get(common).copied().unwrap_or(u8::MAX));
+            let pick = match lo.get(common) {
+                Some(&b) => rng.gen_range(i32::from(b)..=hi_byte),
+                None => {
+                    // `lo` is a prefix of `hi`: it competes as one more branch beside the
+                    // bytes used by the members after it.
+                    let mut after = lo.clone();
+                    after.push(0);
+                    let next_byte = self.next_from(&after)?.and_then(|m| m.get(common).copied());
+                    let from = i32::from(next_byte.unwrap_or(u8::MAX)).min(hi_byte);
+                    let r = rng.gen_range(from - 1..=hi_byte);
+                    if r < from {
+                        return Ok(lo);
+                    }
+                    r
+                }
+            };
+            let mut prefix = hi[..common].to_vec();
+            prefix.push(pick as u8);
+            let Some(next) = self.next_from(&prefix)? else {
+                return Ok(hi);
+            };
+            if !next.starts_with(&prefix) {
+                return Ok(next);
+            }
+            let mut beyond = prefix.clone();
+            beyond.extend_from_slice(&[u8::MAX; 16]);
+            hi = self
+                .prev_from(&beyond)?
+                .filter(|m| m.starts_with(&prefix))
+                .unwrap_or_else(|| next.clone());
+            lo = next;
+        }
+        Ok(lo)
+    }
+}
+
+/// The distinct members of `members`, first occurrences in order.
+fn distinct<'a>(members: &[&'a [u8]]) -> Vec<&'a [u8]> {
+    if members.len() <= 16 {
+        let mut out: Vec<&[u8]> = Vec::with_capacity(members.len());
+        for m in members {
+            if !out.contains(m) {
+                out.push(m);
+            }
+        }
+        return out;
+    }
+    let mut seen = std::collections::HashSet::with_capacity(members.len());
+    members
+        .iter()
+        .copied()
+        .filter(|m| seen.insert(*m))
+        .collect()
+}
+
+fn shuffle<T>(items: &mut [T], rng: &mut impl Rng) {
+    use rand::seq::SliceRandom;
+    items.shuffle(rng);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reservoir_keeps_k_distinct_items() {
+        let mut rng = rand::thread_rng();
+        let mut r = Reservoir::new(5);
+        for i in 0..100 {
+            r.offer(&mut rng, || i);
+        }
+        let mut items = r.items.clone();
+        items.sort_unstable();
+        items.dedup();
+        assert_eq!(items.len(), 5);
+    }
+
+    #[test]
+    fn distinct_keeps_first_occurrences() {
+        let v: Vec<&[u8]> = vec![b"a", b"b", b"a", b"c"];
+        assert_eq!(distinct(&v), vec![&b"a"[..], b"b", b"c"]);
+        let many: Vec<Vec<u8>> = (0..40).map(|i| vec![i % 20]).collect();
+        let refs: Vec<&[u8]> = many.iter().map(|m| m.as_slice()).collect();
+        assert_eq!(distinct(&refs).len(), 20);
+    }
+}

@@ -1,0 +1,165 @@
+//! What SORT needs from storage: the elements of a list, set or sorted set in their natural
+//! order, the string values and hash fields its BY/GET patterns point at, and storing a result
+//! as a list (layout: `CollectionHeader.extra` = `head: u64 BE | tail: u64 BE`, elements under
+//! `index: u64 BE` sub-keys, a new list starting at `head = tail = 1 << 63`).
+
+use super::codec::DataType;
+use super::collection::Collection;
+use super::engine::Cf;
+use super::{Storage, StorageError};
+
+/// Index of the first element of a list built from scratch.
+const LIST_START: u64 = 1 << 63;
+
+/// The key SORT works on.
+pub struct SortSource {
+    pub data_type: DataType,
+    collection: Collection,
+}
+
+impl SortSource {
+    /// Number of elements.
+    pub fn len(&self) -> u64 {
+        self.collection.len()
+    }
+
+    /// True when there is no element.
+    pub fn is_empty(&self) -> bool {
+        self.collection.is_empty()
+    }
+}
+
+impl Storage {
+    /// The list, set or sorted set at `key`; `None` when missing, WRONGTYPE for other types.
+    pub fn sort_source(&self, db: usize, key: &[u8]) -> Result<Option<SortSource>, StorageError> {
+        let state = self.load(db, key)?;
+        let Some(t) = state.live().map(|m| m.data_type) else {
+            return Ok(None);
+        };
+        if !matches!(t, DataType::List | DataType::Set | DataType::ZSet) {
+            return Err(StorageError::WrongType);
+        }
+        Ok(self
+            .read_collection(db, key, t)?
+            .map(|collection| SortSource {
+                data_type: t,
+                collection,
+            }))
+    }
+
+    /// Elements of `src` in natural order (list order, member order for sets, score order for
+    /// sorted sets), reversed with `reverse`, skipping `skip` and keeping at most `take`.
+    pub fn sort_elements(
+        &self,
+        src: &SortSource,
+        reverse: bool,
+        skip: u64,
+        take: u64,
+    ) -> Result<Vec<Vec<u8>>, StorageError> {
+        let c = &src.collection;
+        let (cf, member_at) = match src.data_type {
+            DataType::ZSet => (Cf::ZScore, 8),
+            DataType::Set => (Cf::Set, 0),
+            _ => (Cf::List, 0),
+        };
+        let mut out = Vec::with_capacity(take.min(c.len()).min(1 << 16) as usize);
+        if take == 0 {
+            return Ok(out);
+        }
+        let mut cur = if src.data_type == DataType::List && skip > 0 {
+            // A list is addressed by index: start right at the wanted element.
+            let (head, tail) = list_bounds(c);
+            let at = if reverse {
+                tail.wrapping_sub(1).wrapping_sub(skip)
+            } else {
+                head.wrapping_add(skip)
+            };
+            self.elements_from(cf, c, &at.to_be_bytes(), reverse)
+        } else {
+            let mut cur = self.elements(cf, c, reverse);
+            for _ in 0..skip {
+                if cur.current().is_none() {
+                    break;
+                }
+                cur.advance();
+            }
+            cur
+        };
+        while let Some((sub, value)) = cur.current() {
+            if out.len() as u64 >= take {
+                break;
+            }
+            out.push(match src.data_type {
+                DataType::List => value.to_vec(),
+                _ => sub.get(member_at..).unwrap_or_default().to_vec(),
+            });
+            cur.advance();
+        }
+        cur.status()?;
+        Ok(out)
+    }
+
+    /// The string at `key`, or `None` when missing or of another type (SORT BY/GET).
+    pub fn sort_lookup_string(
+        &self,
+        db: usize,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        let state = self.load(db, key)?;
+        Ok(state
+            .live()
+            .filter(|m| m.data_type == DataType::String)
+            .map(|m| m.body.to_vec()))
+    }
+
+    /// The field of the hash at `key`, or `None` when missing or not a hash (SORT `->`).
+    pub fn sort_lookup_field(
+        &self,
+        db: usize,
+        key: &[u8],
+        field: &[u8],
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        match self.read_collection(db, key, DataType::Hash) {
+            Ok(Some(c)) => self.element_get(Cf::Hash, &c, field),
+            Ok(None) | Err(StorageError::WrongType) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Replaces `dest` with a list of `items` (removing it when empty); returns the length.
+    pub fn store_list(
+        &self,
+        db: usize,
+        dest: &[u8],
+        items: &[Vec<u8>],
+    ) -> Result<u64, StorageError> {
+        let mut c = self.replace_collection(db, dest, DataType::List)?;
+        let mut txn = self.txn();
+        for (i, item) in items.iter().enumerate() {
+            txn.put_element(Cf::List, &c, &(LIST_START + i as u64).to_be_bytes(), item);
+        }
+        c.header.count = items.len() as u64;
+        let mut extra = Vec::with_capacity(16);
+        extra.extend_from_slice(&LIST_START.to_be_bytes());
+        extra.extend_from_slice(&(LIST_START + items.len() as u64).to_be_bytes());
+        c.header.extra = extra;
+        txn.store_collection(&c);
+        txn.commit()?;
+        Ok(c.header.count)
+    }
+}
+
+/// A list's (head, tail) indexes from its header.
+fn list_bounds(c: &Collection) -> (u64, u64) {
+    let word = |at: usize| {
+        c.header
+            .extra
+            .get(at..at + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_be_bytes)
+    };
+    match (word(0), word(8)) {
+        (Some(h), Some(t)) => (h, t),
+        _ => (LIST_START, LIST_START + c.len()),
+    }
+}
