@@ -21,6 +21,7 @@ mod function_cmd;
 mod hash;
 mod info;
 mod keys;
+mod list;
 mod memory_cmd;
 mod server_cmd;
 mod set;

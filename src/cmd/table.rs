@@ -22,6 +22,7 @@ static TABLE: LazyLock<CommandTable> = LazyLock::new(|| {
         super::bitmap::COMMANDS,
         super::hash::COMMANDS,
         super::keys::COMMANDS,
+        super::list::COMMANDS,
         super::connection::COMMANDS,
         super::server_cmd::COMMANDS,
         super::function_cmd::COMMANDS,

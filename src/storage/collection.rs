@@ -352,6 +352,30 @@ impl Storage {
         }
     }
 
+    /// A cursor over the elements whose sub-keys lie in `[from, to)`, starting at the first one
+    /// (or, with `reverse`, the last one). Both ends bound the underlying iterator, so deleted
+    /// entries outside the range (a list's popped head or tail) are never stepped over.
+    pub fn elements_between(
+        &self,
+        cf: Cf,
+        c: &Collection,
+        from: &[u8],
+        to: &[u8],
+        reverse: bool,
+    ) -> ElementCursor<'_> {
+        let mut cursor = self
+            .engine
+            .range(cf, &c.element_key(from), Some(&c.element_key(to)));
+        if reverse {
+            cursor.seek_to_last();
+        }
+        ElementCursor {
+            cursor,
+            prefix_len: c.prefix().len(),
+            reverse,
+        }
+    }
+
     /// Copies every element of `from` under the prefix of `to` (RENAME, COPY, MOVE of a
     /// collection: element keys contain the user key, so they are rewritten).
     pub fn copy_elements(

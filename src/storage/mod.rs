@@ -21,6 +21,7 @@ pub mod expire;
 pub mod format;
 pub mod hash;
 pub mod keyspace;
+pub mod list;
 pub mod lock;
 pub mod ready;
 pub mod scan;
