@@ -1007,3 +1007,79 @@ fn insert_and_remove_shift_either_side_correctly() {
         assert_eq!(range(&mut c, "l"), model, "round {round}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Blocking commands that wait
+
+/// Runs `args` on a new connection in a thread; the handle yields its reply.
+fn in_background(s: &TestServer, args: &[&str]) -> std::thread::JoinHandle<Value> {
+    let mut c = s.conn();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    std::thread::spawn(move || {
+        let refs: Vec<&str> = args.iter().map(|a| a.as_str()).collect();
+        cmd(&mut c, &refs).unwrap()
+    })
+}
+
+/// Waits until `n` clients are blocked (INFO clients), so a push lands after the wait began.
+fn wait_blocked(c: &mut redis::Connection, n: usize) {
+    let want = format!("blocked_clients:{n}\r");
+    for _ in 0..500 {
+        let info: String = cmd(c, &["INFO", "clients"]).unwrap();
+        if info.contains(&want) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    panic!("never saw {n} blocked clients");
+}
+
+#[test]
+fn blpop_waits_for_a_push() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let waiter = in_background(&s, &["BLPOP", "q1", "q2", "5"]);
+    wait_blocked(&mut c, 1);
+    rpush(&mut c, "q2", &["x", "y"]);
+    assert_eq!(waiter.join().unwrap(), Value::Array(vec![b("q2"), b("x")]));
+    assert_eq!(range(&mut c, "q2"), ["y"]);
+}
+
+#[test]
+fn blocking_pops_time_out_with_redis_null_shapes() {
+    let s = TestServer::start();
+    let mut raw = s.raw();
+    let started = std::time::Instant::now();
+    expect_raw(&mut raw, b"BLPOP nokey 0.1\r\n", b"*-1\r\n");
+    expect_raw(&mut raw, b"BRPOP nokey 0.1\r\n", b"*-1\r\n");
+    expect_raw(&mut raw, b"BLMPOP 0.1 1 nokey LEFT\r\n", b"*-1\r\n");
+    expect_raw(&mut raw, b"BLMOVE nokey d LEFT LEFT 0.1\r\n", b"$-1\r\n");
+    expect_raw(&mut raw, b"BRPOPLPUSH nokey d 0.1\r\n", b"$-1\r\n");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(500));
+}
+
+#[test]
+fn blmove_waits_and_moves() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let waiter = in_background(&s, &["BLMOVE", "src", "dst", "RIGHT", "LEFT", "5"]);
+    wait_blocked(&mut c, 1);
+    rpush(&mut c, "src", &["a", "b"]);
+    assert_eq!(waiter.join().unwrap(), b("b"));
+    assert_eq!(range(&mut c, "src"), ["a"]);
+    assert_eq!(range(&mut c, "dst"), ["b"]);
+}
+
+#[test]
+fn blmpop_waits_and_pops_with_count() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let waiter = in_background(&s, &["BLMPOP", "0", "2", "a", "b", "RIGHT", "COUNT", "2"]);
+    wait_blocked(&mut c, 1);
+    rpush(&mut c, "b", &["1", "2", "3"]);
+    assert_eq!(
+        waiter.join().unwrap(),
+        Value::Array(vec![b("b"), Value::Array(vec![b("3"), b("2")])])
+    );
+    assert_eq!(range(&mut c, "b"), ["1"]);
+}

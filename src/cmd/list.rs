@@ -13,7 +13,7 @@ use super::spec::{CommandSpec, KeyEnd, KeySpec};
 use super::{args, CmdError, CmdResult, Ctx};
 use crate::command;
 use crate::resp::Reply;
-use crate::storage::list::{End, PosQuery};
+use crate::storage::list::{End, Popped, PosQuery};
 
 /// BLPOP/BRPOP keys: every argument but the command name and the trailing timeout.
 const BLOCKING_POP_KEYS: KeySpec = KeySpec::Range {
@@ -350,7 +350,7 @@ fn parse_multi_pop(argv: &[Bytes], numkeys_at: usize) -> Result<MultiPop<'_>, Cm
 }
 
 /// `[key, [elements...]]`, the reply of LMPOP/BLMPOP.
-fn multi_pop_reply(popped: Option<(Bytes, Vec<Vec<u8>>)>) -> Option<Reply> {
+fn multi_pop_reply(popped: Option<Popped>) -> Option<Reply> {
     popped.map(|(key, values)| Reply::Array(vec![Reply::Bulk(key), bulks(values)]))
 }
 

@@ -145,6 +145,9 @@ impl List {
     }
 }
 
+/// What a multi-key pop took: the key it popped from and the elements, in pop order.
+pub type Popped = (Bytes, Vec<Vec<u8>>);
+
 /// Options of LPOS.
 #[derive(Debug, Clone, Copy)]
 pub struct PosQuery {
@@ -305,7 +308,7 @@ impl Storage {
         keys: &[Bytes],
         end: End,
         count: u64,
-    ) -> Result<Option<(Bytes, Vec<Vec<u8>>)>, StorageError> {
+    ) -> Result<Option<Popped>, StorageError> {
         for key in keys {
             let Some(mut l) = self.list_write(db, key)? else {
                 continue;
