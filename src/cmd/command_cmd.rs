@@ -326,7 +326,7 @@ fn target_keys(argv: &[Bytes]) -> Result<(Vec<usize>, &'static CommandSpec), Cmd
             "Invalid number of arguments specified for command",
         ));
     }
-    let positions = spec.key_positions(cmd.len());
+    let positions = spec.key_positions(cmd);
     if positions.is_empty() {
         return Err(CmdError::err("Invalid arguments specified for command"));
     }

@@ -83,7 +83,7 @@ pub fn execute(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
     }
 
     let start = Instant::now();
-    let positions = spec.key_positions(argv.len());
+    let positions = spec.key_positions(argv);
     let db = client.db();
     let result = {
         let _locks = (spec.flags.contains(CmdFlags::WRITE) && !positions.is_empty()).then(|| {

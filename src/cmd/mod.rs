@@ -23,6 +23,7 @@ mod keys;
 mod memory_cmd;
 mod server_cmd;
 mod string;
+mod zset;
 
 use std::borrow::Cow;
 

@@ -73,6 +73,36 @@ pub enum KeySpec {
         last: KeyEnd,
         step: usize,
     },
+    /// Redis' movable keys: the argument at `numkeys_at` says how many keys follow at
+    /// `first`, `first + step`, ... (ZUNION, ZMPOP, ...).
+    Keynum {
+        numkeys_at: usize,
+        first: usize,
+        step: usize,
+    },
+    /// A destination key at `dest` plus [`KeySpec::Keynum`] keys (ZUNIONSTORE and friends).
+    KeynumWithDest {
+        dest: usize,
+        numkeys_at: usize,
+        first: usize,
+        step: usize,
+    },
+}
+
+/// Positions of `numkeys` keys (read at `numkeys_at`) starting at `first`; empty when the
+/// count is not a positive integer, clamped to the arguments present.
+fn keynum_positions(argv: &[Bytes], numkeys_at: usize, first: usize, step: usize) -> Vec<usize> {
+    let Some(n) = argv
+        .get(numkeys_at)
+        .and_then(|a| crate::util::number::parse_i64(a))
+        .filter(|&n| n > 0)
+    else {
+        return Vec::new();
+    };
+    (0..n as usize)
+        .map(|i| first + i * step.max(1))
+        .take_while(|&p| p < argv.len())
+        .collect()
 }
 
 /// The last key position of a [`KeySpec::Range`].
@@ -116,9 +146,27 @@ impl CommandSpec {
     }
 
     /// Positions of the keys in `argv` (COMMAND GETKEYS, locking, cluster routing).
-    pub fn key_positions(&self, argc: usize) -> Vec<usize> {
+    pub fn key_positions(&self, argv: &[Bytes]) -> Vec<usize> {
+        let argc = argv.len();
         match self.keys {
             KeySpec::None => Vec::new(),
+            KeySpec::Keynum {
+                numkeys_at,
+                first,
+                step,
+            } => keynum_positions(argv, numkeys_at, first, step),
+            KeySpec::KeynumWithDest {
+                dest,
+                numkeys_at,
+                first,
+                step,
+            } => {
+                let keys = keynum_positions(argv, numkeys_at, first, step);
+                if keys.is_empty() || dest >= argc {
+                    return Vec::new();
+                }
+                std::iter::once(dest).chain(keys).collect()
+            }
             KeySpec::Range { first, last, step } => {
                 let last = match last {
                     KeyEnd::At(i) => i,
@@ -139,7 +187,7 @@ impl CommandSpec {
     /// The (first, last, step) triple of COMMAND INFO, with Redis' negative "from the end" form.
     pub fn legacy_key_triple(&self) -> (i64, i64, i64) {
         match self.keys {
-            KeySpec::None => (0, 0, 0),
+            KeySpec::None | KeySpec::Keynum { .. } | KeySpec::KeynumWithDest { .. } => (0, 0, 0),
             KeySpec::Range { first, last, step } => {
                 let last = match last {
                     KeyEnd::At(i) => i as i64,
@@ -314,7 +362,8 @@ mod tests {
                 step: 2,
             },
         );
-        assert_eq!(mset.key_positions(5), vec![1, 3]);
+        let argv = |n: usize| vec![Bytes::from_static(b"x"); n];
+        assert_eq!(mset.key_positions(&argv(5)), vec![1, 3]);
         let get = spec(
             2,
             KeySpec::Range {
@@ -323,7 +372,7 @@ mod tests {
                 step: 1,
             },
         );
-        assert_eq!(get.key_positions(2), vec![1]);
+        assert_eq!(get.key_positions(&argv(2)), vec![1]);
         assert_eq!(get.legacy_key_triple(), (1, 1, 1));
         assert_eq!(mset.legacy_key_triple(), (1, -1, 2));
     }

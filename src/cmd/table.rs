@@ -24,6 +24,7 @@ static TABLE: LazyLock<CommandTable> = LazyLock::new(|| {
         super::connection::COMMANDS,
         super::server_cmd::COMMANDS,
         super::function_cmd::COMMANDS,
+        super::zset::COMMANDS,
     ];
     let mut t = CommandTable {
         by_name: HashMap::new(),

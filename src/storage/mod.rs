@@ -24,6 +24,7 @@ pub mod lock;
 pub mod ready;
 pub mod scan;
 pub mod strings;
+pub mod zset;
 pub mod write;
 
 use std::path::Path;
