@@ -376,4 +376,46 @@ mod tests {
         assert_eq!(get.legacy_key_triple(), (1, 1, 1));
         assert_eq!(mset.legacy_key_triple(), (1, -1, 2));
     }
+
+    #[test]
+    fn keynum_positions_read_the_key_count() {
+        let argv = |a: &[&'static str]| {
+            a.iter()
+                .map(|s| Bytes::from_static(s.as_bytes()))
+                .collect::<Vec<_>>()
+        };
+        let zunion = spec(
+            -3,
+            KeySpec::Keynum {
+                numkeys_at: 1,
+                first: 2,
+                step: 1,
+            },
+        );
+        assert_eq!(
+            zunion.key_positions(&argv(&["zunion", "2", "a", "b", "WEIGHTS"])),
+            vec![2, 3]
+        );
+        assert!(zunion
+            .key_positions(&argv(&["zunion", "x", "a"]))
+            .is_empty());
+        assert!(zunion
+            .key_positions(&argv(&["zunion", "0", "a"]))
+            .is_empty());
+        assert_eq!(zunion.key_positions(&argv(&["zunion", "5", "a"])), vec![2]);
+        let store = spec(
+            -4,
+            KeySpec::KeynumWithDest {
+                dest: 1,
+                numkeys_at: 2,
+                first: 3,
+                step: 1,
+            },
+        );
+        assert_eq!(
+            store.key_positions(&argv(&["zunionstore", "d", "1", "a"])),
+            vec![1, 3]
+        );
+        assert_eq!(store.legacy_key_triple(), (0, 0, 0));
+    }
 }

@@ -249,7 +249,7 @@ fn zadd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         i += 1;
     }
     let elements = argv.len() - i;
-    if elements == 0 || elements % 2 != 0 {
+    if elements == 0 || !elements.is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
     if f.nx && f.xx {
@@ -257,7 +257,7 @@ fn zadd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             "XX and NX options at the same time are not compatible",
         ));
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
         return Err(CmdError::err(
             "GT, LT, and/or NX options at the same time are not compatible",
         ));

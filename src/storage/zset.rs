@@ -314,10 +314,8 @@ impl Storage {
         let mut seen: std::collections::HashSet<&[u8]> = std::collections::HashSet::new();
         for (member, raw) in members.iter().zip(current) {
             let Some(raw) = raw else { continue };
-            if members.len() > 1 {
-                if !seen.insert(member) {
-                    continue;
-                }
+            if members.len() > 1 && !seen.insert(member) {
+                continue;
             }
             let score = stored_score(&raw)?;
             txn.delete_element(Cf::ZScore, &c, &score_key(score, member));
@@ -512,10 +510,8 @@ impl Storage {
             } else {
                 (range.above_min(score), range.below_max(score))
             };
-            if inside_start {
-                if !inside_end || !f(member, score) {
-                    break;
-                }
+            if inside_start && (!inside_end || !f(member, score)) {
+                break;
             }
             cur.advance();
         }
@@ -583,10 +579,8 @@ impl Storage {
             } else {
                 (range.above_min(member), range.below_max(member))
             };
-            if inside_start {
-                if !inside_end || !f(member, stored_score(value)?) {
-                    break;
-                }
+            if inside_start && (!inside_end || !f(member, stored_score(value)?)) {
+                break;
             }
             cur.advance();
         }
