@@ -27,6 +27,7 @@ mod server_cmd;
 mod set;
 mod sort;
 mod string;
+mod zset;
 
 use std::borrow::Cow;
 

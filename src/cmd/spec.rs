@@ -87,6 +87,13 @@ pub enum KeySpec {
         find: KeyFinder,
         legacy: (i64, i64, i64),
     },
+    /// A destination key at `dest` plus [`KeySpec::Keynum`] keys (ZUNIONSTORE and friends).
+    KeynumWithDest {
+        dest: usize,
+        numkeys_at: usize,
+        first: usize,
+        step: usize,
+    },
 }
 
 /// The function of a [`KeySpec::Find`]: key positions from the full argument vector.
@@ -105,6 +112,22 @@ impl std::fmt::Debug for KeyFinder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("KeyFinder")
     }
+}
+
+/// Positions of `numkeys` keys (read at `numkeys_at`) starting at `first`; empty when the
+/// count is not a positive integer, clamped to the arguments present.
+fn keynum_positions(argv: &[Bytes], numkeys_at: usize, first: usize, step: usize) -> Vec<usize> {
+    let Some(n) = argv
+        .get(numkeys_at)
+        .and_then(|a| crate::util::number::parse_i64(a))
+        .filter(|&n| n > 0)
+    else {
+        return Vec::new();
+    };
+    (0..n as usize)
+        .map(|i| first + i * step.max(1))
+        .take_while(|&p| p < argv.len())
+        .collect()
 }
 
 /// The last key position of a [`KeySpec::Range`].
@@ -152,6 +175,23 @@ impl CommandSpec {
         let argc = argv.len();
         match self.keys {
             KeySpec::None => Vec::new(),
+            KeySpec::Keynum {
+                numkeys_at,
+                first,
+                step,
+            } => keynum_positions(argv, numkeys_at, first, step),
+            KeySpec::KeynumWithDest {
+                dest,
+                numkeys_at,
+                first,
+                step,
+            } => {
+                let keys = keynum_positions(argv, numkeys_at, first, step);
+                if keys.is_empty() || dest >= argc {
+                    return Vec::new();
+                }
+                std::iter::once(dest).chain(keys).collect()
+            }
             KeySpec::Range { first, last, step } => {
                 let last = match last {
                     KeyEnd::At(i) => i,
@@ -166,21 +206,6 @@ impl CommandSpec {
                 }
                 (first..=last).step_by(step.max(1)).collect()
             }
-            KeySpec::Keynum {
-                numkeys_at,
-                first,
-                step,
-            } => {
-                let n = argv
-                    .get(numkeys_at)
-                    .and_then(|a| crate::util::number::parse_i64(a))
-                    .filter(|&n| n > 0)
-                    .unwrap_or(0) as usize;
-                (0..n)
-                    .map(|i| first + i * step.max(1))
-                    .take_while(|&p| p < argc)
-                    .collect()
-            }
             KeySpec::Find { find, .. } => (find.0)(argv),
         }
     }
@@ -188,7 +213,7 @@ impl CommandSpec {
     /// The (first, last, step) triple of COMMAND INFO, with Redis' negative "from the end" form.
     pub fn legacy_key_triple(&self) -> (i64, i64, i64) {
         match self.keys {
-            KeySpec::None | KeySpec::Keynum { .. } => (0, 0, 0),
+            KeySpec::None | KeySpec::Keynum { .. } | KeySpec::KeynumWithDest { .. } => (0, 0, 0),
             KeySpec::Find { legacy, .. } => legacy,
             KeySpec::Range { first, last, step } => {
                 let last = match last {
@@ -226,7 +251,10 @@ impl CommandSpec {
             .filter(|(f, _)| self.flags.contains(*f))
             .map(|(_, n)| *n)
             .collect();
-        if matches!(self.keys, KeySpec::Keynum { .. } | KeySpec::Find { .. }) {
+        if matches!(
+            self.keys,
+            KeySpec::Keynum { .. } | KeySpec::KeynumWithDest { .. } | KeySpec::Find { .. }
+        ) {
             names.push("movablekeys");
         }
         names
@@ -384,7 +412,7 @@ mod tests {
     }
 
     #[test]
-    fn keynum_keys_follow_their_count() {
+    fn keynum_keys_follow_their_count_argument() {
         let sintercard = spec(
             -3,
             KeySpec::Keynum {

@@ -28,6 +28,7 @@ static TABLE: LazyLock<CommandTable> = LazyLock::new(|| {
         super::function_cmd::COMMANDS,
         super::set::COMMANDS,
         super::sort::COMMANDS,
+        super::zset::COMMANDS,
     ];
     let mut t = CommandTable {
         by_name: HashMap::new(),

@@ -161,8 +161,36 @@ fn run_group(server: &ServerState, mut group: Vec<Arc<Conn>>) {
         }
         group = still_running;
         // Parked only now: until this point this worker owned their queues.
+        let any_parked = !parked.is_empty();
         for (conn, p) in parked {
             park(server, conn, p);
+        }
+        // Parking re-signals the keys (data may have arrived since the command looked):
+        // serve them now rather than at some later command.
+        if any_parked && server.storage.ready.has_pending() {
+            serve_and_answer(server);
+        }
+    }
+}
+
+/// Serves signalled keys outside a round and sends the replies once the WAL is flushed.
+fn serve_and_answer(server: &ServerState) {
+    let mut served = Served::new();
+    serve_ready(server, &mut served);
+    if served.is_empty() {
+        return;
+    }
+    match server.storage.engine().sync_wal() {
+        Ok(()) => {
+            for (w, out) in served {
+                w.conn.resume(&out);
+            }
+        }
+        Err(e) => {
+            tracing::error!("WAL flush failed, closing the served clients: {e}");
+            for (w, _) in served {
+                w.client.kill();
+            }
         }
     }
 }

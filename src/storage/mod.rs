@@ -28,6 +28,7 @@ pub mod scan;
 pub mod set;
 pub mod sort;
 pub mod strings;
+pub mod zset;
 pub mod write;
 
 use std::path::Path;

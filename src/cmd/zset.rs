@@ -1,0 +1,951 @@
+//! Sorted set commands, after Redis' `t_zset.c`: ZADD and ZINCRBY, point reads, the ZRANGE
+//! family (by rank, score and lex, forward and reverse, with LIMIT and WITHSCORES, and
+//! ZRANGESTORE), range removals, pops (also blocking), ZRANDMEMBER, the set algebra
+//! (ZUNION/ZINTER/ZDIFF, their STORE forms, ZINTERCARD; plain sets count as scores of 1) and
+//! ZSCAN.
+//!
+//! Arguments are validated in Redis' order so that a bad request gets Redis' error. Replies
+//! carry scores as doubles: bulk strings in RESP2, native doubles in RESP3, where WITHSCORES
+//! results become [member, score] pairs as in Redis 7.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use rand::Rng;
+
+use super::spec::{CommandSpec, KeySpec};
+use super::{args, CmdError, CmdResult, Ctx};
+use crate::command;
+use crate::resp::reply::format_double;
+use crate::resp::{Protocol, Reply};
+use crate::storage::zset::{LexBound, LexRange, ScoreRange, ScoredMember, ZaddFlags, ZaddOutcome};
+use crate::util::number::parse_f64;
+
+const fn keynum(numkeys_at: usize) -> KeySpec {
+    KeySpec::Keynum {
+        numkeys_at,
+        first: numkeys_at + 1,
+        step: 1,
+    }
+}
+
+const STORE_KEYS: KeySpec = KeySpec::KeynumWithDest {
+    dest: 1,
+    numkeys_at: 2,
+    first: 3,
+    step: 1,
+};
+
+/// Commands of this group.
+pub const COMMANDS: &[CommandSpec] = &[
+    command!("zadd", -4, [WRITE, DENYOOM, FAST], KeySpec::single(1), [WRITE, SORTEDSET, FAST],
+             "sorted_set", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", zadd),
+    command!("zincrby", 4, [WRITE, DENYOOM, FAST], KeySpec::single(1), [WRITE, SORTEDSET, FAST],
+             "sorted_set", "Increments the score of a member in a sorted set.", zincrby),
+    command!("zrem", -3, [WRITE, FAST], KeySpec::single(1), [WRITE, SORTEDSET, FAST],
+             "sorted_set", "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.", zrem),
+    command!("zcard", 2, [READONLY, FAST], KeySpec::single(1), [READ, SORTEDSET, FAST],
+             "sorted_set", "Returns the number of members in a sorted set.", zcard),
+    command!("zscore", 3, [READONLY, FAST], KeySpec::single(1), [READ, SORTEDSET, FAST],
+             "sorted_set", "Returns the score of a member in a sorted set.", zscore),
+    command!("zmscore", -3, [READONLY, FAST], KeySpec::single(1), [READ, SORTEDSET, FAST],
+             "sorted_set", "Returns the score of one or more members in a sorted set.", zmscore),
+    command!("zrank", 3, [READONLY, FAST], KeySpec::single(1), [READ, SORTEDSET, FAST],
+             "sorted_set", "Returns the index of a member in a sorted set ordered by ascending scores.", zrank),
+    command!("zrevrank", 3, [READONLY, FAST], KeySpec::single(1), [READ, SORTEDSET, FAST],
+             "sorted_set", "Returns the index of a member in a sorted set ordered by descending scores.", zrank),
+    command!("zcount", 4, [READONLY, FAST], KeySpec::single(1), [READ, SORTEDSET, FAST],
+             "sorted_set", "Returns the count of members in a sorted set that have scores within a range.", zcount),
+    command!("zlexcount", 4, [READONLY, FAST], KeySpec::single(1), [READ, SORTEDSET, FAST],
+             "sorted_set", "Returns the number of members in a sorted set within a lexicographical range.", zlexcount),
+    command!("zrange", -4, [READONLY], KeySpec::single(1), [READ, SORTEDSET, SLOW],
+             "sorted_set", "Returns members in a sorted set within a range of indexes.", zrange),
+    command!("zrangestore", -5, [WRITE, DENYOOM], KeySpec::span(1, 2), [WRITE, SORTEDSET, SLOW],
+             "sorted_set", "Stores a range of members from sorted set in a key.", zrangestore),
+    command!("zrevrange", -4, [READONLY], KeySpec::single(1), [READ, SORTEDSET, SLOW],
+             "sorted_set", "Returns members in a sorted set within a range of indexes in reverse order.", zrange),
+    command!("zrangebyscore", -4, [READONLY], KeySpec::single(1), [READ, SORTEDSET, SLOW],
+             "sorted_set", "Returns members in a sorted set within a range of scores.", zrange),
+    command!("zrevrangebyscore", -4, [READONLY], KeySpec::single(1), [READ, SORTEDSET, SLOW],
+             "sorted_set", "Returns members in a sorted set within a range of scores in reverse order.", zrange),
+    command!("zrangebylex", -4, [READONLY], KeySpec::single(1), [READ, SORTEDSET, SLOW],
+             "sorted_set", "Returns members in a sorted set within a lexicographical range.", zrange),
+    command!("zrevrangebylex", -4, [READONLY], KeySpec::single(1), [READ, SORTEDSET, SLOW],
+             "sorted_set", "Returns members in a sorted set within a lexicographical range in reverse order.", zrange),
+    command!("zremrangebyrank", 4, [WRITE], KeySpec::single(1), [WRITE, SORTEDSET, SLOW],
+             "sorted_set", "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.", zremrangebyrank),
+    command!("zremrangebyscore", 4, [WRITE], KeySpec::single(1), [WRITE, SORTEDSET, SLOW],
+             "sorted_set", "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.", zremrangebyscore),
+    command!("zremrangebylex", 4, [WRITE], KeySpec::single(1), [WRITE, SORTEDSET, SLOW],
+             "sorted_set", "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.", zremrangebylex),
+    command!("zpopmin", -2, [WRITE, FAST], KeySpec::single(1), [WRITE, SORTEDSET, FAST],
+             "sorted_set", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zpop),
+    command!("zpopmax", -2, [WRITE, FAST], KeySpec::single(1), [WRITE, SORTEDSET, FAST],
+             "sorted_set", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zpop),
+    command!("zmpop", -4, [WRITE], keynum(1), [WRITE, SORTEDSET, SLOW],
+             "sorted_set", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", zmpop),
+    command!("bzpopmin", -3, [WRITE, NOSCRIPT, FAST, BLOCKING],
+             KeySpec::Range { first: 1, last: super::spec::KeyEnd::FromEnd(2), step: 1 },
+             [WRITE, SORTEDSET, FAST, BLOCKING], "sorted_set",
+             "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", bzpop),
+    command!("bzpopmax", -3, [WRITE, NOSCRIPT, FAST, BLOCKING],
+             KeySpec::Range { first: 1, last: super::spec::KeyEnd::FromEnd(2), step: 1 },
+             [WRITE, SORTEDSET, FAST, BLOCKING], "sorted_set",
+             "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.", bzpop),
+    command!("bzmpop", -5, [WRITE, BLOCKING], keynum(2), [WRITE, SORTEDSET, SLOW, BLOCKING],
+             "sorted_set", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", bzmpop),
+    command!("zrandmember", -2, [READONLY], KeySpec::single(1), [READ, SORTEDSET, SLOW],
+             "sorted_set", "Returns one or more random members from a sorted set.", zrandmember),
+    command!("zunion", -3, [READONLY], keynum(1), [READ, SORTEDSET, SLOW],
+             "sorted_set", "Returns the union of multiple sorted sets.", zsetop),
+    command!("zinter", -3, [READONLY], keynum(1), [READ, SORTEDSET, SLOW],
+             "sorted_set", "Returns the intersect of multiple sorted sets.", zsetop),
+    command!("zdiff", -3, [READONLY], keynum(1), [READ, SORTEDSET, SLOW],
+             "sorted_set", "Returns the difference between multiple sorted sets.", zsetop),
+    command!("zunionstore", -4, [WRITE, DENYOOM], STORE_KEYS, [WRITE, SORTEDSET, SLOW],
+             "sorted_set", "Stores the union of multiple sorted sets in a key.", zsetop),
+    command!("zinterstore", -4, [WRITE, DENYOOM], STORE_KEYS, [WRITE, SORTEDSET, SLOW],
+             "sorted_set", "Stores the intersect of multiple sorted sets in a key.", zsetop),
+    command!("zdiffstore", -4, [WRITE, DENYOOM], STORE_KEYS, [WRITE, SORTEDSET, SLOW],
+             "sorted_set", "Stores the difference of multiple sorted sets in a key.", zsetop),
+    command!("zintercard", -3, [READONLY], keynum(1), [READ, SORTEDSET, SLOW],
+             "sorted_set", "Returns the number of members of the intersect of multiple sorted sets.", zsetop),
+    command!("zscan", -3, [READONLY], KeySpec::single(1), [READ, SORTEDSET, SLOW],
+             "sorted_set", "Iterates over members and scores of a sorted set.", zscan),
+];
+
+// ---------------------------------------------------------------------------------------------
+// Parsing helpers
+
+fn min_max_not_float() -> CmdError {
+    CmdError::err("min or max is not a float")
+}
+
+/// One end of a score range: `(` makes it exclusive; `inf`, `-inf`, `+inf` are accepted.
+fn parse_score_bound(arg: &[u8]) -> Option<(f64, bool)> {
+    match arg.split_first() {
+        Some((b'(', rest)) => parse_f64(rest).map(|v| (v, true)),
+        _ => parse_f64(arg).map(|v| (v, false)),
+    }
+}
+
+/// A score range as ZRANGEBYSCORE and ZCOUNT take it.
+fn parse_score_range(min: &[u8], max: &[u8]) -> Result<ScoreRange, CmdError> {
+    let (min, min_ex) = parse_score_bound(min).ok_or_else(min_max_not_float)?;
+    let (max, max_ex) = parse_score_bound(max).ok_or_else(min_max_not_float)?;
+    Ok(ScoreRange {
+        min,
+        min_ex,
+        max,
+        max_ex,
+    })
+}
+
+fn parse_lex_bound(arg: &[u8]) -> Option<LexBound> {
+    match arg {
+        b"+" => Some(LexBound::PosInf),
+        b"-" => Some(LexBound::NegInf),
+        [b'[', rest @ ..] => Some(LexBound::Incl(rest.to_vec())),
+        [b'(', rest @ ..] => Some(LexBound::Excl(rest.to_vec())),
+        _ => None,
+    }
+}
+
+/// A lex range (`-`, `+`, `[member`, `(member`).
+fn parse_lex_range(min: &[u8], max: &[u8]) -> Result<LexRange, CmdError> {
+    let bad = || CmdError::err("min or max not valid string range item");
+    Ok(LexRange {
+        min: parse_lex_bound(min).ok_or_else(bad)?,
+        max: parse_lex_bound(max).ok_or_else(bad)?,
+    })
+}
+
+/// A `long` that must not be negative (`getPositiveLongFromObjectOrReply`).
+fn positive_long(arg: &[u8], msg: Option<&str>) -> Result<i64, CmdError> {
+    let v = match args::int(arg) {
+        Ok(v) => v,
+        Err(e) => return Err(msg.map(CmdError::err).unwrap_or(e)),
+    };
+    if v < 0 {
+        return Err(CmdError::err(
+            msg.unwrap_or("value is out of range, must be positive"),
+        ));
+    }
+    Ok(v)
+}
+
+/// A `long` in `1..` with one message for every failure (numkeys, COUNT).
+fn at_least_one(arg: &[u8], msg: &str) -> Result<i64, CmdError> {
+    match args::int(arg) {
+        Ok(v) if v >= 1 => Ok(v),
+        _ => Err(CmdError::err(msg)),
+    }
+}
+
+fn is_resp3(ctx: &Ctx<'_>) -> bool {
+    ctx.client.protocol() == Protocol::Resp3
+}
+
+/// Members, or with scores: a flat member/score array in RESP2, [member, score] pairs in RESP3.
+fn scored_reply(ctx: &Ctx<'_>, items: Vec<ScoredMember>, withscores: bool) -> Reply {
+    if !withscores {
+        return Reply::Array(items.into_iter().map(|(m, _)| Reply::bulk(m)).collect());
+    }
+    if is_resp3(ctx) {
+        Reply::Array(
+            items
+                .into_iter()
+                .map(|(m, s)| Reply::Array(vec![Reply::bulk(m), Reply::Double(s)]))
+                .collect(),
+        )
+    } else {
+        let mut out = Vec::with_capacity(items.len() * 2);
+        for (m, s) in items {
+            out.push(Reply::bulk(m));
+            out.push(Reply::Double(s));
+        }
+        Reply::Array(out)
+    }
+}
+
+/// Always [member, score] pairs (ZMPOP and BZMPOP in both protocols).
+fn pairs_reply(items: Vec<ScoredMember>) -> Reply {
+    Reply::Array(
+        items
+            .into_iter()
+            .map(|(m, s)| Reply::Array(vec![Reply::bulk(m), Reply::Double(s)]))
+            .collect(),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// ZADD, ZINCRBY, ZREM
+
+fn nan_error() -> CmdError {
+    CmdError::err("resulting score is not a number (NaN)")
+}
+
+fn zadd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let mut f = ZaddFlags::default();
+    let mut ch = false;
+    let mut i = 2;
+    while i < argv.len() {
+        let a = &argv[i];
+        if args::is(a, "nx") {
+            f.nx = true;
+        } else if args::is(a, "xx") {
+            f.xx = true;
+        } else if args::is(a, "gt") {
+            f.gt = true;
+        } else if args::is(a, "lt") {
+            f.lt = true;
+        } else if args::is(a, "ch") {
+            ch = true;
+        } else if args::is(a, "incr") {
+            f.incr = true;
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    let elements = argv.len() - i;
+    if elements == 0 || !elements.is_multiple_of(2) {
+        return Err(CmdError::Syntax);
+    }
+    if f.nx && f.xx {
+        return Err(CmdError::err(
+            "XX and NX options at the same time are not compatible",
+        ));
+    }
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
+        return Err(CmdError::err(
+            "GT, LT, and/or NX options at the same time are not compatible",
+        ));
+    }
+    if f.incr && elements > 2 {
+        return Err(CmdError::err(
+            "INCR option supports a single increment-element pair",
+        ));
+    }
+    let mut pairs = Vec::with_capacity(elements / 2);
+    for pair in argv[i..].chunks_exact(2) {
+        pairs.push((args::float(&pair[0])?, pair[1].as_ref()));
+    }
+    match ctx.storage().zadd(ctx.db(), &argv[1], &pairs, f)? {
+        ZaddOutcome::NotANumber => Err(nan_error()),
+        ZaddOutcome::Done { score, .. } if f.incr => Ok(score.map_or(Reply::Null, Reply::Double)),
+        ZaddOutcome::Done { added, changed, .. } => Ok(Reply::Integer(
+            (added + if ch { changed } else { 0 }) as i64,
+        )),
+    }
+}
+
+fn zincrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let by = args::float(&argv[2])?;
+    let f = ZaddFlags {
+        incr: true,
+        ..ZaddFlags::default()
+    };
+    match ctx
+        .storage()
+        .zadd(ctx.db(), &argv[1], &[(by, argv[3].as_ref())], f)?
+    {
+        ZaddOutcome::NotANumber => Err(nan_error()),
+        ZaddOutcome::Done { score, .. } => Ok(score.map_or(Reply::Null, Reply::Double)),
+    }
+}
+
+fn zrem(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let members = args::key_slices(&argv[2..]);
+    let n = ctx.storage().zrem(ctx.db(), &argv[1], &members)?;
+    Ok(Reply::Integer(n as i64))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Point reads
+
+fn zcard(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let c = ctx.storage().zset(ctx.db(), &argv[1])?;
+    Ok(Reply::Integer(c.map_or(0, |c| c.len() as i64)))
+}
+
+fn zscore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let st = ctx.storage();
+    let Some(c) = st.zset(ctx.db(), &argv[1])? else {
+        return Ok(Reply::Null);
+    };
+    Ok(st.zscore(&c, &argv[2])?.map_or(Reply::Null, Reply::Double))
+}
+
+fn zmscore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let st = ctx.storage();
+    let members = args::key_slices(&argv[2..]);
+    let scores = match st.zset(ctx.db(), &argv[1])? {
+        Some(c) => st.zmscore(&c, &members)?,
+        None => vec![None; members.len()],
+    };
+    Ok(Reply::Array(
+        scores
+            .into_iter()
+            .map(|s| s.map_or(Reply::Null, Reply::Double))
+            .collect(),
+    ))
+}
+
+fn zrank(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let reverse = args::is(&argv[0], "zrevrank");
+    let st = ctx.storage();
+    let Some(c) = st.zset(ctx.db(), &argv[1])? else {
+        return Ok(Reply::Null);
+    };
+    Ok(st
+        .zrank(&c, &argv[2], reverse)?
+        .map_or(Reply::Null, |r| Reply::Integer(r as i64)))
+}
+
+fn zcount(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let range = parse_score_range(&argv[2], &argv[3])?;
+    let st = ctx.storage();
+    let n = match st.zset(ctx.db(), &argv[1])? {
+        Some(c) => st.zcount(&c, &range)?,
+        None => 0,
+    };
+    Ok(Reply::Integer(n as i64))
+}
+
+fn zlexcount(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let range = parse_lex_range(&argv[2], &argv[3])?;
+    let st = ctx.storage();
+    let n = match st.zset(ctx.db(), &argv[1])? {
+        Some(c) => st.zlexcount(&c, &range)?,
+        None => 0,
+    };
+    Ok(Reply::Integer(n as i64))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The ZRANGE family
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RangeType {
+    Rank,
+    Score,
+    Lex,
+}
+
+/// ZRANGE and its older forms; ZRANGESTORE when `dest` is given. `src_at` is the index of
+/// the source key; `rangetype`/`reverse` are fixed by the older command names.
+fn zrange_generic(
+    ctx: &mut Ctx<'_>,
+    argv: &[Bytes],
+    src_at: usize,
+    dest: Option<&Bytes>,
+    mut rangetype: Option<RangeType>,
+    mut reverse: Option<bool>,
+) -> CmdResult {
+    let store = dest.is_some();
+    let (mut withscores, mut offset, mut limit) = (false, 0i64, -1i64);
+    let mut j = src_at + 3;
+    while j < argv.len() {
+        let left = argv.len() - j - 1;
+        let a = &argv[j];
+        if !store && args::is(a, "withscores") {
+            withscores = true;
+        } else if args::is(a, "limit") && left >= 2 {
+            offset = args::int(&argv[j + 1])?;
+            limit = args::int(&argv[j + 2])?;
+            j += 2;
+        } else if reverse.is_none() && args::is(a, "rev") {
+            reverse = Some(true);
+        } else if rangetype.is_none() && args::is(a, "bylex") {
+            rangetype = Some(RangeType::Lex);
+        } else if rangetype.is_none() && args::is(a, "byscore") {
+            rangetype = Some(RangeType::Score);
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        j += 1;
+    }
+    let reverse = reverse.unwrap_or(false);
+    let rangetype = rangetype.unwrap_or(RangeType::Rank);
+    if limit != -1 && rangetype == RangeType::Rank {
+        return Err(CmdError::err(
+            "syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+        ));
+    }
+    if withscores && rangetype == RangeType::Lex {
+        return Err(CmdError::err(
+            "syntax error, WITHSCORES not supported in combination with BYLEX",
+        ));
+    }
+    let (mut lo, mut hi) = (&argv[src_at + 1], &argv[src_at + 2]);
+    if reverse && rangetype != RangeType::Rank {
+        std::mem::swap(&mut lo, &mut hi);
+    }
+    enum Parsed {
+        Rank(i64, i64),
+        Score(ScoreRange),
+        Lex(LexRange),
+    }
+    let parsed = match rangetype {
+        RangeType::Rank => Parsed::Rank(args::int(lo)?, args::int(hi)?),
+        RangeType::Score => Parsed::Score(parse_score_range(lo, hi)?),
+        RangeType::Lex => Parsed::Lex(parse_lex_range(lo, hi)?),
+    };
+    let st = ctx.storage();
+    let items = match st.zset(ctx.db(), &argv[src_at])? {
+        None => Vec::new(),
+        Some(c) => match &parsed {
+            Parsed::Rank(a, b) => st.zrange_by_rank(&c, *a, *b, reverse)?,
+            Parsed::Score(r) => st.zrange_by_score(&c, r, reverse, offset, limit)?,
+            Parsed::Lex(r) => st.zrange_by_lex(&c, r, reverse, offset, limit)?,
+        },
+    };
+    match dest {
+        Some(dest) => {
+            let n = st.zstore(ctx.db(), dest, &items)?;
+            Ok(Reply::Integer(n as i64))
+        }
+        None => Ok(scored_reply(ctx, items, withscores)),
+    }
+}
+
+fn zrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let name = args::lower(&argv[0]);
+    let (rangetype, reverse) = match name.as_str() {
+        "zrevrange" => (Some(RangeType::Rank), Some(true)),
+        "zrangebyscore" => (Some(RangeType::Score), Some(false)),
+        "zrevrangebyscore" => (Some(RangeType::Score), Some(true)),
+        "zrangebylex" => (Some(RangeType::Lex), Some(false)),
+        "zrevrangebylex" => (Some(RangeType::Lex), Some(true)),
+        _ => (None, None),
+    };
+    zrange_generic(ctx, argv, 1, None, rangetype, reverse)
+}
+
+fn zrangestore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    zrange_generic(ctx, argv, 2, Some(&argv[1]), None, None)
+}
+
+fn zremrangebyrank(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let (start, end) = (args::int(&argv[2])?, args::int(&argv[3])?);
+    let n = ctx
+        .storage()
+        .zremrange_by_rank(ctx.db(), &argv[1], start, end)?;
+    Ok(Reply::Integer(n as i64))
+}
+
+fn zremrangebyscore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let range = parse_score_range(&argv[2], &argv[3])?;
+    let n = ctx
+        .storage()
+        .zremrange_by_score(ctx.db(), &argv[1], &range)?;
+    Ok(Reply::Integer(n as i64))
+}
+
+fn zremrangebylex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let range = parse_lex_range(&argv[2], &argv[3])?;
+    let n = ctx.storage().zremrange_by_lex(ctx.db(), &argv[1], &range)?;
+    Ok(Reply::Integer(n as i64))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pops
+
+fn zpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let max = args::is(&argv[0], "zpopmax");
+    if argv.len() > 3 {
+        return Err(CmdError::Syntax);
+    }
+    let count = match argv.get(2) {
+        Some(a) => Some(positive_long(a, None)?),
+        None => None,
+    };
+    let st = ctx.storage();
+    // A missing key answers an empty array before COUNT 0 is looked at; so does COUNT 0.
+    let items = match count {
+        Some(0) => {
+            st.zset(ctx.db(), &argv[1])?;
+            Vec::new()
+        }
+        _ => st
+            .zpop(ctx.db(), &argv[1], max, count.unwrap_or(1) as u64)?
+            .unwrap_or_default(),
+    };
+    if count.is_some() && is_resp3(ctx) {
+        return Ok(pairs_reply(items));
+    }
+    let mut flat = Vec::with_capacity(items.len() * 2);
+    for (m, s) in items {
+        flat.push(Reply::bulk(m));
+        flat.push(Reply::Double(s));
+    }
+    Ok(Reply::Array(flat))
+}
+
+/// ZMPOP / BZMPOP arguments after numkeys: (keys, max, count).
+fn parse_mpop(argv: &[Bytes], numkeys_at: usize) -> Result<(&[Bytes], bool, u64), CmdError> {
+    let numkeys = at_least_one(&argv[numkeys_at], "numkeys should be greater than 0")? as usize;
+    let where_at = numkeys_at.saturating_add(numkeys).saturating_add(1);
+    let Some(wh) = argv.get(where_at) else {
+        return Err(CmdError::Syntax);
+    };
+    let max = if args::is(wh, "min") {
+        false
+    } else if args::is(wh, "max") {
+        true
+    } else {
+        return Err(CmdError::Syntax);
+    };
+    let mut count = None;
+    let mut j = where_at + 1;
+    while j < argv.len() {
+        if count.is_none() && args::is(&argv[j], "count") && j + 1 < argv.len() {
+            count = Some(at_least_one(&argv[j + 1], "count should be greater than 0")? as u64);
+            j += 2;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    Ok((&argv[numkeys_at + 1..where_at], max, count.unwrap_or(1)))
+}
+
+/// Pops from the first existing key: `[key, [[member, score], ...]]`, or `None`.
+fn mpop_first(
+    ctx: &Ctx<'_>,
+    keys: &[Bytes],
+    max: bool,
+    count: u64,
+) -> Result<Option<Reply>, CmdError> {
+    for key in keys {
+        if let Some(items) = ctx.storage().zpop(ctx.db(), key, max, count)? {
+            return Ok(Some(Reply::Array(vec![
+                Reply::Bulk(key.clone()),
+                pairs_reply(items),
+            ])));
+        }
+    }
+    Ok(None)
+}
+
+fn zmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let (keys, max, count) = parse_mpop(argv, 1)?;
+    Ok(mpop_first(ctx, keys, max, count)?.unwrap_or(Reply::NullArray))
+}
+
+fn bzmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let (keys, max, count) = parse_mpop(argv, 2)?;
+    let timeout = args::timeout(&argv[1])?;
+    match mpop_first(ctx, keys, max, count)? {
+        Some(r) => Ok(r),
+        None => ctx.block(keys, timeout, Reply::NullArray),
+    }
+}
+
+fn bzpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let max = args::is(&argv[0], "bzpopmax");
+    let timeout = args::timeout(&argv[argv.len() - 1])?;
+    let keys = &argv[1..argv.len() - 1];
+    for key in keys {
+        if let Some(items) = ctx.storage().zpop(ctx.db(), key, max, 1)? {
+            if let Some((m, s)) = items.into_iter().next() {
+                return Ok(Reply::Array(vec![
+                    Reply::Bulk(key.clone()),
+                    Reply::bulk(m),
+                    Reply::Double(s),
+                ]));
+            }
+        }
+    }
+    ctx.block(keys, timeout, Reply::NullArray)
+}
+
+// ---------------------------------------------------------------------------------------------
+// ZRANDMEMBER
+
+fn zrandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let st = ctx.storage();
+    let Some(count_arg) = argv.get(2) else {
+        let Some(c) = st.zset(ctx.db(), &argv[1])? else {
+            return Ok(Reply::Null);
+        };
+        let r = rand::thread_rng().gen_range(0..c.len()) as i64;
+        let picked = st.zrange_by_rank(&c, r, r, false)?;
+        return Ok(picked
+            .into_iter()
+            .next()
+            .map_or(Reply::Null, |(m, _)| Reply::bulk(m)));
+    };
+    let l = args::int(count_arg)?;
+    if l == i64::MIN {
+        return Err(CmdError::err(
+            "value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        ));
+    }
+    if argv.len() > 4 || (argv.len() == 4 && !args::is(&argv[3], "withscores")) {
+        return Err(CmdError::Syntax);
+    }
+    let withscores = argv.len() == 4;
+    if withscores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
+        return Err(CmdError::err("value is out of range"));
+    }
+    let Some(c) = st.zset(ctx.db(), &argv[1])? else {
+        return Ok(Reply::Array(Vec::new()));
+    };
+    if l == 0 {
+        return Ok(Reply::Array(Vec::new()));
+    }
+    let size = c.len();
+    let count = l.unsigned_abs();
+    let mut rng = rand::thread_rng();
+    // Sampling by rank walks the order; a whole copy is cheaper when much of it is wanted.
+    let whole = size <= 4096 || count.saturating_mul(16) >= size;
+    let all = if whole { st.zall(&c)? } else { Vec::new() };
+    let pick = |rank: u64| -> Result<ScoredMember, CmdError> {
+        if whole {
+            return Ok(all[rank as usize].clone());
+        }
+        let r = rank as i64;
+        Ok(st
+            .zrange_by_rank(&c, r, r, false)?
+            .into_iter()
+            .next()
+            .unwrap_or_default())
+    };
+    let items: Vec<ScoredMember> = if l < 0 {
+        (0..count)
+            .map(|_| pick(rng.gen_range(0..size)))
+            .collect::<Result<_, _>>()?
+    } else if count >= size {
+        if whole {
+            all.clone()
+        } else {
+            st.zall(&c)?
+        }
+    } else {
+        let mut ranks =
+            rand::seq::index::sample(&mut rng, size as usize, count as usize).into_vec();
+        if !whole {
+            ranks.sort_unstable();
+        }
+        ranks
+            .into_iter()
+            .map(|r| pick(r as u64))
+            .collect::<Result<_, _>>()?
+    };
+    Ok(scored_reply(ctx, items, withscores))
+}
+
+// ---------------------------------------------------------------------------------------------
+// ZUNION, ZINTER, ZDIFF, their STORE forms, ZINTERCARD
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SetOp {
+    Union,
+    Inter,
+    Diff,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Aggregate {
+    Sum,
+    Min,
+    Max,
+}
+
+fn aggregate(agg: Aggregate, acc: &mut f64, v: f64) {
+    match agg {
+        Aggregate::Sum => {
+            *acc += v;
+            if acc.is_nan() {
+                *acc = 0.0;
+            }
+        }
+        Aggregate::Min => {
+            if v < *acc {
+                *acc = v;
+            }
+        }
+        Aggregate::Max => {
+            if v > *acc {
+                *acc = v;
+            }
+        }
+    }
+}
+
+fn weighted(w: f64, s: f64) -> f64 {
+    let v = w * s;
+    if v.is_nan() {
+        0.0
+    } else {
+        v
+    }
+}
+
+fn zsetop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let name = args::lower(&argv[0]);
+    let (op, store, card) = match name.as_str() {
+        "zunion" => (SetOp::Union, false, false),
+        "zinter" => (SetOp::Inter, false, false),
+        "zdiff" => (SetOp::Diff, false, false),
+        "zunionstore" => (SetOp::Union, true, false),
+        "zinterstore" => (SetOp::Inter, true, false),
+        "zdiffstore" => (SetOp::Diff, true, false),
+        _ => (SetOp::Inter, false, true),
+    };
+    let numkeys_at = if store { 2 } else { 1 };
+    let setnum = args::int(&argv[numkeys_at])?;
+    if setnum < 1 {
+        return Err(CmdError::err(format!(
+            "at least 1 input key is needed for '{name}' command"
+        )));
+    }
+    if setnum as u64 > (argv.len() - numkeys_at - 1) as u64 {
+        return Err(CmdError::Syntax);
+    }
+    let setnum = setnum as usize;
+    let st = ctx.storage();
+    let db = ctx.db();
+    let mut sources = Vec::with_capacity(setnum);
+    for key in &argv[numkeys_at + 1..numkeys_at + 1 + setnum] {
+        sources.push(st.zop_source(db, key)?);
+    }
+    let mut weights = vec![1.0f64; setnum];
+    let mut agg = Aggregate::Sum;
+    let mut withscores = false;
+    let mut limit = 0i64;
+    let mut j = numkeys_at + 1 + setnum;
+    while j < argv.len() {
+        let remaining = argv.len() - j;
+        let a = &argv[j];
+        if op != SetOp::Diff && !card && remaining > setnum && args::is(a, "weights") {
+            for (i, w) in weights.iter_mut().enumerate() {
+                *w = parse_f64(&argv[j + 1 + i])
+                    .ok_or_else(|| CmdError::err("weight value is not a float"))?;
+            }
+            j += 1 + setnum;
+        } else if op != SetOp::Diff && !card && remaining >= 2 && args::is(a, "aggregate") {
+            let v = &argv[j + 1];
+            agg = if args::is(v, "sum") {
+                Aggregate::Sum
+            } else if args::is(v, "min") {
+                Aggregate::Min
+            } else if args::is(v, "max") {
+                Aggregate::Max
+            } else {
+                return Err(CmdError::Syntax);
+            };
+            j += 2;
+        } else if !store && !card && args::is(a, "withscores") {
+            withscores = true;
+            j += 1;
+        } else if card && remaining >= 2 && args::is(a, "limit") {
+            limit = positive_long(&argv[j + 1], Some("LIMIT can't be negative"))?;
+            j += 2;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+
+    let mut inputs: Vec<_> = sources.into_iter().zip(weights).collect();
+    let result: Vec<ScoredMember> = match op {
+        SetOp::Union => {
+            let mut acc: HashMap<Vec<u8>, f64> = HashMap::new();
+            for (src, w) in inputs
+                .iter()
+                .filter_map(|(s, w)| s.as_ref().map(|s| (s, *w)))
+            {
+                for (m, s) in st.zop_all(src)? {
+                    let v = weighted(w, s);
+                    match acc.get_mut(&m) {
+                        Some(cur) => aggregate(agg, cur, v),
+                        None => {
+                            acc.insert(m, v);
+                        }
+                    }
+                }
+            }
+            acc.into_iter().collect()
+        }
+        SetOp::Inter => {
+            inputs.sort_by_key(|(s, _)| s.as_ref().map_or(0, |s| s.len()));
+            let mut out = Vec::new();
+            if inputs
+                .iter()
+                .all(|(s, _)| s.as_ref().is_some_and(|s| !s.is_empty()))
+            {
+                let (first, w0) = (inputs[0].0.as_ref().expect("checked"), inputs[0].1);
+                let base = st.zop_all(first)?;
+                for chunk in base.chunks(1024) {
+                    let members: Vec<&[u8]> = chunk.iter().map(|(m, _)| m.as_slice()).collect();
+                    let mut scores: Vec<Option<f64>> =
+                        chunk.iter().map(|(_, s)| Some(weighted(w0, *s))).collect();
+                    for (src, w) in &inputs[1..] {
+                        let src = src.as_ref().expect("checked");
+                        let other = st.zop_scores(src, &members)?;
+                        for (acc, o) in scores.iter_mut().zip(other) {
+                            match (acc.as_mut(), o) {
+                                (Some(a), Some(v)) => aggregate(agg, a, weighted(*w, v)),
+                                _ => *acc = None,
+                            }
+                        }
+                    }
+                    for ((m, _), s) in chunk.iter().zip(scores) {
+                        if let Some(s) = s {
+                            out.push((m.clone(), s));
+                            if card && limit > 0 && out.len() as i64 >= limit {
+                                break;
+                            }
+                        }
+                    }
+                    if card && limit > 0 && out.len() as i64 >= limit {
+                        break;
+                    }
+                }
+            }
+            out
+        }
+        SetOp::Diff => {
+            let mut out = Vec::new();
+            if let Some(first) = inputs[0].0.as_ref() {
+                let base = st.zop_all(first)?;
+                for chunk in base.chunks(1024) {
+                    let members: Vec<&[u8]> = chunk.iter().map(|(m, _)| m.as_slice()).collect();
+                    let mut keep = vec![true; chunk.len()];
+                    for src in inputs[1..].iter().filter_map(|(s, _)| s.as_ref()) {
+                        for (k, o) in keep.iter_mut().zip(st.zop_scores(src, &members)?) {
+                            if o.is_some() {
+                                *k = false;
+                            }
+                        }
+                    }
+                    out.extend(
+                        chunk
+                            .iter()
+                            .zip(keep)
+                            .filter(|(_, k)| *k)
+                            .map(|(e, _)| e.clone()),
+                    );
+                }
+            }
+            out
+        }
+    };
+    if card {
+        return Ok(Reply::Integer(result.len() as i64));
+    }
+    let mut result = result;
+    result.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    if store {
+        let n = st.zstore(db, &argv[1], &result)?;
+        return Ok(Reply::Integer(n as i64));
+    }
+    Ok(scored_reply(ctx, result, withscores))
+}
+
+// ---------------------------------------------------------------------------------------------
+// ZSCAN
+
+/// A cursor parsed like `strtoul`: optional sign, digits.
+fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
+    let invalid = || CmdError::err("invalid cursor");
+    let (negative, digits) = match arg.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, arg),
+    };
+    if digits.is_empty() && !arg.is_empty() {
+        return Err(invalid());
+    }
+    let v = digits
+        .iter()
+        .try_fold(0u64, |acc, &b| {
+            b.is_ascii_digit()
+                .then(|| acc.checked_mul(10)?.checked_add(u64::from(b - b'0')))
+                .flatten()
+        })
+        .ok_or_else(invalid)?;
+    Ok(if negative { v.wrapping_neg() } else { v })
+}
+
+fn zscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let cursor = parse_cursor(&argv[2])?;
+    let st = ctx.storage();
+    let Some(c) = st.zset(ctx.db(), &argv[1])? else {
+        return Ok(Reply::Array(vec![
+            Reply::bulk("0"),
+            Reply::Array(Vec::new()),
+        ]));
+    };
+    let mut count = 10usize;
+    let mut pattern: Option<&[u8]> = None;
+    let mut i = 3;
+    while i < argv.len() {
+        let Some(value) = argv.get(i + 1) else {
+            return Err(CmdError::Syntax);
+        };
+        if args::is(&argv[i], "count") {
+            let n = args::int(value)?;
+            if n < 1 {
+                return Err(CmdError::Syntax);
+            }
+            count = usize::try_from(n).unwrap_or(usize::MAX);
+        } else if args::is(&argv[i], "match") {
+            pattern = (value.as_ref() != b"*").then_some(value.as_ref());
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 2;
+    }
+    let (next, items) = st.zscan(&c, cursor, count, pattern)?;
+    let mut flat = Vec::with_capacity(items.len() * 2);
+    for (m, s) in items {
+        flat.push(Reply::bulk(m));
+        flat.push(Reply::bulk(format_double(s)));
+    }
+    Ok(Reply::Array(vec![
+        Reply::bulk(next.to_string()),
+        Reply::Array(flat),
+    ]))
+}
