@@ -5,7 +5,7 @@ mod common;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::{cmd, err, TestServer};
+use common::{cmd, err, get, TestServer};
 use redis::Value;
 
 fn info(conn: &mut redis::Connection, section: &str) -> String {
@@ -773,7 +773,7 @@ fn debug_sleep_waits() {
 }
 
 #[test]
-fn debug_unknown_subcommand_and_unsupported_reload() {
+fn debug_unknown_subcommand_and_reload() {
     let s = TestServer::start();
     let mut c = s.conn();
     assert_eq!(
@@ -785,9 +785,13 @@ fn debug_unknown_subcommand_and_unsupported_reload() {
         "ERR unknown subcommand or wrong number of arguments for 'sleep'. Try DEBUG HELP."
     );
     assert_eq!(
-        err(&mut c, &["DEBUG", "RELOAD"]),
-        "ERR DEBUG RELOAD is not supported"
+        err(&mut c, &["DEBUG", "LOADAOF"]),
+        "ERR DEBUG LOADAOF is not supported"
     );
+    // The data set is on disk already: RELOAD flushes and keeps every key.
+    let _: () = cmd(&mut c, &["SET", "k", "v"]).unwrap();
+    let _: () = cmd(&mut c, &["DEBUG", "RELOAD"]).unwrap();
+    assert_eq!(get(&mut c, "k").as_deref(), Some("v"));
 }
 
 #[test]

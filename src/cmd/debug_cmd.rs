@@ -71,11 +71,12 @@ pub(super) fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         }
         // Proves the worker contains panics: the client gets an error, the server lives on.
         "panic" if argc == 2 => panic!("DEBUG PANIC requested by client {}", ctx.client.id),
-        "loadaof" | "jmap" | "object" | "restart" | "crash-and-recover"
-        | "change-repl-id" => Err(CmdError::err(format!(
-            "DEBUG {} is not supported",
-            sub.to_ascii_uppercase()
-        ))),
+        "loadaof" | "jmap" | "object" | "restart" | "crash-and-recover" | "change-repl-id" => {
+            Err(CmdError::err(format!(
+                "DEBUG {} is not supported",
+                sub.to_ascii_uppercase()
+            )))
+        }
         _ => Err(CmdError::err(format!(
             "unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
             args::text(&argv[1]).chars().take(128).collect::<String>()

@@ -58,11 +58,7 @@ pub struct Conn {
 pub const MAX_PENDING_REQUESTS: usize = 64 * 1024;
 
 impl Conn {
-    pub fn new(
-        client: Arc<Client>,
-        out: std::net::TcpStream,
-        workers: Sender<Arc<Conn>>,
-    ) -> Conn {
+    pub fn new(client: Arc<Client>, out: std::net::TcpStream, workers: Sender<Arc<Conn>>) -> Conn {
         Conn {
             workers,
             client,

@@ -57,11 +57,7 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
     let timer_server = Arc::clone(&server);
     let blocking_timer = std::thread::Builder::new()
         .name("block-timer".into())
-        .spawn(move || {
-            timer_server
-                .blocking
-                .run_timer(&timer_server.storage.ready)
-        })?;
+        .spawn(move || timer_server.blocking.run_timer(&timer_server.storage.ready))?;
     let stop_expirer = Arc::new(AtomicBool::new(false));
     let expirer = expire::spawn_expirer(Arc::clone(&storage), Arc::clone(&stop_expirer))?;
 

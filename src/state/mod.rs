@@ -131,7 +131,8 @@ impl ServerState {
 /// Copies the compact-encoding thresholds (OBJECT ENCODING) into the storage.
 fn apply_encoding_limits(storage: &Storage, cfg: &Config) {
     let l = &storage.limits;
-    let set = |a: &std::sync::atomic::AtomicU64, v: i64| a.store(v.max(0) as u64, Ordering::Relaxed);
+    let set =
+        |a: &std::sync::atomic::AtomicU64, v: i64| a.store(v.max(0) as u64, Ordering::Relaxed);
     set(&l.hash_max_listpack_entries, cfg.hash_max_listpack_entries);
     set(&l.hash_max_listpack_value, cfg.hash_max_listpack_value);
     set(&l.zset_max_listpack_entries, cfg.zset_max_listpack_entries);

@@ -452,7 +452,10 @@ mod tests {
         // The elements of "a" never fall inside the range of "ab", whatever their sub-keys.
         let other = encode_element_prefix(2, 7, b"a", u64::MAX);
         assert!(!other.starts_with(&prefix) && !prefix.starts_with(&other));
-        assert_eq!(decode_element_key(b"\x00\x00\x00\x00\x00\x00\x00\x09ab"), None);
+        assert_eq!(
+            decode_element_key(b"\x00\x00\x00\x00\x00\x00\x00\x09ab"),
+            None
+        );
     }
 
     #[test]

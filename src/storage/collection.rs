@@ -516,7 +516,11 @@ impl Storage {
         } else {
             self.element_cursors.resume(c.prefix(), cursor)
         };
-        let budget = if c.is_large() { count.max(1) } else { usize::MAX };
+        let budget = if c.is_large() {
+            count.max(1)
+        } else {
+            usize::MAX
+        };
         let mut cur = self.elements_from(cf, c, &from, false);
         let mut out = Vec::new();
         let mut visited = 0usize;

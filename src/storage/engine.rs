@@ -245,8 +245,7 @@ impl Engine {
         db_opts.set_max_background_jobs(opts.max_background_jobs);
         // One memtable budget for all column families together, so adding element column
         // families does not multiply memory: past it, the largest memtable is flushed.
-        let memtable_budget =
-            opts.write_buffer_size * opts.max_write_buffer_number.max(1) as usize;
+        let memtable_budget = opts.write_buffer_size * opts.max_write_buffer_number.max(1) as usize;
         db_opts.set_write_buffer_manager(&WriteBufferManager::new_write_buffer_manager(
             memtable_budget,
             false,
@@ -346,14 +345,15 @@ impl Engine {
     }
 
     /// Reads several keys of one column family at once.
-    pub fn multi_get(&self, cf: Cf, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, StorageError> {
+    pub fn multi_get(
+        &self,
+        cf: Cf,
+        keys: &[Vec<u8>],
+    ) -> Result<Vec<Option<Vec<u8>>>, StorageError> {
         self.db
             .batched_multi_get_cf(self.handle(cf), keys, false)
             .into_iter()
-            .map(|r| {
-                r.map(|v| v.map(|p| p.to_vec()))
-                    .map_err(rocks_err)
-            })
+            .map(|r| r.map(|v| v.map(|p| p.to_vec())).map_err(rocks_err))
             .collect()
     }
 

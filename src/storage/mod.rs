@@ -28,8 +28,8 @@ pub mod scan;
 pub mod set;
 pub mod sort;
 pub mod strings;
-pub mod zset;
 pub mod write;
+pub mod zset;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
