@@ -31,12 +31,14 @@ pub const COMMANDS: &[CommandSpec] = &[
              "Returns the sorted elements of a list, a set, or a sorted set.", sort_ro),
 ];
 
-/// The keys of a SORT command line: the sorted key, and the STORE destination if any.
+/// The keys of a SORT command line: the sorted key, and the STORE destination if any (the
+/// last STORE wins, as in the command itself).
 fn sort_keys(argv: &[Bytes]) -> Vec<usize> {
     let mut keys = Vec::new();
     if argv.len() > 1 {
         keys.push(1);
     }
+    let mut store = None;
     let mut j = 2;
     while j < argv.len() {
         let left = argv.len() - j - 1;
@@ -46,11 +48,12 @@ fn sort_keys(argv: &[Bytes]) -> Vec<usize> {
         } else if (args::is(a, "get") || args::is(a, "by")) && left >= 1 {
             j += 1;
         } else if args::is(a, "store") && left >= 1 {
-            keys.push(j + 1);
+            store = Some(j + 1);
             j += 1;
         }
         j += 1;
     }
+    keys.extend(store);
     keys
 }
 
@@ -325,6 +328,8 @@ mod tests {
         assert_eq!(sort_keys(&a), vec![1, 8]);
         assert_eq!(sort_keys(&argv(&["sort", "k"])), vec![1]);
         assert_eq!(sort_keys(&argv(&["sort", "k", "GET", "store"])), vec![1]);
+        let repeated = argv(&["sort", "k", "STORE", "a", "STORE", "b"]);
+        assert_eq!(sort_keys(&repeated), vec![1, 5]);
     }
 
     #[test]
