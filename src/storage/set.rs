@@ -14,7 +14,7 @@ use rand::Rng;
 
 use super::codec::{flags, DataType};
 use super::collection::{Collection, EncodingLimits};
-use super::engine::{Cf, RangeCursor};
+use super::engine::Cf;
 use super::write::WriteTxn;
 use super::{Storage, StorageError};
 use crate::util::number::parse_i64;
@@ -198,7 +198,9 @@ impl Storage {
             // The count overstated the members (never expected): the last one seen will do.
             return last.ok_or_else(|| StorageError::Corrupt("empty set with a count".into()));
         }
-        // One iterator serves every seek of the pick.
+        // Large sets: one seek to a random point between the first and the last member (three
+        // seeks in all, whatever the size). Not exactly uniform (members after a gap in the key
+        // space are likelier), which SPOP and SRANDMEMBER allow; small sets above are exact.
         let plen = c.prefix().len();
         let mut cur = self.engine.prefix(Cf::Set, c.prefix());
         let first = cur.current().map(|(k, _)| k[plen..].to_vec());
@@ -207,8 +209,20 @@ impl Storage {
         cur.status()?;
         let first = first.ok_or_else(|| StorageError::Corrupt("empty set with a count".into()))?;
         let last = last.unwrap_or_else(|| first.clone());
-        let mut probe = Probe { cur, c, plen };
-        probe.descend(first, last, rng)
+        let target = random_key_between(&first, &last, rng);
+        cur.seek(&c.element_key(&target));
+        // A short random walk from the landing point spreads the picks over the members that
+        // follow a gap, instead of always the first of them.
+        let mut picked = None;
+        for _ in 0..=rng.gen_range(0..RANDOM_WALK_STEPS) {
+            match cur.current() {
+                Some((k, _)) => picked = Some(k[plen..].to_vec()),
+                None => break,
+            }
+            cur.advance();
+        }
+        cur.status()?;
+        Ok(picked.unwrap_or(last))
     }
 
     /// `k` distinct members chosen uniformly (all of them when `k >= len`).
@@ -608,80 +622,25 @@ impl Storage {
     }
 }
 
-/// A random pick's single iterator over one set's members.
-struct Probe<'a> {
-    cur: RangeCursor<'a>,
-    c: &'a Collection,
-    plen: usize,
-}
+/// Most members a random pick steps over after its seek (see `random_member`).
+const RANDOM_WALK_STEPS: u32 = 32;
 
-impl Probe<'_> {
-    /// The first member `>= sub_key`.
-    fn next_from(&mut self, sub_key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        self.cur.seek(&self.c.element_key(sub_key));
-        let m = self.cur.current().map(|(k, _)| k[self.plen..].to_vec());
-        self.cur.status()?;
-        Ok(m)
-    }
-
-    /// The last member `<= sub_key`.
-    fn prev_from(&mut self, sub_key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        self.cur.seek_for_prev(&self.c.element_key(sub_key));
-        let m = self.cur.current().map(|(k, _)| k[self.plen..].to_vec());
-        self.cur.status()?;
-        Ok(m)
-    }
-
-    /// Picks a random member between `lo` and `hi` (both members) by walking down the sub-key
-    /// trie: at the first byte where they differ, a random byte in their range narrows the
-    /// range to the members under that prefix, until one member remains. A byte no member
-    /// uses lands on the next member.
-    fn descend(
-        &mut self,
-        mut lo: Vec<u8>,
-        mut hi: Vec<u8>,
-        rng: &mut impl Rng,
-    ) -> Result<Vec<u8>, StorageError> {
-        for _ in 0..64 {
-            if lo == hi {
-                break;
-            }
-            let common = lo.iter().zip(&hi).take_while(|(a, b)| a == b).count();
-            let hi_byte = i32::from(hi.get(common).copied().unwrap_or(u8::MAX));
-            let pick = match lo.get(common) {
-                Some(&b) => rng.gen_range(i32::from(b)..=hi_byte),
-                None => {
-                    // `lo` is a prefix of `hi`: it competes as one more branch beside the
-                    // bytes used by the members after it.
-                    let mut after = lo.clone();
-                    after.push(0);
-                    let next_byte = self.next_from(&after)?.and_then(|m| m.get(common).copied());
-                    let from = i32::from(next_byte.unwrap_or(u8::MAX)).min(hi_byte);
-                    let r = rng.gen_range(from - 1..=hi_byte);
-                    if r < from {
-                        return Ok(lo);
-                    }
-                    r
-                }
-            };
-            let mut prefix = hi[..common].to_vec();
-            prefix.push(pick as u8);
-            let Some(next) = self.next_from(&prefix)? else {
-                return Ok(hi);
-            };
-            if !next.starts_with(&prefix) {
-                return Ok(next);
-            }
-            let mut beyond = prefix.clone();
-            beyond.extend_from_slice(&[u8::MAX; 16]);
-            hi = self
-                .prev_from(&beyond)?
-                .filter(|m| m.starts_with(&prefix))
-                .unwrap_or_else(|| next.clone());
-            lo = next;
+/// A random byte string between `lo` and `hi` (`lo <= hi`): their common prefix, then the next
+/// eight bytes of each read as numbers and a uniform pick between them.
+fn random_key_between(lo: &[u8], hi: &[u8], rng: &mut impl Rng) -> Vec<u8> {
+    let common = lo.iter().zip(hi).take_while(|(a, b)| a == b).count();
+    let window = |s: &[u8]| {
+        let mut w = [0u8; 8];
+        for (d, b) in w.iter_mut().zip(s.iter().skip(common)) {
+            *d = *b;
         }
-        Ok(lo)
-    }
+        u64::from_be_bytes(w)
+    };
+    let (a, b) = (window(lo), window(hi));
+    let pick = if a < b { rng.gen_range(a..=b) } else { a };
+    let mut out = lo[..common].to_vec();
+    out.extend_from_slice(&pick.to_be_bytes());
+    out
 }
 
 /// The distinct members of `members`, first occurrences in order.
