@@ -60,7 +60,12 @@ pub fn queue_if_in_multi(client: &Client, spec: &CommandSpec, argv: &[Bytes]) ->
 
 /// A command was rejected before running (unknown, arity, NOAUTH, NO_MULTI): inside MULTI the
 /// transaction fails, and a rejected EXEC ends it with EXECABORT quoting the reason.
-pub fn on_rejected(server: &ServerState, client: &Client, spec: Option<&CommandSpec>, reply: Reply) -> Reply {
+pub fn on_rejected(
+    server: &ServerState,
+    client: &Client,
+    spec: Option<&CommandSpec>,
+    reply: Reply,
+) -> Reply {
     let mut guard = client.transaction();
     let Some(tx) = guard.as_mut() else {
         return reply;

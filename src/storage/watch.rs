@@ -225,7 +225,15 @@ impl Watches {
             }
         }
         // Move the remaining watches to the physical database their logical one now uses.
-        let swap = |p: u16| if p == a { b } else if p == b { a } else { p };
+        let swap = |p: u16| {
+            if p == a {
+                b
+            } else if p == b {
+                a
+            } else {
+                p
+            }
+        };
         let by_key = std::mem::take(&mut r.by_key);
         r.by_key = by_key
             .into_iter()
