@@ -57,10 +57,11 @@ fn quit(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
 }
 
 /// Back to a fresh connection's state: db 0, RESP2, replies on, no name, not protected from
-/// eviction, and unauthenticated when a password is required.
+/// eviction, no transaction or watched keys, and unauthenticated when a password is required.
 fn reset(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     let c = ctx.client;
     ctx.server.monitors.remove(c.id);
+    super::multi::discard_state(ctx.server, c);
     c.set_db(0);
     c.set_protocol(Protocol::Resp2);
     // RESET ends CLIENT REPLY OFF; a RESET that a pending SKIP applies to stays silent.

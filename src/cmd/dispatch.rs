@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use super::spec::{CmdFlags, CommandSpec};
 use super::table::CommandTable;
-use super::{access, CmdError, Ctx};
+use super::{access, multi, CmdError, Ctx};
 use crate::resp::Reply;
 use crate::state::client::Client;
 use crate::state::ServerState;
@@ -56,24 +56,62 @@ fn resolve(argv: &[Bytes]) -> Result<(usize, &'static CommandSpec), Reply> {
     })
 }
 
-/// Runs one command for `client` and returns its reply.
+/// Runs one command for `client` and returns its reply. Inside MULTI the command is checked
+/// and queued instead (see [`super::multi`]).
 pub fn execute(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
     if argv.is_empty() {
         return Reply::err("ERR empty command");
     }
     let (idx, spec) = match resolve(argv) {
         Ok(found) => found,
-        Err(reply) => return record_rejected(server, None, reply),
+        Err(reply) => return reject(server, client, None, reply),
     };
     if !spec.arity_ok(argv.len()) {
         let reply = Reply::err(CmdError::WrongArity(spec.name.to_string()).to_string());
-        return record_rejected(server, Some(idx), reply);
+        return reject(server, client, Some((idx, spec)), reply);
     }
     if !client.is_authenticated() && !spec.flags.contains(CmdFlags::NO_AUTH) {
         let reply = Reply::err("NOAUTH Authentication required.");
-        return record_rejected(server, Some(idx), reply);
+        return reject(server, client, Some((idx, spec)), reply);
+    }
+    if spec.flags.contains(CmdFlags::NO_MULTI) && client.in_multi() {
+        let reply = Reply::err("ERR Command not allowed inside a transaction");
+        return reject(server, client, Some((idx, spec)), reply);
     }
     client.touch(spec.name);
+    if let Some(queued) = multi::queue_if_in_multi(client, spec, argv) {
+        return queued;
+    }
+    run(server, client, idx, spec, argv)
+}
+
+/// Runs a command queued by MULTI (checked when it was queued), inside EXEC: the caller
+/// holds the structure lock, so the key locks below are granted without locking.
+pub fn execute_queued(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
+    match resolve(argv) {
+        Ok((idx, spec)) => run(server, client, idx, spec, argv),
+        Err(reply) => reply,
+    }
+}
+
+fn reject(
+    server: &ServerState,
+    client: &Client,
+    found: Option<(usize, &'static CommandSpec)>,
+    reply: Reply,
+) -> Reply {
+    let reply = record_rejected(server, found.map(|(i, _)| i), reply);
+    multi::on_rejected(server, client, found.map(|(_, s)| s), reply)
+}
+
+/// Runs a resolved, checked command: monitors, key locks, handler, statistics.
+fn run(
+    server: &ServerState,
+    client: &Client,
+    idx: usize,
+    spec: &'static CommandSpec,
+    argv: &[Bytes],
+) -> Reply {
     if server.monitors.is_active()
         && !spec
             .flags

@@ -23,6 +23,7 @@ mod info;
 mod keys;
 mod list;
 mod memory_cmd;
+pub mod multi;
 mod server_cmd;
 mod set;
 mod sort;
@@ -66,6 +67,10 @@ impl Ctx<'_> {
         timeout: Option<std::time::Duration>,
         on_timeout: Reply,
     ) -> CmdResult {
+        // Inside EXEC nothing waits: the command answers as if it timed out.
+        if self.client.is_executing() {
+            return Ok(on_timeout);
+        }
         self.client
             .request_block(crate::state::client::BlockRequest {
                 keys: keys.to_vec(),

@@ -29,6 +29,7 @@ static TABLE: LazyLock<CommandTable> = LazyLock::new(|| {
         super::set::COMMANDS,
         super::sort::COMMANDS,
         super::zset::COMMANDS,
+        super::multi::COMMANDS,
     ];
     let mut t = CommandTable {
         by_name: HashMap::new(),

@@ -128,6 +128,7 @@ pub async fn serve(
     client.close_after_reply();
     // A client blocked in BLPOP and the like leaves no trace (see `park` for the other order).
     server.blocking.unpark(&server.storage.ready, client.id);
+    crate::cmd::multi::discard_state(&server, &client);
     conn.discard_pending();
     conn.shutdown();
     server.unregister_client(client.id);

@@ -23,6 +23,7 @@ use crate::resp::Reply;
 use crate::state::blocking::Waiter;
 use crate::state::client::{BlockRequest, Client, ReplyMode};
 use crate::state::ServerState;
+use crate::storage::DataType;
 
 /// Handle to the running workers.
 pub struct WorkerPool {
@@ -321,6 +322,12 @@ fn serve_ready(server: &ServerState, served: &mut Served) {
     // Serving can fill keys again (BLMOVE pushes to its destination): go round until quiet.
     while ready.has_pending() {
         for key in ready.take() {
+            // A key that holds no list or sorted set by now (a transaction pushed, then
+            // deleted it or stored a string) serves nobody: its waiters keep waiting, as in
+            // Redis, instead of failing on the wrong type.
+            if !holds_blockable(server, &key) {
+                continue;
+            }
             for id in server.blocking.waiting_on(&key) {
                 // Taken out while its command runs, so the timer cannot answer it meanwhile.
                 let Some(w) = server.blocking.unpark(ready, id) else {
@@ -340,4 +347,16 @@ fn serve_ready(server: &ServerState, served: &mut Served) {
             }
         }
     }
+}
+
+/// True when the signalled key currently holds a list or a sorted set.
+fn holds_blockable(server: &ServerState, (pdb, key): &(u16, Vec<u8>)) -> bool {
+    server
+        .storage
+        .load_physical(*pdb, key)
+        .map(|s| {
+            s.live()
+                .is_some_and(|m| matches!(m.data_type, DataType::List | DataType::ZSet))
+        })
+        .unwrap_or(true)
 }

@@ -56,6 +56,18 @@ pub struct Client {
     block_request: Mutex<Option<BlockRequest>>,
     /// True while the client waits in a blocking command (CLIENT LIST flag `b`).
     pub blocked: AtomicBool,
+    /// The open MULTI transaction, if any.
+    transaction: Mutex<Option<Transaction>>,
+    /// True while EXEC runs the client's queued commands (blocking commands do not block).
+    executing: AtomicBool,
+}
+
+/// Commands queued between MULTI and EXEC.
+#[derive(Debug, Default)]
+pub struct Transaction {
+    pub queued: Vec<Vec<Bytes>>,
+    /// A command was rejected while queueing: EXEC fails with EXECABORT.
+    pub failed: bool,
 }
 
 /// What a blocking command waits for (see `Ctx::block`).
@@ -93,6 +105,8 @@ impl Client {
             monitor_requested: AtomicBool::new(false),
             block_request: Mutex::new(None),
             blocked: AtomicBool::new(false),
+            transaction: Mutex::new(None),
+            executing: AtomicBool::new(false),
         }
     }
 
@@ -187,6 +201,26 @@ impl Client {
         self.monitor_requested.swap(false, Ordering::Relaxed)
     }
 
+    /// The MULTI state (None outside a transaction), locked for inspection or change.
+    pub fn transaction(&self) -> parking_lot::MutexGuard<'_, Option<Transaction>> {
+        self.transaction.lock()
+    }
+
+    /// True between MULTI and EXEC/DISCARD.
+    pub fn in_multi(&self) -> bool {
+        self.transaction.lock().is_some()
+    }
+
+    /// Marks whether EXEC is running the client's queued commands.
+    pub fn set_executing(&self, v: bool) {
+        self.executing.store(v, Ordering::Relaxed);
+    }
+
+    /// True while EXEC runs the client's queued commands.
+    pub fn is_executing(&self) -> bool {
+        self.executing.load(Ordering::Relaxed)
+    }
+
     pub fn name(&self) -> Option<Bytes> {
         self.name.lock().clone()
     }
@@ -223,9 +257,24 @@ impl Client {
             .map(|n| String::from_utf8_lossy(&n).into_owned())
             .unwrap_or_default();
         let qbuf = self.query_buffer_len.load(Ordering::Relaxed);
+        let multi = self
+            .transaction
+            .lock()
+            .as_ref()
+            .map_or(-1, |t| t.queued.len() as i64);
+        let mut flags = String::new();
+        if multi >= 0 {
+            flags.push('x');
+        }
+        if self.blocked.load(Ordering::Relaxed) {
+            flags.push('b');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
         format!(
             "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 \
-             multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 \
+             multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 \
              tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
             self.id,
             self.addr,
@@ -233,12 +282,9 @@ impl Client {
             name,
             self.created.elapsed().as_secs(),
             self.idle_secs(),
-            if self.blocked.load(Ordering::Relaxed) {
-                "b"
-            } else {
-                "N"
-            },
+            flags,
             self.db(),
+            multi,
             qbuf,
             self.last_command(),
             if self.protocol() == Protocol::Resp3 {

@@ -240,6 +240,12 @@ impl Storage {
     /// Swaps two logical databases: clients of one now see the other's keys.
     pub fn swap_db(&self, a: usize, b: usize) -> Result<(), StorageError> {
         let _structure = self.locks.lock_structure();
+        let (pa, pb) = (self.physical(a)?, self.physical(b)?);
+        self.watches.swap_dbs(pa, pb, |pdb, key| {
+            self.load_physical(pdb, key).map_or((true, false), |s| {
+                (s.stored.is_some(), s.stored.is_some() && s.live().is_none())
+            })
+        });
         let mut map = self.db_map.write();
         if a >= map.len() || b >= map.len() {
             return Err(StorageError::DbOutOfRange);

@@ -28,6 +28,7 @@ pub mod scan;
 pub mod set;
 pub mod sort;
 pub mod strings;
+pub mod watch;
 pub mod write;
 pub mod zset;
 
@@ -102,6 +103,8 @@ pub struct Storage {
     pub limits: collection::EncodingLimits,
     /// Keys blocked clients wait on.
     pub ready: ready::ReadyKeys,
+    /// Keys watched by WATCH.
+    pub watches: watch::Watches,
     pub stats: StorageStats,
 }
 
@@ -173,6 +176,7 @@ impl Storage {
             element_cursors: collection::ElementScanCursors::default(),
             limits: collection::EncodingLimits::default(),
             ready: ready::ReadyKeys::default(),
+            watches: watch::Watches::default(),
             engine,
             locks: LockTable::default(),
             db_map: RwLock::new(db_map),
@@ -242,6 +246,11 @@ impl Storage {
     /// Locks keys for a read-modify-write command (see [`lock`]).
     pub fn lock_keys<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> KeysGuard<'_> {
         self.locks.lock(keys)
+    }
+
+    /// Keeps every other writer out until the guard drops (EXEC); see [`lock`].
+    pub fn lock_structure(&self) -> lock::StructureGuard<'_> {
+        self.locks.lock_structure()
     }
 
     /// Reads the state of `key` in logical database `db`.

@@ -24,6 +24,9 @@ pub struct WriteTxn<'a> {
     cleared_dbs: Vec<u16>,
     /// List and sorted-set keys stored, signalled to blocked clients after the batch lands.
     stored_blockable: Vec<(u16, Vec<u8>)>,
+    /// Keys stored (false) or removed (true), reported to WATCH after the batch lands; only
+    /// collected while some key is watched.
+    touched: Vec<(super::ready::DbKey, bool)>,
 }
 
 impl Storage {
@@ -36,6 +39,7 @@ impl Storage {
             cache_updates: Vec::new(),
             cleared_dbs: Vec::new(),
             stored_blockable: Vec::new(),
+            touched: Vec::new(),
         }
     }
 }
@@ -48,6 +52,24 @@ impl<'a> WriteTxn<'a> {
                 *e += expires;
             }
             None => self.dbsize_deltas.push((pdb, keys, expires)),
+        }
+    }
+
+    fn touch(&mut self, pdb: u16, key: &[u8], deleted: bool) {
+        if self.storage.watches.any() {
+            self.touched.push(((pdb, key.to_vec()), deleted));
+        }
+    }
+
+    /// An element write changes its collection's key.
+    fn touch_element(&mut self, element_key: &[u8]) {
+        if !self.storage.watches.any() {
+            return;
+        }
+        if let Some((meta_key, _, _)) = codec::decode_element_key(element_key) {
+            if let Some((pdb, _, key)) = codec::decode_meta_key(&meta_key) {
+                self.touched.push(((pdb, key.to_vec()), false));
+            }
         }
     }
 
@@ -74,6 +96,7 @@ impl<'a> WriteTxn<'a> {
         let keys = i64::from(state.stored.is_none());
         let expires = i64::from(meta.expire_ms != 0) - i64::from(had_ttl);
         self.add_counts(state.pdb, keys, expires);
+        self.touch(state.pdb, state.key(), false);
         if matches!(meta.data_type, DataType::List | DataType::ZSet)
             && self.storage.ready.any_watched()
         {
@@ -85,12 +108,14 @@ impl<'a> WriteTxn<'a> {
     /// Writes a collection element (see `collection`); only element column families.
     pub(super) fn put_raw(&mut self, cf: Cf, key: &[u8], value: &[u8]) {
         debug_assert!(cf.holds_elements());
+        self.touch_element(key);
         self.batch.put(cf, key, value);
     }
 
     /// Deletes a collection element (see `collection`); only element column families.
     pub(super) fn delete_raw(&mut self, cf: Cf, key: &[u8]) {
         debug_assert!(cf.holds_elements());
+        self.touch_element(key);
         self.batch.delete(cf, key);
     }
 
@@ -104,6 +129,7 @@ impl<'a> WriteTxn<'a> {
         self.cache_updates.push((state.meta_key.clone(), None));
         let had_ttl = state.stored.as_ref().is_some_and(|m| m.expire_ms != 0);
         self.add_counts(state.pdb, -1, -i64::from(had_ttl));
+        self.touch(state.pdb, state.key(), true);
     }
 
     /// Deletes an expiry-index entry that no longer matches its key.
@@ -114,6 +140,16 @@ impl<'a> WriteTxn<'a> {
     /// Empties physical database `pdb` (caller holds the structure lock).
     pub fn clear_db(&mut self, pdb: u16) {
         self.cleared_dbs.push(pdb);
+        // Watched keys stored there (expired or not) are deleted by the clear.
+        for key in self.storage.watches.keys_in(pdb) {
+            let stored = self
+                .storage
+                .load_physical(pdb, &key)
+                .map_or(true, |s| s.stored.is_some());
+            if stored {
+                self.touched.push(((pdb, key), true));
+            }
+        }
         self.batch.delete_range(
             Cf::Meta,
             &codec::db_lower_bound(pdb),
@@ -166,6 +202,9 @@ impl<'a> WriteTxn<'a> {
         for (pdb, key) in &self.stored_blockable {
             storage.ready.signal(*pdb, key);
         }
+        storage
+            .watches
+            .touch(self.touched.iter().map(|(k, deleted)| (k, *deleted)));
         let changes = self.cache_updates.len() + self.cleared_dbs.len();
         storage
             .stats

@@ -1,0 +1,192 @@
+//! Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH, and the queueing rules the dispatcher
+//! applies between MULTI and EXEC.
+//!
+//! Inside MULTI every command except the transaction controls is checked (lookup, arity,
+//! authentication, NO_MULTI) and queued; a rejected command fails the whole transaction. EXEC
+//! takes the storage's structure lock exclusively, so no other client writes while the queued
+//! commands run one after the other through the normal dispatch path (the key locks they ask
+//! for are granted to the holder without locking). Blocking commands inside EXEC answer their
+//! timeout reply at once. WATCH registers exact keys with `storage::watch`; a write to one of
+//! them, or the expiry of a key that was live when watched, makes EXEC reply a null array.
+
+use bytes::Bytes;
+
+use super::dispatch;
+use super::spec::{CommandSpec, KeySpec};
+use super::{CmdError, CmdResult, Ctx};
+use crate::command;
+use crate::resp::Reply;
+use crate::state::client::{Client, Transaction};
+use crate::state::ServerState;
+use crate::storage::Storage;
+
+/// Commands of this group.
+#[rustfmt::skip]
+pub const COMMANDS: &[CommandSpec] = &[
+    command!("multi", 1, [NOSCRIPT, LOADING, STALE, FAST, ALLOW_BUSY], KeySpec::None,
+             [FAST, TRANSACTION], "transactions",
+             "Starts a transaction.", multi),
+    command!("exec", 1, [NOSCRIPT, LOADING, STALE, SKIP_SLOWLOG], KeySpec::None,
+             [SLOW, TRANSACTION], "transactions",
+             "Executes all commands in a transaction.", exec),
+    command!("discard", 1, [NOSCRIPT, LOADING, STALE, FAST, ALLOW_BUSY], KeySpec::None,
+             [FAST, TRANSACTION], "transactions",
+             "Discards a transaction.", discard),
+    command!("watch", -2, [NOSCRIPT, LOADING, STALE, FAST, ALLOW_BUSY], KeySpec::rest(1),
+             [FAST, TRANSACTION], "transactions",
+             "Monitors changes to keys to determine the execution of a transaction.", watch),
+    command!("unwatch", 1, [NOSCRIPT, LOADING, STALE, FAST, ALLOW_BUSY], KeySpec::None,
+             [FAST, TRANSACTION], "transactions",
+             "Forgets about watched keys of a transaction.", unwatch),
+];
+
+/// Commands that run at once even inside MULTI.
+const NOT_QUEUED: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
+
+/// Queues `argv` if the client is inside MULTI and `spec` is not a transaction control;
+/// returns the reply (`+QUEUED`), or None when the command must run now.
+pub fn queue_if_in_multi(client: &Client, spec: &CommandSpec, argv: &[Bytes]) -> Option<Reply> {
+    let mut tx = client.transaction();
+    let tx = tx.as_mut()?;
+    if NOT_QUEUED.contains(&spec.name) {
+        return None;
+    }
+    // An aborted transaction never runs: keeping its commands would only cost memory.
+    if !tx.failed {
+        tx.queued.push(argv.to_vec());
+    }
+    Some(Reply::Simple("QUEUED".into()))
+}
+
+/// A command was rejected before running (unknown, arity, NOAUTH, NO_MULTI): inside MULTI the
+/// transaction fails, and a rejected EXEC ends it with EXECABORT quoting the reason.
+pub fn on_rejected(
+    server: &ServerState,
+    client: &Client,
+    spec: Option<&CommandSpec>,
+    reply: Reply,
+) -> Reply {
+    let mut guard = client.transaction();
+    let Some(tx) = guard.as_mut() else {
+        return reply;
+    };
+    if spec.is_some_and(|s| s.name == "exec") {
+        *guard = None;
+        drop(guard);
+        server.storage.watches.unwatch_all(client.id);
+        if let Reply::Error(text) = &reply {
+            return Reply::err(format!(
+                "EXECABORT Transaction discarded because of: {text}"
+            ));
+        }
+        return reply;
+    }
+    tx.failed = true;
+    reply
+}
+
+/// Ends the client's transaction and forgets its watches (DISCARD, RESET, disconnect).
+pub fn discard_state(server: &ServerState, client: &Client) {
+    *client.transaction() = None;
+    server.storage.watches.unwatch_all(client.id);
+}
+
+fn multi(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    let mut tx = ctx.client.transaction();
+    if tx.is_some() {
+        return Err(CmdError::err("MULTI calls can not be nested"));
+    }
+    *tx = Some(Transaction::default());
+    Ok(Reply::ok())
+}
+
+fn discard(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    if !ctx.client.in_multi() {
+        return Err(CmdError::err("DISCARD without MULTI"));
+    }
+    discard_state(ctx.server, ctx.client);
+    Ok(Reply::ok())
+}
+
+/// True when a key the client watched while it was live has expired since (it may still be
+/// stored, as lazy expiry deletes it later).
+fn watched_key_expired(storage: &Storage, id: u64) -> bool {
+    storage
+        .watches
+        .live_when_watched(id)
+        .iter()
+        .any(|(pdb, key)| {
+            storage
+                .load_physical(*pdb, key)
+                .is_ok_and(|s| s.stored.is_some() && s.live().is_none())
+        })
+}
+
+/// Clears the executing flag even if a queued command panics.
+struct Executing<'a>(&'a Client);
+
+impl Drop for Executing<'_> {
+    fn drop(&mut self) {
+        self.0.set_executing(false);
+    }
+}
+
+fn exec(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    let Some(tx) = ctx.client.transaction().take() else {
+        return Err(CmdError::err("EXEC without MULTI"));
+    };
+    let storage = ctx.storage();
+    let id = ctx.client.id;
+    if tx.failed {
+        storage.watches.unwatch_all(id);
+        return Err(CmdError::Other(
+            "EXECABORT Transaction discarded because of previous errors.".into(),
+        ));
+    }
+    // From here until the last reply no other client writes anything.
+    let _structure = storage.lock_structure();
+    let dirty = storage.watches.is_dirty(id) || watched_key_expired(storage, id);
+    storage.watches.unwatch_all(id);
+    if dirty {
+        return Ok(Reply::NullArray);
+    }
+    ctx.client.set_executing(true);
+    let _executing = Executing(ctx.client);
+    let replies = tx
+        .queued
+        .iter()
+        .map(|argv| dispatch::execute_queued(ctx.server, ctx.client, argv))
+        .collect();
+    Ok(Reply::Array(replies))
+}
+
+fn watch(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    if ctx.client.in_multi() {
+        return Err(CmdError::err("WATCH inside MULTI is not allowed"));
+    }
+    let storage = ctx.storage();
+    let id = ctx.client.id;
+    if storage.watches.is_dirty(id) {
+        return Ok(Reply::ok());
+    }
+    let keys = &argv[1..];
+    // Under the keys' locks no write to them is half done: each key's state and its
+    // registration are one step for the writers.
+    let _locks = storage.lock_keys(keys.iter().map(|k| k.as_ref()));
+    let pdb = storage.physical(ctx.db())?;
+    for key in keys {
+        let state = storage.load_physical(pdb, key)?;
+        let expired = state.stored.is_some() && state.live().is_none();
+        storage.watches.watch(id, (pdb, key.to_vec()), expired);
+    }
+    // A connection that closed meanwhile has already dropped its watches: drop these too.
+    if ctx.client.is_closing() {
+        storage.watches.unwatch_all(id);
+    }
+    Ok(Reply::ok())
+}
+
+fn unwatch(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    ctx.storage().watches.unwatch_all(ctx.client.id);
+    Ok(Reply::ok())
+}
