@@ -99,6 +99,7 @@ pub struct Storage {
     /// Versions for new collections.
     versions: collection::VersionSource,
     element_cursors: collection::ElementScanCursors,
+    spop_hints: set::PopHints,
     /// Compact-encoding thresholds, for OBJECT ENCODING.
     pub limits: collection::EncodingLimits,
     /// Keys blocked clients wait on.
@@ -174,6 +175,7 @@ impl Storage {
         Ok(Storage {
             versions,
             element_cursors: collection::ElementScanCursors::default(),
+            spop_hints: set::PopHints::default(),
             limits: collection::EncodingLimits::default(),
             ready: ready::ReadyKeys::default(),
             watches: watch::Watches::default(),

@@ -225,6 +225,39 @@ impl Storage {
         Ok(picked.unwrap_or(last))
     }
 
+    /// The member a single SPOP takes from a large set: the walk goes forward from where the
+    /// previous pop of this set took its member (a random start the first time), skipping a few
+    /// members at random, and wraps around at the end. Popped members leave deletion markers
+    /// behind the walk, never in front of it, so a pop does not slow down as the set drains,
+    /// as it would if every pop seeked to random points among the markers.
+    fn pop_candidate(&self, c: &Collection, rng: &mut impl Rng) -> Result<Vec<u8>, StorageError> {
+        let plen = c.prefix().len();
+        let mut cur = self.engine.prefix(Cf::Set, c.prefix());
+        match self.spop_hints.get(c.prefix()) {
+            Some(from) => cur.seek(&c.element_key(&from)),
+            None => {
+                let start = self.random_member(c, rng)?;
+                cur.seek(&c.element_key(&start));
+            }
+        }
+        let mut picked = None;
+        for _ in 0..=rng.gen_range(0..POP_SKIP_STEPS) {
+            match cur.current() {
+                Some((k, _)) => picked = Some(k[plen..].to_vec()),
+                None => break,
+            }
+            cur.advance();
+        }
+        if picked.is_none() {
+            // Past the last member: wrap around to the first.
+            let first = self.engine.prefix(Cf::Set, c.prefix());
+            picked = first.current().map(|(k, _)| k[plen..].to_vec());
+            first.status()?;
+        }
+        cur.status()?;
+        picked.ok_or_else(|| StorageError::Corrupt("empty set with a count".into()))
+    }
+
     /// `k` distinct members chosen uniformly (all of them when `k >= len`).
     fn sample_members(
         &self,
@@ -296,7 +329,16 @@ impl Storage {
         let Some(mut c) = self.read_set(db, key)? else {
             return Ok(None);
         };
-        let member = self.random_member(&c, &mut rand::thread_rng())?;
+        let rng = &mut rand::thread_rng();
+        // A set being drained by pops keeps the forward walk even once it is small: its
+        // deletion markers lie before the walk's position.
+        let draining = self.spop_hints.get(c.prefix()).is_some();
+        let member = if c.len() <= WALK_PICK_MAX && !draining {
+            self.random_member(&c, rng)?
+        } else {
+            self.pop_candidate(&c, rng)?
+        };
+        self.spop_hints.remember(c.prefix(), &member);
         let mut txn = self.txn();
         txn.delete_element(Cf::Set, &c, &member);
         c.header.count -= 1;
@@ -619,6 +661,33 @@ impl Storage {
         };
         let (next, found) = self.scan_elements(Cf::Set, &c, cursor, count, pattern)?;
         Ok((next, found.into_iter().map(|(m, _)| m).collect()))
+    }
+}
+
+/// Most members a single SPOP of a large set steps over (see `pop_candidate`).
+const POP_SKIP_STEPS: u32 = 4;
+
+/// Where the last SPOP of each large set took its member, so the next one goes on from there
+/// (see `Storage::pop_candidate`). Bounded: forgetting a set only costs one random restart.
+#[derive(Default)]
+pub struct PopHints {
+    last: parking_lot::Mutex<std::collections::HashMap<Vec<u8>, Vec<u8>>>,
+}
+
+/// Sets remembered by [`PopHints`] before it starts over.
+const MAX_POP_HINTS: usize = 1024;
+
+impl PopHints {
+    fn get(&self, prefix: &[u8]) -> Option<Vec<u8>> {
+        self.last.lock().get(prefix).cloned()
+    }
+
+    fn remember(&self, prefix: &[u8], member: &[u8]) {
+        let mut last = self.last.lock();
+        if last.len() >= MAX_POP_HINTS && !last.contains_key(prefix) {
+            last.clear();
+        }
+        last.insert(prefix.to_vec(), member.to_vec());
     }
 }
 
