@@ -5,7 +5,8 @@
 //! - [`resp`]: the RESP request parser and reply encoder (no I/O).
 //! - [`server`]: listener, connections, the worker pool that runs commands, shutdown.
 //! - [`cmd`]: the declarative command table, the dispatch gate, one module per command group.
-//! - [`state`]: what threads share: storage, live configuration, clients, statistics, slow log.
+//! - [`state`]: what threads share: storage, live configuration, clients, statistics, slow log,
+//!   clients parked in blocking commands.
 //! - [`storage`]: Redis types over RocksDB, the single write path, expiry, scans.
 //! - [`cache`]: hot meta records in memory, kept equal to disk by the write path.
 //! - [`config`]: `pika.conf` directives, command-line overrides, CONFIG GET/SET/REWRITE.

@@ -4,9 +4,10 @@
 //! - [`codec`] defines every byte layout;
 //! - [`write`](mod@write) is the single write path every mutation passes (counters, expiry index, and the
 //!   hook where replication will append to its binlog);
-//! - [`keyspace`] holds type-independent key operations, [`strings`] the string type;
-//! - [`collection`] what hashes, lists, sets and sorted sets share (header, element cursors);
-//!   [`ready`] the keys blocked clients wait on;
+//! - [`keyspace`] holds type-independent key operations; one module per type: [`strings`],
+//!   [`hash`], [`list`], [`set`], [`zset`] (and [`sort`] for SORT);
+//! - [`collection`] what the collection types share (header, versions, element cursors);
+//!   [`ready`] the keys blocked clients wait on; [`watch`] the keys WATCH follows;
 //! - [`expire`] removes keys whose deadline passed; [`scan`] resumable, bounded keyspace walks.
 //!
 //! Callers identify keys by *logical* database index and key bytes. Logical indexes map to
