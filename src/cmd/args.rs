@@ -62,3 +62,28 @@ pub fn timeout(arg: &[u8]) -> Result<Option<std::time::Duration>, CmdError> {
     }
     Ok((ms > 0.0).then(|| std::time::Duration::from_millis(ms as u64)))
 }
+
+/// COUNT and MATCH of HSCAN, SSCAN and ZSCAN, in any order (a MATCH of `*` is no filter).
+pub fn scan_options(opts: &[Bytes]) -> Result<(usize, Option<&[u8]>), CmdError> {
+    let mut count = 10usize;
+    let mut pattern = None;
+    let mut i = 0;
+    while i < opts.len() {
+        let Some(value) = opts.get(i + 1) else {
+            return Err(CmdError::Syntax);
+        };
+        if is(&opts[i], "count") {
+            let n = int(value)?;
+            if n < 1 {
+                return Err(CmdError::Syntax);
+            }
+            count = usize::try_from(n).unwrap_or(usize::MAX);
+        } else if is(&opts[i], "match") {
+            pattern = (value.as_ref() != b"*").then_some(value.as_ref());
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 2;
+    }
+    Ok((count, pattern))
+}

@@ -421,37 +421,11 @@ fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
     })
 }
 
-/// COUNT and MATCH of HSCAN.
-fn scan_options(opts: &[Bytes]) -> Result<(usize, Option<&[u8]>), CmdError> {
-    let mut count = 10usize;
-    let mut pattern = None;
-    let mut i = 0;
-    while i < opts.len() {
-        let Some(value) = opts.get(i + 1) else {
-            return Err(CmdError::Syntax);
-        };
-        if args::is(&opts[i], "count") {
-            let n = args::int(value)?;
-            if n < 1 {
-                return Err(CmdError::Syntax);
-            }
-            count = usize::try_from(n).unwrap_or(usize::MAX);
-        } else if args::is(&opts[i], "match") {
-            // "*" matches everything: no filter at all.
-            pattern = (value.as_ref() != b"*").then_some(value.as_ref());
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 2;
-    }
-    Ok((count, pattern))
-}
-
 fn hscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let cursor = parse_cursor(&argv[2])?;
     let empty = || Reply::Array(vec![Reply::bulk("0"), Reply::Array(Vec::new())]);
     // Redis looks the key up before it reads the options.
-    let (count, pattern) = match scan_options(&argv[3..]) {
+    let (count, pattern) = match args::scan_options(&argv[3..]) {
         Ok(o) => o,
         Err(e) => {
             return if ctx.storage().hash_len(ctx.db(), &argv[1])? == 0 {

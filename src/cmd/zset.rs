@@ -918,26 +918,7 @@ fn zscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             Reply::Array(Vec::new()),
         ]));
     };
-    let mut count = 10usize;
-    let mut pattern: Option<&[u8]> = None;
-    let mut i = 3;
-    while i < argv.len() {
-        let Some(value) = argv.get(i + 1) else {
-            return Err(CmdError::Syntax);
-        };
-        if args::is(&argv[i], "count") {
-            let n = args::int(value)?;
-            if n < 1 {
-                return Err(CmdError::Syntax);
-            }
-            count = usize::try_from(n).unwrap_or(usize::MAX);
-        } else if args::is(&argv[i], "match") {
-            pattern = (value.as_ref() != b"*").then_some(value.as_ref());
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 2;
-    }
+    let (count, pattern) = args::scan_options(&argv[3..])?;
     let (next, items) = st.zscan(&c, cursor, count, pattern)?;
     let mut flat = Vec::with_capacity(items.len() * 2);
     for (m, s) in items {
