@@ -528,20 +528,7 @@ impl Storage {
         offset: i64,
         limit: i64,
     ) -> Result<Vec<ScoredMember>, StorageError> {
-        let mut out = Vec::new();
-        if offset < 0 || limit == 0 || (offset > 0 && offset as u64 >= c.len()) {
-            return Ok(out);
-        }
-        let mut skip = offset;
-        self.zscore_walk(c, range, reverse, |member, score| {
-            if skip > 0 {
-                skip -= 1;
-                return true;
-            }
-            out.push((member.to_vec(), score));
-            limit < 0 || (out.len() as i64) < limit
-        })?;
-        Ok(out)
+        collect_limited(c, offset, limit, |f| self.zscore_walk(c, range, reverse, f))
     }
 
     /// ZCOUNT.
@@ -596,20 +583,7 @@ impl Storage {
         offset: i64,
         limit: i64,
     ) -> Result<Vec<ScoredMember>, StorageError> {
-        let mut out = Vec::new();
-        if offset < 0 || limit == 0 || (offset > 0 && offset as u64 >= c.len()) {
-            return Ok(out);
-        }
-        let mut skip = offset;
-        self.zlex_walk(c, range, reverse, |member, score| {
-            if skip > 0 {
-                skip -= 1;
-                return true;
-            }
-            out.push((member.to_vec(), score));
-            limit < 0 || (out.len() as i64) < limit
-        })?;
-        Ok(out)
+        collect_limited(c, offset, limit, |f| self.zlex_walk(c, range, reverse, f))
     }
 
     /// ZLEXCOUNT.
@@ -782,4 +756,28 @@ impl Storage {
         txn.commit()?;
         Ok(c.header.count)
     }
+}
+
+/// The members a range walk visits after skipping `offset`, at most `limit` of them (negative:
+/// no limit); a negative offset gives nothing (ZRANGEBYSCORE/BYLEX LIMIT rules).
+fn collect_limited(
+    c: &Collection,
+    offset: i64,
+    limit: i64,
+    walk: impl FnOnce(&mut dyn FnMut(&[u8], f64) -> bool) -> Result<(), StorageError>,
+) -> Result<Vec<ScoredMember>, StorageError> {
+    let mut out = Vec::new();
+    if offset < 0 || limit == 0 || (offset > 0 && offset as u64 >= c.len()) {
+        return Ok(out);
+    }
+    let mut skip = offset;
+    walk(&mut |member, score| {
+        if skip > 0 {
+            skip -= 1;
+            return true;
+        }
+        out.push((member.to_vec(), score));
+        limit < 0 || (out.len() as i64) < limit
+    })?;
+    Ok(out)
 }
