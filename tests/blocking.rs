@@ -255,3 +255,20 @@ fn a_waiter_on_several_keys_takes_the_first_filled() {
         Value::Array(vec![bulk("b"), bulk("from-b")])
     );
 }
+
+#[test]
+fn swapdb_wakes_a_client_blocked_on_a_key_the_other_db_holds() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let waiter = spawn_cmd(&s, &["BLPOP", "q", "0"]);
+    wait_blocked(&mut c, 1);
+    let _: () = cmd(&mut c, &["SELECT", "5"]).unwrap();
+    int(&mut c, &["RPUSH", "q", "from-db5"]);
+    let _: () = cmd(&mut c, &["SWAPDB", "0", "5"]).unwrap();
+    assert_eq!(
+        waiter.join().unwrap().unwrap(),
+        Value::Array(vec![bulk("q"), bulk("from-db5")])
+    );
+    // Db 5 now shows what db 0 held: nothing left there.
+    assert_eq!(int(&mut c, &["LLEN", "q"]), 0);
+}

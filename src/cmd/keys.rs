@@ -405,7 +405,12 @@ fn swapdb(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let a = db_int(&argv[1], || CmdError::err("invalid first DB index"))?;
     let b = db_int(&argv[2], || CmdError::err("invalid second DB index"))?;
     let (a, b) = (db_in_range(ctx, a)?, db_in_range(ctx, b)?);
+    let (pa, pb) = (ctx.storage().physical(a)?, ctx.storage().physical(b)?);
     ctx.storage().swap_db(a, b)?;
+    // Clients blocked in one database now wait on the other's keys, as in Redis.
+    ctx.server
+        .blocking
+        .swap_dbs(&ctx.server.storage.ready, pa, pb);
     Ok(Reply::ok())
 }
 

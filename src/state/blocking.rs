@@ -128,6 +128,33 @@ impl BlockedClients {
         Some(waiter)
     }
 
+    /// SWAPDB of the physical databases `a` and `b`: waiters follow their logical database to
+    /// the other physical one, and their keys are re-checked there.
+    pub fn swap_dbs(&self, ready: &ReadyKeys, a: u16, b: u16) {
+        if a == b {
+            return;
+        }
+        // Not under `serving`: SWAPDB may run inside EXEC, which holds the structure lock that a
+        // serving worker's command waits for. A waiter being re-run right now keeps its old
+        // database (it was first in line there anyway).
+        let ids: Vec<u64> = {
+            let r = self.registry.lock();
+            r.waiters
+                .values()
+                .filter(|w| w.pdb == a || w.pdb == b)
+                .map(|w| w.client.id)
+                .collect()
+        };
+        let moved: Vec<Waiter> = ids
+            .into_iter()
+            .filter_map(|id| self.unpark(ready, id))
+            .collect();
+        for mut w in moved {
+            w.pdb = if w.pdb == a { b } else { a };
+            self.park(ready, w);
+        }
+    }
+
     /// The ids of the clients waiting on `key`, in arrival order.
     pub fn waiting_on(&self, key: &DbKey) -> Vec<u64> {
         let r = self.registry.lock();
