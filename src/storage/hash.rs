@@ -87,8 +87,12 @@ impl Storage {
             }
         }
         c.header.count += created;
+        let flags_before = c.flags;
         self.hash_check_encoding(&mut c, pairs.iter().flat_map(|(f, v)| [*f, *v]));
-        txn.store_collection(&c);
+        // Overwriting fields of an existing hash leaves its meta record as it was.
+        if created > 0 || !c.existed || c.flags != flags_before {
+            txn.store_collection(&c);
+        }
         txn.commit()?;
         Ok(created)
     }
