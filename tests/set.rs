@@ -319,6 +319,25 @@ fn spop_on_a_large_set_pops_members() {
     assert_eq!(int(&mut c, &["SCARD", "big"]), 1980);
 }
 
+#[test]
+fn spop_drains_a_large_set_returning_every_member_once() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let items: Vec<String> = (0..3000).map(|i| format!("m{i}")).collect();
+    let refs: Vec<&str> = items.iter().map(|s| s.as_str()).collect();
+    sadd(&mut c, "big", &refs);
+    let mut pipe = redis::pipe();
+    for _ in 0..3000 {
+        pipe.cmd("SPOP").arg("big");
+    }
+    let popped: Vec<String> = pipe.query(&mut c).unwrap();
+    let distinct: BTreeSet<String> = popped.into_iter().collect();
+    assert_eq!(distinct, items.iter().cloned().collect::<BTreeSet<_>>());
+    assert_eq!(int(&mut c, &["EXISTS", "big"]), 0);
+    let nothing: Option<String> = cmd(&mut c, &["SPOP", "big"]).unwrap();
+    assert_eq!(nothing, None);
+}
+
 // ---------------------------------------------------------------------------------------------
 // SMOVE
 
