@@ -87,3 +87,31 @@ pub fn scan_options(opts: &[Bytes]) -> Result<(usize, Option<&[u8]>), CmdError> 
     }
     Ok((count, pattern))
 }
+
+/// A SCAN-family cursor parsed like Redis' `strtoul`: an optional sign, then digits (leading
+/// zeros allowed); a negative value wraps around as in C.
+pub fn cursor(arg: &[u8]) -> Result<u64, CmdError> {
+    let invalid = || CmdError::err("invalid cursor");
+    let (negative, digits) = match arg.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, arg),
+    };
+    if digits.is_empty() && !arg.is_empty() {
+        return Err(invalid());
+    }
+    let value = digits
+        .iter()
+        .try_fold(0u64, |acc, &b| {
+            if !b.is_ascii_digit() {
+                return None;
+            }
+            acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+        })
+        .ok_or_else(invalid)?;
+    Ok(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
+}

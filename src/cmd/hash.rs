@@ -394,35 +394,8 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     Ok(Reply::Array(out))
 }
 
-/// A SCAN cursor parsed like `strtoul`: optional sign, then digits only.
-fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
-    let invalid = || CmdError::err("invalid cursor");
-    let (negative, digits) = match arg.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        Some((b'+', rest)) => (false, rest),
-        _ => (false, arg),
-    };
-    if digits.is_empty() && !arg.is_empty() {
-        return Err(invalid());
-    }
-    let value = digits
-        .iter()
-        .try_fold(0u64, |acc, &b| {
-            if !b.is_ascii_digit() {
-                return None;
-            }
-            acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
-        })
-        .ok_or_else(invalid)?;
-    Ok(if negative {
-        value.wrapping_neg()
-    } else {
-        value
-    })
-}
-
 fn hscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let cursor = parse_cursor(&argv[2])?;
+    let cursor = args::cursor(&argv[2])?;
     let empty = || Reply::Array(vec![Reply::bulk("0"), Reply::Array(Vec::new())]);
     // Redis looks the key up before it reads the options.
     let (count, pattern) = match args::scan_options(&argv[3..]) {

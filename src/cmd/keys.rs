@@ -232,31 +232,6 @@ fn keys(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     Ok(Reply::Array(found.into_iter().map(Reply::bulk).collect()))
 }
 
-/// A SCAN cursor parsed like `strtoul`: an optional sign, then digits (leading zeros allowed).
-fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
-    let invalid = || CmdError::err("invalid cursor");
-    let (negative, digits) = match arg.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        Some((b'+', rest)) => (false, rest),
-        _ => (false, arg),
-    };
-    if digits.is_empty() && !arg.is_empty() {
-        return Err(invalid());
-    }
-    let value = digits.iter().try_fold(0u64, |acc, &b| {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
-    });
-    let value = value.ok_or_else(invalid)?;
-    Ok(if negative {
-        value.wrapping_neg()
-    } else {
-        value
-    })
-}
-
 /// The data type a SCAN TYPE name selects; `None` for a name no key can have.
 fn type_by_name(name: &[u8]) -> Option<DataType> {
     [
@@ -272,7 +247,7 @@ fn type_by_name(name: &[u8]) -> Option<DataType> {
 }
 
 fn scan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let cursor = parse_cursor(&argv[1])?;
+    let cursor = args::cursor(&argv[1])?;
     let mut count = 10usize;
     let mut filter = ScanFilter::default();
     let mut unknown_type = false;

@@ -219,33 +219,8 @@ fn sintercard(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     Ok(Reply::Integer(n as i64))
 }
 
-/// A SCAN-family cursor parsed like `strtoul`: an optional sign, then digits.
-fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
-    let invalid = || CmdError::err("invalid cursor");
-    let (negative, digits) = match arg.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        Some((b'+', rest)) => (false, rest),
-        _ => (false, arg),
-    };
-    if digits.is_empty() && !arg.is_empty() {
-        return Err(invalid());
-    }
-    let value = digits.iter().try_fold(0u64, |acc, &b| {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
-    });
-    let value = value.ok_or_else(invalid)?;
-    Ok(if negative {
-        value.wrapping_neg()
-    } else {
-        value
-    })
-}
-
 fn sscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let cursor = parse_cursor(&argv[2])?;
+    let cursor = args::cursor(&argv[2])?;
     let empty = || {
         Reply::Array(vec![
             Reply::bulk(Bytes::from_static(b"0")),

@@ -887,30 +887,8 @@ fn zsetop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 // ---------------------------------------------------------------------------------------------
 // ZSCAN
 
-/// A cursor parsed like `strtoul`: optional sign, digits.
-fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
-    let invalid = || CmdError::err("invalid cursor");
-    let (negative, digits) = match arg.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        Some((b'+', rest)) => (false, rest),
-        _ => (false, arg),
-    };
-    if digits.is_empty() && !arg.is_empty() {
-        return Err(invalid());
-    }
-    let v = digits
-        .iter()
-        .try_fold(0u64, |acc, &b| {
-            b.is_ascii_digit()
-                .then(|| acc.checked_mul(10)?.checked_add(u64::from(b - b'0')))
-                .flatten()
-        })
-        .ok_or_else(invalid)?;
-    Ok(if negative { v.wrapping_neg() } else { v })
-}
-
 fn zscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let cursor = parse_cursor(&argv[2])?;
+    let cursor = args::cursor(&argv[2])?;
     let st = ctx.storage();
     let Some(c) = st.zset(ctx.db(), &argv[1])? else {
         return Ok(Reply::Array(vec![

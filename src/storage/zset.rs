@@ -604,10 +604,20 @@ impl Storage {
         start: i64,
         end: i64,
     ) -> Result<u64, StorageError> {
+        self.zremove_range(db, key, |st, c| st.zrange_by_rank(c, start, end, false))
+    }
+
+    /// Removes the entries `range` selects from the zset at `key`; how many were removed.
+    fn zremove_range(
+        &self,
+        db: usize,
+        key: &[u8],
+        range: impl FnOnce(&Self, &Collection) -> Result<Vec<ScoredMember>, StorageError>,
+    ) -> Result<u64, StorageError> {
         let Some(c) = self.zset(db, key)? else {
             return Ok(0);
         };
-        let entries = self.zrange_by_rank(&c, start, end, false)?;
+        let entries = range(self, &c)?;
         let n = entries.len() as u64;
         self.zdelete_entries(c, &entries)?;
         Ok(n)
@@ -620,13 +630,7 @@ impl Storage {
         key: &[u8],
         range: &ScoreRange,
     ) -> Result<u64, StorageError> {
-        let Some(c) = self.zset(db, key)? else {
-            return Ok(0);
-        };
-        let entries = self.zrange_by_score(&c, range, false, 0, -1)?;
-        let n = entries.len() as u64;
-        self.zdelete_entries(c, &entries)?;
-        Ok(n)
+        self.zremove_range(db, key, |st, c| st.zrange_by_score(c, range, false, 0, -1))
     }
 
     /// ZREMRANGEBYLEX.
@@ -636,13 +640,7 @@ impl Storage {
         key: &[u8],
         range: &LexRange,
     ) -> Result<u64, StorageError> {
-        let Some(c) = self.zset(db, key)? else {
-            return Ok(0);
-        };
-        let entries = self.zrange_by_lex(&c, range, false, 0, -1)?;
-        let n = entries.len() as u64;
-        self.zdelete_entries(c, &entries)?;
-        Ok(n)
+        self.zremove_range(db, key, |st, c| st.zrange_by_lex(c, range, false, 0, -1))
     }
 
     /// ZPOPMIN / ZPOPMAX of up to `count` entries; `None` when the key is absent.
