@@ -13,9 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha1::{Digest, Sha1};
 
-use super::codec::{
-    self, encode_element_prefix, flags, CollectionHeader, DataType, MetaValue, SysKey,
-};
+use super::codec::{encode_element_prefix, flags, CollectionHeader, DataType, MetaValue, SysKey};
 use super::engine::{Cf, RangeCursor};
 use super::write::WriteTxn;
 use super::{KeyState, Storage, StorageError};
@@ -192,15 +190,7 @@ pub fn element_cfs(t: DataType) -> &'static [Cf] {
 
 impl Storage {
     /// The live collection of type `t` in an already loaded key state.
-    pub(super) fn collection_for_read(
-        &self,
-        state: KeyState,
-        t: DataType,
-    ) -> Result<Option<Collection>, StorageError> {
-        self.collection_from(state, t)
-    }
-
-    fn collection_from(
+    pub(super) fn collection_from(
         &self,
         state: KeyState,
         t: DataType,
@@ -537,11 +527,6 @@ impl Storage {
         cur.status()?;
         Ok((0, out))
     }
-}
-
-/// The element prefix length of `key` (for callers that slice raw element keys).
-pub fn element_prefix_len(key: &[u8]) -> usize {
-    codec::KEY_PREFIX_LEN + 4 + key.len() + 8
 }
 
 #[cfg(test)]

@@ -188,7 +188,7 @@ impl Storage {
             txn.put(&to, meta);
             return Ok(());
         }
-        let Some(source) = self.collection_for_read(from.clone(), meta.data_type)? else {
+        let Some(source) = self.collection_from(from.clone(), meta.data_type)? else {
             return Ok(());
         };
         let mut target = self.fresh_collection(to, meta.data_type);
