@@ -38,8 +38,8 @@ directives! {
     // ---- Workers
     thread_num: usize = "thread-num", int(1, 64), "1", STARTUP,
         "Number of network I/O threads.";
-    thread_pool_size: usize = "thread-pool-size", int(1, 256), "2", STARTUP,
-        "Number of worker threads executing commands.";
+    thread_pool_size: usize = "thread-pool-size", int(0, 256), "0", STARTUP,
+        "Number of worker threads executing commands (0: one per core left by the network threads).";
     // ---- Storage / RocksDB
     db_path: std::path::PathBuf = "db-path", PATH, "./db/", STARTUP,
         "Directory holding the RocksDB data.";

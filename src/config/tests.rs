@@ -91,7 +91,7 @@ fn defaults_are_typed() {
     assert_eq!(c.port, 9221);
     assert_eq!(c.bind, "127.0.0.1");
     assert_eq!(c.thread_num, 1);
-    assert_eq!(c.thread_pool_size, 2);
+    assert_eq!(c.thread_pool_size, 0);
     assert_eq!(c.db_path, PathBuf::from("./db/"));
     assert_eq!(c.log_path, PathBuf::from("./log/"));
     assert_eq!(c.loglevel, "info");

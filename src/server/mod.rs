@@ -39,6 +39,15 @@ pub fn engine_options(cfg: &Config) -> EngineOptions {
     }
 }
 
+/// Workers to start: as configured, or for 0 one per core the network threads leave free.
+fn worker_count(configured: usize, network_threads: usize) -> usize {
+    if configured > 0 {
+        return configured;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.saturating_sub(network_threads).max(1)
+}
+
 /// Runs the server until SHUTDOWN or a termination signal.
 pub fn run(cfg: Config) -> Result<(), ServerError> {
     let storage = Arc::new(
@@ -46,7 +55,7 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
             .with_cache_capacity(cfg.cache_maxmemory as usize),
     );
     let network_threads = cfg.thread_num.max(1);
-    let pool_size = cfg.thread_pool_size.max(1);
+    let pool_size = worker_count(cfg.thread_pool_size, network_threads);
     let addr = format!("{}:{}", cfg.bind, cfg.port);
     let server = Arc::new(ServerState::new(
         Arc::clone(&storage),
