@@ -18,6 +18,7 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod logging;
+pub mod replication;
 pub mod resp;
 pub mod server;
 pub mod state;

@@ -74,6 +74,13 @@ pub fn execute(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
         let reply = Reply::err("NOAUTH Authentication required.");
         return reject(server, client, Some((idx, spec)), reply);
     }
+    if spec.flags.contains(CmdFlags::WRITE)
+        && server.storage.is_replica()
+        && server.config().slave_read_only
+    {
+        let reply = Reply::err("READONLY You can't write against a read only replica.");
+        return reject(server, client, Some((idx, spec)), reply);
+    }
     if spec.flags.contains(CmdFlags::NO_MULTI) && client.in_multi() {
         let reply = Reply::err("ERR Command not allowed inside a transaction");
         return reject(server, client, Some((idx, spec)), reply);

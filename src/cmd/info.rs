@@ -86,7 +86,7 @@ fn render_section(server: &ServerState, name: &str, out: &mut String) {
         "memory" => memory_section(server, &mut w),
         "persistence" => persistence_section(server, &mut w),
         "stats" => stats_section(server, &mut w),
-        "replication" => replication_section(&mut w),
+        "replication" => replication_section(server, &mut w),
         "cpu" => cpu_section(&mut w),
         "commandstats" => commandstats_section(server, &mut w),
         "errorstats" => errorstats_section(server, &mut w),
@@ -253,6 +253,10 @@ fn stats_section(server: &ServerState, w: &mut Lines<'_>) {
     w.field("total_net_input_bytes", load(&s.total_net_input_bytes));
     w.field("total_net_output_bytes", load(&s.total_net_output_bytes));
     w.field("rejected_connections", load(&s.rejected_connections));
+    let repl = &server.replication;
+    w.field("sync_full", load(&repl.sync_full));
+    w.field("sync_partial_ok", load(&repl.sync_partial_ok));
+    w.field("sync_partial_err", load(&repl.sync_partial_err));
     w.field("expired_keys", load(&st.expired_keys));
     w.field("evicted_keys", 0);
     w.field("keyspace_hits", load(&st.keyspace_hits));
@@ -262,27 +266,92 @@ fn stats_section(server: &ServerState, w: &mut Lines<'_>) {
     w.field("total_error_replies", load(&s.total_error_replies));
 }
 
-fn replication_section(w: &mut Lines<'_>) {
-    w.field("role", "master");
-    w.field("connected_slaves", 0);
+fn replication_section(server: &ServerState, w: &mut Lines<'_>) {
+    let repl = &server.replication;
+    let storage = &server.storage;
+    let latest = storage.engine().latest_sequence();
+    let replid = storage.replication_id().unwrap_or_default();
+    let master = repl.master();
+    match &master {
+        None => w.field("role", "master"),
+        Some(m) => {
+            let link = repl.link();
+            let up = link.state == crate::replication::LinkState::Connected;
+            w.field("role", "slave");
+            w.field("master_host", &m.host);
+            w.field("master_port", m.port);
+            w.field("master_link_status", if up { "up" } else { "down" });
+            w.field(
+                "master_last_io_seconds_ago",
+                link.last_io.map_or(-1, |t| t.elapsed().as_secs() as i64),
+            );
+            let syncing = link.state == crate::replication::LinkState::Sync;
+            w.field("master_sync_in_progress", u8::from(syncing));
+            if syncing {
+                w.field("master_sync_total_bytes", link.sync_total);
+                w.field("master_sync_read_bytes", link.sync_received);
+                w.field(
+                    "master_sync_left_bytes",
+                    link.sync_total.saturating_sub(link.sync_received),
+                );
+            }
+            let position = storage.master_position().ok().flatten();
+            w.field("slave_repl_offset", position.as_ref().map_or(0, |p| p.1));
+            w.field("slave_priority", server.config().slave_priority);
+            w.field("slave_read_only", u8::from(server.config().slave_read_only));
+            if !up {
+                w.field(
+                    "master_link_down_since_seconds",
+                    link.down_since.elapsed().as_secs(),
+                );
+            }
+            if !link.last_error.is_empty() {
+                w.field(
+                    "master_link_last_error",
+                    link.last_error.replace(['\r', '\n'], " "),
+                );
+            }
+        }
+    }
+    let slaves = repl.slaves();
+    w.field("connected_slaves", slaves.len());
+    let now = crate::storage::now_ms();
+    for (i, s) in slaves.iter().enumerate() {
+        let acked = s.acked.load(std::sync::atomic::Ordering::Relaxed);
+        let lag =
+            now.saturating_sub(s.last_ack_ms.load(std::sync::atomic::Ordering::Relaxed)) / 1000;
+        w.field(
+            &format!("slave{i}"),
+            format!(
+                "ip={},port={},state={},offset={acked},lag={lag}",
+                s.ip,
+                s.port,
+                *s.state.lock()
+            ),
+        );
+    }
     w.field("master_failover_state", "no-failover");
-    w.field("master_replid", replid());
+    w.field("master_replid", &replid);
     w.field("master_replid2", "0".repeat(40));
-    w.field("master_repl_offset", 0);
+    let offset = match &master {
+        Some(_) => storage.master_position().ok().flatten().map_or(0, |p| p.1),
+        None => latest,
+    };
+    w.field("master_repl_offset", offset);
     w.field("second_repl_offset", -1);
-    w.field("repl_backlog_active", 0);
-}
-
-/// A 40-hex-digit replication id, fixed for the life of the process.
-fn replid() -> &'static str {
-    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    ID.get_or_init(|| {
-        use rand::Rng;
-        let mut rng = rand::thread_rng();
-        (0..40)
-            .map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0'))
-            .collect()
-    })
+    w.field("repl_backlog_active", u8::from(!slaves.is_empty()));
+    // Pika's view: the binlog is the WAL; its position is the last sequence number.
+    let files = storage.engine().wal_files();
+    w.field("binlog_files", files.len());
+    w.field(
+        "binlog_current_file",
+        files
+            .last()
+            .and_then(|f| f.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    );
+    w.field("binlog_offset", latest);
 }
 
 /// (user, system) CPU seconds of this process, from /proc/self/stat.

@@ -30,6 +30,7 @@ static TABLE: LazyLock<CommandTable> = LazyLock::new(|| {
         super::sort::COMMANDS,
         super::zset::COMMANDS,
         super::multi::COMMANDS,
+        super::replication_cmd::COMMANDS,
     ];
     let mut t = CommandTable {
         by_name: HashMap::new(),

@@ -17,6 +17,9 @@ pub static NAME_ALIASES: &[(&str, &str)] = &[
     ("list-max-ziplist-size", "list-max-listpack-size"),
     // Redis 7 renamed lua-time-limit; both names address the same setting there too.
     ("lua-time-limit", "busy-reply-threshold"),
+    ("replicaof", "slaveof"),
+    ("replica-read-only", "slave-read-only"),
+    ("replica-priority", "slave-priority"),
 ];
 
 directives! {
@@ -62,6 +65,17 @@ directives! {
         "Password clients must AUTH with; empty disables authentication.";
     masterauth: String = "masterauth", STR, "", RUNTIME,
         "Password used to authenticate to a master when replicating.";
+    // ---- Replication
+    slaveof: String = "slaveof", STR, "", STARTUP,
+        "Master to replicate from, as `host:port` or `host port`; empty: this node is a master. SLAVEOF/REPLICAOF change it at run time.";
+    slave_read_only: bool = "slave-read-only", BOOL, "yes", RUNTIME,
+        "Refuse writes from clients while replicating.";
+    slave_priority: i64 = "slave-priority", int(0, I32_MAX), "100", RUNTIME,
+        "Promotion priority reported to failover tools; 0 never promotes.";
+    expire_logs_nums: usize = "expire-logs-nums", int(1, 1_000_000), "10", RUNTIME,
+        "Binlog (archived WAL) files kept at most, unless a connected slave still needs them.";
+    expire_logs_days: u64 = "expire-logs-days", int(1, 36500), "7", RUNTIME,
+        "Days binlog files are kept at most, unless a connected slave still needs them.";
     // ---- Limits
     timeout: u64 = "timeout", int(0, I32_MAX), "0", RUNTIME,
         "Seconds a client may stay idle before it is closed; 0 means never.";

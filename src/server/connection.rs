@@ -107,6 +107,11 @@ pub async fn serve(
                     .fetch_add(n as u64, Ordering::Relaxed);
             }
         }
+        if let Some(port) = client.replica_handover() {
+            // PIKA-REPLICATE answered: what follows is the replication protocol.
+            hand_over_to_replication(stream, buf, &server, &conn, &client, port).await;
+            return;
+        }
         if !parse_and_queue(&mut parser, &mut buf, &server, &conn, &workers) {
             finishing = true;
             continue;
@@ -128,6 +133,43 @@ pub async fn serve(
     conn.discard_pending();
     conn.shutdown();
     server.unregister_client(client.id);
+}
+
+/// Gives a slave's connection to a replication thread, with the bytes it already sent.
+async fn hand_over_to_replication(
+    stream: TcpStream,
+    buf: BytesMut,
+    server: &Arc<ServerState>,
+    conn: &Conn,
+    client: &Client,
+    listening_port: u16,
+) {
+    // The +OK goes out before the slave sends anything else; wait until it is written.
+    while !(conn.is_idle() && !conn.has_backlog()) {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    server.unregister_client(client.id);
+    let std_stream = match stream.into_std() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("cannot hand a replication link over: {e}");
+            return;
+        }
+    };
+    if let Err(e) = std_stream.set_nonblocking(false) {
+        tracing::warn!("cannot hand a replication link over: {e}");
+        return;
+    }
+    let server = Arc::clone(server);
+    let leftover = buf.to_vec();
+    let spawned = std::thread::Builder::new()
+        .name("repl-slave".into())
+        .spawn(move || {
+            crate::replication::master::serve_slave(server, std_stream, leftover, listening_port)
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("cannot start a replication sender: {e}");
+    }
 }
 
 /// Reads input into `buf`, or waits for a wake-up from a worker or a reason to close.

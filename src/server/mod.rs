@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 
 use crate::cmd::table::CommandTable;
 use crate::config::Config;
+use crate::replication::{fullsync, slave};
 use crate::state::{ServerState, ShutdownMode};
 use crate::storage::engine::EngineOptions;
 use crate::storage::{expire, Storage};
@@ -49,11 +50,29 @@ fn worker_count(configured: usize, network_threads: usize) -> usize {
 }
 
 /// Runs the server until SHUTDOWN or a termination signal.
+///
+/// A slave that received a full sync stops serving, swaps the snapshot in for its database
+/// and serves again with the same configuration (see `replication::fullsync`).
 pub fn run(cfg: Config) -> Result<(), ServerError> {
+    let mut cfg = cfg;
+    loop {
+        match serve(cfg)? {
+            Some(next) => cfg = next,
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Serves until shutdown; returns the configuration to serve again with after a full sync.
+fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
+    if fullsync::install_pending(&cfg.db_path)? {
+        tracing::info!("full sync snapshot swapped in at {}", cfg.db_path.display());
+    }
     let storage = Arc::new(
         Storage::open(&cfg.db_path, cfg.databases, &engine_options(&cfg))?
             .with_cache_capacity(cfg.cache_maxmemory as usize),
     );
+    fullsync::finish_install(&storage, &cfg.db_path).map_err(std::io::Error::other)?;
     let network_threads = cfg.thread_num.max(1);
     let pool_size = worker_count(cfg.thread_pool_size, network_threads);
     let addr = format!("{}:{}", cfg.bind, cfg.port);
@@ -69,6 +88,7 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
         .spawn(move || timer_server.blocking.run_timer(&timer_server.storage.ready))?;
     let stop_expirer = Arc::new(AtomicBool::new(false));
     let expirer = expire::spawn_expirer(Arc::clone(&storage), Arc::clone(&stop_expirer))?;
+    let replication_link = slave::spawn_supervisor(&server)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(network_threads)
@@ -82,13 +102,39 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
     let _ = blocking_timer.join();
     stop_expirer.store(true, Ordering::Relaxed);
     let _ = expirer.join();
+    let _ = replication_link.join();
     if server.shutdown_mode() == ShutdownMode::Save {
         if let Err(e) = storage.engine().flush() {
             tracing::error!("flush at shutdown failed: {e}");
         }
     }
+    if server.replication.install_requested.load(Ordering::SeqCst) {
+        result?;
+        let mut next = (**server.config()).clone();
+        next.slaveof = server
+            .replication
+            .master()
+            .map(|m| m.to_directive())
+            .unwrap_or_default();
+        drop(server);
+        // Threads still finishing (slave links of this node) hold the storage; it must be
+        // closed before the snapshot replaces its files.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while Arc::strong_count(&storage) > 1 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        drop(storage);
+        return Ok(Some(next));
+    }
     tracing::info!("pika stopped");
-    result
+    result.map(|_| None)
+}
+
+/// Serves clients blocked on keys that changed outside a command (batches applied on a slave).
+pub fn serve_ready_keys(server: &ServerState) {
+    if server.storage.ready.has_pending() {
+        workers::serve_and_answer(server);
+    }
 }
 
 /// Accepts connections until shutdown is requested.

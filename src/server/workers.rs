@@ -175,7 +175,7 @@ fn run_group(server: &ServerState, mut group: Vec<Arc<Conn>>) {
 }
 
 /// Serves signalled keys outside a round and sends the replies once the WAL is flushed.
-fn serve_and_answer(server: &ServerState) {
+pub(super) fn serve_and_answer(server: &ServerState) {
     let mut served = Served::new();
     serve_ready(server, &mut served);
     if served.is_empty() {

@@ -60,6 +60,9 @@ pub struct Client {
     transaction: Mutex<Option<Transaction>>,
     /// True while EXEC runs the client's queued commands (blocking commands do not block).
     executing: AtomicBool,
+    /// Set by PIKA-REPLICATE: the connection becomes a replication link (the slave's listening
+    /// port); the network task hands the socket over once the +OK is out.
+    replica_port: Mutex<Option<u16>>,
 }
 
 /// Commands queued between MULTI and EXEC.
@@ -107,6 +110,7 @@ impl Client {
             blocked: AtomicBool::new(false),
             transaction: Mutex::new(None),
             executing: AtomicBool::new(false),
+            replica_port: Mutex::new(None),
         }
     }
 
@@ -197,6 +201,16 @@ impl Client {
     }
 
     /// Takes a pending MONITOR request.
+    /// Asks for the connection to be handed to replication (see `replication::master`).
+    pub fn request_replica_handover(&self, listening_port: u16) {
+        *self.replica_port.lock() = Some(listening_port);
+    }
+
+    /// The listening port of a slave whose connection must be handed over, if requested.
+    pub fn replica_handover(&self) -> Option<u16> {
+        *self.replica_port.lock()
+    }
+
     pub fn take_monitor_request(&self) -> bool {
         self.monitor_requested.swap(false, Ordering::Relaxed)
     }

@@ -47,6 +47,7 @@ pub struct ServerState {
     shutdown_mode: Mutex<ShutdownMode>,
     /// Wakes the listener when shutdown is requested.
     pub shutdown_signal: Notify,
+    pub replication: crate::replication::Replication,
 }
 
 /// Current Unix time in seconds.
@@ -60,7 +61,13 @@ pub fn unix_secs() -> u64 {
 impl ServerState {
     pub fn new(storage: Arc<Storage>, config: Config, command_count: usize) -> ServerState {
         apply_encoding_limits(&storage, &config);
+        let master = crate::replication::MasterAddr::parse(&config.slaveof).unwrap_or_else(|e| {
+            tracing::error!("ignoring slaveof: {e}");
+            None
+        });
+        storage.set_replica(master.is_some());
         ServerState {
+            replication: crate::replication::Replication::new(master),
             storage,
             config: ArcSwap::from_pointee(config),
             clients: Mutex::new(BTreeMap::new()),
@@ -117,6 +124,15 @@ impl ServerState {
         self.shutdown_requested.store(true, Ordering::SeqCst);
         self.shutdown_signal.notify_waiters();
         self.shutdown_signal.notify_one();
+    }
+
+    /// Stops serving so the storage can be reopened over a full sync's snapshot; the server
+    /// comes back at once with the same configuration (see `server::run`).
+    pub fn request_restart(&self) {
+        self.replication
+            .install_requested
+            .store(true, Ordering::SeqCst);
+        self.request_shutdown(ShutdownMode::NoSave);
     }
 
     pub fn shutdown_requested(&self) -> bool {

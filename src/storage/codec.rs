@@ -331,6 +331,11 @@ impl SysKey {
     pub const DB_MAP: &'static [u8] = b"dbmap";
     /// u64 BE: every collection version handed out so far is below it (see `collection`).
     pub const VERSION_FLOOR: &'static [u8] = b"version-floor";
+    /// This node's replication id: names its own binlog history (40 hex digits).
+    pub const REPL_ID: &'static [u8] = b"repl-id";
+    /// On a slave: the master's replication id, then u64 BE the last master sequence number
+    /// applied here; written atomically with each applied batch.
+    pub const REPL_MASTER: &'static [u8] = b"repl-master";
 
     /// The persisted key counter of physical database `db`.
     pub fn dbsize(db: u16) -> Vec<u8> {

@@ -171,6 +171,29 @@ impl VersionSource {
         })
     }
 
+    /// Moves the counter past the persisted floor, which may have grown since the open (a
+    /// master's floor replicated to this node), and persists a new floor above it.
+    pub fn advance_past_persisted_floor(
+        &self,
+        engine: &super::engine::Engine,
+    ) -> Result<(), StorageError> {
+        let persisted = engine
+            .get(Cf::Default, SysKey::VERSION_FLOOR)?
+            .and_then(|raw| raw.get(..8).and_then(|b| b.try_into().ok()))
+            .map(u64::from_be_bytes)
+            .unwrap_or(0);
+        let start = self.next.load(Ordering::Relaxed).max(persisted);
+        let mut b = engine.batch();
+        b.put(
+            Cf::Default,
+            SysKey::VERSION_FLOOR,
+            &(start + VERSION_FLOOR_STEP).to_be_bytes(),
+        );
+        engine.write(b)?;
+        self.next.fetch_max(start, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// A version never handed out before.
     pub fn next(&self) -> u64 {
         self.next.fetch_add(1, Ordering::Relaxed)

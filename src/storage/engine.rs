@@ -96,6 +96,9 @@ impl Default for EngineOptions {
     }
 }
 
+/// Age past which RocksDB itself deletes archived WAL files (100 years: never in practice).
+const WAL_ARCHIVE_BACKSTOP_SECS: u64 = 100 * 365 * 24 * 3600;
+
 /// WAL size that triggers memtable flushes (see `Engine::open`).
 const MAX_TOTAL_WAL_BYTES: u64 = 16 << 20;
 
@@ -107,6 +110,8 @@ thread_local! {
 /// An open RocksDB instance with all column families.
 pub struct Engine {
     db: Arc<DB>,
+    /// RocksDB's id of each column family, in [`Cf::ALL`] order.
+    cf_ids: [u32; Cf::ALL.len()],
     write_opts: WriteOptions,
     _cache: Cache,
 }
@@ -259,6 +264,11 @@ impl Engine {
         // passes this size, so recovery stays well under a second.
         db_opts.set_max_total_wal_size(MAX_TOTAL_WAL_BYTES);
         db_opts.set_max_log_file_size(16 << 20);
+        // The WAL is the replication binlog: obsolete WAL files move to `archive/` instead of
+        // being deleted, and the replication purger removes them by `expire-logs-nums` /
+        // `expire-logs-days` once no connected slave needs them. RocksDB's own age limit is
+        // only a backstop far beyond any retention setting.
+        db_opts.set_wal_ttl_seconds(WAL_ARCHIVE_BACKSTOP_SECS);
         let descriptors = Cf::ALL
             .iter()
             .map(|&cf| ColumnFamilyDescriptor::new(cf.name(), cf_options(cf)));
@@ -267,6 +277,7 @@ impl Engine {
         let mut write_opts = WriteOptions::default();
         write_opts.set_sync(false);
         Ok(Engine {
+            cf_ids: Self::column_family_ids(&db)?,
             db,
             write_opts,
             _cache: cache,
@@ -326,6 +337,112 @@ impl Engine {
         Ok(())
     }
 
+    /// Writes whatever WAL records sit in RocksDB's buffer to the file (any thread's).
+    pub fn flush_wal_buffer(&self) -> Result<(), StorageError> {
+        self.db.flush_wal(false).map_err(rocks_err)
+    }
+
+    /// The sequence number of the last committed write: the binlog position.
+    pub fn latest_sequence(&self) -> u64 {
+        self.db.latest_sequence_number()
+    }
+
+    /// The committed batches from sequence number `from` on, as (first sequence, operation
+    /// count, encoded batch). An error when `from` is no longer (or not yet) in the WAL.
+    pub fn batches_from(
+        &self,
+        from: u64,
+    ) -> Result<impl Iterator<Item = Result<(u64, u32, Vec<u8>), StorageError>>, StorageError> {
+        // The iterator yields batches strictly after its start.
+        let it = self
+            .db
+            .get_updates_since(from.saturating_sub(1))
+            .map_err(rocks_err)?;
+        Ok(it.map(|r| {
+            r.map(|(seq, batch)| (seq, batch.len() as u32, batch.data().to_vec()))
+                .map_err(rocks_err)
+        }))
+    }
+
+    /// Applies a batch received from a master exactly as encoded there, plus `extra` (the
+    /// replication position, written atomically with it).
+    pub fn write_replicated(
+        &self,
+        data: &[u8],
+        extra: &[(Cf, &[u8], &[u8])],
+    ) -> Result<(), StorageError> {
+        let mut batch = WriteBatch::from_data(data);
+        for (cf, key, value) in extra {
+            batch.put_cf(self.handle(*cf), key, value);
+        }
+        self.db
+            .write_opt(batch, &self.write_opts)
+            .map_err(rocks_err)?;
+        WAL_DIRTY.with(|d| d.set(true));
+        Ok(())
+    }
+
+    /// The column family with RocksDB id `id` (ids follow [`Cf::ALL`] in databases created
+    /// here, which is every database a slave receives).
+    pub fn cf_by_id(&self, id: u32) -> Option<Cf> {
+        Cf::ALL
+            .into_iter()
+            .zip(self.cf_ids)
+            .find(|&(_, cf_id)| cf_id == id)
+            .map(|(cf, _)| cf)
+    }
+
+    /// Reads the RocksDB id of each column family from how a batch encodes a put into it
+    /// (the Rust binding exposes no id accessor).
+    fn column_family_ids(db: &DB) -> Result<[u32; Cf::ALL.len()], StorageError> {
+        let mut ids = [0u32; Cf::ALL.len()];
+        for (slot, cf) in ids.iter_mut().zip(Cf::ALL) {
+            let handle = db
+                .cf_handle(cf.name())
+                .ok_or_else(|| StorageError::Engine(format!("no column family {}", cf.name())))?;
+            let mut b = WriteBatch::default();
+            b.put_cf(handle, b"", b"");
+            // Header: 8-byte sequence, 4-byte count; then tag 0x1 (default family) or 0x5
+            // followed by the family id as a varint32.
+            *slot = match b.data().get(12..) {
+                Some([0x1, ..]) => 0,
+                Some([0x5, rest @ ..]) => decode_varint32(rest)
+                    .ok_or_else(|| StorageError::Engine("unreadable column family id".into()))?,
+                _ => return Err(StorageError::Engine("unexpected batch encoding".into())),
+            };
+        }
+        Ok(ids)
+    }
+
+    /// Writes a consistent copy of the database into `dir` (a new directory), hard-linking
+    /// the table files, and returns the sequence number its data ends at.
+    pub fn checkpoint(&self, dir: &Path) -> Result<u64, StorageError> {
+        self.db.flush_wal(false).map_err(rocks_err)?;
+        let cp = rocksdb::checkpoint::Checkpoint::new(&self.db).map_err(rocks_err)?;
+        // Flushing first (log size threshold 0) leaves the copy without WAL to replay.
+        cp.create_checkpoint_with_log_size(dir, 0)
+            .map_err(rocks_err)?;
+        checkpoint_sequence(dir)
+    }
+
+    /// The WAL files RocksDB keeps, live and archived, sorted by file number.
+    pub fn wal_files(&self) -> Vec<std::path::PathBuf> {
+        let dir = self.db.path().to_path_buf();
+        let mut files: Vec<(u64, std::path::PathBuf)> = [dir.clone(), dir.join("archive")]
+            .iter()
+            .filter_map(|d| std::fs::read_dir(d).ok())
+            .flatten()
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let number = name.strip_suffix(".log")?.parse::<u64>().ok()?;
+                Some((number, e.path()))
+            })
+            .collect();
+        files.sort();
+        files.into_iter().map(|(_, p)| p).collect()
+    }
+
     /// A cursor over `[lower, upper)` of a column family (`upper = None`: to the end).
     pub fn range(&self, cf: Cf, lower: &[u8], upper: Option<&[u8]>) -> RangeCursor<'_> {
         let mut ro = ReadOptions::default();
@@ -382,6 +499,26 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// A little-endian base-128 varint of at most 32 bits.
+fn decode_varint32(bytes: &[u8]) -> Option<u32> {
+    let mut value = 0u32;
+    for (i, &b) in bytes.iter().take(5).enumerate() {
+        value |= u32::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+/// The last sequence number of a checkpoint directory (opened read-only).
+fn checkpoint_sequence(dir: &Path) -> Result<u64, StorageError> {
+    let opts = Options::default();
+    let names = Cf::ALL.iter().map(|cf| cf.name());
+    let db = DB::open_cf_for_read_only(&opts, dir, names, false).map_err(rocks_err)?;
+    Ok(db.latest_sequence_number())
 }
 
 /// Mutations collected for one atomic write.

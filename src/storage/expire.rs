@@ -52,6 +52,10 @@ pub static ACTIVE_EXPIRE_ENABLED: AtomicBool = AtomicBool::new(true);
 impl Storage {
     /// Deletes `key` of physical db `pdb` if it is still expired. Returns whether it was removed.
     fn expire_if_due(&self, pdb: u16, key: &[u8]) -> Result<bool, StorageError> {
+        if self.is_replica() {
+            // The master's deletion arrives through replication.
+            return Ok(false);
+        }
         let _guard = self.lock_keys([key]);
         let state = self.load_physical(pdb, key)?;
         if state.stored.is_none() || state.live().is_some() {
@@ -67,6 +71,9 @@ impl Storage {
     /// Handles up to `BATCH` due index entries from `from_deadline`; returns the last deadline
     /// seen and whether the batch was full (more may be due).
     fn expire_cycle(&self, from_deadline: u64) -> Result<(u64, bool), StorageError> {
+        if self.is_replica() {
+            return Ok((from_deadline, false));
+        }
         let now = now_ms();
         let lower = from_deadline.to_be_bytes();
         let upper = (now + 1).to_be_bytes();

@@ -14,6 +14,7 @@
 //! physical ids stored in key prefixes, which makes SWAPDB a metadata change.
 //! Write commands run under [`lock::KeysGuard`] taken by the dispatcher for the keys they touch.
 
+pub mod binlog_format;
 pub mod codec;
 pub mod collection;
 pub mod digest;
@@ -25,6 +26,7 @@ pub mod keyspace;
 pub mod list;
 pub mod lock;
 pub mod ready;
+pub mod replica;
 pub mod scan;
 pub mod set;
 pub mod sort;
@@ -108,6 +110,8 @@ pub struct Storage {
     /// Keys watched by WATCH.
     pub watches: watch::Watches,
     pub stats: StorageStats,
+    /// True on a slave: keys are not expired here (see [`replica`]).
+    replica: AtomicBool,
 }
 
 /// Milliseconds since the Unix epoch: the clock of every deadline.
@@ -188,6 +192,7 @@ impl Storage {
             scan_cursors: scan::CursorTable::default(),
             lazy_expired: expire::LazyQueue::default(),
             cache: MetaCache::new(0),
+            replica: AtomicBool::new(false),
             stats: StorageStats {
                 last_save_secs: AtomicU64::new(now_ms() / 1000),
                 ..StorageStats::default()

@@ -172,6 +172,11 @@ impl<'a> WriteTxn<'a> {
         self.batch.put(Cf::Default, key, value);
     }
 
+    /// Deletes a system record.
+    pub fn delete_system(&mut self, key: &[u8]) {
+        self.batch.delete(Cf::Default, key);
+    }
+
     /// True when the transaction has nothing to write.
     pub fn is_empty(&self) -> bool {
         self.batch.is_empty() && self.dbsize_deltas.is_empty()

@@ -1,0 +1,144 @@
+//! Replication commands: SLAVEOF / REPLICAOF, ROLE, WAIT, and PIKA-REPLICATE (the handshake a
+//! slave sends before the connection switches to the replication protocol).
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::spec::{CommandSpec, KeySpec};
+use super::{args, CmdError, CmdResult, Ctx};
+use crate::command;
+use crate::replication::MasterAddr;
+use crate::resp::Reply;
+
+/// Commands of this group.
+#[rustfmt::skip]
+pub const COMMANDS: &[CommandSpec] = &[
+    command!("slaveof", 3, [ADMIN, NOSCRIPT, STALE, NO_ASYNC_LOADING], KeySpec::None,
+             [ADMIN, SLOW, DANGEROUS], "server",
+             "Sets a Redis server as a replica of another, or promotes it to being a master.",
+             slaveof),
+    command!("replicaof", 3, [ADMIN, NOSCRIPT, STALE, NO_ASYNC_LOADING], KeySpec::None,
+             [ADMIN, SLOW, DANGEROUS], "server",
+             "Configures a server as replica of another, or promotes it to a master.", slaveof),
+    command!("role", 1, [NOSCRIPT, LOADING, STALE, FAST], KeySpec::None,
+             [ADMIN, FAST, DANGEROUS], "server",
+             "Returns the replication role.", role),
+    command!("wait", 3, [NOSCRIPT], KeySpec::None, [SLOW, CONNECTION], "generic",
+             "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.",
+             wait),
+    command!("pika-replicate", 2, [ADMIN, NOSCRIPT, STALE, NO_MULTI], KeySpec::None,
+             [ADMIN, SLOW, DANGEROUS], "server",
+             "Turns this connection into a replication link (sent by slaves).", replicate),
+];
+
+/// SLAVEOF host port | SLAVEOF NO ONE.
+fn slaveof(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let server = ctx.server;
+    let repl = &server.replication;
+    let storage = ctx.storage();
+    if args::is(&argv[1], "no") && args::is(&argv[2], "one") {
+        if repl.is_slave() {
+            repl.set_master(None);
+            storage.set_replica(false);
+            storage.clear_master_position()?;
+            storage.continue_versions_after_master()?;
+            set_slaveof_directive(ctx, "");
+            tracing::info!("promoted to master by SLAVEOF NO ONE");
+        }
+        return Ok(Reply::ok());
+    }
+    let port = args::int(&argv[2])
+        .ok()
+        .and_then(|p| u16::try_from(p).ok())
+        .filter(|&p| p > 0)
+        .ok_or_else(|| CmdError::err("Invalid master port"))?;
+    let master = MasterAddr {
+        host: String::from_utf8_lossy(&argv[1]).into_owned(),
+        port,
+    };
+    if repl.master().as_ref() == Some(&master) {
+        return Ok(Reply::Simple(
+            "OK Already connected to specified master".into(),
+        ));
+    }
+    storage.set_replica(true);
+    repl.set_master(Some(master.clone()));
+    set_slaveof_directive(ctx, &master.to_directive());
+    tracing::info!("now a slave of {}:{}", master.host, master.port);
+    Ok(Reply::ok())
+}
+
+/// Keeps CONFIG GET slaveof (and a storage restart after a full sync) in step with SLAVEOF.
+fn set_slaveof_directive(ctx: &Ctx<'_>, value: &str) {
+    let mut cfg = (**ctx.server.config()).clone();
+    cfg.slaveof = value.to_string();
+    ctx.server.set_config(cfg);
+}
+
+fn role(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    let repl = &ctx.server.replication;
+    let storage = ctx.storage();
+    match repl.master() {
+        None => {
+            let slaves = repl
+                .slaves()
+                .iter()
+                .map(|s| {
+                    Reply::Array(vec![
+                        Reply::bulk(s.ip.clone()),
+                        Reply::bulk(s.port.to_string()),
+                        Reply::bulk(s.acked.load(Ordering::Relaxed).to_string()),
+                    ])
+                })
+                .collect();
+            Ok(Reply::Array(vec![
+                Reply::bulk("master"),
+                Reply::Integer(storage.engine().latest_sequence() as i64),
+                Reply::Array(slaves),
+            ]))
+        }
+        Some(m) => {
+            let offset = storage.master_position()?.map_or(-1, |(_, seq)| seq as i64);
+            Ok(Reply::Array(vec![
+                Reply::bulk("slave"),
+                Reply::bulk(m.host),
+                Reply::Integer(i64::from(m.port)),
+                Reply::bulk(repl.link().state.name()),
+                Reply::Integer(offset),
+            ]))
+        }
+    }
+}
+
+/// WAIT numreplicas timeout: waits until that many slaves applied every write committed so far.
+fn wait(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let repl = &ctx.server.replication;
+    if repl.is_slave() {
+        return Err(CmdError::err(
+            "WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.",
+        ));
+    }
+    let wanted = args::int(&argv[1])?;
+    let timeout = args::int(&argv[2])?;
+    if timeout < 0 {
+        return Err(CmdError::err("timeout is negative"));
+    }
+    let seq = ctx.storage().engine().latest_sequence();
+    let timeout = (timeout > 0).then(|| Duration::from_millis(timeout as u64));
+    let client = ctx.client;
+    let reached = repl.wait_for(seq, wanted.max(0) as usize, timeout, || client.is_closing());
+    Ok(Reply::Integer(reached as i64))
+}
+
+/// PIKA-REPLICATE listening-port: the slave's handshake; the connection is handed over to
+/// replication once the +OK is out.
+fn replicate(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let port = args::int(&argv[1])
+        .ok()
+        .and_then(|p| u16::try_from(p).ok())
+        .ok_or_else(|| CmdError::err("Invalid listening port"))?;
+    ctx.client.request_replica_handover(port);
+    Ok(Reply::ok())
+}

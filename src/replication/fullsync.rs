@@ -1,0 +1,282 @@
+//! Full sync: the master streams a RocksDB checkpoint; the slave stages it next to its
+//! database and installs it when its storage restarts.
+//!
+//! Staging and install are crash-safe. Files arrive in `<db-path>.fullsync/`; only after the
+//! last one is on disk does `FULLSYNC-DONE` (the master's replication id and the sequence number
+//! the checkpoint ends at) appear there. At start-up [`install_pending`] swaps a complete
+//! staging directory in (`db` → `db.old`, staging → `db`, then `db.old` removed) and discards an
+//! incomplete one. A crash at any point leaves the old data, or a state the next start
+//! completes, or nothing staged so the slave asks for a new full sync; never a mix.
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+
+use super::wire::{self, pb, MasterMsg};
+use super::SlaveEntry;
+use crate::state::ServerState;
+use crate::storage::Storage;
+
+/// Marker of a complete staged snapshot: `replid\nseq\n`.
+const DONE_MARKER: &str = "FULLSYNC-DONE";
+/// Size of one file chunk on the wire.
+const CHUNK: usize = 1 << 20;
+
+/// `<db-path>` with `suffix` appended to its last component.
+fn sibling(db_path: &Path, suffix: &str) -> PathBuf {
+    let trimmed = db_path.components().as_path().to_path_buf();
+    let mut name = trimmed
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "db".into());
+    name.push(suffix);
+    trimmed.with_file_name(name)
+}
+
+/// Master: checkpoints the database and streams it to the slave.
+pub fn send_snapshot(
+    server: &ServerState,
+    slave: &SlaveEntry,
+    out: &mut BufWriter<TcpStream>,
+    replid: &str,
+) -> std::io::Result<()> {
+    let db_path = server.config().db_path.clone();
+    let dir = sibling(&db_path, &format!(".snapshot-{}", slave.id));
+    let _ = fs::remove_dir_all(&dir);
+    let started = std::time::Instant::now();
+    let seq = server
+        .storage
+        .engine()
+        .checkpoint(&dir)
+        .map_err(std::io::Error::other)?;
+    let result = stream_dir(slave, out, &dir, replid, seq);
+    let _ = fs::remove_dir_all(&dir);
+    if result.is_ok() {
+        tracing::info!(
+            "full sync to {}:{} sent (sequence {seq}) in {:.1}s",
+            slave.ip,
+            slave.port,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    result
+}
+
+fn stream_dir(
+    slave: &SlaveEntry,
+    out: &mut BufWriter<TcpStream>,
+    dir: &Path,
+    replid: &str,
+    seq: u64,
+) -> std::io::Result<()> {
+    let mut files: Vec<(String, u64)> = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            files.push((name, entry.metadata()?.len()));
+        }
+    }
+    files.sort();
+    *slave.state.lock() = "send_bulk";
+    wire::send_master(
+        out,
+        MasterMsg::FullStart(pb::FullSyncStart {
+            replid: replid.to_string(),
+            seq,
+            total_bytes: files.iter().map(|(_, len)| len).sum(),
+            file_count: files.len() as u32,
+        }),
+    )?;
+    let mut buf = vec![0u8; CHUNK];
+    for (name, _) in &files {
+        let mut f = File::open(dir.join(name))?;
+        let mut offset = 0u64;
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 && offset > 0 {
+                break;
+            }
+            wire::send_master(
+                out,
+                MasterMsg::Chunk(pb::FileChunk {
+                    name: name.clone(),
+                    offset,
+                    data: buf[..n].to_vec(),
+                }),
+            )?;
+            offset += n as u64;
+            if n == 0 {
+                break;
+            }
+        }
+    }
+    wire::send_master(
+        out,
+        MasterMsg::FullEnd(pb::FullSyncEnd {
+            replid: replid.to_string(),
+            seq,
+        }),
+    )?;
+    out.flush()
+}
+
+/// Slave: receives the checkpoint announced by `start` into the staging directory and marks
+/// it complete. `progress` is told the bytes received so far.
+pub fn receive_snapshot(
+    input: &mut impl Read,
+    db_path: &Path,
+    start: &pb::FullSyncStart,
+    mut progress: impl FnMut(u64),
+) -> std::io::Result<()> {
+    let staging = sibling(db_path, ".fullsync");
+    let _ = fs::remove_dir_all(&staging);
+    fs::create_dir_all(&staging)?;
+    let mut current: Option<(String, File)> = None;
+    let mut received = 0u64;
+    loop {
+        match wire::recv_master(input)? {
+            MasterMsg::Chunk(c) => {
+                if c.name.contains('/') || c.name.contains("..") || c.name.is_empty() {
+                    return Err(std::io::Error::other(format!("bad file name {:?}", c.name)));
+                }
+                if current.as_ref().map(|(n, _)| n != &c.name).unwrap_or(true) {
+                    if let Some((_, f)) = current.take() {
+                        f.sync_all()?;
+                    }
+                    current = Some((c.name.clone(), File::create(staging.join(&c.name))?));
+                }
+                if let Some((_, f)) = current.as_mut() {
+                    f.write_all(&c.data)?;
+                }
+                received += c.data.len() as u64;
+                progress(received);
+            }
+            MasterMsg::FullEnd(end) => {
+                if let Some((_, f)) = current.take() {
+                    f.sync_all()?;
+                }
+                if end.seq != start.seq || end.replid != start.replid {
+                    return Err(std::io::Error::other(
+                        "full sync ended with another position",
+                    ));
+                }
+                let marker = staging.join(DONE_MARKER);
+                fs::write(&marker, format!("{}\n{}\n", start.replid, start.seq))?;
+                File::open(&marker)?.sync_all()?;
+                File::open(&staging)?.sync_all()?;
+                return Ok(());
+            }
+            other => {
+                return Err(std::io::Error::other(format!(
+                    "unexpected message during full sync: {other:?}"
+                )))
+            }
+        }
+    }
+}
+
+/// Start-up, before the database opens: installs a complete staged snapshot, discards an
+/// incomplete one. True when a snapshot was installed.
+pub fn install_pending(db_path: &Path) -> std::io::Result<bool> {
+    let staging = sibling(db_path, ".fullsync");
+    let old = sibling(db_path, ".old");
+    let mut installed = false;
+    if staging.join(DONE_MARKER).exists() {
+        if db_path.exists() {
+            if old.exists() {
+                fs::remove_dir_all(&old)?;
+            }
+            fs::rename(db_path, &old)?;
+        }
+        fs::rename(&staging, db_path)?;
+        installed = true;
+    } else if staging.exists() {
+        tracing::warn!(
+            "discarding an incomplete full sync in {}",
+            staging.display()
+        );
+        fs::remove_dir_all(&staging)?;
+    }
+    if old.exists() {
+        if db_path.exists() {
+            fs::remove_dir_all(&old)?;
+        } else {
+            fs::rename(&old, db_path)?;
+        }
+    }
+    Ok(installed)
+}
+
+/// Start-up, after the database opened: a freshly installed snapshot becomes this slave's
+/// position in the master's history, and the node gets a history of its own.
+pub fn finish_install(storage: &Storage, db_path: &Path) -> Result<(), String> {
+    let marker = db_path.join(DONE_MARKER);
+    let Ok(text) = fs::read_to_string(&marker) else {
+        return Ok(());
+    };
+    let mut lines = text.lines();
+    let (Some(replid), Some(seq)) = (lines.next(), lines.next().and_then(|s| s.parse().ok()))
+    else {
+        return Err(format!("unreadable {}", marker.display()));
+    };
+    storage
+        .set_master_position(replid, seq)
+        .and_then(|_| storage.renew_replication_id())
+        .map_err(|e| e.to_string())?;
+    fs::remove_file(&marker).map_err(|e| e.to_string())?;
+    tracing::info!("installed the master's snapshot at sequence {seq}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn siblings_sit_next_to_the_database() {
+        assert_eq!(
+            sibling(Path::new("/data/db/"), ".fullsync"),
+            PathBuf::from("/data/db.fullsync")
+        );
+        assert_eq!(
+            sibling(Path::new("./db"), ".old"),
+            PathBuf::from("./db.old")
+        );
+    }
+
+    #[test]
+    fn install_swaps_only_complete_snapshots() {
+        let root = tempfile::tempdir().unwrap();
+        let db = root.path().join("db");
+        fs::create_dir_all(&db).unwrap();
+        fs::write(db.join("old-file"), b"old").unwrap();
+        // Incomplete: discarded, the old data stays.
+        let staging = sibling(&db, ".fullsync");
+        fs::create_dir_all(&staging).unwrap();
+        fs::write(staging.join("new-file"), b"new").unwrap();
+        assert!(!install_pending(&db).unwrap());
+        assert!(db.join("old-file").exists() && !staging.exists());
+        // Complete: swapped in.
+        fs::create_dir_all(&staging).unwrap();
+        fs::write(staging.join("new-file"), b"new").unwrap();
+        fs::write(staging.join(DONE_MARKER), "id\n5\n").unwrap();
+        assert!(install_pending(&db).unwrap());
+        assert!(db.join("new-file").exists() && !db.join("old-file").exists());
+        assert!(!sibling(&db, ".old").exists());
+    }
+
+    #[test]
+    fn install_finishes_after_a_crash_between_the_renames() {
+        let root = tempfile::tempdir().unwrap();
+        let db = root.path().join("db");
+        let staging = sibling(&db, ".fullsync");
+        let old = sibling(&db, ".old");
+        fs::create_dir_all(&old).unwrap();
+        fs::create_dir_all(&staging).unwrap();
+        fs::write(staging.join(DONE_MARKER), "id\n5\n").unwrap();
+        assert!(install_pending(&db).unwrap());
+        assert!(db.join(DONE_MARKER).exists() && !old.exists());
+    }
+}

@@ -1,0 +1,213 @@
+//! The master side: one thread per connected slave sends it a full or an incremental sync
+//! and then follows the binlog; a second thread reads the slave's acknowledgements.
+
+use std::io::{BufReader, BufWriter, Write};
+use std::net::TcpStream;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::wire::{self, pb, MasterMsg, SlaveMsg};
+use super::SlaveEntry;
+use crate::state::ServerState;
+
+/// How long the master waits for the slave's sync request.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often an idle master tells the slave it is alive.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+/// How long an idle sender sleeps before looking for new batches.
+const POLL: Duration = Duration::from_millis(1);
+/// Batch bytes written before the sender flushes the socket even with more to send.
+const FLUSH_BYTES: usize = 256 * 1024;
+
+/// Serves a slave whose connection was handed over after `PIKA-REPLICATE` (`leftover`: bytes
+/// it already sent). Returns when the slave disconnects or the server stops.
+pub fn serve_slave(
+    server: Arc<ServerState>,
+    stream: TcpStream,
+    leftover: Vec<u8>,
+    listening_port: u16,
+) {
+    let peer = stream
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT));
+    let Ok(read_half) = stream.try_clone() else {
+        return;
+    };
+    let mut input = BufReader::new(std::io::Read::chain(
+        std::io::Cursor::new(leftover),
+        read_half,
+    ));
+    let request = match wire::recv_slave(&mut input) {
+        Ok(SlaveMsg::Sync(r)) => r,
+        Ok(other) => {
+            tracing::warn!("slave {peer}: expected a sync request, got {other:?}");
+            return;
+        }
+        Err(e) => {
+            tracing::warn!("slave {peer}: no sync request: {e}");
+            return;
+        }
+    };
+    let port = if request.listening_port != 0 {
+        request.listening_port as u16
+    } else {
+        listening_port
+    };
+    let repl = &server.replication;
+    let slave = repl.add_slave(peer.clone(), port);
+    let closer = stream.try_clone();
+    let out = BufWriter::with_capacity(FLUSH_BYTES, stream);
+    let result = sync_slave(&server, &slave, input, out, &request);
+    slave.closed.store(true, Ordering::Relaxed);
+    // Ends the acknowledgement reader at once.
+    if let Ok(s) = closer {
+        let _ = s.shutdown(std::net::Shutdown::Both);
+    }
+    repl.remove_slave(slave.id);
+    match result {
+        Ok(()) => tracing::info!("slave {peer}:{port} disconnected"),
+        Err(e) => tracing::info!("slave {peer}:{port} disconnected: {e}"),
+    }
+}
+
+fn sync_slave(
+    server: &Arc<ServerState>,
+    slave: &Arc<SlaveEntry>,
+    input: BufReader<impl std::io::Read + Send + 'static>,
+    mut out: BufWriter<TcpStream>,
+    request: &pb::SyncRequest,
+) -> std::io::Result<()> {
+    let storage = &server.storage;
+    let repl = &server.replication;
+    let replid = storage.replication_id().map_err(std::io::Error::other)?;
+    let engine = storage.engine();
+    let latest = engine.latest_sequence();
+    let wanted = request.next_seq;
+    let same_history = !request.replid.is_empty() && request.replid == replid;
+    let partial_ok = same_history
+        && wanted >= 1
+        && wanted <= latest + 1
+        && (wanted == latest + 1 || first_batch_is(engine, wanted));
+    if !partial_ok {
+        if same_history {
+            repl.sync_partial_err.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(
+                "slave {}:{} asked for sequence {wanted}, no longer in the binlog: full sync",
+                slave.ip,
+                slave.port
+            );
+        }
+        repl.sync_full.fetch_add(1, Ordering::Relaxed);
+        return super::fullsync::send_snapshot(server, slave, &mut out, &replid);
+    }
+    repl.sync_partial_ok.fetch_add(1, Ordering::Relaxed);
+    tracing::info!(
+        "slave {}:{} resumes at sequence {wanted}",
+        slave.ip,
+        slave.port
+    );
+    slave.acked.store(wanted - 1, Ordering::Relaxed);
+    *slave.state.lock() = "online";
+    spawn_ack_reader(server, slave, input)?;
+    wire::send_master(
+        &mut out,
+        MasterMsg::Incremental(pb::IncrementalStart {
+            replid: replid.clone(),
+            from_seq: wanted,
+        }),
+    )?;
+    out.flush()?;
+    follow_binlog(server, slave, &mut out, wanted)
+}
+
+/// True when the binlog still holds the batch starting at `seq`.
+fn first_batch_is(engine: &crate::storage::engine::Engine, seq: u64) -> bool {
+    let _ = engine.flush_wal_buffer();
+    match engine.batches_from(seq) {
+        Ok(mut it) => matches!(it.next(), Some(Ok((first, _, _))) if first == seq),
+        Err(_) => false,
+    }
+}
+
+/// Sends every batch from `next` on as it is committed, until the slave goes away.
+fn follow_binlog(
+    server: &ServerState,
+    slave: &SlaveEntry,
+    out: &mut BufWriter<TcpStream>,
+    mut next: u64,
+) -> std::io::Result<()> {
+    let engine = server.storage.engine();
+    let mut last_send = Instant::now();
+    loop {
+        if slave.closed.load(Ordering::Relaxed) || server.shutdown_requested() {
+            return Ok(());
+        }
+        if engine.latest_sequence() < next {
+            if last_send.elapsed() >= HEARTBEAT {
+                wire::send_master(
+                    out,
+                    MasterMsg::Heartbeat(pb::Heartbeat {
+                        master_seq: engine.latest_sequence(),
+                        time_ms: crate::storage::now_ms(),
+                    }),
+                )?;
+                out.flush()?;
+                last_send = Instant::now();
+            }
+            std::thread::sleep(POLL);
+            continue;
+        }
+        engine.flush_wal_buffer().map_err(std::io::Error::other)?;
+        let batches = engine.batches_from(next).map_err(std::io::Error::other)?;
+        for item in batches {
+            let (seq, count, data) = item.map_err(std::io::Error::other)?;
+            if seq != next {
+                return Err(std::io::Error::other(format!(
+                    "binlog gap: expected sequence {next}, found {seq}"
+                )));
+            }
+            wire::send_master(out, MasterMsg::Batch(pb::Batch { seq, count, data }))?;
+            next = seq + u64::from(count);
+        }
+        out.flush()?;
+        last_send = Instant::now();
+    }
+}
+
+/// Reads the slave's acknowledgements until its connection ends.
+fn spawn_ack_reader(
+    server: &Arc<ServerState>,
+    slave: &Arc<SlaveEntry>,
+    mut input: BufReader<impl std::io::Read + Send + 'static>,
+) -> std::io::Result<()> {
+    let server = Arc::clone(server);
+    let slave = Arc::clone(slave);
+    std::thread::Builder::new()
+        .name("repl-acks".into())
+        .spawn(move || {
+            loop {
+                match wire::recv_slave(&mut input) {
+                    Ok(SlaveMsg::Ack(a)) => server.replication.record_ack(&slave, a.applied_seq),
+                    Ok(_) => {}
+                    Err(e)
+                        if e.kind() == std::io::ErrorKind::WouldBlock
+                            || e.kind() == std::io::ErrorKind::TimedOut =>
+                    {
+                        // Slaves acknowledge at least every heartbeat; silence this long
+                        // means the link is gone.
+                        break;
+                    }
+                    Err(_) => break,
+                }
+                if slave.closed.load(Ordering::Relaxed) {
+                    break;
+                }
+            }
+            slave.closed.store(true, Ordering::Relaxed);
+        })?;
+    Ok(())
+}

@@ -1,0 +1,314 @@
+//! Master/slave replication over the binlog.
+//!
+//! **The binlog is RocksDB's WAL.** Every committed write batch has a RocksDB sequence number;
+//! that number is the binlog position, it survives restarts, and the WAL records carry a CRC32C
+//! each (a torn last record is cut off by RocksDB's recovery, never replayed). The write path
+//! therefore pays for one log, not two. WAL files a memtable flush no longer needs move to
+//! `<db-path>/archive/`; [`purge`] deletes them by `expire-logs-nums` / `expire-logs-days`
+//! and `PURGELOGSTO`, but never one a connected slave still needs. A node's replication id
+//! (INFO's `master_replid`) names its own history of sequence numbers; it is stored in the
+//! database (the WAL files have no header of their own).
+//!
+//! **Protocol** (`proto/replication.proto`, [`wire`]): a slave connects to the master's client
+//! port, authenticates with `masterauth`, sends `PIKA-REPLICATE <port>` and from then on speaks
+//! framed protobuf messages. It names the history it follows and the next sequence number it
+//! needs; the master answers with
+//! - an **incremental sync**, the batches from that position, when it still has them; or
+//! - a **full sync**, a RocksDB checkpoint streamed as files with the sequence number it ends
+//!   at ([`fullsync`]). The slave installs it at a restart of its storage and then asks for
+//!   the batches after it.
+//!
+//! The slave ([`slave`]) applies batches in master order on one thread, each atomically with
+//! its new position, and acknowledges them; the master ([`master`]) knows every slave's
+//! position (INFO, WAIT, retention).
+
+pub mod fullsync;
+pub mod master;
+pub mod slave;
+pub mod wire;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+/// A master's address as given to SLAVEOF or the `slaveof` directive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MasterAddr {
+    pub host: String,
+    pub port: u16,
+}
+
+impl MasterAddr {
+    /// Parses `host:port` or `host port`; empty means none.
+    pub fn parse(text: &str) -> Result<Option<MasterAddr>, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        let (host, port) = text
+            .rsplit_once(':')
+            .or_else(|| text.split_once(char::is_whitespace))
+            .ok_or_else(|| format!("'{text}' is not host:port"))?;
+        let port = port
+            .trim()
+            .parse::<u16>()
+            .map_err(|_| format!("invalid master port in '{text}'"))?;
+        Ok(Some(MasterAddr {
+            host: host.trim().to_string(),
+            port,
+        }))
+    }
+
+    pub fn to_directive(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+/// Where a slave's link to its master stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    /// Not connected; retrying.
+    Connect,
+    /// Connecting and handshaking.
+    Connecting,
+    /// Receiving a full sync.
+    Sync,
+    /// Following the master's binlog.
+    Connected,
+}
+
+impl LinkState {
+    /// The name ROLE uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkState::Connect => "connect",
+            LinkState::Connecting => "connecting",
+            LinkState::Sync => "sync",
+            LinkState::Connected => "connected",
+        }
+    }
+}
+
+/// The slave side's view of its link, for INFO and ROLE.
+#[derive(Debug, Clone)]
+pub struct LinkStatus {
+    pub state: LinkState,
+    /// Last time anything arrived from the master.
+    pub last_io: Option<Instant>,
+    /// Since when the link is down.
+    pub down_since: Instant,
+    /// The last reason the link failed (wrong masterauth, refused connection, ...).
+    pub last_error: String,
+    /// Bytes of the full sync in progress received so far, and expected.
+    pub sync_received: u64,
+    pub sync_total: u64,
+}
+
+/// A slave connected to this node.
+pub struct SlaveEntry {
+    pub id: u64,
+    pub ip: String,
+    /// The port the slave serves clients on.
+    pub port: u16,
+    /// `wait_bgsave` (full sync being prepared), `send_bulk` (being sent) or `online`.
+    pub state: Mutex<&'static str>,
+    /// Last master sequence number the slave applied.
+    pub acked: AtomicU64,
+    /// When the last acknowledgement arrived (ms since the epoch).
+    pub last_ack_ms: AtomicU64,
+    /// Set when the connection ended.
+    pub closed: AtomicBool,
+}
+
+/// This node's replication role and links.
+pub struct Replication {
+    master: Mutex<Option<MasterAddr>>,
+    link: Mutex<LinkStatus>,
+    /// Bumped by every SLAVEOF: a link thread of an older generation ends.
+    generation: AtomicU64,
+    slaves: Mutex<Vec<Arc<SlaveEntry>>>,
+    next_slave_id: AtomicU64,
+    /// Signalled on every acknowledgement (WAIT).
+    acked: Condvar,
+    acked_lock: Mutex<()>,
+    pub sync_full: AtomicU64,
+    pub sync_partial_ok: AtomicU64,
+    pub sync_partial_err: AtomicU64,
+    /// Set by a slave that received a full sync: the server restarts its storage to install it.
+    pub install_requested: AtomicBool,
+}
+
+impl Replication {
+    pub fn new(master: Option<MasterAddr>) -> Replication {
+        Replication {
+            master: Mutex::new(master),
+            link: Mutex::new(LinkStatus {
+                state: LinkState::Connect,
+                last_io: None,
+                down_since: Instant::now(),
+                last_error: String::new(),
+                sync_received: 0,
+                sync_total: 0,
+            }),
+            generation: AtomicU64::new(0),
+            slaves: Mutex::new(Vec::new()),
+            next_slave_id: AtomicU64::new(1),
+            acked: Condvar::new(),
+            acked_lock: Mutex::new(()),
+            sync_full: AtomicU64::new(0),
+            sync_partial_ok: AtomicU64::new(0),
+            sync_partial_err: AtomicU64::new(0),
+            install_requested: AtomicBool::new(false),
+        }
+    }
+
+    /// The master this node follows, if it is a slave.
+    pub fn master(&self) -> Option<MasterAddr> {
+        self.master.lock().clone()
+    }
+
+    pub fn is_slave(&self) -> bool {
+        self.master.lock().is_some()
+    }
+
+    /// Switches to following `master` (None: become a master). Returns the generation the
+    /// link thread for the new master must run under.
+    pub fn set_master(&self, master: Option<MasterAddr>) -> u64 {
+        *self.master.lock() = master;
+        self.set_link(|l| {
+            l.state = LinkState::Connect;
+            l.last_io = None;
+            l.down_since = Instant::now();
+            l.last_error.clear();
+        });
+        self.generation.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    pub fn link(&self) -> LinkStatus {
+        self.link.lock().clone()
+    }
+
+    pub fn set_link(&self, f: impl FnOnce(&mut LinkStatus)) {
+        f(&mut self.link.lock());
+    }
+
+    /// Registers a connected slave.
+    pub fn add_slave(&self, ip: String, port: u16) -> Arc<SlaveEntry> {
+        let entry = Arc::new(SlaveEntry {
+            id: self.next_slave_id.fetch_add(1, Ordering::Relaxed),
+            ip,
+            port,
+            state: Mutex::new("wait_bgsave"),
+            acked: AtomicU64::new(0),
+            last_ack_ms: AtomicU64::new(crate::storage::now_ms()),
+            closed: AtomicBool::new(false),
+        });
+        self.slaves.lock().push(Arc::clone(&entry));
+        entry
+    }
+
+    pub fn remove_slave(&self, id: u64) {
+        self.slaves.lock().retain(|s| s.id != id);
+        self.notify_ack();
+    }
+
+    /// The connected slaves, oldest first.
+    pub fn slaves(&self) -> Vec<Arc<SlaveEntry>> {
+        self.slaves.lock().clone()
+    }
+
+    /// The lowest position a connected slave has applied: binlog after it must be kept.
+    pub fn min_slave_position(&self) -> Option<u64> {
+        self.slaves
+            .lock()
+            .iter()
+            .map(|s| s.acked.load(Ordering::Relaxed))
+            .min()
+    }
+
+    /// Records a slave's acknowledgement and wakes WAIT.
+    pub fn record_ack(&self, slave: &SlaveEntry, seq: u64) {
+        slave.acked.fetch_max(seq, Ordering::Relaxed);
+        slave
+            .last_ack_ms
+            .store(crate::storage::now_ms(), Ordering::Relaxed);
+        self.notify_ack();
+    }
+
+    fn notify_ack(&self) {
+        let _g = self.acked_lock.lock();
+        self.acked.notify_all();
+    }
+
+    /// Online slaves that applied `seq` or later.
+    pub fn slaves_at(&self, seq: u64) -> usize {
+        self.slaves
+            .lock()
+            .iter()
+            .filter(|s| *s.state.lock() == "online" && s.acked.load(Ordering::Relaxed) >= seq)
+            .count()
+    }
+
+    /// WAIT: blocks until `count` slaves applied `seq` or `timeout` passes (None: forever, or
+    /// until `give_up` says the client is gone); returns how many did.
+    pub fn wait_for(
+        &self,
+        seq: u64,
+        count: usize,
+        timeout: Option<Duration>,
+        give_up: impl Fn() -> bool,
+    ) -> usize {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut guard = self.acked_lock.lock();
+        loop {
+            let reached = self.slaves_at(seq);
+            if reached >= count || give_up() {
+                return reached;
+            }
+            let now = Instant::now();
+            let step = match deadline {
+                Some(d) if d <= now => return reached,
+                Some(d) => (d - now).min(Duration::from_millis(100)),
+                None => Duration::from_millis(100),
+            };
+            self.acked.wait_for(&mut guard, step);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn master_addresses_parse_in_both_forms() {
+        let a = MasterAddr::parse("127.0.0.1:9221").unwrap().unwrap();
+        assert_eq!((a.host.as_str(), a.port), ("127.0.0.1", 9221));
+        let b = MasterAddr::parse("localhost 6379").unwrap().unwrap();
+        assert_eq!((b.host.as_str(), b.port), ("localhost", 6379));
+        assert_eq!(MasterAddr::parse("  ").unwrap(), None);
+        assert!(MasterAddr::parse("host:notaport").is_err());
+        assert!(MasterAddr::parse("hostonly").is_err());
+    }
+
+    #[test]
+    fn wait_counts_online_slaves_at_the_position() {
+        let r = Replication::new(None);
+        let s = r.add_slave("127.0.0.1".into(), 1);
+        *s.state.lock() = "online";
+        r.record_ack(&s, 10);
+        assert_eq!(r.wait_for(10, 1, Some(Duration::ZERO), || false), 1);
+        assert_eq!(
+            r.wait_for(11, 1, Some(Duration::from_millis(20)), || false),
+            0
+        );
+        r.remove_slave(s.id);
+        assert_eq!(r.slaves_at(0), 0);
+    }
+}

@@ -1,0 +1,261 @@
+//! The slave side: one thread keeps the link to the master, receives a full sync when needed
+//! and applies the master's batches in order, acknowledging them.
+
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::wire::{self, pb, MasterMsg, SlaveMsg};
+use super::{LinkState, MasterAddr};
+use crate::state::ServerState;
+
+/// Pause between attempts to reach the master.
+const RETRY: Duration = Duration::from_secs(1);
+/// Silence from the master after which the link counts as broken (it sends heartbeats).
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Starts the thread that keeps this node following its master, whichever SLAVEOF names;
+/// it ends at shutdown.
+pub fn spawn_supervisor(server: &Arc<ServerState>) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let server = Arc::clone(server);
+    std::thread::Builder::new()
+        .name("repl-link".into())
+        .spawn(move || supervise(&server))
+}
+
+fn supervise(server: &Arc<ServerState>) {
+    let repl = &server.replication;
+    while !server.shutdown_requested() {
+        let generation = repl.generation();
+        match repl.master() {
+            Some(master) => run_link(server, &master, generation),
+            None => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+fn current(server: &ServerState, generation: u64) -> bool {
+    server.replication.generation() == generation && !server.shutdown_requested()
+}
+
+fn run_link(server: &Arc<ServerState>, master: &MasterAddr, generation: u64) {
+    let repl = &server.replication;
+    while current(server, generation) {
+        repl.set_link(|l| l.state = LinkState::Connecting);
+        let result = follow(server, master, generation);
+        if !current(server, generation) {
+            break;
+        }
+        match result {
+            Ok(Outcome::Installing) => return,
+            Ok(Outcome::Stopped) => {}
+            Err(e) => {
+                tracing::warn!(
+                    "replication link to {}:{} failed: {e}",
+                    master.host,
+                    master.port
+                );
+                repl.set_link(|l| l.last_error = e);
+            }
+        }
+        repl.set_link(|l| {
+            if l.state != LinkState::Connect {
+                l.down_since = Instant::now();
+            }
+            l.state = LinkState::Connect;
+        });
+        std::thread::sleep(RETRY);
+    }
+}
+
+enum Outcome {
+    /// A full sync was received; the server restarts its storage to install it.
+    Installing,
+    /// The link ended because this node stopped following this master.
+    Stopped,
+}
+
+fn follow(
+    server: &Arc<ServerState>,
+    master: &MasterAddr,
+    generation: u64,
+) -> Result<Outcome, String> {
+    let addr = (master.host.as_str(), master.port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {}: {e}", master.host))?
+        .next()
+        .ok_or_else(|| format!("cannot resolve {}", master.host))?;
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(3))
+        .map_err(|e| format!("cannot connect: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
+    let write_half = stream.try_clone().map_err(|e| e.to_string())?;
+    let mut input = BufReader::with_capacity(1 << 20, stream);
+    let mut out = BufWriter::new(write_half);
+    let cfg = server.config();
+    if !cfg.masterauth.is_empty() {
+        let reply = command(&mut input, &mut out, &["AUTH", &cfg.masterauth])?;
+        if !reply.starts_with('+') {
+            return Err(format!(
+                "master refused masterauth: {}",
+                reply.trim_start_matches('-')
+            ));
+        }
+    }
+    let port = cfg.port.to_string();
+    let reply = command(&mut input, &mut out, &["PIKA-REPLICATE", &port])?;
+    if !reply.starts_with('+') {
+        return Err(format!(
+            "master refused to replicate: {}",
+            reply.trim_start_matches('-')
+        ));
+    }
+    let storage = &server.storage;
+    let (replid, next_seq) = match storage.master_position().map_err(|e| e.to_string())? {
+        Some((id, applied)) => (id, applied + 1),
+        None => (String::new(), 0),
+    };
+    wire::send_slave(
+        &mut out,
+        SlaveMsg::Sync(pb::SyncRequest {
+            replid,
+            next_seq,
+            listening_port: u32::from(cfg.port),
+        }),
+    )
+    .and_then(|_| out.flush())
+    .map_err(|e| e.to_string())?;
+    let repl = &server.replication;
+    match wire::recv_master(&mut input).map_err(|e| e.to_string())? {
+        MasterMsg::FullStart(start) => {
+            tracing::info!(
+                "full sync from {}:{}: {} bytes in {} files, sequence {}",
+                master.host,
+                master.port,
+                start.total_bytes,
+                start.file_count,
+                start.seq
+            );
+            repl.set_link(|l| {
+                l.state = LinkState::Sync;
+                l.sync_total = start.total_bytes;
+                l.sync_received = 0;
+                l.last_io = Some(Instant::now());
+            });
+            let started = Instant::now();
+            super::fullsync::receive_snapshot(&mut input, &cfg.db_path, &start, |n| {
+                repl.set_link(|l| {
+                    l.sync_received = n;
+                    l.last_io = Some(Instant::now());
+                });
+            })
+            .map_err(|e| format!("full sync failed: {e}"))?;
+            let secs = started.elapsed().as_secs_f64();
+            tracing::info!(
+                "full sync received: {} bytes in {secs:.2}s ({:.0} MB/s); restarting storage to install it",
+                start.total_bytes,
+                start.total_bytes as f64 / secs.max(1e-9) / 1e6
+            );
+            if !current(server, generation) {
+                return Ok(Outcome::Stopped);
+            }
+            server.request_restart();
+            Ok(Outcome::Installing)
+        }
+        MasterMsg::Incremental(start) => {
+            tracing::info!(
+                "following {}:{} from sequence {}",
+                master.host,
+                master.port,
+                start.from_seq
+            );
+            repl.set_link(|l| {
+                l.state = LinkState::Connected;
+                l.last_io = Some(Instant::now());
+                l.last_error.clear();
+            });
+            apply_stream(server, &mut input, &mut out, &start.replid, generation)
+        }
+        MasterMsg::Refusal(r) => Err(format!("master refused: {}", r.reason)),
+        other => Err(format!("unexpected first message {other:?}")),
+    }
+}
+
+/// Applies batches until the link breaks or this node stops following the master.
+fn apply_stream(
+    server: &ServerState,
+    input: &mut BufReader<TcpStream>,
+    out: &mut BufWriter<TcpStream>,
+    replid: &str,
+    generation: u64,
+) -> Result<Outcome, String> {
+    let storage = &server.storage;
+    let repl = &server.replication;
+    let mut applied = storage
+        .master_position()
+        .map_err(|e| e.to_string())?
+        .map_or(0, |(_, seq)| seq);
+    loop {
+        if !current(server, generation) {
+            return Ok(Outcome::Stopped);
+        }
+        let msg = wire::recv_master(input).map_err(|e| format!("link broken: {e}"))?;
+        repl.set_link(|l| l.last_io = Some(Instant::now()));
+        match msg {
+            MasterMsg::Batch(b) => {
+                if b.seq != applied + 1 {
+                    return Err(format!(
+                        "batch at sequence {} does not follow {applied}",
+                        b.seq
+                    ));
+                }
+                let last = b.seq + u64::from(b.count).max(1) - 1;
+                storage
+                    .apply_replicated(&b.data, replid, last)
+                    .map_err(|e| format!("cannot apply batch {}: {e}", b.seq))?;
+                applied = last;
+            }
+            MasterMsg::Heartbeat(_) => {}
+            other => return Err(format!("unexpected message {other:?}")),
+        }
+        // Acknowledge once everything received so far is applied and in the WAL file.
+        if input.buffer().is_empty() {
+            storage.engine().sync_wal().map_err(|e| e.to_string())?;
+            crate::server::serve_ready_keys(server);
+            wire::send_slave(
+                out,
+                SlaveMsg::Ack(pb::Ack {
+                    applied_seq: applied,
+                }),
+            )
+            .and_then(|_| out.flush())
+            .map_err(|e| format!("link broken: {e}"))?;
+        }
+    }
+}
+
+/// Sends one RESP command and reads its one-line reply.
+fn command(
+    input: &mut BufReader<TcpStream>,
+    out: &mut BufWriter<TcpStream>,
+    args: &[&str],
+) -> Result<String, String> {
+    let mut req = format!("*{}\r\n", args.len());
+    for a in args {
+        req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    out.write_all(req.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|e| format!("cannot talk to the master: {e}"))?;
+    let mut line = String::new();
+    input
+        .by_ref()
+        .take(64 * 1024)
+        .read_line(&mut line)
+        .map_err(|e| format!("no reply from the master: {e}"))?;
+    if line.is_empty() {
+        return Err("the master closed the connection".into());
+    }
+    Ok(line.trim_end().to_string())
+}

@@ -1,0 +1,219 @@
+//! What storage does for replication: the persistent replication ids and positions, and
+//! applying a master's write batches on a slave.
+//!
+//! The binlog is RocksDB's WAL (see `replication`), so a master's batch arrives exactly as it was
+//! committed there. A slave writes it unchanged together with its new position ([`SysKey::REPL_MASTER`]),
+//! so a restart resumes right after the last batch applied. What the write path keeps in memory
+//! beside RocksDB (meta cache, key counters, database map, blocked clients, WATCH) is brought
+//! up to date from the batch's operations afterwards.
+
+use std::sync::atomic::Ordering;
+
+use super::binlog_format::{parse_batch, OpKind};
+use super::codec::{self, MetaValue, SysKey};
+use super::engine::Cf;
+use super::{Storage, StorageError};
+
+/// A fresh 40-hex-digit replication id.
+pub fn new_replication_id() -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..40)
+        .map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0'))
+        .collect()
+}
+
+impl Storage {
+    /// This node's replication id, created on first use.
+    pub fn replication_id(&self) -> Result<String, StorageError> {
+        if let Some(raw) = self.engine.get(Cf::Default, SysKey::REPL_ID)? {
+            if let Ok(id) = String::from_utf8(raw) {
+                return Ok(id);
+            }
+        }
+        self.renew_replication_id()
+    }
+
+    /// Starts a new history for this node (promotion, a freshly installed snapshot).
+    pub fn renew_replication_id(&self) -> Result<String, StorageError> {
+        let id = new_replication_id();
+        let mut txn = self.txn();
+        txn.put_system(SysKey::REPL_ID, id.as_bytes());
+        txn.commit()?;
+        Ok(id)
+    }
+
+    /// The master history this slave follows and the last of its sequence numbers applied here.
+    pub fn master_position(&self) -> Result<Option<(String, u64)>, StorageError> {
+        let Some(raw) = self.engine.get(Cf::Default, SysKey::REPL_MASTER)? else {
+            return Ok(None);
+        };
+        Ok(decode_position(&raw))
+    }
+
+    /// Records where this slave stands in its master's history (after a full sync).
+    pub fn set_master_position(&self, replid: &str, seq: u64) -> Result<(), StorageError> {
+        let mut txn = self.txn();
+        txn.put_system(SysKey::REPL_MASTER, &encode_position(replid, seq));
+        txn.commit()
+    }
+
+    /// Forgets the master (promotion): a later SLAVEOF starts with a full sync.
+    pub fn clear_master_position(&self) -> Result<(), StorageError> {
+        let mut txn = self.txn();
+        txn.delete_system(SysKey::REPL_MASTER);
+        txn.commit()
+    }
+
+    /// Marks this store as a slave's: keys are not expired here (the master's deletions
+    /// arrive through the binlog) but still read as missing once their deadline passed.
+    pub fn set_replica(&self, replica: bool) {
+        self.replica.store(replica, Ordering::Relaxed);
+    }
+
+    pub fn is_replica(&self) -> bool {
+        self.replica.load(Ordering::Relaxed)
+    }
+
+    /// After promotion: versions for new collections continue above every version the old
+    /// master handed out (its persisted floor arrived with its data).
+    pub fn continue_versions_after_master(&self) -> Result<(), StorageError> {
+        self.versions.advance_past_persisted_floor(&self.engine)
+    }
+
+    /// Applies one batch of the master (`data` as committed there), recording that the
+    /// master's history `replid` is applied up to `last_seq`.
+    pub fn apply_replicated(
+        &self,
+        data: &[u8],
+        replid: &str,
+        last_seq: u64,
+    ) -> Result<(), StorageError> {
+        let parsed = parse_batch(data).map_err(|e| StorageError::Corrupt(format!("batch: {e}")))?;
+        let position = encode_position(replid, last_seq);
+        self.engine
+            .write_replicated(data, &[(Cf::Default, SysKey::REPL_MASTER, &position)])?;
+        let mut counters_changed = false;
+        let mut touched = Vec::new();
+        for op in &parsed.ops {
+            let cf = self.engine.cf_by_id(op.cf);
+            match (cf, op.kind) {
+                (Some(Cf::Meta), OpKind::Put) => {
+                    let meta = MetaValue::decode(&op.value);
+                    self.cache.update(&op.key, meta.as_ref());
+                    if let (Some((pdb, _, key)), Some(meta)) =
+                        (codec::decode_meta_key(&op.key), meta.as_ref())
+                    {
+                        if matches!(
+                            meta.data_type,
+                            super::DataType::List | super::DataType::ZSet
+                        ) {
+                            self.ready.signal(pdb, key);
+                        }
+                        touched.push(((pdb, key.to_vec()), false));
+                    }
+                }
+                (Some(Cf::Meta), OpKind::Delete | OpKind::SingleDelete) => {
+                    self.cache.update(&op.key, None);
+                    if let Some((pdb, _, key)) = codec::decode_meta_key(&op.key) {
+                        touched.push(((pdb, key.to_vec()), true));
+                    }
+                }
+                (Some(Cf::Meta), OpKind::DeleteRange) => {
+                    // FLUSHDB / FLUSHALL: the range is whole databases.
+                    self.cache.remove_prefix(&common_prefix(&op.key, &op.value));
+                    counters_changed = true;
+                }
+                (Some(Cf::Default), OpKind::Merge) => counters_changed = true,
+                (Some(Cf::Default), OpKind::Put) if op.key == SysKey::DB_MAP => {
+                    self.reload_db_map()?;
+                }
+                (Some(cf), OpKind::Put | OpKind::Delete) if cf.holds_elements() => {
+                    if let Some((meta_key, _, _)) = codec::decode_element_key(&op.key) {
+                        if let Some((pdb, _, key)) = codec::decode_meta_key(&meta_key) {
+                            touched.push(((pdb, key.to_vec()), false));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if counters_changed {
+            self.reload_counters()?;
+        }
+        if self.watches.any() {
+            self.watches
+                .touch(touched.iter().map(|(k, deleted)| (k, *deleted)));
+        }
+        self.stats
+            .changes_since_save
+            .fetch_add(parsed.ops.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Re-reads the per-database key counters from disk.
+    fn reload_counters(&self) -> Result<(), StorageError> {
+        for (pdb, (keys, expires)) in self.dbsize.iter().zip(&self.expires).enumerate() {
+            let read = |key: Vec<u8>| -> Result<i64, StorageError> {
+                Ok(self
+                    .engine
+                    .get_with(Cf::Default, &key, codec::counter::decode_value)?
+                    .unwrap_or(0))
+            };
+            keys.store(read(SysKey::dbsize(pdb as u16))?, Ordering::Relaxed);
+            expires.store(read(SysKey::expires(pdb as u16))?, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Re-reads the logical → physical database map (SWAPDB on the master).
+    fn reload_db_map(&self) -> Result<(), StorageError> {
+        let databases = self.databases();
+        let map = super::load_db_map(&self.engine, databases)?;
+        *self.db_map.write() = map;
+        Ok(())
+    }
+}
+
+/// The longest common prefix of a range's two ends: what a whole-database range covers.
+fn common_prefix(a: &[u8], b: &[u8]) -> Vec<u8> {
+    a.iter()
+        .zip(b)
+        .take_while(|(x, y)| x == y)
+        .map(|(x, _)| *x)
+        .collect()
+}
+
+fn encode_position(replid: &str, seq: u64) -> Vec<u8> {
+    let mut v = Vec::with_capacity(replid.len() + 8);
+    v.extend_from_slice(replid.as_bytes());
+    v.extend_from_slice(&seq.to_be_bytes());
+    v
+}
+
+fn decode_position(raw: &[u8]) -> Option<(String, u64)> {
+    let split = raw.len().checked_sub(8)?;
+    let seq = u64::from_be_bytes(raw[split..].try_into().ok()?);
+    let replid = String::from_utf8(raw[..split].to_vec()).ok()?;
+    Some((replid, seq))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn position_round_trips() {
+        let id = new_replication_id();
+        assert_eq!(id.len(), 40);
+        let raw = encode_position(&id, 123_456);
+        assert_eq!(decode_position(&raw), Some((id, 123_456)));
+        assert_eq!(decode_position(b"short"), None);
+    }
+
+    #[test]
+    fn common_prefix_of_database_bounds() {
+        assert_eq!(common_prefix(b"\x00\x01a", b"\x00\x02"), b"\x00".to_vec());
+        assert_eq!(common_prefix(b"ab", b"ab"), b"ab".to_vec());
+    }
+}
