@@ -12,6 +12,7 @@ use super::{access, multi, CmdError, Ctx};
 use crate::resp::Reply;
 use crate::state::client::Client;
 use crate::state::ServerState;
+use crate::storage::binlog_format::BatchNote;
 
 /// Redis' text for an unknown command, quoting the first arguments.
 fn unknown_command(argv: &[Bytes]) -> Reply {
@@ -130,6 +131,10 @@ fn run(
     let start = Instant::now();
     let positions = spec.key_positions(argv);
     let db = client.db();
+    if spec.flags.contains(CmdFlags::WRITE) {
+        let pdb = server.storage.physical(db).unwrap_or(BatchNote::NO_DB);
+        crate::storage::write::set_current_command(spec.name, pdb);
+    }
     let result = {
         let _locks = (spec.flags.contains(CmdFlags::WRITE) && !positions.is_empty()).then(|| {
             server
@@ -139,6 +144,9 @@ fn run(
         let mut ctx = Ctx { server, client };
         (spec.handler)(&mut ctx, argv)
     };
+    if spec.flags.contains(CmdFlags::WRITE) {
+        crate::storage::write::set_current_command("", BatchNote::NO_DB);
+    }
     if !spec.flags.contains(CmdFlags::NO_TOUCH) {
         for &i in &positions {
             access::touch(db, &argv[i]);

@@ -341,7 +341,8 @@ fn replication_section(server: &ServerState, w: &mut Lines<'_>) {
     w.field("second_repl_offset", -1);
     w.field("repl_backlog_active", u8::from(!slaves.is_empty()));
     // Pika's view: the binlog is the WAL; its position is the last sequence number.
-    let files = storage.engine().wal_files();
+    let files =
+        crate::storage::binlog_format::wal_files(storage.engine().path()).unwrap_or_default();
     w.field("binlog_files", files.len());
     w.field(
         "binlog_current_file",

@@ -28,6 +28,10 @@ pub const COMMANDS: &[CommandSpec] = &[
     command!("wait", 3, [NOSCRIPT], KeySpec::None, [SLOW, CONNECTION], "generic",
              "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.",
              wait),
+    command!("purgelogsto", -2, [ADMIN, NOSCRIPT], KeySpec::None, [ADMIN, SLOW, DANGEROUS],
+             "server",
+             "Deletes the binlog files numbered below the one given, unless a connected slave needs them.",
+             purgelogsto),
     command!("pika-replicate", 2, [ADMIN, NOSCRIPT, STALE, NO_MULTI], KeySpec::None,
              [ADMIN, SLOW, DANGEROUS], "server",
              "Turns this connection into a replication link (sent by slaves).", replicate),
@@ -140,5 +144,13 @@ fn replicate(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         .and_then(|p| u16::try_from(p).ok())
         .ok_or_else(|| CmdError::err("Invalid listening port"))?;
     ctx.client.request_replica_handover(port);
+    Ok(Reply::ok())
+}
+
+/// PURGELOGSTO file: Pika's manual binlog purge (`write2file123`, `000123.log` or `123`).
+fn purgelogsto(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let below = crate::replication::purge::parse_file_number(&String::from_utf8_lossy(&argv[1]))
+        .ok_or_else(|| CmdError::err("invalid binlog file name"))?;
+    crate::replication::purge::purge_below(ctx.server, below).map_err(CmdError::err)?;
     Ok(Reply::ok())
 }

@@ -24,6 +24,7 @@
 
 pub mod fullsync;
 pub mod master;
+pub mod purge;
 pub mod slave;
 pub mod wire;
 

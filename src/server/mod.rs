@@ -73,6 +73,12 @@ fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
             .with_cache_capacity(cfg.cache_maxmemory as usize),
     );
     fullsync::finish_install(&storage, &cfg.db_path).map_err(std::io::Error::other)?;
+    let replid = storage.replication_id()?;
+    tracing::info!(
+        replid,
+        "binlog position {}",
+        storage.engine().latest_sequence()
+    );
     let network_threads = cfg.thread_num.max(1);
     let pool_size = worker_count(cfg.thread_pool_size, network_threads);
     let addr = format!("{}:{}", cfg.bind, cfg.port);
@@ -89,6 +95,7 @@ fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
     let stop_expirer = Arc::new(AtomicBool::new(false));
     let expirer = expire::spawn_expirer(Arc::clone(&storage), Arc::clone(&stop_expirer))?;
     let replication_link = slave::spawn_supervisor(&server)?;
+    let binlog_purger = crate::replication::purge::spawn(&server)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(network_threads)
@@ -103,6 +110,7 @@ fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
     stop_expirer.store(true, Ordering::Relaxed);
     let _ = expirer.join();
     let _ = replication_link.join();
+    let _ = binlog_purger.join();
     if server.shutdown_mode() == ShutdownMode::Save {
         if let Err(e) = storage.engine().flush() {
             tracing::error!("flush at shutdown failed: {e}");

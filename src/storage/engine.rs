@@ -425,22 +425,9 @@ impl Engine {
         checkpoint_sequence(dir)
     }
 
-    /// The WAL files RocksDB keeps, live and archived, sorted by file number.
-    pub fn wal_files(&self) -> Vec<std::path::PathBuf> {
-        let dir = self.db.path().to_path_buf();
-        let mut files: Vec<(u64, std::path::PathBuf)> = [dir.clone(), dir.join("archive")]
-            .iter()
-            .filter_map(|d| std::fs::read_dir(d).ok())
-            .flatten()
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let name = e.file_name().into_string().ok()?;
-                let number = name.strip_suffix(".log")?.parse::<u64>().ok()?;
-                Some((number, e.path()))
-            })
-            .collect();
-        files.sort();
-        files.into_iter().map(|(_, p)| p).collect()
+    /// The directory of the database.
+    pub fn path(&self) -> &Path {
+        self.db.path()
     }
 
     /// A cursor over `[lower, upper)` of a column family (`upper = None`: to the end).
@@ -538,6 +525,11 @@ impl Batch<'_> {
 
     pub fn merge(&mut self, cf: Cf, key: &[u8], operand: &[u8]) {
         self.inner.merge_cf(self.engine.handle(cf), key, operand);
+    }
+
+    /// Adds a blob that goes to the WAL only (the binlog's note of what wrote the batch).
+    pub fn log_data(&mut self, blob: &[u8]) {
+        self.inner.put_log_data(blob);
     }
 
     pub fn delete_range(&mut self, cf: Cf, from: &[u8], to: &[u8]) {

@@ -61,6 +61,7 @@ impl Storage {
         if state.stored.is_none() || state.live().is_some() {
             return Ok(false);
         }
+        super::write::set_current_command("expired", pdb);
         let mut txn = self.txn();
         txn.remove(&state);
         txn.commit()?;

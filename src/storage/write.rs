@@ -7,6 +7,7 @@
 
 use std::sync::atomic::Ordering;
 
+use super::binlog_format::BatchNote;
 use super::codec::{self, encode_expire_key, DataType, MetaValue, SysKey};
 use super::engine::{Batch, Cf};
 use super::{KeyState, Storage, StorageError};
@@ -29,12 +30,33 @@ pub struct WriteTxn<'a> {
     touched: Vec<(super::ready::DbKey, bool)>,
 }
 
+thread_local! {
+    /// The command this thread runs and the physical database it addresses, for the binlog
+    /// note of the batches it writes.
+    static CURRENT_COMMAND: std::cell::Cell<(&'static str, u16)> =
+        const { std::cell::Cell::new(("", BatchNote::NO_DB)) };
+}
+
+/// Names the command whose batches this thread writes from now on (the dispatcher calls it).
+pub fn set_current_command(name: &'static str, pdb: u16) {
+    CURRENT_COMMAND.with(|c| c.set((name, pdb)));
+}
+
 impl Storage {
     /// Starts a write transaction.
     pub fn txn(&self) -> WriteTxn<'_> {
+        let mut batch = self.engine.batch();
+        // First in the batch, so a WAL record that merged several batches splits at notes.
+        let (command, db) = CURRENT_COMMAND.with(|c| c.get());
+        let note = BatchNote {
+            time_ms: super::now_ms(),
+            db,
+            command: if command.is_empty() { "-" } else { command }.to_string(),
+        };
+        batch.log_data(&note.encode());
         WriteTxn {
             storage: self,
-            batch: self.engine.batch(),
+            batch,
             dbsize_deltas: Vec::new(),
             cache_updates: Vec::new(),
             cleared_dbs: Vec::new(),
