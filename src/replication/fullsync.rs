@@ -47,7 +47,6 @@ pub fn send_snapshot(
     let started = std::time::Instant::now();
     let seq = server
         .storage
-        .engine()
         .checkpoint(&dir)
         .map_err(std::io::Error::other)?;
     let result = stream_dir(slave, out, &dir, replid, seq);

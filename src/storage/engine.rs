@@ -414,15 +414,16 @@ impl Engine {
         Ok(ids)
     }
 
-    /// Writes a consistent copy of the database into `dir` (a new directory), hard-linking
-    /// the table files, and returns the sequence number its data ends at.
-    pub fn checkpoint(&self, dir: &Path) -> Result<u64, StorageError> {
+    /// Writes a copy of the database into `dir` (a new directory): table files hard-linked,
+    /// live WAL files copied. Consistent only while no write is in flight (the caller holds
+    /// the structure lock, see `Storage::checkpoint`).
+    pub fn checkpoint(&self, dir: &Path) -> Result<(), StorageError> {
         self.db.flush_wal(false).map_err(rocks_err)?;
         let cp = rocksdb::checkpoint::Checkpoint::new(&self.db).map_err(rocks_err)?;
-        // Flushing first (log size threshold 0) leaves the copy without WAL to replay.
-        cp.create_checkpoint_with_log_size(dir, 0)
-            .map_err(rocks_err)?;
-        checkpoint_sequence(dir)
+        // No memtable flush (it would run column family by column family while the caller
+        // keeps writers waiting): the copied WAL files carry what the memtables hold.
+        cp.create_checkpoint_with_log_size(dir, u64::MAX)
+            .map_err(rocks_err)
     }
 
     /// The directory of the database.
@@ -498,14 +499,6 @@ fn decode_varint32(bytes: &[u8]) -> Option<u32> {
         }
     }
     None
-}
-
-/// The last sequence number of a checkpoint directory (opened read-only).
-fn checkpoint_sequence(dir: &Path) -> Result<u64, StorageError> {
-    let opts = Options::default();
-    let names = Cf::ALL.iter().map(|cf| cf.name());
-    let db = DB::open_cf_for_read_only(&opts, dir, names, false).map_err(rocks_err)?;
-    Ok(db.latest_sequence_number())
 }
 
 /// Mutations collected for one atomic write.

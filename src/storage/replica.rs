@@ -81,6 +81,15 @@ impl Storage {
         self.versions.advance_past_persisted_floor(&self.engine)
     }
 
+    /// Writes a consistent copy of the database into `dir` (full sync) and returns the
+    /// sequence number its data ends at. Writers wait while the files are linked and copied.
+    pub fn checkpoint(&self, dir: &std::path::Path) -> Result<u64, StorageError> {
+        let _quiet = self.lock_structure();
+        let seq = self.engine.latest_sequence();
+        self.engine.checkpoint(dir)?;
+        Ok(seq)
+    }
+
     /// Applies one batch of the master (`data` as committed there), recording that the
     /// master's history `replid` is applied up to `last_seq`.
     pub fn apply_replicated(
@@ -91,6 +100,8 @@ impl Storage {
     ) -> Result<(), StorageError> {
         let parsed = parse_batch(data).map_err(|e| StorageError::Corrupt(format!("batch: {e}")))?;
         let position = encode_position(replid, last_seq);
+        // Like any writer, so a checkpoint (for a slave of this slave) sees no write in flight.
+        let _writer = self.lock_keys(std::iter::empty());
         self.engine
             .write_replicated(data, &[(Cf::Default, SysKey::REPL_MASTER, &position)])?;
         let mut counters_changed = false;
