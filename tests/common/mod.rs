@@ -176,6 +176,11 @@ impl TestServer {
         self.launch();
     }
 
+    /// The server's log file (`pika.log` under the log directory) as text; empty when absent.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log").join("pika.log")).unwrap_or_default()
+    }
+
     /// True while the process runs.
     pub fn is_running(&mut self) -> bool {
         match self.child.as_mut() {
