@@ -544,10 +544,6 @@ fn full_sync_taken_under_write_load_converges() {
 /// A full sync requested while clients keep creating keys must complete while the load
 /// runs, at the first attempt.
 #[test]
-#[ignore = "server bug: a checkpoint taken while keys are being created fails to open \
-            (RocksDB 'Corruption: Column family inconsistency: SST file contains data beyond \
-            the point of corruption in CF meta'); the master drops the slave and every retry \
-            fails the same way until the load stops"]
 fn full_sync_completes_under_a_key_creating_load() {
     let master = Node::start(&[]);
     populate(&master, "pre", 2000);
