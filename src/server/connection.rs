@@ -145,7 +145,7 @@ async fn hand_over_to_replication(
     listening_port: u16,
 ) {
     // The +OK goes out before the slave sends anything else; wait until it is written.
-    while !(conn.is_idle() && !conn.has_backlog()) {
+    while !conn.is_idle() || conn.has_backlog() {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     server.unregister_client(client.id);

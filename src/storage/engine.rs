@@ -352,7 +352,7 @@ impl Engine {
     pub fn batches_from(
         &self,
         from: u64,
-    ) -> Result<impl Iterator<Item = Result<(u64, u32, Vec<u8>), StorageError>>, StorageError> {
+    ) -> Result<impl Iterator<Item = Result<WalBatch, StorageError>>, StorageError> {
         // The iterator yields batches strictly after its start.
         let it = self
             .db
@@ -488,6 +488,9 @@ impl Engine {
         Ok(())
     }
 }
+
+/// A committed batch read back from the WAL: first sequence number, operation count, bytes.
+pub type WalBatch = (u64, u32, Vec<u8>);
 
 /// A little-endian base-128 varint of at most 32 bits.
 fn decode_varint32(bytes: &[u8]) -> Option<u32> {
