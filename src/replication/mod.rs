@@ -26,6 +26,7 @@ pub mod fullsync;
 pub mod master;
 pub mod purge;
 pub mod slave;
+pub mod tailer;
 pub mod wire;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -196,42 +196,82 @@ fn apply_stream(
         .master_position()
         .map_err(|e| e.to_string())?
         .map_or(0, |(_, seq)| seq);
+    let mut group = BatchGroup::default();
     loop {
         if !current(server, generation) {
             return Ok(Outcome::Stopped);
         }
         let msg = wire::recv_master(input).map_err(|e| format!("link broken: {e}"))?;
-        repl.set_link(|l| l.last_io = Some(Instant::now()));
         match msg {
             MasterMsg::Batch(b) => {
-                if b.seq != applied + 1 {
+                let next = applied + 1 + group.count;
+                if b.seq != next {
                     return Err(format!(
-                        "batch at sequence {} does not follow {applied}",
-                        b.seq
+                        "batch at sequence {} does not follow {}",
+                        b.seq,
+                        next - 1
                     ));
                 }
-                let last = b.seq + u64::from(b.count).max(1) - 1;
-                storage
-                    .apply_replicated(&b.data, replid, last)
-                    .map_err(|e| format!("cannot apply batch {}: {e}", b.seq))?;
-                applied = last;
+                group.add(&b);
             }
             MasterMsg::Heartbeat(_) => {}
             other => return Err(format!("unexpected message {other:?}")),
         }
-        // Acknowledge once everything received so far is applied and in the WAL file.
-        if input.buffer().is_empty() {
-            storage.engine().sync_wal().map_err(|e| e.to_string())?;
-            crate::server::serve_ready_keys(server);
-            wire::send_slave(
-                out,
-                SlaveMsg::Ack(pb::Ack {
-                    applied_seq: applied,
-                }),
-            )
-            .and_then(|_| out.flush())
-            .map_err(|e| format!("link broken: {e}"))?;
+        // Everything already received is applied as one write, then acknowledged once it
+        // is in the WAL file.
+        if !input.buffer().is_empty() && group.bytes.len() < MAX_GROUP_BYTES {
+            continue;
         }
+        repl.set_link(|l| l.last_io = Some(Instant::now()));
+        if group.count > 0 {
+            let last = applied + group.count;
+            storage
+                .apply_replicated(&group.bytes, replid, last)
+                .map_err(|e| format!("cannot apply batches {}..={last}: {e}", applied + 1))?;
+            applied = last;
+            group = BatchGroup::default();
+        }
+        storage.engine().sync_wal().map_err(|e| e.to_string())?;
+        crate::server::serve_ready_keys(server);
+        wire::send_slave(
+            out,
+            SlaveMsg::Ack(pb::Ack {
+                applied_seq: applied,
+            }),
+        )
+        .and_then(|_| out.flush())
+        .map_err(|e| format!("link broken: {e}"))?;
+    }
+}
+
+/// Bytes of received batches applied together at most.
+const MAX_GROUP_BYTES: usize = 4 << 20;
+
+/// Consecutive master batches joined into one RocksDB batch: the header of the first (its
+/// sequence field is ignored on write) with the operation counts summed, then every batch's
+/// records in order. RocksDB joins concurrent writers' batches the same way.
+#[derive(Default)]
+struct BatchGroup {
+    bytes: Vec<u8>,
+    count: u64,
+}
+
+/// A RocksDB batch header: 8-byte sequence, 4-byte count.
+const BATCH_HEADER: usize = 12;
+
+impl BatchGroup {
+    fn add(&mut self, b: &pb::Batch) {
+        if b.data.len() < BATCH_HEADER {
+            return;
+        }
+        if self.bytes.is_empty() {
+            self.bytes.extend_from_slice(&b.data);
+        } else {
+            self.bytes.extend_from_slice(&b.data[BATCH_HEADER..]);
+        }
+        self.count += u64::from(b.count);
+        let total = u32::try_from(self.count).unwrap_or(u32::MAX);
+        self.bytes[8..BATCH_HEADER].copy_from_slice(&total.to_le_bytes());
     }
 }
 

@@ -442,6 +442,8 @@ impl std::fmt::Display for TornTail {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WalRecords {
     pub records: Vec<WalRecord>,
+    /// File offset just past the last complete record: where reading resumes.
+    pub end: u64,
     /// Set when reading stopped before the end of the file; nothing from there is returned.
     pub torn: Option<TornTail>,
 }
@@ -509,16 +511,31 @@ fn is_recyclable(record_type: u8) -> bool {
 /// reports it in [`WalRecords::torn`]; nothing at or after it is returned. The only error is a
 /// compressed WAL, which this reader cannot decode.
 pub fn read_wal(data: &[u8], log_number: Option<u64>) -> Result<WalRecords, FormatError> {
-    let mut out = WalRecords::default();
+    read_wal_at(data, 0, log_number)
+}
+
+/// Like [`read_wal`] for the part of a WAL file that starts at file offset `base`, where a
+/// logical record starts (or 0). Offsets in the result are file offsets; `end` tells where to
+/// resume. Lets a reader follow a growing file by reading only what was appended.
+pub fn read_wal_at(
+    data: &[u8],
+    base: u64,
+    log_number: Option<u64>,
+) -> Result<WalRecords, FormatError> {
+    let base = base as usize;
+    let mut out = WalRecords {
+        end: base as u64,
+        ..WalRecords::default()
+    };
     // The logical record being assembled from fragments, and where it started.
     let mut pending: Option<(usize, Vec<u8>)> = None;
     let mut pos = 0usize;
     let torn = |pending: &Option<(usize, Vec<u8>)>, at: usize, kind| TornTail {
-        offset: pending.as_ref().map_or(at, |(start, _)| *start) as u64,
+        offset: (base + pending.as_ref().map_or(at, |(start, _)| *start)) as u64,
         kind,
     };
     while pos < data.len() {
-        let block_left = WAL_BLOCK_SIZE - pos % WAL_BLOCK_SIZE;
+        let block_left = WAL_BLOCK_SIZE - (base + pos) % WAL_BLOCK_SIZE;
         if block_left < HEADER_LEN {
             // Zero trailer of the block.
             pos += block_left;
@@ -585,7 +602,7 @@ pub fn read_wal(data: &[u8], log_number: Option<u64>) -> Result<WalRecords, Form
                 if matches!(record_type, 1 | 5) {
                     pending = None;
                     out.records.push(WalRecord {
-                        offset: at as u64,
+                        offset: (base + at) as u64,
                         data: payload.to_vec(),
                     });
                 } else {
@@ -600,7 +617,7 @@ pub fn read_wal(data: &[u8], log_number: Option<u64>) -> Result<WalRecords, Form
                 buf.extend_from_slice(payload);
                 if matches!(record_type, 4 | 8) {
                     out.records.push(WalRecord {
-                        offset: start as u64,
+                        offset: (base + start) as u64,
                         data: buf,
                     });
                 } else {
@@ -622,11 +639,14 @@ pub fn read_wal(data: &[u8], log_number: Option<u64>) -> Result<WalRecords, Form
                 return Ok(out);
             }
         }
+        if pending.is_none() {
+            out.end = (base + pos) as u64;
+        }
     }
     if out.torn.is_none() {
         if let Some((start, _)) = pending {
             out.torn = Some(TornTail {
-                offset: start as u64,
+                offset: (base + start) as u64,
                 kind: TornKind::Short,
             });
         }

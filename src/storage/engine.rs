@@ -347,23 +347,6 @@ impl Engine {
         self.db.latest_sequence_number()
     }
 
-    /// The committed batches from sequence number `from` on, as (first sequence, operation
-    /// count, encoded batch). An error when `from` is no longer (or not yet) in the WAL.
-    pub fn batches_from(
-        &self,
-        from: u64,
-    ) -> Result<impl Iterator<Item = Result<WalBatch, StorageError>>, StorageError> {
-        // The iterator yields batches strictly after its start.
-        let it = self
-            .db
-            .get_updates_since(from.saturating_sub(1))
-            .map_err(rocks_err)?;
-        Ok(it.map(|r| {
-            r.map(|(seq, batch)| (seq, batch.len() as u32, batch.data().to_vec()))
-                .map_err(rocks_err)
-        }))
-    }
-
     /// Applies a batch received from a master exactly as encoded there, plus `extra` (the
     /// replication position, written atomically with it).
     pub fn write_replicated(
@@ -488,9 +471,6 @@ impl Engine {
         Ok(())
     }
 }
-
-/// A committed batch read back from the WAL: first sequence number, operation count, bytes.
-pub type WalBatch = (u64, u32, Vec<u8>);
 
 /// A little-endian base-128 varint of at most 32 bits.
 fn decode_varint32(bytes: &[u8]) -> Option<u32> {
