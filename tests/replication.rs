@@ -1245,3 +1245,37 @@ fn expired_keys_vanish_on_the_slave() {
     assert_eq!(slave.get("keep").as_deref(), Some("v"));
     assert_eq!(slave.get("long").as_deref(), Some("v"));
 }
+
+/// A WAIT that cannot be satisfied yet parks its client: other clients are served meanwhile
+/// (even with a single worker), and the WAIT is answered when a slave catches up.
+#[test]
+fn wait_parks_without_holding_up_other_clients() {
+    let master = Node::start(&["--thread-pool-size", "1"]);
+    let mut waiting = master.conn();
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query(&mut waiting)
+        .unwrap();
+    let handle = std::thread::spawn(move || -> i64 {
+        redis::cmd("WAIT")
+            .arg(1)
+            .arg(0)
+            .query(&mut waiting)
+            .unwrap()
+    });
+    // Served at once although the WAIT above blocks forever for now.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let _: () = master.q(&["SET", "other", "1"]);
+    assert_eq!(master.get("other").as_deref(), Some("1"));
+    assert!(
+        !handle.is_finished(),
+        "WAIT answered before any slave existed"
+    );
+    // A timed WAIT for more slaves than exist answers with what was reached when time ran out.
+    let n: i64 = master.q(&["WAIT", "1", "50"]);
+    assert_eq!(n, 0);
+    let slave = Node::slave_of(&master, &[]);
+    assert_eq!(handle.join().unwrap(), 1);
+    wait_in_sync(&master, &slave);
+}

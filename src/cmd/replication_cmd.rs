@@ -2,14 +2,14 @@
 //! slave sends before the connection switches to the replication protocol).
 
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
 use super::spec::{CommandSpec, KeySpec};
 use super::{args, CmdError, CmdResult, Ctx};
 use crate::command;
-use crate::replication::MasterAddr;
+use crate::replication::{MasterAddr, PendingWait};
 use crate::resp::Reply;
 
 /// Commands of this group.
@@ -130,10 +130,19 @@ fn wait(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         return Err(CmdError::err("timeout is negative"));
     }
     let seq = ctx.storage().engine().latest_sequence();
-    let timeout = (timeout > 0).then(|| Duration::from_millis(timeout as u64));
-    let client = ctx.client;
-    let reached = repl.wait_for(seq, wanted.max(0) as usize, timeout, || client.is_closing());
-    Ok(Reply::Integer(reached as i64))
+    let wanted = wanted.max(0) as usize;
+    let reached = repl.slaves_at(seq);
+    if reached >= wanted || ctx.client.is_executing() {
+        return Ok(Reply::Integer(reached as i64));
+    }
+    // The client parks without holding a worker; the WAIT watcher answers it.
+    repl.add_wait(PendingWait {
+        client_id: ctx.client.id,
+        seq,
+        wanted,
+        deadline: (timeout > 0).then(|| Instant::now() + Duration::from_millis(timeout as u64)),
+    });
+    ctx.block(&[], None, Reply::Integer(reached as i64))
 }
 
 /// PIKA-REPLICATE listening-port: the slave's handshake; the connection is handed over to

@@ -140,6 +140,17 @@ pub struct Replication {
     pub sync_partial_err: AtomicU64,
     /// Set by a slave that received a full sync: the server restarts its storage to install it.
     pub install_requested: AtomicBool,
+    /// WAIT commands whose clients are parked until enough slaves catch up or time runs out.
+    waits: Mutex<Vec<PendingWait>>,
+}
+
+/// A parked WAIT: the client, the position its writes reached, how many slaves it wants there.
+#[derive(Debug, Clone)]
+pub struct PendingWait {
+    pub client_id: u64,
+    pub seq: u64,
+    pub wanted: usize,
+    pub deadline: Option<Instant>,
 }
 
 impl Replication {
@@ -163,6 +174,7 @@ impl Replication {
             sync_partial_ok: AtomicU64::new(0),
             sync_partial_err: AtomicU64::new(0),
             install_requested: AtomicBool::new(false),
+            waits: Mutex::new(Vec::new()),
         }
     }
 
@@ -257,30 +269,28 @@ impl Replication {
             .count()
     }
 
-    /// WAIT: blocks until `count` slaves applied `seq` or `timeout` passes (None: forever, or
-    /// until `give_up` says the client is gone); returns how many did.
-    pub fn wait_for(
-        &self,
-        seq: u64,
-        count: usize,
-        timeout: Option<Duration>,
-        give_up: impl Fn() -> bool,
-    ) -> usize {
-        let deadline = timeout.map(|t| Instant::now() + t);
-        let mut guard = self.acked_lock.lock();
-        loop {
-            let reached = self.slaves_at(seq);
-            if reached >= count || give_up() {
-                return reached;
+    /// Registers a WAIT whose client is being parked (see [`spawn_wait_watcher`]).
+    pub fn add_wait(&self, wait: PendingWait) {
+        self.waits.lock().push(wait);
+        self.notify_ack();
+    }
+
+    /// Takes the WAITs that can be answered now (enough slaves, or past the deadline), each
+    /// with the number of slaves to report.
+    fn take_answerable_waits(&self) -> Vec<(PendingWait, usize)> {
+        let now = Instant::now();
+        let mut waits = self.waits.lock();
+        let mut ready = Vec::new();
+        waits.retain(|w| {
+            let reached = self.slaves_at(w.seq);
+            if reached >= w.wanted || w.deadline.is_some_and(|d| d <= now) {
+                ready.push((w.clone(), reached));
+                false
+            } else {
+                true
             }
-            let now = Instant::now();
-            let step = match deadline {
-                Some(d) if d <= now => return reached,
-                Some(d) => (d - now).min(Duration::from_millis(100)),
-                None => Duration::from_millis(100),
-            };
-            self.acked.wait_for(&mut guard, step);
-        }
+        });
+        ready
     }
 }
 
@@ -300,17 +310,73 @@ mod tests {
     }
 
     #[test]
-    fn wait_counts_online_slaves_at_the_position() {
+    fn waits_are_answerable_when_slaves_catch_up_or_time_runs_out() {
         let r = Replication::new(None);
         let s = r.add_slave("127.0.0.1".into(), 1);
         *s.state.lock() = "online";
+        let wait = |client_id, seq, deadline| PendingWait {
+            client_id,
+            seq,
+            wanted: 1,
+            deadline,
+        };
+        r.add_wait(wait(1, 10, None));
+        r.add_wait(wait(2, 20, Some(Instant::now())));
+        r.add_wait(wait(3, 30, None));
         r.record_ack(&s, 10);
-        assert_eq!(r.wait_for(10, 1, Some(Duration::ZERO), || false), 1);
-        assert_eq!(
-            r.wait_for(11, 1, Some(Duration::from_millis(20)), || false),
-            0
-        );
+        let mut answered: Vec<(u64, usize)> = r
+            .take_answerable_waits()
+            .into_iter()
+            .map(|(w, n)| (w.client_id, n))
+            .collect();
+        answered.sort();
+        assert_eq!(answered, vec![(1, 1), (2, 0)]);
         r.remove_slave(s.id);
         assert_eq!(r.slaves_at(0), 0);
+        assert!(r.take_answerable_waits().is_empty());
     }
+}
+
+/// Answers parked WAIT commands as slaves acknowledge or deadlines pass, so a waiting client
+/// holds no worker. Ends at shutdown.
+pub fn spawn_wait_watcher(
+    server: &Arc<crate::state::ServerState>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let server = Arc::clone(server);
+    std::thread::Builder::new()
+        .name("repl-wait".into())
+        .spawn(move || {
+            let repl = &server.replication;
+            while !server.shutdown_requested() {
+                {
+                    let mut guard = repl.acked_lock.lock();
+                    repl.acked.wait_for(&mut guard, Duration::from_millis(10));
+                }
+                for (wait, reached) in repl.take_answerable_waits() {
+                    match server
+                        .blocking
+                        .unpark(&server.storage.ready, wait.client_id)
+                    {
+                        Some(waiter) => {
+                            let mut out = bytes::BytesMut::new();
+                            crate::resp::Reply::Integer(reached as i64)
+                                .encode(&mut out, waiter.client.protocol());
+                            waiter.conn.resume(&out);
+                        }
+                        None => {
+                            // Not parked yet (its worker is finishing the round), unless the
+                            // client is gone: try again shortly.
+                            let alive = server
+                                .clients
+                                .lock()
+                                .get(&wait.client_id)
+                                .is_some_and(|c| !c.is_closing());
+                            if alive {
+                                repl.waits.lock().push(wait);
+                            }
+                        }
+                    }
+                }
+            }
+        })
 }

@@ -96,6 +96,7 @@ fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
     let expirer = expire::spawn_expirer(Arc::clone(&storage), Arc::clone(&stop_expirer))?;
     let replication_link = slave::spawn_supervisor(&server)?;
     let binlog_purger = crate::replication::purge::spawn(&server)?;
+    let wait_watcher = crate::replication::spawn_wait_watcher(&server)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(network_threads)
@@ -111,6 +112,7 @@ fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
     let _ = expirer.join();
     let _ = replication_link.join();
     let _ = binlog_purger.join();
+    let _ = wait_watcher.join();
     if server.shutdown_mode() == ShutdownMode::Save {
         if let Err(e) = storage.engine().flush() {
             tracing::error!("flush at shutdown failed: {e}");
