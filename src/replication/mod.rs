@@ -294,49 +294,6 @@ impl Replication {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn master_addresses_parse_in_both_forms() {
-        let a = MasterAddr::parse("127.0.0.1:9221").unwrap().unwrap();
-        assert_eq!((a.host.as_str(), a.port), ("127.0.0.1", 9221));
-        let b = MasterAddr::parse("localhost 6379").unwrap().unwrap();
-        assert_eq!((b.host.as_str(), b.port), ("localhost", 6379));
-        assert_eq!(MasterAddr::parse("  ").unwrap(), None);
-        assert!(MasterAddr::parse("host:notaport").is_err());
-        assert!(MasterAddr::parse("hostonly").is_err());
-    }
-
-    #[test]
-    fn waits_are_answerable_when_slaves_catch_up_or_time_runs_out() {
-        let r = Replication::new(None);
-        let s = r.add_slave("127.0.0.1".into(), 1);
-        *s.state.lock() = "online";
-        let wait = |client_id, seq, deadline| PendingWait {
-            client_id,
-            seq,
-            wanted: 1,
-            deadline,
-        };
-        r.add_wait(wait(1, 10, None));
-        r.add_wait(wait(2, 20, Some(Instant::now())));
-        r.add_wait(wait(3, 30, None));
-        r.record_ack(&s, 10);
-        let mut answered: Vec<(u64, usize)> = r
-            .take_answerable_waits()
-            .into_iter()
-            .map(|(w, n)| (w.client_id, n))
-            .collect();
-        answered.sort();
-        assert_eq!(answered, vec![(1, 1), (2, 0)]);
-        r.remove_slave(s.id);
-        assert_eq!(r.slaves_at(0), 0);
-        assert!(r.take_answerable_waits().is_empty());
-    }
-}
-
 /// Answers parked WAIT commands as slaves acknowledge or deadlines pass, so a waiting client
 /// holds no worker. Ends at shutdown.
 pub fn spawn_wait_watcher(
@@ -379,4 +336,47 @@ pub fn spawn_wait_watcher(
                 }
             }
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn master_addresses_parse_in_both_forms() {
+        let a = MasterAddr::parse("127.0.0.1:9221").unwrap().unwrap();
+        assert_eq!((a.host.as_str(), a.port), ("127.0.0.1", 9221));
+        let b = MasterAddr::parse("localhost 6379").unwrap().unwrap();
+        assert_eq!((b.host.as_str(), b.port), ("localhost", 6379));
+        assert_eq!(MasterAddr::parse("  ").unwrap(), None);
+        assert!(MasterAddr::parse("host:notaport").is_err());
+        assert!(MasterAddr::parse("hostonly").is_err());
+    }
+
+    #[test]
+    fn waits_are_answerable_when_slaves_catch_up_or_time_runs_out() {
+        let r = Replication::new(None);
+        let s = r.add_slave("127.0.0.1".into(), 1);
+        *s.state.lock() = "online";
+        let wait = |client_id, seq, deadline| PendingWait {
+            client_id,
+            seq,
+            wanted: 1,
+            deadline,
+        };
+        r.add_wait(wait(1, 10, None));
+        r.add_wait(wait(2, 20, Some(Instant::now())));
+        r.add_wait(wait(3, 30, None));
+        r.record_ack(&s, 10);
+        let mut answered: Vec<(u64, usize)> = r
+            .take_answerable_waits()
+            .into_iter()
+            .map(|(w, n)| (w.client_id, n))
+            .collect();
+        answered.sort();
+        assert_eq!(answered, vec![(1, 1), (2, 0)]);
+        r.remove_slave(s.id);
+        assert_eq!(r.slaves_at(0), 0);
+        assert!(r.take_answerable_waits().is_empty());
+    }
 }
