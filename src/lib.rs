@@ -13,6 +13,7 @@
 //! - [`logging`]: tracing to file and stderr, with a level CONFIG SET can change.
 //! - [`util`]: glob matching, strict number parsing, cluster slots.
 
+pub mod backup;
 pub mod cache;
 pub mod cli;
 pub mod cmd;

@@ -4,6 +4,7 @@
 //! exit code; `Command` below lists them.
 
 mod binlog;
+mod restore;
 
 use std::process::ExitCode;
 
@@ -20,10 +21,12 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     Binlog(binlog::Args),
+    Restore(restore::Args),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Binlog(args) => binlog::run(&args),
+        Command::Restore(args) => restore::run(&args),
     }
 }

@@ -224,12 +224,19 @@ fn persistence_section(server: &ServerState, w: &mut Lines<'_>) {
             .changes_since_save
             .load(std::sync::atomic::Ordering::Relaxed),
     );
-    w.field("rdb_bgsave_in_progress", 0);
+    let stats = &server.storage.stats;
+    let relaxed = std::sync::atomic::Ordering::Relaxed;
+    w.field(
+        "rdb_bgsave_in_progress",
+        u8::from(stats.save_in_progress.load(relaxed)),
+    );
     w.field(
         "rdb_last_save_time",
         super::server_cmd::last_save_time(server),
     );
-    w.field("rdb_last_bgsave_status", "ok");
+    let failed = stats.last_save_failed.load(relaxed);
+    w.field("rdb_last_bgsave_status", if failed { "err" } else { "ok" });
+    w.field("backup_path", stats.last_backup.lock().as_str());
     w.field("aof_enabled", 0);
     w.field("aof_rewrite_in_progress", 0);
 }

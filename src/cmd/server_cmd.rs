@@ -118,11 +118,40 @@ fn save(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     if ctx.storage().stats.save_in_progress.load(Ordering::SeqCst) {
         return Err(CmdError::err("Background save already in progress"));
     }
-    ctx.storage().save()?;
+    take_backup(ctx.storage(), &ctx.server.config())
+        .map_err(|e| CmdError::err(format!("Save failed: {e}")))?;
     Ok(Reply::ok())
 }
 
-/// BGSAVE [SCHEDULE]: flushes on a separate thread.
+/// Writes a backup (see `backup`), records its outcome for LASTSAVE and INFO, and deletes
+/// backups older than `dump-expire` days.
+fn take_backup(
+    storage: &crate::storage::Storage,
+    cfg: &crate::config::Config,
+) -> Result<(), String> {
+    let stats = &storage.stats;
+    let covered = stats.changes_since_save.load(Ordering::Relaxed);
+    let result = crate::backup::create(storage, &cfg.dump_path, &cfg.dump_prefix);
+    match &result {
+        Ok(dir) => {
+            stats
+                .changes_since_save
+                .fetch_sub(covered, Ordering::Relaxed);
+            stats
+                .last_save_secs
+                .store(crate::storage::now_ms() / 1000, Ordering::Relaxed);
+            *stats.last_backup.lock() = dir.display().to_string();
+            stats.last_save_failed.store(false, Ordering::Relaxed);
+            crate::backup::expire_old(&cfg.dump_path, &cfg.dump_prefix, cfg.dump_expire);
+        }
+        Err(e) => {
+            tracing::error!("backup failed: {e}");
+            stats.last_save_failed.store(true, Ordering::Relaxed);
+        }
+    }
+    result.map(|_| ())
+}
+
 /// COMPACT (Pika): a full compaction of every column family in a background thread. The
 /// compaction filters drop the elements of deleted and overwritten collections.
 fn compact(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
@@ -134,6 +163,7 @@ fn compact(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     Ok(Reply::ok())
 }
 
+/// BGSAVE [SCHEDULE]: a backup written by a separate thread.
 fn bgsave(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let schedule = match argv.get(1) {
         None => false,
@@ -148,12 +178,11 @@ fn bgsave(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         return Err(CmdError::err("Background save already in progress"));
     }
     let storage = Arc::clone(&ctx.server.storage);
+    let cfg = ctx.server.config().clone();
     let spawned = std::thread::Builder::new()
         .name("bgsave".into())
         .spawn(move || {
-            if let Err(e) = storage.save() {
-                tracing::error!("BGSAVE failed: {e}");
-            }
+            let _ = take_backup(&storage, &cfg);
             storage
                 .stats
                 .save_in_progress

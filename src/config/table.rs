@@ -76,6 +76,13 @@ directives! {
         "Binlog (archived WAL) files kept at most, unless a connected slave still needs them.";
     expire_logs_days: u64 = "expire-logs-days", int(1, 36500), "7", RUNTIME,
         "Days binlog files are kept at most, unless a connected slave still needs them.";
+    // ---- Backup
+    dump_path: std::path::PathBuf = "dump-path", PATH, "./dump/", RUNTIME,
+        "Directory BGSAVE and SAVE write backups to, one subdirectory each.";
+    dump_prefix: String = "dump-prefix", STR, "", RUNTIME,
+        "Prefix of backup directory names (followed by YYYYMMDDHHMMSS).";
+    dump_expire: u64 = "dump-expire", int(0, 36500), "0", RUNTIME,
+        "Days after which BGSAVE deletes older backups; 0 keeps them all.";
     // ---- Limits
     timeout: u64 = "timeout", int(0, I32_MAX), "0", RUNTIME,
         "Seconds a client may stay idle before it is closed; 0 means never.";

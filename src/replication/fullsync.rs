@@ -208,6 +208,14 @@ pub fn install_pending(db_path: &Path) -> std::io::Result<bool> {
     Ok(installed)
 }
 
+/// Leaves the marker that makes the next start record `db_path`'s data as `replid`'s history
+/// up to `seq` (a restored backup; see [`finish_install`]).
+pub fn mark_position(db_path: &Path, replid: &str, seq: u64) -> std::io::Result<()> {
+    let marker = db_path.join(DONE_MARKER);
+    fs::write(&marker, format!("{replid}\n{seq}\n"))?;
+    File::open(&marker)?.sync_all()
+}
+
 /// Start-up, after the database opened: a freshly installed snapshot becomes this slave's
 /// position in the master's history, and the node gets a history of its own.
 pub fn finish_install(storage: &Storage, db_path: &Path) -> Result<(), String> {

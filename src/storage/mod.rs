@@ -80,6 +80,10 @@ pub struct StorageStats {
     pub last_save_secs: AtomicU64,
     /// True while a background save runs.
     pub save_in_progress: AtomicBool,
+    /// Set when the last save failed (INFO's rdb_last_bgsave_status).
+    pub last_save_failed: AtomicBool,
+    /// Directory of the last backup written.
+    pub last_backup: parking_lot::Mutex<String>,
     pub expired_keys: AtomicU64,
     pub keyspace_hits: AtomicU64,
     pub keyspace_misses: AtomicU64,

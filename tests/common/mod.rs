@@ -70,6 +70,8 @@ impl TestServer {
             .arg(self.db_path())
             .arg("--log-path")
             .arg(self.dir.path().join("log"))
+            .arg("--dump-path")
+            .arg(self.dir.path().join("dump"))
             .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null());

@@ -1,0 +1,166 @@
+//! Backups: BGSAVE and SAVE write a consistent snapshot with its binlog position, and
+//! `pika_tools restore` brings it back, also as a slave that resumes incrementally.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::TestServer;
+use redis::Connection;
+
+fn q<T: redis::FromRedisValue>(c: &mut Connection, args: &[&str]) -> T {
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+fn info_field(c: &mut Connection, section: &str, field: &str) -> String {
+    let text: String = q(c, &["INFO", section]);
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in INFO {section}"))
+        .trim()
+        .to_string()
+}
+
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs BGSAVE and waits for it; returns the backup directory.
+fn bgsave(c: &mut Connection) -> PathBuf {
+    let reply: String = q(c, &["BGSAVE"]);
+    assert_eq!(reply, "Background saving started");
+    wait_until("the background save", || {
+        info_field(c, "persistence", "rdb_bgsave_in_progress") == "0"
+    });
+    assert_eq!(info_field(c, "persistence", "rdb_last_bgsave_status"), "ok");
+    PathBuf::from(info_field(c, "persistence", "backup_path"))
+}
+
+fn restore(from: &Path, db_path: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_pika_tools"))
+        .args(["restore", "--from"])
+        .arg(from)
+        .arg("--db-path")
+        .arg(db_path)
+        .output()
+        .expect("run pika_tools")
+}
+
+fn fill(c: &mut Connection, tag: &str) {
+    for i in 0..200 {
+        let _: () = q(c, &["SET", &format!("{tag}:s:{i}"), &i.to_string()]);
+    }
+    let _: () = q(c, &["HSET", &format!("{tag}:h"), "f1", "v1", "f2", "v2"]);
+    let _: () = q(c, &["RPUSH", &format!("{tag}:l"), "a", "b", "c"]);
+    let _: () = q(c, &["SADD", &format!("{tag}:set"), "x", "y"]);
+    let _: () = q(c, &["ZADD", &format!("{tag}:z"), "1", "m1", "2", "m2"]);
+    let _: () = q(c, &["SET", &format!("{tag}:ttl"), "v", "EX", "1000"]);
+}
+
+#[test]
+fn bgsave_then_restore_gives_exactly_the_snapshot() {
+    let dumps = tempfile::tempdir().unwrap();
+    let dump_path = dumps.path().to_str().unwrap();
+    let server = TestServer::start_with(&["--dump-path", dump_path, "--dump-prefix", "bk-"]);
+    let mut c = server.conn();
+    fill(&mut c, "before");
+    let digest: String = q(&mut c, &["DEBUG", "DIGEST"]);
+    let before: i64 = q(&mut c, &["LASTSAVE"]);
+    let backup = bgsave(&mut c);
+    assert!(backup.starts_with(dumps.path()), "{backup:?}");
+    let name = backup.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        name.starts_with("bk-") && name.len() == 3 + 14,
+        "backup directory name {name}"
+    );
+    let info = std::fs::read_to_string(backup.join("info")).unwrap();
+    assert!(
+        info.contains("seq: ") && info.contains("replid: "),
+        "{info}"
+    );
+    let after: i64 = q(&mut c, &["LASTSAVE"]);
+    assert!(after >= before);
+    // Writes after the snapshot are not in it.
+    fill(&mut c, "after");
+
+    let restored_db = server.dir().join("restored");
+    let out = restore(&backup, &restored_db);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Restoring over existing data is refused.
+    let out = restore(&backup, &restored_db);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
+
+    let restored = TestServer::start_with(&["--db-path", restored_db.to_str().unwrap()]);
+    let mut r = restored.conn();
+    let got: String = q(&mut r, &["DEBUG", "DIGEST"]);
+    assert_eq!(got, digest);
+    let missing: Option<String> = q(&mut r, &["GET", "after:s:1"]);
+    assert_eq!(missing, None);
+    let ttl: i64 = q(&mut r, &["TTL", "before:ttl"]);
+    assert!(ttl > 900, "{ttl}");
+}
+
+#[test]
+fn save_writes_a_backup_in_the_foreground() {
+    let dumps = tempfile::tempdir().unwrap();
+    let server = TestServer::start_with(&["--dump-path", dumps.path().to_str().unwrap()]);
+    let mut c = server.conn();
+    let _: () = q(&mut c, &["SET", "k", "v"]);
+    let reply: String = q(&mut c, &["SAVE"]);
+    assert_eq!(reply, "OK");
+    let backup = PathBuf::from(info_field(&mut c, "persistence", "backup_path"));
+    assert!(backup.join("info").exists(), "{backup:?}");
+    assert_eq!(std::fs::read_dir(dumps.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn a_restored_backup_attached_to_its_master_resumes_incrementally() {
+    let dumps = tempfile::tempdir().unwrap();
+    let master = TestServer::start_with(&["--dump-path", dumps.path().to_str().unwrap()]);
+    let mut m = master.conn();
+    fill(&mut m, "one");
+    let backup = bgsave(&mut m);
+    // Written after the backup: must arrive through the binlog.
+    fill(&mut m, "two");
+
+    let restored_db = master.dir().join("restored");
+    let out = restore(&backup, &restored_db);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let addr = format!("127.0.0.1:{}", master.port);
+    let slave = TestServer::start_with(&[
+        "--db-path",
+        restored_db.to_str().unwrap(),
+        "--slaveof",
+        &addr,
+    ]);
+    let mut s = slave.conn();
+    wait_until("the restored slave to catch up", || {
+        let m_off = info_field(&mut m, "replication", "master_repl_offset");
+        let s_off = info_field(&mut s, "replication", "master_repl_offset");
+        m_off == s_off
+    });
+    let want: String = q(&mut m, &["DEBUG", "DIGEST"]);
+    let got: String = q(&mut s, &["DEBUG", "DIGEST"]);
+    assert_eq!(got, want);
+    assert_eq!(info_field(&mut m, "stats", "sync_full"), "0");
+    assert_eq!(info_field(&mut m, "stats", "sync_partial_ok"), "1");
+}
