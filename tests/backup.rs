@@ -164,3 +164,93 @@ fn a_restored_backup_attached_to_its_master_resumes_incrementally() {
     assert_eq!(info_field(&mut m, "stats", "sync_full"), "0");
     assert_eq!(info_field(&mut m, "stats", "sync_partial_ok"), "1");
 }
+
+/// Writes a configuration file for a server of `dir` on `port`.
+fn write_conf(dir: &Path, port: u16) -> PathBuf {
+    let conf = dir.join("pika.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "port : {port}\ndb-path : {}\nlog-path : {}\ndump-path : {}\n",
+            dir.join("db").display(),
+            dir.join("log").display(),
+            dir.join("dump").display()
+        ),
+    )
+    .unwrap();
+    conf
+}
+
+fn tools(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_pika_tools"))
+        .args(args)
+        .output()
+        .expect("run pika_tools")
+}
+
+/// The backup directory a successful `pika_tools backup` printed.
+fn printed_backup(out: &std::process::Output) -> PathBuf {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let path = text
+        .split_whitespace()
+        .skip_while(|w| *w != "to")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no path in {text}"));
+    PathBuf::from(path)
+}
+
+#[test]
+fn pika_tools_backup_online_in_both_forms_and_offline() {
+    let mut server = TestServer::start();
+    // A configuration describing this server (same port, db-path and dump-path).
+    let conf = write_conf(server.dir(), server.port);
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = server.conn();
+    fill(&mut c, "x");
+    let digest: String = q(&mut c, &["DEBUG", "DIGEST"]);
+
+    // Pika's form, against the running server.
+    let legacy = printed_backup(&tools(&["-t", "backup", "-s", conf.to_str().unwrap()]));
+    assert!(legacy.starts_with(server.dir().join("dump")), "{legacy:?}");
+    // The subcommand, into another directory.
+    let out_dir = dir.path().join("elsewhere");
+    let moved = printed_backup(&tools(&[
+        "backup",
+        "--config",
+        conf.to_str().unwrap(),
+        "--output",
+        out_dir.to_str().unwrap(),
+    ]));
+    assert!(moved.starts_with(&out_dir), "{moved:?}");
+
+    // Offline: the server is stopped; the tool opens the database itself.
+    let _: () = q(&mut c, &["SET", "late", "1"]);
+    let late_digest: String = q(&mut c, &["DEBUG", "DIGEST"]);
+    drop(c);
+    server.terminate();
+    assert!(server.wait_exit(Duration::from_secs(20)));
+    let offline = printed_backup(&tools(&["backup", "--config", conf.to_str().unwrap()]));
+
+    let cases = [
+        (&legacy, &digest),
+        (&moved, &digest),
+        (&offline, &late_digest),
+    ];
+    for (i, (backup, want)) in cases.into_iter().enumerate() {
+        let db = dir.path().join(format!("restored-{i}"));
+        let out = restore(backup, &db);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let restored = TestServer::start_with(&["--db-path", db.to_str().unwrap()]);
+        let got: String = q(&mut restored.conn(), &["DEBUG", "DIGEST"]);
+        assert_eq!(&got, want, "{backup:?}");
+    }
+}
