@@ -17,6 +17,7 @@ pub mod backup;
 pub mod cache;
 pub mod cli;
 pub mod cmd;
+pub mod compaction;
 pub mod config;
 pub mod logging;
 pub mod replication;

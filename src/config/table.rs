@@ -60,6 +60,12 @@ directives! {
         STARTUP, "RocksDB block compression: snappy, lz4, zstd or none.";
     max_background_jobs: i32 = "max-background-jobs", int(1, 64), "2", STARTUP,
         "RocksDB maximum concurrent flushes and compactions.";
+    compact_cron: String = "compact-cron", STR, "", STARTUP,
+        "Daily compaction windows HH-HH/ratio[;...]: compact once inside the window when less than ratio percent of the disk is free.";
+    compact_interval: String = "compact-interval", STR, "", STARTUP,
+        "Compaction every hours/ratio: every that many hours when less than ratio percent of the disk is free.";
+    disable_auto_compactions: bool = "disable-auto-compactions", BOOL, "no", STARTUP,
+        "Turn off RocksDB's automatic compactions (COMPACT and the schedule still run).";
     // ---- Security
     requirepass: String = "requirepass", STR, "", RUNTIME,
         "Password clients must AUTH with; empty disables authentication.";

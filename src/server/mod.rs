@@ -37,6 +37,7 @@ pub fn engine_options(cfg: &Config) -> EngineOptions {
         max_write_buffer_number: cfg.max_write_buffer_number,
         compression: cfg.compression.clone(),
         max_background_jobs: cfg.max_background_jobs,
+        disable_auto_compactions: cfg.disable_auto_compactions,
     }
 }
 
@@ -65,6 +66,10 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
 
 /// Serves until shutdown; returns the configuration to serve again with after a full sync.
 fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
+    let cron = crate::compaction::parse_cron(&cfg.compact_cron)
+        .map_err(|e| std::io::Error::other(format!("invalid compact-cron: {e}")))?;
+    let interval = crate::compaction::parse_interval(&cfg.compact_interval)
+        .map_err(|e| std::io::Error::other(format!("invalid compact-interval: {e}")))?;
     if fullsync::install_pending(&cfg.db_path)? {
         tracing::info!("full sync snapshot swapped in at {}", cfg.db_path.display());
     }
@@ -97,6 +102,7 @@ fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
     let replication_link = slave::spawn_supervisor(&server)?;
     let binlog_purger = crate::replication::purge::spawn(&server)?;
     let wait_watcher = crate::replication::spawn_wait_watcher(&server)?;
+    let compact_scheduler = crate::compaction::spawn(&server, cron, interval)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(network_threads)
@@ -113,6 +119,7 @@ fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
     let _ = replication_link.join();
     let _ = binlog_purger.join();
     let _ = wait_watcher.join();
+    let _ = compact_scheduler.join();
     if server.shutdown_mode() == ShutdownMode::Save {
         if let Err(e) = storage.engine().flush() {
             tracing::error!("flush at shutdown failed: {e}");

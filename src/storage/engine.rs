@@ -82,6 +82,7 @@ pub struct EngineOptions {
     /// `snappy`, `lz4`, `zstd` or `none`.
     pub compression: String,
     pub max_background_jobs: i32,
+    pub disable_auto_compactions: bool,
 }
 
 impl Default for EngineOptions {
@@ -92,6 +93,7 @@ impl Default for EngineOptions {
             max_write_buffer_number: 2,
             compression: "snappy".into(),
             max_background_jobs: 2,
+            disable_auto_compactions: false,
         }
     }
 }
@@ -229,6 +231,7 @@ impl Engine {
             let mut o = Options::default();
             o.set_block_based_table_factory(&block);
             o.set_write_buffer_size(opts.write_buffer_size);
+            o.set_disable_auto_compactions(opts.disable_auto_compactions);
             o.set_max_write_buffer_number(opts.max_write_buffer_number);
             o.set_compression_type(compression);
             o.set_level_compaction_dynamic_level_bytes(true);

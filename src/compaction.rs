@@ -1,0 +1,207 @@
+//! Scheduled compaction: Pika's `compact-cron` and `compact-interval`.
+//!
+//! - `compact-cron : HH-HH/ratio[;HH-HH/ratio...]` compacts once per day inside the window
+//!   `[start hour, end hour)` (local time) when the free share of the disk holding the
+//!   database is below `ratio` percent;
+//! - `compact-interval : hours/ratio` compacts every `hours` hours under the same disk rule.
+//!
+//! A full compaction runs the compaction filters over everything, reclaiming the space of
+//! deleted and overwritten collections.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::state::ServerState;
+
+/// A daily window `[start, end)` in local hours, with its free-disk threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CronWindow {
+    pub start_hour: u8,
+    pub end_hour: u8,
+    pub ratio: u8,
+}
+
+/// Every `hours` hours, with its free-disk threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interval {
+    pub hours: u32,
+    pub ratio: u8,
+}
+
+fn parse_ratio(text: &str) -> Result<u8, String> {
+    match text.trim().parse::<u8>() {
+        Ok(r) if r <= 100 => Ok(r),
+        _ => Err(format!("ratio '{text}' is not a percentage (0-100)")),
+    }
+}
+
+/// Parses `compact-cron` (empty: none).
+pub fn parse_cron(text: &str) -> Result<Vec<CronWindow>, String> {
+    text.split(';')
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let (hours, ratio) = w
+                .split_once('/')
+                .ok_or_else(|| format!("'{w}' is not HH-HH/ratio"))?;
+            let (start, end) = hours
+                .split_once('-')
+                .ok_or_else(|| format!("'{w}' is not HH-HH/ratio"))?;
+            let hour = |h: &str| match h.trim().parse::<u8>() {
+                Ok(n) if n <= 23 => Ok(n),
+                _ => Err(format!("hour '{h}' in '{w}' is not 00-23")),
+            };
+            Ok(CronWindow {
+                start_hour: hour(start)?,
+                end_hour: hour(end)?,
+                ratio: parse_ratio(ratio)?,
+            })
+        })
+        .collect()
+}
+
+/// Parses `compact-interval` (empty: none).
+pub fn parse_interval(text: &str) -> Result<Option<Interval>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let (hours, ratio) = text
+        .split_once('/')
+        .ok_or_else(|| format!("'{text}' is not hours/ratio"))?;
+    let hours = match hours.trim().parse::<u32>() {
+        Ok(h) if h > 0 => h,
+        _ => {
+            return Err(format!(
+                "interval '{hours}' is not a positive number of hours"
+            ))
+        }
+    };
+    Ok(Some(Interval {
+        hours,
+        ratio: parse_ratio(ratio)?,
+    }))
+}
+
+impl CronWindow {
+    /// True at local hour `hour` (windows may wrap past midnight).
+    fn contains(&self, hour: u8) -> bool {
+        if self.start_hour <= self.end_hour {
+            (self.start_hour..self.end_hour).contains(&hour)
+        } else {
+            hour >= self.start_hour || hour < self.end_hour
+        }
+    }
+}
+
+/// Free share of the disk holding `path`, in percent.
+fn free_percent(path: &Path) -> Option<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid NUL-terminated path and a writable statvfs.
+    if unsafe { libc::statvfs(c_path.as_ptr(), &mut stat) } != 0 || stat.f_blocks == 0 {
+        return None;
+    }
+    Some((stat.f_bavail as u128 * 100 / stat.f_blocks as u128) as u8)
+}
+
+/// The local hour and day number (for once-a-day windows).
+fn local_hour_and_day() -> (u8, i64) {
+    // SAFETY: time() with a null pointer only returns the time.
+    let now = unsafe { libc::time(std::ptr::null_mut()) };
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: localtime_r writes into our tm.
+    unsafe { libc::localtime_r(&now, &mut tm) };
+    (
+        tm.tm_hour as u8,
+        i64::from(tm.tm_year) * 400 + i64::from(tm.tm_yday),
+    )
+}
+
+/// Checks the schedule every minute and compacts when it says so; ends at shutdown.
+pub fn spawn(
+    server: &Arc<ServerState>,
+    cron: Vec<CronWindow>,
+    interval: Option<Interval>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let server = Arc::clone(server);
+    std::thread::Builder::new()
+        .name("compact-cron".into())
+        .spawn(move || {
+            let mut last_day_run = None;
+            let mut last_interval_run = Instant::now();
+            let mut last_check = Instant::now() - Duration::from_secs(60);
+            while !server.shutdown_requested() {
+                std::thread::sleep(Duration::from_millis(100));
+                if last_check.elapsed() < Duration::from_secs(60) {
+                    continue;
+                }
+                last_check = Instant::now();
+                let free = free_percent(server.storage.engine().path()).unwrap_or(100);
+                let (hour, day) = local_hour_and_day();
+                let by_cron = last_day_run != Some(day)
+                    && cron.iter().any(|w| w.contains(hour) && free < w.ratio);
+                let by_interval = interval.is_some_and(|i| {
+                    last_interval_run.elapsed() >= Duration::from_secs(u64::from(i.hours) * 3600)
+                        && free < i.ratio
+                });
+                if by_cron || by_interval {
+                    tracing::info!("scheduled compaction starts ({free}% of the disk free)");
+                    server.storage.compact_all();
+                    tracing::info!("scheduled compaction done");
+                    if by_cron {
+                        last_day_run = Some(day);
+                    }
+                    last_interval_run = Instant::now();
+                }
+            }
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cron_windows_parse_and_wrap() {
+        let w = parse_cron("03-04/30; 22-02/80").unwrap();
+        assert_eq!(w.len(), 2);
+        assert_eq!(
+            w[0],
+            CronWindow {
+                start_hour: 3,
+                end_hour: 4,
+                ratio: 30
+            }
+        );
+        assert!(w[0].contains(3) && !w[0].contains(4));
+        assert!(w[1].contains(23) && w[1].contains(1) && !w[1].contains(2));
+        assert!(parse_cron("").unwrap().is_empty());
+        for bad in ["3-4", "03/30", "25-02/10", "02-03/101", "a-b/c"] {
+            assert!(parse_cron(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn intervals_parse() {
+        assert_eq!(
+            parse_interval("6/60").unwrap(),
+            Some(Interval {
+                hours: 6,
+                ratio: 60
+            })
+        );
+        assert_eq!(parse_interval(" ").unwrap(), None);
+        for bad in ["6", "0/10", "x/10", "6/200"] {
+            assert!(parse_interval(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn free_space_of_a_real_directory() {
+        let p = free_percent(Path::new("/")).expect("statvfs /");
+        assert!(p <= 100);
+    }
+}

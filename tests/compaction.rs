@@ -1,0 +1,76 @@
+//! Compaction scheduling: `compact-cron` / `compact-interval` are checked at start-up, and
+//! `disable-auto-compactions` leaves a working server.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::TestServer;
+
+/// Starts pika with `args` and expects it to refuse to start, naming `what` on stderr.
+fn refuses(args: &[&str], what: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pika"))
+        .args(["--port", &common::free_port().to_string()])
+        .arg("--db-path")
+        .arg(dir.path().join("db"))
+        .arg("--log-path")
+        .arg(dir.path().join("log"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("pika started with {args:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(!status.success(), "{args:?}");
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(err.contains(what), "{args:?}: {err}");
+}
+
+#[test]
+fn bad_compaction_schedules_stop_start_up_with_a_message() {
+    refuses(&["--compact-cron", "25-02/10"], "invalid compact-cron");
+    refuses(&["--compact-cron", "03-04"], "invalid compact-cron");
+    refuses(&["--compact-cron", "03-04/101"], "invalid compact-cron");
+    refuses(&["--compact-interval", "0/50"], "invalid compact-interval");
+    refuses(
+        &["--compact-interval", "six/50"],
+        "invalid compact-interval",
+    );
+}
+
+#[test]
+fn good_schedules_and_disabled_auto_compaction_serve_normally() {
+    let s = TestServer::start_with(&[
+        "--compact-cron",
+        "03-04/30;22-02/80",
+        "--compact-interval",
+        "6/60",
+        "--disable-auto-compactions",
+        "yes",
+    ]);
+    let mut c = s.conn();
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut c).unwrap();
+    let ok: String = redis::cmd("COMPACT").query(&mut c).unwrap();
+    assert_eq!(ok, "OK");
+    let cron: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("compact-cron")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(cron, vec!["compact-cron", "03-04/30;22-02/80"]);
+    let v: String = redis::cmd("GET").arg("k").query(&mut c).unwrap();
+    assert_eq!(v, "v");
+}
