@@ -74,3 +74,45 @@ fn good_schedules_and_disabled_auto_compaction_serve_normally() {
     let v: String = redis::cmd("GET").arg("k").query(&mut c).unwrap();
     assert_eq!(v, "v");
 }
+
+#[test]
+fn compact_takes_a_database_and_a_type_and_compactrange_their_range() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let run = |c: &mut redis::Connection, args: &[&str]| -> redis::RedisResult<String> {
+        let mut cmd = redis::cmd(args[0]);
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        cmd.query(c)
+    };
+    for args in [
+        &["COMPACT"][..],
+        &["COMPACT", "0"],
+        &["COMPACT", "hash"],
+        &["COMPACT", "3", "zset"],
+        &["COMPACT", "1", "all"],
+        &["COMPACTRANGE", "0", "list", "a", "z"],
+    ] {
+        assert_eq!(run(&mut c, args).unwrap(), "OK", "{args:?}");
+    }
+    let err = run(&mut c, &["COMPACT", "0", "stream-of-things"]).unwrap_err();
+    assert!(err.to_string().contains("invalid type"), "{err}");
+    let err = run(&mut c, &["COMPACT", "99"]).unwrap_err();
+    assert!(err.to_string().contains("out of range"), "{err}");
+    let err = run(&mut c, &["COMPACTRANGE", "0", "hash", "a"]).unwrap_err();
+    assert!(
+        err.to_string().contains("wrong number of arguments"),
+        "{err}"
+    );
+    // Data is untouched by compactions.
+    let _: () = redis::cmd("HSET")
+        .arg("h")
+        .arg("f")
+        .arg("v")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(run(&mut c, &["COMPACT", "0", "hash"]).unwrap(), "OK");
+    let v: String = redis::cmd("HGET").arg("h").arg("f").query(&mut c).unwrap();
+    assert_eq!(v, "v");
+}

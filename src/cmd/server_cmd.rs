@@ -18,6 +18,7 @@ use crate::command;
 use crate::resp::Reply;
 use crate::state::client::ReplyMode;
 use crate::state::{ServerState, ShutdownMode};
+use crate::storage::DataType;
 
 /// Commands of this group.
 #[rustfmt::skip]
@@ -43,9 +44,13 @@ pub const COMMANDS: &[CommandSpec] = &[
     command!("bgsave", -1, [ADMIN, NOSCRIPT, NO_ASYNC_LOADING], KeySpec::None,
              [ADMIN, SLOW, DANGEROUS], "server",
              "Asynchronously saves the database(s) to disk.", bgsave),
-    command!("compact", 1, [ADMIN, NOSCRIPT], KeySpec::None, [ADMIN, SLOW, DANGEROUS], "server",
-             "Compacts the whole database in the background, reclaiming the space of deleted data.",
+    command!("compact", -1, [ADMIN, NOSCRIPT], KeySpec::None, [ADMIN, SLOW, DANGEROUS], "server",
+             "Compacts the database (or one db, or one type) in the background, reclaiming the space of deleted data.",
              compact),
+    command!("compactrange", 5, [ADMIN, NOSCRIPT], KeySpec::None, [ADMIN, SLOW, DANGEROUS],
+             "server",
+             "Compacts the keys of one type in one database between two keys, in the background.",
+             compactrange),
     command!("debug", -2, [ADMIN, NOSCRIPT, LOADING, STALE], KeySpec::None,
              [ADMIN, SLOW, DANGEROUS], "server",
              "A container for debugging commands.", debug_cmd::debug),
@@ -152,15 +157,75 @@ fn take_backup(
     result.map(|_| ())
 }
 
-/// COMPACT (Pika): a full compaction of every column family in a background thread. The
-/// compaction filters drop the elements of deleted and overwritten collections.
-fn compact(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+/// A COMPACT / COMPACTRANGE type argument: `all` or one type.
+fn compaction_types(arg: &[u8]) -> Result<Option<Vec<DataType>>, CmdError> {
+    let t = match String::from_utf8_lossy(arg).to_ascii_lowercase().as_str() {
+        "all" => return Ok(None),
+        "string" | "strings" => DataType::String,
+        "hash" | "hashes" => DataType::Hash,
+        "list" | "lists" => DataType::List,
+        "set" | "sets" => DataType::Set,
+        "zset" | "zsets" => DataType::ZSet,
+        _ => {
+            return Err(CmdError::err(
+                "invalid type, expected all, string, hash, list, set or zset",
+            ))
+        }
+    };
+    Ok(Some(vec![t]))
+}
+
+/// A COMPACT / COMPACTRANGE database argument.
+fn compaction_db(ctx: &Ctx<'_>, arg: &[u8]) -> Result<usize, CmdError> {
+    args::int(arg)
+        .ok()
+        .and_then(|d| usize::try_from(d).ok())
+        .filter(|&d| d < ctx.storage().databases())
+        .ok_or_else(|| CmdError::err("DB index is out of range"))
+}
+
+/// Runs a compaction on its own thread.
+fn compact_in_background(
+    ctx: &Ctx<'_>,
+    db: Option<usize>,
+    types: Option<Vec<DataType>>,
+) -> CmdResult {
     let storage = Arc::clone(&ctx.server.storage);
     std::thread::Builder::new()
         .name("compact".into())
-        .spawn(move || storage.compact_all())
+        .spawn(move || {
+            if let Err(e) = storage.compact(db, types.as_deref()) {
+                tracing::error!("compaction failed: {e}");
+            }
+        })
         .map_err(|e| CmdError::err(format!("cannot start the compaction: {e}")))?;
     Ok(Reply::ok())
+}
+
+/// COMPACT [db] [type] (Pika): a full compaction in a background thread; the compaction
+/// filters drop the elements of deleted and overwritten collections. One argument is a
+/// database if it is a number, a type otherwise.
+fn compact(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let (db, types) = match argv.len() {
+        1 => (None, None),
+        2 if args::int(&argv[1]).is_ok() => (Some(compaction_db(ctx, &argv[1])?), None),
+        2 => (None, compaction_types(&argv[1])?),
+        3 => (
+            Some(compaction_db(ctx, &argv[1])?),
+            compaction_types(&argv[2])?,
+        ),
+        _ => return Err(CmdError::Syntax),
+    };
+    compact_in_background(ctx, db, types)
+}
+
+/// COMPACTRANGE db type begin end (Pika). Keys are spread over cluster slots on disk, so a
+/// key range is not one stretch of the files: the whole database is compacted for the type,
+/// which covers the range.
+fn compactrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let db = compaction_db(ctx, &argv[1])?;
+    let types = compaction_types(&argv[2])?;
+    compact_in_background(ctx, Some(db), types)
 }
 
 /// BGSAVE [SCHEDULE]: a backup written by a separate thread.

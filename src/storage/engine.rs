@@ -451,11 +451,15 @@ impl Engine {
     /// Compacts a whole column family down to the last level, running the compaction filters
     /// over every entry (COMPACT; reclaims deleted collections' elements).
     pub fn compact_all(&self, cf: Cf) {
+        self.compact_range(cf, None, None);
+    }
+
+    /// Compacts the keys of `cf` in `[from, to)` (None: open end) the same way.
+    pub fn compact_range(&self, cf: Cf, from: Option<&[u8]>, to: Option<&[u8]>) {
         let mut o = CompactOptions::default();
         o.set_bottommost_level_compaction(BottommostLevelCompaction::Force);
         o.set_exclusive_manual_compaction(false);
-        self.db
-            .compact_range_cf_opt(self.handle(cf), None::<&[u8]>, None::<&[u8]>, &o);
+        self.db.compact_range_cf_opt(self.handle(cf), from, to, &o);
     }
 
     /// A RocksDB integer property of one column family.

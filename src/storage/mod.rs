@@ -250,6 +250,42 @@ impl Storage {
         }
     }
 
+    /// Compacts what `types` (None: everything) keep in logical database `db` (None: all
+    /// databases): their meta records and elements.
+    pub fn compact(
+        &self,
+        db: Option<usize>,
+        types: Option<&[DataType]>,
+    ) -> Result<(), StorageError> {
+        let bounds = match db {
+            Some(db) => {
+                let pdb = self.physical(db)?;
+                Some((codec::db_lower_bound(pdb), codec::db_upper_bound(pdb)))
+            }
+            None => None,
+        };
+        let cfs: Vec<Cf> = match types {
+            None => Cf::ALL.to_vec(),
+            Some(types) => {
+                let mut cfs = vec![Cf::Meta];
+                for &t in types {
+                    cfs.extend_from_slice(collection::element_cfs(t));
+                }
+                cfs.dedup();
+                cfs
+            }
+        };
+        for cf in cfs {
+            match &bounds {
+                // The expiry index and system records are not grouped by database.
+                Some(_) if matches!(cf, Cf::Expire | Cf::Default) => {}
+                Some((from, to)) => self.engine.compact_range(cf, Some(from), Some(to)),
+                None => self.engine.compact_all(cf),
+            }
+        }
+        Ok(())
+    }
+
     /// The engine, for maintenance and INFO.
     pub fn engine(&self) -> &Engine {
         &self.engine
