@@ -254,3 +254,55 @@ fn pika_tools_backup_online_in_both_forms_and_offline() {
         assert_eq!(&got, want, "{backup:?}");
     }
 }
+
+#[test]
+fn export_of_a_backup_loads_into_another_server_with_the_same_digest() {
+    let source = TestServer::start();
+    let mut c = source.conn();
+    fill(&mut c, "e");
+    let _: () = q(&mut c, &["ZADD", "e:zinf", "-inf", "low", "2.5", "mid"]);
+    let _: () = q(&mut c, &["SELECT", "3"]);
+    let _: () = q(&mut c, &["SET", "in-db-3", "v"]);
+    for i in 0..300 {
+        // Larger than one generated command.
+        let _: () = q(&mut c, &["RPUSH", "big", &i.to_string()]);
+    }
+    let _: () = q(&mut c, &["SELECT", "0"]);
+    let digest: String = q(&mut c, &["DEBUG", "DIGEST"]);
+    let backup = bgsave(&mut c);
+    let stream = source.dir().join("export.resp");
+    let out = Command::new(env!("CARGO_BIN_EXE_pika_tools"))
+        .args(["export", "--db-path"])
+        .arg(&backup)
+        .arg("--output")
+        .arg(&stream)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The backup itself is left as it was.
+    assert!(backup.join("info").exists());
+
+    let target = TestServer::start();
+    let mut raw = target.raw();
+    let bytes = std::fs::read(&stream).unwrap();
+    std::io::Write::write_all(&mut raw, &bytes).unwrap();
+    let mut t = target.conn();
+    wait_until("the stream to load", || {
+        let n: i64 = q(&mut t, &["DBSIZE"]);
+        let big: i64 = {
+            let _: () = q(&mut t, &["SELECT", "3"]);
+            let n = q(&mut t, &["LLEN", "big"]);
+            let _: () = q(&mut t, &["SELECT", "0"]);
+            n
+        };
+        n == 206 && big == 300
+    });
+    let got: String = q(&mut t, &["DEBUG", "DIGEST"]);
+    assert_eq!(got, digest);
+    let ttl: i64 = q(&mut t, &["TTL", "e:ttl"]);
+    assert!(ttl > 900, "{ttl}");
+}

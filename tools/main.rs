@@ -5,6 +5,7 @@
 
 mod backup;
 mod binlog;
+mod export;
 mod restore;
 
 use std::process::ExitCode;
@@ -29,6 +30,7 @@ struct Cli {
 enum Command {
     Backup(backup::Args),
     Binlog(binlog::Args),
+    Export(export::Args),
     Restore(restore::Args),
 }
 
@@ -52,6 +54,7 @@ fn main() -> ExitCode {
     match command {
         Command::Backup(args) => backup::run(&args),
         Command::Binlog(args) => binlog::run(&args),
+        Command::Export(args) => export::run(&args),
         Command::Restore(args) => restore::run(&args),
     }
 }
