@@ -29,6 +29,9 @@ pub struct Args {
     output: Option<PathBuf>,
 }
 
+/// Where generated commands go.
+type Emit<'a> = dyn FnMut(&[&[u8]]) -> Result<(), String> + 'a;
+
 /// Elements per generated command for big collections.
 const CHUNK: usize = 128;
 
@@ -99,7 +102,7 @@ fn export_all(storage: &Storage, args: &Args) -> Result<(u64, u64), String> {
                     emit(&mut out, &[b"SELECT", db.to_string().as_bytes()])?;
                     selected = true;
                 }
-                export_key(&storage, db, &key, &meta, &mut |a| emit(&mut out, a))?;
+                export_key(storage, db, &key, &meta, &mut |a| emit(&mut out, a))?;
                 if meta.expire_ms != 0 {
                     let at = meta.expire_ms.to_string();
                     emit(&mut out, &[b"PEXPIREAT", &key, at.as_bytes()])?;
@@ -122,7 +125,7 @@ fn export_key(
     db: usize,
     key: &[u8],
     meta: &codec::MetaValue,
-    emit: &mut dyn FnMut(&[&[u8]]) -> Result<(), String>,
+    emit: &mut Emit<'_>,
 ) -> Result<(), String> {
     let t = meta.data_type;
     if t == DataType::String {
@@ -178,7 +181,7 @@ fn flush(
     verb: &[u8],
     key: &[u8],
     parts: &mut Vec<Vec<u8>>,
-    emit: &mut dyn FnMut(&[&[u8]]) -> Result<(), String>,
+    emit: &mut Emit<'_>,
 ) -> Result<(), String> {
     if parts.is_empty() {
         return Ok(());
