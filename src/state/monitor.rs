@@ -5,7 +5,6 @@
 //! to each monitor's socket through a [`ReplySink`]; a monitor whose connection is gone is
 //! dropped at the next feed.
 
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Weak;
 
@@ -13,6 +12,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 
 use super::client::Client;
+use crate::util::repr::push_quoted;
 
 /// Somewhere to push bytes to a client outside the request/reply cycle.
 pub trait ReplySink: Send + Sync {
@@ -92,38 +92,5 @@ fn feed_line(client: &Client, db: usize, argv: &[Bytes]) -> String {
     line
 }
 
-/// Appends `arg` in double quotes with Redis' escapes (sdscatrepr).
-fn push_quoted(out: &mut String, arg: &[u8]) {
-    out.push('"');
-    for &b in arg {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x07 => out.push_str("\\a"),
-            0x08 => out.push_str("\\b"),
-            0x20..=0x7e => out.push(b as char),
-            _ => {
-                let _ = write!(out, "\\x{b:02x}");
-            }
-        }
-    }
-    out.push('"');
-}
-
 /// Lets a client hold its sink before it monitors (the connection sets it at accept).
 pub type SinkSlot = std::sync::OnceLock<Weak<dyn ReplySink>>;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn arguments_are_quoted_like_redis() {
-        let mut s = String::new();
-        push_quoted(&mut s, b"a\"b\\c\n\x01 ");
-        assert_eq!(s, "\"a\\\"b\\\\c\\n\\x01 \"");
-    }
-}

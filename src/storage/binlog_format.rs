@@ -679,23 +679,7 @@ pub fn push_escaped(out: &mut String, bytes: &[u8]) {
         out.extend(bytes.iter().map(|&b| b as char));
         return;
     }
-    out.push('"');
-    for &b in bytes {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x07 => out.push_str("\\a"),
-            0x08 => out.push_str("\\b"),
-            0x20..=0x7e => out.push(b as char),
-            _ => {
-                let _ = write!(out, "\\x{b:02x}");
-            }
-        }
-    }
-    out.push('"');
+    crate::util::repr::push_quoted(out, bytes);
 }
 
 /// `bytes` escaped as by [`push_escaped`].

@@ -7,4 +7,5 @@
 pub mod bits;
 pub mod glob;
 pub mod number;
+pub mod repr;
 pub mod slot;
