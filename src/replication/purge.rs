@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use super::tailer::first_sequence;
 use crate::state::ServerState;
-use crate::storage::binlog_format::{self, read_wal_file, wal_file_number};
+use crate::storage::binlog_format::{self, wal_file_number};
 
 /// How often the retention rules are applied.
 const PERIOD: Duration = Duration::from_secs(60);
@@ -28,13 +29,7 @@ fn archived(db_path: &Path) -> Vec<Archived> {
         .filter(|p| p.parent() == Some(archive.as_path()))
         .filter_map(|path| {
             let number = wal_file_number(&path)?;
-            let first_seq = read_wal_file(&path)
-                .ok()
-                .and_then(|w| w.records.first().map(|r| r.data.clone()))
-                .and_then(|d| {
-                    d.get(..8)
-                        .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
-                });
+            let first_seq = first_sequence(&path);
             Some(Archived {
                 number,
                 path,
@@ -60,10 +55,7 @@ fn needed(files: &[Archived], i: usize, slave_needs: Option<u64>, live_first: Op
 /// The first sequence number of the oldest live WAL file.
 fn live_first_seq(db_path: &Path) -> Option<u64> {
     let live = binlog_format::wal_files(db_path).ok()?;
-    let first_live = live.iter().find(|p| p.parent() == Some(db_path))?;
-    let records = read_wal_file(first_live).ok()?;
-    let data = records.records.first()?.data.get(..8)?.to_vec();
-    Some(u64::from_le_bytes(data.try_into().ok()?))
+    first_sequence(live.iter().find(|p| p.parent() == Some(db_path))?)
 }
 
 /// Deletes archived files numbered below `below` (PURGELOGSTO). Refuses, deleting nothing,
