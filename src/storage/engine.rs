@@ -388,14 +388,10 @@ impl Engine {
                 .ok_or_else(|| StorageError::Engine(format!("no column family {}", cf.name())))?;
             let mut b = WriteBatch::default();
             b.put_cf(handle, b"", b"");
-            // Header: 8-byte sequence, 4-byte count; then tag 0x1 (default family) or 0x5
-            // followed by the family id as a varint32.
-            *slot = match b.data().get(12..) {
-                Some([0x1, ..]) => 0,
-                Some([0x5, rest @ ..]) => decode_varint32(rest)
-                    .ok_or_else(|| StorageError::Engine("unreadable column family id".into()))?,
-                _ => return Err(StorageError::Engine("unexpected batch encoding".into())),
-            };
+            *slot = super::binlog_format::parse_batch(b.data())
+                .ok()
+                .and_then(|parsed| parsed.ops.first().map(|op| op.cf))
+                .ok_or_else(|| StorageError::Engine("unreadable column family id".into()))?;
         }
         Ok(ids)
     }
@@ -477,18 +473,6 @@ impl Engine {
         }
         Ok(())
     }
-}
-
-/// A little-endian base-128 varint of at most 32 bits.
-fn decode_varint32(bytes: &[u8]) -> Option<u32> {
-    let mut value = 0u32;
-    for (i, &b) in bytes.iter().take(5).enumerate() {
-        value |= u32::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            return Some(value);
-        }
-    }
-    None
 }
 
 /// Mutations collected for one atomic write.
