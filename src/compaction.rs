@@ -149,8 +149,10 @@ pub fn spawn(
                 });
                 if by_cron || by_interval {
                     tracing::info!("scheduled compaction starts ({free}% of the disk free)");
-                    server.storage.compact_all();
-                    tracing::info!("scheduled compaction done");
+                    match server.storage.compact(None, None) {
+                        Ok(()) => tracing::info!("scheduled compaction done"),
+                        Err(e) => tracing::error!("scheduled compaction failed: {e}"),
+                    }
                     if by_cron {
                         last_day_run = Some(day);
                     }

@@ -139,12 +139,7 @@ fn take_backup(
     let result = crate::backup::create(storage, &cfg.dump_path, &cfg.dump_prefix);
     match &result {
         Ok(dir) => {
-            stats
-                .changes_since_save
-                .fetch_sub(covered, Ordering::Relaxed);
-            stats
-                .last_save_secs
-                .store(crate::storage::now_ms() / 1000, Ordering::Relaxed);
+            storage.record_save(covered);
             *stats.last_backup.lock() = dir.display().to_string();
             stats.last_save_failed.store(false, Ordering::Relaxed);
             crate::backup::expire_old(&cfg.dump_path, &cfg.dump_prefix, cfg.dump_expire);

@@ -607,7 +607,7 @@ mod tests {
         fill(&s, b"kept", 5);
         assert_eq!(s.delete(0, &[b"gone"]).unwrap(), 1);
         assert_eq!(raw_elements(&s), 1005);
-        s.compact_all();
+        s.compact(None, None).unwrap();
         assert_eq!(raw_elements(&s), 5);
     }
 

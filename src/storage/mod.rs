@@ -234,20 +234,19 @@ impl Storage {
     pub fn save(&self) -> Result<(), StorageError> {
         let covered = self.stats.changes_since_save.load(Ordering::Relaxed);
         self.engine.flush()?;
+        self.record_save(covered);
+        Ok(())
+    }
+
+    /// Records a completed save (a flush or a backup) that covered `covered` changes counted
+    /// before it started: takes them off `changes_since_save` and sets LASTSAVE's time.
+    pub fn record_save(&self, covered: u64) {
         self.stats
             .changes_since_save
             .fetch_sub(covered, Ordering::Relaxed);
         self.stats
             .last_save_secs
             .store(now_ms() / 1000, Ordering::Relaxed);
-        Ok(())
-    }
-
-    /// Compacts every column family fully (COMPACT), reclaiming dead collection elements.
-    pub fn compact_all(&self) {
-        for cf in Cf::ALL {
-            self.engine.compact_all(cf);
-        }
     }
 
     /// Compacts what `types` (None: everything) keep in logical database `db` (None: all
