@@ -157,6 +157,18 @@ fn is_transport(e: &redis::RedisError) -> bool {
 }
 
 /// Polls `cond` until it holds; panics with `what` (and the last `state` seen) at the deadline.
+/// Waits until the load writer has done more than `past` rounds.
+fn wait_for_rounds(what: &str, rounds: &AtomicU64, past: u64) {
+    wait_until(what, || {
+        let now = rounds.load(Ordering::Relaxed);
+        if now > past {
+            Ok(())
+        } else {
+            Err(format!("{now} rounds"))
+        }
+    });
+}
+
 fn wait_until(what: &str, mut cond: impl FnMut() -> Result<(), String>) {
     let deadline = Instant::now() + DEADLINE;
     loop {
@@ -510,26 +522,12 @@ fn full_sync_taken_under_write_load_converges() {
     let writer = spawn_writer(&master, Arc::clone(&stop), Arc::clone(&rounds), false);
     // Once every key of the load exists, the load only updates keys (the key-creating case
     // is `full_sync_completes_under_a_key_creating_load`).
-    wait_until("the load to create its keys", || {
-        let now = rounds.load(Ordering::Relaxed);
-        if now > 600 {
-            Ok(())
-        } else {
-            Err(format!("{now} rounds"))
-        }
-    });
+    wait_for_rounds("the load to create its keys", &rounds, 600);
     // The checkpoint is taken and streamed while batches keep arriving.
     let slave = Node::slave_of(&master, &[]);
     wait_link_up(&slave);
     let linked_at = rounds.load(Ordering::Relaxed);
-    wait_until("more load after the full sync", || {
-        let now = rounds.load(Ordering::Relaxed);
-        if now > linked_at + 100 {
-            Ok(())
-        } else {
-            Err(format!("{now} rounds"))
-        }
-    });
+    wait_for_rounds("more load after the full sync", &rounds, linked_at + 100);
     stop.store(true, Ordering::Relaxed);
     writer.join().expect("writer thread");
     wait_in_sync(&master, &slave);
@@ -551,14 +549,7 @@ fn full_sync_completes_under_a_key_creating_load() {
     let rounds = Arc::new(AtomicU64::new(0));
     let _guard = StopOnDrop(Arc::clone(&stop));
     let writer = spawn_writer(&master, Arc::clone(&stop), Arc::clone(&rounds), true);
-    wait_until("the load to start", || {
-        let now = rounds.load(Ordering::Relaxed);
-        if now > 100 {
-            Ok(())
-        } else {
-            Err(format!("{now} rounds"))
-        }
-    });
+    wait_for_rounds("the load to start", &rounds, 100);
     let slave = Node::slave_of(&master, &[]);
     wait_until("the full sync to complete under load", || {
         if slave.link_up() {
@@ -626,14 +617,7 @@ fn slave_killed_under_load_resumes_incrementally() {
     });
     // Still under load for a little while after the resume.
     let resumed_at = rounds.load(Ordering::Relaxed);
-    wait_until("more load after the resume", || {
-        let now = rounds.load(Ordering::Relaxed);
-        if now > resumed_at + 100 {
-            Ok(())
-        } else {
-            Err(format!("{now} rounds"))
-        }
-    });
+    wait_for_rounds("more load after the resume", &rounds, resumed_at + 100);
     stop.store(true, Ordering::Relaxed);
     writer.join().expect("writer thread");
     wait_in_sync(&master, &slave);
