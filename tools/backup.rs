@@ -1,7 +1,7 @@
 //! `pika_tools backup`: a consistent backup of a pika-rs database, from the running server
 //! (it asks for BGSAVE and waits) or, when none answers, offline from its db-path.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::BufReader;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -59,31 +59,13 @@ pub fn run(args: &Args) -> ExitCode {
     }
 }
 
-/// Sends one command and reads its reply as text (bulk strings whole).
+/// Sends one command; an error reply becomes the error.
 fn command(
     out: &mut TcpStream,
     input: &mut BufReader<TcpStream>,
     args: &[&str],
 ) -> Result<String, String> {
-    let mut req = format!("*{}\r\n", args.len());
-    for a in args {
-        req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-    }
-    out.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
-    let mut line = String::new();
-    input.read_line(&mut line).map_err(|e| e.to_string())?;
-    let line = line.trim_end().to_string();
-    match line.as_bytes().first() {
-        Some(b'-') => Err(line[1..].to_string()),
-        Some(b'$') => {
-            let len: usize = line[1..].parse().map_err(|_| "bad reply".to_string())?;
-            let mut body = vec![0u8; len + 2];
-            std::io::Read::read_exact(input, &mut body).map_err(|e| e.to_string())?;
-            body.truncate(len);
-            Ok(String::from_utf8_lossy(&body).into_owned())
-        }
-        _ => Ok(line.get(1..).unwrap_or_default().to_string()),
-    }
+    pika::resp::client::call(out, input, args).map_err(|e| e.to_string())?
 }
 
 fn info_field(info: &str, field: &str) -> Option<String> {

@@ -48,16 +48,6 @@ pub fn run(args: &Args) -> ExitCode {
     }
 }
 
-fn resp(out: &mut impl Write, args: &[&[u8]]) -> std::io::Result<()> {
-    write!(out, "*{}\r\n", args.len())?;
-    for a in args {
-        write!(out, "${}\r\n", a.len())?;
-        out.write_all(a)?;
-        out.write_all(b"\r\n")?;
-    }
-    Ok(())
-}
-
 fn export(args: &Args) -> Result<(u64, u64), String> {
     // A backup must stay as it is: read a hard-linked copy of it.
     let scratch = std::env::temp_dir().join(format!("pika-export-{}", std::process::id()));
@@ -84,7 +74,7 @@ fn export_all(storage: &Storage, args: &Args) -> Result<(u64, u64), String> {
     let (mut keys, mut commands) = (0u64, 0u64);
     let mut emit = |out: &mut BufWriter<Box<dyn Write>>, a: &[&[u8]]| -> Result<(), String> {
         commands += 1;
-        resp(out, a).map_err(|e| e.to_string())
+        pika::resp::client::write_request(out, a).map_err(|e| e.to_string())
     };
     for db in 0..args.databases {
         let mut cursor = 0;

@@ -1,13 +1,14 @@
 //! The slave side: one thread keeps the link to the master, receives a full sync when needed
 //! and applies the master's batches in order, acknowledging them.
 
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, BufWriter, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::wire::{self, pb, MasterMsg, SlaveMsg};
 use super::{LinkState, MasterAddr};
+use crate::resp;
 use crate::state::ServerState;
 
 /// Pause between attempts to reach the master.
@@ -94,23 +95,15 @@ fn follow(
     let mut input = BufReader::with_capacity(1 << 20, stream);
     let mut out = BufWriter::new(write_half);
     let cfg = server.config();
+    let mut call = |args: &[&str]| {
+        resp::client::call(&mut out, &mut input, args)
+            .map_err(|e| format!("cannot talk to the master: {e}"))
+    };
     if !cfg.masterauth.is_empty() {
-        let reply = command(&mut input, &mut out, &["AUTH", &cfg.masterauth])?;
-        if !reply.starts_with('+') {
-            return Err(format!(
-                "master refused masterauth: {}",
-                reply.trim_start_matches('-')
-            ));
-        }
+        call(&["AUTH", &cfg.masterauth])?.map_err(|e| format!("master refused masterauth: {e}"))?;
     }
     let port = cfg.port.to_string();
-    let reply = command(&mut input, &mut out, &["PIKA-REPLICATE", &port])?;
-    if !reply.starts_with('+') {
-        return Err(format!(
-            "master refused to replicate: {}",
-            reply.trim_start_matches('-')
-        ));
-    }
+    call(&["PIKA-REPLICATE", &port])?.map_err(|e| format!("master refused to replicate: {e}"))?;
     let storage = &server.storage;
     let (replid, next_seq) = match storage.master_position().map_err(|e| e.to_string())? {
         Some((id, applied)) => (id, applied + 1),
@@ -273,29 +266,4 @@ impl BatchGroup {
         let total = u32::try_from(self.count).unwrap_or(u32::MAX);
         self.bytes[8..BATCH_HEADER].copy_from_slice(&total.to_le_bytes());
     }
-}
-
-/// Sends one RESP command and reads its one-line reply.
-fn command(
-    input: &mut BufReader<TcpStream>,
-    out: &mut BufWriter<TcpStream>,
-    args: &[&str],
-) -> Result<String, String> {
-    let mut req = format!("*{}\r\n", args.len());
-    for a in args {
-        req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-    }
-    out.write_all(req.as_bytes())
-        .and_then(|_| out.flush())
-        .map_err(|e| format!("cannot talk to the master: {e}"))?;
-    let mut line = String::new();
-    input
-        .by_ref()
-        .take(64 * 1024)
-        .read_line(&mut line)
-        .map_err(|e| format!("no reply from the master: {e}"))?;
-    if line.is_empty() {
-        return Err("the master closed the connection".into());
-    }
-    Ok(line.trim_end().to_string())
 }

@@ -13,6 +13,7 @@
 //!   handed out as zero-copy [`bytes::Bytes`] views of the read buffer wherever
 //!   the wire form allows it.
 
+pub mod client;
 pub mod parse;
 pub mod reply;
 
