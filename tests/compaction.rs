@@ -3,39 +3,25 @@
 
 mod common;
 
-use std::process::Command;
-use std::time::Duration;
-
 use common::TestServer;
 
 /// Starts pika with `args` and expects it to refuse to start, naming `what` on stderr.
 fn refuses(args: &[&str], what: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pika"))
-        .args(["--port", &common::free_port().to_string()])
-        .arg("--db-path")
-        .arg(dir.path().join("db"))
-        .arg("--log-path")
-        .arg(dir.path().join("log"))
-        .args(args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("pika started with {args:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert!(!status.success(), "{args:?}");
-    let mut err = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    let port = common::free_port().to_string();
+    let db = dir.path().join("db");
+    let log = dir.path().join("log");
+    let mut all = vec![
+        "--port",
+        port.as_str(),
+        "--db-path",
+        db.to_str().unwrap(),
+        "--log-path",
+        log.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    let (code, _, err) = common::run_pika(&all);
+    assert_ne!(code, Some(0), "{args:?}");
     assert!(err.contains(what), "{args:?}: {err}");
 }
 

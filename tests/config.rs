@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{answers_ping, cmd, err, free_port, TestServer};
+use common::{answers_ping, cmd, err, free_port, run_pika, TestServer};
 
 fn config_get(conn: &mut redis::Connection, pattern: &str) -> Vec<(String, String)> {
     let flat: Vec<String> = cmd(conn, &["CONFIG", "GET", pattern]).unwrap();
@@ -85,33 +85,6 @@ impl Drop for FileServer {
 fn repo_conf() -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/pika.conf"))
         .expect("conf/pika.conf")
-}
-
-/// Runs the binary to completion with a timeout; returns (exit code, stdout, stderr).
-fn run_pika(args: &[&str]) -> (Option<i32>, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pika"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(Some(_)) = child.try_wait() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("pika {args:?} did not exit");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 // ---------------------------------------------------------------- CONFIG GET
