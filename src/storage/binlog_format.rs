@@ -360,16 +360,21 @@ impl BatchNote {
     /// Serialises the note; a command longer than `u16::MAX` bytes is cut at a character
     /// boundary.
     pub fn encode(&self) -> Vec<u8> {
-        let mut len = self.command.len().min(u16::MAX as usize);
-        while !self.command.is_char_boundary(len) {
+        Self::encode_parts(self.time_ms, self.db, &self.command)
+    }
+
+    /// [`BatchNote::encode`] from the parts, for the write path (no note built first).
+    pub fn encode_parts(time_ms: u64, db: u16, command: &str) -> Vec<u8> {
+        let mut len = command.len().min(u16::MAX as usize);
+        while !command.is_char_boundary(len) {
             len -= 1;
         }
         let mut out = Vec::with_capacity(Self::FIXED_LEN + len);
         out.extend_from_slice(Self::MAGIC);
-        out.extend_from_slice(&self.time_ms.to_be_bytes());
-        out.extend_from_slice(&self.db.to_be_bytes());
+        out.extend_from_slice(&time_ms.to_be_bytes());
+        out.extend_from_slice(&db.to_be_bytes());
         out.extend_from_slice(&(len as u16).to_be_bytes());
-        out.extend_from_slice(&self.command.as_bytes()[..len]);
+        out.extend_from_slice(&command.as_bytes()[..len]);
         out
     }
 

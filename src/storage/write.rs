@@ -48,12 +48,8 @@ impl Storage {
         let mut batch = self.engine.batch();
         // First in the batch, so a WAL record that merged several batches splits at notes.
         let (command, db) = CURRENT_COMMAND.with(|c| c.get());
-        let note = BatchNote {
-            time_ms: super::now_ms(),
-            db,
-            command: if command.is_empty() { "-" } else { command }.to_string(),
-        };
-        batch.log_data(&note.encode());
+        let command = if command.is_empty() { "-" } else { command };
+        batch.log_data(&BatchNote::encode_parts(super::now_ms(), db, command));
         WriteTxn {
             storage: self,
             batch,
