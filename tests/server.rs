@@ -762,6 +762,44 @@ fn debug_digest_value_per_key() {
     assert!(none.is_empty());
 }
 
+/// The values below are what redis-server 7.0.15 answers for the same data, so digests can
+/// be compared across the two servers.
+#[test]
+fn debug_digests_equal_redis_for_every_type() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    for args in [
+        &["SET", "a", "b"][..],
+        &["RPUSH", "l", "x", "y", "7"],
+        &["SADD", "s", "m", "5"],
+        &["HSET", "h", "f", "v"],
+        &["ZADD", "z", "1.5", "a", "inf", "b", "0.1", "c"],
+        &["SET", "t", "v", "EX", "100"],
+        &["SELECT", "2"],
+        &["SET", "a", "b"],
+        &["SELECT", "0"],
+    ] {
+        let _: Value = cmd(&mut c, args).unwrap();
+    }
+    let values: Vec<String> = cmd(
+        &mut c,
+        &["DEBUG", "DIGEST-VALUE", "a", "l", "s", "h", "z", "t"],
+    )
+    .unwrap();
+    assert_eq!(
+        values,
+        [
+            "b78559cd22bce6e6df712eb99ce7f3b08e8f8f1f",
+            "96c9d4a508a2ddd84316750909ca50ef9c448148",
+            "758080ef31f92644465752d2ba7b98182eb015ca",
+            "90c76e9e9f4c62d642a34fc97c7dad503b51f906",
+            "8df1fb02e599ff9385e352ab6b39c214f9acd502",
+            "311b17018163335616e089f6b951c82c477335ac",
+        ]
+    );
+    assert_eq!(digest(&mut c), "84af62f6bda124dd0dee7e10b023c7bfe013c151");
+}
+
 #[test]
 fn debug_sleep_waits() {
     let s = TestServer::start();

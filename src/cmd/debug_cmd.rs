@@ -12,9 +12,9 @@ use bytes::Bytes;
 use super::command_cmd::help_reply;
 use super::{args, CmdError, CmdResult, Ctx};
 use crate::resp::Reply;
-use crate::storage::digest::to_hex;
 use crate::storage::expire::ACTIVE_EXPIRE_ENABLED;
 use crate::util::number::parse_f64;
+use crate::util::redis_digest::to_hex;
 
 /// Longest DEBUG SLEEP honoured, so a typo cannot park a worker for days.
 const MAX_SLEEP_SECS: f64 = 3600.0;

@@ -11,8 +11,6 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use sha1::{Digest, Sha1};
-
 use super::codec::{encode_element_prefix, flags, CollectionHeader, DataType, MetaValue, SysKey};
 use super::engine::{Cf, RangeCursor};
 use super::write::WriteTxn;
@@ -406,42 +404,6 @@ impl Storage {
             cur.status()?;
         }
         Ok(())
-    }
-
-    /// An order-independent hash of a collection's elements (a list's hash depends on order),
-    /// for DEBUG DIGEST.
-    pub fn elements_digest(&self, meta: &MetaValue, state: KeyState) -> [u8; 20] {
-        let mut acc = [0u8; 20];
-        let Ok(Some(c)) = self.collection_from(state, meta.data_type) else {
-            return acc;
-        };
-        // The zset's order index repeats what its member records hold.
-        let Some(&cf) = element_cfs(c.data_type).first() else {
-            return acc;
-        };
-        let ordered = c.data_type == DataType::List;
-        let mut running = Sha1::new();
-        let mut cur = self.elements(cf, &c, false);
-        while let Some((sub, value)) = cur.current() {
-            if ordered {
-                running.update((value.len() as u64).to_be_bytes());
-                running.update(value);
-            } else {
-                let mut h = Sha1::new();
-                h.update((sub.len() as u64).to_be_bytes());
-                h.update(sub);
-                h.update(value);
-                let d: [u8; 20] = h.finalize().into();
-                for (a, b) in acc.iter_mut().zip(d) {
-                    *a ^= b;
-                }
-            }
-            cur.advance();
-        }
-        if ordered {
-            acc = running.finalize().into();
-        }
-        acc
     }
 }
 

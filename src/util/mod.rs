@@ -7,5 +7,6 @@
 pub mod bits;
 pub mod glob;
 pub mod number;
+pub mod redis_digest;
 pub mod repr;
 pub mod slot;
