@@ -21,3 +21,133 @@ pub enum Value {
     Set(Vec<Vec<u8>>),
     ZSet(Vec<(Vec<u8>, f64)>),
 }
+
+use pika::util::redis_digest::{type_code, ValueDigest};
+
+/// Where generated commands go.
+pub type Emit<'a> = dyn FnMut(&[&[u8]]) -> Result<(), String> + 'a;
+
+/// Elements per generated command, so a big collection never makes one huge command.
+const CHUNK: usize = 128;
+
+impl Value {
+    /// Redis' name of the type (TYPE's answer).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::String(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
+        }
+    }
+
+    /// The same value with unordered collections sorted, so equal contents compare equal.
+    pub fn normalized(mut self) -> Value {
+        match &mut self {
+            Value::Hash(v) => v.sort(),
+            Value::Set(v) => v.sort(),
+            Value::ZSet(v) => v.sort_by(|a, b| a.0.cmp(&b.0)),
+            Value::String(_) | Value::List(_) => {}
+        }
+        self
+    }
+}
+
+impl Record {
+    /// The Redis commands that recreate this key (in its database), TTL last.
+    pub fn commands(&self, emit: &mut Emit<'_>) -> Result<(), String> {
+        let key = self.key.as_slice();
+        match &self.value {
+            Value::String(v) => emit(&[b"SET", key, v])?,
+            Value::List(items) => chunked(b"RPUSH", key, items, |x, out| out.push(x), emit)?,
+            Value::Set(items) => chunked(b"SADD", key, items, |x, out| out.push(x), emit)?,
+            Value::Hash(pairs) => chunked(
+                b"HSET",
+                key,
+                pairs,
+                |(f, v), out| {
+                    out.push(f);
+                    out.push(v);
+                },
+                emit,
+            )?,
+            Value::ZSet(pairs) => {
+                let scores: Vec<(Vec<u8>, &[u8])> = pairs
+                    .iter()
+                    .map(|(m, s)| (format_score(*s).into_bytes(), m.as_slice()))
+                    .collect();
+                chunked(
+                    b"ZADD",
+                    key,
+                    &scores,
+                    |(s, m), out| {
+                        out.push(s);
+                        out.push(m);
+                    },
+                    emit,
+                )?
+            }
+        }
+        if let Some(at) = self.expire_at_ms {
+            emit(&[b"PEXPIREAT", key, at.to_string().as_bytes()])?;
+        }
+        Ok(())
+    }
+
+    /// This key's share of DEBUG DIGEST (Redis' algorithm).
+    pub fn digest(&self) -> pika::util::redis_digest::Digest20 {
+        let key = self.key.as_slice();
+        let d = match &self.value {
+            Value::String(v) => {
+                let mut d = ValueDigest::for_key(key, type_code::STRING);
+                d.ordered(v);
+                d
+            }
+            Value::List(items) => {
+                let mut d = ValueDigest::for_key(key, type_code::LIST);
+                items.iter().for_each(|x| d.ordered(x));
+                d
+            }
+            Value::Set(items) => {
+                let mut d = ValueDigest::for_key(key, type_code::SET);
+                items.iter().for_each(|x| d.member(x));
+                d
+            }
+            Value::Hash(pairs) => {
+                let mut d = ValueDigest::for_key(key, type_code::HASH);
+                pairs.iter().for_each(|(f, v)| d.field(f, v));
+                d
+            }
+            Value::ZSet(pairs) => {
+                let mut d = ValueDigest::for_key(key, type_code::ZSET);
+                pairs.iter().for_each(|(m, s)| d.scored(m, *s));
+                d
+            }
+        };
+        d.finish(self.expire_at_ms.is_some())
+    }
+}
+
+/// A score as text that reads back as the same double (`inf` and `-inf` included).
+fn format_score(s: f64) -> String {
+    format!("{s}")
+}
+
+/// Emits `verb key item...` commands of at most `CHUNK` items each.
+fn chunked<T>(
+    verb: &[u8],
+    key: &[u8],
+    items: &[T],
+    push: impl for<'a> Fn(&'a T, &mut Vec<&'a [u8]>),
+    emit: &mut Emit<'_>,
+) -> Result<(), String> {
+    for chunk in items.chunks(CHUNK) {
+        let mut args: Vec<&[u8]> = vec![verb, key];
+        for item in chunk {
+            push(item, &mut args);
+        }
+        emit(&args)?;
+    }
+    Ok(())
+}

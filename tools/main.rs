@@ -5,8 +5,15 @@
 
 mod backup;
 mod binlog;
+mod check;
+mod dataset;
 mod export;
+mod import;
+mod loader;
+mod progress;
+mod rdb_import;
 mod restore;
+mod source;
 
 use std::process::ExitCode;
 
@@ -30,7 +37,9 @@ struct Cli {
 enum Command {
     Backup(backup::Args),
     Binlog(binlog::Args),
+    Check(check::Args),
     Export(export::Args),
+    Import(import::Args),
     Restore(restore::Args),
 }
 
@@ -54,7 +63,9 @@ fn main() -> ExitCode {
     match command {
         Command::Backup(args) => backup::run(&args),
         Command::Binlog(args) => binlog::run(&args),
+        Command::Check(args) => check::run(&args),
         Command::Export(args) => export::run(&args),
+        Command::Import(args) => import::run(&args),
         Command::Restore(args) => restore::run(&args),
     }
 }
