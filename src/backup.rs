@@ -10,6 +10,7 @@
 //! seq: <last binlog sequence number the data contains>
 //! version: <pika version>
 //! time: <unix seconds>
+//! digest: <DEBUG DIGEST of the data (Redis' algorithm)>
 //! ```
 //!
 //! The directory is built under a `.tmp` name and renamed when complete, so a directory with
@@ -23,7 +24,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::storage::engine::EngineOptions;
 use crate::storage::Storage;
+use crate::util::redis_digest::to_hex;
 
 /// Name of the position file in a backup.
 pub const INFO_FILE: &str = "info";
@@ -35,13 +38,15 @@ pub struct BackupInfo {
     pub seq: u64,
     pub version: String,
     pub time: u64,
+    /// DEBUG DIGEST of the backed-up data (empty in backups from before it was recorded).
+    pub digest: String,
 }
 
 impl BackupInfo {
     fn render(&self) -> String {
         format!(
-            "replid: {}\nseq: {}\nversion: {}\ntime: {}\n",
-            self.replid, self.seq, self.version, self.time
+            "replid: {}\nseq: {}\nversion: {}\ntime: {}\ndigest: {}\n",
+            self.replid, self.seq, self.version, self.time, self.digest
         )
     }
 
@@ -57,6 +62,7 @@ impl BackupInfo {
             seq: field("seq")?.parse().ok()?,
             version: field("version").unwrap_or_default(),
             time: field("time").and_then(|t| t.parse().ok()).unwrap_or(0),
+            digest: field("digest").unwrap_or_default(),
         })
     }
 }
@@ -114,6 +120,7 @@ pub fn create(storage: &Storage, dump_path: &Path, prefix: &str) -> Result<PathB
         seq,
         version: env!("CARGO_PKG_VERSION").to_string(),
         time,
+        digest: checkpoint_digest(&tmp, storage.databases())?,
     };
     let write_info = || -> std::io::Result<()> {
         let mut f = fs::File::create(tmp.join(INFO_FILE))?;
@@ -124,6 +131,22 @@ pub fn create(storage: &Storage, dump_path: &Path, prefix: &str) -> Result<PathB
     write_info().map_err(|e| format!("cannot write the backup: {e}"))?;
     tracing::info!("backup at sequence {seq} written to {}", dir.display());
     Ok(dir)
+}
+
+/// DEBUG DIGEST of the data in a checkpoint, read through a linked copy (opening the
+/// checkpoint itself would add files to it).
+fn checkpoint_digest(dir: &Path, databases: usize) -> Result<String, String> {
+    let mut scratch = dir.as_os_str().to_owned();
+    scratch.push(".digest");
+    let scratch = PathBuf::from(scratch);
+    let _ = fs::remove_dir_all(&scratch);
+    let digest = link_files(dir, &scratch).and_then(|()| {
+        let copy = Storage::open(&scratch, databases, &EngineOptions::default())
+            .map_err(|e| format!("cannot open the backup to digest it: {e}"))?;
+        copy.digest().map_err(|e| e.to_string())
+    });
+    let _ = fs::remove_dir_all(&scratch);
+    Ok(to_hex(&digest?))
 }
 
 /// Deletes backups under `dump_path` named `<prefix><timestamp>` older than `days` days.
@@ -173,14 +196,23 @@ pub fn restore(from: &Path, db_path: &Path) -> Result<BackupInfo, String> {
             db_path.display()
         ));
     }
-    fs::create_dir_all(db_path).map_err(|e| e.to_string())?;
+    link_files(from, db_path)?;
+    crate::replication::fullsync::mark_position(db_path, &info.replid, info.seq)
+        .map_err(|e| format!("cannot record the backup's position: {e}"))?;
+    Ok(info)
+}
+
+/// Puts the database files of `from` into `to`: table files hard-linked when possible (same
+/// filesystem), the rest copied.
+fn link_files(from: &Path, to: &Path) -> Result<(), String> {
+    fs::create_dir_all(to).map_err(|e| e.to_string())?;
     for entry in fs::read_dir(from).map_err(|e| e.to_string())? {
         let entry = entry.map_err(|e| e.to_string())?;
         let name = entry.file_name();
         if name == INFO_FILE || !entry.file_type().map_err(|e| e.to_string())?.is_file() {
             continue;
         }
-        let target = db_path.join(&name);
+        let target = to.join(&name);
         // Table files never change once written, so sharing them is safe; the WAL, MANIFEST
         // and OPTIONS files change in place and are copied.
         let immutable = name.to_string_lossy().ends_with(".sst");
@@ -189,9 +221,7 @@ pub fn restore(from: &Path, db_path: &Path) -> Result<BackupInfo, String> {
                 .map_err(|e| format!("cannot copy {}: {e}", entry.path().display()))?;
         }
     }
-    crate::replication::fullsync::mark_position(db_path, &info.replid, info.seq)
-        .map_err(|e| format!("cannot record the backup's position: {e}"))?;
-    Ok(info)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -212,6 +242,7 @@ mod tests {
             seq: 42,
             version: "0.1.0".into(),
             time: 7,
+            digest: "0".repeat(40),
         };
         assert_eq!(BackupInfo::parse(&info.render()), Some(info));
         assert_eq!(BackupInfo::parse("seq: x\n"), None);

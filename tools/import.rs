@@ -11,6 +11,7 @@ use pika::resp::parse::{ParseLimits, RequestParser};
 
 use crate::loader::{LoadSummary, Loader};
 use crate::progress;
+use crate::rdb_import::RdbSummary;
 
 /// Load a command stream or an RDB file into a server.
 ///
@@ -34,9 +35,15 @@ pub struct Args {
 
 pub fn run(args: &Args) -> ExitCode {
     match import(args) {
-        Ok(summary) => {
+        Ok((summary, rdb)) => {
             for e in &summary.first_errors {
                 eprintln!("error reply: {e}");
+            }
+            if let Some(rdb) = rdb {
+                eprintln!(
+                    "read {} keys ({} expired dropped, {} of unsupported types skipped); their digest {}",
+                    rdb.keys, rdb.expired, rdb.skipped, rdb.digest
+                );
             }
             eprintln!(
                 "imported {}: {} commands sent, {} errors",
@@ -57,7 +64,7 @@ pub fn run(args: &Args) -> ExitCode {
     }
 }
 
-fn import(args: &Args) -> Result<LoadSummary, String> {
+fn import(args: &Args) -> Result<(LoadSummary, Option<RdbSummary>), String> {
     let name = args.file.display().to_string();
     let mut file = File::open(&args.file).map_err(|e| format!("{name}: {e}"))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -67,13 +74,14 @@ fn import(args: &Args) -> Result<LoadSummary, String> {
     let bar = progress::bytes(size, "importing");
     let input = bar.wrap_read(file);
     let mut loader = Loader::connect(&args.to, args.password.as_deref())?;
-    if is_rdb {
-        crate::rdb_import::load(input, &mut loader)?;
+    let rdb = if is_rdb {
+        Some(crate::rdb_import::load(input, &mut loader)?)
     } else {
         send_stream(input, &mut loader)?;
-    }
+        None
+    };
     bar.finish_and_clear();
-    loader.finish()
+    Ok((loader.finish()?, rdb))
 }
 
 /// Forwards every request of a RESP (or inline) command stream.

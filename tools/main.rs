@@ -11,6 +11,7 @@ mod export;
 mod import;
 mod loader;
 mod progress;
+mod rdb;
 mod rdb_import;
 mod restore;
 mod source;

@@ -1,9 +1,55 @@
-//! RDB files into a server: each record read becomes the commands that recreate it.
+//! RDB files into a server: each key read becomes the commands that recreate it.
 
 use std::io::Read;
 
-use crate::loader::Loader;
+use pika::util::redis_digest::{to_hex, DatasetDigest};
+use pika::util::repr::push_quoted;
 
-pub fn load(_input: impl Read, _loader: &mut Loader) -> Result<(), String> {
-    Err("RDB files are not readable yet".into())
+use crate::loader::Loader;
+use crate::rdb::{Item, RdbReader};
+
+/// What was read from the file.
+#[derive(Debug, Default)]
+pub struct RdbSummary {
+    pub keys: u64,
+    /// Keys of types this server does not have (streams, modules).
+    pub skipped: u64,
+    /// Keys whose deadline had passed, dropped as Redis drops them on load.
+    pub expired: u64,
+    /// DEBUG DIGEST of the keys sent, to compare with the server's afterwards.
+    pub digest: String,
+}
+
+pub fn load(input: impl Read, loader: &mut Loader) -> Result<RdbSummary, String> {
+    let reader = RdbReader::new(input).map_err(|e| e.to_string())?;
+    eprintln!("RDB version {}", reader.version());
+    let now = pika::storage::now_ms() as i64;
+    let mut summary = RdbSummary::default();
+    let mut digest = DatasetDigest::default();
+    let mut selected = None;
+    for item in reader {
+        match item.map_err(|e| e.to_string())? {
+            Item::Record(r) => {
+                if r.expire_at_ms.is_some_and(|at| at <= now) {
+                    summary.expired += 1;
+                    continue;
+                }
+                if selected != Some(r.db) {
+                    loader.send(&[b"SELECT", r.db.to_string().as_bytes()])?;
+                    selected = Some(r.db);
+                }
+                r.commands(&mut |args| loader.send(args))?;
+                digest.add(r.db, &r.digest());
+                summary.keys += 1;
+            }
+            Item::Skipped { db, key, type_name } => {
+                let mut name = String::new();
+                push_quoted(&mut name, &key);
+                eprintln!("skipped db{db} {name}: {type_name} keys are not supported");
+                summary.skipped += 1;
+            }
+        }
+    }
+    summary.digest = to_hex(&digest.finish());
+    Ok(summary)
 }

@@ -1,0 +1,201 @@
+//! Listpacks: the compact encoding of RDB version 10 and later (small hashes, sorted sets and
+//! sets, and list quicklist nodes). Layout: `total:u32le count:u16le`, the entries, then `0xFF`.
+//! Each entry is an encoding header, the data, and a "backlen" (the entry's size in 1-5 bytes,
+//! for walking backwards) that is checked here as a guard against corruption. Integers are
+//! returned as their decimal text.
+
+use super::cursor::{BlobResult, Cursor};
+use super::string::decimal;
+
+const HEADER: usize = 6;
+const END: u8 = 0xff;
+/// `count` value meaning "too many to count here".
+const UNKNOWN_COUNT: u16 = u16::MAX;
+
+/// Every entry of the listpack in `blob`, in order.
+pub(super) fn entries(blob: &[u8]) -> BlobResult<Vec<Vec<u8>>> {
+    if blob.len() <= HEADER {
+        return Err(format!(
+            "listpack of {} bytes is shorter than its header",
+            blob.len()
+        ));
+    }
+    let mut c = Cursor::new(blob);
+    let total = c.u32_le()?;
+    let count = c.u16_le()?;
+    if total as usize != blob.len() {
+        return Err(format!(
+            "listpack header says {total} bytes, the blob has {}",
+            blob.len()
+        ));
+    }
+    let mut out = Vec::with_capacity(usize::from(count).min(blob.len() / 2));
+    loop {
+        let at = c.pos();
+        if c.peek()? == END {
+            c.u8()?;
+            break;
+        }
+        let entry = entry(&mut c).map_err(|e| format!("listpack entry at offset {at}: {e}"))?;
+        out.push(entry);
+    }
+    if c.remaining() != 0 {
+        return Err("listpack has bytes after its end marker".into());
+    }
+    if count != UNKNOWN_COUNT && usize::from(count) != out.len() {
+        return Err(format!(
+            "listpack header says {count} entries, found {}",
+            out.len()
+        ));
+    }
+    Ok(out)
+}
+
+fn entry(c: &mut Cursor<'_>) -> BlobResult<Vec<u8>> {
+    let start = c.pos();
+    let enc = c.u8()?;
+    let value = if enc & 0x80 == 0 {
+        // 0xxxxxxx: a 7-bit unsigned integer.
+        decimal(i64::from(enc))
+    } else if enc & 0xc0 == 0x80 {
+        // 10xxxxxx: a string of up to 63 bytes.
+        c.take(usize::from(enc & 0x3f))?.to_vec()
+    } else if enc & 0xe0 == 0xc0 {
+        // 110xxxxx yyyyyyyy: a 13-bit signed integer.
+        let raw = (i64::from(enc & 0x1f) << 8) | i64::from(c.u8()?);
+        decimal(if raw >= 1 << 12 { raw - (1 << 13) } else { raw })
+    } else if enc & 0xf0 == 0xe0 {
+        // 1110xxxx yyyyyyyy: a string of up to 4095 bytes.
+        let len = (usize::from(enc & 0x0f) << 8) | usize::from(c.u8()?);
+        c.take(len)?.to_vec()
+    } else {
+        match enc {
+            0xf0 => {
+                let len = c.u32_le()?;
+                c.take(len as usize)?.to_vec()
+            }
+            0xf1 => decimal(c.int_le::<2>()?),
+            0xf2 => decimal(c.int_le::<3>()?),
+            0xf3 => decimal(c.int_le::<4>()?),
+            0xf4 => decimal(c.int_le::<8>()?),
+            _ => return Err(format!("bad encoding 0x{enc:02x}")),
+        }
+    };
+    let size = c.pos() - start;
+    let backlen = c.take(backlen_size(size))?;
+    let stated = backlen
+        .iter()
+        .fold(0usize, |acc, b| (acc << 7) | usize::from(b & 0x7f));
+    if stated != size {
+        return Err(format!("backlen says {stated} bytes, the entry has {size}"));
+    }
+    Ok(value)
+}
+
+/// How many bytes the backlen of an entry of `size` bytes takes.
+fn backlen_size(size: usize) -> usize {
+    match size {
+        0..=127 => 1,
+        128..=16382 => 2,
+        16383..=2097150 => 3,
+        2097151..=268435454 => 4,
+        _ => 5,
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+
+    /// The backlen bytes for an entry of `size` bytes.
+    fn backlen(size: usize) -> Vec<u8> {
+        let n = backlen_size(size);
+        (0..n)
+            .map(|i| {
+                let group = ((size >> (7 * (n - 1 - i))) & 0x7f) as u8;
+                if i == 0 {
+                    group
+                } else {
+                    group | 0x80
+                }
+            })
+            .collect()
+    }
+
+    /// A listpack of `entries` (each an already-encoded `encoding + data`).
+    pub(in crate::rdb) fn build(entries: &[Vec<u8>]) -> Vec<u8> {
+        let mut body = Vec::new();
+        for e in entries {
+            body.extend_from_slice(e);
+            body.extend_from_slice(&backlen(e.len()));
+        }
+        let mut out = Vec::new();
+        out.extend_from_slice(&((HEADER + body.len() + 1) as u32).to_le_bytes());
+        out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+        out.extend_from_slice(&body);
+        out.push(END);
+        out
+    }
+
+    /// A listpack entry holding `s` as a string.
+    pub(in crate::rdb) fn string_entry(s: &[u8]) -> Vec<u8> {
+        let mut e = if s.len() < 64 {
+            vec![0x80 | s.len() as u8]
+        } else if s.len() < 4096 {
+            vec![0xe0 | (s.len() >> 8) as u8, s.len() as u8]
+        } else {
+            let mut e = vec![0xf0];
+            e.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            e
+        };
+        e.extend_from_slice(s);
+        e
+    }
+
+    #[test]
+    fn every_encoding() {
+        let mid = vec![b'm'; 200];
+        let big = vec![b'b'; 20000];
+        let blob = build(&[
+            vec![5],
+            vec![0xdf, 0x9c], // 13-bit: 0x1f9c - 0x2000 = -100
+            vec![0xcf, 0xa0], // 13-bit: 4000
+            string_entry(b"hi"),
+            string_entry(&mid),
+            string_entry(&big),
+            vec![0xf1, 0x30, 0x75],
+            vec![0xf2, 0x00, 0x12, 0x7a],
+            vec![0xf3, 0x00, 0x94, 0x35, 0x77],
+            vec![0xf4, 0x00, 0x70, 0x32, 0x86, 0xd0, 0xf7, 0xff, 0xff],
+        ]);
+        let got = entries(&blob).unwrap();
+        let want: Vec<Vec<u8>> = vec![
+            b"5".to_vec(),
+            b"-100".to_vec(),
+            b"4000".to_vec(),
+            b"hi".to_vec(),
+            mid,
+            big,
+            b"30000".to_vec(),
+            b"8000000".to_vec(),
+            b"2000000000".to_vec(),
+            b"-9000000000000".to_vec(),
+        ];
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn rejects_corruption() {
+        let good = build(&[string_entry(b"hi")]);
+        assert!(entries(&good[..good.len() - 1]).is_err(), "size mismatch");
+        let mut bad_backlen = good.clone();
+        bad_backlen[9] = 9;
+        assert!(entries(&bad_backlen).is_err());
+        let mut bad_count = good.clone();
+        bad_count[4] = 3;
+        assert!(entries(&bad_count).is_err());
+        let mut bad_enc = good;
+        bad_enc[6] = 0xf5;
+        assert!(entries(&bad_enc).is_err());
+    }
+}
