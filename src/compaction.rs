@@ -7,12 +7,115 @@
 //!
 //! A full compaction runs the compaction filters over everything, reclaiming the space of
 //! deleted and overwritten collections.
+//!
+//! One `compact` thread runs every compaction, queued by COMPACT / COMPACTRANGE or by the
+//! schedule, one at a time (two full compactions at once would only compete for the disk);
+//! `CompactionQueue` holds the queue and the state INFO shows.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::Mutex;
+
 use crate::state::ServerState;
+use crate::storage::DataType;
+
+/// One compaction to run: a database (None: all) and types (None: all).
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub db: Option<usize>,
+    pub types: Option<Vec<DataType>>,
+    /// Who asked: `command`, `cron` or `interval`.
+    pub reason: &'static str,
+}
+
+/// Compactions waiting for the compact thread, and what it has done.
+pub struct CompactionQueue {
+    tx: Sender<Job>,
+    rx: Receiver<Job>,
+    running: AtomicBool,
+    queued: AtomicU64,
+    done: AtomicU64,
+    failed: AtomicU64,
+    /// (reason, unix seconds it ended, seconds it took) of the last compaction.
+    last: Mutex<Option<(&'static str, u64, f64)>>,
+}
+
+impl Default for CompactionQueue {
+    fn default() -> Self {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        CompactionQueue {
+            tx,
+            rx,
+            running: AtomicBool::new(false),
+            queued: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            last: Mutex::new(None),
+        }
+    }
+}
+
+/// What INFO reports of compactions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompactionStatus {
+    pub running: bool,
+    pub queued: u64,
+    pub done: u64,
+    pub failed: u64,
+    pub last: Option<(&'static str, u64, f64)>,
+}
+
+impl CompactionQueue {
+    /// Queues a compaction for the compact thread.
+    pub fn submit(&self, job: Job) {
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        // The receiver lives as long as the queue, so sending cannot fail.
+        let _ = self.tx.send(job);
+    }
+
+    pub fn status(&self) -> CompactionStatus {
+        CompactionStatus {
+            running: self.running.load(Ordering::SeqCst),
+            queued: self.queued.load(Ordering::SeqCst),
+            done: self.done.load(Ordering::SeqCst),
+            failed: self.failed.load(Ordering::SeqCst),
+            last: *self.last.lock(),
+        }
+    }
+
+    /// Runs one job on the calling thread, keeping the status.
+    fn run(&self, server: &ServerState, job: Job) {
+        self.queued.fetch_sub(1, Ordering::SeqCst);
+        self.running.store(true, Ordering::SeqCst);
+        let started = Instant::now();
+        tracing::info!(
+            "compaction ({}) starts: db {:?}, types {:?}",
+            job.reason,
+            job.db,
+            job.types
+        );
+        match server.storage.compact(job.db, job.types.as_deref()) {
+            Ok(()) => {
+                self.done.fetch_add(1, Ordering::SeqCst);
+                tracing::info!("compaction ({}) done", job.reason);
+            }
+            Err(e) => {
+                self.failed.fetch_add(1, Ordering::SeqCst);
+                tracing::error!("compaction ({}) failed: {e}", job.reason);
+            }
+        }
+        *self.last.lock() = Some((
+            job.reason,
+            crate::storage::now_ms() / 1000,
+            started.elapsed().as_secs_f64(),
+        ));
+        self.running.store(false, Ordering::SeqCst);
+    }
+}
 
 /// A daily window `[start, end)` in local hours, with its free-disk threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,7 +223,8 @@ fn local_hour_and_day() -> (u8, i64) {
     )
 }
 
-/// Checks the schedule every minute and compacts when it says so; ends at shutdown.
+/// Starts the compact thread: it runs queued compactions and, once a minute, checks the
+/// schedule; it ends at shutdown.
 pub fn spawn(
     server: &Arc<ServerState>,
     cron: Vec<CronWindow>,
@@ -128,13 +232,17 @@ pub fn spawn(
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     let server = Arc::clone(server);
     std::thread::Builder::new()
-        .name("compact-cron".into())
+        .name("compact".into())
         .spawn(move || {
+            let queue = &server.compaction;
             let mut last_day_run = None;
             let mut last_interval_run = Instant::now();
             let mut last_check = Instant::now() - Duration::from_secs(60);
             while !server.shutdown_requested() {
-                std::thread::sleep(Duration::from_millis(100));
+                if let Ok(job) = queue.rx.recv_timeout(Duration::from_millis(100)) {
+                    queue.run(&server, job);
+                    continue;
+                }
                 if last_check.elapsed() < Duration::from_secs(60) {
                     continue;
                 }
@@ -148,15 +256,16 @@ pub fn spawn(
                         && free < i.ratio
                 });
                 if by_cron || by_interval {
-                    tracing::info!("scheduled compaction starts ({free}% of the disk free)");
-                    match server.storage.compact(None, None) {
-                        Ok(()) => tracing::info!("scheduled compaction done"),
-                        Err(e) => tracing::error!("scheduled compaction failed: {e}"),
-                    }
+                    tracing::info!("scheduled compaction: {free}% of the disk is free");
                     if by_cron {
                         last_day_run = Some(day);
                     }
                     last_interval_run = Instant::now();
+                    queue.submit(Job {
+                        db: None,
+                        types: None,
+                        reason: if by_cron { "cron" } else { "interval" },
+                    });
                 }
             }
         })

@@ -19,6 +19,7 @@ pub mod cli;
 pub mod cmd;
 pub mod compaction;
 pub mod config;
+pub mod keyspace_stats;
 pub mod logging;
 pub mod replication;
 pub mod resp;

@@ -57,6 +57,10 @@ pub fn info(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         }
     }
     let server = ctx.server;
+    // Pika's `INFO keyspace 1`: recount keys by type now (in the background).
+    if argv.len() == 3 && args::is(&argv[1], "keyspace") && argv[2].as_ref() == b"1" {
+        server.keyspace_stats.request_rescan();
+    }
     let mut out = String::with_capacity(4096);
     for ((name, _), _) in SECTIONS.iter().zip(wanted).filter(|(_, w)| *w) {
         if !out.is_empty() {
@@ -422,18 +426,27 @@ fn errorstats_section(server: &ServerState, w: &mut Lines<'_>) {
     }
 }
 
+/// Redis' `dbN:keys=,expires=,avg_ttl=` (keys and expires exact, from the write path's
+/// counters), followed by the per-type counts of the statistics thread's latest scan.
 fn keyspace_section(server: &ServerState, w: &mut Lines<'_>) {
     let storage = &server.storage;
+    let scan = server.keyspace_stats.latest();
     for db in 0..storage.databases() {
         let keys = storage.dbsize(db).unwrap_or(0);
         if keys == 0 {
             continue;
         }
         let expires = storage.expires_count(db).unwrap_or(0);
-        w.field(
-            &format!("db{db}"),
-            format!("keys={keys},expires={expires},avg_ttl=0"),
-        );
+        let counted = scan.as_ref().and_then(|s| s.databases.get(db));
+        let avg_ttl = counted.map_or(0, |c| c.avg_ttl_ms);
+        let mut line = format!("keys={keys},expires={expires},avg_ttl={avg_ttl}");
+        if let Some(c) = counted {
+            line.push_str(&format!(
+                ",strings={},hashes={},lists={},sets={},zsets={},invalid_keys={}",
+                c.strings, c.hashes, c.lists, c.sets, c.zsets, c.invalid
+            ));
+        }
+        w.field(&format!("db{db}"), line);
     }
 }
 
@@ -445,6 +458,27 @@ fn rocksdb_section(server: &ServerState, w: &mut Lines<'_>) {
         "estimate-pending-compaction-bytes",
         "num-running-compactions",
     ];
+    let cfg = server.config();
+    let c = server.compaction.status();
+    w.field("is_compact", if c.running { "yes" } else { "no" });
+    w.field("compact_cron", &cfg.compact_cron);
+    w.field("compact_interval", &cfg.compact_interval);
+    w.field("compactions_queued", c.queued);
+    w.field("compactions_done", c.done);
+    w.field("compactions_failed", c.failed);
+    let (reason, at, took) = c.last.unwrap_or(("none", 0, 0.0));
+    w.field("last_compact_reason", reason);
+    w.field("last_compact_time", at);
+    w.field("last_compact_seconds", format!("{took:.3}"));
+    let scan = server.keyspace_stats.latest();
+    w.field(
+        "keyspace_scan_time",
+        scan.as_ref().map_or(0, |s| s.finished_at),
+    );
+    w.field(
+        "keyspace_scan_ms",
+        scan.as_ref().map_or(0, |s| s.took.as_millis()),
+    );
     let engine = server.storage.engine();
     for cf in Cf::ALL {
         for prop in PROPERTIES {

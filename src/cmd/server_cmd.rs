@@ -179,21 +179,17 @@ fn compaction_db(ctx: &Ctx<'_>, arg: &[u8]) -> Result<usize, CmdError> {
         .ok_or_else(|| CmdError::err("DB index is out of range"))
 }
 
-/// Runs a compaction on its own thread.
+/// Queues a compaction for the compact thread.
 fn compact_in_background(
     ctx: &Ctx<'_>,
     db: Option<usize>,
     types: Option<Vec<DataType>>,
 ) -> CmdResult {
-    let storage = Arc::clone(&ctx.server.storage);
-    std::thread::Builder::new()
-        .name("compact".into())
-        .spawn(move || {
-            if let Err(e) = storage.compact(db, types.as_deref()) {
-                tracing::error!("compaction failed: {e}");
-            }
-        })
-        .map_err(|e| CmdError::err(format!("cannot start the compaction: {e}")))?;
+    ctx.server.compaction.submit(crate::compaction::Job {
+        db,
+        types,
+        reason: "command",
+    });
     Ok(Reply::ok())
 }
 

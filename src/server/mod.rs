@@ -103,6 +103,7 @@ fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
     let binlog_purger = crate::replication::purge::spawn(&server)?;
     let wait_watcher = crate::replication::spawn_wait_watcher(&server)?;
     let compact_scheduler = crate::compaction::spawn(&server, cron, interval)?;
+    let keyspace_stats = crate::keyspace_stats::spawn(&server)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(network_threads)
@@ -120,6 +121,7 @@ fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
     let _ = binlog_purger.join();
     let _ = wait_watcher.join();
     let _ = compact_scheduler.join();
+    let _ = keyspace_stats.join();
     if server.shutdown_mode() == ShutdownMode::Save {
         if let Err(e) = storage.engine().flush() {
             tracing::error!("flush at shutdown failed: {e}");

@@ -48,6 +48,10 @@ pub struct ServerState {
     /// Wakes the listener when shutdown is requested.
     pub shutdown_signal: Notify,
     pub replication: crate::replication::Replication,
+    /// Compactions queued for the compact thread, and its state.
+    pub compaction: crate::compaction::CompactionQueue,
+    /// Per-type key counts from the keyspace statistics thread.
+    pub keyspace_stats: crate::keyspace_stats::KeyspaceStats,
 }
 
 /// Current Unix time in seconds.
@@ -68,6 +72,8 @@ impl ServerState {
         storage.set_replica(master.is_some());
         ServerState {
             replication: crate::replication::Replication::new(master),
+            compaction: Default::default(),
+            keyspace_stats: Default::default(),
             storage,
             config: ArcSwap::from_pointee(config),
             clients: Mutex::new(BTreeMap::new()),

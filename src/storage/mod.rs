@@ -15,6 +15,7 @@
 //! Write commands run under [`lock::KeysGuard`] taken by the dispatcher for the keys they touch.
 
 pub mod binlog_format;
+pub mod census;
 pub mod codec;
 pub mod collection;
 pub mod digest;
