@@ -45,8 +45,13 @@ pub fn run(args: &Args) -> ExitCode {
     });
     match result {
         Ok(dir) => {
+            let digest = std::fs::read_to_string(dir.join(pika::backup::INFO_FILE))
+                .ok()
+                .and_then(|t| pika::backup::BackupInfo::parse(&t))
+                .map(|i| i.digest)
+                .unwrap_or_default();
             println!(
-                "backup written to {} in {:.1}s",
+                "backup written to {} in {:.1}s (digest {digest})",
                 dir.display(),
                 started.elapsed().as_secs_f64()
             );
@@ -84,11 +89,11 @@ fn online(stream: TcpStream, cfg: &Config) -> Result<PathBuf, String> {
     }
     let before = command(&mut out, &mut input, &["LASTSAVE"])?;
     let reply = command(&mut out, &mut input, &["BGSAVE"])?;
-    eprintln!("server on port {}: {reply}", cfg.port);
+    let bar = crate::progress::waiting(&format!("server on port {}: {reply}", cfg.port));
     loop {
         let info = command(&mut out, &mut input, &["INFO", "persistence"])?;
         if info_field(&info, "rdb_bgsave_in_progress").as_deref() == Some("0") {
-            eprintln!();
+            bar.finish_and_clear();
             if info_field(&info, "rdb_last_bgsave_status").as_deref() != Some("ok") {
                 return Err("the server reports the backup failed (see its log)".into());
             }
@@ -99,7 +104,6 @@ fn online(stream: TcpStream, cfg: &Config) -> Result<PathBuf, String> {
             }
             return Ok(PathBuf::from(path));
         }
-        eprint!(".");
         std::thread::sleep(Duration::from_millis(100));
     }
 }

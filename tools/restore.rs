@@ -23,11 +23,12 @@ pub fn run(args: &Args) -> ExitCode {
     match pika::backup::restore(&args.from, &args.db_path) {
         Ok(info) => {
             println!(
-                "restored {} into {} (binlog position {} of history {})",
+                "restored {} into {} (binlog position {} of history {}; DEBUG DIGEST {})",
                 args.from.display(),
                 args.db_path.display(),
                 info.seq,
-                info.replid
+                info.replid,
+                info.digest
             );
             ExitCode::SUCCESS
         }
