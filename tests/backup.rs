@@ -306,3 +306,58 @@ fn export_of_a_backup_loads_into_another_server_with_the_same_digest() {
     let ttl: i64 = q(&mut t, &["TTL", "e:ttl"]);
     assert!(ttl > 900, "{ttl}");
 }
+
+#[test]
+fn bgsave_under_write_load_restores_a_prefix_of_the_writes() {
+    let server = TestServer::start();
+    let url = server.url();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut c = redis::Client::open(url).unwrap().get_connection().unwrap();
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _: () = q(&mut c, &["SET", &format!("k:{i}"), &i.to_string()]);
+                let _: i64 = q(&mut c, &["RPUSH", "log", &i.to_string()]);
+                i += 1;
+            }
+            i
+        })
+    };
+    let mut c = server.conn();
+    wait_until("some writes", || q::<i64>(&mut c, &["LLEN", "log"]) > 200);
+    let backup = bgsave(&mut c);
+    wait_until("writes after the backup", || {
+        q::<i64>(&mut c, &["LLEN", "log"]) > 400
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.join().unwrap();
+
+    let restored_db = server.dir().join("restored-under-load");
+    assert!(restore(&backup, &restored_db).status.success());
+    let restored = TestServer::start_with(&["--db-path", restored_db.to_str().unwrap()]);
+    let mut r = restored.conn();
+    let recorded = std::fs::read_to_string(backup.join("info")).unwrap();
+    let digest: String = q(&mut r, &["DEBUG", "DIGEST"]);
+    assert!(
+        recorded.contains(&format!("digest: {digest}")),
+        "{recorded}"
+    );
+    // Writes are applied in order, so a consistent snapshot holds the first n of them: keys
+    // k:0..k:n-1 with no gap, and a log of the same writes (or one less, cut between the two).
+    let keys: i64 = q(&mut r, &["DBSIZE"]);
+    let n = (keys - 1) as u64;
+    assert!(n > 0 && n < written, "{n} of {written}");
+    for i in 0..n {
+        let v: Option<String> = q(&mut r, &["GET", &format!("k:{i}")]);
+        assert_eq!(v, Some(i.to_string()), "k:{i} of {n}");
+    }
+    let log: Vec<u64> = q(&mut r, &["LRANGE", "log", "0", "-1"]);
+    assert!(
+        log.len() as u64 == n || log.len() as u64 + 1 == n,
+        "{} vs {n}",
+        log.len()
+    );
+    assert!(log.iter().enumerate().all(|(i, &v)| v == i as u64));
+}
