@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::TestServer;
+use common::{info_field, wait_until, TestServer};
 
 /// Starts pika with `args` and expects it to refuse to start, naming `what` on stderr.
 fn refuses(args: &[&str], what: &str) {
@@ -103,23 +103,6 @@ fn compact_takes_a_database_and_a_type_and_compactrange_their_range() {
     assert_eq!(v, "v");
 }
 
-fn info_field(c: &mut redis::Connection, section: &str, field: &str) -> String {
-    let text: String = redis::cmd("INFO").arg(section).query(c).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("no {field} in INFO {section}:\n{text}"))
-        .trim()
-        .to_string()
-}
-
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !cond() {
-        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn compactions_run_one_at_a_time_on_the_compact_thread_and_show_in_info() {
     let s = TestServer::start();
@@ -129,7 +112,7 @@ fn compactions_run_one_at_a_time_on_the_compact_thread_and_show_in_info() {
     for _ in 0..3 {
         let _: String = redis::cmd("COMPACT").query(&mut c).unwrap();
     }
-    wait_for("three compactions", || {
+    wait_until("three compactions", || {
         info_field(&mut c, "rocksdb", "compactions_done") == "3"
     });
     assert_eq!(info_field(&mut c, "rocksdb", "compactions_queued"), "0");
@@ -145,7 +128,7 @@ fn a_compact_cron_window_covering_now_compacts_once() {
     // The two windows cover every hour; 100% means any free share is low enough.
     let s = TestServer::start_with(&["--compact-cron", "00-12/100;12-00/100"]);
     let mut c = s.conn();
-    wait_for("the scheduled compaction", || {
+    wait_until("the scheduled compaction", || {
         info_field(&mut c, "rocksdb", "last_compact_reason") == "cron"
     });
     assert_eq!(info_field(&mut c, "rocksdb", "compactions_done"), "1");
@@ -180,7 +163,7 @@ fn info_keyspace_counts_keys_by_type_in_the_background() {
         .arg("1")
         .query(&mut c)
         .unwrap();
-    wait_for("the recount", || {
+    wait_until("the recount", || {
         info_field(&mut c, "keyspace", "db0").contains("zsets=2")
     });
     let line = info_field(&mut c, "keyspace", "db0");

@@ -129,6 +129,23 @@ impl Record {
     }
 }
 
+/// Turns records into a command stream: SELECT when the database changes, then the
+/// commands that recreate each key.
+#[derive(Default)]
+pub struct Replayer {
+    selected: Option<usize>,
+}
+
+impl Replayer {
+    pub fn replay(&mut self, r: &Record, emit: &mut Emit<'_>) -> Result<(), String> {
+        if self.selected != Some(r.db) {
+            emit(&[b"SELECT", r.db.to_string().as_bytes()])?;
+            self.selected = Some(r.db);
+        }
+        r.commands(emit)
+    }
+}
+
 /// A score as text that reads back as the same double (`inf` and `-inf` included).
 fn format_score(s: f64) -> String {
     format!("{s}")

@@ -5,6 +5,7 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::dataset::Replayer;
 use crate::progress;
 use crate::source::{self, SourceOptions};
 
@@ -57,18 +58,13 @@ fn export(args: &Args) -> Result<(u64, u64), String> {
     };
     let mut out = BufWriter::new(sink);
     let (mut keys, mut commands) = (0u64, 0u64);
-    let mut selected = None;
+    let mut replayer = Replayer::default();
     let bar = progress::counter("keys exported");
     source.for_each(&mut |record| {
-        let mut emit = |a: &[&[u8]]| -> Result<(), String> {
+        replayer.replay(&record, &mut |a| {
             commands += 1;
             pika::resp::client::write_request(&mut out, a).map_err(|e| e.to_string())
-        };
-        if selected != Some(record.db) {
-            emit(&[b"SELECT", record.db.to_string().as_bytes()])?;
-            selected = Some(record.db);
-        }
-        record.commands(&mut emit)?;
+        })?;
         keys += 1;
         bar.inc(1);
         Ok(())

@@ -5,6 +5,7 @@ use std::io::Read;
 use pika::util::redis_digest::{to_hex, DatasetDigest};
 use pika::util::repr::push_quoted;
 
+use crate::dataset::Replayer;
 use crate::loader::Loader;
 use crate::rdb::{Item, RdbReader};
 
@@ -26,7 +27,7 @@ pub fn load(input: impl Read, loader: &mut Loader) -> Result<RdbSummary, String>
     let now = pika::storage::now_ms() as i64;
     let mut summary = RdbSummary::default();
     let mut digest = DatasetDigest::default();
-    let mut selected = None;
+    let mut replayer = Replayer::default();
     for item in reader {
         match item.map_err(|e| e.to_string())? {
             Item::Record(r) => {
@@ -34,11 +35,7 @@ pub fn load(input: impl Read, loader: &mut Loader) -> Result<RdbSummary, String>
                     summary.expired += 1;
                     continue;
                 }
-                if selected != Some(r.db) {
-                    loader.send(&[b"SELECT", r.db.to_string().as_bytes()])?;
-                    selected = Some(r.db);
-                }
-                r.commands(&mut |args| loader.send(args))?;
+                replayer.replay(&r, &mut |args| loader.send(args))?;
                 digest.add(r.db, &r.digest());
                 summary.keys += 1;
             }
