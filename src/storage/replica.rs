@@ -105,6 +105,8 @@ impl Storage {
         self.engine
             .write_replicated(data, &[(Cf::Default, SysKey::REPL_MASTER, &position)])?;
         let mut counters_changed = false;
+        // Keys touched, for WATCH; collected only while some client watches.
+        let watching = self.watches.any();
         let mut touched = Vec::new();
         for op in &parsed.ops {
             let cf = self.engine.cf_by_id(op.cf);
@@ -121,13 +123,17 @@ impl Storage {
                         ) {
                             self.ready.signal(pdb, key);
                         }
-                        touched.push(((pdb, key.to_vec()), false));
+                        if watching {
+                            touched.push(((pdb, key.to_vec()), false));
+                        }
                     }
                 }
                 (Some(Cf::Meta), OpKind::Delete | OpKind::SingleDelete) => {
                     self.cache.update(&op.key, None);
                     if let Some((pdb, _, key)) = codec::decode_meta_key(&op.key) {
-                        touched.push(((pdb, key.to_vec()), true));
+                        if watching {
+                            touched.push(((pdb, key.to_vec()), true));
+                        }
                     }
                 }
                 (Some(Cf::Meta), OpKind::DeleteRange) => {
@@ -139,7 +145,7 @@ impl Storage {
                 (Some(Cf::Default), OpKind::Put) if op.key == SysKey::DB_MAP => {
                     self.reload_db_map()?;
                 }
-                (Some(cf), OpKind::Put | OpKind::Delete) if cf.holds_elements() => {
+                (Some(cf), OpKind::Put | OpKind::Delete) if watching && cf.holds_elements() => {
                     if let Some((meta_key, _, _)) = codec::decode_element_key(&op.key) {
                         if let Some((pdb, _, key)) = codec::decode_meta_key(&meta_key) {
                             touched.push(((pdb, key.to_vec()), false));
@@ -152,7 +158,7 @@ impl Storage {
         if counters_changed {
             self.reload_counters()?;
         }
-        if self.watches.any() {
+        if watching {
             self.watches
                 .touch(touched.iter().map(|(k, deleted)| (k, *deleted)));
         }
