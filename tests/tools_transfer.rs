@@ -148,9 +148,9 @@ fn import_refuses_a_truncated_stream_and_a_corrupt_rdb() {
 
 #[test]
 fn import_of_an_rdb_file_recreates_its_keys_with_the_digest_it_reports() {
-    // Written by redis-server 7.0.15 (see tools/rdb/fixtures/README.md); its stream key is
+    // Written by redis-server 7.0.15 (see src/rdb/fixtures/README.md); its stream key is
     // skipped, everything else must arrive.
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/rdb/fixtures/types.rdb");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/rdb/fixtures/types.rdb");
     let target = TestServer::start();
     let out = tools(&[
         "import",

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use pika::util::redis_digest::{to_hex, DatasetDigest};
 use pika::util::repr::push_quoted;
 
-use crate::dataset::Record;
 use crate::progress;
 use crate::source::{self, Source, SourceOptions};
+use pika::dataset::Record;
 
 /// Compare two datasets key by key.
 ///

@@ -5,9 +5,9 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::dataset::Replayer;
 use crate::progress;
 use crate::source::{self, SourceOptions};
+use pika::dataset::Replayer;
 
 /// Write a dataset as Redis commands.
 ///

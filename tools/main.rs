@@ -6,12 +6,10 @@
 mod backup;
 mod binlog;
 mod check;
-mod dataset;
 mod export;
 mod import;
 mod loader;
 mod progress;
-mod rdb;
 mod rdb_import;
 mod restore;
 mod source;

@@ -5,9 +5,9 @@ use std::io::Read;
 use pika::util::redis_digest::{to_hex, DatasetDigest};
 use pika::util::repr::push_quoted;
 
-use crate::dataset::Replayer;
 use crate::loader::Loader;
-use crate::rdb::{Item, RdbReader};
+use pika::dataset::Replayer;
+use pika::rdb::{Item, RdbReader};
 
 /// What was read from the file.
 #[derive(Debug, Default)]

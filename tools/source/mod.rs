@@ -4,7 +4,7 @@
 pub mod server;
 pub mod storage;
 
-use crate::dataset::Record;
+use pika::dataset::Record;
 
 /// Receives each record read; an `Err` stops the walk.
 pub type Visit<'a> = dyn FnMut(Record) -> Result<(), String> + 'a;

@@ -4,7 +4,7 @@
 use redis::{Connection, Value as Reply};
 
 use super::{Source, Visit};
-use crate::dataset::{Record, Value};
+use pika::dataset::{Record, Value};
 
 /// Keys asked for per SCAN call and per pipelined batch.
 const BATCH: usize = 500;

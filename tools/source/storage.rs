@@ -8,7 +8,7 @@ use pika::storage::engine::{Cf, EngineOptions};
 use pika::storage::{codec, DataType, Storage};
 
 use super::{Source, Visit};
-use crate::dataset::{Record, Value};
+use pika::dataset::{Record, Value};
 
 pub struct StorageSource {
     storage: Storage,

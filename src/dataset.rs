@@ -1,5 +1,5 @@
-//! The tools' model of a dataset: one `Record` per key, whatever it was read from (a server,
-//! a database directory, a backup, an RDB file) and whatever it is written to.
+//! A dataset as plain values: one `Record` per key, whatever it was read from (a server, a
+//! database directory, a backup, an RDB file or a DUMP payload) and whatever it is written to.
 
 /// One key with its value and deadline.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,7 +22,7 @@ pub enum Value {
     ZSet(Vec<(Vec<u8>, f64)>),
 }
 
-use pika::util::redis_digest::{type_code, ValueDigest};
+use crate::util::redis_digest::{type_code, ValueDigest};
 
 /// Where generated commands go.
 pub type Emit<'a> = dyn FnMut(&[&[u8]]) -> Result<(), String> + 'a;
@@ -96,7 +96,7 @@ impl Record {
     }
 
     /// This key's share of DEBUG DIGEST (Redis' algorithm).
-    pub fn digest(&self) -> pika::util::redis_digest::Digest20 {
+    pub fn digest(&self) -> crate::util::redis_digest::Digest20 {
         let key = self.key.as_slice();
         let d = match &self.value {
             Value::String(v) => {
