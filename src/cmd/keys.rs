@@ -13,6 +13,7 @@ use crate::command;
 use crate::resp::Reply;
 use crate::storage::codec::{flags, MetaValue};
 use crate::storage::keyspace::{ExpireCondition, MoveOutcome};
+use crate::storage::restore::RestoreRefusal;
 use crate::storage::scan::ScanFilter;
 use crate::storage::{now_ms, DataType};
 use crate::util::number::parse_i64;
@@ -57,6 +58,10 @@ pub const COMMANDS: &[CommandSpec] = &[
              "Renames a key and overwrites the destination.", rename),
     command!("renamenx", 3, [WRITE, FAST], KeySpec::span(1, 2), [KEYSPACE, WRITE, FAST], "generic",
              "Renames a key only when the target key name doesn't exist.", rename),
+    command!("dump", 2, [READONLY], KeySpec::single(1), [KEYSPACE, READ, SLOW], "generic",
+             "Returns a serialized representation of the value stored at a key.", dump),
+    command!("restore", -4, [WRITE, DENYOOM], KeySpec::single(1), [KEYSPACE, WRITE, SLOW, DANGEROUS], "generic",
+             "Creates a key from the serialized representation of a value.", restore),
     command!("copy", -3, [WRITE, DENYOOM], KeySpec::span(1, 2), [KEYSPACE, WRITE, SLOW], "generic",
              "Copies the value of a key to a new key.", copy),
     command!("move", 3, [WRITE, FAST], KeySpec::single(1), [KEYSPACE, WRITE, FAST], "generic",
@@ -345,6 +350,74 @@ fn copy(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         .storage()
         .copy(src_db, &argv[1], dst_db, &argv[2], replace)?;
     Ok(Reply::Integer(i64::from(copied)))
+}
+
+/// DUMP key: the value in Redis' serialization (RDB encoding, version, CRC-64), so
+/// RESTORE here or on Redis recreates it.
+fn dump(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    Ok(match ctx.storage().read_value(ctx.db(), &argv[1])? {
+        Some((value, _)) => Reply::Bulk(Bytes::from(crate::rdb::dump::encode(&value))),
+        None => Reply::Null,
+    })
+}
+
+/// RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f], with Redis' checks in
+/// Redis' order. IDLETIME and FREQ are validated; there is no LRU/LFU state to set.
+fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let (mut replace, mut absttl) = (false, false);
+    let (mut idle, mut freq) = (false, false);
+    let mut i = 4;
+    while i < argv.len() {
+        let more = i + 1 < argv.len();
+        if args::is(&argv[i], "replace") {
+            replace = true;
+        } else if args::is(&argv[i], "absttl") {
+            absttl = true;
+        } else if args::is(&argv[i], "idletime") && more && !freq {
+            if args::int(&argv[i + 1])? < 0 {
+                return Err(CmdError::err("Invalid IDLETIME value, must be >= 0"));
+            }
+            idle = true;
+            i += 1;
+        } else if args::is(&argv[i], "freq") && more && !idle {
+            if !(0..=255).contains(&args::int(&argv[i + 1])?) {
+                return Err(CmdError::err("Invalid FREQ value, must be >= 0 and <= 255"));
+            }
+            freq = true;
+            i += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 1;
+    }
+    let (db, key) = (ctx.db(), &argv[1]);
+    let busy = || CmdError::Other("BUSYKEY Target key name already exists.".into());
+    if !replace && ctx.storage().exists(db, &[key.as_ref()])? > 0 {
+        return Err(busy());
+    }
+    let ttl = args::int(&argv[2])?;
+    if ttl < 0 {
+        return Err(CmdError::err("Invalid TTL value, must be >= 0"));
+    }
+    let value = crate::rdb::dump::decode(&argv[3]).map_err(|e| match e {
+        crate::rdb::dump::DumpError::VersionOrChecksum => {
+            CmdError::err("DUMP payload version or checksum are wrong")
+        }
+        crate::rdb::dump::DumpError::BadFormat => CmdError::err("Bad data format"),
+    })?;
+    let expire_ms = match ttl {
+        0 => 0,
+        t if absttl => t as u64,
+        t => now_ms().saturating_add(t as u64),
+    };
+    match ctx
+        .storage()
+        .restore_value(db, key, &value, expire_ms, replace)?
+    {
+        Ok(()) => Ok(Reply::ok()),
+        Err(RestoreRefusal::BusyKey) => Err(busy()),
+        Err(RestoreRefusal::Duplicates) => Err(CmdError::err("Bad data format")),
+    }
 }
 
 fn move_cmd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {

@@ -18,6 +18,7 @@
 //! lengths from the file never size an allocation beyond a fixed cap.
 
 mod cursor;
+pub mod dump;
 mod error;
 mod input;
 mod intset;

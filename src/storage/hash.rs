@@ -30,7 +30,7 @@ pub enum RandomFields {
 impl Storage {
     /// Marks `c` large when a field or value written is longer than `hash-max-listpack-value`
     /// or the hash holds more than `hash-max-listpack-entries` fields.
-    fn hash_check_encoding<'a>(
+    pub(super) fn hash_check_encoding<'a>(
         &self,
         c: &mut Collection,
         written: impl IntoIterator<Item = &'a [u8]>,

@@ -28,6 +28,7 @@ pub mod list;
 pub mod lock;
 pub mod ready;
 pub mod replica;
+pub mod restore;
 pub mod scan;
 pub mod set;
 pub mod sort;

@@ -75,7 +75,7 @@ impl Storage {
 
     /// Marks `c` as a hashtable when adding `member` takes it out of the intset encoding
     /// (call after counting the member in).
-    fn note_added_member(&self, c: &mut Collection, member: &[u8]) {
+    pub(super) fn note_added_member(&self, c: &mut Collection, member: &[u8]) {
         if !c.is_large() && (c.header.count > self.intset_limit() || !intset_member(member)) {
             c.mark_large();
         }

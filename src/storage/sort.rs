@@ -9,7 +9,7 @@ use super::engine::Cf;
 use super::{Storage, StorageError};
 
 /// Index of the first element of a list built from scratch.
-const LIST_START: u64 = 1 << 63;
+pub(super) const LIST_START: u64 = 1 << 63;
 
 /// The key SORT works on.
 pub struct SortSource {

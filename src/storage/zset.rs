@@ -153,7 +153,7 @@ impl LexRange {
 }
 
 /// Sub-key of the score index.
-fn score_key(score: f64, member: &[u8]) -> Vec<u8> {
+pub(super) fn score_key(score: f64, member: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(8 + member.len());
     k.extend_from_slice(&encode_score(score));
     k.extend_from_slice(member);
@@ -198,7 +198,7 @@ impl OpSource {
 }
 
 impl Storage {
-    fn zset_limits(&self) -> (u64, u64) {
+    pub(super) fn zset_limits(&self) -> (u64, u64) {
         (
             EncodingLimits::get(&self.limits.zset_max_listpack_entries),
             EncodingLimits::get(&self.limits.zset_max_listpack_value),

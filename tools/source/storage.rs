@@ -4,11 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use pika::storage::engine::{Cf, EngineOptions};
-use pika::storage::{codec, DataType, Storage};
+use pika::storage::engine::EngineOptions;
+use pika::storage::Storage;
 
 use super::{Source, Visit};
-use pika::dataset::{Record, Value};
+use pika::dataset::Record;
 
 pub struct StorageSource {
     storage: Storage,
@@ -60,59 +60,15 @@ impl StorageSource {
 
     /// Reads one live key.
     fn read(&self, db: usize, key: &[u8]) -> Result<Option<Record>, String> {
-        let err = |e: pika::storage::StorageError| e.to_string();
-        let state = self.storage.load(db, key).map_err(err)?;
-        let Some(meta) = state.live().cloned() else {
-            return Ok(None);
-        };
-        let t = meta.data_type;
-        let value = if t == DataType::String {
-            Value::String(
-                self.storage
-                    .get_string(db, key)
-                    .map_err(err)?
-                    .map(|v| v.to_vec())
-                    .unwrap_or_default(),
-            )
-        } else {
-            let Some(c) = self.storage.read_collection(db, key, t).map_err(err)? else {
-                return Ok(None);
-            };
-            let cf = match t {
-                DataType::Hash => Cf::Hash,
-                DataType::Set => Cf::Set,
-                DataType::List => Cf::List,
-                DataType::ZSet => Cf::ZSet,
-                _ => return Ok(None),
-            };
-            let mut cur = self.storage.elements(cf, &c, false);
-            let mut value = match t {
-                DataType::Hash => Value::Hash(Vec::new()),
-                DataType::Set => Value::Set(Vec::new()),
-                DataType::List => Value::List(Vec::new()),
-                _ => Value::ZSet(Vec::new()),
-            };
-            while let Some((sub, val)) = cur.current() {
-                match &mut value {
-                    Value::Hash(v) => v.push((sub.to_vec(), val.to_vec())),
-                    Value::Set(v) => v.push(sub.to_vec()),
-                    Value::List(v) => v.push(val.to_vec()),
-                    Value::ZSet(v) => v.push((
-                        sub.to_vec(),
-                        codec::decode_score(val).ok_or("unreadable score")?,
-                    )),
-                    Value::String(_) => {}
-                }
-                cur.advance();
-            }
-            cur.status().map_err(err)?;
-            value
-        };
-        Ok(Some(Record {
+        let found = self
+            .storage
+            .read_value(db, key)
+            .map_err(|e| e.to_string())?;
+        Ok(found.map(|(value, expire_ms)| Record {
             db,
             key: key.to_vec(),
             value,
-            expire_at_ms: (meta.expire_ms != 0).then_some(meta.expire_ms as i64),
+            expire_at_ms: (expire_ms != 0).then_some(expire_ms as i64),
         }))
     }
 }
