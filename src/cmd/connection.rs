@@ -38,7 +38,14 @@ pub const COMMANDS: &[CommandSpec] = &[
     CLIENT,
 ];
 
-fn ping(_: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+fn ping(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    // A subscribed RESP2 client gets PING's answer as a message-shaped pair, as in Redis.
+    if ctx.client.in_subscribed_mode() && argv.len() <= 2 {
+        return Ok(Reply::Array(vec![
+            Reply::bulk_from_slice(b"pong"),
+            Reply::Bulk(argv.get(1).cloned().unwrap_or_default()),
+        ]));
+    }
     match argv.len() {
         1 => Ok(Reply::Simple("PONG".into())),
         2 => Ok(Reply::Bulk(argv[1].clone())),
@@ -61,6 +68,7 @@ fn quit(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
 fn reset(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     let c = ctx.client;
     ctx.server.monitors.remove(c.id);
+    ctx.server.pubsub.remove_client(c);
     super::multi::discard_state(ctx.server, c);
     c.set_db(0);
     c.set_protocol(Protocol::Resp2);

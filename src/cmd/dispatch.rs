@@ -82,6 +82,13 @@ pub fn execute(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
         let reply = Reply::err("READONLY You can't write against a read only replica.");
         return reject(server, client, Some((idx, spec)), reply);
     }
+    if client.in_subscribed_mode() && !allowed_while_subscribed(spec.name) {
+        let reply = Reply::err(format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            spec.name
+        ));
+        return reject(server, client, Some((idx, spec)), reply);
+    }
     if spec.flags.contains(CmdFlags::NO_MULTI) && client.in_multi() {
         let reply = Reply::err("ERR Command not allowed inside a transaction");
         return reject(server, client, Some((idx, spec)), reply);
@@ -91,6 +98,14 @@ pub fn execute(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
         return queued;
     }
     run(server, client, idx, spec, argv)
+}
+
+/// What a RESP2 client may run while subscribed, as in Redis.
+fn allowed_while_subscribed(name: &str) -> bool {
+    matches!(
+        name,
+        "subscribe" | "psubscribe" | "unsubscribe" | "punsubscribe" | "ping" | "quit" | "reset"
+    )
 }
 
 /// Runs a command queued by MULTI (checked when it was queued), inside EXEC: the caller

@@ -24,6 +24,7 @@ mod keys;
 mod list;
 mod memory_cmd;
 pub mod multi;
+mod pubsub;
 pub mod replication_cmd;
 mod server_cmd;
 mod set;

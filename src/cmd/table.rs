@@ -30,6 +30,7 @@ static TABLE: LazyLock<CommandTable> = LazyLock::new(|| {
         super::sort::COMMANDS,
         super::zset::COMMANDS,
         super::multi::COMMANDS,
+        super::pubsub::COMMANDS,
         super::replication_cmd::COMMANDS,
     ];
     let mut t = CommandTable {

@@ -57,6 +57,8 @@ pub enum Reply {
     Verbatim(Bytes),
     /// Out-of-band message (pub/sub, invalidation): `>N` in RESP3, array in RESP2.
     Push(Vec<Reply>),
+    /// Several replies in a row, for commands that answer more than once (SUBSCRIBE a b).
+    Sequence(Vec<Reply>),
 }
 
 /// Largest decimal rendering of an `i64`/`usize` length plus slack; used to
@@ -110,6 +112,11 @@ impl Reply {
             }
             Reply::Push(items) => {
                 encode_aggregate(out, if resp3 { b'>' } else { b'*' }, items, proto)
+            }
+            Reply::Sequence(items) => {
+                for item in items {
+                    item.encode(out, proto);
+                }
             }
             Reply::Map(pairs) => {
                 if resp3 {

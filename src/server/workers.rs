@@ -134,6 +134,7 @@ fn run_group(server: &ServerState, mut group: Vec<Arc<Conn>>) {
         } else {
             for (conn, (out, _)) in group.iter().zip(&outputs) {
                 conn.send(out);
+                server.pubsub.activate(&conn.client);
                 if conn.client.take_monitor_request() {
                     if let Some(sink) = conn.client.sink.get() {
                         server.monitors.add(conn.client.id, sink.clone());

@@ -58,6 +58,11 @@ pub struct Client {
     pub blocked: AtomicBool,
     /// The open MULTI transaction, if any.
     transaction: Mutex<Option<Transaction>>,
+    /// Pub/Sub channels and patterns (see `state::pubsub`); change them through
+    /// `update_subscriptions`, which keeps `subscription_count` in step.
+    pub subscriptions: Mutex<super::pubsub::Subscriptions>,
+    /// Channels plus patterns subscribed, readable without the lock on every command.
+    subscription_count: AtomicUsize,
     /// True while EXEC runs the client's queued commands (blocking commands do not block).
     executing: AtomicBool,
     /// Set by PIKA-REPLICATE: the connection becomes a replication link (the slave's listening
@@ -109,9 +114,28 @@ impl Client {
             block_request: Mutex::new(None),
             blocked: AtomicBool::new(false),
             transaction: Mutex::new(None),
+            subscriptions: Mutex::new(Default::default()),
+            subscription_count: AtomicUsize::new(0),
             executing: AtomicBool::new(false),
             replica_port: Mutex::new(None),
         }
+    }
+
+    /// True in RESP2 while subscribed: only (P)(UN)SUBSCRIBE, PING, QUIT and RESET run.
+    pub fn in_subscribed_mode(&self) -> bool {
+        self.subscription_count.load(Ordering::Relaxed) > 0 && self.protocol() == Protocol::Resp2
+    }
+
+    /// Changes this client's subscriptions.
+    pub fn update_subscriptions<R>(
+        &self,
+        f: impl FnOnce(&mut super::pubsub::Subscriptions) -> R,
+    ) -> R {
+        let mut subs = self.subscriptions.lock();
+        let result = f(&mut subs);
+        self.subscription_count
+            .store(subs.count(), Ordering::Relaxed);
+        result
     }
 
     pub fn db(&self) -> usize {

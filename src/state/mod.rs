@@ -6,6 +6,7 @@
 pub mod blocking;
 pub mod client;
 pub mod monitor;
+pub mod pubsub;
 pub mod slowlog;
 pub mod stats;
 
@@ -50,6 +51,8 @@ pub struct ServerState {
     pub replication: crate::replication::Replication,
     /// Compactions queued for the compact thread, and its state.
     pub compaction: crate::compaction::CompactionQueue,
+    /// Pub/Sub subscriptions.
+    pub pubsub: pubsub::PubSub,
     /// Per-type key counts from the keyspace statistics thread.
     pub keyspace_stats: crate::keyspace_stats::KeyspaceStats,
 }
@@ -73,6 +76,7 @@ impl ServerState {
         ServerState {
             replication: crate::replication::Replication::new(master),
             compaction: Default::default(),
+            pubsub: Default::default(),
             keyspace_stats: Default::default(),
             storage,
             config: ArcSwap::from_pointee(config),
@@ -116,7 +120,9 @@ impl ServerState {
     /// Forgets a closed connection.
     pub fn unregister_client(&self, id: u64) {
         self.monitors.remove(id);
-        self.clients.lock().remove(&id);
+        if let Some(client) = self.clients.lock().remove(&id) {
+            self.pubsub.remove_client(&client);
+        }
     }
 
     /// Number of connected clients.

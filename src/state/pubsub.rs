@@ -1,0 +1,181 @@
+//! Pub/Sub: channel and pattern subscriptions, and PUBLISH delivering to them.
+//!
+//! A client's subscriptions are recorded on its `Client` when its (P)SUBSCRIBE runs, so the
+//! confirmations count them; the registry here starts delivering to it only once the worker
+//! has written those confirmations (`activate`), so a message never overtakes the reply
+//! that announced the subscription. Unsubscribing takes effect at once. Messages go straight
+//! to each subscriber's socket through its reply sink, encoded for its protocol (arrays in
+//! RESP2, push frames in RESP3).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Weak};
+
+use bytes::{Bytes, BytesMut};
+use parking_lot::Mutex;
+
+use super::client::Client;
+use crate::resp::Reply;
+use crate::util::glob::glob_match;
+
+/// What one client is subscribed to.
+#[derive(Debug, Default, Clone)]
+pub struct Subscriptions {
+    pub channels: BTreeSet<Bytes>,
+    pub patterns: BTreeSet<Bytes>,
+    /// Set when (P)SUBSCRIBE added something the registry does not deliver to yet.
+    pub pending: bool,
+}
+
+impl Subscriptions {
+    /// The count Redis reports in (un)subscribe confirmations.
+    pub fn count(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+}
+
+type Subscribers = HashMap<u64, Weak<Client>>;
+
+#[derive(Default)]
+struct Registry {
+    channels: HashMap<Bytes, Subscribers>,
+    patterns: HashMap<Bytes, Subscribers>,
+}
+
+/// The server's subscriptions.
+#[derive(Default)]
+pub struct PubSub {
+    registry: Mutex<Registry>,
+}
+
+fn forget(map: &mut HashMap<Bytes, Subscribers>, name: &Bytes, id: u64) {
+    if let Some(subs) = map.get_mut(name) {
+        subs.remove(&id);
+        if subs.is_empty() {
+            map.remove(name);
+        }
+    }
+}
+
+impl PubSub {
+    /// Starts delivering to everything `client` has subscribed to (after its confirmations
+    /// were written).
+    pub fn activate(&self, client: &Arc<Client>) {
+        let subs = {
+            let mut s = client.subscriptions.lock();
+            if !s.pending {
+                return;
+            }
+            s.pending = false;
+            s.clone()
+        };
+        let mut r = self.registry.lock();
+        for ch in subs.channels {
+            r.channels
+                .entry(ch)
+                .or_default()
+                .insert(client.id, Arc::downgrade(client));
+        }
+        for p in subs.patterns {
+            r.patterns
+                .entry(p)
+                .or_default()
+                .insert(client.id, Arc::downgrade(client));
+        }
+    }
+
+    /// Stops delivering `channels` and `patterns` to client `id`.
+    pub fn deactivate(&self, id: u64, channels: &[Bytes], patterns: &[Bytes]) {
+        let mut r = self.registry.lock();
+        for ch in channels {
+            forget(&mut r.channels, ch, id);
+        }
+        for p in patterns {
+            forget(&mut r.patterns, p, id);
+        }
+    }
+
+    /// PUBLISH: sends `message` to every subscriber of `channel` and of a pattern matching
+    /// it; returns how many deliveries were made.
+    pub fn publish(&self, channel: &Bytes, message: &Bytes) -> usize {
+        let mut targets: Vec<(Arc<Client>, Option<Bytes>)> = Vec::new();
+        {
+            let mut r = self.registry.lock();
+            if let Some(subs) = r.channels.get_mut(channel) {
+                subs.retain(|_, c| match c.upgrade() {
+                    Some(c) => {
+                        targets.push((c, None));
+                        true
+                    }
+                    None => false,
+                });
+            }
+            for (pattern, subs) in r.patterns.iter_mut() {
+                if glob_match(pattern, channel, false) {
+                    subs.retain(|_, c| match c.upgrade() {
+                        Some(c) => {
+                            targets.push((c, Some(pattern.clone())));
+                            true
+                        }
+                        None => false,
+                    });
+                }
+            }
+        }
+        for (client, pattern) in &targets {
+            let frame = match pattern {
+                None => vec![
+                    Reply::bulk_from_slice(b"message"),
+                    Reply::Bulk(channel.clone()),
+                    Reply::Bulk(message.clone()),
+                ],
+                Some(p) => vec![
+                    Reply::bulk_from_slice(b"pmessage"),
+                    Reply::Bulk(p.clone()),
+                    Reply::Bulk(channel.clone()),
+                    Reply::Bulk(message.clone()),
+                ],
+            };
+            let mut out = BytesMut::new();
+            Reply::Push(frame).encode(&mut out, client.protocol());
+            if let Some(sink) = client.sink.get().and_then(Weak::upgrade) {
+                sink.push(&out);
+            }
+        }
+        targets.len()
+    }
+
+    /// PUBSUB CHANNELS [pattern]: channels with at least one subscriber.
+    pub fn channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        let r = self.registry.lock();
+        let mut out: Vec<Bytes> = r
+            .channels
+            .keys()
+            .filter(|c| pattern.is_none_or(|p| glob_match(p, c, false)))
+            .cloned()
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// PUBSUB NUMSUB: subscribers of one channel.
+    pub fn numsub(&self, channel: &[u8]) -> usize {
+        self.registry
+            .lock()
+            .channels
+            .get(channel)
+            .map_or(0, |s| s.len())
+    }
+
+    /// PUBSUB NUMPAT: patterns with at least one subscriber.
+    pub fn numpat(&self) -> usize {
+        self.registry.lock().patterns.len()
+    }
+
+    /// Drops every subscription of a closed client.
+    pub fn remove_client(&self, client: &Client) {
+        let subs = client.update_subscriptions(std::mem::take);
+        let channels: Vec<Bytes> = subs.channels.into_iter().collect();
+        let patterns: Vec<Bytes> = subs.patterns.into_iter().collect();
+        self.deactivate(client.id, &channels, &patterns);
+    }
+}
