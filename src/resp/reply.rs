@@ -86,6 +86,15 @@ impl Reply {
         Reply::Bulk(Bytes::copy_from_slice(b))
     }
 
+    /// True for out-of-band pushes (and runs of them), which CLIENT REPLY OFF does not silence.
+    pub fn is_push(&self) -> bool {
+        match self {
+            Reply::Push(_) => true,
+            Reply::Sequence(items) => !items.is_empty() && items.iter().all(Reply::is_push),
+            _ => false,
+        }
+    }
+
     /// Whether this is an error reply; callers use it for stats and for
     /// aborting transactions/scripts.
     pub fn is_error(&self) -> bool {

@@ -105,11 +105,20 @@ fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
     let compact_scheduler = crate::compaction::spawn(&server, cron, interval)?;
     let keyspace_stats = crate::keyspace_stats::spawn(&server)?;
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(network_threads)
-        .thread_name("net")
-        .enable_all()
-        .build()?;
+    // With one network thread, a current-thread runtime: it polls connections in the order
+    // their data arrived, so a request sent before another on a different connection runs
+    // first (the multi-thread scheduler's LIFO slot lets the last one woken go first).
+    let runtime = if network_threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(network_threads)
+            .thread_name("net")
+            .enable_all()
+            .build()?
+    };
     let result = runtime.block_on(accept_loop(&addr, Arc::clone(&server), &pool));
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     pool.stop();

@@ -289,7 +289,8 @@ fn run_batch(
             ReplyMode::On if set_by_command => false,
             _ => skipped,
         };
-        if !suppress {
+        // Pub/Sub notifications are pushes, which Redis sends whatever the reply mode.
+        if !suppress || reply.is_push() {
             reply.encode(out, client.protocol());
         }
         // Like Redis, clients blocked on keys this command filled are served before the
