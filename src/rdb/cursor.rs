@@ -90,6 +90,40 @@ pub(super) fn into_pairs<T>(flat: Vec<T>, what: &str) -> BlobResult<Vec<(T, T)>>
     Ok(pairs)
 }
 
+/// Reads the entries of a ziplist or listpack after its header, up to the `0xFF` end
+/// marker, and checks that nothing follows it and that the header's `count` (unless it is
+/// `0xFFFF`, "too many to count") matches what was found.
+pub(super) fn entries_until_end(
+    c: &mut Cursor<'_>,
+    kind: &str,
+    count: u16,
+    mut entry: impl FnMut(&mut Cursor<'_>) -> BlobResult<Vec<u8>>,
+) -> BlobResult<Vec<Vec<u8>>> {
+    let mut out = Vec::with_capacity(usize::from(count).min(c.remaining() / 2));
+    loop {
+        let at = c.pos();
+        if c.peek()? == END_MARKER {
+            c.u8()?;
+            break;
+        }
+        let e = entry(c).map_err(|e| format!("{kind} entry at offset {at}: {e}"))?;
+        out.push(e);
+    }
+    if c.remaining() != 0 {
+        return Err(format!("{kind} has bytes after its end marker"));
+    }
+    if count != u16::MAX && usize::from(count) != out.len() {
+        return Err(format!(
+            "{kind} header says {count} entries, found {}",
+            out.len()
+        ));
+    }
+    Ok(out)
+}
+
+/// The byte that ends a ziplist or listpack.
+pub(super) const END_MARKER: u8 = 0xff;
+
 #[cfg(test)]
 mod tests {
     use super::*;

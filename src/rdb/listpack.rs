@@ -4,13 +4,10 @@
 //! for walking backwards) that is checked here as a guard against corruption. Integers are
 //! returned as their decimal text.
 
-use super::cursor::{BlobResult, Cursor};
+use super::cursor::{entries_until_end, BlobResult, Cursor};
 use super::string::decimal;
 
 const HEADER: usize = 6;
-const END: u8 = 0xff;
-/// `count` value meaning "too many to count here".
-const UNKNOWN_COUNT: u16 = u16::MAX;
 
 /// Every entry of the listpack in `blob`, in order.
 pub(super) fn entries(blob: &[u8]) -> BlobResult<Vec<Vec<u8>>> {
@@ -29,26 +26,7 @@ pub(super) fn entries(blob: &[u8]) -> BlobResult<Vec<Vec<u8>>> {
             blob.len()
         ));
     }
-    let mut out = Vec::with_capacity(usize::from(count).min(blob.len() / 2));
-    loop {
-        let at = c.pos();
-        if c.peek()? == END {
-            c.u8()?;
-            break;
-        }
-        let entry = entry(&mut c).map_err(|e| format!("listpack entry at offset {at}: {e}"))?;
-        out.push(entry);
-    }
-    if c.remaining() != 0 {
-        return Err("listpack has bytes after its end marker".into());
-    }
-    if count != UNKNOWN_COUNT && usize::from(count) != out.len() {
-        return Err(format!(
-            "listpack header says {count} entries, found {}",
-            out.len()
-        ));
-    }
-    Ok(out)
+    entries_until_end(&mut c, "listpack", count, entry)
 }
 
 fn entry(c: &mut Cursor<'_>) -> BlobResult<Vec<u8>> {
@@ -133,7 +111,7 @@ pub(super) mod tests {
         out.extend_from_slice(&((HEADER + body.len() + 1) as u32).to_le_bytes());
         out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
         out.extend_from_slice(&body);
-        out.push(END);
+        out.push(super::super::cursor::END_MARKER);
         out
     }
 

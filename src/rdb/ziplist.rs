@@ -3,13 +3,10 @@
 //! entries, then `0xFF`. Each entry is `prevlen` (1 byte, or `0xFE` + u32le), an encoding
 //! header and the data; integers are returned as their decimal text.
 
-use super::cursor::{BlobResult, Cursor};
+use super::cursor::{entries_until_end, BlobResult, Cursor};
 use super::string::decimal;
 
 const HEADER: usize = 10;
-const END: u8 = 0xff;
-/// `zllen` value meaning "too many to count here".
-const UNKNOWN_COUNT: u16 = u16::MAX;
 
 /// Every entry of the ziplist in `blob`, in order.
 pub(super) fn entries(blob: &[u8]) -> BlobResult<Vec<Vec<u8>>> {
@@ -29,26 +26,7 @@ pub(super) fn entries(blob: &[u8]) -> BlobResult<Vec<Vec<u8>>> {
             blob.len()
         ));
     }
-    let mut out = Vec::with_capacity(usize::from(count).min(blob.len() / 2));
-    loop {
-        let at = c.pos();
-        if c.peek()? == END {
-            c.u8()?;
-            break;
-        }
-        let entry = entry(&mut c).map_err(|e| format!("ziplist entry at offset {at}: {e}"))?;
-        out.push(entry);
-    }
-    if c.remaining() != 0 {
-        return Err("ziplist has bytes after its end marker".into());
-    }
-    if count != UNKNOWN_COUNT && usize::from(count) != out.len() {
-        return Err(format!(
-            "ziplist header says {count} entries, found {}",
-            out.len()
-        ));
-    }
-    Ok(out)
+    entries_until_end(&mut c, "ziplist", count, entry)
 }
 
 fn entry(c: &mut Cursor<'_>) -> BlobResult<Vec<u8>> {
@@ -104,7 +82,7 @@ pub(super) mod tests {
         out.extend_from_slice(&0u32.to_le_bytes());
         out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
         out.extend_from_slice(&body);
-        out.push(END);
+        out.push(super::super::cursor::END_MARKER);
         out
     }
 
