@@ -5,6 +5,7 @@
 //! byte-for-byte like Redis without each re-implementing the quirks.
 
 pub mod bits;
+pub mod civil;
 pub mod glob;
 pub mod number;
 pub mod redis_digest;
