@@ -3,10 +3,7 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-use common::{err, free_port, int, TestServer};
+use common::{err, int, RedisServer, TestServer};
 use redis::Connection;
 
 fn dump(c: &mut Connection, key: &str) -> Option<Vec<u8>> {
@@ -179,51 +176,13 @@ fn a_restored_key_survives_a_restart() {
     assert_eq!(digest_value(&mut c, "z2"), before);
 }
 
-/// A redis-server on a free port, killed when dropped; `None` when it is not installed.
-struct Redis(Child, u16);
-
-impl Redis {
-    fn start() -> Option<Redis> {
-        let port = free_port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .args(["--enable-debug-command", "yes"])
-            .stdout(Stdio::null())
-            .spawn()
-            .ok()?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !common::answers_ping(port) {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(Redis(child, port))
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn payloads_move_between_pika_and_redis_both_ways() {
-    let Some(redis) = Redis::start() else {
+    let Some(redis) = RedisServer::start() else {
         eprintln!("skipped: redis-server is not installed");
         return;
     };
-    let mut r = redis::Client::open(format!("redis://127.0.0.1:{}/", redis.1))
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut r = redis.conn();
     let s = TestServer::start();
     let mut p = s.conn();
     fill(&mut r);

@@ -4,10 +4,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
-use common::{free_port, TestServer};
+use common::{RedisServer, TestServer};
 use redis::Connection;
 
 fn q<T: redis::FromRedisValue>(c: &mut Connection, args: &[&str]) -> T {
@@ -248,62 +247,13 @@ fn check_compares_a_backup_with_its_server() {
     );
 }
 
-/// A redis-server on a free port, shut down when dropped; `None` when it is not installed.
-struct Redis {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Redis {
-    fn start() -> Option<Redis> {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .args(["--enable-debug-command", "yes", "--dbfilename", "dump.rdb"])
-            .arg("--dir")
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .spawn()
-            .ok()?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !common::answers_ping(port) {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(Redis { child, port, dir })
-    }
-
-    fn conn(&self) -> Connection {
-        redis::Client::open(format!("redis://{}/", addr(self.port)))
-            .unwrap()
-            .get_connection()
-            .unwrap()
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn redis_cli_available() -> bool {
     Command::new("redis-cli").arg("--version").output().is_ok()
 }
 
 #[test]
 fn export_piped_into_redis_and_its_rdb_imported_back_keep_the_digest() {
-    let (Some(redis), true) = (Redis::start(), redis_cli_available()) else {
+    let (Some(redis), true) = (RedisServer::start(), redis_cli_available()) else {
         eprintln!("skipped: redis-server and redis-cli are not installed");
         return;
     };
