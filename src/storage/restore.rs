@@ -4,10 +4,9 @@
 
 use std::collections::HashSet;
 
-use super::codec::{self, encode_score, DataType, MetaValue};
+use super::codec::{self, DataType, MetaValue};
 use super::engine::Cf;
-use super::sort::LIST_START;
-use super::zset::score_key;
+use super::sort::fill_list;
 use super::{Storage, StorageError};
 use crate::dataset::Value;
 
@@ -107,16 +106,7 @@ impl Storage {
         let mut c = self.fresh_collection(state, t);
         if !past {
             match value {
-                Value::List(items) => {
-                    for (i, item) in items.iter().enumerate() {
-                        let index = (LIST_START + i as u64).to_be_bytes();
-                        txn.put_element(Cf::List, &c, &index, item);
-                    }
-                    c.header.count = items.len() as u64;
-                    let mut extra = LIST_START.to_be_bytes().to_vec();
-                    extra.extend_from_slice(&(LIST_START + c.header.count).to_be_bytes());
-                    c.header.extra = extra;
-                }
+                Value::List(items) => fill_list(&mut txn, &mut c, items),
                 Value::Set(members) => {
                     for m in members {
                         txn.put_element(Cf::Set, &c, m, b"");
@@ -134,20 +124,7 @@ impl Storage {
                         pairs.iter().flat_map(|(f, v)| [f.as_slice(), v.as_slice()]),
                     );
                 }
-                Value::ZSet(pairs) => {
-                    let (max_entries, max_value) = self.zset_limits();
-                    for (m, s) in pairs {
-                        txn.put_element(Cf::ZScore, &c, &score_key(*s, m), b"");
-                        txn.put_element(Cf::ZSet, &c, m, &encode_score(*s));
-                        if m.len() as u64 > max_value {
-                            c.mark_large();
-                        }
-                    }
-                    c.header.count = pairs.len() as u64;
-                    if c.header.count > max_entries {
-                        c.mark_large();
-                    }
-                }
+                Value::ZSet(pairs) => self.fill_zset(&mut txn, &mut c, pairs),
                 Value::String(_) => {}
             }
             c.expire_ms = expire_ms;

@@ -6,10 +6,11 @@
 use super::codec::DataType;
 use super::collection::Collection;
 use super::engine::Cf;
+use super::write::WriteTxn;
 use super::{Storage, StorageError};
 
 /// Index of the first element of a list built from scratch.
-pub(super) const LIST_START: u64 = 1 << 63;
+const LIST_START: u64 = 1 << 63;
 
 /// The key SORT works on.
 pub struct SortSource {
@@ -135,18 +136,23 @@ impl Storage {
     ) -> Result<u64, StorageError> {
         let mut c = self.replace_collection(db, dest, DataType::List)?;
         let mut txn = self.txn();
-        for (i, item) in items.iter().enumerate() {
-            txn.put_element(Cf::List, &c, &(LIST_START + i as u64).to_be_bytes(), item);
-        }
-        c.header.count = items.len() as u64;
-        let mut extra = Vec::with_capacity(16);
-        extra.extend_from_slice(&LIST_START.to_be_bytes());
-        extra.extend_from_slice(&(LIST_START + items.len() as u64).to_be_bytes());
-        c.header.extra = extra;
+        fill_list(&mut txn, &mut c, items);
         txn.store_collection(&c);
         txn.commit()?;
         Ok(c.header.count)
     }
+}
+
+/// Writes `items` in order into the new, empty list `c`, with its count and bounds.
+pub(super) fn fill_list(txn: &mut WriteTxn<'_>, c: &mut Collection, items: &[Vec<u8>]) {
+    for (i, item) in items.iter().enumerate() {
+        txn.put_element(Cf::List, c, &(LIST_START + i as u64).to_be_bytes(), item);
+    }
+    c.header.count = items.len() as u64;
+    let mut extra = Vec::with_capacity(16);
+    extra.extend_from_slice(&LIST_START.to_be_bytes());
+    extra.extend_from_slice(&(LIST_START + items.len() as u64).to_be_bytes());
+    c.header.extra = extra;
 }
 
 /// A list's (head, tail) indexes from its header.

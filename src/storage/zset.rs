@@ -22,6 +22,7 @@ use std::collections::HashMap;
 use super::codec::{decode_score, encode_score, DataType};
 use super::collection::{Collection, EncodingLimits};
 use super::engine::Cf;
+use super::write::WriteTxn;
 use super::{Storage, StorageError};
 
 /// A member and its score.
@@ -153,7 +154,7 @@ impl LexRange {
 }
 
 /// Sub-key of the score index.
-pub(super) fn score_key(score: f64, member: &[u8]) -> Vec<u8> {
+fn score_key(score: f64, member: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(8 + member.len());
     k.extend_from_slice(&encode_score(score));
     k.extend_from_slice(member);
@@ -737,11 +738,25 @@ impl Storage {
         entries: &[ScoredMember],
     ) -> Result<u64, StorageError> {
         let mut c = self.replace_collection(db, dest, DataType::ZSet)?;
-        let (max_entries, max_value) = self.zset_limits();
         let mut txn = self.txn();
+        self.fill_zset(&mut txn, &mut c, entries);
+        txn.store_collection(&c);
+        txn.commit()?;
+        Ok(c.header.count)
+    }
+
+    /// Writes `entries` (distinct members) into the new, empty zset `c`, with its count and
+    /// encoding.
+    pub(super) fn fill_zset(
+        &self,
+        txn: &mut WriteTxn<'_>,
+        c: &mut Collection,
+        entries: &[ScoredMember],
+    ) {
+        let (max_entries, max_value) = self.zset_limits();
         for (member, score) in entries {
-            txn.put_element(Cf::ZScore, &c, &score_key(*score, member), b"");
-            txn.put_element(Cf::ZSet, &c, member, &encode_score(*score));
+            txn.put_element(Cf::ZScore, c, &score_key(*score, member), b"");
+            txn.put_element(Cf::ZSet, c, member, &encode_score(*score));
             if member.len() as u64 > max_value {
                 c.mark_large();
             }
@@ -750,9 +765,6 @@ impl Storage {
         if c.header.count > max_entries {
             c.mark_large();
         }
-        txn.store_collection(&c);
-        txn.commit()?;
-        Ok(c.header.count)
     }
 }
 
