@@ -11,11 +11,32 @@ pub type Visit<'a> = dyn FnMut(Record) -> Result<(), String> + 'a;
 
 /// A dataset the tools can walk and look keys up in.
 pub trait Source {
-    /// Calls `visit` for every key, database by database in ascending order.
-    fn for_each(&mut self, visit: &mut Visit<'_>) -> Result<(), String>;
+    /// The databases to walk, ascending.
+    fn databases(&mut self) -> Result<Vec<usize>, String>;
+
+    /// One SCAN step over database `db`: the next cursor (0 at the end) and some keys.
+    fn scan(&mut self, db: usize, cursor: u64) -> Result<(u64, Vec<Vec<u8>>), String>;
 
     /// Reads the given keys of one database (`None` for a missing key).
     fn get_many(&mut self, db: usize, keys: &[Vec<u8>]) -> Result<Vec<Option<Record>>, String>;
+
+    /// Calls `visit` for every key, database by database in ascending order.
+    fn for_each(&mut self, visit: &mut Visit<'_>) -> Result<(), String> {
+        for db in self.databases()? {
+            let mut cursor = 0;
+            loop {
+                let (next, keys) = self.scan(db, cursor)?;
+                for r in self.get_many(db, &keys)?.into_iter().flatten() {
+                    visit(r)?;
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Options shared by every kind of source.

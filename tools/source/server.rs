@@ -3,7 +3,7 @@
 
 use redis::{Connection, Value as Reply};
 
-use super::{Source, Visit};
+use super::Source;
 use pika::dataset::{Record, Value};
 
 /// Keys asked for per SCAN call and per pipelined batch.
@@ -37,6 +37,19 @@ impl ServerSource {
         })
     }
 
+    fn select(&mut self, db: usize) -> Result<(), String> {
+        if self.selected != Some(db) {
+            redis::cmd("SELECT")
+                .arg(db)
+                .query::<()>(&mut self.conn)
+                .map_err(err)?;
+            self.selected = Some(db);
+        }
+        Ok(())
+    }
+}
+
+impl Source for ServerSource {
     /// The databases that hold keys, from INFO keyspace.
     fn databases(&mut self) -> Result<Vec<usize>, String> {
         let info: String = redis::cmd("INFO")
@@ -51,40 +64,14 @@ impl ServerSource {
         Ok(dbs)
     }
 
-    fn select(&mut self, db: usize) -> Result<(), String> {
-        if self.selected != Some(db) {
-            redis::cmd("SELECT")
-                .arg(db)
-                .query::<()>(&mut self.conn)
-                .map_err(err)?;
-            self.selected = Some(db);
-        }
-        Ok(())
-    }
-}
-
-impl Source for ServerSource {
-    fn for_each(&mut self, visit: &mut Visit<'_>) -> Result<(), String> {
-        for db in self.databases()? {
-            self.select(db)?;
-            let mut cursor = 0u64;
-            loop {
-                let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("COUNT")
-                    .arg(BATCH)
-                    .query(&mut self.conn)
-                    .map_err(err)?;
-                for r in self.get_many(db, &keys)?.into_iter().flatten() {
-                    visit(r)?;
-                }
-                if next == 0 {
-                    break;
-                }
-                cursor = next;
-            }
-        }
-        Ok(())
+    fn scan(&mut self, db: usize, cursor: u64) -> Result<(u64, Vec<Vec<u8>>), String> {
+        self.select(db)?;
+        redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(BATCH)
+            .query(&mut self.conn)
+            .map_err(err)
     }
 
     fn get_many(&mut self, db: usize, keys: &[Vec<u8>]) -> Result<Vec<Option<Record>>, String> {

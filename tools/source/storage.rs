@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use pika::storage::engine::EngineOptions;
 use pika::storage::Storage;
 
-use super::{Source, Visit};
+use super::Source;
 use pika::dataset::Record;
 
 pub struct StorageSource {
@@ -74,26 +74,14 @@ impl StorageSource {
 }
 
 impl Source for StorageSource {
-    fn for_each(&mut self, visit: &mut Visit<'_>) -> Result<(), String> {
-        for db in 0..self.databases {
-            let mut cursor = 0;
-            loop {
-                let (next, keys) = self
-                    .storage
-                    .scan(db, cursor, 1000, &Default::default())
-                    .map_err(|e| e.to_string())?;
-                for key in keys {
-                    if let Some(r) = self.read(db, &key)? {
-                        visit(r)?;
-                    }
-                }
-                if next == 0 {
-                    break;
-                }
-                cursor = next;
-            }
-        }
-        Ok(())
+    fn databases(&mut self) -> Result<Vec<usize>, String> {
+        Ok((0..self.databases).collect())
+    }
+
+    fn scan(&mut self, db: usize, cursor: u64) -> Result<(u64, Vec<Vec<u8>>), String> {
+        self.storage
+            .scan(db, cursor, 1000, &Default::default())
+            .map_err(|e| e.to_string())
     }
 
     fn get_many(&mut self, db: usize, keys: &[Vec<u8>]) -> Result<Vec<Option<Record>>, String> {
