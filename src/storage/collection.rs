@@ -148,22 +148,31 @@ pub struct VersionSource {
 /// How far ahead of the counter the persisted floor is set at each start.
 const VERSION_FLOOR_STEP: u64 = 1 << 40;
 
+/// The persisted version floor (0 when none).
+fn persisted_floor(engine: &super::engine::Engine) -> Result<u64, StorageError> {
+    Ok(engine
+        .get(Cf::Default, SysKey::VERSION_FLOOR)?
+        .and_then(|raw| raw.get(..8).and_then(|b| b.try_into().ok()))
+        .map(u64::from_be_bytes)
+        .unwrap_or(0))
+}
+
+/// Persists a floor one run's worth above `start`.
+fn persist_floor_above(engine: &super::engine::Engine, start: u64) -> Result<(), StorageError> {
+    let mut b = engine.batch();
+    b.put(
+        Cf::Default,
+        SysKey::VERSION_FLOOR,
+        &(start + VERSION_FLOOR_STEP).to_be_bytes(),
+    );
+    engine.write(b)
+}
+
 impl VersionSource {
     /// Reads the persisted floor and moves it ahead by one run's worth.
     pub fn open(engine: &super::engine::Engine) -> Result<VersionSource, StorageError> {
-        let floor = engine
-            .get(Cf::Default, SysKey::VERSION_FLOOR)?
-            .and_then(|raw| raw.get(..8).and_then(|b| b.try_into().ok()))
-            .map(u64::from_be_bytes)
-            .unwrap_or(0);
-        let start = floor.max(1);
-        let mut b = engine.batch();
-        b.put(
-            Cf::Default,
-            SysKey::VERSION_FLOOR,
-            &(start + VERSION_FLOOR_STEP).to_be_bytes(),
-        );
-        engine.write(b)?;
+        let start = persisted_floor(engine)?.max(1);
+        persist_floor_above(engine, start)?;
         Ok(VersionSource {
             next: AtomicU64::new(start),
         })
@@ -175,19 +184,11 @@ impl VersionSource {
         &self,
         engine: &super::engine::Engine,
     ) -> Result<(), StorageError> {
-        let persisted = engine
-            .get(Cf::Default, SysKey::VERSION_FLOOR)?
-            .and_then(|raw| raw.get(..8).and_then(|b| b.try_into().ok()))
-            .map(u64::from_be_bytes)
-            .unwrap_or(0);
-        let start = self.next.load(Ordering::Relaxed).max(persisted);
-        let mut b = engine.batch();
-        b.put(
-            Cf::Default,
-            SysKey::VERSION_FLOOR,
-            &(start + VERSION_FLOOR_STEP).to_be_bytes(),
-        );
-        engine.write(b)?;
+        let start = self
+            .next
+            .load(Ordering::Relaxed)
+            .max(persisted_floor(engine)?);
+        persist_floor_above(engine, start)?;
         self.next.fetch_max(start, Ordering::Relaxed);
         Ok(())
     }
