@@ -476,6 +476,70 @@ fn every_data_type_reaches_the_slave() {
     assert_eq!(slave.get("str").as_deref(), Some("hello world"));
 }
 
+/// `dbN:keys=..,expires=..` of INFO keyspace, per database (the exact counters only).
+fn key_counters(node: &Node) -> Vec<String> {
+    let text: String = node.q(&["INFO", "keyspace"]);
+    text.lines()
+        .filter(|l| l.starts_with("db"))
+        .map(|l| l.split(",avg_ttl").next().unwrap_or(l).to_string())
+        .collect()
+}
+
+#[test]
+fn slave_key_counters_follow_the_master() {
+    let master = Node::start(&[]);
+    let slave = Node::slave_of(&master, &[]);
+    wait_in_sync(&master, &slave);
+    let mut m = master.conn();
+    for db in [0, 3] {
+        let _: () = redis::cmd("SELECT").arg(db).query(&mut m).unwrap();
+        for i in 0..40 {
+            let _: () = redis::cmd("SET")
+                .arg(format!("k{i}"))
+                .arg(i)
+                .query(&mut m)
+                .unwrap();
+        }
+        for i in 0..15 {
+            let _: i64 = redis::cmd("EXPIRE")
+                .arg(format!("k{i}"))
+                .arg(1000)
+                .query(&mut m)
+                .unwrap();
+        }
+        let _: i64 = redis::cmd("DEL")
+            .arg("k0")
+            .arg("k20")
+            .query(&mut m)
+            .unwrap();
+        let _: i64 = redis::cmd("PERSIST").arg("k1").query(&mut m).unwrap();
+        let _: i64 = redis::cmd("SADD").arg("s").arg("a").query(&mut m).unwrap();
+    }
+    wait_in_sync(&master, &slave);
+    let expected = vec![
+        "db0:keys=39,expires=13".to_string(),
+        "db3:keys=39,expires=13".to_string(),
+    ];
+    assert_eq!(key_counters(&master), expected);
+    assert_eq!(key_counters(&slave), expected);
+
+    let _: () = redis::cmd("FLUSHDB").query(&mut m).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("after")
+        .arg("1")
+        .arg("EX")
+        .arg(100)
+        .query(&mut m)
+        .unwrap();
+    wait_in_sync(&master, &slave);
+    let expected = vec![
+        "db0:keys=39,expires=13".to_string(),
+        "db3:keys=1,expires=1".to_string(),
+    ];
+    assert_eq!(key_counters(&master), expected);
+    assert_eq!(key_counters(&slave), expected);
+}
+
 #[test]
 fn slave_of_a_loaded_master_full_syncs_then_follows() {
     let master = Node::start(&[]);

@@ -171,6 +171,20 @@ impl MetaCache {
         }
     }
 
+    /// Records a committed write like [`MetaCache::update`], but caches nothing new: a slave
+    /// applying its master's stream would otherwise churn the cache with every written key.
+    pub fn refresh(&self, key: &[u8], value: Option<&MetaValue>) {
+        let mut shard = self.shard(key).lock();
+        shard.generation += 1;
+        match value {
+            Some(v) if shard.map.contains_key(key) => {
+                shard.insert(key, v.clone(), self.shard_budget)
+            }
+            Some(_) => {}
+            None => shard.remove(key),
+        }
+    }
+
     /// Forgets every key starting with `prefix` (a whole database was cleared).
     pub fn remove_prefix(&self, prefix: &[u8]) {
         for shard in self.shards.iter() {
@@ -232,6 +246,25 @@ mod tests {
         // A writer commits "new" and then evicts nothing; the reader's stale "old" must not win.
         c.update(b"k", None);
         c.fill(b"k", &v("old"), g);
+        assert!(matches!(c.get(b"k"), Lookup::Miss(_)));
+    }
+
+    #[test]
+    fn refresh_updates_cached_keys_only() {
+        let c = MetaCache::new(1 << 20);
+        c.refresh(b"new", Some(&v("a")));
+        assert!(matches!(c.get(b"new"), Lookup::Miss(_)));
+        c.update(b"k", Some(&v("a")));
+        c.refresh(b"k", Some(&v("b")));
+        assert!(matches!(c.get(b"k"), Lookup::Hit(m) if m.body == "b"));
+        let Lookup::Miss(g) = c.get(b"other") else {
+            panic!("uncached key hit")
+        };
+        // A refresh is a write: a reader's fill from before it must not land.
+        c.refresh(b"other", Some(&v("x")));
+        c.fill(b"other", &v("stale"), g);
+        assert!(matches!(c.get(b"other"), Lookup::Miss(_)));
+        c.refresh(b"k", None);
         assert!(matches!(c.get(b"k"), Lookup::Miss(_)));
     }
 

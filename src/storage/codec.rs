@@ -350,6 +350,23 @@ impl SysKey {
         k.extend_from_slice(&db.to_be_bytes());
         k
     }
+
+    /// Which counter record `key` is, if any: what it counts and its physical database.
+    pub fn counter_of(key: &[u8]) -> Option<(CounterKind, u16)> {
+        let (kind, db) = if let Some(db) = key.strip_prefix(b"dbsize") {
+            (CounterKind::Keys, db)
+        } else {
+            (CounterKind::Expires, key.strip_prefix(b"expires")?)
+        };
+        Some((kind, u16::from_be_bytes(db.try_into().ok()?)))
+    }
+}
+
+/// What a persisted counter record counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CounterKind {
+    Keys,
+    Expires,
 }
 
 /// Merge operands of the counter records: either add a delta or reset to a value.
@@ -384,6 +401,12 @@ pub mod counter {
             .and_then(|b| b.try_into().ok())
             .map(i64::from_be_bytes)
             .unwrap_or(0)
+    }
+
+    /// The counter after applying one operand to `current` (a slave follows the master's
+    /// counters this way, without reading the records back).
+    pub fn apply(current: i64, operand: &[u8]) -> i64 {
+        decode_value(&merge(Some(&set(current)), std::iter::once(operand)))
     }
 
     /// Applies operands, oldest first, to an existing value: the merge operator's job.
@@ -545,5 +568,21 @@ mod tests {
         );
         let full = counter::merge(Some(&base[..]), [&reset[..]].into_iter());
         assert_eq!(counter::decode_value(&full), 7);
+        assert_eq!(counter::apply(10, &counter::add(-3)), 7);
+        assert_eq!(counter::apply(10, &counter::set(2)), 2);
+    }
+
+    #[test]
+    fn counter_records_name_their_database() {
+        assert_eq!(
+            SysKey::counter_of(&SysKey::dbsize(7)),
+            Some((CounterKind::Keys, 7))
+        );
+        assert_eq!(
+            SysKey::counter_of(&SysKey::expires(300)),
+            Some((CounterKind::Expires, 300))
+        );
+        assert_eq!(SysKey::counter_of(SysKey::DB_MAP), None);
+        assert_eq!(SysKey::counter_of(b"dbsize1"), None);
     }
 }

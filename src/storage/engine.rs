@@ -236,9 +236,10 @@ impl Engine {
             o.set_compression_type(compression);
             o.set_level_compaction_dynamic_level_bytes(true);
             if cf == Cf::Default {
+                // Counter operands are not collapsed on write (`max_successive_merges`): that
+                // walks the key's operands in the memtable at every merge, and the counters are
+                // read back only when the database opens. Flushes and compactions fold them.
                 o.set_merge_operator_associative("pika-counter", merge_counter);
-                // Collapse counter operands in the memtable so reads stay cheap.
-                o.set_max_successive_merges(64);
             }
             if cf.holds_elements() {
                 o.set_compaction_filter_factory(DeadElementFilterFactory {

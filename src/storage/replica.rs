@@ -10,7 +10,7 @@
 use std::sync::atomic::Ordering;
 
 use super::binlog_format::{parse_batch, OpKind};
-use super::codec::{self, MetaValue, SysKey};
+use super::codec::{self, CounterKind, MetaValue, SysKey};
 use super::engine::Cf;
 use super::{Storage, StorageError};
 
@@ -113,7 +113,7 @@ impl Storage {
             match (cf, op.kind) {
                 (Some(Cf::Meta), OpKind::Put) => {
                     let meta = MetaValue::decode(&op.value);
-                    self.cache.update(&op.key, meta.as_ref());
+                    self.cache.refresh(&op.key, meta.as_ref());
                     if let (Some((pdb, _, key)), Some(meta)) =
                         (codec::decode_meta_key(&op.key), meta.as_ref())
                     {
@@ -129,7 +129,7 @@ impl Storage {
                     }
                 }
                 (Some(Cf::Meta), OpKind::Delete | OpKind::SingleDelete) => {
-                    self.cache.update(&op.key, None);
+                    self.cache.refresh(&op.key, None);
                     if let Some((pdb, _, key)) = codec::decode_meta_key(&op.key) {
                         if watching {
                             touched.push(((pdb, key.to_vec()), true));
@@ -141,7 +141,10 @@ impl Storage {
                     self.cache.remove_prefix(&common_prefix(&op.key, &op.value));
                     counters_changed = true;
                 }
-                (Some(Cf::Default), OpKind::Merge) => counters_changed = true,
+                (Some(Cf::Default), OpKind::Merge) => match SysKey::counter_of(&op.key) {
+                    Some((kind, pdb)) => self.apply_counter(kind, pdb, &op.value),
+                    None => counters_changed = true,
+                },
                 (Some(Cf::Default), OpKind::Put) if op.key == SysKey::DB_MAP => {
                     self.reload_db_map()?;
                 }
@@ -166,6 +169,18 @@ impl Storage {
             .changes_since_save
             .fetch_add(parsed.ops.len() as u64, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Follows a counter operand in memory: reading the record back would walk its operands.
+    fn apply_counter(&self, kind: CounterKind, pdb: u16, operand: &[u8]) {
+        let counters = match kind {
+            CounterKind::Keys => &self.dbsize,
+            CounterKind::Expires => &self.expires,
+        };
+        if let Some(c) = counters.get(pdb as usize) {
+            let current = c.load(Ordering::Relaxed);
+            c.store(codec::counter::apply(current, operand), Ordering::Relaxed);
+        }
     }
 
     /// Re-reads the per-database key counters from disk.
