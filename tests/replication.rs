@@ -476,6 +476,44 @@ fn every_data_type_reaches_the_slave() {
     assert_eq!(slave.get("str").as_deref(), Some("hello world"));
 }
 
+/// Nice values of the server's threads named `name` (Linux /proc).
+fn thread_nice_values(node: &Node, name: &str) -> Vec<i64> {
+    let pid = node.server.pid().expect("server running");
+    let mut out = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("task list") {
+        let dir = task.expect("task").path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if comm.trim() != name {
+            continue;
+        }
+        let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();
+        // Fields after the parenthesised name: state is field 3, nice is field 19.
+        if let Some((_, rest)) = stat.rsplit_once(')') {
+            if let Some(nice) = rest.split_whitespace().nth(16) {
+                out.push(nice.parse().expect("nice value"));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn replication_threads_run_at_the_configured_nice_value() {
+    let master = Node::start(&["--replication-nice", "7"]);
+    let slave = Node::slave_of(&master, &["--replication-nice", "12"]);
+    wait_in_sync(&master, &slave);
+    assert_eq!(thread_nice_values(&master, "repl-slave"), vec![7]);
+    assert_eq!(thread_nice_values(&master, "repl-acks"), vec![7]);
+    assert_eq!(thread_nice_values(&slave, "repl-link"), vec![12]);
+    // Client-serving threads keep the process' priority (the main thread's).
+    for node in [&master, &slave] {
+        let main_thread = thread_nice_values(node, "pika")[0];
+        assert_eq!(thread_nice_values(node, "worker-0"), vec![main_thread]);
+    }
+    let got: Vec<String> = slave.q(&["CONFIG", "GET", "replication-nice"]);
+    assert_eq!(got, vec!["replication-nice".to_string(), "12".to_string()]);
+}
+
 /// `dbN:keys=..,expires=..` of INFO keyspace, per database (the exact counters only).
 fn key_counters(node: &Node) -> Vec<String> {
     let text: String = node.q(&["INFO", "keyspace"]);

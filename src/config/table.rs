@@ -78,6 +78,8 @@ directives! {
         "Refuse writes from clients while replicating.";
     slave_priority: i64 = "slave-priority", int(0, I32_MAX), "100", RUNTIME,
         "Promotion priority reported to failover tools; 0 never promotes.";
+    replication_nice: i64 = "replication-nice", int(0, 19), "10", RUNTIME,
+        "Nice value added to replication threads (a master's senders, a slave's applier), so under CPU contention clients are served first and replication lag grows instead; applies to links started afterwards.";
     expire_logs_nums: usize = "expire-logs-nums", int(1, 1_000_000), "10", RUNTIME,
         "Binlog (archived WAL) files kept at most, unless a connected slave still needs them.";
     expire_logs_days: u64 = "expire-logs-days", int(1, 36500), "7", RUNTIME,

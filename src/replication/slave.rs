@@ -44,6 +44,7 @@ fn run_link(server: &Arc<ServerState>, master: &MasterAddr, generation: u64) {
     let repl = &server.replication;
     while current(server, generation) {
         repl.set_link(|l| l.state = LinkState::Connecting);
+        crate::util::priority::set_current_thread_nice(server.config().replication_nice as i32);
         let result = follow(server, master, generation);
         if !current(server, generation) {
             break;

@@ -8,6 +8,7 @@ pub mod bits;
 pub mod civil;
 pub mod glob;
 pub mod number;
+pub mod priority;
 pub mod redis_digest;
 pub mod repr;
 pub mod slot;

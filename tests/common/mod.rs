@@ -126,6 +126,11 @@ impl TestServer {
         s
     }
 
+    /// The server's process id (while it runs).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Kills the process without warning (kill -9).
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
