@@ -502,9 +502,12 @@ fn replication_threads_run_at_the_configured_nice_value() {
     let master = Node::start(&["--replication-nice", "7"]);
     let slave = Node::slave_of(&master, &["--replication-nice", "12"]);
     wait_in_sync(&master, &slave);
-    assert_eq!(thread_nice_values(&master, "repl-slave"), vec![7]);
-    assert_eq!(thread_nice_values(&master, "repl-acks"), vec![7]);
-    assert_eq!(thread_nice_values(&slave, "repl-link"), vec![12]);
+    // Lowered only by a process that can bring a lagging thread back (root here, in CI).
+    // SAFETY: geteuid has no arguments and cannot fail.
+    let privileged = unsafe { libc::geteuid() } == 0;
+    let lowered = |nice: i64| if privileged { nice } else { 0 };
+    assert_eq!(thread_nice_values(&master, "repl-slave"), vec![lowered(7)]);
+    assert_eq!(thread_nice_values(&slave, "repl-link"), vec![lowered(12)]);
     // Client-serving threads keep the process' priority (the main thread's).
     for node in [&master, &slave] {
         let main_thread = thread_nice_values(node, "pika")[0];

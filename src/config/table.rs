@@ -78,8 +78,8 @@ directives! {
         "Refuse writes from clients while replicating.";
     slave_priority: i64 = "slave-priority", int(0, I32_MAX), "100", RUNTIME,
         "Promotion priority reported to failover tools; 0 never promotes.";
-    replication_nice: i64 = "replication-nice", int(0, 19), "10", RUNTIME,
-        "Nice value added to replication threads (a master's senders, a slave's applier), so under CPU contention clients are served first and replication lag grows instead; applies to links started afterwards.";
+    replication_nice: i64 = "replication-nice", int(0, 19), "19", RUNTIME,
+        "Nice value of replication threads (a master's senders, a slave's applier) while they keep up: on a busy host clients are served first. More than 250 ms behind the master, a thread runs at normal priority until within 50 ms. Applies to links started afterwards.";
     expire_logs_nums: usize = "expire-logs-nums", int(1, 1_000_000), "10", RUNTIME,
         "Binlog (archived WAL) files kept at most, unless a connected slave still needs them.";
     expire_logs_days: u64 = "expire-logs-days", int(1, 36500), "7", RUNTIME,

@@ -7,10 +7,12 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::priority::LagPriority;
 use super::tailer::Tailer;
 use super::wire::{self, pb, MasterMsg, SlaveMsg};
 use super::SlaveEntry;
 use crate::state::ServerState;
+use crate::storage::binlog_format::batch_commit_time;
 
 /// How long the master waits for the slave's sync request.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -137,6 +139,7 @@ fn follow_binlog(
 ) -> std::io::Result<()> {
     let engine = server.storage.engine();
     let mut last_send = Instant::now();
+    let mut priority = LagPriority::start(server.config().replication_nice as i32);
     loop {
         if slave.closed.load(Ordering::Relaxed) || server.shutdown_requested() {
             return Ok(());
@@ -156,6 +159,12 @@ fn follow_binlog(
                 last_send = Instant::now();
             }
         } else {
+            if let Some(ms) = records
+                .first()
+                .and_then(|(_, _, data)| batch_commit_time(data))
+            {
+                priority.follow(ms, crate::storage::now_ms());
+            }
             for (seq, count, data) in records {
                 wire::send_master(out, MasterMsg::Batch(pb::Batch { seq, count, data }))?;
             }

@@ -24,6 +24,7 @@
 
 pub mod fullsync;
 pub mod master;
+pub mod priority;
 pub mod purge;
 pub mod slave;
 pub mod tailer;

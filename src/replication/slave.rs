@@ -6,6 +6,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::priority::LagPriority;
 use super::wire::{self, pb, MasterMsg, SlaveMsg};
 use super::{LinkState, MasterAddr};
 use crate::resp;
@@ -44,7 +45,6 @@ fn run_link(server: &Arc<ServerState>, master: &MasterAddr, generation: u64) {
     let repl = &server.replication;
     while current(server, generation) {
         repl.set_link(|l| l.state = LinkState::Connecting);
-        crate::util::priority::set_current_thread_nice(server.config().replication_nice as i32);
         let result = follow(server, master, generation);
         if !current(server, generation) {
             break;
@@ -191,6 +191,7 @@ fn apply_stream(
         .map_err(|e| e.to_string())?
         .map_or(0, |(_, seq)| seq);
     let mut group = BatchGroup::default();
+    let mut priority = LagPriority::start(server.config().replication_nice as i32);
     loop {
         if !current(server, generation) {
             return Ok(Outcome::Stopped);
@@ -219,9 +220,12 @@ fn apply_stream(
         repl.set_link(|l| l.last_io = Some(Instant::now()));
         if group.count > 0 {
             let last = applied + group.count;
-            storage
+            let committed_ms = storage
                 .apply_replicated(&group.bytes, replid, last)
                 .map_err(|e| format!("cannot apply batches {}..={last}: {e}", applied + 1))?;
+            if let Some(ms) = committed_ms {
+                priority.follow(ms, crate::storage::now_ms());
+            }
             applied = last;
             group = BatchGroup::default();
         }

@@ -165,8 +165,6 @@ async fn hand_over_to_replication(
     let spawned = std::thread::Builder::new()
         .name("repl-slave".into())
         .spawn(move || {
-            // Its ack reader, spawned from here, inherits the priority.
-            crate::util::priority::set_current_thread_nice(server.config().replication_nice as i32);
             crate::replication::master::serve_slave(server, std_stream, leftover, listening_port)
         });
     if let Err(e) = spawned {

@@ -337,6 +337,23 @@ pub fn parse_batch(data: &[u8]) -> Result<ParsedBatch, FormatError> {
 
 // ---------------------------------------------------------------------------------------------
 // Batch notes
+/// The commit time (Unix ms) in the note that opens batch `data`, without parsing the rest;
+/// `None` when the batch does not start with a note.
+pub fn batch_commit_time(data: &[u8]) -> Option<u64> {
+    if data.get(BATCH_HEADER_LEN) != Some(&0x3) {
+        return None;
+    }
+    let mut c = Cursor {
+        data,
+        pos: BATCH_HEADER_LEN + 1,
+    };
+    let note = c.slice("log data").ok()?;
+    if note.get(..4)? != BatchNote::MAGIC {
+        return None;
+    }
+    Some(u64::from_be_bytes(note.get(4..12)?.try_into().ok()?))
+}
+
 // ---------------------------------------------------------------------------------------------
 
 /// What the write path records about the command behind a batch (see the module doc).
@@ -1045,6 +1062,27 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn commit_time_comes_from_the_opening_note() {
+        let note = BatchNote {
+            time_ms: 1_700_000_000_456,
+            db: 0,
+            command: "SET".into(),
+        };
+        let mut batch = WriteBatch::default();
+        batch.put_log_data(note.encode());
+        batch.put(b"k", b"v");
+        assert_eq!(batch_commit_time(batch.data()), Some(1_700_000_000_456));
+        // No note first, another blob, or a cut batch: no time.
+        let mut plain = WriteBatch::default();
+        plain.put(b"k", b"v");
+        assert_eq!(batch_commit_time(plain.data()), None);
+        let mut other = WriteBatch::default();
+        other.put_log_data(b"not a note");
+        assert_eq!(batch_commit_time(other.data()), None);
+        assert_eq!(batch_commit_time(&batch.data()[..20]), None);
     }
 
     #[test]

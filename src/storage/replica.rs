@@ -9,7 +9,7 @@
 
 use std::sync::atomic::Ordering;
 
-use super::binlog_format::{parse_batch, OpKind};
+use super::binlog_format::{parse_batch, BatchNote, OpKind};
 use super::codec::{self, CounterKind, MetaValue, SysKey};
 use super::engine::Cf;
 use super::{Storage, StorageError};
@@ -91,13 +91,14 @@ impl Storage {
     }
 
     /// Applies one batch of the master (`data` as committed there), recording that the
-    /// master's history `replid` is applied up to `last_seq`.
+    /// master's history `replid` is applied up to `last_seq`. Returns the master's commit time
+    /// (Unix ms) of the newest batch, from its note, when it has one.
     pub fn apply_replicated(
         &self,
         data: &[u8],
         replid: &str,
         last_seq: u64,
-    ) -> Result<(), StorageError> {
+    ) -> Result<Option<u64>, StorageError> {
         let parsed = parse_batch(data).map_err(|e| StorageError::Corrupt(format!("batch: {e}")))?;
         let position = encode_position(replid, last_seq);
         // Like any writer, so a checkpoint (for a slave of this slave) sees no write in flight.
@@ -105,6 +106,7 @@ impl Storage {
         self.engine
             .write_replicated(data, &[(Cf::Default, SysKey::REPL_MASTER, &position)])?;
         let mut counters_changed = false;
+        let mut committed_ms = None;
         // Keys touched, for WATCH; collected only while some client watches.
         let watching = self.watches.any();
         let mut touched = Vec::new();
@@ -141,6 +143,11 @@ impl Storage {
                     self.cache.remove_prefix(&common_prefix(&op.key, &op.value));
                     counters_changed = true;
                 }
+                (_, OpKind::LogData) => {
+                    if let Some(note) = BatchNote::decode(&op.value) {
+                        committed_ms = Some(note.time_ms);
+                    }
+                }
                 (Some(Cf::Default), OpKind::Merge) => match SysKey::counter_of(&op.key) {
                     Some((kind, pdb)) => self.apply_counter(kind, pdb, &op.value),
                     None => counters_changed = true,
@@ -168,7 +175,7 @@ impl Storage {
         self.stats
             .changes_since_save
             .fetch_add(parsed.ops.len() as u64, Ordering::Relaxed);
-        Ok(())
+        Ok(committed_ms)
     }
 
     /// Follows a counter operand in memory: reading the record back would walk its operands.

@@ -17,6 +17,20 @@ pub fn set_current_thread_nice(nice: i32) {
     }
 }
 
+/// True when this process may bring a lowered thread back to nice 0: it is root (or has
+/// CAP_SYS_NICE), or RLIMIT_NICE allows it. Others can only lower their priority for good.
+pub fn can_return_to_normal() -> bool {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct passed; geteuid has no arguments.
+    unsafe {
+        libc::geteuid() == 0
+            || (libc::getrlimit(libc::RLIMIT_NICE, &mut limit) == 0 && limit.rlim_cur >= 20)
+    }
+}
+
 /// The calling thread's nice value.
 pub fn current_thread_nice() -> i32 {
     // SAFETY: as above. getpriority can return -1 legitimately; errno is not needed here
