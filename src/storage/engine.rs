@@ -11,9 +11,9 @@ use std::sync::{Arc, OnceLock, Weak};
 use rocksdb::compaction_filter::{CompactionFilter, Decision};
 use rocksdb::compaction_filter_factory::{CompactionFilterContext, CompactionFilterFactory};
 use rocksdb::{
-    BlockBasedOptions, BottommostLevelCompaction, Cache, ColumnFamily, ColumnFamilyDescriptor,
-    CompactOptions, DBCompressionType, DBRawIteratorWithThreadMode, MergeOperands, Options,
-    ReadOptions, WriteBatch, WriteBufferManager, WriteOptions, DB,
+    BlockBasedIndexType, BlockBasedOptions, BottommostLevelCompaction, Cache, ColumnFamily,
+    ColumnFamilyDescriptor, CompactOptions, DBCompressionType, DBRawIteratorWithThreadMode,
+    MergeOperands, Options, ReadOptions, WriteBatch, WriteBufferManager, WriteOptions, DB,
 };
 
 use super::codec::{self, counter, CollectionHeader, MetaValue};
@@ -226,8 +226,15 @@ impl Engine {
             let mut block = BlockBasedOptions::default();
             block.set_block_cache(&cache);
             block.set_bloom_filter(10.0, false);
+            // Index and filter blocks live in the block cache (memory stays bounded by it), split
+            // into partitions so a lookup loads a few small blocks; the top levels are pinned and
+            // the partitions cached at high priority, so data blocks cannot evict them.
             block.set_cache_index_and_filter_blocks(true);
+            block.set_cache_index_and_filter_blocks_with_high_priority(true);
             block.set_pin_l0_filter_and_index_blocks_in_cache(true);
+            block.set_index_type(BlockBasedIndexType::TwoLevelIndexSearch);
+            block.set_partition_filters(true);
+            block.set_pin_top_level_index_and_filter(true);
             let mut o = Options::default();
             o.set_block_based_table_factory(&block);
             o.set_write_buffer_size(opts.write_buffer_size);
