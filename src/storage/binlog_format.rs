@@ -347,11 +347,7 @@ pub fn batch_commit_time(data: &[u8]) -> Option<u64> {
         data,
         pos: BATCH_HEADER_LEN + 1,
     };
-    let note = c.slice("log data").ok()?;
-    if note.get(..4)? != BatchNote::MAGIC {
-        return None;
-    }
-    Some(u64::from_be_bytes(note.get(4..12)?.try_into().ok()?))
+    BatchNote::decode_time(c.slice("log data").ok()?)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -395,13 +391,19 @@ impl BatchNote {
         out
     }
 
-    /// Parses a note; `None` when `raw` is not one (other log data, or damaged). Bytes after
-    /// the command are ignored; invalid UTF-8 in the command is replaced.
-    pub fn decode(raw: &[u8]) -> Option<BatchNote> {
+    /// Only the commit time of a note (no allocation, for the replication hot path); `None`
+    /// when `raw` is not a note.
+    pub fn decode_time(raw: &[u8]) -> Option<u64> {
         if raw.get(..4)? != Self::MAGIC {
             return None;
         }
-        let time_ms = u64::from_be_bytes(raw.get(4..12)?.try_into().ok()?);
+        Some(u64::from_be_bytes(raw.get(4..12)?.try_into().ok()?))
+    }
+
+    /// Parses a note; `None` when `raw` is not one (other log data, or damaged). Bytes after
+    /// the command are ignored; invalid UTF-8 in the command is replaced.
+    pub fn decode(raw: &[u8]) -> Option<BatchNote> {
+        let time_ms = Self::decode_time(raw)?;
         let db = u16::from_be_bytes(raw.get(12..14)?.try_into().ok()?);
         let len = u16::from_be_bytes(raw.get(14..16)?.try_into().ok()?) as usize;
         let command = raw.get(16..16 + len)?;

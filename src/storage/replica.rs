@@ -144,8 +144,8 @@ impl Storage {
                     counters_changed = true;
                 }
                 (_, OpKind::LogData) => {
-                    if let Some(note) = BatchNote::decode(&op.value) {
-                        committed_ms = Some(note.time_ms);
+                    if let Some(ms) = BatchNote::decode_time(&op.value) {
+                        committed_ms = Some(ms);
                     }
                 }
                 (Some(Cf::Default), OpKind::Merge) => match SysKey::counter_of(&op.key) {
