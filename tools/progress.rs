@@ -19,22 +19,19 @@ pub fn bytes(total: u64, what: &str) -> ProgressBar {
 
 /// A spinner counting items of unknown total.
 pub fn counter(what: &str) -> ProgressBar {
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg}: {human_pos} ({per_sec}) {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    bar.set_message(what.to_string());
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    bar
+    spinner(what, "{spinner} {msg}: {human_pos} ({per_sec}) {elapsed}")
 }
 
 /// A spinner for a wait of unknown length.
 pub fn waiting(what: &str) -> ProgressBar {
+    spinner(what, "{spinner} {msg} {elapsed}")
+}
+
+/// A ticking spinner labelled `what`, drawn with `template`.
+fn spinner(what: &str, template: &str) -> ProgressBar {
     let bar = ProgressBar::new_spinner();
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg} {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     bar.set_message(what.to_string());
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
