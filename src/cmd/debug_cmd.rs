@@ -1,5 +1,5 @@
 //! DEBUG: the subset of Redis' testing aid that makes sense over RocksDB (SLEEP, DIGEST,
-//! DIGEST-VALUE, SET-ACTIVE-EXPIRE, ERROR, LOG, PANIC, HELP). Commands that depend on Redis'
+//! DIGEST-VALUE, SET-ACTIVE-EXPIRE, ERROR, LOG, PANIC, POWER-LOSS, HELP). Commands that depend on Redis'
 //! in-memory internals (RELOAD, LOADAOF, JMAP, OBJECT ...) or on replication (CHANGE-REPL-ID)
 //! answer with an error. PANIC differs from Redis on purpose: Redis aborts, pika contains the
 //! panic in the worker and answers an error.
@@ -69,6 +69,10 @@ pub(super) fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             tracing::warn!("DEBUG LOG: {}", args::text(&argv[2]));
             Ok(Reply::ok())
         }
+        // Testing aid for durability: the process ends as if the machine lost power.
+        "power-loss" if argc == 2 => {
+            crate::storage::durability::simulate_power_loss(ctx.storage().engine())
+        }
         // Proves the worker contains panics: the client gets an error, the server lives on.
         "panic" if argc == 2 => panic!("DEBUG PANIC requested by client {}", ctx.client.id),
         "loadaof" | "jmap" | "object" | "restart" | "crash-and-recover" | "change-repl-id" => {
@@ -105,6 +109,9 @@ fn help() -> Reply {
             "    default.",
             "QUICKLIST-PACKED-THRESHOLD <size>",
             "    Accepted for compatibility; list elements are stored one per entry.",
+            "POWER-LOSS",
+            "    Exit at once as if the machine lost power: at the next start the binlog keeps",
+            "    only what was fsynced (see binlog-fsync).",
             "RELOAD",
             "    Flush the dataset to disk (it is always reloaded from there).",
             "SLEEP <seconds>",

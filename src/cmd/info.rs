@@ -243,6 +243,10 @@ fn persistence_section(server: &ServerState, w: &mut Lines<'_>) {
     w.field("backup_path", stats.last_backup.lock().as_str());
     w.field("aof_enabled", 0);
     w.field("aof_rewrite_in_progress", 0);
+    let engine = server.storage.engine();
+    w.field("binlog_fsync", &server.config().binlog_fsync);
+    w.field("binlog_fsyncs", engine.wal_fsyncs());
+    w.field("binlog_durable_offset", engine.durable_sequence());
 }
 
 fn stats_section(server: &ServerState, w: &mut Lines<'_>) {
@@ -343,13 +347,21 @@ fn replication_section(server: &ServerState, w: &mut Lines<'_>) {
     }
     w.field("master_failover_state", "no-failover");
     w.field("master_replid", &replid);
-    w.field("master_replid2", "0".repeat(40));
+    let previous = storage.previous_history().ok().flatten();
+    match &previous {
+        Some((id, _)) => w.field("master_replid2", id),
+        None => w.field("master_replid2", "0".repeat(40)),
+    }
     let offset = match &master {
         Some(_) => storage.master_position().ok().flatten().map_or(0, |p| p.1),
         None => latest,
     };
     w.field("master_repl_offset", offset);
-    w.field("second_repl_offset", -1);
+    // Redis' meaning: the first offset that is no longer part of replid2's history.
+    w.field(
+        "second_repl_offset",
+        previous.map_or(-1, |(_, last)| last as i64 + 1),
+    );
     w.field("repl_backlog_active", u8::from(!slaves.is_empty()));
     // Pika's view: the binlog is the WAL; its position is the last sequence number.
     let files =

@@ -20,6 +20,8 @@ pub static NAME_ALIASES: &[(&str, &str)] = &[
     ("replicaof", "slaveof"),
     ("replica-read-only", "slave-read-only"),
     ("replica-priority", "slave-priority"),
+    // Redis' name for the same choice about its append-only file.
+    ("appendfsync", "binlog-fsync"),
 ];
 
 directives! {
@@ -80,6 +82,9 @@ directives! {
         "Promotion priority reported to failover tools; 0 never promotes.";
     replication_nice: i64 = "replication-nice", int(0, 19), "19", RUNTIME,
         "Nice value of replication threads (a master's senders, a slave's applier) while they keep up: on a busy host clients are served first. More than 250 ms behind the master, a thread runs at normal priority until within 50 ms. Applies to links started afterwards.";
+    binlog_fsync: String = "binlog-fsync", one_of(&["everysec", "always", "no"]), "everysec",
+        RUNTIME,
+        "When acknowledged writes are fsynced (alias appendfsync): always (before the reply; a power cut loses nothing acknowledged), everysec (every second; a power cut or OS crash loses up to ~1 s, a process crash nothing) or no (when the OS writes; a power cut loses what it had not written).";
     expire_logs_nums: usize = "expire-logs-nums", int(1, 1_000_000), "10", RUNTIME,
         "Binlog (archived WAL) files kept at most, unless a connected slave still needs them.";
     expire_logs_days: u64 = "expire-logs-days", int(1, 36500), "7", RUNTIME,

@@ -91,8 +91,22 @@ fn sync_slave(
     let engine = storage.engine();
     let latest = engine.latest_sequence();
     let wanted = request.next_seq;
-    let same_history = !request.replid.is_empty() && request.replid == replid;
-    let tailer = if same_history && wanted >= 1 && wanted <= latest + 1 {
+    // The slave's data is a prefix of ours only if it followed our history (or the one a
+    // crash ended, no further than what survived of it).
+    let same_history = wanted >= 1
+        && storage
+            .continues_history(&request.replid, wanted - 1)
+            .map_err(std::io::Error::other)?;
+    if !same_history && !request.replid.is_empty() && request.replid != replid {
+        tracing::info!(
+            "slave {}:{} followed history {} up to sequence {}, which this node does not continue: full sync",
+            slave.ip,
+            slave.port,
+            request.replid,
+            wanted.saturating_sub(1)
+        );
+    }
+    let tailer = if same_history && wanted <= latest + 1 {
         let _ = engine.flush_wal_buffer();
         Tailer::open(engine.path(), wanted).ok()
     } else {

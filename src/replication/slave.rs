@@ -164,6 +164,17 @@ fn follow(
                 master.port,
                 start.from_seq
             );
+            // The master may continue our history under a new id (it restarted after a
+            // crash); from now on the position is in that history.
+            if let Some((followed, applied)) =
+                storage.master_position().map_err(|e| e.to_string())?
+            {
+                if followed != start.replid {
+                    storage
+                        .set_master_position(&start.replid, applied)
+                        .map_err(|e| e.to_string())?;
+                }
+            }
             repl.set_link(|l| {
                 l.state = LinkState::Connected;
                 l.last_io = Some(Instant::now());

@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::replication::{fullsync, slave};
 use crate::state::{ServerState, ShutdownMode};
 use crate::storage::engine::EngineOptions;
-use crate::storage::{expire, Storage};
+use crate::storage::{durability, expire, Storage};
 use workers::WorkerPool;
 
 /// Errors that stop the server from starting.
@@ -38,6 +38,7 @@ pub fn engine_options(cfg: &Config) -> EngineOptions {
         compression: cfg.compression.clone(),
         max_background_jobs: cfg.max_background_jobs,
         disable_auto_compactions: cfg.disable_auto_compactions,
+        wal_fsync: crate::storage::engine::WalFsync::parse(&cfg.binlog_fsync),
     }
 }
 
@@ -70,7 +71,12 @@ fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
         .map_err(|e| std::io::Error::other(format!("invalid compact-cron: {e}")))?;
     let interval = crate::compaction::parse_interval(&cfg.compact_interval)
         .map_err(|e| std::io::Error::other(format!("invalid compact-interval: {e}")))?;
-    if fullsync::install_pending(&cfg.db_path)? {
+    if let Some(durable) = durability::apply_simulated_power_loss(&cfg.db_path)? {
+        tracing::warn!("completed a simulated power loss: the binlog ends at sequence {durable}");
+    }
+    let last_shutdown = durability::take_clean_shutdown_marker(&cfg.db_path)?;
+    let installed = fullsync::install_pending(&cfg.db_path)?;
+    if installed {
         tracing::info!("full sync snapshot swapped in at {}", cfg.db_path.display());
     }
     let storage = Arc::new(
@@ -78,6 +84,12 @@ fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
             .with_cache_capacity(cfg.cache_maxmemory as usize),
     );
     fullsync::finish_install(&storage, &cfg.db_path).map_err(std::io::Error::other)?;
+    if last_shutdown == durability::LastShutdown::Unclean && !installed {
+        let (replid, survived) = storage.start_history_after_crash()?;
+        tracing::warn!(
+            "the last run did not shut down cleanly: new replication id {replid}; slaves past sequence {survived} make a full sync"
+        );
+    }
     let replid = storage.replication_id()?;
     tracing::info!(
         replid,
@@ -99,6 +111,7 @@ fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
         .spawn(move || timer_server.blocking.run_timer(&timer_server.storage.ready))?;
     let stop_expirer = Arc::new(AtomicBool::new(false));
     let expirer = expire::spawn_expirer(Arc::clone(&storage), Arc::clone(&stop_expirer))?;
+    let wal_syncer = durability::spawn_wal_syncer(Arc::clone(&storage), Arc::clone(&stop_expirer))?;
     let replication_link = slave::spawn_supervisor(&server)?;
     let binlog_purger = crate::replication::purge::spawn(&server)?;
     let wait_watcher = crate::replication::spawn_wait_watcher(&server)?;
@@ -128,6 +141,7 @@ fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
     let _ = blocking_timer.join();
     stop_expirer.store(true, Ordering::Relaxed);
     let _ = expirer.join();
+    let _ = wal_syncer.join();
     let _ = replication_link.join();
     let _ = binlog_purger.join();
     let _ = wait_watcher.join();
@@ -138,23 +152,40 @@ fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
             tracing::error!("flush at shutdown failed: {e}");
         }
     }
-    if server.replication.install_requested.load(Ordering::SeqCst) {
-        result?;
+    let install = server.replication.install_requested.load(Ordering::SeqCst);
+    if install && result.is_err() {
+        return result.map(|_| None);
+    }
+    let next = if install {
         let mut next = (**server.config()).clone();
         next.slaveof = server
             .replication
             .master()
             .map(|m| m.to_directive())
             .unwrap_or_default();
-        drop(server);
-        // Threads still finishing (slave links of this node) hold the storage; it must be
-        // closed before the snapshot replaces its files.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while Arc::strong_count(&storage) > 1 && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        drop(storage);
-        return Ok(Some(next));
+        Some(next)
+    } else {
+        None
+    };
+    let db_path = server.config().db_path.clone();
+    drop(server);
+    // Threads still finishing (slave links of this node) hold the storage; it must be closed
+    // before the snapshot replaces its files. At a plain stop the process exit ends them.
+    let wait = if next.is_some() { 30 } else { 2 };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait);
+    while Arc::strong_count(&storage) > 1 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // Everything acknowledged or sent to a slave is in the WAL file: once it is fsynced the
+    // stop is clean (what a straggler writes after this was never visible anywhere).
+    let synced = storage.engine().fsync_wal();
+    drop(storage);
+    match synced {
+        Ok(()) => durability::write_clean_shutdown_marker(&db_path)?,
+        Err(e) => tracing::error!("WAL fsync at shutdown failed: {e}"),
+    }
+    if next.is_some() {
+        return Ok(next);
     }
     tracing::info!("pika stopped");
     result.map(|_| None)

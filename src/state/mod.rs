@@ -156,8 +156,12 @@ impl ServerState {
     }
 }
 
-/// Copies the compact-encoding thresholds (OBJECT ENCODING) into the storage.
+/// Copies the compact-encoding thresholds (OBJECT ENCODING) and the WAL fsync policy into the
+/// storage.
 fn apply_encoding_limits(storage: &Storage, cfg: &Config) {
+    storage
+        .engine()
+        .set_wal_fsync(crate::storage::engine::WalFsync::parse(&cfg.binlog_fsync));
     let l = &storage.limits;
     let set =
         |a: &std::sync::atomic::AtomicU64, v: i64| a.store(v.max(0) as u64, Ordering::Relaxed);

@@ -333,6 +333,9 @@ impl SysKey {
     pub const VERSION_FLOOR: &'static [u8] = b"version-floor";
     /// This node's replication id: names its own binlog history (40 hex digits).
     pub const REPL_ID: &'static [u8] = b"repl-id";
+    /// The history this node followed before its current one, and the last sequence number of
+    /// it that survived (same layout as `REPL_MASTER`): set when a crash started a new history.
+    pub const REPL_ID2: &'static [u8] = b"repl-id2";
     /// On a slave: the master's replication id, then u64 BE the last master sequence number
     /// applied here; written atomically with each applied batch.
     pub const REPL_MASTER: &'static [u8] = b"repl-master";

@@ -6,7 +6,10 @@
 
 use std::ffi::CStr;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
+
+use parking_lot::Mutex;
 
 use rocksdb::compaction_filter::{CompactionFilter, Decision};
 use rocksdb::compaction_filter_factory::{CompactionFilterContext, CompactionFilterFactory};
@@ -73,6 +76,43 @@ impl Cf {
     }
 }
 
+/// When acknowledged writes reach the disk itself (`binlog-fsync`, alias `appendfsync`).
+///
+/// Every policy hands a batch's WAL record to the operating system before its command is
+/// acknowledged, so a crash of the process never loses an acknowledged write; they differ in
+/// what a power cut or an operating-system crash can lose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum WalFsync {
+    /// The WAL is fsynced before replies go out: nothing acknowledged is ever lost.
+    Always = 0,
+    /// A background thread fsyncs the WAL every second: up to about a second of acknowledged
+    /// writes can be lost.
+    EverySec = 1,
+    /// The operating system writes the WAL when it likes (RocksDB still syncs it when a
+    /// memtable is flushed): whatever it had not written can be lost.
+    No = 2,
+}
+
+impl WalFsync {
+    /// The policy named `name` (`always`, `everysec`, `no`); anything else is `everysec`.
+    pub fn parse(name: &str) -> WalFsync {
+        match name.to_ascii_lowercase().as_str() {
+            "always" => WalFsync::Always,
+            "no" => WalFsync::No,
+            _ => WalFsync::EverySec,
+        }
+    }
+
+    fn from_u8(v: u8) -> WalFsync {
+        match v {
+            0 => WalFsync::Always,
+            2 => WalFsync::No,
+            _ => WalFsync::EverySec,
+        }
+    }
+}
+
 /// RocksDB tuning taken from the configuration.
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
@@ -83,6 +123,7 @@ pub struct EngineOptions {
     pub compression: String,
     pub max_background_jobs: i32,
     pub disable_auto_compactions: bool,
+    pub wal_fsync: WalFsync,
 }
 
 impl Default for EngineOptions {
@@ -94,6 +135,7 @@ impl Default for EngineOptions {
             compression: "snappy".into(),
             max_background_jobs: 2,
             disable_auto_compactions: false,
+            wal_fsync: WalFsync::EverySec,
         }
     }
 }
@@ -105,8 +147,9 @@ const WAL_ARCHIVE_BACKSTOP_SECS: u64 = 100 * 365 * 24 * 3600;
 const MAX_TOTAL_WAL_BYTES: u64 = 16 << 20;
 
 thread_local! {
-    /// Set when this thread wrote a batch whose WAL record may still sit in RocksDB's buffer.
-    static WAL_DIRTY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Nonzero when this thread wrote a batch whose WAL record may still sit in RocksDB's
+    /// buffer: a sequence number at or after that batch's last one.
+    static WAL_DIRTY: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// An open RocksDB instance with all column families.
@@ -116,6 +159,15 @@ pub struct Engine {
     cf_ids: [u32; Cf::ALL.len()],
     write_opts: WriteOptions,
     _cache: Cache,
+    /// The [`WalFsync`] policy in force.
+    wal_fsync: AtomicU8,
+    /// Every batch up to this sequence number is fsynced (in the WAL or a table file).
+    durable_seq: AtomicU64,
+    /// Number of WAL fsyncs done (INFO persistence).
+    wal_fsyncs: AtomicU64,
+    /// Held while the WAL is fsynced and `durable_seq` advanced, so what is known durable
+    /// can be read without a sync in flight (see [`Engine::hold_durable`]).
+    sync_lock: Mutex<()>,
 }
 
 impl Drop for Engine {
@@ -287,11 +339,19 @@ impl Engine {
         let _ = db_for_filters.set(Arc::downgrade(&db));
         let mut write_opts = WriteOptions::default();
         write_opts.set_sync(false);
+        // What recovery replayed may sit only in the page cache (the process crashed, not the
+        // machine): make it durable before anything is acknowledged on top of it.
+        db.flush_wal(true).map_err(rocks_err)?;
+        let recovered = db.latest_sequence_number();
         Ok(Engine {
             cf_ids: Self::column_family_ids(&db)?,
             db,
             write_opts,
             _cache: cache,
+            wal_fsync: AtomicU8::new(opts.wal_fsync as u8),
+            durable_seq: AtomicU64::new(recovered),
+            wal_fsyncs: AtomicU64::new(0),
+            sync_lock: Mutex::new(()),
         })
     }
 
@@ -334,18 +394,82 @@ impl Engine {
         self.db
             .write_opt(batch.inner, &self.write_opts)
             .map_err(rocks_err)?;
-        WAL_DIRTY.with(|d| d.set(true));
+        self.mark_written();
         Ok(())
     }
 
-    /// Hands the WAL records this thread wrote to the operating system, so they survive a
-    /// crash of the process. Threads call it before acknowledging writes; a no-op when the
-    /// thread wrote nothing since its last call.
+    /// Remembers that this thread wrote up to (at most) the latest sequence number.
+    fn mark_written(&self) {
+        let seq = self.db.latest_sequence_number().max(1);
+        WAL_DIRTY.with(|d| d.set(seq));
+    }
+
+    /// Makes the WAL records this thread wrote as durable as `binlog-fsync` asks: handed to
+    /// the operating system (a crash of the process loses nothing), and with `always` also
+    /// fsynced. Threads call it before acknowledging writes; a no-op when the thread wrote
+    /// nothing since its last call.
     pub fn sync_wal(&self) -> Result<(), StorageError> {
-        if WAL_DIRTY.with(|d| d.replace(false)) {
-            self.db.flush_wal(false).map_err(rocks_err)?;
+        let written = WAL_DIRTY.with(|d| d.replace(0));
+        if written == 0 {
+            return Ok(());
         }
+        if self.wal_fsync() == WalFsync::Always {
+            self.fsync_wal_to(written)
+        } else {
+            self.db.flush_wal(false).map_err(rocks_err)
+        }
+    }
+
+    /// Fsyncs the WAL so every batch up to `seq` is on disk. Concurrent callers share a sync:
+    /// one that finds its batches already covered by another's returns at once.
+    pub fn fsync_wal_to(&self, seq: u64) -> Result<(), StorageError> {
+        if self.durable_seq.load(Ordering::Acquire) >= seq {
+            return Ok(());
+        }
+        let _sync = self.sync_lock.lock();
+        if self.durable_seq.load(Ordering::Acquire) >= seq {
+            return Ok(());
+        }
+        // Every batch up to `latest` has its record in RocksDB's buffer or the file by now
+        // (the sequence number is published after the WAL write), so the sync covers them.
+        let latest = self.db.latest_sequence_number();
+        self.db.flush_wal(true).map_err(rocks_err)?;
+        self.durable_seq.fetch_max(latest, Ordering::AcqRel);
+        self.wal_fsyncs.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Fsyncs the WAL if anything was written since the last sync (`everysec`).
+    pub fn fsync_wal(&self) -> Result<(), StorageError> {
+        self.fsync_wal_to(self.db.latest_sequence_number())
+    }
+
+    /// The `binlog-fsync` policy in force.
+    pub fn wal_fsync(&self) -> WalFsync {
+        WalFsync::from_u8(self.wal_fsync.load(Ordering::Relaxed))
+    }
+
+    /// Changes the `binlog-fsync` policy (CONFIG SET).
+    pub fn set_wal_fsync(&self, policy: WalFsync) {
+        self.wal_fsync.store(policy as u8, Ordering::Relaxed);
+    }
+
+    /// The number of WAL fsyncs done since the database opened.
+    pub fn wal_fsyncs(&self) -> u64 {
+        self.wal_fsyncs.load(Ordering::Relaxed)
+    }
+
+    /// Every batch up to this sequence number is known to be fsynced.
+    pub fn durable_sequence(&self) -> u64 {
+        self.durable_seq.load(Ordering::Acquire)
+    }
+
+    /// Every batch up to the returned sequence number is known to be on disk. Runs `f` with
+    /// that number while no sync is in flight, so no write gets acknowledged as fsynced past
+    /// it meanwhile (a simulated power cut, see `storage::durability`).
+    pub fn hold_durable<R>(&self, f: impl FnOnce(u64) -> R) -> R {
+        let _sync = self.sync_lock.lock();
+        f(self.durable_seq.load(Ordering::Acquire))
     }
 
     /// Writes whatever WAL records sit in RocksDB's buffer to the file (any thread's).
@@ -372,7 +496,7 @@ impl Engine {
         self.db
             .write_opt(batch, &self.write_opts)
             .map_err(rocks_err)?;
-        WAL_DIRTY.with(|d| d.set(true));
+        self.mark_written();
         Ok(())
     }
 

@@ -19,6 +19,7 @@ pub mod census;
 pub mod codec;
 pub mod collection;
 pub mod digest;
+pub mod durability;
 pub mod engine;
 pub mod expire;
 pub mod format;

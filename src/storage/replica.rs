@@ -34,13 +34,54 @@ impl Storage {
         self.renew_replication_id()
     }
 
-    /// Starts a new history for this node (promotion, a freshly installed snapshot).
+    /// Starts a new history for this node (a freshly installed snapshot), unrelated to any
+    /// earlier one.
     pub fn renew_replication_id(&self) -> Result<String, StorageError> {
         let id = new_replication_id();
         let mut txn = self.txn();
         txn.put_system(SysKey::REPL_ID, id.as_bytes());
+        txn.delete_system(SysKey::REPL_ID2);
         txn.commit()?;
         Ok(id)
+    }
+
+    /// After a crash: the binlog may have lost a tail that slaves already received, and the
+    /// sequence numbers after what survived are about to be reused for other data. A new
+    /// history starts here; the old one stays valid up to the last sequence number recovered,
+    /// so slaves that are not past it resume incrementally (Redis' `replid2`).
+    /// Returns the new id and the last sequence number of the old history.
+    pub fn start_history_after_crash(&self) -> Result<(String, u64), StorageError> {
+        let old = self.replication_id()?;
+        let survived = self.engine.latest_sequence();
+        let id = new_replication_id();
+        let mut txn = self.txn();
+        txn.put_system(SysKey::REPL_ID, id.as_bytes());
+        txn.put_system(SysKey::REPL_ID2, &encode_position(&old, survived));
+        txn.commit()?;
+        Ok((id, survived))
+    }
+
+    /// The history this node followed before a crash started its current one, and the last
+    /// sequence number valid in it.
+    pub fn previous_history(&self) -> Result<Option<(String, u64)>, StorageError> {
+        let Some(raw) = self.engine.get(Cf::Default, SysKey::REPL_ID2)? else {
+            return Ok(None);
+        };
+        Ok(decode_position(&raw))
+    }
+
+    /// True when a slave that applied `applied` of history `replid` holds a prefix of this
+    /// node's data: `replid` is the current history, or the previous one up to where it ended.
+    pub fn continues_history(&self, replid: &str, applied: u64) -> Result<bool, StorageError> {
+        if replid.is_empty() {
+            return Ok(false);
+        }
+        if replid == self.replication_id()? {
+            return Ok(true);
+        }
+        Ok(self
+            .previous_history()?
+            .is_some_and(|(id, last)| id == replid && applied <= last))
     }
 
     /// The master history this slave follows and the last of its sequence numbers applied here.
@@ -103,8 +144,26 @@ impl Storage {
         let position = encode_position(replid, last_seq);
         // Like any writer, so a checkpoint (for a slave of this slave) sees no write in flight.
         let _writer = self.lock_keys(std::iter::empty());
-        self.engine
-            .write_replicated(data, &[(Cf::Default, SysKey::REPL_MASTER, &position)])?;
+        let mut extra: Vec<(Cf, &[u8], Vec<u8>)> =
+            vec![(Cf::Default, SysKey::REPL_MASTER, position)];
+        // The master's own replication ids (a new history after its crash) are not this
+        // node's: its own are written back after them in the same batch.
+        let renames_master = parsed.ops.iter().any(|op| {
+            self.engine.cf_by_id(op.cf) == Some(Cf::Default)
+                && (op.key == SysKey::REPL_ID || op.key == SysKey::REPL_ID2)
+        });
+        if renames_master {
+            // Both exist here (the id is created at start); an empty value reads as none.
+            for key in [SysKey::REPL_ID, SysKey::REPL_ID2] {
+                let own = self.engine.get(Cf::Default, key)?.unwrap_or_default();
+                extra.push((Cf::Default, key, own));
+            }
+        }
+        let extra: Vec<(Cf, &[u8], &[u8])> = extra
+            .iter()
+            .map(|(cf, k, v)| (*cf, *k, v.as_slice()))
+            .collect();
+        self.engine.write_replicated(data, &extra)?;
         let mut counters_changed = false;
         let mut committed_ms = None;
         // Keys touched, for WATCH; collected only while some client watches.
