@@ -49,9 +49,14 @@ pub fn send_snapshot(
         .storage
         .checkpoint(&dir)
         .map_err(std::io::Error::other)?;
+    // The slave will need the binlog from `seq + 1` on.
+    slave.acked.store(seq, std::sync::atomic::Ordering::Relaxed);
     let result = stream_dir(slave, out, &dir, replid, seq);
     let _ = fs::remove_dir_all(&dir);
     if result.is_ok() {
+        server
+            .replication
+            .pin_binlog(seq, super::master::repl_timeout(server));
         tracing::info!(
             "full sync to {}:{} sent (sequence {seq}) in {:.1}s",
             slave.ip,

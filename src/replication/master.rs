@@ -61,6 +61,11 @@ pub fn serve_slave(
     } else {
         listening_port
     };
+    // From here a slave that stops reading (writes block) or acknowledging (reads time out)
+    // is dropped after repl-timeout, releasing what was kept for it.
+    let timeout = repl_timeout(&server);
+    let _ = stream.set_read_timeout(Some(timeout));
+    let _ = stream.set_write_timeout(Some(timeout));
     let repl = &server.replication;
     let slave = repl.add_slave(peer.clone(), port);
     let closer = stream.try_clone();
@@ -144,6 +149,11 @@ fn sync_slave(
     follow_binlog(server, slave, &mut out, tailer)
 }
 
+/// How long a slave may make no progress before it is dropped.
+pub fn repl_timeout(server: &ServerState) -> Duration {
+    Duration::from_secs(server.config().repl_timeout.max(1))
+}
+
 /// Sends every batch as it is committed, until the slave goes away.
 fn follow_binlog(
     server: &ServerState,
@@ -154,9 +164,22 @@ fn follow_binlog(
     let engine = server.storage.engine();
     let mut last_send = Instant::now();
     let mut priority = LagPriority::start(server.config().replication_nice as i32);
+    // The last sequence number sent.
+    let mut sent = slave.acked.load(Ordering::Relaxed);
     loop {
         if slave.closed.load(Ordering::Relaxed) || server.shutdown_requested() {
             return Ok(());
+        }
+        let timeout = repl_timeout(server);
+        if slave.stalled_for(sent) > timeout {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!(
+                    "no progress for {}s (acknowledged {}, sent {sent})",
+                    timeout.as_secs(),
+                    slave.acked.load(Ordering::Relaxed)
+                ),
+            ));
         }
         engine.flush_wal_buffer().map_err(std::io::Error::other)?;
         let records = tailer.poll().map_err(std::io::Error::other)?;
@@ -180,6 +203,7 @@ fn follow_binlog(
                 priority.follow(ms, crate::storage::now_ms());
             }
             for (seq, count, data) in records {
+                sent = seq + u64::from(count) - 1;
                 wire::send_master(out, MasterMsg::Batch(pb::Batch { seq, count, data }))?;
             }
             out.flush()?;

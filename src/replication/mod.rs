@@ -121,8 +121,23 @@ pub struct SlaveEntry {
     pub acked: AtomicU64,
     /// When the last acknowledgement arrived (ms since the epoch).
     pub last_ack_ms: AtomicU64,
+    /// When the slave last acknowledged a new position (ms since the epoch).
+    pub progress_ms: AtomicU64,
     /// Set when the connection ended.
     pub closed: AtomicBool,
+}
+
+impl SlaveEntry {
+    /// How long the slave has been behind `sent` (the last sequence number sent to it)
+    /// without acknowledging anything new; zero while it is caught up.
+    pub fn stalled_for(&self, sent: u64) -> Duration {
+        let now = crate::storage::now_ms();
+        if self.acked.load(Ordering::Relaxed) >= sent {
+            self.progress_ms.store(now, Ordering::Relaxed);
+            return Duration::ZERO;
+        }
+        Duration::from_millis(now.saturating_sub(self.progress_ms.load(Ordering::Relaxed)))
+    }
 }
 
 /// This node's replication role and links.
@@ -143,6 +158,10 @@ pub struct Replication {
     pub install_requested: AtomicBool,
     /// WAIT commands whose clients are parked until enough slaves catch up or time runs out.
     waits: Mutex<Vec<PendingWait>>,
+    /// Positions of full syncs sent, kept until their deadline: the binlog after them must
+    /// stay while the slave installs the snapshot and reconnects, or it would need another
+    /// full sync (and another, forever).
+    pins: Mutex<Vec<(u64, Instant)>>,
 }
 
 /// A parked WAIT: the client, the position its writes reached, how many slaves it wants there.
@@ -176,6 +195,7 @@ impl Replication {
             sync_partial_err: AtomicU64::new(0),
             install_requested: AtomicBool::new(false),
             waits: Mutex::new(Vec::new()),
+            pins: Mutex::new(Vec::new()),
         }
     }
 
@@ -222,6 +242,7 @@ impl Replication {
             state: Mutex::new("wait_bgsave"),
             acked: AtomicU64::new(0),
             last_ack_ms: AtomicU64::new(crate::storage::now_ms()),
+            progress_ms: AtomicU64::new(crate::storage::now_ms()),
             closed: AtomicBool::new(false),
         });
         self.slaves.lock().push(Arc::clone(&entry));
@@ -238,21 +259,33 @@ impl Replication {
         self.slaves.lock().clone()
     }
 
-    /// The lowest position a connected slave has applied: binlog after it must be kept.
+    /// The lowest position a connected slave has applied, or a slave that received a full
+    /// sync will resume from: binlog after it must be kept.
     pub fn min_slave_position(&self) -> Option<u64> {
+        let now = Instant::now();
+        let mut pins = self.pins.lock();
+        pins.retain(|&(_, until)| until > now);
+        let pinned = pins.iter().map(|&(seq, _)| seq);
         self.slaves
             .lock()
             .iter()
             .map(|s| s.acked.load(Ordering::Relaxed))
+            .chain(pinned)
             .min()
+    }
+
+    /// Keeps the binlog after `seq` for `how_long` (a full sync ending at `seq` was sent).
+    pub fn pin_binlog(&self, seq: u64, how_long: Duration) {
+        self.pins.lock().push((seq, Instant::now() + how_long));
     }
 
     /// Records a slave's acknowledgement and wakes WAIT.
     pub fn record_ack(&self, slave: &SlaveEntry, seq: u64) {
-        slave.acked.fetch_max(seq, Ordering::Relaxed);
-        slave
-            .last_ack_ms
-            .store(crate::storage::now_ms(), Ordering::Relaxed);
+        let now = crate::storage::now_ms();
+        if slave.acked.fetch_max(seq, Ordering::Relaxed) < seq {
+            slave.progress_ms.store(now, Ordering::Relaxed);
+        }
+        slave.last_ack_ms.store(now, Ordering::Relaxed);
         self.notify_ack();
     }
 

@@ -14,8 +14,6 @@ use crate::state::ServerState;
 
 /// Pause between attempts to reach the master.
 const RETRY: Duration = Duration::from_secs(1);
-/// Silence from the master after which the link counts as broken (it sends heartbeats).
-const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Starts the thread that keeps this node following its master, whichever SLAVEOF names;
 /// it ends at shutdown.
@@ -90,12 +88,13 @@ fn follow(
         .ok_or_else(|| format!("cannot resolve {}", master.host))?;
     let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(3))
         .map_err(|e| format!("cannot connect: {e}"))?;
+    let cfg = server.config();
     let _ = stream.set_nodelay(true);
-    let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
+    // The master sends a heartbeat every second: silence this long means the link is gone.
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(cfg.repl_timeout.max(1))));
     let write_half = stream.try_clone().map_err(|e| e.to_string())?;
     let mut input = BufReader::with_capacity(1 << 20, stream);
     let mut out = BufWriter::new(write_half);
-    let cfg = server.config();
     let mut call = |args: &[&str]| {
         resp::client::call(&mut out, &mut input, args)
             .map_err(|e| format!("cannot talk to the master: {e}"))
