@@ -5,8 +5,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use pika::replication::wire::{self, pb, MasterMsg, SlaveMsg};
@@ -147,4 +150,122 @@ fn the_binlog_a_full_sync_resumes_from_outlives_the_slave_reconnecting() {
     );
     let (_link, first) = fake_slave(&master, &start.replid, start.seq + 1);
     assert!(matches!(first, MasterMsg::Incremental(_)), "{first:?}");
+}
+
+/// What the fake master sends on its n-th connection, after reading the handshake.
+fn junk(n: usize, stream: &mut TcpStream) {
+    let mut frame_reader = BufReader::new(stream.try_clone().unwrap());
+    let mut sync_request = |stream: &mut TcpStream| {
+        stream.write_all(b"+OK\r\n").unwrap();
+        let _ = wire::recv_slave(&mut frame_reader);
+    };
+    let start = |files: Vec<(&str, u64)>| {
+        MasterMsg::FullStart(pb::FullSyncStart {
+            replid: "f".repeat(40),
+            seq: 5,
+            total_bytes: files.iter().map(|(_, s)| s).sum(),
+            file_count: files.len() as u32,
+            files: files
+                .iter()
+                .map(|(name, size)| pb::FileInfo {
+                    name: name.to_string(),
+                    size: *size,
+                })
+                .collect(),
+        })
+    };
+    let chunk = |name: &str, data: &[u8]| {
+        MasterMsg::Chunk(pb::FileChunk {
+            name: name.into(),
+            offset: 0,
+            data: data.to_vec(),
+        })
+    };
+    let end = MasterMsg::FullEnd(pb::FullSyncEnd {
+        replid: "f".repeat(40),
+        seq: 5,
+    });
+    let _ = match n % 4 {
+        // A bulk reply announcing a size no memory holds.
+        0 => stream.write_all(b"$99999999999999999\r\n"),
+        // A snapshot cut short: one of its two files, half of it.
+        1 => {
+            sync_request(stream);
+            [
+                start(vec![("CURRENT", 16), ("MANIFEST-000001", 100)]),
+                chunk("CURRENT", b"MANIFEST"),
+                end,
+            ]
+            .into_iter()
+            .try_for_each(|m| wire::send_master(stream, m))
+        }
+        // A file name that points out of the staging directory.
+        2 => {
+            sync_request(stream);
+            [start(vec![("CURRENT", 1)]), chunk("../CURRENT", b"x")]
+                .into_iter()
+                .try_for_each(|m| wire::send_master(stream, m))
+        }
+        // A frame header announcing a gigabyte, then garbage and the end of the stream.
+        _ => {
+            sync_request(stream);
+            stream
+                .write_all(&[0x3f, 0xff, 0xff, 0xff])
+                .and_then(|_| stream.write_all(b"garbage"))
+        }
+    };
+}
+
+#[test]
+fn a_master_sending_junk_never_brings_the_slave_down() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&attempts);
+    thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { continue };
+            counter.fetch_add(1, Ordering::SeqCst);
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            // The handshake: `*2 $14 PIKA-REPLICATE $n <port>`, five lines.
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 256];
+            while seen.windows(2).filter(|w| w == b"\r\n").count() < 5 {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => seen.extend_from_slice(&buf[..k]),
+                }
+            }
+            junk(n, &mut stream);
+        }
+    });
+    let slave = TestServer::start();
+    let mut c = slave.conn();
+    let _: () = redis::cmd("SET")
+        .arg("mine")
+        .arg("1")
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("SLAVEOF")
+        .arg("127.0.0.1")
+        .arg(port)
+        .query(&mut c)
+        .unwrap();
+    wait_until("the slave to have met every kind of junk twice", || {
+        attempts.load(Ordering::SeqCst) >= 9
+    });
+    let mut c = slave.conn();
+    let pong: String = redis::cmd("PING").query(&mut c).unwrap();
+    assert_eq!(pong, "PONG");
+    // Nothing was installed: the slave still has its own data.
+    let mine: Option<String> = redis::cmd("GET").arg("mine").query(&mut c).unwrap();
+    assert_eq!(mine.as_deref(), Some("1"));
+    let error = info_field(&mut c, "replication", "master_link_last_error");
+    assert!(!error.is_empty());
+    wait_until("the reasons in the slave's log", || {
+        let log = slave.log_text();
+        log.contains("too large") && log.contains("announced")
+    });
 }

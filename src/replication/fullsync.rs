@@ -56,7 +56,7 @@ pub fn send_snapshot(
     if result.is_ok() {
         server
             .replication
-            .pin_binlog(seq, super::master::repl_timeout(server));
+            .pin_binlog(slave, seq, super::master::repl_timeout(server));
         tracing::info!(
             "full sync to {}:{} sent (sequence {seq}) in {:.1}s",
             slave.ip,
@@ -91,6 +91,13 @@ fn stream_dir(
             seq,
             total_bytes: files.iter().map(|(_, len)| len).sum(),
             file_count: files.len() as u32,
+            files: files
+                .iter()
+                .map(|(name, size)| pb::FileInfo {
+                    name: name.clone(),
+                    size: *size,
+                })
+                .collect(),
         }),
     )?;
     let mut buf = vec![0u8; CHUNK];
@@ -137,35 +144,51 @@ pub fn receive_snapshot(
     let staging = sibling(db_path, ".fullsync");
     let _ = fs::remove_dir_all(&staging);
     fs::create_dir_all(&staging)?;
-    let mut current: Option<(String, File)> = None;
+    let bad = |why: String| std::io::Error::new(std::io::ErrorKind::InvalidData, why);
+    // The files received so far, in order, with their sizes; the last one is being written.
+    let mut files: Vec<(String, u64)> = Vec::new();
+    let mut current: Option<File> = None;
     let mut received = 0u64;
     loop {
         match wire::recv_master(input)? {
             MasterMsg::Chunk(c) => {
                 if c.name.contains('/') || c.name.contains("..") || c.name.is_empty() {
-                    return Err(std::io::Error::other(format!("bad file name {:?}", c.name)));
+                    return Err(bad(format!("bad file name {:?}", c.name)));
                 }
-                if current.as_ref().map(|(n, _)| n != &c.name).unwrap_or(true) {
-                    if let Some((_, f)) = current.take() {
+                if !start.files.is_empty() && !start.files.iter().any(|f| f.name == c.name) {
+                    return Err(bad(format!("file {:?} is not in the manifest", c.name)));
+                }
+                if files.last().is_none_or(|(name, _)| *name != c.name) {
+                    if files.iter().any(|(name, _)| *name == c.name) {
+                        return Err(bad(format!("file {:?} sent twice", c.name)));
+                    }
+                    if let Some(f) = current.take() {
                         f.sync_all()?;
                     }
-                    current = Some((c.name.clone(), File::create(staging.join(&c.name))?));
+                    current = Some(File::create(staging.join(&c.name))?);
+                    files.push((c.name.clone(), 0));
                 }
-                if let Some((_, f)) = current.as_mut() {
+                if let (Some((name, written)), Some(f)) = (files.last_mut(), current.as_mut()) {
+                    if c.offset != *written {
+                        return Err(bad(format!(
+                            "chunk of {name:?} at offset {}, expected {written}",
+                            c.offset
+                        )));
+                    }
                     f.write_all(&c.data)?;
+                    *written += c.data.len() as u64;
                 }
                 received += c.data.len() as u64;
                 progress(received);
             }
             MasterMsg::FullEnd(end) => {
-                if let Some((_, f)) = current.take() {
+                if let Some(f) = current.take() {
                     f.sync_all()?;
                 }
                 if end.seq != start.seq || end.replid != start.replid {
-                    return Err(std::io::Error::other(
-                        "full sync ended with another position",
-                    ));
+                    return Err(bad("full sync ended with another position".into()));
                 }
+                check_manifest(start, &files).map_err(bad)?;
                 let marker = staging.join(DONE_MARKER);
                 fs::write(&marker, format!("{}\n{}\n", start.replid, start.seq))?;
                 File::open(&marker)?.sync_all()?;
@@ -179,6 +202,45 @@ pub fn receive_snapshot(
             }
         }
     }
+}
+
+/// Whether the files received are the checkpoint announced: as many, as big, the same names
+/// and sizes as its manifest (masters that send one), and a RocksDB database at all.
+fn check_manifest(start: &pb::FullSyncStart, files: &[(String, u64)]) -> Result<(), String> {
+    if files.len() != start.file_count as usize {
+        return Err(format!(
+            "full sync announced {} files, {} arrived",
+            start.file_count,
+            files.len()
+        ));
+    }
+    let total: u64 = files.iter().map(|(_, size)| size).sum();
+    if total != start.total_bytes {
+        return Err(format!(
+            "full sync announced {} bytes, {total} arrived",
+            start.total_bytes
+        ));
+    }
+    if !start.files.is_empty() {
+        let mut announced: Vec<(&str, u64)> = start
+            .files
+            .iter()
+            .map(|f| (f.name.as_str(), f.size))
+            .collect();
+        let mut got: Vec<(&str, u64)> = files.iter().map(|(n, s)| (n.as_str(), *s)).collect();
+        announced.sort_unstable();
+        got.sort_unstable();
+        if let Some((a, g)) = announced.iter().zip(&got).find(|(a, g)| a != g) {
+            return Err(format!(
+                "full sync file {} of {} bytes does not match the manifest's {} of {} bytes",
+                g.0, g.1, a.0, a.1
+            ));
+        }
+    }
+    if !files.iter().any(|(name, _)| name == "CURRENT") {
+        return Err("full sync holds no CURRENT file: not a database".into());
+    }
+    Ok(())
 }
 
 /// Start-up, before the database opens: installs a complete staged snapshot, discards an

@@ -158,10 +158,18 @@ pub struct Replication {
     pub install_requested: AtomicBool,
     /// WAIT commands whose clients are parked until enough slaves catch up or time runs out.
     waits: Mutex<Vec<PendingWait>>,
-    /// Positions of full syncs sent, kept until their deadline: the binlog after them must
-    /// stay while the slave installs the snapshot and reconnects, or it would need another
-    /// full sync (and another, forever).
-    pins: Mutex<Vec<(u64, Instant)>>,
+    /// Positions of full syncs sent, kept until the slave (ip, listening port) connects again
+    /// or their deadline passes: the binlog after them must stay while the slave installs the
+    /// snapshot and reconnects, or it would need another full sync (and another, forever).
+    pins: Mutex<Vec<BinlogPin>>,
+}
+
+/// The binlog after `seq` kept for a slave that received a full sync, until it reconnects.
+struct BinlogPin {
+    ip: String,
+    port: u16,
+    seq: u64,
+    until: Instant,
 }
 
 /// A parked WAIT: the client, the position its writes reached, how many slaves it wants there.
@@ -245,6 +253,10 @@ impl Replication {
             progress_ms: AtomicU64::new(crate::storage::now_ms()),
             closed: AtomicBool::new(false),
         });
+        // Back after a full sync: its own entry holds its position from now on.
+        self.pins
+            .lock()
+            .retain(|p| !(p.ip == entry.ip && p.port == entry.port));
         self.slaves.lock().push(Arc::clone(&entry));
         entry
     }
@@ -264,8 +276,8 @@ impl Replication {
     pub fn min_slave_position(&self) -> Option<u64> {
         let now = Instant::now();
         let mut pins = self.pins.lock();
-        pins.retain(|&(_, until)| until > now);
-        let pinned = pins.iter().map(|&(seq, _)| seq);
+        pins.retain(|p| p.until > now);
+        let pinned = pins.iter().map(|p| p.seq);
         self.slaves
             .lock()
             .iter()
@@ -274,9 +286,15 @@ impl Replication {
             .min()
     }
 
-    /// Keeps the binlog after `seq` for `how_long` (a full sync ending at `seq` was sent).
-    pub fn pin_binlog(&self, seq: u64, how_long: Duration) {
-        self.pins.lock().push((seq, Instant::now() + how_long));
+    /// Keeps the binlog after `seq` for `slave` (a full sync ending at `seq` was sent to it)
+    /// until it connects again, for `how_long` at most.
+    pub fn pin_binlog(&self, slave: &SlaveEntry, seq: u64, how_long: Duration) {
+        self.pins.lock().push(BinlogPin {
+            ip: slave.ip.clone(),
+            port: slave.port,
+            seq,
+            until: Instant::now() + how_long,
+        });
     }
 
     /// Records a slave's acknowledgement and wakes WAIT.

@@ -29,7 +29,26 @@ fn supervise(server: &Arc<ServerState>) {
     while !server.shutdown_requested() {
         let generation = repl.generation();
         match repl.master() {
-            Some(master) => run_link(server, &master, generation),
+            Some(master) => {
+                // Nothing a master sends may take replication down for good: a panic is a bug,
+                // logged, and the link starts over.
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    run_link(server, &master, generation)
+                }));
+                if let Err(panic) = run {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    tracing::error!("replication link panicked, restarting it: {what}");
+                    repl.set_link(|l| {
+                        l.state = LinkState::Connect;
+                        l.last_error = format!("internal error: {what}");
+                    });
+                    std::thread::sleep(RETRY);
+                }
+            }
             None => std::thread::sleep(Duration::from_millis(50)),
         }
     }

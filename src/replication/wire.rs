@@ -37,8 +37,15 @@ pub fn recv<M: Message + Default>(input: &mut impl Read) -> io::Result<M> {
             format!("replication frame of {len} bytes is too large"),
         ));
     }
-    let mut buf = vec![0u8; len];
-    input.read_exact(&mut buf)?;
+    // Grows with what arrives: a length the peer does not send costs no memory.
+    let mut buf = Vec::with_capacity(len.min(1 << 20));
+    input.take(len as u64).read_to_end(&mut buf)?;
+    if buf.len() != len {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("replication frame cut short ({} of {len} bytes)", buf.len()),
+        ));
+    }
     M::decode(buf.as_slice()).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 

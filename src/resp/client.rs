@@ -5,6 +5,9 @@ use std::io::{self, BufRead, Read, Write};
 
 /// Longest reply line read (a status, an error or a bulk header).
 const MAX_LINE: u64 = 64 * 1024;
+/// Longest bulk reply accepted: the replies read here (AUTH, PIKA-REPLICATE, INFO) are small,
+/// and a peer announcing more is not a server to trust.
+const MAX_BULK: u64 = 64 << 20;
 
 /// Writes `args` as a RESP request (an array of bulk strings).
 pub fn write_request(out: &mut impl Write, args: &[&[u8]]) -> io::Result<()> {
@@ -47,12 +50,25 @@ pub fn call(
                     "bad bulk length",
                 ));
             };
-            let Ok(len) = usize::try_from(len) else {
+            let Ok(len) = u64::try_from(len) else {
                 return Ok(Ok(String::new()));
             };
-            let mut body = vec![0u8; len + 2];
-            input.read_exact(&mut body)?;
-            body.truncate(len);
+            if len > MAX_BULK {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("bulk reply of {len} bytes is too large"),
+                ));
+            }
+            // Grows with what arrives: a length the peer does not send costs no memory.
+            let mut body = Vec::new();
+            input.by_ref().take(len + 2).read_to_end(&mut body)?;
+            if body.len() as u64 != len + 2 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the server closed the connection inside a reply",
+                ));
+            }
+            body.truncate(len as usize);
             Ok(Ok(String::from_utf8_lossy(&body).into_owned()))
         }
         _ => Ok(Ok(text.to_string())),
