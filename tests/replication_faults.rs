@@ -66,6 +66,7 @@ fn fake_slave(
             replid: replid.to_string(),
             next_seq,
             listening_port: 1,
+            ..Default::default()
         }),
     )
     .unwrap();

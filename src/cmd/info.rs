@@ -376,6 +376,14 @@ fn replication_section(server: &ServerState, w: &mut Lines<'_>) {
             .unwrap_or_default(),
     );
     w.field("binlog_offset", latest);
+    let bytes = |c: &std::sync::Arc<std::sync::atomic::AtomicU64>| {
+        c.load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let t = &repl.traffic;
+    w.field("repl_wire_bytes_sent", bytes(&t.wire_sent));
+    w.field("repl_payload_bytes_sent", bytes(&t.payload_sent));
+    w.field("repl_wire_bytes_received", bytes(&t.wire_received));
+    w.field("repl_payload_bytes_received", bytes(&t.payload_received));
 }
 
 /// (user, system) CPU seconds of this process, from /proc/self/stat.

@@ -85,6 +85,8 @@ directives! {
     binlog_fsync: String = "binlog-fsync", one_of(&["everysec", "always", "no"]), "everysec",
         RUNTIME,
         "When acknowledged writes are fsynced (alias appendfsync): always (before the reply; a power cut loses nothing acknowledged), everysec (every second; a power cut or OS crash loses up to ~1 s, a process crash nothing) or no (when the OS writes; a power cut loses what it had not written).";
+    replication_compression: bool = "replication-compression", BOOL, "yes", RUNTIME,
+        "Compress incremental replication streams (Snappy frames) when both sides have it on; applies to links started afterwards.";
     repl_timeout: u64 = "repl-timeout", int(1, I32_MAX), "60", RUNTIME,
         "Seconds without progress after which a master drops a slave (it stops reading or acknowledging; its binlog and snapshot are released) and a slave drops its link to a silent master.";
     expire_logs_nums: usize = "expire-logs-nums", int(1, 1_000_000), "10", RUNTIME,

@@ -9,8 +9,7 @@
 //! completes, or nothing staged so the slave asks for a new full sync; never a mix.
 
 use std::fs::{self, File};
-use std::io::{BufWriter, Read, Write};
-use std::net::TcpStream;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::wire::{self, pb, MasterMsg};
@@ -21,7 +20,7 @@ use crate::storage::Storage;
 /// Marker of a complete staged snapshot: `replid\nseq\n`.
 const DONE_MARKER: &str = "FULLSYNC-DONE";
 /// Size of one file chunk on the wire.
-const CHUNK: usize = 1 << 20;
+const CHUNK: usize = wire::PIECE;
 
 /// `<db-path>` with `suffix` appended to its last component.
 fn sibling(db_path: &Path, suffix: &str) -> PathBuf {
@@ -38,7 +37,7 @@ fn sibling(db_path: &Path, suffix: &str) -> PathBuf {
 pub fn send_snapshot(
     server: &ServerState,
     slave: &SlaveEntry,
-    out: &mut BufWriter<TcpStream>,
+    out: &mut impl Write,
     replid: &str,
 ) -> std::io::Result<()> {
     let db_path = server.config().db_path.clone();
@@ -69,7 +68,7 @@ pub fn send_snapshot(
 
 fn stream_dir(
     slave: &SlaveEntry,
-    out: &mut BufWriter<TcpStream>,
+    out: &mut impl Write,
     dir: &Path,
     replid: &str,
     seq: u64,

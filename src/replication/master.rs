@@ -69,7 +69,10 @@ pub fn serve_slave(
     let repl = &server.replication;
     let slave = repl.add_slave(peer.clone(), port);
     let closer = stream.try_clone();
-    let out = BufWriter::with_capacity(FLUSH_BYTES, stream);
+    let out = BufWriter::with_capacity(
+        FLUSH_BYTES,
+        wire::Counted::new(stream, &repl.traffic.wire_sent),
+    );
     let result = sync_slave(&server, &slave, input, out, &request);
     slave.closed.store(true, Ordering::Relaxed);
     // Ends the acknowledgement reader at once.
@@ -87,7 +90,7 @@ fn sync_slave(
     server: &Arc<ServerState>,
     slave: &Arc<SlaveEntry>,
     input: BufReader<impl std::io::Read + Send + 'static>,
-    mut out: BufWriter<TcpStream>,
+    mut out: BufWriter<wire::Counted<TcpStream>>,
     request: &pb::SyncRequest,
 ) -> std::io::Result<()> {
     let storage = &server.storage;
@@ -138,15 +141,23 @@ fn sync_slave(
     slave.acked.store(wanted - 1, Ordering::Relaxed);
     *slave.state.lock() = "online";
     spawn_ack_reader(server, slave, input)?;
+    let compress = request.snappy && server.config().replication_compression;
     wire::send_master(
         &mut out,
         MasterMsg::Incremental(pb::IncrementalStart {
             replid: replid.clone(),
             from_seq: wanted,
+            snappy: compress,
         }),
     )?;
     out.flush()?;
-    follow_binlog(server, slave, &mut out, tailer)
+    let payload = &repl.traffic.payload_sent;
+    let mut out: Box<dyn Write> = if compress {
+        Box::new(wire::Counted::new(wire::SnappyWriter::new(out), payload))
+    } else {
+        Box::new(wire::Counted::new(out, payload))
+    };
+    follow_binlog(server, slave, &mut out, tailer, request.chunked_batches)
 }
 
 /// How long a slave may make no progress before it is dropped.
@@ -158,8 +169,9 @@ pub fn repl_timeout(server: &ServerState) -> Duration {
 fn follow_binlog(
     server: &ServerState,
     slave: &SlaveEntry,
-    out: &mut BufWriter<TcpStream>,
+    out: &mut impl Write,
     mut tailer: Tailer,
+    in_pieces: bool,
 ) -> std::io::Result<()> {
     let engine = server.storage.engine();
     let mut last_send = Instant::now();
@@ -204,7 +216,7 @@ fn follow_binlog(
             }
             for (seq, count, data) in records {
                 sent = seq + u64::from(count) - 1;
-                wire::send_master(out, MasterMsg::Batch(pb::Batch { seq, count, data }))?;
+                wire::send_batch(out, seq, count, data, in_pieces)?;
             }
             out.flush()?;
             last_send = Instant::now();

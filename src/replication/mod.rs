@@ -109,6 +109,16 @@ pub struct LinkStatus {
     pub sync_total: u64,
 }
 
+/// Replication bytes through this node's sockets (`wire`, as sent, compressed when the stream
+/// is) and the incremental streams' messages before compression (`payload`).
+#[derive(Default)]
+pub struct Traffic {
+    pub wire_sent: Arc<AtomicU64>,
+    pub payload_sent: Arc<AtomicU64>,
+    pub wire_received: Arc<AtomicU64>,
+    pub payload_received: Arc<AtomicU64>,
+}
+
 /// A slave connected to this node.
 pub struct SlaveEntry {
     pub id: u64,
@@ -156,6 +166,11 @@ pub struct Replication {
     pub sync_partial_err: AtomicU64,
     /// Set by a slave that received a full sync: the server restarts its storage to install it.
     pub install_requested: AtomicBool,
+    /// Set by a slave that could not continue from what its master sent (a batch it cannot
+    /// apply, a malformed message): its next sync request asks for a full sync, once.
+    pub full_sync_needed: AtomicBool,
+    /// Bytes of replication traffic, for INFO replication.
+    pub traffic: Traffic,
     /// WAIT commands whose clients are parked until enough slaves catch up or time runs out.
     waits: Mutex<Vec<PendingWait>>,
     /// Positions of full syncs sent, kept until the slave (ip, listening port) connects again
@@ -202,6 +217,8 @@ impl Replication {
             sync_partial_ok: AtomicU64::new(0),
             sync_partial_err: AtomicU64::new(0),
             install_requested: AtomicBool::new(false),
+            full_sync_needed: AtomicBool::new(false),
+            traffic: Traffic::default(),
             waits: Mutex::new(Vec::new()),
             pins: Mutex::new(Vec::new()),
         }

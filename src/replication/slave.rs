@@ -1,8 +1,9 @@
 //! The slave side: one thread keeps the link to the master, receives a full sync when needed
 //! and applies the master's batches in order, acknowledging them.
 
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -112,7 +113,11 @@ fn follow(
     // The master sends a heartbeat every second: silence this long means the link is gone.
     let _ = stream.set_read_timeout(Some(Duration::from_secs(cfg.repl_timeout.max(1))));
     let write_half = stream.try_clone().map_err(|e| e.to_string())?;
-    let mut input = BufReader::with_capacity(1 << 20, stream);
+    let repl = &server.replication;
+    let mut input = BufReader::with_capacity(
+        1 << 20,
+        wire::Counted::new(stream, &repl.traffic.wire_received),
+    );
     let mut out = BufWriter::new(write_half);
     let mut call = |args: &[&str]| {
         resp::client::call(&mut out, &mut input, args)
@@ -124,7 +129,13 @@ fn follow(
     let port = cfg.port.to_string();
     call(&["PIKA-REPLICATE", &port])?.map_err(|e| format!("master refused to replicate: {e}"))?;
     let storage = &server.storage;
-    let (replid, next_seq) = match storage.master_position().map_err(|e| e.to_string())? {
+    let position = storage.master_position().map_err(|e| e.to_string())?;
+    let (replid, next_seq) = match position {
+        // The last link could not go on from what it received: start over, once.
+        Some(_) if repl.full_sync_needed.swap(false, Ordering::SeqCst) => {
+            tracing::warn!("asking {}:{} for a full sync", master.host, master.port);
+            (String::new(), 0)
+        }
         Some((id, applied)) => (id, applied + 1),
         None => (String::new(), 0),
     };
@@ -134,11 +145,12 @@ fn follow(
             replid,
             next_seq,
             listening_port: u32::from(cfg.port),
+            chunked_batches: true,
+            snappy: cfg.replication_compression,
         }),
     )
     .and_then(|_| out.flush())
     .map_err(|e| e.to_string())?;
-    let repl = &server.replication;
     match wire::recv_master(&mut input).map_err(|e| e.to_string())? {
         MasterMsg::FullStart(start) => {
             tracing::info!(
@@ -198,6 +210,19 @@ fn follow(
                 l.last_io = Some(Instant::now());
                 l.last_error.clear();
             });
+            // Bytes the buffer already holds belong to the stream that follows.
+            let early = std::io::Cursor::new(input.buffer().to_vec());
+            let rest = early.chain(input.into_inner());
+            let payload = &repl.traffic.payload_received;
+            let stream: Box<dyn Read + Send> = if start.snappy {
+                Box::new(wire::Counted::new(
+                    snap::read::FrameDecoder::new(rest),
+                    payload,
+                ))
+            } else {
+                Box::new(wire::Counted::new(rest, payload))
+            };
+            let mut input = BufReader::with_capacity(1 << 20, stream);
             apply_stream(server, &mut input, &mut out, &start.replid, generation)
         }
         MasterMsg::Refusal(r) => Err(format!("master refused: {}", r.reason)),
@@ -208,7 +233,7 @@ fn follow(
 /// Applies batches until the link breaks or this node stops following the master.
 fn apply_stream(
     server: &ServerState,
-    input: &mut BufReader<TcpStream>,
+    input: &mut BufReader<Box<dyn Read + Send>>,
     out: &mut BufWriter<TcpStream>,
     replid: &str,
     generation: u64,
@@ -220,26 +245,53 @@ fn apply_stream(
         .map_err(|e| e.to_string())?
         .map_or(0, |(_, seq)| seq);
     let mut group = BatchGroup::default();
+    // The first pieces of a batch sent in pieces.
+    let mut partial: Option<pb::Batch> = None;
     let mut priority = LagPriority::start(server.config().replication_nice as i32);
     loop {
         if !current(server, generation) {
             return Ok(Outcome::Stopped);
         }
-        let msg = wire::recv_master(input).map_err(|e| format!("link broken: {e}"))?;
+        let msg = match wire::recv_master(input) {
+            Ok(msg) => msg,
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Err(cannot_continue(server, format!("malformed message: {e}")))
+            }
+            Err(e) => return Err(format!("link broken: {e}")),
+        };
         match msg {
-            MasterMsg::Batch(b) => {
+            MasterMsg::Batch(mut b) => {
+                if let Some(mut first) = partial.take() {
+                    if (first.seq, first.count) != (b.seq, b.count) {
+                        return Err(cannot_continue(
+                            server,
+                            format!("piece of batch {} inside batch {}", b.seq, first.seq),
+                        ));
+                    }
+                    first.data.append(&mut b.data);
+                    first.more = b.more;
+                    b = first;
+                }
+                if b.more {
+                    partial = Some(b);
+                    continue;
+                }
                 let next = applied + 1 + group.count;
                 if b.seq != next {
-                    return Err(format!(
-                        "batch at sequence {} does not follow {}",
-                        b.seq,
-                        next - 1
+                    return Err(cannot_continue(
+                        server,
+                        format!("batch at sequence {} does not follow {}", b.seq, next - 1),
                     ));
                 }
                 group.add(&b);
             }
             MasterMsg::Heartbeat(_) => {}
-            other => return Err(format!("unexpected message {other:?}")),
+            other => {
+                return Err(cannot_continue(
+                    server,
+                    format!("unexpected message {other:?}"),
+                ))
+            }
         }
         // Everything already received is applied as one write, then acknowledged once it
         // is in the WAL file.
@@ -251,7 +303,12 @@ fn apply_stream(
             let last = applied + group.count;
             let committed_ms = storage
                 .apply_replicated(&group.bytes, replid, last)
-                .map_err(|e| format!("cannot apply batches {}..={last}: {e}", applied + 1))?;
+                .map_err(|e| {
+                    cannot_continue(
+                        server,
+                        format!("cannot apply batches {}..={last}: {e}", applied + 1),
+                    )
+                })?;
             if let Some(ms) = committed_ms {
                 priority.follow(ms, crate::storage::now_ms());
             }
@@ -269,6 +326,19 @@ fn apply_stream(
         .and_then(|_| out.flush())
         .map_err(|e| format!("link broken: {e}"))?;
     }
+}
+
+/// The link cannot go on from what the master sent: the next sync request asks for a full
+/// sync (once; see `Replication::full_sync_needed`). Returns `why`, which is logged.
+fn cannot_continue(server: &ServerState, why: String) -> String {
+    server
+        .replication
+        .full_sync_needed
+        .store(true, Ordering::SeqCst);
+    tracing::error!(
+        "cannot continue from the master's stream, the next sync is a full sync: {why}"
+    );
+    why
 }
 
 /// Bytes of received batches applied together at most.
