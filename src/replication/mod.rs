@@ -21,6 +21,20 @@
 //! The slave ([`slave`]) applies batches in master order on one thread, each atomically with
 //! its new position, and acknowledges them; the master ([`master`]) knows every slave's
 //! position (INFO, WAIT, retention).
+//!
+//! **Bounded messages.** File chunks and pieces of big batches carry at most
+//! [`wire::PIECE`] bytes, so no record is too big to replicate; the incremental stream is
+//! Snappy-compressed when both sides have `replication-compression` on.
+//!
+//! **Histories across crashes.** A crash can lose the binlog's tail after slaves received
+//! it; the restarted master starts a new replication id and keeps the old one (`replid2`)
+//! valid only up to what survived (`storage::durability`), so a slave holding batches the
+//! master lost makes a full sync instead of resuming onto other data.
+//!
+//! **Faults.** A slave making no progress for `repl-timeout` is dropped; a full sync's
+//! position stays pinned in the binlog until its slave is back. A slave that cannot go on
+//! from what it received asks for a full sync, once; its link thread survives anything a
+//! master sends and starts over.
 
 pub mod fullsync;
 pub mod master;
