@@ -34,6 +34,9 @@ pub enum Kind {
     Enum(&'static [&'static str]),
     /// A filesystem path, taken literally.
     Path,
+    /// `client-output-buffer-limit`: `<class> <hard> <soft> <seconds>` groups; a setting changes
+    /// only the classes it names.
+    OutputLimits,
 }
 
 /// Table helper: an integer directive with inclusive bounds.
@@ -57,6 +60,8 @@ pub const BOOL: Kind = Kind::Bool;
 pub const STR: Kind = Kind::Str;
 /// Table helper: a path.
 pub const PATH: Kind = Kind::Path;
+/// Table helper: per-class output buffer limits.
+pub const OUTPUT_LIMITS: Kind = Kind::OutputLimits;
 /// Table helper: CONFIG SET may change the directive while the server runs.
 pub const RUNTIME: bool = true;
 /// Table helper: the directive is read once at start-up only.
@@ -116,6 +121,8 @@ impl Directive {
                 .map(Value::Bool)
                 .ok_or_else(|| "argument must be 'yes' or 'no'".to_string()),
             Kind::Str | Kind::Path => Ok(Value::Text(text.to_string())),
+            Kind::OutputLimits => super::output_limit::OutputLimits::parse_classes(text)
+                .map(|_| Value::Text(text.to_string())),
             Kind::Enum(values) => parse_enum(values, text).map(Value::Text).ok_or_else(|| {
                 let names: Vec<&str> = values.iter().map(|v| canonical_spelling(v)).collect();
                 format!(
@@ -224,6 +231,11 @@ fn canonical_spelling(entry: &'static str) -> &'static str {
 pub trait FieldValue: Sized {
     fn from_value(v: Value) -> Option<Self>;
     fn render(&self) -> String;
+    /// Stores a new setting; settings that change only part of a value merge here.
+    fn update(&mut self, v: Value) -> Option<()> {
+        *self = Self::from_value(v)?;
+        Some(())
+    }
 }
 
 macro_rules! numeric_field {
@@ -318,7 +330,7 @@ macro_rules! directives {
             pub(super) fn store(&mut self, name: &str, value: Value) -> Result<(), String> {
                 match name {
                     $( $name => {
-                        self.$field = <$ty as FieldValue>::from_value(value)
+                        <$ty as FieldValue>::update(&mut self.$field, value)
                             .ok_or_else(|| "argument is out of range for this setting".to_string())?;
                     } )*
                     _ => return Err(format!("no such directive '{name}'")),

@@ -7,6 +7,7 @@
 
 mod directive;
 mod file;
+mod output_limit;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 use crate::util::glob::glob_match;
 
 pub use directive::{parse_memory, Directive, Kind};
+pub use output_limit::{ClientClass, OutputLimit, OutputLimits};
 pub use table::{Config, DIRECTIVES, NAME_ALIASES};
 
 /// Where a bad setting came from, so load errors can point at it.

@@ -4,7 +4,7 @@
 
 use super::directive::{
     directives, int, memory, one_of, Directive, FieldValue, Value, BOOL, I32_MAX, I64_MAX, MB,
-    MEM_MAX, PATH, RUNTIME, STARTUP, STR,
+    MEM_MAX, OUTPUT_LIMITS, PATH, RUNTIME, STARTUP, STR,
 };
 
 /// Older or alternative names that CONFIG GET/SET and the config file also accept,
@@ -54,6 +54,8 @@ directives! {
         "RocksDB maximum number of memtables per column family; all column families together keep at most write-buffer-size * max-write-buffer-number bytes in memtables.";
     block_cache: u64 = "block-cache", memory(0, MEM_MAX), "8388608", STARTUP,
         "RocksDB block cache capacity, in bytes.";
+    max_cache_files: i32 = "max-cache-files", int(16, I32_MAX), "5000", STARTUP,
+        "Table files RocksDB keeps open at most; counted with maxclients against the open-files limit raised at start.";
     cache_maxmemory: u64 = "cache-maxmemory", memory(0, MEM_MAX), "67108864", STARTUP,
         "Memory for the in-process cache of hot keys' records, in bytes; 0 disables it.";
     compression: String = "compression", one_of(&["snappy", "lz4", "zstd", "none"]), "snappy",
@@ -101,6 +103,9 @@ directives! {
     client_query_buffer_limit: u64 = "client-query-buffer-limit", memory(MB, MEM_MAX),
         "1073741824", RUNTIME,
         "Largest unparsed input buffered per client, in bytes.";
+    client_output_buffer_limit: super::OutputLimits = "client-output-buffer-limit", OUTPUT_LIMITS,
+        "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60", RUNTIME,
+        "Unread reply bytes a client may hold, per class (normal, replica, pubsub), as hard limit, soft limit and seconds above the soft limit; a client past either is disconnected; 0 disables a bound.";
     // ---- Slow log
     slowlog_log_slower_than: i64 = "slowlog-log-slower-than", int(-1, I64_MAX), "10000", RUNTIME,
         "Log commands slower than this many microseconds; -1 disables, 0 logs all.";

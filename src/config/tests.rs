@@ -333,6 +333,7 @@ fn get_matching_globs() {
         names,
         [
             "max-background-jobs",
+            "max-cache-files",
             "max-write-buffer-number",
             "maxclients",
             "maxmemory",

@@ -132,6 +132,13 @@ impl RequestParser {
         result
     }
 
+    /// Bytes still to arrive, beyond the `buffered` ones, to complete the bulk string whose
+    /// header was read (0 when none is in progress).
+    pub fn missing_bulk_bytes(&self, buffered: usize) -> usize {
+        self.pending_bulk
+            .map_or(0, |len| len.saturating_add(2).saturating_sub(buffered))
+    }
+
     /// Drops any partial request so an errored parser starts clean.
     fn reset(&mut self) {
         self.remaining = 0;

@@ -59,6 +59,45 @@ pub enum Reply {
     Push(Vec<Reply>),
     /// Several replies in a row, for commands that answer more than once (SUBSCRIBE a b).
     Sequence(Vec<Reply>),
+    /// A reply produced piece by piece as the client reads it (see [`ReplyStream`]).
+    Stream(StreamedReply),
+}
+
+/// A reply whose size the client chooses (SRANDMEMBER with a count of -10^18), written a
+/// piece at a time so that memory stays bounded whatever the size: the worker asks for the
+/// next piece only once the client has read the previous ones.
+pub trait ReplyStream: Send {
+    /// Appends the next part of the reply, about `budget` bytes; false once all of it is out.
+    fn fill(&mut self, out: &mut BytesMut, proto: Protocol, budget: usize) -> bool;
+}
+
+/// A [`ReplyStream`] inside a [`Reply`]; clones share the one stream.
+#[derive(Clone)]
+pub struct StreamedReply(std::sync::Arc<parking_lot::Mutex<Box<dyn ReplyStream>>>);
+
+impl StreamedReply {
+    pub fn new(stream: impl ReplyStream + 'static) -> StreamedReply {
+        StreamedReply(std::sync::Arc::new(parking_lot::Mutex::new(Box::new(
+            stream,
+        ))))
+    }
+
+    /// See [`ReplyStream::fill`].
+    pub fn fill(&self, out: &mut BytesMut, proto: Protocol, budget: usize) -> bool {
+        self.0.lock().fill(out, proto, budget)
+    }
+}
+
+impl std::fmt::Debug for StreamedReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StreamedReply")
+    }
+}
+
+impl PartialEq for StreamedReply {
+    fn eq(&self, other: &StreamedReply) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// Largest decimal rendering of an `i64`/`usize` length plus slack; used to
@@ -127,6 +166,9 @@ impl Reply {
                     item.encode(out, proto);
                 }
             }
+            // Nested in a transaction's reply: written whole. At the top level the worker
+            // streams it instead (see `server::workers`).
+            Reply::Stream(stream) => while stream.fill(out, proto, usize::MAX) {},
             Reply::Map(pairs) => {
                 if resp3 {
                     write_len_header(out, b'%', pairs.len());

@@ -215,6 +215,15 @@ pub struct MetaValue {
 }
 
 impl MetaValue {
+    /// A copy whose body owns its bytes: a body sliced from a larger buffer (a request's
+    /// read buffer) would keep all of that buffer alive in the cache.
+    pub fn detached(&self) -> MetaValue {
+        MetaValue {
+            body: Bytes::copy_from_slice(&self.body),
+            ..self.clone()
+        }
+    }
+
     /// A string value record.
     pub fn string(value: Bytes, expire_ms: u64, flags: u8) -> MetaValue {
         MetaValue {

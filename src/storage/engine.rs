@@ -83,6 +83,9 @@ pub struct EngineOptions {
     pub compression: String,
     pub max_background_jobs: i32,
     pub disable_auto_compactions: bool,
+    /// Table files RocksDB keeps open at most (its `max_open_files`), so that the open-files
+    /// limit covers them and the clients together.
+    pub max_open_files: i32,
 }
 
 impl Default for EngineOptions {
@@ -94,6 +97,7 @@ impl Default for EngineOptions {
             compression: "snappy".into(),
             max_background_jobs: 2,
             disable_auto_compactions: false,
+            max_open_files: 5000,
         }
     }
 }
@@ -259,6 +263,7 @@ impl Engine {
         db_opts.create_if_missing(true);
         db_opts.create_missing_column_families(true);
         db_opts.set_max_background_jobs(opts.max_background_jobs);
+        db_opts.set_max_open_files(opts.max_open_files);
         // One memtable budget for all column families together, so adding element column
         // families does not multiply memory: past it, the largest memtable is flushed.
         let memtable_budget = opts.write_buffer_size * opts.max_write_buffer_number.max(1) as usize;

@@ -109,7 +109,7 @@ impl<'a> WriteTxn<'a> {
         }
         self.batch.put(Cf::Meta, &state.meta_key, &meta.encode());
         self.cache_updates
-            .push((state.meta_key.clone(), Some(meta.clone())));
+            .push((state.meta_key.clone(), Some(meta.detached())));
         let had_ttl = state.stored.as_ref().is_some_and(|m| m.expire_ms != 0);
         let keys = i64::from(state.stored.is_none());
         let expires = i64::from(meta.expire_ms != 0) - i64::from(had_ttl);

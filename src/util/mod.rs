@@ -4,6 +4,7 @@
 //! parsing, glob patterns, cluster hash slots) so that command handlers behave
 //! byte-for-byte like Redis without each re-implementing the quirks.
 
+pub mod alloc_counter;
 pub mod bits;
 pub mod civil;
 pub mod glob;

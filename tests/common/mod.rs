@@ -15,6 +15,8 @@ pub struct TestServer {
     pub port: u16,
     dir: tempfile::TempDir,
     args: Vec<String>,
+    /// RLIMIT_NOFILE (soft and hard) the process starts with, when set.
+    open_files_limit: Option<u64>,
 }
 
 /// Picks a port nobody listens on right now.
@@ -42,12 +44,22 @@ impl TestServer {
 
     /// Starts a server with extra `--directive value` arguments.
     pub fn start_with(args: &[&str]) -> TestServer {
+        TestServer::start_limited(None, args)
+    }
+
+    /// Starts a server whose open-files limit, soft and hard, is `limit` (as `ulimit -n`).
+    pub fn start_with_open_files_limit(limit: u64, args: &[&str]) -> TestServer {
+        TestServer::start_limited(Some(limit), args)
+    }
+
+    fn start_limited(open_files_limit: Option<u64>, args: &[&str]) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut s = TestServer {
             child: None,
             port: free_port(),
             dir,
             args: args.iter().map(|a| a.to_string()).collect(),
+            open_files_limit,
         };
         s.launch();
         s
@@ -75,6 +87,24 @@ impl TestServer {
             .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
+        if let Some(limit) = self.open_files_limit {
+            use std::os::unix::process::CommandExt;
+            let lim = libc::rlimit {
+                rlim_cur: limit as libc::rlim_t,
+                rlim_max: limit as libc::rlim_t,
+            };
+            // SAFETY: runs in the child between fork and exec and only calls setrlimit, which
+            // is async-signal-safe, on a value copied in.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
         self.child = Some(cmd.spawn().expect("spawn pika"));
         self.wait_ready();
     }
@@ -186,6 +216,31 @@ impl TestServer {
     /// The server's log file (`pika.log` under the log directory) as text; empty when absent.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("log").join("pika.log")).unwrap_or_default()
+    }
+
+    /// The server's resident memory in bytes (VmRSS), while it runs.
+    pub fn rss_bytes(&self) -> u64 {
+        let pid = self.pid().expect("running");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .expect("VmRSS")
+            * 1024
+    }
+
+    /// CPU time the server has used so far (user + system), from /proc.
+    pub fn cpu_time(&self) -> Duration {
+        let pid = self.pid().expect("running");
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        let rest = &stat[stat.rfind(')').expect("stat format") + 2..];
+        let fields: Vec<&str> = rest.split(' ').collect();
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        // SAFETY: sysconf only reads a system constant.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        Duration::from_millis(ticks * 1000 / hz)
     }
 
     /// True while the process runs.
