@@ -122,6 +122,31 @@ fn random_members_with_a_huge_negative_count_are_streamed_as_the_client_reads() 
 }
 
 #[test]
+fn a_transaction_holding_a_huge_random_reply_is_streamed_too() {
+    let _measuring = measuring();
+    let server = TestServer::start();
+    let mut c = server.conn();
+    let _: i64 = run(&mut c, &["SADD", "s", "a"]);
+    let rss_before = server.rss_bytes();
+    let mut reader = server.raw();
+    reader
+        .write_all(b"MULTI\r\nSRANDMEMBER s -9223372036854775807\r\nEXEC\r\n")
+        .unwrap();
+    let header = "+OK\r\n+QUEUED\r\n*1\r\n*9223372036854775807\r\n$1\r\na\r\n";
+    let mut head = vec![0u8; header.len()];
+    reader.read_exact(&mut head).unwrap();
+    assert_eq!(String::from_utf8_lossy(&head), header);
+    assert!(read_bytes(&mut reader, 20 << 20) >= 20 << 20);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_ping_within(&mut c, Duration::from_millis(100));
+    let rss = server.rss_bytes();
+    assert!(
+        rss < rss_before + (64 << 20),
+        "RSS grew from {rss_before} to {rss}"
+    );
+}
+
+#[test]
 fn random_member_counts_out_of_range_answer_redis_errors() {
     let _measuring = measuring();
     let server = TestServer::start();
@@ -263,14 +288,21 @@ fn client_output_buffer_limit_takes_redis_syntax() {
     );
 }
 
-#[test]
-fn a_subscriber_that_stops_reading_is_disconnected_past_the_pubsub_limit() {
-    let _measuring = measuring();
-    let server = TestServer::start_with(&["--client-output-buffer-limit", "pubsub 1mb 0 0"]);
-    let mut c = server.conn();
+/// A server with `limits` as its client-output-buffer-limit, a client, and a raw connection
+/// subscribed to `news` that reads nothing more.
+fn server_with_subscriber(limits: &str) -> (TestServer, redis::Connection, TcpStream) {
+    let server = TestServer::start_with(&["--client-output-buffer-limit", limits]);
+    let c = server.conn();
     let mut subscriber = server.raw();
     subscriber.write_all(b"SUBSCRIBE news\r\n").unwrap();
     common::read_until(&mut subscriber, b":1\r\n");
+    (server, c, subscriber)
+}
+
+#[test]
+fn a_subscriber_that_stops_reading_is_disconnected_past_the_pubsub_limit() {
+    let _measuring = measuring();
+    let (server, mut c, mut subscriber) = server_with_subscriber("pubsub 1mb 0 0");
     let message = "m".repeat(64 * 1024);
     // 16 MB published, none of it read.
     for _ in 0..256 {
@@ -293,11 +325,7 @@ fn a_subscriber_that_stops_reading_is_disconnected_past_the_pubsub_limit() {
 #[test]
 fn a_subscriber_above_the_soft_limit_for_its_seconds_is_disconnected() {
     let _measuring = measuring();
-    let server = TestServer::start_with(&["--client-output-buffer-limit", "pubsub 0 512kb 1"]);
-    let mut c = server.conn();
-    let mut subscriber = server.raw();
-    subscriber.write_all(b"SUBSCRIBE news\r\n").unwrap();
-    common::read_until(&mut subscriber, b":1\r\n");
+    let (_server, mut c, mut subscriber) = server_with_subscriber("pubsub 0 512kb 1");
     let message = "m".repeat(64 * 1024);
     let start = Instant::now();
     let mut closed = false;

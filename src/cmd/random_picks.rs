@@ -98,6 +98,23 @@ mod tests {
     }
 
     #[test]
+    fn a_stream_inside_an_aggregate_is_written_in_pieces_in_order() {
+        let picks = reply(vec![vec![Reply::bulk("a")]], 5000);
+        let whole = Reply::Array(vec![Reply::bulk("x"), picks.clone(), Reply::Integer(7)]);
+        let stream = whole.clone().into_stream();
+        let mut out = BytesMut::new();
+        let mut pieces = 0;
+        while stream.fill(&mut out, Protocol::Resp2, 4096) {
+            pieces += 1;
+        }
+        assert!(pieces > 5);
+        let mut expected = b"*3\r\n$1\r\nx\r\n*5000\r\n".to_vec();
+        expected.extend(b"$1\r\na\r\n".repeat(5000));
+        expected.extend(b":7\r\n");
+        assert_eq!(out.to_vec(), expected);
+    }
+
+    #[test]
     fn few_picks_are_a_plain_array() {
         let reply = reply(vec![vec![Reply::bulk("a")]], 3);
         assert_eq!(written(&reply), b"*3\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n");

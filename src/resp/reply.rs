@@ -88,6 +88,59 @@ impl StreamedReply {
     }
 }
 
+/// A reply with streamed parts inside, written in order: plain parts whole, aggregates as
+/// their header then their items, streamed parts a piece at a time.
+struct NestedStream {
+    pending: std::collections::VecDeque<Reply>,
+}
+
+impl ReplyStream for NestedStream {
+    fn fill(&mut self, out: &mut BytesMut, proto: Protocol, budget: usize) -> bool {
+        let start = out.len();
+        while out.len() - start < budget {
+            let Some(reply) = self.pending.pop_front() else {
+                return false;
+            };
+            if !reply.has_stream() {
+                reply.encode(out, proto);
+                continue;
+            }
+            let resp3 = proto == Protocol::Resp3;
+            let items = match reply {
+                Reply::Stream(stream) => {
+                    let left = budget - (out.len() - start);
+                    if stream.fill(out, proto, left) {
+                        self.pending.push_front(Reply::Stream(stream));
+                    }
+                    continue;
+                }
+                Reply::Array(items) => {
+                    write_len_header(out, b'*', items.len());
+                    items
+                }
+                Reply::Set(items) => {
+                    write_len_header(out, if resp3 { b'~' } else { b'*' }, items.len());
+                    items
+                }
+                Reply::Push(items) => {
+                    write_len_header(out, if resp3 { b'>' } else { b'*' }, items.len());
+                    items
+                }
+                Reply::Sequence(items) => items,
+                // `has_stream` is true only for the kinds above.
+                other => {
+                    other.encode(out, proto);
+                    continue;
+                }
+            };
+            for item in items.into_iter().rev() {
+                self.pending.push_front(item);
+            }
+        }
+        !self.pending.is_empty()
+    }
+}
+
 impl std::fmt::Debug for StreamedReply {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("StreamedReply")
@@ -134,6 +187,28 @@ impl Reply {
         }
     }
 
+    /// True when a streamed reply is inside (EXEC's answer holding SRANDMEMBER's, say).
+    pub fn has_stream(&self) -> bool {
+        match self {
+            Reply::Stream(_) => true,
+            Reply::Array(items)
+            | Reply::Set(items)
+            | Reply::Push(items)
+            | Reply::Sequence(items) => items.iter().any(Reply::has_stream),
+            _ => false,
+        }
+    }
+
+    /// This reply as a stream that writes it a piece at a time, streamed parts included.
+    pub fn into_stream(self) -> StreamedReply {
+        match self {
+            Reply::Stream(stream) => stream,
+            reply => StreamedReply::new(NestedStream {
+                pending: std::collections::VecDeque::from([reply]),
+            }),
+        }
+    }
+
     /// Whether this is an error reply; callers use it for stats and for
     /// aborting transactions/scripts.
     pub fn is_error(&self) -> bool {
@@ -166,8 +241,8 @@ impl Reply {
                     item.encode(out, proto);
                 }
             }
-            // Nested in a transaction's reply: written whole. At the top level the worker
-            // streams it instead (see `server::workers`).
+            // Written whole when asked here; the worker streams every reply that holds one
+            // instead (see `server::workers`).
             Reply::Stream(stream) => while stream.fill(out, proto, usize::MAX) {},
             Reply::Map(pairs) => {
                 if resp3 {

@@ -326,9 +326,10 @@ fn run_batch(
         // Pub/Sub notifications are pushes, which Redis sends whatever the reply mode.
         let mut streaming = false;
         if !suppress || reply.is_push() {
-            match reply {
-                Reply::Stream(stream) => streaming = start_stream(conn, stream, out),
-                reply => reply.encode(out, client.protocol()),
+            if reply.has_stream() {
+                streaming = start_stream(conn, reply.into_stream(), out);
+            } else {
+                reply.encode(out, client.protocol());
             }
         }
         // Like Redis, clients blocked on keys this command filled are served before the
