@@ -37,7 +37,8 @@ pub(super) fn get(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     Ok(Reply::Map(pairs))
 }
 
-/// CONFIG SET name value [name value ...]: all or nothing.
+/// CONFIG SET name value [name value ...]: all or nothing. Protected directives (paths the
+/// server writes to) need `enable-protected-configs`, checked against the client's address.
 pub(super) fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     if !argv.len().is_multiple_of(2) {
         return Err(CmdError::Syntax);
@@ -48,7 +49,8 @@ pub(super) fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         .collect();
     let _guard = SET_LOCK.lock();
     let mut next = (**ctx.server.config()).clone();
-    next.set_many(&pairs).map_err(CmdError::err)?;
+    next.set_many_from(&pairs, ctx.client.addr.ip())
+        .map_err(CmdError::err)?;
     let level_changed = next.loglevel != ctx.server.config().loglevel;
     if level_changed {
         crate::logging::set_level(&next.loglevel);

@@ -51,7 +51,7 @@ pub const COMMANDS: &[CommandSpec] = &[
              "server",
              "Compacts the keys of one type in one database between two keys, in the background.",
              compactrange),
-    command!("debug", -2, [ADMIN, NOSCRIPT, LOADING, STALE], KeySpec::None,
+    command!("debug", -2, [ADMIN, NOSCRIPT, LOADING, STALE, PROTECTED], KeySpec::None,
              [ADMIN, SLOW, DANGEROUS], "server",
              "A container for debugging commands.", debug_cmd::debug),
     command!("shutdown", -1, [ADMIN, NOSCRIPT, LOADING, STALE, NO_MULTI, ALLOW_BUSY],

@@ -31,6 +31,9 @@ bitflags! {
         /// Internal, not reported: looking at the keys does not count as an access for OBJECT
         /// IDLETIME (TYPE, TTL, EXISTS, OBJECT).
         const NO_TOUCH = 1 << 17;
+        /// Internal, not reported: refused unless `enable-debug-command` admits the client
+        /// (DEBUG; Redis' `CMD_PROTECTED`).
+        const PROTECTED = 1 << 18;
     }
 }
 

@@ -15,6 +15,8 @@ pub struct TestServer {
     pub port: u16,
     dir: tempfile::TempDir,
     args: Vec<String>,
+    /// Whether the harness adds `--enable-debug-command yes` (see [`TestServer::start_plain`]).
+    debug_enabled: bool,
 }
 
 /// Picks a port nobody listens on right now.
@@ -40,14 +42,27 @@ impl TestServer {
         TestServer::start_with(&[])
     }
 
-    /// Starts a server with extra `--directive value` arguments.
+    /// Starts a server with extra `--directive value` arguments (after the harness' own
+    /// `--port`, `--db-path`, `--log-path`, `--dump-path` and `--enable-debug-command yes`,
+    /// so they override those).
     pub fn start_with(args: &[&str]) -> TestServer {
+        TestServer::launched(args, true)
+    }
+
+    /// Starts a server with the server's own defaults for everything but the port and the
+    /// directories: unlike [`TestServer::start_with`], DEBUG stays disabled.
+    pub fn start_plain(args: &[&str]) -> TestServer {
+        TestServer::launched(args, false)
+    }
+
+    fn launched(args: &[&str], debug_enabled: bool) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut s = TestServer {
             child: None,
             port: free_port(),
             dir,
             args: args.iter().map(|a| a.to_string()).collect(),
+            debug_enabled,
         };
         s.launch();
         s
@@ -71,8 +86,13 @@ impl TestServer {
             .arg("--log-path")
             .arg(self.dir.path().join("log"))
             .arg("--dump-path")
-            .arg(self.dir.path().join("dump"))
-            .args(&self.args)
+            .arg(self.dir.path().join("dump"));
+        // Many tests check state with DEBUG DIGEST / SET-ACTIVE-EXPIRE, which a default
+        // server refuses; a test's own arguments come after and can turn it off again.
+        if self.debug_enabled {
+            cmd.args(["--enable-debug-command", "yes"]);
+        }
+        cmd.args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         self.child = Some(cmd.spawn().expect("spawn pika"));
