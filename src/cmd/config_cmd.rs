@@ -59,6 +59,17 @@ pub(super) fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     Ok(Reply::ok())
 }
 
+/// Positions of the values of sensitive directives (passwords) in a CONFIG SET, which the
+/// slow log and MONITOR show as `(redacted)`. Every pair is looked at, even after an unknown
+/// name, as Redis does, so an error elsewhere in the command never reveals a password.
+pub(super) fn set_secret_args(argv: &[Bytes]) -> Vec<usize> {
+    (2..argv.len())
+        .step_by(2)
+        .filter(|&i| i + 1 < argv.len() && crate::config::is_sensitive(&args::text(&argv[i])))
+        .map(|i| i + 1)
+        .collect()
+}
+
 /// CONFIG RESETSTAT: zeroes INFO's counters (the slow log is kept, as in Redis).
 pub(super) fn resetstat(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     ctx.server.stats.reset();

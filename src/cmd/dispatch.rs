@@ -155,7 +155,9 @@ fn run(
             .flags
             .intersects(CmdFlags::ADMIN.union(CmdFlags::SKIP_MONITOR))
     {
-        server.monitors.feed(client, client.db(), argv);
+        server
+            .monitors
+            .feed(client, client.db(), &spec.shown_args(argv));
     }
 
     let start = Instant::now();
@@ -245,7 +247,7 @@ fn maybe_slowlog(
         .map(|n| String::from_utf8_lossy(&n).into_owned())
         .unwrap_or_default();
     server.slowlog.push(
-        argv,
+        &spec.shown_args(argv),
         elapsed_us,
         cfg.slowlog_max_len,
         client.addr.to_string(),
