@@ -7,6 +7,8 @@
 pub mod bits;
 pub mod civil;
 pub mod glob;
+#[cfg(test)]
+pub(crate) mod mutate;
 pub mod number;
 pub mod priority;
 pub mod redis_digest;
