@@ -237,3 +237,40 @@ fn hello(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         (field("modules"), Reply::Array(Vec::new())),
     ]))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(args: &[&str]) -> Vec<Bytes> {
+        args.iter()
+            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn hello_hides_only_auth_credentials() {
+        let cases: &[(&[&str], &[usize])] = &[
+            (&["hello"], &[]),
+            (&["hello", "3"], &[]),
+            (&["hello", "3", "auth", "u", "p"], &[3, 4]),
+            (
+                &["hello", "3", "setname", "auth", "auth", "u", "p"],
+                &[5, 6],
+            ),
+            (&["hello", "3", "auth", "u"], &[]),
+            // Failing HELLOs hide their credentials too.
+            (&["hello", "auth", "u", "p"], &[2, 3]),
+            (&["hello", "3", "bogus", "AUTH", "u", "p"], &[4, 5]),
+        ];
+        for (args, secret) in cases {
+            assert_eq!(hello_secret_args(&argv(args)), *secret, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn auth_hides_every_argument() {
+        assert_eq!(auth_secret_args(&argv(&["auth", "p"])), [1]);
+        assert_eq!(auth_secret_args(&argv(&["auth", "u", "p", "x"])), [1, 2, 3]);
+    }
+}
