@@ -8,6 +8,8 @@ pub mod alloc_counter;
 pub mod bits;
 pub mod civil;
 pub mod glob;
+#[cfg(test)]
+pub(crate) mod mutate;
 pub mod number;
 pub mod priority;
 pub mod redis_digest;

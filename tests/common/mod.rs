@@ -17,6 +17,8 @@ pub struct TestServer {
     args: Vec<String>,
     /// RLIMIT_NOFILE (soft and hard) the process starts with, when set.
     open_files_limit: Option<u64>,
+    /// Whether the harness adds `--enable-debug-command yes` (see [`TestServer::start_plain`]).
+    debug_enabled: bool,
 }
 
 /// Picks a port nobody listens on right now.
@@ -42,17 +44,25 @@ impl TestServer {
         TestServer::start_with(&[])
     }
 
-    /// Starts a server with extra `--directive value` arguments.
+    /// Starts a server with extra `--directive value` arguments (after the harness' own
+    /// `--port`, `--db-path`, `--log-path`, `--dump-path` and `--enable-debug-command yes`,
+    /// so they override those).
     pub fn start_with(args: &[&str]) -> TestServer {
-        TestServer::start_limited(None, args)
+        TestServer::launched(args, true, None)
+    }
+
+    /// Starts a server with the server's own defaults for everything but the port and the
+    /// directories: unlike [`TestServer::start_with`], DEBUG stays disabled.
+    pub fn start_plain(args: &[&str]) -> TestServer {
+        TestServer::launched(args, false, None)
     }
 
     /// Starts a server whose open-files limit, soft and hard, is `limit` (as `ulimit -n`).
     pub fn start_with_open_files_limit(limit: u64, args: &[&str]) -> TestServer {
-        TestServer::start_limited(Some(limit), args)
+        TestServer::launched(args, true, Some(limit))
     }
 
-    fn start_limited(open_files_limit: Option<u64>, args: &[&str]) -> TestServer {
+    fn launched(args: &[&str], debug_enabled: bool, open_files_limit: Option<u64>) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut s = TestServer {
             child: None,
@@ -60,6 +70,7 @@ impl TestServer {
             dir,
             args: args.iter().map(|a| a.to_string()).collect(),
             open_files_limit,
+            debug_enabled,
         };
         s.launch();
         s
@@ -83,8 +94,13 @@ impl TestServer {
             .arg("--log-path")
             .arg(self.dir.path().join("log"))
             .arg("--dump-path")
-            .arg(self.dir.path().join("dump"))
-            .args(&self.args)
+            .arg(self.dir.path().join("dump"));
+        // Many tests check state with DEBUG DIGEST / SET-ACTIVE-EXPIRE, which a default
+        // server refuses; a test's own arguments come after and can turn it off again.
+        if self.debug_enabled {
+            cmd.args(["--enable-debug-command", "yes"]);
+        }
+        cmd.args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         if let Some(limit) = self.open_files_limit {
