@@ -297,7 +297,17 @@ impl Storage {
         self.locks.lock(keys)
     }
 
-    /// Keeps every other writer out until the guard drops (EXEC); see [`lock`].
+    /// Locks the keys of a whole transaction: key locks this thread asks for on them are
+    /// granted without locking until the guard drops (EXEC); see [`lock`].
+    pub fn lock_keys_held<'k>(
+        &self,
+        keys: impl IntoIterator<Item = &'k [u8]>,
+    ) -> lock::HeldKeysGuard<'_> {
+        self.locks.lock_held(keys)
+    }
+
+    /// Keeps every other writer out until the guard drops (FLUSHALL, a transaction that
+    /// reaches beyond its declared keys); see [`lock`].
     pub fn lock_structure(&self) -> lock::StructureGuard<'_> {
         self.locks.lock_structure()
     }
