@@ -1368,3 +1368,142 @@ fn wait_parks_without_holding_up_other_clients() {
     assert_eq!(handle.join().unwrap(), 1);
     wait_in_sync(&master, &slave);
 }
+
+/// A TCP relay between a slave and its master that can hold back what the master sends,
+/// delaying replication without breaking the link (for less than the slave's read timeout).
+struct Relay {
+    port: u16,
+    held: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Relay {
+    /// Relays connections to `127.0.0.1:to`.
+    fn start(to: u16) -> Relay {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("relay listener");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("relay address").port();
+        let held = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (held2, stop2) = (Arc::clone(&held), Arc::clone(&stop));
+        thread::spawn(move || {
+            while !stop2.load(Ordering::Relaxed) {
+                let Ok((down, _)) = listener.accept() else {
+                    thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                let _ = down.set_nonblocking(false);
+                let Ok(up) = std::net::TcpStream::connect(("127.0.0.1", to)) else {
+                    continue;
+                };
+                let (down2, up2) = (
+                    down.try_clone().expect("clone"),
+                    up.try_clone().expect("clone"),
+                );
+                thread::spawn(move || pump(down, up, None));
+                let held = Arc::clone(&held2);
+                thread::spawn(move || pump(up2, down2, Some(held)));
+            }
+        });
+        Relay { port, held, stop }
+    }
+
+    /// Holds back what the master sends from now on, until `release`.
+    fn hold(&self) {
+        self.held.store(true, Ordering::Relaxed);
+    }
+
+    fn release(&self) {
+        self.held.store(false, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.release();
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Copies `from` to `to` until either side closes, waiting while `held` is set.
+fn pump(mut from: std::net::TcpStream, mut to: std::net::TcpStream, held: Option<Arc<AtomicBool>>) {
+    use std::io::{Read, Write};
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        while held.as_ref().is_some_and(|h| h.load(Ordering::Relaxed)) {
+            thread::sleep(Duration::from_millis(5));
+        }
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Both);
+    let _ = from.shutdown(std::net::Shutdown::Both);
+}
+
+/// Waits until `slave` applied everything `master` has written so far.
+fn wait_applied(master: &Node, slave: &Node) {
+    let want = master.info_u64("replication", "binlog_offset");
+    wait_until("the slave to apply the writes", || {
+        let have = slave.info_u64("replication", "master_repl_offset");
+        if have >= want {
+            Ok(())
+        } else {
+            Err(format!("{have} < {want}"))
+        }
+    });
+}
+
+/// A compaction (COMPACT) on `node`, waited for.
+fn compact(node: &Node) {
+    let done = node.info_u64("rocksdb", "compactions_done");
+    let _: () = node.q(&["COMPACT"]);
+    wait_until("the compaction to finish", || {
+        let now = node.info_u64("rocksdb", "compactions_done");
+        if now > done {
+            Ok(())
+        } else {
+            Err(format!("{now} compactions done"))
+        }
+    });
+}
+
+#[test]
+fn slave_keeps_collection_elements_until_master_deletes() {
+    let master = Node::start(DEBUG);
+    let relay = Relay::start(master.port());
+    let addr = format!("127.0.0.1:{}", relay.port);
+    let slave = Node::start(&["--slaveof", addr.as_str(), "--enable-debug-command", "yes"]);
+    wait_link_up(&slave);
+    let _: i64 = master.q(&["HSET", "h", "f", "v"]);
+    let _: i64 = master.q(&["RPUSH", "l", "a", "b"]);
+    let _: i64 = master.q(&["PEXPIRE", "h", "3000"]);
+    let _: i64 = master.q(&["PEXPIRE", "l", "3000"]);
+    let set_at = Instant::now();
+    wait_applied(&master, &slave);
+    // The master gives the keys back their life before they expire there; the slave learns
+    // it only after its own clock passed their deadline, and compacts meanwhile.
+    relay.hold();
+    assert_eq!(master.q::<i64>(&["PERSIST", "h"]), 1);
+    assert_eq!(master.q::<i64>(&["PERSIST", "l"]), 1);
+    thread::sleep(Duration::from_millis(3200).saturating_sub(set_at.elapsed()));
+    assert_eq!(slave.q::<i64>(&["EXISTS", "h", "l"]), 0);
+    compact(&slave);
+    relay.release();
+    wait_in_sync(&master, &slave);
+    assert_eq!(
+        slave.q::<Vec<String>>(&["HGETALL", "h"]),
+        strings(&["f", "v"])
+    );
+    assert_eq!(
+        slave.q::<Vec<String>>(&["LRANGE", "l", "0", "-1"]),
+        strings(&["a", "b"])
+    );
+}
+
+/// Lets DEBUG run (SLEEP, DIGEST), whatever the default.
+const DEBUG: &[&str] = &["--enable-debug-command", "yes"];
