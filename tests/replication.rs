@@ -1507,3 +1507,115 @@ fn slave_keeps_collection_elements_until_master_deletes() {
 
 /// Lets DEBUG run (SLEEP, DIGEST), whatever the default.
 const DEBUG: &[&str] = &["--enable-debug-command", "yes"];
+
+#[test]
+fn transaction_is_applied_atomically_on_slave() {
+    let master = Node::start(DEBUG);
+    let slave = Node::slave_of(&master, DEBUG);
+    wait_link_up(&slave);
+    const TXS: i64 = 20;
+    let client = redis::Client::open(master.url()).expect("client");
+    let writer = thread::spawn(move || {
+        let mut c = client.get_connection().expect("connect");
+        for _ in 0..TXS {
+            // The pause spreads the transaction's batches apart in the binlog.
+            let _: Vec<Value> = redis::pipe()
+                .atomic()
+                .cmd("INCR")
+                .arg("a")
+                .cmd("DEBUG")
+                .arg("SLEEP")
+                .arg("0.02")
+                .cmd("INCR")
+                .arg("b")
+                .query(&mut c)
+                .expect("transaction");
+        }
+    });
+    // MGET reads `a` first: a slave that applied INCR a without INCR b shows a > b.
+    let mut reader = slave.conn();
+    let mut reads = 0;
+    while !writer.is_finished() {
+        let (a, b): (Option<i64>, Option<i64>) = redis::cmd("MGET")
+            .arg("a")
+            .arg("b")
+            .query(&mut reader)
+            .expect("MGET on the slave");
+        let (a, b) = (a.unwrap_or(0), b.unwrap_or(0));
+        assert!(
+            a <= b,
+            "the slave shows half a transaction: a = {a}, b = {b}"
+        );
+        reads += 1;
+    }
+    writer.join().expect("writer");
+    assert!(reads > 10, "only {reads} reads");
+    wait_in_sync(&master, &slave);
+    assert_eq!(slave.get("a"), Some(TXS.to_string()));
+    assert_eq!(slave.get("b"), Some(TXS.to_string()));
+}
+
+/// Also: what other clients write between a transaction's batches (EXEC locks only its
+/// keys) still reaches the slave, in order.
+#[test]
+fn slave_applies_a_transaction_only_once_it_is_complete() {
+    // Several workers: clients are served while the transaction sleeps.
+    let master = Node::start(&["--enable-debug-command", "yes", "--thread-pool-size", "4"]);
+    let slave = Node::slave_of(&master, DEBUG);
+    wait_link_up(&slave);
+    // A worker takes every client that is ready at once as one round, so a probe sent with
+    // EXEC would wait for it: the check counts only while the transaction still runs.
+    let mut checked = false;
+    for attempt in 0..3 {
+        let (first, outside) = (format!("t1:{attempt}"), format!("outside:{attempt}"));
+        let client = redis::Client::open(master.url()).expect("client");
+        let key = first.clone();
+        let tx = thread::spawn(move || {
+            let mut c = client.get_connection().expect("connect");
+            let _: Vec<Value> = redis::pipe()
+                .atomic()
+                .cmd("SET")
+                .arg(&key)
+                .arg("1")
+                .cmd("DEBUG")
+                .arg("SLEEP")
+                .arg("2")
+                .cmd("SET")
+                .arg("t2")
+                .arg("2")
+                .query(&mut c)
+                .expect("transaction");
+        });
+        thread::sleep(Duration::from_millis(200));
+        wait_until("the transaction to start on the master", || {
+            match master.get(&first) {
+                Some(_) => Ok(()),
+                None => Err("not set yet".into()),
+            }
+        });
+        thread::sleep(Duration::from_millis(300));
+        let seen = slave.get(&first);
+        let running = !tx.is_finished();
+        // Written while the transaction sleeps between its two batches.
+        let _: () = master.q(&["SET", &outside, "x"]);
+        tx.join().expect("transaction thread");
+        if running {
+            assert_eq!(
+                seen, None,
+                "the slave applied part of an unfinished transaction"
+            );
+            checked = true;
+        }
+        wait_in_sync(&master, &slave);
+        for (key, want) in [(first.as_str(), "1"), ("t2", "2"), (outside.as_str(), "x")] {
+            assert_eq!(slave.get(key).as_deref(), Some(want), "{key}");
+        }
+        if checked {
+            break;
+        }
+    }
+    assert!(
+        checked,
+        "the transaction never ran long enough to be checked"
+    );
+}

@@ -227,11 +227,16 @@ fn exec(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     }
     ctx.client.set_executing(true);
     let _executing = Executing(ctx.client);
+    // Its batches reach a slave as one group, applied there at once.
+    let group = storage.begin_transaction();
     let replies = tx
         .queued
         .iter()
         .map(|argv| dispatch::execute_queued(ctx.server, ctx.client, argv))
         .collect();
+    if let Err(e) = group.finish() {
+        tracing::error!("cannot write the end of a transaction to the binlog: {e}");
+    }
     Ok(Reply::Array(replies))
 }
 

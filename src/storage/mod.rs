@@ -118,6 +118,8 @@ pub struct Storage {
     pub stats: StorageStats,
     /// True on a slave: keys are not expired here (see [`replica`]).
     replica: AtomicBool,
+    /// Id of the next transaction (EXEC) whose batches are marked as one group.
+    next_transaction_id: AtomicU64,
 }
 
 /// Milliseconds since the Unix epoch: the clock of every deadline.
@@ -199,6 +201,8 @@ impl Storage {
             lazy_expired: expire::LazyQueue::default(),
             cache: MetaCache::new(0),
             replica: AtomicBool::new(false),
+            // Ids differ across restarts too, so a slave never mixes up two transactions.
+            next_transaction_id: AtomicU64::new(now_ms() << 16),
             stats: StorageStats {
                 last_save_secs: AtomicU64::new(now_ms() / 1000),
                 ..StorageStats::default()
