@@ -1619,3 +1619,91 @@ fn slave_applies_a_transaction_only_once_it_is_complete() {
         "the transaction never ran long enough to be checked"
     );
 }
+
+#[test]
+fn slave_hides_logically_expired_keys() {
+    let master = Node::start(DEBUG);
+    let slave = Node::slave_of(&master, DEBUG);
+    wait_link_up(&slave);
+    // The master deletes nothing by itself until told to below (nothing reads the keys there).
+    let _: () = master.q(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    let _: () = master.q(&["SET", "keep", "v"]);
+    let _: () = master.q(&["SET", "s", "text"]);
+    let _: i64 = master.q(&["HSET", "h", "f", "v"]);
+    let _: i64 = master.q(&["RPUSH", "l", "b", "a"]);
+    let _: i64 = master.q(&["SADD", "st", "m"]);
+    let _: i64 = master.q(&["ZADD", "z", "1", "m"]);
+    for key in ["s", "h", "l", "st", "z"] {
+        let _: i64 = master.q(&["PEXPIRE", key, "1000"]);
+    }
+    wait_applied(&master, &slave);
+    assert_eq!(slave.q::<i64>(&["EXISTS", "s", "h", "l", "st", "z"]), 5);
+    thread::sleep(Duration::from_millis(1100));
+
+    // Every read answers as if the keys did not exist...
+    let nil = Value::Nil;
+    let empty = Value::Array(vec![]);
+    let zero = Value::Int(0);
+    let checks: &[(&[&str], &Value)] = &[
+        (&["EXISTS", "s", "h", "l", "st", "z"], &zero),
+        (&["GET", "s"], &nil),
+        (&["STRLEN", "s"], &zero),
+        (&["DUMP", "s"], &nil),
+        (&["OBJECT", "ENCODING", "s"], &nil),
+        (&["MEMORY", "USAGE", "s"], &nil),
+        (&["TTL", "s"], &Value::Int(-2)),
+        (&["PTTL", "h"], &Value::Int(-2)),
+        (&["EXPIRETIME", "l"], &Value::Int(-2)),
+        (&["HGETALL", "h"], &empty),
+        (&["HGET", "h", "f"], &nil),
+        (&["HLEN", "h"], &zero),
+        (&["LRANGE", "l", "0", "-1"], &empty),
+        (&["LINDEX", "l", "0"], &nil),
+        (&["LLEN", "l"], &zero),
+        (&["SORT_RO", "l", "ALPHA"], &empty),
+        (&["SMEMBERS", "st"], &empty),
+        (&["SISMEMBER", "st", "m"], &zero),
+        (&["SCARD", "st"], &zero),
+        (&["SUNION", "st"], &empty),
+        (&["ZRANGE", "z", "0", "-1"], &empty),
+        (&["ZSCORE", "z", "m"], &nil),
+        (&["ZCARD", "z"], &zero),
+        (
+            &["KEYS", "*"],
+            &Value::Array(vec![Value::BulkString(b"keep".to_vec())]),
+        ),
+    ];
+    for (args, want) in checks {
+        assert_eq!(&&slave.q::<Value>(args), want, "{args:?} on the slave");
+    }
+    for key in ["s", "h", "l", "st", "z"] {
+        assert_eq!(slave.q::<String>(&["TYPE", key]), "none", "TYPE {key}");
+    }
+    assert_eq!(
+        slave.q::<Vec<Option<String>>>(&["MGET", "s", "keep"]),
+        vec![None, Some("v".to_string())]
+    );
+    let (_, scanned): (String, Vec<String>) = slave.q(&["SCAN", "0", "COUNT", "100"]);
+    assert_eq!(scanned, strings(&["keep"]));
+    for _ in 0..20 {
+        assert_eq!(slave.q::<String>(&["RANDOMKEY"]), "keep");
+    }
+    // ...without deleting them: they stay stored (and counted) until the master's deletion.
+    assert_eq!(
+        slave
+            .info_field("keyspace", "db0")
+            .as_deref()
+            .map(|k| k.starts_with("keys=6,")),
+        Some(true),
+        "{:?}",
+        slave.info_field("keyspace", "db0")
+    );
+    let _: () = master.q(&["DEBUG", "SET-ACTIVE-EXPIRE", "1"]);
+    wait_until("the master's expiry to reach the slave", || {
+        match slave.q::<i64>(&["DBSIZE"]) {
+            1 => Ok(()),
+            n => Err(format!("{n} keys")),
+        }
+    });
+    wait_in_sync(&master, &slave);
+}
