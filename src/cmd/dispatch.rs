@@ -123,8 +123,17 @@ fn allowed_while_subscribed(name: &str) -> bool {
     )
 }
 
+/// The command `argv` names (descending into subcommands), if any.
+pub fn resolve_spec(argv: &[Bytes]) -> Option<&'static CommandSpec> {
+    if argv.is_empty() {
+        return None;
+    }
+    resolve(argv).ok().map(|(_, spec)| spec)
+}
+
 /// Runs a command queued by MULTI (checked when it was queued), inside EXEC: the caller
-/// holds the structure lock, so the key locks below are granted without locking.
+/// holds the locks of every key it declares (or the whole store), so the key locks below are
+/// granted without locking.
 pub fn execute_queued(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
     match resolve(argv) {
         Ok((idx, spec)) => run(server, client, idx, spec, argv),

@@ -56,9 +56,15 @@
 //! WAL only: it is never applied to memtables and consumes no sequence number.
 //! ```text
 //! note:    | "PKN1" | time_ms: u64 BE | db: u16 BE | command len: u16 BE | command bytes |
+//!          [ "T" | transaction id: u64 BE | closing: u8 ] |
 //!          db = u16::MAX: several databases or none; later versions may append fields,
 //!          which readers of this version ignore.
 //! ```
+//! The optional transaction mark ([`TransactionMark`]) ties the batches of one EXEC together:
+//! every batch its commands write carries the transaction's id, and a last batch with
+//! `closing` = 1 (a write of [`SysKey::TRANSACTION_END`](super::codec::SysKey)) ends the
+//! group. A slave applies a group atomically, so its readers never see half a transaction.
+//! Other clients' batches may fall between a group's batches (EXEC locks only its keys).
 //!
 //! # Column family ids
 //! RocksDB numbers column families in creation order: "default" is 0 and the engine creates
@@ -263,6 +269,63 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// One op as it lies in a batch's bytes (log data: `cf` 0, `key` empty, the blob in `value`).
+struct RawOp<'a> {
+    cf: u32,
+    kind: OpKind,
+    key: &'a [u8],
+    value: &'a [u8],
+}
+
+impl<'a> Cursor<'a> {
+    /// The op at the cursor (past the header), `None` at the end of the batch.
+    fn next_op(&mut self) -> Result<Option<RawOp<'a>>, FormatError> {
+        loop {
+            let Some(&tag) = self.data.get(self.pos) else {
+                return Ok(None);
+            };
+            let at = self.pos;
+            self.pos += 1;
+            let (kind, has_cf, has_value) = match tag {
+                0x1 => (OpKind::Put, false, true),
+                0x5 => (OpKind::Put, true, true),
+                0x0 => (OpKind::Delete, false, false),
+                0x4 => (OpKind::Delete, true, false),
+                0x7 => (OpKind::SingleDelete, false, false),
+                0x8 => (OpKind::SingleDelete, true, false),
+                0x2 => (OpKind::Merge, false, true),
+                0x6 => (OpKind::Merge, true, true),
+                0xF => (OpKind::DeleteRange, false, true),
+                0xE => (OpKind::DeleteRange, true, true),
+                0x3 => {
+                    let blob = self.slice("log data")?;
+                    return Ok(Some(RawOp {
+                        cf: 0,
+                        kind: OpKind::LogData,
+                        key: &[],
+                        value: blob,
+                    }));
+                }
+                0xD => continue,
+                _ => return Err(FormatError::UnknownTag { tag, offset: at }),
+            };
+            let cf = if has_cf {
+                self.varint32("column family")?
+            } else {
+                0
+            };
+            let key = self.slice("key")?;
+            let value = if has_value { self.slice("value")? } else { &[] };
+            return Ok(Some(RawOp {
+                cf,
+                kind,
+                key,
+                value,
+            }));
+        }
+    }
+}
+
 /// Decodes a write batch (a WAL record). Never panics, whatever the input.
 pub fn parse_batch(data: &[u8]) -> Result<ParsedBatch, FormatError> {
     if data.len() < BATCH_HEADER_LEN {
@@ -280,52 +343,16 @@ pub fn parse_batch(data: &[u8]) -> Result<ParsedBatch, FormatError> {
     // Every op takes at least 3 bytes: never trust `count` for an allocation.
     let mut ops = Vec::with_capacity((count as usize).min(data.len() / 3));
     let mut found = 0u64;
-    while c.pos < data.len() {
-        let at = c.pos;
-        let tag = data[at];
-        c.pos += 1;
-        let (kind, has_cf, has_value) = match tag {
-            0x1 => (OpKind::Put, false, true),
-            0x5 => (OpKind::Put, true, true),
-            0x0 => (OpKind::Delete, false, false),
-            0x4 => (OpKind::Delete, true, false),
-            0x7 => (OpKind::SingleDelete, false, false),
-            0x8 => (OpKind::SingleDelete, true, false),
-            0x2 => (OpKind::Merge, false, true),
-            0x6 => (OpKind::Merge, true, true),
-            0xF => (OpKind::DeleteRange, false, true),
-            0xE => (OpKind::DeleteRange, true, true),
-            0x3 => {
-                let blob = c.slice("log data")?;
-                ops.push(BatchOp {
-                    cf: 0,
-                    kind: OpKind::LogData,
-                    key: Vec::new(),
-                    value: blob.to_vec(),
-                });
-                continue;
-            }
-            0xD => continue,
-            _ => return Err(FormatError::UnknownTag { tag, offset: at }),
-        };
-        let cf = if has_cf {
-            c.varint32("column family")?
-        } else {
-            0
-        };
-        let key = c.slice("key")?.to_vec();
-        let value = if has_value {
-            c.slice("value")?.to_vec()
-        } else {
-            Vec::new()
-        };
+    while let Some(op) = c.next_op()? {
+        if op.kind.takes_sequence() {
+            found += 1;
+        }
         ops.push(BatchOp {
-            cf,
-            kind,
-            key,
-            value,
+            cf: op.cf,
+            kind: op.kind,
+            key: op.key.to_vec(),
+            value: op.value.to_vec(),
         });
-        found += 1;
     }
     if found != u64::from(count) {
         return Err(FormatError::CountMismatch {
@@ -338,6 +365,22 @@ pub fn parse_batch(data: &[u8]) -> Result<ParsedBatch, FormatError> {
         count,
         ops,
     })
+}
+
+/// The transaction marks of the notes in batch `data` (a WAL record), in order, without
+/// copying its ops.
+pub fn transaction_marks(data: &[u8]) -> Result<Vec<TransactionMark>, FormatError> {
+    let mut c = Cursor {
+        data,
+        pos: BATCH_HEADER_LEN.min(data.len()),
+    };
+    let mut marks = Vec::new();
+    while let Some(op) = c.next_op()? {
+        if op.kind == OpKind::LogData {
+            marks.extend(BatchNote::decode_transaction(op.value));
+        }
+    }
+    Ok(marks)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -357,6 +400,15 @@ pub fn batch_commit_time(data: &[u8]) -> Option<u64> {
 
 // ---------------------------------------------------------------------------------------------
 
+/// The place of a batch in an EXEC transaction (an optional field of [`BatchNote`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransactionMark {
+    /// Names the transaction; unique among the transactions of one master process.
+    pub id: u64,
+    /// True for the batch that ends the transaction.
+    pub closing: bool,
+}
+
 /// What the write path records about the command behind a batch (see the module doc).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchNote {
@@ -374,6 +426,9 @@ impl BatchNote {
     /// `db` of a batch touching several databases or none.
     pub const NO_DB: u16 = u16::MAX;
     const FIXED_LEN: usize = 4 + 8 + 2 + 2;
+    /// The tag that opens a transaction mark, and the mark's whole length.
+    const MARK_TAG: u8 = b'T';
+    const MARK_LEN: usize = 1 + 8 + 1;
 
     /// Serialises the note; a command longer than `u16::MAX` bytes is cut at a character
     /// boundary.
@@ -383,17 +438,48 @@ impl BatchNote {
 
     /// [`BatchNote::encode`] from the parts, for the write path (no note built first).
     pub fn encode_parts(time_ms: u64, db: u16, command: &str) -> Vec<u8> {
+        Self::encode_marked(time_ms, db, command, None)
+    }
+
+    /// [`BatchNote::encode_parts`] with the transaction mark of a batch EXEC writes.
+    pub fn encode_marked(
+        time_ms: u64,
+        db: u16,
+        command: &str,
+        mark: Option<TransactionMark>,
+    ) -> Vec<u8> {
         let mut len = command.len().min(u16::MAX as usize);
         while !command.is_char_boundary(len) {
             len -= 1;
         }
-        let mut out = Vec::with_capacity(Self::FIXED_LEN + len);
+        let mut out = Vec::with_capacity(Self::FIXED_LEN + len + Self::MARK_LEN);
         out.extend_from_slice(Self::MAGIC);
         out.extend_from_slice(&time_ms.to_be_bytes());
         out.extend_from_slice(&db.to_be_bytes());
         out.extend_from_slice(&(len as u16).to_be_bytes());
         out.extend_from_slice(&command.as_bytes()[..len]);
+        if let Some(mark) = mark {
+            out.push(Self::MARK_TAG);
+            out.extend_from_slice(&mark.id.to_be_bytes());
+            out.push(u8::from(mark.closing));
+        }
         out
+    }
+
+    /// The transaction mark of a note; `None` when `raw` is not a note or has no mark.
+    pub fn decode_transaction(raw: &[u8]) -> Option<TransactionMark> {
+        if raw.get(..4)? != Self::MAGIC {
+            return None;
+        }
+        let len = u16::from_be_bytes(raw.get(14..16)?.try_into().ok()?) as usize;
+        let mark = raw.get(Self::FIXED_LEN + len..Self::FIXED_LEN + len + Self::MARK_LEN)?;
+        if mark[0] != Self::MARK_TAG {
+            return None;
+        }
+        Some(TransactionMark {
+            id: u64::from_be_bytes(mark[1..9].try_into().ok()?),
+            closing: mark[9] != 0,
+        })
     }
 
     /// Only the commit time of a note (no allocation, for the replication hot path); `None`
@@ -1120,6 +1206,45 @@ mod tests {
         let back = BatchNote::decode(&long.encode()).expect("decodes");
         assert_eq!(back.command.len(), 65_534);
         assert!(long.command.starts_with(&back.command));
+    }
+
+    #[test]
+    fn transaction_marks_round_trip_and_old_readers_ignore_them() {
+        let mark = TransactionMark {
+            id: 0x0102_0304_0506_0708,
+            closing: true,
+        };
+        let raw = BatchNote::encode_marked(7, 1, "SET", Some(mark));
+        assert_eq!(&raw[16..19], b"SET");
+        assert_eq!(&raw[19..], b"T\x01\x02\x03\x04\x05\x06\x07\x08\x01");
+        assert_eq!(BatchNote::decode_transaction(&raw), Some(mark));
+        let plain = BatchNote::encode_parts(7, 1, "SET");
+        assert_eq!(BatchNote::decode_transaction(&plain), None);
+        // A reader of the note alone sees the same note with or without the mark.
+        assert_eq!(BatchNote::decode(&raw), BatchNote::decode(&plain));
+        assert_eq!(BatchNote::decode_transaction(&raw[..raw.len() - 1]), None);
+        let mut other = plain.clone();
+        other.extend_from_slice(b"Xmore than ten bytes");
+        assert_eq!(BatchNote::decode_transaction(&other), None);
+    }
+
+    #[test]
+    fn transaction_marks_are_read_from_every_note_of_a_record() {
+        let mark = |id, closing| TransactionMark { id, closing };
+        let mut batch = WriteBatch::default();
+        batch.put_log_data(BatchNote::encode_marked(1, 0, "SET", Some(mark(5, false))));
+        batch.put(b"k", b"v");
+        batch.put_log_data(BatchNote::encode_parts(1, 0, "DEL"));
+        batch.delete(b"j");
+        batch.put_log_data(b"not a note");
+        batch.put_log_data(BatchNote::encode_marked(2, 0, "exec", Some(mark(5, true))));
+        batch.put(b"end", b"");
+        assert_eq!(
+            transaction_marks(batch.data()).expect("parses"),
+            vec![mark(5, false), mark(5, true)]
+        );
+        assert!(transaction_marks(&batch.data()[..batch.data().len() - 1]).is_err());
+        assert_eq!(transaction_marks(b"short").expect("empty"), Vec::new());
     }
 
     fn note_op(command: &str) -> BatchOp {

@@ -345,6 +345,9 @@ impl SysKey {
     /// On a slave: the master's replication id, then u64 BE the last master sequence number
     /// applied here; written atomically with each applied batch.
     pub const REPL_MASTER: &'static [u8] = b"repl-master";
+    /// u64 BE: the id of the last transaction whose batches were closed (the closing batch
+    /// of an EXEC in the binlog, see `binlog_format`).
+    pub const TRANSACTION_END: &'static [u8] = b"transaction-end";
 
     /// The persisted key counter of physical database `db`.
     pub fn dbsize(db: u16) -> Vec<u8> {

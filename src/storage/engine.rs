@@ -6,6 +6,7 @@
 
 use std::ffi::CStr;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
 use rocksdb::compaction_filter::{CompactionFilter, Decision};
@@ -120,6 +121,8 @@ pub struct Engine {
     cf_ids: [u32; Cf::ALL.len()],
     write_opts: WriteOptions,
     _cache: Cache,
+    /// Shared with the compaction filters (see [`DeadElementFilter`]).
+    expired_are_dead: Arc<AtomicBool>,
 }
 
 impl Drop for Engine {
@@ -132,12 +135,18 @@ impl Drop for Engine {
 
 /// Drops collection elements whose version is not their key's live version (deleted,
 /// overwritten or expired keys): the background half of O(1) deletion.
+///
+/// Expired keys count as dead only where this node's clock decides expiry (a master). A
+/// slave keeps the elements of a key its clock finds expired: the master may still PERSIST
+/// it, and its DEL arrives through replication anyway.
 struct DeadElementFilter {
     db: Weak<DB>,
     /// The last meta key looked up and the live version it had (`None`: no live collection);
     /// consecutive elements mostly share a key, so most decisions cost no lookup.
     last: Option<(Vec<u8>, Option<u64>)>,
     now_ms: u64,
+    /// Whether an expired key's elements are dead (see [`Engine::set_expired_elements_dead`]).
+    expired_are_dead: bool,
 }
 
 impl DeadElementFilter {
@@ -147,7 +156,9 @@ impl DeadElementFilter {
         let raw = db.get_pinned_cf(cf, meta_key).map_err(|_| ())?;
         Ok(raw.and_then(|raw| {
             let meta = MetaValue::decode(&raw)?;
-            if !meta.data_type.is_collection() || meta.is_expired(self.now_ms) {
+            if !meta.data_type.is_collection()
+                || (self.expired_are_dead && meta.is_expired(self.now_ms))
+            {
                 return None;
             }
             CollectionHeader::decode(&meta.body).map(|h| h.version)
@@ -186,6 +197,7 @@ impl CompactionFilter for DeadElementFilter {
 /// Creates a [`DeadElementFilter`] per compaction, once the database is open.
 struct DeadElementFilterFactory {
     db: Arc<OnceLock<Weak<DB>>>,
+    expired_are_dead: Arc<AtomicBool>,
 }
 
 impl CompactionFilterFactory for DeadElementFilterFactory {
@@ -196,6 +208,7 @@ impl CompactionFilterFactory for DeadElementFilterFactory {
             db: self.db.get().cloned().unwrap_or_default(),
             last: None,
             now_ms: super::now_ms(),
+            expired_are_dead: self.expired_are_dead.load(Ordering::Relaxed),
         }
     }
 
@@ -220,6 +233,9 @@ impl Engine {
             .map_err(|e| StorageError::Engine(format!("cannot create {}: {e}", path.display())))?;
         let cache = Cache::new_lru_cache(opts.block_cache_bytes.max(1 << 20));
         let db_for_filters: Arc<OnceLock<Weak<DB>>> = Arc::default();
+        // Off until the node knows it is a master: a compaction running before then keeps
+        // expired keys' elements rather than drop what a master may still PERSIST.
+        let expired_are_dead = Arc::new(AtomicBool::new(false));
         let compression = match opts.compression.as_str() {
             "lz4" => DBCompressionType::Lz4,
             "zstd" => DBCompressionType::Zstd,
@@ -255,6 +271,7 @@ impl Engine {
             if cf.holds_elements() {
                 o.set_compaction_filter_factory(DeadElementFilterFactory {
                     db: Arc::clone(&db_for_filters),
+                    expired_are_dead: Arc::clone(&expired_are_dead),
                 });
             }
             o
@@ -297,7 +314,14 @@ impl Engine {
             db,
             write_opts,
             _cache: cache,
+            expired_are_dead,
         })
+    }
+
+    /// Whether compactions from now on drop the elements of expired collections: yes on a
+    /// master, whose clock decides expiry; no on a slave, which waits for its master's DEL.
+    pub fn set_expired_elements_dead(&self, dead: bool) {
+        self.expired_are_dead.store(dead, Ordering::Relaxed);
     }
 
     fn handle(&self, cf: Cf) -> &ColumnFamily {
