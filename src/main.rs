@@ -4,6 +4,11 @@ use std::process::ExitCode;
 
 use pika::config::Config;
 
+/// Counts what the server holds on the heap, for INFO's `used_memory`.
+#[global_allocator]
+static ALLOCATOR: pika::util::alloc_counter::CountingAlloc =
+    pika::util::alloc_counter::CountingAlloc;
+
 fn main() -> ExitCode {
     let args = pika::cli::parse_args(std::env::args_os()).unwrap_or_else(|e| e.exit());
     let cfg = match Config::load(args.config_file.as_deref(), &args.overrides) {

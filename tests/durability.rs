@@ -18,10 +18,9 @@ use common::TestServer;
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
+/// A server with `args` (the harness enables DEBUG, which `DEBUG POWER-LOSS` needs).
 fn start(args: &[&str]) -> TestServer {
-    let mut all = vec!["--enable-debug-command", "yes"];
-    all.extend_from_slice(args);
-    TestServer::start_with(&all)
+    TestServer::start_with(args)
 }
 
 fn slave_of(master: &TestServer, args: &[&str]) -> TestServer {

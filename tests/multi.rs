@@ -307,6 +307,205 @@ fn concurrent_writers_never_interleave_with_a_transaction() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Locking: EXEC locks the keys of its commands, or everything when a command reaches further
+
+/// A server where DEBUG SLEEP is allowed and several workers run clients side by side.
+fn server_with_workers() -> TestServer {
+    TestServer::start_with(&["--enable-debug-command", "yes", "--thread-pool-size", "4"])
+}
+
+/// Runs `commands` as one transaction on a new connection in a thread; returns EXEC's reply.
+/// Returns once EXEC is running (it has begun its commands).
+fn spawn_transaction(s: &TestServer, commands: &[&[&str]]) -> std::thread::JoinHandle<Value> {
+    let mut c = s.conn();
+    ok(&mut c, &["CLIENT", "SETNAME", "tx"]);
+    let commands: Vec<Vec<String>> = commands
+        .iter()
+        .map(|args| args.iter().map(|a| a.to_string()).collect())
+        .collect();
+    let (exec_sent, sent) = std::sync::mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        ok(&mut c, &["MULTI"]);
+        for args in &commands {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            queued(&mut c, &args);
+        }
+        exec_sent.send(()).unwrap();
+        val(&mut c, &["EXEC"])
+    });
+    sent.recv().unwrap();
+    // A worker takes every client that is ready at once as one round: a probe sent together
+    // with EXEC would wait for it.
+    std::thread::sleep(Duration::from_millis(100));
+    let mut probe = s.conn();
+    let list: String = cmd(&mut probe, &["CLIENT", "LIST"]).unwrap();
+    assert!(
+        list.lines()
+            .any(|l| l.contains(" name=tx ") && l.contains(" cmd=exec ")),
+        "EXEC is not running: {list}"
+    );
+    assert!(
+        !handle.is_finished(),
+        "EXEC ended before the test could act"
+    );
+    handle
+}
+
+/// The replies of an EXEC that must have run.
+fn replies(v: Value) -> Vec<Value> {
+    match v {
+        Value::Array(replies) => replies,
+        other => panic!("EXEC did not run: {other:?}"),
+    }
+}
+
+#[test]
+fn exec_does_not_hold_up_clients_on_other_keys() {
+    let s = server_with_workers();
+    let tx = spawn_transaction(&s, &[&["DEBUG", "SLEEP", "2"], &["SET", "a", "1"]]);
+    let mut other = s.conn();
+    let started = Instant::now();
+    ok(&mut other, &["SET", "b", "1"]);
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(200), "SET b waited {took:?}");
+    assert_eq!(replies(tx.join().unwrap()), vec![Value::Okay, Value::Okay]);
+    assert_eq!(val(&mut other, &["GET", "a"]), b("1"));
+}
+
+#[test]
+fn writes_to_a_key_of_the_transaction_wait_for_exec() {
+    let s = server_with_workers();
+    let mut c = s.conn();
+    ok(&mut c, &["SET", "k", "before"]);
+    // GET is only read inside the transaction: it is locked all the same.
+    let tx = spawn_transaction(
+        &s,
+        &[&["GET", "k"], &["DEBUG", "SLEEP", "0.6"], &["GET", "k"]],
+    );
+    let started = Instant::now();
+    ok(&mut c, &["SET", "k", "during"]);
+    let took = started.elapsed();
+    assert_eq!(
+        replies(tx.join().unwrap()),
+        vec![b("before"), Value::Okay, b("before")]
+    );
+    assert!(
+        took >= Duration::from_millis(200),
+        "SET k waited only {took:?}"
+    );
+    assert_eq!(val(&mut c, &["GET", "k"]), b("during"));
+}
+
+#[test]
+fn concurrent_transactions_on_one_key_serialize() {
+    let s = server_with_workers();
+    const THREADS: usize = 4;
+    const TXS: usize = 100;
+    let threads: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let mut c = s.conn();
+            std::thread::spawn(move || {
+                for _ in 0..TXS {
+                    ok(&mut c, &["MULTI"]);
+                    queued(&mut c, &["GET", "x"]);
+                    queued(&mut c, &["INCR", "x"]);
+                    queued(&mut c, &["INCR", "x"]);
+                    let got = replies(val(&mut c, &["EXEC"]));
+                    let before = match &got[0] {
+                        Value::Nil => 0,
+                        Value::BulkString(raw) => String::from_utf8_lossy(raw).parse().unwrap(),
+                        other => panic!("GET x gave {other:?}"),
+                    };
+                    assert_eq!(
+                        got[1..],
+                        [Value::Int(before + 1), Value::Int(before + 2)],
+                        "another transaction interleaved"
+                    );
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let mut c = s.conn();
+    assert_eq!(int(&mut c, &["GET", "x"]), (THREADS * TXS * 2) as i64);
+}
+
+#[test]
+fn keys_and_dbsize_inside_a_transaction_see_no_concurrent_write() {
+    let s = server_with_workers();
+    let mut c = s.conn();
+    ok(&mut c, &["SET", "first", "1"]);
+    let tx = spawn_transaction(
+        &s,
+        &[
+            &["KEYS", "*"],
+            &["DBSIZE"],
+            &["DEBUG", "SLEEP", "0.5"],
+            &["KEYS", "*"],
+            &["DBSIZE"],
+        ],
+    );
+    ok(&mut c, &["SET", "second", "2"]);
+    let got = replies(tx.join().unwrap());
+    assert_eq!(got[0], got[3], "KEYS changed inside the transaction");
+    assert_eq!(got[1], Value::Int(1));
+    assert_eq!(
+        got[4],
+        Value::Int(1),
+        "DBSIZE changed inside the transaction"
+    );
+    assert_eq!(int(&mut c, &["DBSIZE"]), 2);
+}
+
+#[test]
+fn sort_by_and_get_patterns_inside_a_transaction_see_no_concurrent_write() {
+    let s = server_with_workers();
+    let mut c = s.conn();
+    int(&mut c, &["RPUSH", "ids", "1", "2"]);
+    ok(
+        &mut c,
+        &["MSET", "w_1", "10", "w_2", "20", "o_1", "a", "o_2", "b"],
+    );
+    let sort: &[&str] = &["SORT", "ids", "BY", "w_*", "GET", "o_*"];
+    let tx = spawn_transaction(&s, &[sort, &["DEBUG", "SLEEP", "0.5"], sort]);
+    // Reorders the sort and renames an element: neither may show half way.
+    ok(&mut c, &["MSET", "w_1", "30", "o_1", "c"]);
+    let got = replies(tx.join().unwrap());
+    assert_eq!(got[0], Value::Array(vec![b("a"), b("b")]));
+    assert_eq!(
+        got[2], got[0],
+        "SORT saw a write made during the transaction"
+    );
+    assert_eq!(val(&mut c, sort), Value::Array(vec![b("b"), b("c")]));
+}
+
+#[test]
+fn transaction_with_flushall_excludes_every_other_client() {
+    let s = server_with_workers();
+    let mut c = s.conn();
+    ok(&mut c, &["SET", "old", "1"]);
+    let tx = spawn_transaction(
+        &s,
+        &[
+            &["FLUSHALL"],
+            &["DEBUG", "SLEEP", "0.5"],
+            &["SET", "after", "1"],
+            &["DBSIZE"],
+        ],
+    );
+    // A write to an unrelated key waits for the whole transaction: FLUSHALL touches every key.
+    ok(&mut c, &["SET", "unrelated", "1"]);
+    assert_eq!(
+        replies(tx.join().unwrap()),
+        vec![Value::Okay, Value::Okay, Value::Okay, Value::Int(1)]
+    );
+    assert_eq!(int(&mut c, &["DBSIZE"]), 2);
+    assert_eq!(val(&mut c, &["GET", "old"]), Value::Nil);
+}
+
+// ---------------------------------------------------------------------------------------------
 // WATCH
 
 /// WATCHes `key`, lets another client run `change`, and returns EXEC's reply.

@@ -17,8 +17,9 @@ use crate::storage::codec::MetaValue;
 
 /// Number of independently locked shards.
 const SHARDS: usize = 64;
-/// Bookkeeping bytes counted per entry on top of key and value.
-const ENTRY_OVERHEAD: usize = 64;
+/// Bookkeeping bytes counted per entry on top of key and value: the map's slot (key vector,
+/// record, stamp) and the eviction queue's slot, with allocator rounding.
+const ENTRY_OVERHEAD: usize = 128;
 
 /// FNV-1a: fast on short keys; the keys are ours (prefixed by db and slot), not adversarial
 /// beyond what a bounded, evicting cache tolerates.
@@ -63,8 +64,9 @@ struct Shard {
     next_stamp: u64,
 }
 
+/// What an entry costs: the key twice (map and eviction queue), the value, the bookkeeping.
 fn entry_size(key: &[u8], value: &MetaValue) -> usize {
-    key.len() + value.body.len() + ENTRY_OVERHEAD
+    2 * key.len() + value.body.len() + ENTRY_OVERHEAD
 }
 
 impl Shard {

@@ -37,7 +37,8 @@ pub(super) fn get(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     Ok(Reply::Map(pairs))
 }
 
-/// CONFIG SET name value [name value ...]: all or nothing.
+/// CONFIG SET name value [name value ...]: all or nothing. Protected directives (paths the
+/// server writes to) need `enable-protected-configs`, checked against the client's address.
 pub(super) fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     if !argv.len().is_multiple_of(2) {
         return Err(CmdError::Syntax);
@@ -48,13 +49,25 @@ pub(super) fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         .collect();
     let _guard = SET_LOCK.lock();
     let mut next = (**ctx.server.config()).clone();
-    next.set_many(&pairs).map_err(CmdError::err)?;
+    next.set_many_from(&pairs, ctx.client.addr.ip())
+        .map_err(CmdError::err)?;
     let level_changed = next.loglevel != ctx.server.config().loglevel;
     if level_changed {
         crate::logging::set_level(&next.loglevel);
     }
     ctx.server.set_config(next);
     Ok(Reply::ok())
+}
+
+/// Positions of the values of sensitive directives (passwords) in a CONFIG SET, which the
+/// slow log and MONITOR show as `(redacted)`. Every pair is looked at, even after an unknown
+/// name, as Redis does, so an error elsewhere in the command never reveals a password.
+pub(super) fn set_secret_args(argv: &[Bytes]) -> Vec<usize> {
+    (2..argv.len())
+        .step_by(2)
+        .filter(|&i| i + 1 < argv.len() && crate::config::is_sensitive(&args::text(&argv[i])))
+        .map(|i| i + 1)
+        .collect()
 }
 
 /// CONFIG RESETSTAT: zeroes INFO's counters (the slow log is kept, as in Redis).

@@ -32,9 +32,9 @@ pub const COMMANDS: &[CommandSpec] = &[
     command!("select", 2, [LOADING, STALE, FAST], KeySpec::None, [FAST, CONNECTION], "connection",
              "Changes the selected database.", select),
     command!("auth", -2, [NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY], KeySpec::None, [FAST, CONNECTION], "connection",
-             "Authenticates the connection.", auth),
+             "Authenticates the connection.", auth, secrets: auth_secret_args),
     command!("hello", -1, [NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY], KeySpec::None, [FAST, CONNECTION], "connection",
-             "Handshakes with the Redis server.", hello),
+             "Handshakes with the Redis server.", hello, secrets: hello_secret_args),
     CLIENT,
 ];
 
@@ -141,6 +141,34 @@ fn auth(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     Ok(Reply::ok())
 }
 
+/// Every argument of AUTH is a credential: the slow log and MONITOR show none of them. (Redis
+/// leaves the arguments of a malformed AUTH with more than two unredacted; hiding them too
+/// costs nothing and protects a mistyped command line.)
+fn auth_secret_args(argv: &[Bytes]) -> Vec<usize> {
+    (1..argv.len()).collect()
+}
+
+/// The user name and password after each `AUTH` option of HELLO, found the way [`hello`]
+/// reads its options (a SETNAME value is skipped, so a client named "auth" stays visible).
+/// Unlike Redis, scanning starts at the protocol version and goes on past an unknown option,
+/// so a password is hidden even in a HELLO that fails (`HELLO AUTH user pass`, a typo).
+fn hello_secret_args(argv: &[Bytes]) -> Vec<usize> {
+    let mut secrets = Vec::new();
+    let mut j = 1;
+    while let Some(opt) = argv.get(j) {
+        let more = argv.len() - 1 - j;
+        if args::is(opt, "auth") && more >= 2 {
+            secrets.extend([j + 1, j + 2]);
+            j += 3;
+        } else if args::is(opt, "setname") && more >= 1 {
+            j += 2;
+        } else {
+            j += 1;
+        }
+    }
+    secrets
+}
+
 /// `HELLO [protover [AUTH user pass] [SETNAME name]]`: switches protocol, optionally
 /// authenticating and naming the connection, and describes the server.
 fn hello(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
@@ -208,4 +236,41 @@ fn hello(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         (field("role"), field("master")),
         (field("modules"), Reply::Array(Vec::new())),
     ]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(args: &[&str]) -> Vec<Bytes> {
+        args.iter()
+            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn hello_hides_only_auth_credentials() {
+        let cases: &[(&[&str], &[usize])] = &[
+            (&["hello"], &[]),
+            (&["hello", "3"], &[]),
+            (&["hello", "3", "auth", "u", "p"], &[3, 4]),
+            (
+                &["hello", "3", "setname", "auth", "auth", "u", "p"],
+                &[5, 6],
+            ),
+            (&["hello", "3", "auth", "u"], &[]),
+            // Failing HELLOs hide their credentials too.
+            (&["hello", "auth", "u", "p"], &[2, 3]),
+            (&["hello", "3", "bogus", "AUTH", "u", "p"], &[4, 5]),
+        ];
+        for (args, secret) in cases {
+            assert_eq!(hello_secret_args(&argv(args)), *secret, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn auth_hides_every_argument() {
+        assert_eq!(auth_secret_args(&argv(&["auth", "p"])), [1]);
+        assert_eq!(auth_secret_args(&argv(&["auth", "u", "p", "x"])), [1, 2, 3]);
+    }
 }

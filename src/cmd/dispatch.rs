@@ -71,6 +71,21 @@ pub fn execute(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
         let reply = Reply::err(CmdError::WrongArity(spec.name.to_string()).to_string());
         return reject(server, client, Some((idx, spec)), reply);
     }
+    // Before authentication, as in Redis: DEBUG is refused to everyone the setting excludes.
+    if spec.flags.contains(CmdFlags::PROTECTED)
+        && !crate::config::protected_action_allowed(
+            &server.config().enable_debug_command,
+            client.addr.ip(),
+        )
+    {
+        let reply = Reply::err(format!(
+            "ERR {} command not allowed. If the enable-debug-command option is set to \"local\", \
+             you can run it from a local connection, otherwise you need to set this option in \
+             the configuration file, and then restart the server.",
+            spec.name.to_ascii_uppercase()
+        ));
+        return reject(server, client, Some((idx, spec)), reply);
+    }
     if !client.is_authenticated() && !spec.flags.contains(CmdFlags::NO_AUTH) {
         let reply = Reply::err("NOAUTH Authentication required.");
         return reject(server, client, Some((idx, spec)), reply);
@@ -108,8 +123,17 @@ fn allowed_while_subscribed(name: &str) -> bool {
     )
 }
 
+/// The command `argv` names (descending into subcommands), if any.
+pub fn resolve_spec(argv: &[Bytes]) -> Option<&'static CommandSpec> {
+    if argv.is_empty() {
+        return None;
+    }
+    resolve(argv).ok().map(|(_, spec)| spec)
+}
+
 /// Runs a command queued by MULTI (checked when it was queued), inside EXEC: the caller
-/// holds the structure lock, so the key locks below are granted without locking.
+/// holds the locks of every key it declares (or the whole store), so the key locks below are
+/// granted without locking.
 pub fn execute_queued(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
     match resolve(argv) {
         Ok((idx, spec)) => run(server, client, idx, spec, argv),
@@ -140,7 +164,9 @@ fn run(
             .flags
             .intersects(CmdFlags::ADMIN.union(CmdFlags::SKIP_MONITOR))
     {
-        server.monitors.feed(client, client.db(), argv);
+        server
+            .monitors
+            .feed(client, client.db(), &spec.shown_args(argv));
     }
 
     let start = Instant::now();
@@ -230,7 +256,7 @@ fn maybe_slowlog(
         .map(|n| String::from_utf8_lossy(&n).into_owned())
         .unwrap_or_default();
     server.slowlog.push(
-        argv,
+        &spec.shown_args(argv),
         elapsed_us,
         cfg.slowlog_max_len,
         client.addr.to_string(),

@@ -7,6 +7,7 @@
 
 use bytes::Bytes;
 
+use super::random_picks;
 use super::spec::{CommandSpec, KeySpec};
 use super::{args, CmdError, CmdResult, Ctx};
 use crate::command;
@@ -333,9 +334,6 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     Ok(bulk(new))
 }
 
-/// Largest count of repeating HRANDFIELD picks served: the whole answer is built in memory.
-const MAX_REPEATING_PICKS: u64 = 1 << 24;
-
 fn hrandfield(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     if argv.len() == 2 {
         let picked =
@@ -361,15 +359,12 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     if with_values && !(-i64::MAX / 2..=i64::MAX / 2).contains(&count) {
         return Err(CmdError::err("value is out of range"));
     }
-    let want = if count < 0 {
-        let n = count.unsigned_abs();
-        if n > MAX_REPEATING_PICKS {
-            return Err(CmdError::err("value is out of range"));
-        }
-        RandomFields::Repeating(n)
+    // Repeating picks are drawn from a bounded pool while the reply is written.
+    let want = RandomFields::Distinct(if count < 0 {
+        count.unsigned_abs().min(random_picks::POOL_MAX)
     } else {
-        RandomFields::Distinct(count as u64)
-    };
+        count as u64
+    });
     if count == 0 {
         // Still a type check, as Redis looks the key up first.
         ctx.storage().hash_len(ctx.db(), &argv[1])?;
@@ -380,18 +375,15 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         .hash_random(ctx.db(), &argv[1], want, with_values)?
         .unwrap_or_default();
     let resp3 = ctx.client.protocol() == Protocol::Resp3;
-    let mut out = Vec::with_capacity(picked.len() * if with_values && !resp3 { 2 } else { 1 });
-    for (field, value) in picked {
-        match value {
-            Some(v) if resp3 => out.push(Reply::Array(vec![bulk(field), bulk(v)])),
-            Some(v) => {
-                out.push(bulk(field));
-                out.push(bulk(v));
-            }
-            None => out.push(bulk(field)),
-        }
+    let picks = picked.into_iter().map(|(field, value)| match value {
+        Some(v) if resp3 => vec![Reply::Array(vec![bulk(field), bulk(v)])],
+        Some(v) => vec![bulk(field), bulk(v)],
+        None => vec![bulk(field)],
+    });
+    if count < 0 {
+        return Ok(random_picks::reply(picks.collect(), count.unsigned_abs()));
     }
-    Ok(Reply::Array(out))
+    Ok(Reply::Array(picks.flatten().collect()))
 }
 
 fn hscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {

@@ -190,23 +190,48 @@ pub(super) fn rss_bytes() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
+/// The highest `used_memory` INFO has reported.
+static USED_MEMORY_PEAK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 fn memory_section(server: &ServerState, w: &mut Lines<'_>) {
     let cfg = server.config();
     let rss = rss_bytes();
     let engine = server.storage.engine();
-    let memtables: u64 = Cf::ALL
-        .iter()
-        .filter_map(|&cf| engine.property_int(cf, "rocksdb.cur-size-all-mem-tables"))
-        .sum();
-    // There is no allocator accounting; the resident size is the honest upper bound.
-    let used = rss.max(memtables);
+    let sum = |property: &str| -> u64 {
+        Cf::ALL
+            .iter()
+            .filter_map(|&cf| engine.property_int(cf, property))
+            .sum()
+    };
+    let memtables = sum("rocksdb.cur-size-all-mem-tables");
+    let table_readers = sum("rocksdb.estimate-table-readers-mem");
+    // One block cache is shared by every column family.
+    let block_cache = engine
+        .property_int(Cf::Meta, "rocksdb.block-cache-usage")
+        .unwrap_or(0);
+    let rocksdb = memtables + table_readers + block_cache;
+    // What the server's own code holds (buffers, cached records); RocksDB's share is below.
+    let used = match crate::util::alloc_counter::allocated_bytes() {
+        0 => rss.saturating_sub(rocksdb),
+        n => n,
+    };
+    let peak = USED_MEMORY_PEAK
+        .fetch_max(used, std::sync::atomic::Ordering::Relaxed)
+        .max(used);
     w.field("used_memory", used);
     w.field("used_memory_human", human_bytes(used));
     w.field("used_memory_rss", rss);
     w.field("used_memory_rss_human", human_bytes(rss));
-    w.field("used_memory_peak", used);
-    w.field("used_memory_peak_human", human_bytes(used));
+    w.field("used_memory_peak", peak);
+    w.field("used_memory_peak_human", human_bytes(peak));
     w.field("used_memory_memtables", memtables);
+    w.field("used_memory_rocksdb_block_cache", block_cache);
+    w.field("used_memory_rocksdb_table_readers", table_readers);
+    w.field("used_memory_rocksdb", rocksdb);
+    w.field(
+        "mem_fragmentation_ratio",
+        format!("{:.2}", rss as f64 / (used + rocksdb).max(1) as f64),
+    );
     let cache = server.storage.cache();
     w.field("cache_used_memory", cache.used_bytes());
     w.field("cache_keys", cache.len());
@@ -268,6 +293,10 @@ fn stats_section(server: &ServerState, w: &mut Lines<'_>) {
     w.field("total_net_input_bytes", load(&s.total_net_input_bytes));
     w.field("total_net_output_bytes", load(&s.total_net_output_bytes));
     w.field("rejected_connections", load(&s.rejected_connections));
+    w.field(
+        "client_output_buffer_limit_disconnections",
+        load(&s.output_buffer_limit_disconnections),
+    );
     let repl = &server.replication;
     w.field("sync_full", load(&repl.sync_full));
     w.field("sync_partial_ok", load(&repl.sync_partial_ok));

@@ -25,6 +25,7 @@ mod list;
 mod memory_cmd;
 pub mod multi;
 mod pubsub;
+mod random_picks;
 pub mod replication_cmd;
 mod server_cmd;
 mod set;

@@ -2,18 +2,27 @@
 //! applies between MULTI and EXEC.
 //!
 //! Inside MULTI every command except the transaction controls is checked (lookup, arity,
-//! authentication, NO_MULTI) and queued; a rejected command fails the whole transaction. EXEC
-//! takes the storage's structure lock exclusively, so no other client writes while the queued
-//! commands run one after the other through the normal dispatch path (the key locks they ask
-//! for are granted to the holder without locking). Blocking commands inside EXEC answer their
-//! timeout reply at once. WATCH registers exact keys with `storage::watch`; a write to one of
-//! them, or the expiry of a key that was live when watched, makes EXEC reply a null array.
+//! authentication, NO_MULTI) and queued; a rejected command fails the whole transaction.
+//!
+//! EXEC locks, once and in the usual ascending order, the keys every queued command declares
+//! (its key spec, read or write) plus the client's watched keys, then checks the watches and
+//! runs the commands one after the other through the normal dispatch path; the key locks they
+//! ask for are granted to the holder without locking (`storage::lock`). Clients on other keys
+//! run meanwhile; no other write, and no other transaction, touches a key of the transaction
+//! half way (plain reads take no locks, as outside transactions). A transaction with a
+//! command that reaches beyond its declared keys (`declared_keys`: FLUSHALL, KEYS, SORT BY
+//! ...) holds the structure lock exclusively instead, so nothing else runs; so does every
+//! transaction on a slave, whose master's batches take no key locks.
+//!
+//! Blocking commands inside EXEC answer their timeout reply at once. WATCH registers exact
+//! keys with `storage::watch`; a write to one of them, or the expiry of a key that was live
+//! when watched, makes EXEC reply a null array.
 
 use bytes::Bytes;
 
 use super::dispatch;
-use super::spec::{CommandSpec, KeySpec};
-use super::{CmdError, CmdResult, Ctx};
+use super::spec::{CmdFlags, CommandSpec, KeySpec};
+use super::{args, CmdError, CmdResult, Ctx};
 use crate::command;
 use crate::resp::Reply;
 use crate::state::client::{Client, Transaction};
@@ -131,6 +140,54 @@ impl Drop for Executing<'_> {
     }
 }
 
+/// DEBUG subcommands that touch no key.
+const KEYLESS_DEBUG: &[&str] = &[
+    "help",
+    "sleep",
+    "set-active-expire",
+    "quicklist-packed-threshold",
+    "error",
+    "log",
+];
+
+/// Positions of the keys a queued command touches, or None when it reaches beyond the keys
+/// its spec declares and the transaction must hold the whole store.
+fn declared_keys(spec: &CommandSpec, argv: &[Bytes]) -> Option<Vec<usize>> {
+    let positions = spec.key_positions(argv);
+    // FLUSHALL, FLUSHDB, SWAPDB, KEYS, SCAN, RANDOMKEY, DBSIZE: the whole keyspace.
+    if spec.flags.intersects(CmdFlags::WRITE | CmdFlags::READONLY) && positions.is_empty() {
+        return None;
+    }
+    let reaches_beyond = match spec.name {
+        // BY and GET patterns name other keys.
+        "sort" | "sort_ro" => argv
+            .iter()
+            .skip(2)
+            .any(|a| args::is(a, "by") || args::is(a, "get")),
+        // DIGEST, DIGEST-VALUE and RELOAD read keys their spec does not name.
+        "debug" => !argv
+            .get(1)
+            .is_some_and(|sub| KEYLESS_DEBUG.iter().any(|name| args::is(sub, name))),
+        _ => false,
+    };
+    (!reaches_beyond).then_some(positions)
+}
+
+/// The keys of all `queued` commands, or None when one of them needs the whole store.
+fn transaction_keys(queued: &[Vec<Bytes>]) -> Option<Vec<Bytes>> {
+    let mut keys = Vec::new();
+    for argv in queued {
+        // Unknown commands were refused while queueing: nothing to lock for them.
+        let Some(spec) = dispatch::resolve_spec(argv) else {
+            continue;
+        };
+        for i in declared_keys(spec, argv)? {
+            keys.push(argv[i].clone());
+        }
+    }
+    Some(keys)
+}
+
 fn exec(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     let Some(tx) = ctx.client.transaction().take() else {
         return Err(CmdError::err("EXEC without MULTI"));
@@ -143,8 +200,26 @@ fn exec(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
             "EXECABORT Transaction discarded because of previous errors.".into(),
         ));
     }
-    // From here until the last reply no other client writes anything.
-    let _structure = storage.lock_structure();
+    // From here until the last reply no other write or transaction touches a key of this
+    // one; the watched keys are locked too, so their check holds for the whole run.
+    // A slave applies its master's batches without key locks: only the exclusive lock keeps
+    // them out (its clients do not write, so they are not held up).
+    let keys = if storage.is_replica() {
+        None
+    } else {
+        transaction_keys(&tx.queued)
+    };
+    let watched = storage.watches.keys_of(id);
+    let (_keys_locked, _store_locked) = match &keys {
+        Some(keys) => {
+            let all = keys
+                .iter()
+                .map(|k| k.as_ref())
+                .chain(watched.iter().map(|(_, k)| k.as_slice()));
+            (Some(storage.lock_keys_held(all)), None)
+        }
+        None => (None, Some(storage.lock_structure())),
+    };
     let dirty = storage.watches.is_dirty(id) || watched_key_expired(storage, id);
     storage.watches.unwatch_all(id);
     if dirty {
@@ -152,11 +227,16 @@ fn exec(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     }
     ctx.client.set_executing(true);
     let _executing = Executing(ctx.client);
+    // Its batches reach a slave as one group, applied there at once.
+    let group = storage.begin_transaction();
     let replies = tx
         .queued
         .iter()
         .map(|argv| dispatch::execute_queued(ctx.server, ctx.client, argv))
         .collect();
+    if let Err(e) = group.finish() {
+        tracing::error!("cannot write the end of a transaction to the binlog: {e}");
+    }
     Ok(Reply::Array(replies))
 }
 

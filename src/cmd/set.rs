@@ -7,6 +7,7 @@
 
 use bytes::Bytes;
 
+use super::random_picks;
 use super::spec::{CommandSpec, KeySpec};
 use super::{args, CmdError, CmdResult, Ctx};
 use crate::command;
@@ -116,10 +117,21 @@ fn srandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
                     i64::MAX
                 )));
             }
-            let picked =
-                ctx.storage()
-                    .srandmember_count(ctx.db(), &argv[1], n.unsigned_abs(), n < 0)?;
-            Ok(Reply::Array(members_reply(picked)))
+            let count = n.unsigned_abs();
+            if n >= 0 {
+                let picked = ctx
+                    .storage()
+                    .srandmember_distinct(ctx.db(), &argv[1], count)?;
+                return Ok(Reply::Array(members_reply(picked)));
+            }
+            // Repeating picks are drawn from a bounded pool while the reply is written.
+            let pool = ctx.storage().srandmember_distinct(
+                ctx.db(),
+                &argv[1],
+                count.min(random_picks::POOL_MAX),
+            )?;
+            let pool = pool.into_iter().map(|m| vec![Reply::bulk(m)]).collect();
+            Ok(random_picks::reply(pool, count))
         }
         _ => Err(CmdError::Syntax),
     }

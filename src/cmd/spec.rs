@@ -31,6 +31,9 @@ bitflags! {
         /// Internal, not reported: looking at the keys does not count as an access for OBJECT
         /// IDLETIME (TYPE, TTL, EXISTS, OBJECT).
         const NO_TOUCH = 1 << 17;
+        /// Internal, not reported: refused unless `enable-debug-command` admits the client
+        /// (DEBUG; Redis' `CMD_PROTECTED`).
+        const PROTECTED = 1 << 18;
     }
 }
 
@@ -130,6 +133,21 @@ fn keynum_positions(argv: &[Bytes], numkeys_at: usize, first: usize, step: usize
         .collect()
 }
 
+/// Which arguments of a command are secrets (passwords): a function of the full argument
+/// vector returning their positions. The slow log and MONITOR show those as `(redacted)`, as
+/// Redis does with `redactClientCommandArgument`.
+#[derive(Clone, Copy)]
+pub struct SecretArgs(pub fn(&[Bytes]) -> Vec<usize>);
+
+impl std::fmt::Debug for SecretArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretArgs")
+    }
+}
+
+/// What the slow log and MONITOR show in place of a secret argument.
+pub const REDACTED: &[u8] = b"(redacted)";
+
 /// The last key position of a [`KeySpec::Range`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyEnd {
@@ -158,6 +176,8 @@ pub struct CommandSpec {
     pub handler: Handler,
     /// Subcommands of a container command (CONFIG, CLIENT, ...); dispatch goes by `argv[1]`.
     pub subcommands: &'static [CommandSpec],
+    /// Arguments never shown by the slow log or MONITOR (passwords); `None` for most commands.
+    pub secrets: Option<SecretArgs>,
 }
 
 impl CommandSpec {
@@ -168,6 +188,21 @@ impl CommandSpec {
         } else {
             argc >= self.arity.unsigned_abs() as usize
         }
+    }
+
+    /// `argv` as the slow log and MONITOR may show it: every secret argument replaced by
+    /// `(redacted)`. Borrows `argv` unchanged for commands without secrets.
+    pub fn shown_args<'a>(&self, argv: &'a [Bytes]) -> std::borrow::Cow<'a, [Bytes]> {
+        let Some(SecretArgs(find)) = self.secrets else {
+            return std::borrow::Cow::Borrowed(argv);
+        };
+        let mut shown = argv.to_vec();
+        for i in find(argv) {
+            if let Some(arg) = shown.get_mut(i) {
+                *arg = Bytes::from_static(REDACTED);
+            }
+        }
+        std::borrow::Cow::Owned(shown)
     }
 
     /// Positions of the keys in `argv` (COMMAND GETKEYS, locking, cluster routing).
@@ -332,11 +367,12 @@ impl KeySpec {
 }
 
 /// Builds a [`CommandSpec`] from one line: name, arity, flags, keys, ACL categories, group,
-/// summary, handler, and optionally subcommands.
+/// summary, handler, and optionally subcommands and the finder of secret arguments
+/// (`secrets: some_fn`, see [`SecretArgs`]).
 #[macro_export]
 macro_rules! command {
     ($name:literal, $arity:expr, [$($flag:ident),*], $keys:expr, [$($acl:ident),*], $group:literal,
-     $summary:literal, $handler:path $(, subcommands: $subs:expr)?) => {
+     $summary:literal, $handler:path $(, subcommands: $subs:expr)? $(, secrets: $secrets:path)?) => {
         $crate::cmd::spec::CommandSpec {
             name: $name,
             arity: $arity,
@@ -349,10 +385,13 @@ macro_rules! command {
             summary: $summary,
             handler: $handler,
             subcommands: $crate::command!(@subs $($subs)?),
+            secrets: $crate::command!(@secrets $($secrets)?),
         }
     };
     (@subs) => { &[] };
     (@subs $subs:expr) => { $subs };
+    (@secrets) => { None };
+    (@secrets $secrets:path) => { Some($crate::cmd::spec::SecretArgs($secrets)) };
 }
 
 #[cfg(test)]
@@ -375,6 +414,7 @@ mod tests {
             summary: "",
             handler: noop,
             subcommands: &[],
+            secrets: None,
         }
     }
 

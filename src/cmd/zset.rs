@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use rand::Rng;
 
+use super::random_picks;
 use super::spec::{CommandSpec, KeySpec};
 use super::{args, CmdError, CmdResult, Ctx};
 use crate::command;
@@ -188,24 +189,26 @@ fn is_resp3(ctx: &Ctx<'_>) -> bool {
 
 /// Members, or with scores: a flat member/score array in RESP2, [member, score] pairs in RESP3.
 fn scored_reply(ctx: &Ctx<'_>, items: Vec<ScoredMember>, withscores: bool) -> Reply {
-    if !withscores {
-        return Reply::Array(items.into_iter().map(|(m, _)| Reply::bulk(m)).collect());
-    }
-    if is_resp3(ctx) {
-        Reply::Array(
-            items
-                .into_iter()
-                .map(|(m, s)| Reply::Array(vec![Reply::bulk(m), Reply::Double(s)]))
-                .collect(),
-        )
-    } else {
-        let mut out = Vec::with_capacity(items.len() * 2);
-        for (m, s) in items {
-            out.push(Reply::bulk(m));
-            out.push(Reply::Double(s));
-        }
-        Reply::Array(out)
-    }
+    Reply::Array(
+        scored_items(ctx, items, withscores)
+            .into_iter()
+            .flatten()
+            .collect(),
+    )
+}
+
+/// The reply items of each member: the member, or with scores [member, score] in RESP3 and
+/// member, score in RESP2.
+fn scored_items(ctx: &Ctx<'_>, items: Vec<ScoredMember>, withscores: bool) -> Vec<Vec<Reply>> {
+    let resp3 = is_resp3(ctx);
+    items
+        .into_iter()
+        .map(|(m, s)| match (withscores, resp3) {
+            (false, _) => vec![Reply::bulk(m)],
+            (true, true) => vec![Reply::Array(vec![Reply::bulk(m), Reply::Double(s)])],
+            (true, false) => vec![Reply::bulk(m), Reply::Double(s)],
+        })
+        .collect()
 }
 
 /// Always [member, score] pairs (ZMPOP and BZMPOP in both protocols).
@@ -637,9 +640,16 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     }
     let size = c.len();
     let count = l.unsigned_abs();
+    // Repeating picks (a negative count) are drawn from a bounded pool of distinct members
+    // while the reply is written.
+    let distinct = if l < 0 {
+        count.min(random_picks::POOL_MAX)
+    } else {
+        count
+    };
     let mut rng = rand::thread_rng();
     // Sampling by rank walks the order; a whole copy is cheaper when much of it is wanted.
-    let whole = size <= 4096 || count.saturating_mul(16) >= size;
+    let whole = size <= 4096 || distinct.saturating_mul(16) >= size;
     let all = if whole { st.zall(&c)? } else { Vec::new() };
     let pick = |rank: u64| -> Result<ScoredMember, CmdError> {
         if whole {
@@ -652,11 +662,7 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             .next()
             .unwrap_or_default())
     };
-    let items: Vec<ScoredMember> = if l < 0 {
-        (0..count)
-            .map(|_| pick(rng.gen_range(0..size)))
-            .collect::<Result<_, _>>()?
-    } else if count >= size {
+    let items: Vec<ScoredMember> = if distinct >= size {
         if whole {
             all.clone()
         } else {
@@ -664,7 +670,7 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         }
     } else {
         let mut ranks =
-            rand::seq::index::sample(&mut rng, size as usize, count as usize).into_vec();
+            rand::seq::index::sample(&mut rng, size as usize, distinct as usize).into_vec();
         if !whole {
             ranks.sort_unstable();
         }
@@ -673,6 +679,10 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             .map(|r| pick(r as u64))
             .collect::<Result<_, _>>()?
     };
+    if l < 0 {
+        let pool = scored_items(ctx, items, withscores);
+        return Ok(random_picks::reply(pool, count));
+    }
     Ok(scored_reply(ctx, items, withscores))
 }
 

@@ -34,6 +34,9 @@ pub enum Kind {
     Enum(&'static [&'static str]),
     /// A filesystem path, taken literally.
     Path,
+    /// `client-output-buffer-limit`: `<class> <hard> <soft> <seconds>` groups; a setting changes
+    /// only the classes it names.
+    OutputLimits,
 }
 
 /// Table helper: an integer directive with inclusive bounds.
@@ -57,10 +60,32 @@ pub const BOOL: Kind = Kind::Bool;
 pub const STR: Kind = Kind::Str;
 /// Table helper: a path.
 pub const PATH: Kind = Kind::Path;
+/// Table helper: per-class output buffer limits.
+pub const OUTPUT_LIMITS: Kind = Kind::OutputLimits;
+/// Whether, and on which conditions, CONFIG SET may change a directive while the server runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Read once at start-up; CONFIG SET answers "can't set immutable config".
+    Startup,
+    /// CONFIG SET may change it.
+    Runtime,
+    /// A location the server writes files to. CONFIG SET may change it only where
+    /// `enable-protected-configs` allows (Redis' `PROTECTED_CONFIG`): a client able to point
+    /// it anywhere could make the server overwrite any file it has access to.
+    Protected,
+    /// CONFIG SET may change it, but the value is a secret (a password): the slow log and
+    /// MONITOR show it as `(redacted)` (Redis' `SENSITIVE_CONFIG`).
+    Sensitive,
+}
+
 /// Table helper: CONFIG SET may change the directive while the server runs.
-pub const RUNTIME: bool = true;
+pub const RUNTIME: Access = Access::Runtime;
 /// Table helper: the directive is read once at start-up only.
-pub const STARTUP: bool = false;
+pub const STARTUP: Access = Access::Startup;
+/// Table helper: CONFIG SET may change it only if `enable-protected-configs` allows.
+pub const PROTECTED: Access = Access::Protected;
+/// Table helper: CONFIG SET may change it; the value never shows in the slow log.
+pub const SENSITIVE: Access = Access::Sensitive;
 
 /// `i32::MAX` widened, for table bounds.
 pub const I32_MAX: i64 = i32::MAX as i64;
@@ -81,7 +106,7 @@ pub struct Directive {
     /// Syntax and limits of the value.
     pub kind: Kind,
     /// Whether CONFIG SET may change it at run time.
-    pub runtime: bool,
+    pub access: Access,
     /// One-line description.
     pub doc: &'static str,
 }
@@ -116,6 +141,8 @@ impl Directive {
                 .map(Value::Bool)
                 .ok_or_else(|| "argument must be 'yes' or 'no'".to_string()),
             Kind::Str | Kind::Path => Ok(Value::Text(text.to_string())),
+            Kind::OutputLimits => super::output_limit::OutputLimits::parse_classes(text)
+                .map(|_| Value::Text(text.to_string())),
             Kind::Enum(values) => parse_enum(values, text).map(Value::Text).ok_or_else(|| {
                 let names: Vec<&str> = values.iter().map(|v| canonical_spelling(v)).collect();
                 format!(
@@ -224,6 +251,11 @@ fn canonical_spelling(entry: &'static str) -> &'static str {
 pub trait FieldValue: Sized {
     fn from_value(v: Value) -> Option<Self>;
     fn render(&self) -> String;
+    /// Stores a new setting; settings that change only part of a value merge here.
+    fn update(&mut self, v: Value) -> Option<()> {
+        *self = Self::from_value(v)?;
+        Some(())
+    }
 }
 
 macro_rules! numeric_field {
@@ -285,9 +317,9 @@ impl FieldValue for PathBuf {
 /// * `pub static DIRECTIVES: &[Directive]` in table order,
 /// * `Config::blank`, `Config::store` and `Config::render` which map a canonical name to its field.
 ///
-/// Row syntax: `field: Type = "name", kind, "default", RUNTIME|STARTUP, "doc";`
+/// Row syntax: `field: Type = "name", kind, "default", RUNTIME|STARTUP|PROTECTED|SENSITIVE, "doc";`
 macro_rules! directives {
-    ($( $field:ident : $ty:ty = $name:literal, $kind:expr, $default:literal, $runtime:expr, $doc:literal; )*) => {
+    ($( $field:ident : $ty:ty = $name:literal, $kind:expr, $default:literal, $access:expr, $doc:literal; )*) => {
         /// Every setting of the server, typed. Built by [`Config::load`] or [`Config::defaults`].
         #[derive(Debug, Clone, PartialEq)]
         pub struct Config {
@@ -302,7 +334,7 @@ macro_rules! directives {
         /// Every directive, in the order of the table (which is also the order of
         /// `conf/pika.conf`).
         pub static DIRECTIVES: &[Directive] = &[
-            $( Directive { name: $name, default: $default, kind: $kind, runtime: $runtime, doc: $doc }, )*
+            $( Directive { name: $name, default: $default, kind: $kind, access: $access, doc: $doc }, )*
         ];
 
         impl Config {
@@ -318,7 +350,7 @@ macro_rules! directives {
             pub(super) fn store(&mut self, name: &str, value: Value) -> Result<(), String> {
                 match name {
                     $( $name => {
-                        self.$field = <$ty as FieldValue>::from_value(value)
+                        <$ty as FieldValue>::update(&mut self.$field, value)
                             .ok_or_else(|| "argument is out of range for this setting".to_string())?;
                     } )*
                     _ => return Err(format!("no such directive '{name}'")),

@@ -7,16 +7,19 @@
 
 mod directive;
 mod file;
+mod output_limit;
 mod table;
 #[cfg(test)]
 mod tests;
 
 use std::fmt;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use crate::util::glob::glob_match;
 
-pub use directive::{parse_memory, Directive, Kind};
+pub use directive::{parse_memory, Access, Directive, Kind};
+pub use output_limit::{ClientClass, OutputLimit, OutputLimits};
 pub use table::{Config, DIRECTIVES, NAME_ALIASES};
 
 /// Where a bad setting came from, so load errors can point at it.
@@ -91,6 +94,32 @@ pub fn lookup(name: &str) -> Option<&'static Directive> {
         .find(|(alias, _)| *alias == lower)
         .map_or(lower.as_str(), |(_, canon)| *canon);
     DIRECTIVES.iter().find(|d| d.name == canonical)
+}
+
+/// True when CONFIG SET shows the value of directive `name` (name or alias, any case) only as
+/// `(redacted)` in the slow log and MONITOR: it is a password.
+pub fn is_sensitive(name: &str) -> bool {
+    lookup(name).is_some_and(|d| d.access == Access::Sensitive)
+}
+
+/// Redis' `allowProtectedAction`: whether a `no|yes|local` setting (`enable-debug-command`,
+/// `enable-protected-configs`) lets a client connected from `peer` act. `local` admits
+/// loopback clients only (127.0.0.0/8, ::1, and 127.x written as an IPv4-mapped IPv6 address).
+pub fn protected_action_allowed(setting: &str, peer: IpAddr) -> bool {
+    match setting {
+        "yes" => true,
+        "local" => is_loopback(peer),
+        _ => false,
+    }
+}
+
+fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(v6.is_loopback(), |v4| v4.is_loopback()),
+    }
 }
 
 fn set_error(name: &str, reason: &str) -> String {
@@ -182,21 +211,44 @@ impl Config {
     }
 
     /// CONFIG SET one directive. Errors are the text after "ERR " as Redis 7 words them.
+    ///
+    /// Protected directives are settable only with `enable-protected-configs yes` (the caller
+    /// is treated as a remote client; see [`Config::set_many_from`]).
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
-        let d = settable(name)?;
+        let d = settable(name, self.enable_protected_configs == "yes")?;
         self.apply(d, value)
             .map_err(|reason| set_error(name, &reason))
     }
 
     /// CONFIG SET with several pairs (Redis 7 allows `CONFIG SET a 1 b 2`): all-or-nothing.
     ///
-    /// Names are checked first (unknown, immutable, given twice), then values are applied
-    /// to a copy that replaces `self` only if every one succeeded.
+    /// Names are checked first (unknown, immutable, protected, given twice), then values are
+    /// applied to a copy that replaces `self` only if every one succeeded. Protected
+    /// directives are settable only with `enable-protected-configs yes`.
     pub fn set_many(&mut self, pairs: &[(String, String)]) -> Result<(), String> {
+        self.set_many_checked(pairs, self.enable_protected_configs == "yes")
+    }
+
+    /// [`Config::set_many`] for a client connected from `peer`: with
+    /// `enable-protected-configs local`, a loopback client may set protected directives too.
+    pub fn set_many_from(
+        &mut self,
+        pairs: &[(String, String)],
+        peer: IpAddr,
+    ) -> Result<(), String> {
+        let allowed = protected_action_allowed(&self.enable_protected_configs, peer);
+        self.set_many_checked(pairs, allowed)
+    }
+
+    fn set_many_checked(
+        &mut self,
+        pairs: &[(String, String)],
+        protected_allowed: bool,
+    ) -> Result<(), String> {
         let mut seen: Vec<&'static str> = Vec::with_capacity(pairs.len());
         let mut resolved = Vec::with_capacity(pairs.len());
         for (name, value) in pairs {
-            let d = settable(name)?;
+            let d = settable(name, protected_allowed)?;
             if seen.contains(&d.name) {
                 return Err(set_error(name, "duplicate parameter"));
             }
@@ -222,11 +274,15 @@ impl Config {
     }
 }
 
-/// Resolves a CONFIG SET name, rejecting unknown and start-up-only directives.
-fn settable(name: &str) -> Result<&'static Directive, String> {
+/// Resolves a CONFIG SET name, rejecting unknown and start-up-only directives, and protected
+/// ones unless `protected_allowed`.
+fn settable(name: &str, protected_allowed: bool) -> Result<&'static Directive, String> {
     let d = lookup(name).ok_or_else(|| unknown_set_error(name))?;
-    if !d.runtime {
-        return Err(set_error(name, "can't set immutable config"));
+    match d.access {
+        Access::Startup => Err(set_error(name, "can't set immutable config")),
+        Access::Protected if !protected_allowed => {
+            Err(set_error(name, "can't set protected config"))
+        }
+        Access::Runtime | Access::Protected | Access::Sensitive => Ok(d),
     }
-    Ok(d)
 }

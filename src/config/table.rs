@@ -1,10 +1,10 @@
 //! The directive table: the one place that lists every directive with its field, type,
-//! kind, default, run-time mutability and description. Adding a directive is one row here
+//! kind, default, run-time mutability ([`Access`](super::directive::Access)) and description. Adding a directive is one row here
 //! plus its documented line in `conf/pika.conf` (a unit test checks the file lists them all).
 
 use super::directive::{
     directives, int, memory, one_of, Directive, FieldValue, Value, BOOL, I32_MAX, I64_MAX, MB,
-    MEM_MAX, PATH, RUNTIME, STARTUP, STR,
+    MEM_MAX, OUTPUT_LIMITS, PATH, PROTECTED, RUNTIME, SENSITIVE, STARTUP, STR,
 };
 
 /// Older or alternative names that CONFIG GET/SET and the config file also accept,
@@ -23,6 +23,9 @@ pub static NAME_ALIASES: &[(&str, &str)] = &[
     // Redis' name for the same choice about its append-only file.
     ("appendfsync", "binlog-fsync"),
 ];
+
+/// Values of the directives that open a protected action to clients (Redis' `enable-*`).
+const PROTECTED_ACTION: &[&str] = &["no", "yes", "local"];
 
 directives! {
     // ---- General
@@ -56,6 +59,8 @@ directives! {
         "RocksDB maximum number of memtables per column family; all column families together keep at most write-buffer-size * max-write-buffer-number bytes in memtables.";
     block_cache: u64 = "block-cache", memory(0, MEM_MAX), "8388608", STARTUP,
         "RocksDB block cache capacity, in bytes.";
+    max_cache_files: i32 = "max-cache-files", int(16, I32_MAX), "5000", STARTUP,
+        "Table files RocksDB keeps open at most; counted with maxclients against the open-files limit raised at start.";
     cache_maxmemory: u64 = "cache-maxmemory", memory(0, MEM_MAX), "67108864", STARTUP,
         "Memory for the in-process cache of hot keys' records, in bytes; 0 disables it.";
     compression: String = "compression", one_of(&["snappy", "lz4", "zstd", "none"]), "snappy",
@@ -69,10 +74,16 @@ directives! {
     disable_auto_compactions: bool = "disable-auto-compactions", BOOL, "no", STARTUP,
         "Turn off RocksDB's automatic compactions (COMPACT and the schedule still run).";
     // ---- Security
-    requirepass: String = "requirepass", STR, "", RUNTIME,
+    requirepass: String = "requirepass", STR, "", SENSITIVE,
         "Password clients must AUTH with; empty disables authentication.";
-    masterauth: String = "masterauth", STR, "", RUNTIME,
+    masterauth: String = "masterauth", STR, "", SENSITIVE,
         "Password used to authenticate to a master when replicating.";
+    enable_debug_command: String = "enable-debug-command", one_of(PROTECTED_ACTION), "no",
+        STARTUP,
+        "Whether clients may run DEBUG: no, yes, or local (loopback connections only).";
+    enable_protected_configs: String = "enable-protected-configs", one_of(PROTECTED_ACTION),
+        "no", STARTUP,
+        "Whether CONFIG SET may change the directories and file names the server writes to (dump-path, dump-prefix): no, yes, or local (loopback connections only).";
     // ---- Replication
     slaveof: String = "slaveof", STR, "", STARTUP,
         "Master to replicate from, as `host:port` or `host port`; empty: this node is a master. SLAVEOF/REPLICAOF change it at run time.";
@@ -94,9 +105,9 @@ directives! {
     expire_logs_days: u64 = "expire-logs-days", int(1, 36500), "7", RUNTIME,
         "Days binlog files are kept at most, unless a connected slave still needs them.";
     // ---- Backup
-    dump_path: std::path::PathBuf = "dump-path", PATH, "./dump/", RUNTIME,
+    dump_path: std::path::PathBuf = "dump-path", PATH, "./dump/", PROTECTED,
         "Directory BGSAVE and SAVE write backups to, one subdirectory each.";
-    dump_prefix: String = "dump-prefix", STR, "", RUNTIME,
+    dump_prefix: String = "dump-prefix", STR, "", PROTECTED,
         "Prefix of backup directory names (followed by YYYYMMDDHHMMSS).";
     dump_expire: u64 = "dump-expire", int(0, 36500), "0", RUNTIME,
         "Days after which BGSAVE deletes older backups; 0 keeps them all.";
@@ -110,6 +121,9 @@ directives! {
     client_query_buffer_limit: u64 = "client-query-buffer-limit", memory(MB, MEM_MAX),
         "1073741824", RUNTIME,
         "Largest unparsed input buffered per client, in bytes.";
+    client_output_buffer_limit: super::OutputLimits = "client-output-buffer-limit", OUTPUT_LIMITS,
+        "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60", RUNTIME,
+        "Unread reply bytes a client may hold, per class (normal, replica, pubsub), as hard limit, soft limit and seconds above the soft limit; a client past either is disconnected; 0 disables a bound.";
     // ---- Slow log
     slowlog_log_slower_than: i64 = "slowlog-log-slower-than", int(-1, I64_MAX), "10000", RUNTIME,
         "Log commands slower than this many microseconds; -1 disables, 0 logs all.";
@@ -169,6 +183,4 @@ directives! {
         "Scale hz with the number of clients (stored, not used).";
     repl_diskless_sync: bool = "repl-diskless-sync", BOOL, "yes", RUNTIME,
         "Diskless replication full sync (stored, not used).";
-    enable_debug_command: String = "enable-debug-command", STR, "yes", RUNTIME,
-        "Whether DEBUG is allowed (stored, not enforced).";
 }

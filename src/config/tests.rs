@@ -115,7 +115,8 @@ fn defaults_are_typed() {
     assert_eq!(c.maxmemory_policy, "noeviction");
     assert!(c.latency_tracking);
     assert_eq!(c.busy_reply_threshold, 5000);
-    assert_eq!(c.enable_debug_command, "yes");
+    assert_eq!(c.enable_debug_command, "no");
+    assert_eq!(c.enable_protected_configs, "no");
     assert_eq!(c.config_file, None);
     assert_eq!(Config::default(), c);
 }
@@ -333,6 +334,7 @@ fn get_matching_globs() {
         names,
         [
             "max-background-jobs",
+            "max-cache-files",
             "max-write-buffer-number",
             "maxclients",
             "maxmemory",
@@ -389,6 +391,74 @@ fn set_rules() {
     assert!(c.set("list-max-listpack-size", "-6").is_err());
     c.set("SLOWLOG-MAX-LEN", "5").unwrap();
     assert_eq!(c.slowlog_max_len, 5);
+}
+
+#[test]
+fn protected_directives_need_enable_protected_configs() {
+    let refused =
+        "CONFIG SET failed (possibly related to argument 'dump-path') - can't set protected config";
+    let loopback: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    let remote: std::net::IpAddr = "192.0.2.7".parse().unwrap();
+    let pair = pairs(&[("dump-path", "/tmp/x")]);
+
+    let mut c = Config::defaults();
+    assert_eq!(c.set("dump-path", "/tmp/x").unwrap_err(), refused);
+    assert_eq!(c.set_many_from(&pair, loopback).unwrap_err(), refused);
+
+    c.enable_protected_configs = "local".into();
+    assert_eq!(c.set_many_from(&pair, remote).unwrap_err(), refused);
+    assert_eq!(c.set("dump-path", "/tmp/x").unwrap_err(), refused);
+    c.set_many_from(&pair, loopback).unwrap();
+    c.set_many_from(&pairs(&[("dump-prefix", "p")]), "::1".parse().unwrap())
+        .unwrap();
+    c.set_many_from(
+        &pairs(&[("dump-prefix", "q")]),
+        "::ffff:127.0.0.1".parse().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (c.dump_path.to_str(), c.dump_prefix.as_str()),
+        (Some("/tmp/x"), "q")
+    );
+
+    c.enable_protected_configs = "yes".into();
+    c.set_many_from(&pairs(&[("dump-path", "/tmp/y")]), remote)
+        .unwrap();
+    c.set("dump-prefix", "r").unwrap();
+
+    for name in ["enable-protected-configs", "enable-debug-command"] {
+        assert!(c
+            .set(name, "yes")
+            .unwrap_err()
+            .ends_with("can't set immutable config"));
+    }
+}
+
+#[test]
+fn protected_actions_follow_no_yes_local() {
+    let loopback: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    let remote: std::net::IpAddr = "192.0.2.7".parse().unwrap();
+    assert!(!protected_action_allowed("no", loopback));
+    assert!(protected_action_allowed("yes", remote));
+    assert!(protected_action_allowed("local", loopback));
+    assert!(protected_action_allowed("local", "::1".parse().unwrap()));
+    assert!(!protected_action_allowed("local", remote));
+    assert!(!protected_action_allowed(
+        "local",
+        "::ffff:192.0.2.7".parse().unwrap()
+    ));
+}
+
+#[test]
+fn only_passwords_are_sensitive() {
+    let sensitive: Vec<&str> = DIRECTIVES
+        .iter()
+        .filter(|d| is_sensitive(d.name))
+        .map(|d| d.name)
+        .collect();
+    assert_eq!(sensitive, ["requirepass", "masterauth"]);
+    assert!(is_sensitive("REQUIREPASS"));
+    assert!(!is_sensitive("nosuch"));
 }
 
 #[test]

@@ -25,6 +25,8 @@ mod intset;
 mod length;
 mod listpack;
 mod lzf;
+#[cfg(test)]
+mod proptests;
 mod skip;
 mod string;
 #[cfg(test)]

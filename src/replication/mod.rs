@@ -297,6 +297,11 @@ impl Replication {
         self.notify_ack();
     }
 
+    /// How many slaves are connected.
+    pub fn slave_count(&self) -> usize {
+        self.slaves.lock().len()
+    }
+
     /// The connected slaves, oldest first.
     pub fn slaves(&self) -> Vec<Arc<SlaveEntry>> {
         self.slaves.lock().clone()

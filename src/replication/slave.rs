@@ -1,5 +1,12 @@
 //! The slave side: one thread keeps the link to the master, receives a full sync when needed
 //! and applies the master's batches in order, acknowledging them.
+//!
+//! The batches of one EXEC on the master carry its transaction mark (see `binlog_format`):
+//! from the first to the closing one the slave holds them back (with the other batches that
+//! fell between) and then applies them in one write, so its readers never see half a
+//! transaction; what came before the transaction is applied meanwhile. Batches held back
+//! longer than [`TRANSACTION_WAIT`] (a master that died mid-EXEC never closes its
+//! transaction) or past [`MAX_TRANSACTION_BYTES`] are applied as they are.
 
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -12,6 +19,7 @@ use super::wire::{self, pb, MasterMsg, SlaveMsg};
 use super::{LinkState, MasterAddr};
 use crate::resp;
 use crate::state::ServerState;
+use crate::storage::binlog_format::transaction_marks;
 
 /// Pause between attempts to reach the master.
 const RETRY: Duration = Duration::from_secs(1);
@@ -299,10 +307,10 @@ fn apply_stream(
             continue;
         }
         repl.set_link(|l| l.last_io = Some(Instant::now()));
-        if group.count > 0 {
-            let last = applied + group.count;
+        if let Some((bytes, count)) = group.take_applicable() {
+            let last = applied + count;
             let committed_ms = storage
-                .apply_replicated(&group.bytes, replid, last)
+                .apply_replicated(&bytes, replid, last)
                 .map_err(|e| {
                     cannot_continue(
                         server,
@@ -313,7 +321,6 @@ fn apply_stream(
                 priority.follow(ms, crate::storage::now_ms());
             }
             applied = last;
-            group = BatchGroup::default();
         }
         storage.engine().sync_wal().map_err(|e| e.to_string())?;
         crate::server::serve_ready_keys(server);
@@ -341,8 +348,12 @@ fn cannot_continue(server: &ServerState, why: String) -> String {
     why
 }
 
-/// Bytes of received batches applied together at most.
+/// Bytes of received batches applied together at most, outside transactions.
 const MAX_GROUP_BYTES: usize = 4 << 20;
+/// How long the batches of an open transaction are held back at most.
+const TRANSACTION_WAIT: Duration = Duration::from_secs(10);
+/// Bytes held back for an open transaction at most.
+const MAX_TRANSACTION_BYTES: usize = 256 << 20;
 
 /// Consecutive master batches joined into one RocksDB batch: the header of the first (its
 /// sequence field is ignored on write) with the operation counts summed, then every batch's
@@ -351,6 +362,13 @@ const MAX_GROUP_BYTES: usize = 4 << 20;
 struct BatchGroup {
     bytes: Vec<u8>,
     count: u64,
+    /// Transactions whose closing batch has not arrived yet.
+    open: Vec<u64>,
+    /// Length of `bytes` and `count` up to the last batch after which no transaction was
+    /// open: the part that can be applied now.
+    complete: (usize, u64),
+    /// When the first batch after `complete` arrived (a transaction was open since).
+    open_since: Option<Instant>,
 }
 
 /// A RocksDB batch header: 8-byte sequence, 4-byte count.
@@ -367,7 +385,152 @@ impl BatchGroup {
             self.bytes.extend_from_slice(&b.data[BATCH_HEADER..]);
         }
         self.count += u64::from(b.count);
-        let total = u32::try_from(self.count).unwrap_or(u32::MAX);
-        self.bytes[8..BATCH_HEADER].copy_from_slice(&total.to_le_bytes());
+        set_count(&mut self.bytes, self.count);
+        // An unreadable batch fails when it is applied; here it only opens nothing.
+        for mark in transaction_marks(&b.data).unwrap_or_default() {
+            if mark.closing {
+                self.open.retain(|&id| id != mark.id);
+            } else if !self.open.contains(&mark.id) {
+                self.open.push(mark.id);
+            }
+        }
+        if self.open.is_empty() {
+            self.complete = (self.bytes.len(), self.count);
+            self.open_since = None;
+        } else if self.open_since.is_none() {
+            self.open_since = Some(Instant::now());
+        }
+    }
+
+    /// Takes what can be applied now, as one batch with its count: everything, or only up to
+    /// the end of the last complete transaction while another one is still open (unless it
+    /// was held back too long or grew too big).
+    fn take_applicable(&mut self) -> Option<(Vec<u8>, u64)> {
+        if self.count == 0 {
+            return None;
+        }
+        let held_too_long = self.open_since.is_some_and(|since| {
+            since.elapsed() >= TRANSACTION_WAIT || self.bytes.len() >= MAX_TRANSACTION_BYTES
+        });
+        if self.open.is_empty() || held_too_long {
+            if !self.open.is_empty() {
+                tracing::warn!(
+                    "applying {} batches of an unfinished transaction of the master",
+                    self.count - self.complete.1
+                );
+            }
+            let taken = std::mem::take(self);
+            return Some((taken.bytes, taken.count));
+        }
+        let (len, count) = self.complete;
+        if count == 0 {
+            return None;
+        }
+        // The rest keeps the header (its sequence field is ignored) with its own count.
+        let mut rest = self.bytes[..BATCH_HEADER].to_vec();
+        rest.extend_from_slice(&self.bytes[len..]);
+        let mut done = std::mem::replace(&mut self.bytes, rest);
+        done.truncate(len);
+        set_count(&mut done, count);
+        self.count -= count;
+        set_count(&mut self.bytes, self.count);
+        self.complete = (0, 0);
+        Some((done, count))
+    }
+}
+
+/// Writes `count` into a batch header.
+fn set_count(batch: &mut [u8], count: u64) {
+    let count = u32::try_from(count).unwrap_or(u32::MAX);
+    batch[8..BATCH_HEADER].copy_from_slice(&count.to_le_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::binlog_format::{parse_batch, BatchNote, TransactionMark};
+
+    /// A master batch of one put (`key`), with a note carrying `mark`.
+    fn batch(seq: u64, key: &[u8], mark: Option<(u64, bool)>) -> pb::Batch {
+        let mark = mark.map(|(id, closing)| TransactionMark { id, closing });
+        let note = BatchNote::encode_marked(1, 0, "set", mark);
+        let mut data = seq.to_le_bytes().to_vec();
+        data.extend_from_slice(&1u32.to_le_bytes());
+        data.push(0x3);
+        data.push(note.len() as u8);
+        data.extend_from_slice(&note);
+        data.extend_from_slice(&[0x1, key.len() as u8]);
+        data.extend_from_slice(key);
+        data.extend_from_slice(&[0x1, b'v']);
+        pb::Batch {
+            seq,
+            count: 1,
+            data,
+            more: false,
+        }
+    }
+
+    /// The keys a joined batch puts, checking its header count.
+    fn keys(bytes: &[u8], count: u64) -> Vec<Vec<u8>> {
+        let parsed = parse_batch(bytes).expect("a valid batch");
+        assert_eq!(u64::from(parsed.count), count);
+        parsed
+            .ops
+            .into_iter()
+            .filter(|op| !op.key.is_empty())
+            .map(|op| op.key)
+            .collect()
+    }
+
+    #[test]
+    fn batches_outside_transactions_are_applied_at_once() {
+        let mut g = BatchGroup::default();
+        g.add(&batch(1, b"a", None));
+        g.add(&batch(2, b"b", None));
+        let (bytes, count) = g.take_applicable().expect("applicable");
+        assert_eq!(keys(&bytes, count), [b"a".to_vec(), b"b".to_vec()]);
+        assert!(g.take_applicable().is_none());
+    }
+
+    #[test]
+    fn an_open_transaction_is_held_back_with_what_follows_it() {
+        let mut g = BatchGroup::default();
+        g.add(&batch(1, b"before", None));
+        g.add(&batch(2, b"t1", Some((7, false))));
+        g.add(&batch(3, b"other", None));
+        // What came before the transaction goes now; the transaction waits for its end.
+        let (bytes, count) = g.take_applicable().expect("the part before");
+        assert_eq!(keys(&bytes, count), [b"before".to_vec()]);
+        assert!(g.take_applicable().is_none());
+        g.add(&batch(4, b"t2", Some((7, false))));
+        g.add(&batch(5, b"end", Some((7, true))));
+        let (bytes, count) = g.take_applicable().expect("the whole transaction");
+        assert_eq!(
+            keys(&bytes, count),
+            [
+                b"t1".to_vec(),
+                b"other".to_vec(),
+                b"t2".to_vec(),
+                b"end".to_vec()
+            ]
+        );
+        assert_eq!(g.count, 0);
+    }
+
+    #[test]
+    fn overlapping_transactions_are_applied_up_to_the_last_complete_point() {
+        let mut g = BatchGroup::default();
+        g.add(&batch(1, b"x1", Some((1, false))));
+        g.add(&batch(2, b"y1", Some((2, false))));
+        g.add(&batch(3, b"x-end", Some((1, true))));
+        g.add(&batch(4, b"y-end", Some((2, true))));
+        g.add(&batch(5, b"z1", Some((3, false))));
+        let (bytes, count) = g.take_applicable().expect("the complete part");
+        assert_eq!(count, 4);
+        assert_eq!(keys(&bytes, count).len(), 4);
+        assert!(g.take_applicable().is_none());
+        g.add(&batch(6, b"z-end", Some((3, true))));
+        let (bytes, count) = g.take_applicable().expect("the rest");
+        assert_eq!(keys(&bytes, count), [b"z1".to_vec(), b"z-end".to_vec()]);
     }
 }

@@ -132,6 +132,13 @@ impl RequestParser {
         result
     }
 
+    /// Bytes still to arrive, beyond the `buffered` ones, to complete the bulk string whose
+    /// header was read (0 when none is in progress).
+    pub fn missing_bulk_bytes(&self, buffered: usize) -> usize {
+        self.pending_bulk
+            .map_or(0, |len| len.saturating_add(2).saturating_sub(buffered))
+    }
+
     /// Drops any partial request so an errored parser starts clean.
     fn reset(&mut self) {
         self.remaining = 0;
@@ -1023,6 +1030,220 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+}
+
+/// Property tests: whatever bytes a client sends, the parser answers without panicking, a
+/// well-formed request comes back exactly, and how the bytes are split into reads never
+/// changes the outcome.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use crate::util::mutate;
+    use proptest::prelude::*;
+
+    /// Everything a parser makes of `chunks` arriving one after the other: the requests, then
+    /// the error that stopped it, if any.
+    fn feed(chunks: &[&[u8]], limits: &ParseLimits) -> (Vec<Vec<Bytes>>, Option<ProtocolError>) {
+        let total: usize = chunks.iter().map(|c| c.len()).sum();
+        let mut p = RequestParser::new();
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        for chunk in chunks {
+            buf.extend_from_slice(chunk);
+            loop {
+                match p.next_request(&mut buf, limits) {
+                    Ok(Some(req)) => {
+                        assert!(!req.is_empty(), "an empty request was returned");
+                        out.push(req);
+                        // Every request consumes at least two bytes: no endless loop.
+                        assert!(out.len() <= total, "more requests than input bytes");
+                    }
+                    Ok(None) => break,
+                    Err(e) => return (out, Some(e)),
+                }
+            }
+        }
+        (out, None)
+    }
+
+    fn whole(input: &[u8]) -> (Vec<Vec<Bytes>>, Option<ProtocolError>) {
+        feed(&[input], &ParseLimits::default())
+    }
+
+    /// `input` cut at the given positions (taken modulo its length, in any order).
+    fn split_at_points<'a>(input: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
+        let mut points: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+        points.sort_unstable();
+        points.dedup();
+        let mut pieces = Vec::new();
+        let mut start = 0;
+        for p in points {
+            pieces.push(&input[start..p]);
+            start = p;
+        }
+        pieces.push(&input[start..]);
+        pieces
+    }
+
+    fn encode_multibulk(args: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            out.extend_from_slice(a);
+            out.extend_from_slice(b"\r\n");
+        }
+        out
+    }
+
+    /// An inline line with every argument double-quoted and every byte `\xHH`-escaped.
+    fn encode_inline(args: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (i, a) in args.iter().enumerate() {
+            if i > 0 {
+                out.push(b' ');
+            }
+            out.push(b'"');
+            for b in a {
+                out.extend_from_slice(format!("\\x{b:02x}").as_bytes());
+            }
+            out.push(b'"');
+        }
+        out.extend_from_slice(b"\r\n");
+        out
+    }
+
+    fn requests() -> impl Strategy<Value = Vec<Vec<Vec<u8>>>> {
+        let arg = prop::collection::vec(any::<u8>(), 0..48);
+        prop::collection::vec(prop::collection::vec(arg, 1..6), 1..4)
+    }
+
+    /// Byte strings built from the pieces of RESP and inline syntax, so that random input
+    /// gets past the first byte (counts, lengths at the edges of i64, quotes, escapes).
+    fn resp_like() -> impl Strategy<Value = Vec<u8>> {
+        let token = prop_oneof![
+            Just(b"*".to_vec()),
+            Just(b"$".to_vec()),
+            Just(b"\r\n".to_vec()),
+            Just(b"\r".to_vec()),
+            Just(b"\n".to_vec()),
+            Just(b"-1".to_vec()),
+            Just(b"-5".to_vec()),
+            Just(b"0".to_vec()),
+            Just(b"1".to_vec()),
+            Just(b"2".to_vec()),
+            Just(b"3".to_vec()),
+            Just(b"9223372036854775807".to_vec()),
+            Just(b"9223372036854775808".to_vec()),
+            Just(b"-9223372036854775808".to_vec()),
+            Just(b"18446744073709551616".to_vec()),
+            Just(b"\"".to_vec()),
+            Just(b"'".to_vec()),
+            Just(b"\\x4".to_vec()),
+            Just(b"\\".to_vec()),
+            Just(b" ".to_vec()),
+            Just(b"PING".to_vec()),
+            prop::collection::vec(any::<u8>(), 0..6),
+        ];
+        prop::collection::vec(token, 0..48).prop_map(|t| t.concat())
+    }
+
+    fn small_limits() -> impl Strategy<Value = ParseLimits> {
+        (0usize..64, 0usize..8, 0usize..64).prop_map(|(b, m, i)| ParseLimits {
+            max_bulk_len: b,
+            max_multibulk_len: m,
+            max_inline_len: i,
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn random_bytes_never_panic(input in prop::collection::vec(any::<u8>(), 0..512)) {
+            whole(&input);
+        }
+
+        #[test]
+        fn resp_like_bytes_never_panic(input in resp_like(), limits in small_limits()) {
+            whole(&input);
+            feed(&[&input], &limits);
+        }
+
+        #[test]
+        fn mutated_requests_never_panic(
+            reqs in requests(),
+            inline in any::<bool>(),
+            edits in mutate::mutations(6),
+            limits in small_limits(),
+        ) {
+            let encoded: Vec<u8> = reqs
+                .iter()
+                .flat_map(|r| if inline { encode_inline(r) } else { encode_multibulk(r) })
+                .collect();
+            let input = mutate::apply(&encoded, &edits);
+            whole(&input);
+            feed(&[&input], &limits);
+        }
+
+        #[test]
+        fn multibulk_requests_round_trip(reqs in requests()) {
+            let encoded: Vec<u8> = reqs.iter().flat_map(|r| encode_multibulk(r)).collect();
+            let (got, err) = whole(&encoded);
+            prop_assert_eq!(err, None);
+            prop_assert_eq!(got, reqs);
+        }
+
+        #[test]
+        fn quoted_inline_requests_round_trip(reqs in requests()) {
+            let encoded: Vec<u8> = reqs.iter().flat_map(|r| encode_inline(r)).collect();
+            let (got, err) = whole(&encoded);
+            prop_assert_eq!(err, None);
+            prop_assert_eq!(got, reqs);
+        }
+
+        #[test]
+        fn any_split_of_valid_input_parses_the_same(
+            reqs in requests(),
+            inline in any::<bool>(),
+        ) {
+            let encoded: Vec<u8> = reqs
+                .iter()
+                .flat_map(|r| if inline { encode_inline(r) } else { encode_multibulk(r) })
+                .collect();
+            let expected = whole(&encoded);
+            for cut in 0..=encoded.len() {
+                let (a, b) = encoded.split_at(cut);
+                prop_assert_eq!(&feed(&[a, b], &ParseLimits::default()), &expected, "cut at {}", cut);
+            }
+            let bytewise: Vec<&[u8]> = encoded.chunks(1).collect();
+            prop_assert_eq!(&feed(&bytewise, &ParseLimits::default()), &expected);
+        }
+
+        #[test]
+        fn any_split_of_damaged_input_parses_the_same(
+            reqs in requests(),
+            inline in any::<bool>(),
+            edits in mutate::mutations(4),
+            cuts in prop::collection::vec(any::<usize>(), 0..12),
+        ) {
+            let encoded: Vec<u8> = reqs
+                .iter()
+                .flat_map(|r| if inline { encode_inline(r) } else { encode_multibulk(r) })
+                .collect();
+            let input = mutate::apply(&encoded, &edits);
+            let pieces = split_at_points(&input, &cuts);
+            prop_assert_eq!(feed(&pieces, &ParseLimits::default()), whole(&input));
+        }
+
+        #[test]
+        fn any_split_of_resp_like_input_parses_the_same(
+            input in resp_like(),
+            cuts in prop::collection::vec(any::<usize>(), 0..12),
+        ) {
+            let pieces = split_at_points(&input, &cuts);
+            prop_assert_eq!(feed(&pieces, &ParseLimits::default()), whole(&input));
         }
     }
 }

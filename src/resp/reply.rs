@@ -59,6 +59,98 @@ pub enum Reply {
     Push(Vec<Reply>),
     /// Several replies in a row, for commands that answer more than once (SUBSCRIBE a b).
     Sequence(Vec<Reply>),
+    /// A reply produced piece by piece as the client reads it (see [`ReplyStream`]).
+    Stream(StreamedReply),
+}
+
+/// A reply whose size the client chooses (SRANDMEMBER with a count of -10^18), written a
+/// piece at a time so that memory stays bounded whatever the size: the worker asks for the
+/// next piece only once the client has read the previous ones.
+pub trait ReplyStream: Send {
+    /// Appends the next part of the reply, about `budget` bytes; false once all of it is out.
+    fn fill(&mut self, out: &mut BytesMut, proto: Protocol, budget: usize) -> bool;
+}
+
+/// A [`ReplyStream`] inside a [`Reply`]; clones share the one stream.
+#[derive(Clone)]
+pub struct StreamedReply(std::sync::Arc<parking_lot::Mutex<Box<dyn ReplyStream>>>);
+
+impl StreamedReply {
+    pub fn new(stream: impl ReplyStream + 'static) -> StreamedReply {
+        StreamedReply(std::sync::Arc::new(parking_lot::Mutex::new(Box::new(
+            stream,
+        ))))
+    }
+
+    /// See [`ReplyStream::fill`].
+    pub fn fill(&self, out: &mut BytesMut, proto: Protocol, budget: usize) -> bool {
+        self.0.lock().fill(out, proto, budget)
+    }
+}
+
+/// A reply with streamed parts inside, written in order: plain parts whole, aggregates as
+/// their header then their items, streamed parts a piece at a time.
+struct NestedStream {
+    pending: std::collections::VecDeque<Reply>,
+}
+
+impl ReplyStream for NestedStream {
+    fn fill(&mut self, out: &mut BytesMut, proto: Protocol, budget: usize) -> bool {
+        let start = out.len();
+        while out.len() - start < budget {
+            let Some(reply) = self.pending.pop_front() else {
+                return false;
+            };
+            if !reply.has_stream() {
+                reply.encode(out, proto);
+                continue;
+            }
+            let resp3 = proto == Protocol::Resp3;
+            let items = match reply {
+                Reply::Stream(stream) => {
+                    let left = budget - (out.len() - start);
+                    if stream.fill(out, proto, left) {
+                        self.pending.push_front(Reply::Stream(stream));
+                    }
+                    continue;
+                }
+                Reply::Array(items) => {
+                    write_len_header(out, b'*', items.len());
+                    items
+                }
+                Reply::Set(items) => {
+                    write_len_header(out, if resp3 { b'~' } else { b'*' }, items.len());
+                    items
+                }
+                Reply::Push(items) => {
+                    write_len_header(out, if resp3 { b'>' } else { b'*' }, items.len());
+                    items
+                }
+                Reply::Sequence(items) => items,
+                // `has_stream` is true only for the kinds above.
+                other => {
+                    other.encode(out, proto);
+                    continue;
+                }
+            };
+            for item in items.into_iter().rev() {
+                self.pending.push_front(item);
+            }
+        }
+        !self.pending.is_empty()
+    }
+}
+
+impl std::fmt::Debug for StreamedReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StreamedReply")
+    }
+}
+
+impl PartialEq for StreamedReply {
+    fn eq(&self, other: &StreamedReply) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// Largest decimal rendering of an `i64`/`usize` length plus slack; used to
@@ -95,6 +187,28 @@ impl Reply {
         }
     }
 
+    /// True when a streamed reply is inside (EXEC's answer holding SRANDMEMBER's, say).
+    pub fn has_stream(&self) -> bool {
+        match self {
+            Reply::Stream(_) => true,
+            Reply::Array(items)
+            | Reply::Set(items)
+            | Reply::Push(items)
+            | Reply::Sequence(items) => items.iter().any(Reply::has_stream),
+            _ => false,
+        }
+    }
+
+    /// This reply as a stream that writes it a piece at a time, streamed parts included.
+    pub fn into_stream(self) -> StreamedReply {
+        match self {
+            Reply::Stream(stream) => stream,
+            reply => StreamedReply::new(NestedStream {
+                pending: std::collections::VecDeque::from([reply]),
+            }),
+        }
+    }
+
     /// Whether this is an error reply; callers use it for stats and for
     /// aborting transactions/scripts.
     pub fn is_error(&self) -> bool {
@@ -127,6 +241,9 @@ impl Reply {
                     item.encode(out, proto);
                 }
             }
+            // Written whole when asked here; the worker streams every reply that holds one
+            // instead (see `server::workers`).
+            Reply::Stream(stream) => while stream.fill(out, proto, usize::MAX) {},
             Reply::Map(pairs) => {
                 if resp3 {
                     write_len_header(out, b'%', pairs.len());

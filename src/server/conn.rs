@@ -6,11 +6,18 @@
 //! socket cannot take at once go to a backlog that the network task drains when the socket
 //! becomes writable; every write, direct or drained, happens under the backlog lock, so replies
 //! leave in order.
+//!
+//! Memory per connection stays bounded: a worker stops running a connection's commands while
+//! more than [`BACKLOG_HIGH_WATER`] bytes of its replies wait unread (the connection is
+//! *suspended*; the network task hands it back once the backlog is written), a reply too big
+//! to build ([`StreamedReply`]) is written a piece at a time, and bytes pushed to a client from
+//! outside its own commands (Pub/Sub, MONITOR) are bounded by `client-output-buffer-limit`.
 
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
 use parking_lot::Mutex;
@@ -18,9 +25,12 @@ use tokio::sync::Notify;
 
 use crossbeam_channel::Sender;
 
+use crate::config::ClientClass;
+use crate::resp::reply::StreamedReply;
 use crate::state::blocking::ParkedConn;
 use crate::state::client::Client;
 use crate::state::monitor::ReplySink;
+use crate::state::ServerState;
 
 /// A unit of queued work, in arrival order.
 pub enum Work {
@@ -37,6 +47,21 @@ struct Queue {
     pending: VecDeque<Work>,
     /// Requests waiting, for back-pressure on the reader.
     pending_requests: usize,
+    /// The rest of a reply being written a piece at a time; it goes out before any
+    /// pending work runs.
+    stream: Option<StreamedReply>,
+}
+
+/// Replies the socket has not taken yet.
+#[derive(Default)]
+struct Backlog {
+    bytes: BytesMut,
+    /// Since when the backlog has stayed above the client class' soft limit.
+    soft_since: Option<Instant>,
+    /// Set when a worker stopped running the connection's work until the backlog is written.
+    suspended: bool,
+    /// Set once the client passed its output buffer limit: nothing more is kept for it.
+    over_limit: bool,
 }
 
 /// A connection as seen by workers.
@@ -44,7 +69,10 @@ pub struct Conn {
     pub client: Arc<Client>,
     /// A second handle on the socket, for writes from worker threads (non-blocking).
     out: std::net::TcpStream,
-    backlog: Mutex<BytesMut>,
+    backlog: Mutex<Backlog>,
+    /// For the output buffer limits and their statistics (weak: parked connections are held
+    /// by the server state).
+    server: Weak<ServerState>,
     queue: Mutex<Queue>,
     /// Set while the network task waits for the queue to drain or the backlog to empty.
     net_waiting: AtomicBool,
@@ -57,13 +85,23 @@ pub struct Conn {
 /// The network task stops reading while this many requests wait to run.
 pub const MAX_PENDING_REQUESTS: usize = 64 * 1024;
 
+/// Unread reply bytes past which a worker stops running the connection's commands until the
+/// client has read them.
+pub const BACKLOG_HIGH_WATER: usize = 1 << 20;
+
 impl Conn {
-    pub fn new(client: Arc<Client>, out: std::net::TcpStream, workers: Sender<Arc<Conn>>) -> Conn {
+    pub fn new(
+        client: Arc<Client>,
+        out: std::net::TcpStream,
+        workers: Sender<Arc<Conn>>,
+        server: Weak<ServerState>,
+    ) -> Conn {
         Conn {
             workers,
             client,
             out,
-            backlog: Mutex::new(BytesMut::new()),
+            server,
+            backlog: Mutex::new(Backlog::default()),
             queue: Mutex::new(Queue::default()),
             net_waiting: AtomicBool::new(false),
             wake: Notify::new(),
@@ -103,10 +141,20 @@ impl Conn {
         }
     }
 
+    /// Keeps the unwritten rest of a streamed reply for the next turn of the worker.
+    pub fn set_stream(&self, stream: StreamedReply) {
+        self.queue.lock().stream = Some(stream);
+    }
+
+    /// Takes the unwritten rest of a streamed reply, if any.
+    pub fn take_stream(&self) -> Option<StreamedReply> {
+        self.queue.lock().stream.take()
+    }
+
     /// Gives up ownership of the queue unless more work arrived; true when released.
     pub fn release_if_idle(&self) -> bool {
         let mut q = self.queue.lock();
-        if q.pending.is_empty() {
+        if q.pending.is_empty() && q.stream.is_none() {
             q.running = false;
             true
         } else {
@@ -119,6 +167,7 @@ impl Conn {
         let mut q = self.queue.lock();
         q.pending.clear();
         q.pending_requests = 0;
+        q.stream = None;
     }
 
     /// True when no work is queued or running.
@@ -138,14 +187,17 @@ impl Conn {
             return;
         }
         let mut backlog = self.backlog.lock();
-        if backlog.is_empty() {
+        if backlog.over_limit {
+            return;
+        }
+        if backlog.bytes.is_empty() {
             match (&self.out).write(out) {
                 Ok(n) if n == out.len() => return,
-                Ok(n) => backlog.extend_from_slice(&out[n..]),
+                Ok(n) => backlog.bytes.extend_from_slice(&out[n..]),
                 Err(e)
                     if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::Interrupted =>
                 {
-                    backlog.extend_from_slice(out)
+                    backlog.bytes.extend_from_slice(out)
                 }
                 Err(_) => {
                     // The peer is gone; the network task notices on its next read.
@@ -153,28 +205,106 @@ impl Conn {
                 }
             }
         } else {
-            backlog.extend_from_slice(out);
+            backlog.bytes.extend_from_slice(out);
+        }
+        self.client
+            .output_buffer_len
+            .store(backlog.bytes.len(), Ordering::Relaxed);
+        if self.passes_output_limit(&mut backlog) {
+            backlog.over_limit = true;
+            backlog.bytes = BytesMut::new();
+            self.client.output_buffer_len.store(0, Ordering::Relaxed);
+            drop(backlog);
+            self.client.kill();
+            return;
         }
         drop(backlog);
         self.wake.notify_one();
     }
 
+    /// Checks the backlog against the client class' `client-output-buffer-limit`; logs and
+    /// counts a client that passed it.
+    fn passes_output_limit(&self, backlog: &mut Backlog) -> bool {
+        let Some(server) = self.server.upgrade() else {
+            return false;
+        };
+        let class = if self.client.is_subscribed() {
+            ClientClass::PubSub
+        } else {
+            ClientClass::Normal
+        };
+        let limit = server.config().client_output_buffer_limit.of(class);
+        let pending = backlog.bytes.len();
+        if !limit.is_exceeded(pending, &mut backlog.soft_since, Instant::now()) {
+            return false;
+        }
+        server
+            .stats
+            .output_buffer_limit_disconnections
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            "client id={} addr={} closed for overcoming its output buffer limit \
+             ({pending} bytes unread; {class:?} class limit {} hard, {} soft for {} s)",
+            self.client.id,
+            self.client.addr,
+            limit.hard_bytes,
+            limit.soft_bytes,
+            limit.soft_seconds,
+        );
+        true
+    }
+
     /// Writes as much of the backlog as the socket takes now. Returns Ok(true) when it is empty.
-    pub fn drain_backlog(&self, stream: &tokio::net::TcpStream) -> std::io::Result<bool> {
+    /// A connection suspended for its backlog goes back to the workers once it is empty.
+    pub fn drain_backlog(
+        self: &Arc<Self>,
+        stream: &tokio::net::TcpStream,
+    ) -> std::io::Result<bool> {
         let mut backlog = self.backlog.lock();
-        while !backlog.is_empty() {
-            match stream.try_write(&backlog) {
-                Ok(n) => backlog.advance(n),
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
+        while !backlog.bytes.is_empty() {
+            match stream.try_write(&backlog.bytes) {
+                Ok(n) => backlog.bytes.advance(n),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    self.client
+                        .output_buffer_len
+                        .store(backlog.bytes.len(), Ordering::Relaxed);
+                    return Ok(false);
+                }
                 Err(e) => return Err(e),
             }
+        }
+        backlog.soft_since = None;
+        self.client.output_buffer_len.store(0, Ordering::Relaxed);
+        if std::mem::take(&mut backlog.suspended) {
+            drop(backlog);
+            self.hand_to_workers();
         }
         Ok(true)
     }
 
+    /// Stops running the connection's work while its unread replies pass the high-water mark,
+    /// or while a streamed reply has anything unread; true when suspended (the queue stays
+    /// owned, and the network task hands it back once the backlog is written).
+    pub fn suspend_if_backlogged(&self) -> bool {
+        let streaming = self.queue.lock().stream.is_some();
+        let mut backlog = self.backlog.lock();
+        let unread = backlog.bytes.len();
+        if unread >= BACKLOG_HIGH_WATER || (streaming && unread > 0) {
+            backlog.suspended = true;
+        }
+        backlog.suspended
+    }
+
+    /// Gives the connection, whose queue is still owned, back to a worker.
+    fn hand_to_workers(self: &Arc<Self>) {
+        if self.workers.send(Arc::clone(self)).is_err() {
+            // Workers are gone: the server is shutting down.
+        }
+    }
+
     /// True when replies wait in the backlog.
     pub fn has_backlog(&self) -> bool {
-        !self.backlog.lock().is_empty()
+        !self.backlog.lock().bytes.is_empty()
     }
 
     /// Marks that the network task waits for the worker (set before checking, cleared after).
@@ -200,10 +330,7 @@ impl ParkedConn for Conn {
     fn resume(self: Arc<Self>, reply: &[u8]) {
         self.send(reply);
         // The queue is still owned (a parked client keeps it): a worker runs what waited.
-        let workers = self.workers.clone();
-        if workers.send(self).is_err() {
-            // Workers are gone: the server is shutting down.
-        }
+        self.hand_to_workers();
     }
 }
 

@@ -50,7 +50,12 @@ pub async fn serve(
             return;
         }
     };
-    let conn = Arc::new(Conn::new(Arc::clone(&client), out, workers.clone()));
+    let conn = Arc::new(Conn::new(
+        Arc::clone(&client),
+        out,
+        workers.clone(),
+        Arc::downgrade(&server),
+    ));
     let weak_conn = Arc::downgrade(&conn);
     let sink: std::sync::Weak<dyn crate::state::monitor::ReplySink> = weak_conn;
     let _ = client.sink.set(sink);
@@ -94,9 +99,8 @@ pub async fn serve(
             conn.set_net_waiting(false);
             continue;
         }
-        if buf.capacity() - buf.len() < READ_CHUNK / 2 {
-            buf.reserve(READ_CHUNK);
-        }
+        let missing_bulk = parser.missing_bulk_bytes(buf.len());
+        grow_read_buffer(&mut buf, missing_bulk);
         match next_event(&mut stream, &mut buf, &conn, &client, &server).await {
             Event::Close | Event::Read(0) => break,
             Event::Wake => continue,
@@ -133,6 +137,25 @@ pub async fn serve(
     conn.discard_pending();
     conn.shutdown();
     server.unregister_client(client.id);
+}
+
+/// Makes room in the read buffer for the next read. A big bulk string in progress gets room
+/// up to its end and no further (growing by at most the buffer's size at a time): left to
+/// `reserve`, the buffer would double past it, and unused capacity is memory the client holds
+/// for nothing.
+fn grow_read_buffer(buf: &mut BytesMut, missing_bulk: usize) {
+    let spare = buf.capacity() - buf.len();
+    if missing_bulk > 0 && buf.len() + missing_bulk > READ_CHUNK {
+        if spare >= missing_bulk.min(READ_CHUNK) {
+            return;
+        }
+        let step = missing_bulk.min(buf.len().max(READ_CHUNK));
+        let mut bigger = BytesMut::with_capacity(buf.len() + step);
+        bigger.extend_from_slice(buf);
+        *buf = bigger;
+    } else if spare < READ_CHUNK / 2 {
+        buf.reserve(READ_CHUNK);
+    }
 }
 
 /// Gives a slave's connection to a replication thread, with the bytes it already sent.
@@ -220,6 +243,9 @@ fn parse_and_queue(
     conn.client
         .query_buffer_len
         .store(buf.len(), Ordering::Relaxed);
+    conn.client
+        .query_buffer_capacity
+        .store(buf.capacity(), Ordering::Relaxed);
     let mut batch: Vec<Vec<Bytes>> = Vec::new();
     loop {
         match parser.next_request(buf, &limits) {

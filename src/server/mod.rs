@@ -4,6 +4,7 @@
 
 pub mod conn;
 pub mod connection;
+pub mod fd_limit;
 pub mod workers;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,6 +40,7 @@ pub fn engine_options(cfg: &Config) -> EngineOptions {
         max_background_jobs: cfg.max_background_jobs,
         disable_auto_compactions: cfg.disable_auto_compactions,
         wal_fsync: crate::storage::engine::WalFsync::parse(&cfg.binlog_fsync),
+        max_open_files: cfg.max_cache_files,
     }
 }
 
@@ -57,6 +59,9 @@ fn worker_count(configured: usize, network_threads: usize) -> usize {
 /// and serves again with the same configuration (see `replication::fullsync`).
 pub fn run(cfg: Config) -> Result<(), ServerError> {
     let mut cfg = cfg;
+    let budget = fd_limit::adjust(&cfg);
+    cfg.maxclients = budget.maxclients;
+    cfg.max_cache_files = budget.table_files;
     loop {
         match serve(cfg)? {
             Some(next) => cfg = next,
@@ -210,6 +215,9 @@ fn yield_before_parking() {
     std::thread::yield_now();
 }
 
+/// How long the listener waits after a failed accept (out of file descriptors).
+const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Accepts connections until shutdown is requested.
 async fn accept_loop(
     addr: &str,
@@ -238,7 +246,13 @@ async fn accept_loop(
         let (mut stream, peer) = match accepted {
             Ok(a) => a,
             Err(e) => {
-                tracing::warn!("accept failed: {e}");
+                // Out of descriptors (EMFILE, ENFILE) or memory: the pending connection stays
+                // queued and accept would fail again at once; wait for clients to leave.
+                tracing::warn!("accept failed, retrying in {ACCEPT_BACKOFF:?}: {e}");
+                tokio::select! {
+                    _ = tokio::time::sleep(ACCEPT_BACKOFF) => {}
+                    _ = server.shutdown_signal.notified() => break,
+                }
                 continue;
             }
         };
@@ -246,7 +260,9 @@ async fn accept_loop(
             .stats
             .total_connections_received
             .fetch_add(1, Ordering::Relaxed);
-        if server.client_count() >= server.config().maxclients {
+        // Slaves' replication links are clients too.
+        let connected = server.client_count() + server.replication.slave_count();
+        if connected >= server.config().maxclients {
             server
                 .stats
                 .rejected_connections

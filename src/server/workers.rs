@@ -7,6 +7,11 @@
 //! hands the round's WAL records to the OS with one write, then sends each connection's replies
 //! in one write. A panic in a command is caught here: the client gets an error, the worker and
 //! the server live on.
+//!
+//! A turn of a connection writes at most about [`TURN_OUTPUT_MAX`] bytes of replies: the rest of
+//! its queue waits for the next turn, and for the client to read once its unread replies pass
+//! the connection's high-water mark (see `Conn::suspend_if_backlogged`). A streamed reply is
+//! written the same way, a piece per turn, so no reply or queue of replies is built whole.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,6 +24,7 @@ use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError, Sender};
 
 use super::conn::{Conn, Work};
 use crate::cmd::dispatch;
+use crate::resp::reply::StreamedReply;
 use crate::resp::Reply;
 use crate::state::blocking::Waiter;
 use crate::state::client::{BlockRequest, Client, ReplyMode};
@@ -62,13 +68,8 @@ impl WorkerPool {
                             Err(RecvTimeoutError::Disconnected) => return,
                         };
                         let mut group = vec![first];
-                        while group.len() < MAX_GROUP {
-                            match rx.try_recv() {
-                                Ok(conn) => group.push(conn),
-                                Err(_) => break,
-                            }
-                        }
-                        run_group(&server, group);
+                        join_waiting(&rx, &mut group);
+                        run_group(&server, &rx, group);
                     })?,
             );
         }
@@ -97,6 +98,9 @@ impl WorkerPool {
 /// Most connections a worker serves between two WAL flushes.
 const MAX_GROUP: usize = 32;
 
+/// Reply bytes past which a connection's turn ends (the next command waits for the next turn).
+const TURN_OUTPUT_MAX: usize = 256 * 1024;
+
 /// A client whose blocking command found no data: parked once its round is over.
 struct Parking {
     request: BlockRequest,
@@ -112,13 +116,15 @@ type Served = Vec<(Waiter, BytesMut)>;
 /// operating system (one write syscall for the whole round), then sent; a connection's queue is
 /// released only after its replies are out, so its replies never overtake each other. A
 /// connection whose blocking command must wait leaves the group and is parked (see
-/// `state::blocking`); clients the round woke get their replies with the others.
-fn run_group(server: &ServerState, mut group: Vec<Arc<Conn>>) {
+/// `state::blocking`); clients the round woke get their replies with the others. A connection
+/// suspended for unread replies leaves the group until its client reads them; connections that
+/// become ready meanwhile join it.
+fn run_group(server: &ServerState, rx: &Receiver<Arc<Conn>>, mut group: Vec<Arc<Conn>>) {
     while !group.is_empty() {
         let mut served = Served::new();
         let outputs: Vec<(BytesMut, Option<Parking>)> = group
             .iter()
-            .map(|conn| run_work(server, conn, conn.take_pending(), &mut served))
+            .map(|conn| run_work(server, conn, &mut served))
             .collect();
         if let Err(e) = server.storage.engine().sync_wal() {
             // The round's writes may not be durable: acknowledge none of them. Closing the
@@ -157,11 +163,14 @@ fn run_group(server: &ServerState, mut group: Vec<Arc<Conn>>) {
             if conn.release_if_idle() {
                 conn.client.query_buffer_len.store(0, Ordering::Relaxed);
                 conn.after_work();
-            } else {
+            } else if !conn.suspend_if_backlogged() {
                 still_running.push(conn);
             }
         }
         group = still_running;
+        // Connections that became ready meanwhile take their turn in the next round, so one
+        // with a long queue or a streamed reply does not hold the worker.
+        join_waiting(rx, &mut group);
         // Parked only now: until this point this worker owned their queues.
         let any_parked = !parked.is_empty();
         for (conn, p) in parked {
@@ -171,6 +180,16 @@ fn run_group(server: &ServerState, mut group: Vec<Arc<Conn>>) {
         // serve them now rather than at some later command.
         if any_parked && server.storage.ready.has_pending() {
             serve_and_answer(server);
+        }
+    }
+}
+
+/// Adds connections waiting for a worker to the group, up to [`MAX_GROUP`].
+fn join_waiting(rx: &Receiver<Arc<Conn>>, group: &mut Vec<Arc<Conn>>) {
+    while group.len() < MAX_GROUP {
+        match rx.try_recv() {
+            Ok(conn) => group.push(conn),
+            Err(_) => break,
         }
     }
 }
@@ -220,33 +239,46 @@ fn park(server: &ServerState, conn: Arc<Conn>, p: Parking) {
     }
 }
 
-/// Runs queued work of one connection and returns the encoded replies, and the parking
-/// request if a blocking command must wait (the work after it goes back to the queue).
-fn run_work(
-    server: &ServerState,
-    conn: &Conn,
-    works: Vec<Work>,
-    served: &mut Served,
-) -> (BytesMut, Option<Parking>) {
+/// How a batch of commands ended.
+enum BatchEnd {
+    /// Every command ran.
+    Done,
+    /// A blocking command must wait; the commands after it.
+    Park(Parking, Vec<Vec<Bytes>>),
+    /// The turn's replies are big enough; the commands not run yet.
+    Yield(Vec<Vec<Bytes>>),
+}
+
+/// Runs one turn of a connection: the rest of a streamed reply, then queued work, until the
+/// replies reach [`TURN_OUTPUT_MAX`]. Returns the encoded replies, and the parking request if
+/// a blocking command must wait (the work after it goes back to the queue).
+fn run_work(server: &ServerState, conn: &Conn, served: &mut Served) -> (BytesMut, Option<Parking>) {
     let mut out = BytesMut::new();
-    let mut works = works.into_iter();
+    if let Some(stream) = conn.take_stream() {
+        if stream.fill(&mut out, conn.client.protocol(), TURN_OUTPUT_MAX) {
+            conn.set_stream(stream);
+            return (out, None);
+        }
+    }
+    let mut works = conn.take_pending().into_iter();
     while let Some(work) = works.next() {
         if conn.client.is_closing() {
             break;
         }
         match work {
             Work::Commands(commands) => {
-                if let Some((parking, rest)) =
-                    run_batch(server, &conn.client, commands, &mut out, served)
-                {
-                    let mut back = Vec::with_capacity(1 + works.len());
-                    if !rest.is_empty() {
-                        back.push(Work::Commands(rest));
-                    }
-                    back.extend(works);
-                    conn.push_front(back);
-                    return (out, Some(parking));
+                let (parking, rest) = match run_batch(server, conn, commands, &mut out, served) {
+                    BatchEnd::Done => continue,
+                    BatchEnd::Park(parking, rest) => (Some(parking), rest),
+                    BatchEnd::Yield(rest) => (None, rest),
+                };
+                let mut back = Vec::with_capacity(1 + works.len());
+                if !rest.is_empty() {
+                    back.push(Work::Commands(rest));
                 }
+                back.extend(works);
+                conn.push_front(back);
+                return (out, parking);
             }
             Work::FinalReply(bytes) => {
                 out.extend_from_slice(&bytes);
@@ -258,14 +290,16 @@ fn run_work(
 }
 
 /// Runs a batch and encodes the replies, honouring CLIENT REPLY and QUIT. Stops at a blocking
-/// command that must wait and returns it with the commands after it.
+/// command that must wait, and once the replies pass [`TURN_OUTPUT_MAX`] (a streamed reply
+/// keeps its unwritten rest in `conn`).
 fn run_batch(
     server: &ServerState,
-    client: &Client,
+    conn: &Conn,
     commands: Vec<Vec<Bytes>>,
     out: &mut BytesMut,
     served: &mut Served,
-) -> Option<(Parking, Vec<Vec<Bytes>>)> {
+) -> BatchEnd {
+    let client = &*conn.client;
     let mut commands = commands.into_iter();
     while let Some(argv) = commands.next() {
         if client.is_closing() {
@@ -280,7 +314,7 @@ fn run_batch(
         let changes = client.reply_mode_changes();
         let reply = execute_guarded(server, client, &argv);
         if let Some(request) = client.take_block_request() {
-            return Some((Parking { request, argv }, commands.collect()));
+            return BatchEnd::Park(Parking { request, argv }, commands.collect());
         }
         let set_by_command = client.reply_mode_changes() != changes;
         let suppress = match client.reply_mode() {
@@ -290,16 +324,35 @@ fn run_batch(
             _ => skipped,
         };
         // Pub/Sub notifications are pushes, which Redis sends whatever the reply mode.
+        let mut streaming = false;
         if !suppress || reply.is_push() {
-            reply.encode(out, client.protocol());
+            if reply.has_stream() {
+                streaming = start_stream(conn, reply.into_stream(), out);
+            } else {
+                reply.encode(out, client.protocol());
+            }
         }
         // Like Redis, clients blocked on keys this command filled are served before the
         // connection's next command runs.
         if server.storage.ready.has_pending() {
             serve_ready(server, served);
         }
+        if streaming || out.len() >= TURN_OUTPUT_MAX {
+            return BatchEnd::Yield(commands.collect());
+        }
     }
-    None
+    BatchEnd::Done
+}
+
+/// Writes the first piece of a streamed reply; true when the rest waits in `conn` for later
+/// turns (the turn must then end, so that it goes out before the next command's reply).
+fn start_stream(conn: &Conn, stream: StreamedReply, out: &mut BytesMut) -> bool {
+    let budget = TURN_OUTPUT_MAX.saturating_sub(out.len()).max(1);
+    let more = stream.fill(out, conn.client.protocol(), budget);
+    if more {
+        conn.set_stream(stream);
+    }
+    more
 }
 
 /// Runs a command, turning a panic into an error reply.

@@ -24,6 +24,10 @@ pub enum ReplyMode {
     Skip = 2,
 }
 
+/// What a connection costs beside its buffers (client record, connection, task), for
+/// CLIENT LIST's tot-mem.
+const CLIENT_OVERHEAD_BYTES: usize = 2048;
+
 /// One connected client.
 pub struct Client {
     pub id: u64,
@@ -48,6 +52,10 @@ pub struct Client {
     last_interaction_ms: AtomicU64,
     /// Bytes waiting in the query buffer, for CLIENT LIST.
     pub query_buffer_len: AtomicUsize,
+    /// Bytes allocated for the query buffer, for CLIENT LIST.
+    pub query_buffer_capacity: AtomicUsize,
+    /// Reply bytes the socket has not taken yet, for CLIENT LIST.
+    pub output_buffer_len: AtomicUsize,
     /// Where out-of-band bytes (MONITOR lines) go; set by the connection at accept.
     pub sink: super::monitor::SinkSlot,
     /// Set by MONITOR; the worker registers the monitor once the +OK is out.
@@ -109,6 +117,8 @@ impl Client {
             last_command: Mutex::new(String::from("NULL")),
             last_interaction_ms: AtomicU64::new(0),
             query_buffer_len: AtomicUsize::new(0),
+            query_buffer_capacity: AtomicUsize::new(0),
+            output_buffer_len: AtomicUsize::new(0),
             sink: super::monitor::SinkSlot::new(),
             monitor_requested: AtomicBool::new(false),
             block_request: Mutex::new(None),
@@ -124,6 +134,11 @@ impl Client {
     /// True in RESP2 while subscribed: only (P)(UN)SUBSCRIBE, PING, QUIT and RESET run.
     pub fn in_subscribed_mode(&self) -> bool {
         self.subscription_count.load(Ordering::Relaxed) > 0 && self.protocol() == Protocol::Resp2
+    }
+
+    /// True while subscribed to any channel or pattern (the `pubsub` output limit class).
+    pub fn is_subscribed(&self) -> bool {
+        self.subscription_count.load(Ordering::Relaxed) > 0
     }
 
     /// Changes this client's subscriptions.
@@ -295,6 +310,12 @@ impl Client {
             .map(|n| String::from_utf8_lossy(&n).into_owned())
             .unwrap_or_default();
         let qbuf = self.query_buffer_len.load(Ordering::Relaxed);
+        let qbuf_capacity = self.query_buffer_capacity.load(Ordering::Relaxed).max(qbuf);
+        let omem = self.output_buffer_len.load(Ordering::Relaxed);
+        let (sub, psub) = {
+            let subs = self.subscriptions.lock();
+            (subs.channels.len(), subs.patterns.len())
+        };
         let multi = self
             .transaction
             .lock()
@@ -311,9 +332,9 @@ impl Client {
             flags.push('N');
         }
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 \
-             multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 \
-             tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} \
+             ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll={} \
+             omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
             self.id,
             self.addr,
             self.local_addr,
@@ -322,8 +343,14 @@ impl Client {
             self.idle_secs(),
             flags,
             self.db(),
+            sub,
+            psub,
             multi,
             qbuf,
+            qbuf_capacity - qbuf,
+            usize::from(omem > 0),
+            omem,
+            CLIENT_OVERHEAD_BYTES + qbuf_capacity + omem,
             self.last_command(),
             if self.protocol() == Protocol::Resp3 {
                 3

@@ -49,6 +49,8 @@ impl Monitors {
     }
 
     /// Sends the feed line of a command `client` ran in database `db` to every other monitor.
+    /// `argv` must already have its secrets redacted (the dispatch gate does it from the
+    /// command's spec).
     pub fn feed(&self, client: &Client, db: usize, argv: &[Bytes]) {
         let line = feed_line(client, db, argv);
         let mut list = self.list.lock();
@@ -77,16 +79,9 @@ fn feed_line(client: &Client, db: usize, argv: &[Bytes]) -> String {
         db,
         client.addr
     );
-    let redact = argv
-        .first()
-        .is_some_and(|n| n.eq_ignore_ascii_case(b"auth") || n.eq_ignore_ascii_case(b"hello"));
-    for (i, arg) in argv.iter().enumerate() {
+    for arg in argv {
         line.push(' ');
-        if redact && i > 0 {
-            line.push_str("\"(redacted)\"");
-        } else {
-            push_quoted(&mut line, arg);
-        }
+        push_quoted(&mut line, arg);
     }
     line.push_str("\r\n");
     line

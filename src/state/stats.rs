@@ -22,6 +22,8 @@ pub struct Stats {
     pub total_net_input_bytes: AtomicU64,
     pub total_net_output_bytes: AtomicU64,
     pub total_error_replies: AtomicU64,
+    /// Clients closed for passing `client-output-buffer-limit`.
+    pub output_buffer_limit_disconnections: AtomicU64,
     /// Indexed like the command table.
     pub commands: Vec<CommandStats>,
     /// Error replies by their first word (ERR, WRONGTYPE, NOAUTH ...).
@@ -39,6 +41,7 @@ impl Stats {
             total_net_input_bytes: AtomicU64::new(0),
             total_net_output_bytes: AtomicU64::new(0),
             total_error_replies: AtomicU64::new(0),
+            output_buffer_limit_disconnections: AtomicU64::new(0),
             commands: (0..command_count)
                 .map(|_| CommandStats::default())
                 .collect(),

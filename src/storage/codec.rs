@@ -215,6 +215,15 @@ pub struct MetaValue {
 }
 
 impl MetaValue {
+    /// A copy whose body owns its bytes: a body sliced from a larger buffer (a request's
+    /// read buffer) would keep all of that buffer alive in the cache.
+    pub fn detached(&self) -> MetaValue {
+        MetaValue {
+            body: Bytes::copy_from_slice(&self.body),
+            ..self.clone()
+        }
+    }
+
     /// A string value record.
     pub fn string(value: Bytes, expire_ms: u64, flags: u8) -> MetaValue {
         MetaValue {
@@ -339,6 +348,9 @@ impl SysKey {
     /// On a slave: the master's replication id, then u64 BE the last master sequence number
     /// applied here; written atomically with each applied batch.
     pub const REPL_MASTER: &'static [u8] = b"repl-master";
+    /// u64 BE: the id of the last transaction whose batches were closed (the closing batch
+    /// of an EXEC in the binlog, see `binlog_format`).
+    pub const TRANSACTION_END: &'static [u8] = b"transaction-end";
 
     /// The persisted key counter of physical database `db`.
     pub fn dbsize(db: u16) -> Vec<u8> {
@@ -587,5 +599,163 @@ mod tests {
         );
         assert_eq!(SysKey::counter_of(SysKey::DB_MAP), None);
         assert_eq!(SysKey::counter_of(b"dbsize1"), None);
+    }
+}
+
+/// Property tests: every decoder takes any bytes the disk may hold without panicking, and
+/// every encoder's output decodes back to what was encoded.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use crate::util::mutate;
+    use proptest::prelude::*;
+
+    fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(any::<u8>(), 0..max)
+    }
+
+    fn data_type() -> impl Strategy<Value = DataType> {
+        (1u8..=6).prop_map(|b| DataType::from_byte(b).expect("1..=6 are types"))
+    }
+
+    /// Scores as commands can store them: any double but NaN.
+    fn score() -> impl Strategy<Value = f64> {
+        any::<f64>().prop_filter("NaN never reaches storage", |s| !s.is_nan())
+    }
+
+    /// Runs every decoder of this module over `raw`.
+    fn decode_everything(raw: &[u8]) {
+        let _ = DataType::from_byte(raw.first().copied().unwrap_or(0));
+        let _ = CollectionHeader::decode(raw);
+        let _ = decode_element_key(raw);
+        let _ = decode_score(raw);
+        let _ = MetaValue::decode(raw);
+        let _ = MetaValue::raw_is_live(raw, u64::MAX / 2);
+        let _ = MetaValue::peek_expire(raw);
+        let _ = decode_meta_key(raw);
+        let _ = decode_expire_key(raw);
+        let _ = SysKey::counter_of(raw);
+        let _ = counter::decode_value(raw);
+        let _ = counter::apply(i64::MAX, raw);
+        let _ = prefix_upper_bound(raw);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn decoders_never_panic_on_random_bytes(raw in bytes(64)) {
+            decode_everything(&raw);
+        }
+
+        #[test]
+        fn decoders_never_panic_on_damaged_records(
+            db in any::<u16>(),
+            slot in any::<u16>(),
+            key in bytes(24),
+            version in any::<u64>(),
+            edits in mutate::mutations(4),
+        ) {
+            let header = CollectionHeader { version, count: 3, extra: key.clone() };
+            let records = [
+                encode_element_prefix(db, slot, &key, version),
+                encode_meta_key(db, slot, &key),
+                encode_expire_key(version, db, slot, &key),
+                MetaValue { data_type: DataType::Hash, flags: 0, expire_ms: version, body: header.encode() }
+                    .encode(),
+                SysKey::dbsize(db),
+                counter::add(version as i64).to_vec(),
+            ];
+            for record in records {
+                decode_everything(&mutate::apply(&record, &edits));
+            }
+        }
+
+        #[test]
+        fn counter_merge_never_panics(
+            existing in prop::option::of(bytes(12)),
+            operands in prop::collection::vec(bytes(12), 0..6),
+        ) {
+            let merged = counter::merge(existing.as_deref(), operands.iter().map(Vec::as_slice));
+            prop_assert_eq!(merged.len(), 9);
+        }
+
+        #[test]
+        fn meta_value_round_trips(
+            data_type in data_type(),
+            flags in any::<u8>(),
+            expire_ms in any::<u64>(),
+            body in bytes(64),
+        ) {
+            let v = MetaValue { data_type, flags, expire_ms, body: Bytes::from(body) };
+            let raw = v.encode();
+            prop_assert_eq!(MetaValue::peek_expire(&raw), Some(expire_ms));
+            prop_assert_eq!(MetaValue::decode(&raw), Some(v));
+        }
+
+        #[test]
+        fn collection_header_round_trips(version in any::<u64>(), count in any::<u64>(), extra in bytes(32)) {
+            let h = CollectionHeader { version, count, extra };
+            prop_assert_eq!(CollectionHeader::decode(&h.encode()), Some(h));
+        }
+
+        #[test]
+        fn element_key_round_trips(
+            db in any::<u16>(),
+            slot in any::<u16>(),
+            key in bytes(48),
+            version in any::<u64>(),
+            sub in bytes(48),
+        ) {
+            let mut raw = encode_element_prefix(db, slot, &key, version);
+            raw.extend_from_slice(&sub);
+            let (meta_key, got_version, got_sub) = decode_element_key(&raw).expect("decodes");
+            prop_assert_eq!(meta_key, encode_meta_key(db, slot, &key));
+            prop_assert_eq!(got_version, version);
+            prop_assert_eq!(got_sub, &sub[..]);
+        }
+
+        #[test]
+        fn meta_and_expire_keys_round_trip(
+            db in any::<u16>(),
+            slot in any::<u16>(),
+            key in bytes(48),
+            deadline in any::<u64>(),
+        ) {
+            let meta = encode_meta_key(db, slot, &key);
+            prop_assert_eq!(decode_meta_key(&meta), Some((db, slot, &key[..])));
+            let expire = encode_expire_key(deadline, db, slot, &key);
+            prop_assert_eq!(decode_expire_key(&expire), Some((deadline, &meta[..])));
+        }
+
+        #[test]
+        fn score_round_trips_and_keeps_order(a in score(), b in score()) {
+            let decoded = decode_score(&encode_score(a)).expect("8 bytes");
+            // -0 and 0 are one score.
+            prop_assert_eq!(decoded.to_bits(), if a == 0.0 { 0.0f64.to_bits() } else { a.to_bits() });
+            prop_assert_eq!(a.partial_cmp(&b), Some(encode_score(a).cmp(&encode_score(b))));
+        }
+
+        #[test]
+        fn counters_round_trip(value in any::<i64>(), delta in any::<i64>(), db in any::<u16>()) {
+            prop_assert_eq!(counter::decode_value(&counter::set(value)), value);
+            prop_assert_eq!(counter::apply(value, &counter::add(delta)), value.wrapping_add(delta));
+            prop_assert_eq!(counter::apply(value, &counter::set(delta)), delta);
+            prop_assert_eq!(SysKey::counter_of(&SysKey::dbsize(db)), Some((CounterKind::Keys, db)));
+            prop_assert_eq!(SysKey::counter_of(&SysKey::expires(db)), Some((CounterKind::Expires, db)));
+        }
+
+        #[test]
+        fn prefix_upper_bound_is_above_every_key_with_the_prefix(prefix in bytes(8), rest in bytes(8)) {
+            let mut key = prefix.clone();
+            key.extend_from_slice(&rest);
+            match prefix_upper_bound(&prefix) {
+                Some(bound) => {
+                    prop_assert!(key < bound);
+                    prop_assert!(prefix < bound);
+                }
+                None => prop_assert!(prefix.iter().all(|&b| b == 0xff)),
+            }
+        }
     }
 }

@@ -575,6 +575,24 @@ mod tests {
     }
 
     #[test]
+    fn compaction_keeps_elements_of_expired_keys_on_a_slave_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = open(dir.path());
+        fill(&s, b"expiring", 10);
+        let cond = crate::storage::keyspace::ExpireCondition::default();
+        let deadline = crate::storage::now_ms() as i64 + 50;
+        assert!(s.set_expire(0, b"expiring", deadline, cond).unwrap());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        // A slave's clock does not decide expiry: the master may still PERSIST the key.
+        s.set_replica(true);
+        s.compact(None, None).unwrap();
+        assert_eq!(raw_elements(&s), 10);
+        s.set_replica(false);
+        s.compact(None, None).unwrap();
+        assert_eq!(raw_elements(&s), 0);
+    }
+
+    #[test]
     fn versions_do_not_repeat_across_restarts() {
         let dir = tempfile::tempdir().expect("tempdir");
         let first = {

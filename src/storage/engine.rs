@@ -6,7 +6,7 @@
 
 use std::ffi::CStr;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::Mutex;
@@ -124,6 +124,9 @@ pub struct EngineOptions {
     pub max_background_jobs: i32,
     pub disable_auto_compactions: bool,
     pub wal_fsync: WalFsync,
+    /// Table files RocksDB keeps open at most (its `max_open_files`), so that the open-files
+    /// limit covers them and the clients together.
+    pub max_open_files: i32,
 }
 
 impl Default for EngineOptions {
@@ -136,6 +139,7 @@ impl Default for EngineOptions {
             max_background_jobs: 2,
             disable_auto_compactions: false,
             wal_fsync: WalFsync::EverySec,
+            max_open_files: 5000,
         }
     }
 }
@@ -168,6 +172,8 @@ pub struct Engine {
     /// Held while the WAL is fsynced and `durable_seq` advanced, so what is known durable
     /// can be read without a sync in flight (see [`Engine::hold_durable`]).
     sync_lock: Mutex<()>,
+    /// Shared with the compaction filters (see [`DeadElementFilter`]).
+    expired_are_dead: Arc<AtomicBool>,
 }
 
 impl Drop for Engine {
@@ -180,12 +186,18 @@ impl Drop for Engine {
 
 /// Drops collection elements whose version is not their key's live version (deleted,
 /// overwritten or expired keys): the background half of O(1) deletion.
+///
+/// Expired keys count as dead only where this node's clock decides expiry (a master). A
+/// slave keeps the elements of a key its clock finds expired: the master may still PERSIST
+/// it, and its DEL arrives through replication anyway.
 struct DeadElementFilter {
     db: Weak<DB>,
     /// The last meta key looked up and the live version it had (`None`: no live collection);
     /// consecutive elements mostly share a key, so most decisions cost no lookup.
     last: Option<(Vec<u8>, Option<u64>)>,
     now_ms: u64,
+    /// Whether an expired key's elements are dead (see [`Engine::set_expired_elements_dead`]).
+    expired_are_dead: bool,
 }
 
 impl DeadElementFilter {
@@ -195,7 +207,9 @@ impl DeadElementFilter {
         let raw = db.get_pinned_cf(cf, meta_key).map_err(|_| ())?;
         Ok(raw.and_then(|raw| {
             let meta = MetaValue::decode(&raw)?;
-            if !meta.data_type.is_collection() || meta.is_expired(self.now_ms) {
+            if !meta.data_type.is_collection()
+                || (self.expired_are_dead && meta.is_expired(self.now_ms))
+            {
                 return None;
             }
             CollectionHeader::decode(&meta.body).map(|h| h.version)
@@ -234,6 +248,7 @@ impl CompactionFilter for DeadElementFilter {
 /// Creates a [`DeadElementFilter`] per compaction, once the database is open.
 struct DeadElementFilterFactory {
     db: Arc<OnceLock<Weak<DB>>>,
+    expired_are_dead: Arc<AtomicBool>,
 }
 
 impl CompactionFilterFactory for DeadElementFilterFactory {
@@ -244,6 +259,7 @@ impl CompactionFilterFactory for DeadElementFilterFactory {
             db: self.db.get().cloned().unwrap_or_default(),
             last: None,
             now_ms: super::now_ms(),
+            expired_are_dead: self.expired_are_dead.load(Ordering::Relaxed),
         }
     }
 
@@ -268,6 +284,9 @@ impl Engine {
             .map_err(|e| StorageError::Engine(format!("cannot create {}: {e}", path.display())))?;
         let cache = Cache::new_lru_cache(opts.block_cache_bytes.max(1 << 20));
         let db_for_filters: Arc<OnceLock<Weak<DB>>> = Arc::default();
+        // Off until the node knows it is a master: a compaction running before then keeps
+        // expired keys' elements rather than drop what a master may still PERSIST.
+        let expired_are_dead = Arc::new(AtomicBool::new(false));
         let compression = match opts.compression.as_str() {
             "lz4" => DBCompressionType::Lz4,
             "zstd" => DBCompressionType::Zstd,
@@ -303,6 +322,7 @@ impl Engine {
             if cf.holds_elements() {
                 o.set_compaction_filter_factory(DeadElementFilterFactory {
                     db: Arc::clone(&db_for_filters),
+                    expired_are_dead: Arc::clone(&expired_are_dead),
                 });
             }
             o
@@ -311,6 +331,7 @@ impl Engine {
         db_opts.create_if_missing(true);
         db_opts.create_missing_column_families(true);
         db_opts.set_max_background_jobs(opts.max_background_jobs);
+        db_opts.set_max_open_files(opts.max_open_files);
         // One memtable budget for all column families together, so adding element column
         // families does not multiply memory: past it, the largest memtable is flushed.
         let memtable_budget = opts.write_buffer_size * opts.max_write_buffer_number.max(1) as usize;
@@ -352,7 +373,14 @@ impl Engine {
             durable_seq: AtomicU64::new(recovered),
             wal_fsyncs: AtomicU64::new(0),
             sync_lock: Mutex::new(()),
+            expired_are_dead,
         })
+    }
+
+    /// Whether compactions from now on drop the elements of expired collections: yes on a
+    /// master, whose clock decides expiry; no on a slave, which waits for its master's DEL.
+    pub fn set_expired_elements_dead(&self, dead: bool) {
+        self.expired_are_dead.store(dead, Ordering::Relaxed);
     }
 
     fn handle(&self, cf: Cf) -> &ColumnFamily {

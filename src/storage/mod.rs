@@ -119,6 +119,8 @@ pub struct Storage {
     pub stats: StorageStats,
     /// True on a slave: keys are not expired here (see [`replica`]).
     replica: AtomicBool,
+    /// Id of the next transaction (EXEC) whose batches are marked as one group.
+    next_transaction_id: AtomicU64,
 }
 
 /// Milliseconds since the Unix epoch: the clock of every deadline.
@@ -200,6 +202,8 @@ impl Storage {
             lazy_expired: expire::LazyQueue::default(),
             cache: MetaCache::new(0),
             replica: AtomicBool::new(false),
+            // Ids differ across restarts too, so a slave never mixes up two transactions.
+            next_transaction_id: AtomicU64::new(now_ms() << 16),
             stats: StorageStats {
                 last_save_secs: AtomicU64::new(now_ms() / 1000),
                 ..StorageStats::default()
@@ -298,7 +302,17 @@ impl Storage {
         self.locks.lock(keys)
     }
 
-    /// Keeps every other writer out until the guard drops (EXEC); see [`lock`].
+    /// Locks the keys of a whole transaction: key locks this thread asks for on them are
+    /// granted without locking until the guard drops (EXEC); see [`lock`].
+    pub fn lock_keys_held<'k>(
+        &self,
+        keys: impl IntoIterator<Item = &'k [u8]>,
+    ) -> lock::HeldKeysGuard<'_> {
+        self.locks.lock_held(keys)
+    }
+
+    /// Keeps every other writer out until the guard drops (FLUSHALL, a transaction that
+    /// reaches beyond its declared keys); see [`lock`].
     pub fn lock_structure(&self) -> lock::StructureGuard<'_> {
         self.locks.lock_structure()
     }

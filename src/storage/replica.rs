@@ -107,9 +107,11 @@ impl Storage {
     }
 
     /// Marks this store as a slave's: keys are not expired here (the master's deletions
-    /// arrive through the binlog) but still read as missing once their deadline passed.
+    /// arrive through the binlog), neither by the expirer nor by compaction dropping their
+    /// elements, but still read as missing once their deadline passed.
     pub fn set_replica(&self, replica: bool) {
         self.replica.store(replica, Ordering::Relaxed);
+        self.engine.set_expired_elements_dead(!replica);
     }
 
     pub fn is_replica(&self) -> bool {

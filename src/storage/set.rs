@@ -286,14 +286,13 @@ impl Storage {
         Ok(Some(self.random_member(&c, &mut rand::thread_rng())?))
     }
 
-    /// SRANDMEMBER with a count: `count` distinct members (at most all of them), or with
-    /// `repeats` exactly `count` members drawn independently.
-    pub fn srandmember_count(
+    /// SRANDMEMBER with a positive count: `count` distinct members (at most all of them), in
+    /// random order.
+    pub fn srandmember_distinct(
         &self,
         db: usize,
         key: &[u8],
         count: u64,
-        repeats: bool,
     ) -> Result<Vec<Vec<u8>>, StorageError> {
         let Some(c) = self.read_set(db, key)? else {
             return Ok(Vec::new());
@@ -302,26 +301,9 @@ impl Storage {
             return Ok(Vec::new());
         }
         let rng = &mut rand::thread_rng();
-        if !repeats {
-            let mut picked = self.sample_members(&c, count, rng)?;
-            shuffle(&mut picked, rng);
-            return Ok(picked);
-        }
-        let mut out = Vec::with_capacity(count.min(1 << 16) as usize);
-        if c.len() <= WALK_PICK_MAX {
-            let all = self.all_members(&c)?;
-            if all.is_empty() {
-                return Ok(out);
-            }
-            for _ in 0..count {
-                out.push(all[rng.gen_range(0..all.len())].clone());
-            }
-        } else {
-            for _ in 0..count {
-                out.push(self.random_member(&c, rng)?);
-            }
-        }
-        Ok(out)
+        let mut picked = self.sample_members(&c, count, rng)?;
+        shuffle(&mut picked, rng);
+        Ok(picked)
     }
 
     /// SPOP without a count.

@@ -137,6 +137,15 @@ impl Watches {
             .is_some_and(|c| c.dirty)
     }
 
+    /// Every key client `id` watches.
+    pub fn keys_of(&self, id: u64) -> Vec<DbKey> {
+        let r = self.registry.lock();
+        r.clients
+            .get(&id)
+            .map(|c| c.keys.iter().map(|w| w.key.clone()).collect())
+            .unwrap_or_default()
+    }
+
     /// The keys client `id` watched while they were not expired (EXEC fails if one has
     /// expired since).
     pub fn live_when_watched(&self, id: u64) -> Vec<DbKey> {

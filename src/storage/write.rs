@@ -7,7 +7,7 @@
 
 use std::sync::atomic::Ordering;
 
-use super::binlog_format::BatchNote;
+use super::binlog_format::{BatchNote, TransactionMark};
 use super::codec::{self, encode_expire_key, DataType, MetaValue, SysKey};
 use super::engine::{Batch, Cf};
 use super::{KeyState, Storage, StorageError};
@@ -35,6 +35,10 @@ thread_local! {
     /// note of the batches it writes.
     static CURRENT_COMMAND: std::cell::Cell<(&'static str, u16)> =
         const { std::cell::Cell::new(("", BatchNote::NO_DB)) };
+    /// The EXEC this thread runs, if any: its transaction id and whether a batch of it was
+    /// committed yet.
+    static CURRENT_TRANSACTION: std::cell::Cell<Option<(u64, bool)>> =
+        const { std::cell::Cell::new(None) };
 }
 
 /// Names the command whose batches this thread writes from now on (the dispatcher calls it).
@@ -42,14 +46,80 @@ pub fn set_current_command(name: &'static str, pdb: u16) {
     CURRENT_COMMAND.with(|c| c.set((name, pdb)));
 }
 
+/// The batches this thread writes between [`Storage::begin_transaction`] and the end of the
+/// guard form one transaction in the binlog (see `binlog_format`'s batch notes): a slave
+/// applies them together. Ending it writes the closing batch, if any batch was written.
+pub struct TransactionGroup<'a> {
+    storage: &'a Storage,
+    id: u64,
+}
+
+impl TransactionGroup<'_> {
+    /// Ends the group: writes its closing batch when the transaction wrote anything.
+    pub fn finish(self) -> Result<(), StorageError> {
+        self.close()
+    }
+
+    /// Idempotent: the first call ends the thread's transaction, later ones find none.
+    fn close(&self) -> Result<(), StorageError> {
+        let wrote = CURRENT_TRANSACTION
+            .with(|t| t.take())
+            .is_some_and(|(_, w)| w);
+        if !wrote {
+            return Ok(());
+        }
+        let mut txn = self.storage.txn_marked(
+            "exec",
+            BatchNote::NO_DB,
+            Some(TransactionMark {
+                id: self.id,
+                closing: true,
+            }),
+        );
+        txn.put_system(SysKey::TRANSACTION_END, &self.id.to_be_bytes());
+        txn.commit()
+    }
+}
+
+impl Drop for TransactionGroup<'_> {
+    /// Ends a group `finish` was not reached for (a command panicked inside EXEC): a slave
+    /// would otherwise hold its batches back.
+    fn drop(&mut self) {
+        if let Err(e) = self.close() {
+            tracing::error!("cannot write the end of transaction {}: {e}", self.id);
+        }
+    }
+}
+
 impl Storage {
+    /// Starts marking the batches this thread writes as one transaction (EXEC), until the
+    /// group is finished.
+    pub fn begin_transaction(&self) -> TransactionGroup<'_> {
+        let id = self.next_transaction_id.fetch_add(1, Ordering::Relaxed);
+        CURRENT_TRANSACTION.with(|t| t.set(Some((id, false))));
+        TransactionGroup { storage: self, id }
+    }
+
     /// Starts a write transaction.
     pub fn txn(&self) -> WriteTxn<'_> {
-        let mut batch = self.engine.batch();
-        // First in the batch, so a WAL record that merged several batches splits at notes.
         let (command, db) = CURRENT_COMMAND.with(|c| c.get());
         let command = if command.is_empty() { "-" } else { command };
-        batch.log_data(&BatchNote::encode_parts(super::now_ms(), db, command));
+        let mark = CURRENT_TRANSACTION
+            .with(|t| t.get())
+            .map(|(id, _)| TransactionMark { id, closing: false });
+        self.txn_marked(command, db, mark)
+    }
+
+    /// Starts a write transaction whose note names `command` and carries `mark`.
+    fn txn_marked(&self, command: &str, db: u16, mark: Option<TransactionMark>) -> WriteTxn<'_> {
+        let mut batch = self.engine.batch();
+        // First in the batch, so a WAL record that merged several batches splits at notes.
+        batch.log_data(&BatchNote::encode_marked(
+            super::now_ms(),
+            db,
+            command,
+            mark,
+        ));
         WriteTxn {
             storage: self,
             batch,
@@ -109,7 +179,7 @@ impl<'a> WriteTxn<'a> {
         }
         self.batch.put(Cf::Meta, &state.meta_key, &meta.encode());
         self.cache_updates
-            .push((state.meta_key.clone(), Some(meta.clone())));
+            .push((state.meta_key.clone(), Some(meta.detached())));
         let had_ttl = state.stored.as_ref().is_some_and(|m| m.expire_ms != 0);
         let keys = i64::from(state.stored.is_none());
         let expires = i64::from(meta.expire_ms != 0) - i64::from(had_ttl);
@@ -216,6 +286,11 @@ impl<'a> WriteTxn<'a> {
         }
         let storage = self.storage;
         storage.engine.write(self.batch)?;
+        CURRENT_TRANSACTION.with(|t| {
+            if let Some((id, _)) = t.get() {
+                t.set(Some((id, true)));
+            }
+        });
         for pdb in &self.cleared_dbs {
             storage.cache.remove_prefix(&codec::db_lower_bound(*pdb));
         }

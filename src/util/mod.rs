@@ -4,9 +4,12 @@
 //! parsing, glob patterns, cluster hash slots) so that command handlers behave
 //! byte-for-byte like Redis without each re-implementing the quirks.
 
+pub mod alloc_counter;
 pub mod bits;
 pub mod civil;
 pub mod glob;
+#[cfg(test)]
+pub(crate) mod mutate;
 pub mod number;
 pub mod priority;
 pub mod redis_digest;

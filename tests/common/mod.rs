@@ -15,6 +15,10 @@ pub struct TestServer {
     pub port: u16,
     dir: tempfile::TempDir,
     args: Vec<String>,
+    /// RLIMIT_NOFILE (soft and hard) the process starts with, when set.
+    open_files_limit: Option<u64>,
+    /// Whether the harness adds `--enable-debug-command yes` (see [`TestServer::start_plain`]).
+    debug_enabled: bool,
 }
 
 /// Picks a port nobody listens on right now.
@@ -40,14 +44,33 @@ impl TestServer {
         TestServer::start_with(&[])
     }
 
-    /// Starts a server with extra `--directive value` arguments.
+    /// Starts a server with extra `--directive value` arguments (after the harness' own
+    /// `--port`, `--db-path`, `--log-path`, `--dump-path` and `--enable-debug-command yes`,
+    /// so they override those).
     pub fn start_with(args: &[&str]) -> TestServer {
+        TestServer::launched(args, true, None)
+    }
+
+    /// Starts a server with the server's own defaults for everything but the port and the
+    /// directories: unlike [`TestServer::start_with`], DEBUG stays disabled.
+    pub fn start_plain(args: &[&str]) -> TestServer {
+        TestServer::launched(args, false, None)
+    }
+
+    /// Starts a server whose open-files limit, soft and hard, is `limit` (as `ulimit -n`).
+    pub fn start_with_open_files_limit(limit: u64, args: &[&str]) -> TestServer {
+        TestServer::launched(args, true, Some(limit))
+    }
+
+    fn launched(args: &[&str], debug_enabled: bool, open_files_limit: Option<u64>) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut s = TestServer {
             child: None,
             port: free_port(),
             dir,
             args: args.iter().map(|a| a.to_string()).collect(),
+            open_files_limit,
+            debug_enabled,
         };
         s.launch();
         s
@@ -71,10 +94,33 @@ impl TestServer {
             .arg("--log-path")
             .arg(self.dir.path().join("log"))
             .arg("--dump-path")
-            .arg(self.dir.path().join("dump"))
-            .args(&self.args)
+            .arg(self.dir.path().join("dump"));
+        // Many tests check state with DEBUG DIGEST / SET-ACTIVE-EXPIRE, which a default
+        // server refuses; a test's own arguments come after and can turn it off again.
+        if self.debug_enabled {
+            cmd.args(["--enable-debug-command", "yes"]);
+        }
+        cmd.args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
+        if let Some(limit) = self.open_files_limit {
+            use std::os::unix::process::CommandExt;
+            let lim = libc::rlimit {
+                rlim_cur: limit as libc::rlim_t,
+                rlim_max: limit as libc::rlim_t,
+            };
+            // SAFETY: runs in the child between fork and exec and only calls setrlimit, which
+            // is async-signal-safe, on a value copied in.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
         self.child = Some(cmd.spawn().expect("spawn pika"));
         self.wait_ready();
     }
@@ -186,6 +232,31 @@ impl TestServer {
     /// The server's log file (`pika.log` under the log directory) as text; empty when absent.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("log").join("pika.log")).unwrap_or_default()
+    }
+
+    /// The server's resident memory in bytes (VmRSS), while it runs.
+    pub fn rss_bytes(&self) -> u64 {
+        let pid = self.pid().expect("running");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .expect("VmRSS")
+            * 1024
+    }
+
+    /// CPU time the server has used so far (user + system), from /proc.
+    pub fn cpu_time(&self) -> Duration {
+        let pid = self.pid().expect("running");
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        let rest = &stat[stat.rfind(')').expect("stat format") + 2..];
+        let fields: Vec<&str> = rest.split(' ').collect();
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        // SAFETY: sysconf only reads a system constant.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        Duration::from_millis(ticks * 1000 / hz)
     }
 
     /// True while the process runs.
