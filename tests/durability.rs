@@ -88,17 +88,8 @@ fn power_loss_and_restart(s: &mut TestServer) {
     s.restart();
 }
 
-fn wait_until(what: &str, mut cond: impl FnMut() -> Result<(), String>) {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        match cond() {
-            Ok(()) => return,
-            Err(state) if Instant::now() >= deadline => {
-                panic!("timed out waiting for {what}; last state: {state}")
-            }
-            Err(_) => thread::sleep(Duration::from_millis(50)),
-        }
-    }
+fn wait_until(what: &str, cond: impl FnMut() -> Result<(), String>) {
+    common::wait_for(what, DEADLINE, cond);
 }
 
 /// Waits until `slave`'s link is up, it applied everything `master` wrote and both hold the

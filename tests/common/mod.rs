@@ -447,6 +447,20 @@ pub fn info_field(conn: &mut redis::Connection, section: &str, field: &str) -> S
         .to_string()
 }
 
+/// Waits up to `timeout` for `cond` to succeed; panics with the state it last reported.
+pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> Result<(), String>) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match cond() {
+            Ok(()) => return,
+            Err(state) if Instant::now() >= deadline => {
+                panic!("timed out waiting for {what}; last state: {state}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
 /// Polls `cond` until it holds (panics after 20 s, naming `what`).
 pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
