@@ -471,3 +471,29 @@ fn used_memory_counts_query_buffers_at_their_real_size() {
         memory_field(&mut c, "used_memory") < idle + (20 << 20)
     });
 }
+
+#[test]
+fn a_big_value_is_written_in_pieces_and_the_next_replies_follow_it() {
+    let _measuring = measuring();
+    let server = TestServer::start();
+    let mut c = server.conn();
+    let value: String = (0..3_000_000)
+        .map(|i| (b'a' + (i % 26) as u8) as char)
+        .collect();
+    let _: () = run(&mut c, &["SET", "big", &value]);
+    let mut raw = server.raw();
+    raw.write_all(b"GET big\r\nGETRANGE big 1 -1\r\nPING\r\n")
+        .unwrap();
+    let expected = format!(
+        "${}\r\n{value}\r\n${}\r\n{}\r\n+PONG\r\n",
+        value.len(),
+        value.len() - 1,
+        &value[1..]
+    );
+    let got = common::read_at_least(&mut raw, expected.len());
+    assert_eq!(got.len(), expected.len());
+    assert!(
+        got == expected.as_bytes(),
+        "the replies differ from the values"
+    );
+}

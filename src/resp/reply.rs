@@ -88,6 +88,36 @@ impl StreamedReply {
     }
 }
 
+/// Bulk strings longer than this are written straight from their bytes, a piece at a time.
+const STREAMED_BULK_MIN: usize = 1 << 20;
+
+/// A big bulk string written from its own bytes, a piece at a time, without a copy of it all.
+struct BulkStream {
+    data: Bytes,
+    /// Bytes of `data` written so far; `None` until the header is out.
+    written: Option<usize>,
+}
+
+impl ReplyStream for BulkStream {
+    fn fill(&mut self, out: &mut BytesMut, _proto: Protocol, budget: usize) -> bool {
+        let from = match self.written {
+            Some(n) => n,
+            None => {
+                write_len_header(out, b'$', self.data.len());
+                0
+            }
+        };
+        let to = self.data.len().min(from.saturating_add(budget.max(1)));
+        out.extend_from_slice(&self.data[from..to]);
+        self.written = Some(to);
+        if to < self.data.len() {
+            return true;
+        }
+        out.extend_from_slice(b"\r\n");
+        false
+    }
+}
+
 /// A reply with streamed parts inside, written in order: plain parts whole, aggregates as
 /// their header then their items, streamed parts a piece at a time.
 struct NestedStream {
@@ -101,7 +131,7 @@ impl ReplyStream for NestedStream {
             let Some(reply) = self.pending.pop_front() else {
                 return false;
             };
-            if !reply.has_stream() {
+            if !reply.worth_streaming() {
                 reply.encode(out, proto);
                 continue;
             }
@@ -127,7 +157,12 @@ impl ReplyStream for NestedStream {
                     items
                 }
                 Reply::Sequence(items) => items,
-                // `has_stream` is true only for the kinds above.
+                Reply::Bulk(data) => {
+                    self.pending
+                        .push_front(Reply::Stream(Reply::Bulk(data).into_stream()));
+                    continue;
+                }
+                // `worth_streaming` is true only for the kinds above.
                 other => {
                     other.encode(out, proto);
                     continue;
@@ -187,14 +222,17 @@ impl Reply {
         }
     }
 
-    /// True when a streamed reply is inside (EXEC's answer holding SRANDMEMBER's, say).
-    pub fn has_stream(&self) -> bool {
+    /// True when this reply is better written a piece at a time than encoded whole: it is or
+    /// holds a streamed reply (EXEC's answer holding SRANDMEMBER's, say), or a bulk string so
+    /// big that a copy of it would double the memory it takes (GET of a 512 MB value).
+    pub fn worth_streaming(&self) -> bool {
         match self {
             Reply::Stream(_) => true,
+            Reply::Bulk(b) => b.len() > STREAMED_BULK_MIN,
             Reply::Array(items)
             | Reply::Set(items)
             | Reply::Push(items)
-            | Reply::Sequence(items) => items.iter().any(Reply::has_stream),
+            | Reply::Sequence(items) => items.iter().any(Reply::worth_streaming),
             _ => false,
         }
     }
@@ -203,6 +241,10 @@ impl Reply {
     pub fn into_stream(self) -> StreamedReply {
         match self {
             Reply::Stream(stream) => stream,
+            Reply::Bulk(data) => StreamedReply::new(BulkStream {
+                data,
+                written: None,
+            }),
             reply => StreamedReply::new(NestedStream {
                 pending: std::collections::VecDeque::from([reply]),
             }),
@@ -484,6 +526,31 @@ mod tests {
         let mut out = BytesMut::new();
         r.encode(&mut out, proto);
         out.to_vec()
+    }
+
+    /// Writes `r` as the worker does when it streams: pieces of at most about `budget` bytes.
+    fn streamed(r: Reply, budget: usize) -> (Vec<u8>, usize) {
+        let stream = r.into_stream();
+        let mut out = BytesMut::new();
+        let mut pieces = 1;
+        while stream.fill(&mut out, Protocol::Resp2, budget) {
+            pieces += 1;
+        }
+        (out.to_vec(), pieces)
+    }
+
+    #[test]
+    fn big_bulk_strings_are_streamed_alone_and_inside_aggregates() {
+        let big = Reply::bulk(vec![b'v'; STREAMED_BULK_MIN + 10]);
+        assert!(big.worth_streaming());
+        assert!(!Reply::bulk(vec![b'v'; 10]).worth_streaming());
+        let (out, pieces) = streamed(big.clone(), 64 * 1024);
+        assert_eq!(out, enc(&big, Protocol::Resp2));
+        assert!(pieces > 10, "{pieces} pieces");
+        let array = Reply::Array(vec![Reply::Integer(1), big.clone(), Reply::bulk("x")]);
+        assert!(array.worth_streaming());
+        let (out, _) = streamed(array.clone(), 64 * 1024);
+        assert_eq!(out, enc(&array, Protocol::Resp2));
     }
 
     /// Asserts the RESP2 and RESP3 encodings of `r`.

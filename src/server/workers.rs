@@ -326,7 +326,7 @@ fn run_batch(
         // Pub/Sub notifications are pushes, which Redis sends whatever the reply mode.
         let mut streaming = false;
         if !suppress || reply.is_push() {
-            if reply.has_stream() {
+            if reply.worth_streaming() {
                 streaming = start_stream(conn, reply.into_stream(), out);
             } else {
                 reply.encode(out, client.protocol());
