@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use pika::replication::fullsync;
 use pika::replication::wire::{self, pb, MasterMsg, SlaveMsg};
 
 use common::{info_field, wait_until, TestServer};
@@ -161,19 +162,9 @@ fn junk(n: usize, stream: &mut TcpStream) {
         let _ = wire::recv_slave(&mut frame_reader);
     };
     let start = |files: Vec<(&str, u64)>| {
-        MasterMsg::FullStart(pb::FullSyncStart {
-            replid: "f".repeat(40),
-            seq: 5,
-            total_bytes: files.iter().map(|(_, s)| s).sum(),
-            file_count: files.len() as u32,
-            files: files
-                .iter()
-                .map(|(name, size)| pb::FileInfo {
-                    name: name.to_string(),
-                    size: *size,
-                })
-                .collect(),
-        })
+        let files: Vec<(String, u64)> =
+            files.into_iter().map(|(n, s)| (n.to_string(), s)).collect();
+        fullsync::full_sync_start(&"f".repeat(40), 5, &files)
     };
     let chunk = |name: &str, data: &[u8]| {
         MasterMsg::Chunk(pb::FileChunk {

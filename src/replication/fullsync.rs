@@ -33,6 +33,24 @@ fn sibling(db_path: &Path, suffix: &str) -> PathBuf {
     trimmed.with_file_name(name)
 }
 
+/// The message that opens a full sync: the snapshot's position and its files (name, size),
+/// which the slave checks what it receives against.
+pub fn full_sync_start(replid: &str, seq: u64, files: &[(String, u64)]) -> MasterMsg {
+    MasterMsg::FullStart(pb::FullSyncStart {
+        replid: replid.to_string(),
+        seq,
+        total_bytes: files.iter().map(|(_, len)| len).sum(),
+        file_count: files.len() as u32,
+        files: files
+            .iter()
+            .map(|(name, size)| pb::FileInfo {
+                name: name.clone(),
+                size: *size,
+            })
+            .collect(),
+    })
+}
+
 /// Master: checkpoints the database and streams it to the slave.
 pub fn send_snapshot(
     server: &ServerState,
@@ -83,22 +101,7 @@ fn stream_dir(
     }
     files.sort();
     *slave.state.lock() = "send_bulk";
-    wire::send_master(
-        out,
-        MasterMsg::FullStart(pb::FullSyncStart {
-            replid: replid.to_string(),
-            seq,
-            total_bytes: files.iter().map(|(_, len)| len).sum(),
-            file_count: files.len() as u32,
-            files: files
-                .iter()
-                .map(|(name, size)| pb::FileInfo {
-                    name: name.clone(),
-                    size: *size,
-                })
-                .collect(),
-        }),
-    )?;
+    wire::send_master(out, full_sync_start(replid, seq, &files))?;
     let mut buf = vec![0u8; CHUNK];
     for (name, _) in &files {
         let mut f = File::open(dir.join(name))?;

@@ -189,33 +189,22 @@ mod tests {
     use crate::storage::engine::EngineOptions;
     use crate::storage::Storage;
 
-    fn write(storage: &Storage, key: &str) {
-        let state = storage.load(0, key.as_bytes()).unwrap();
-        let mut txn = storage.txn();
-        txn.put(
-            &state,
-            &crate::storage::codec::MetaValue::string(bytes::Bytes::from(key.to_string()), 0, 0),
-        );
-        txn.commit().unwrap();
-        storage.engine().flush_wal_buffer().unwrap();
-    }
-
     #[test]
     fn follows_appends_and_file_switches_from_a_position() {
         let dir = tempfile::tempdir().unwrap();
         let storage = Storage::open(dir.path(), 1, &EngineOptions::default()).unwrap();
-        write(&storage, "a");
+        storage.put_test_string("a");
         let from = storage.engine().latest_sequence() + 1;
         let mut tailer = Tailer::open(dir.path(), from).unwrap();
         assert!(tailer.poll().unwrap().is_empty());
-        write(&storage, "b");
+        storage.put_test_string("b");
         let got = tailer.poll().unwrap();
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].0, from);
         // A memtable flush moves on to a new WAL file (the old one is archived).
         storage.save().unwrap();
-        write(&storage, "c");
-        write(&storage, "d");
+        storage.put_test_string("c");
+        storage.put_test_string("d");
         let got = tailer.poll().unwrap();
         assert_eq!(got.len(), 2, "both batches after the switch");
         assert_eq!(
@@ -228,12 +217,12 @@ mod tests {
     fn a_position_before_the_kept_binlog_is_not_available() {
         let dir = tempfile::tempdir().unwrap();
         let storage = Storage::open(dir.path(), 1, &EngineOptions::default()).unwrap();
-        write(&storage, "a");
+        storage.put_test_string("a");
         storage.save().unwrap();
         for f in std::fs::read_dir(dir.path().join("archive")).unwrap() {
             std::fs::remove_file(f.unwrap().path()).unwrap();
         }
-        write(&storage, "b");
+        storage.put_test_string("b");
         assert!(matches!(
             Tailer::open(dir.path(), 1),
             Err(TailError::NotAvailable(_))

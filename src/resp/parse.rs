@@ -544,7 +544,7 @@ mod tests {
     }
 
     /// Encodes a request as a multibulk, the way clients do.
-    fn mb(args: &[&[u8]]) -> Vec<u8> {
+    pub(super) fn mb(args: &[&[u8]]) -> Vec<u8> {
         let mut out = format!("*{}\r\n", args.len()).into_bytes();
         for a in args {
             out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
@@ -1088,13 +1088,7 @@ mod proptests {
     }
 
     fn encode_multibulk(args: &[Vec<u8>]) -> Vec<u8> {
-        let mut out = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            out.extend_from_slice(a);
-            out.extend_from_slice(b"\r\n");
-        }
-        out
+        super::tests::mb(&args.iter().map(Vec::as_slice).collect::<Vec<_>>())
     }
 
     /// An inline line with every argument double-quoted and every byte `\xHH`-escaped.

@@ -180,17 +180,6 @@ mod tests {
     use super::*;
     use crate::storage::engine::EngineOptions;
 
-    fn write(storage: &Storage, key: &str) {
-        let state = storage.load(0, key.as_bytes()).unwrap();
-        let mut txn = storage.txn();
-        txn.put(
-            &state,
-            &crate::storage::codec::MetaValue::string(bytes::Bytes::from(key.to_string()), 0, 0),
-        );
-        txn.commit().unwrap();
-        storage.engine().sync_wal().unwrap();
-    }
-
     #[test]
     fn clean_marker_tells_orderly_stops_from_crashes() {
         let dir = tempfile::tempdir().unwrap();
@@ -224,10 +213,10 @@ mod tests {
         };
         let durable = {
             let storage = Storage::open(dir.path(), 1, &opts).unwrap();
-            write(&storage, "a");
+            storage.put_test_string("a");
             storage.engine().fsync_wal().unwrap();
             let durable = storage.engine().hold_durable(|d| d);
-            write(&storage, "b");
+            storage.put_test_string("b");
             fs::write(dir.path().join(POWER_LOSS_MARKER), durable.to_string()).unwrap();
             drop(storage);
             durable

@@ -431,3 +431,19 @@ fn load_db_map(engine: &Engine, databases: usize) -> Result<Vec<u16>, StorageErr
 fn encode_db_map(map: &[u16]) -> Vec<u8> {
     map.iter().flat_map(|p| p.to_be_bytes()).collect()
 }
+
+#[cfg(test)]
+impl Storage {
+    /// Test support: stores the string `key` under `key` in database 0 and hands its WAL
+    /// record to the operating system.
+    pub(crate) fn put_test_string(&self, key: &str) {
+        let state = self.load(0, key.as_bytes()).unwrap();
+        let mut txn = self.txn();
+        txn.put(
+            &state,
+            &codec::MetaValue::string(bytes::Bytes::from(key.to_string()), 0, 0),
+        );
+        txn.commit().unwrap();
+        self.engine().flush_wal_buffer().unwrap();
+    }
+}
