@@ -200,14 +200,7 @@ impl CronWindow {
 
 /// Free share of the disk holding `path`, in percent.
 fn free_percent(path: &Path) -> Option<u8> {
-    use std::os::unix::ffi::OsStrExt;
-    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid NUL-terminated path and a writable statvfs.
-    if unsafe { libc::statvfs(c_path.as_ptr(), &mut stat) } != 0 || stat.f_blocks == 0 {
-        return None;
-    }
-    Some((stat.f_bavail as u128 * 100 / stat.f_blocks as u128) as u8)
+    crate::util::disk_space::of(path).map(|space| space.free_percent())
 }
 
 /// The local hour and day number (for once-a-day windows).

@@ -97,6 +97,12 @@ pub fn execute(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
         let reply = Reply::err("READONLY You can't write against a read only replica.");
         return reject(server, client, Some((idx, spec)), reply);
     }
+    // As Redis refuses these past maxmemory: the disk is kept from filling up under RocksDB.
+    if spec.flags.contains(CmdFlags::DENYOOM) {
+        if let Some(refusal) = server.disk.refusal() {
+            return reject(server, client, Some((idx, spec)), Reply::err(refusal));
+        }
+    }
     if client.in_subscribed_mode() && !allowed_while_subscribed(spec.name) {
         let reply = Reply::err(format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",

@@ -188,12 +188,25 @@ fn transaction_keys(queued: &[Vec<Bytes>]) -> Option<Vec<Bytes>> {
     Some(keys)
 }
 
+/// Whether a queued command adds data (refused while the disk is nearly full).
+fn adds_data(queued: &[Vec<Bytes>]) -> bool {
+    queued.iter().any(|argv| {
+        dispatch::resolve_spec(argv).is_some_and(|spec| spec.flags.contains(CmdFlags::DENYOOM))
+    })
+}
+
 fn exec(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     let Some(tx) = ctx.client.transaction().take() else {
         return Err(CmdError::err("EXEC without MULTI"));
     };
     let storage = ctx.storage();
     let id = ctx.client.id;
+    if adds_data(&tx.queued) {
+        if let Some(refusal) = ctx.server.disk.refusal() {
+            storage.watches.unwatch_all(id);
+            return Err(CmdError::Other(refusal.into()));
+        }
+    }
     if tx.failed {
         storage.watches.unwatch_all(id);
         return Err(CmdError::Other(

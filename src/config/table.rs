@@ -73,6 +73,9 @@ directives! {
         "Compaction every hours/ratio: every that many hours when less than ratio percent of the disk is free.";
     disable_auto_compactions: bool = "disable-auto-compactions", BOOL, "no", STARTUP,
         "Turn off RocksDB's automatic compactions (COMPACT and the schedule still run).";
+    least_free_disk_resume_size: u64 = "least-free-disk-resume-size", memory(0, MEM_MAX), "67108864",
+        RUNTIME,
+        "Free disk space kept for the database's own work: below it, commands that add data are refused; above it again, writes resume.";
     // ---- Security
     requirepass: String = "requirepass", STR, "", SENSITIVE,
         "Password clients must AUTH with; empty disables authentication.";

@@ -4,6 +4,7 @@
 
 pub mod conn;
 pub mod connection;
+pub mod disk_guard;
 pub mod fd_limit;
 pub mod workers;
 
@@ -18,7 +19,7 @@ use crate::config::Config;
 use crate::replication::{fullsync, slave};
 use crate::state::{ServerState, ShutdownMode};
 use crate::storage::engine::EngineOptions;
-use crate::storage::{durability, expire, Storage};
+use crate::storage::{durability, expire, integrity, Storage};
 use workers::WorkerPool;
 
 /// Errors that stop the server from starting.
@@ -81,13 +82,11 @@ fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
     }
     let last_shutdown = durability::take_clean_shutdown_marker(&cfg.db_path)?;
     let installed = fullsync::install_pending(&cfg.db_path)?;
+    integrity::check_binlog(&cfg.db_path)?;
     if installed {
         tracing::info!("full sync snapshot swapped in at {}", cfg.db_path.display());
     }
-    let storage = Arc::new(
-        Storage::open(&cfg.db_path, cfg.databases, &engine_options(&cfg))?
-            .with_cache_capacity(cfg.cache_maxmemory as usize),
-    );
+    let storage = Arc::new(open_storage(&cfg)?.with_cache_capacity(cfg.cache_maxmemory as usize));
     fullsync::finish_install(&storage, &cfg.db_path).map_err(std::io::Error::other)?;
     if last_shutdown == durability::LastShutdown::Unclean && !installed {
         let (replid, survived) = storage.start_history_after_crash()?;
@@ -122,6 +121,8 @@ fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
     let wait_watcher = crate::replication::spawn_wait_watcher(&server)?;
     let compact_scheduler = crate::compaction::spawn(&server, cron, interval)?;
     let keyspace_stats = crate::keyspace_stats::spawn(&server)?;
+    let disk_guard = disk_guard::spawn(&server)?;
+    let table_check = spawn_table_check(&server)?;
 
     // With one network thread, a current-thread runtime: it polls connections in the order
     // their data arrived, so a request sent before another on a different connection runs
@@ -152,6 +153,8 @@ fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
     let _ = wait_watcher.join();
     let _ = compact_scheduler.join();
     let _ = keyspace_stats.join();
+    let _ = disk_guard.join();
+    let _ = table_check.join();
     if server.shutdown_mode() == ShutdownMode::Save {
         if let Err(e) = storage.engine().flush() {
             tracing::error!("flush at shutdown failed: {e}");
@@ -194,6 +197,45 @@ fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
     }
     tracing::info!("pika stopped");
     result.map(|_| None)
+}
+
+/// Reads every table file once after start-up, so a damaged one is reported (with its name)
+/// at start rather than when a client first reads the damaged block.
+fn spawn_table_check(server: &Arc<ServerState>) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let server = Arc::clone(server);
+    std::thread::Builder::new()
+        .name("table-check".into())
+        .spawn(move || {
+            let started = std::time::Instant::now();
+            let stop = || server.shutdown_requested();
+            match integrity::verify_tables(server.storage.engine(), &stop) {
+                Ok(_) if server.shutdown_requested() => {}
+                Ok(entries) => tracing::info!(
+                    "table files checked: {entries} entries readable, in {:?}",
+                    started.elapsed()
+                ),
+                Err(e) => tracing::error!(
+                    "a table file is damaged; reads that reach the damaged part answer an error: {e}"
+                ),
+            }
+        })
+}
+
+/// How long to wait before trying again to open a database on a full disk.
+const FULL_DISK_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Opens the storage, waiting while the disk is too full for RocksDB to open it (it writes a
+/// new WAL and MANIFEST): after a full disk stopped writes, the reopen waits for space.
+fn open_storage(cfg: &Config) -> Result<Storage, ServerError> {
+    loop {
+        match Storage::open(&cfg.db_path, cfg.databases, &engine_options(cfg)) {
+            Err(e) if e.is_out_of_space() => {
+                tracing::error!("cannot open the database, retrying in {FULL_DISK_RETRY:?}: {e}");
+                std::thread::sleep(FULL_DISK_RETRY);
+            }
+            opened => return Ok(opened?),
+        }
+    }
 }
 
 /// Serves clients blocked on keys that changed outside a command (batches applied on a slave).

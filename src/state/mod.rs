@@ -5,6 +5,7 @@
 
 pub mod blocking;
 pub mod client;
+pub mod disk;
 pub mod monitor;
 pub mod pubsub;
 pub mod slowlog;
@@ -55,6 +56,8 @@ pub struct ServerState {
     pub pubsub: pubsub::PubSub,
     /// Per-type key counts from the keyspace statistics thread.
     pub keyspace_stats: crate::keyspace_stats::KeyspaceStats,
+    /// Free space of the disk holding db-path (see `server::disk_guard`).
+    pub disk: disk::DiskGuard,
 }
 
 /// Current Unix time in seconds.
@@ -78,6 +81,7 @@ impl ServerState {
             compaction: Default::default(),
             pubsub: Default::default(),
             keyspace_stats: Default::default(),
+            disk: Default::default(),
             storage,
             config: ArcSwap::from_pointee(config),
             clients: Mutex::new(BTreeMap::new()),

@@ -512,8 +512,8 @@ impl BatchNote {
 
 /// Size of a WAL block.
 pub const WAL_BLOCK_SIZE: usize = 32768;
-const HEADER_LEN: usize = 7;
-const RECYCLABLE_HEADER_LEN: usize = 11;
+pub(crate) const HEADER_LEN: usize = 7;
+pub(crate) const RECYCLABLE_HEADER_LEN: usize = 11;
 
 /// One logical record of a WAL file: the bytes of a write batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1651,7 +1651,7 @@ mod tests {
 /// without panicking; encoded batches and WAL files read back exactly; damage can make a WAL
 /// yield fewer records, never different ones.
 #[cfg(test)]
-mod proptests {
+pub(crate) mod proptests {
     use super::*;
     use crate::util::mutate;
     use proptest::prelude::*;
@@ -1782,7 +1782,7 @@ mod proptests {
     /// Writes `records` as a WAL file does: physical records in 32 KiB blocks, fragmented at
     /// block ends, zero trailers where fewer than a header's bytes are left. With
     /// `log_number`, the recyclable record types carrying it are used.
-    fn encode_wal(records: &[Vec<u8>], log_number: Option<u32>) -> Vec<u8> {
+    pub(crate) fn encode_wal(records: &[Vec<u8>], log_number: Option<u32>) -> Vec<u8> {
         let header_len = if log_number.is_some() {
             RECYCLABLE_HEADER_LEN
         } else {

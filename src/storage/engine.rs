@@ -174,6 +174,9 @@ pub struct Engine {
     sync_lock: Mutex<()>,
     /// Shared with the compaction filters (see [`DeadElementFilter`]).
     expired_are_dead: Arc<AtomicBool>,
+    /// A write or WAL sync failed for want of disk space: RocksDB refuses writes from then on
+    /// (a failed WAL write is fatal to it) until the database is reopened.
+    out_of_space: AtomicBool,
 }
 
 impl Drop for Engine {
@@ -270,6 +273,11 @@ impl CompactionFilterFactory for DeadElementFilterFactory {
 
 fn rocks_err(e: rocksdb::Error) -> StorageError {
     StorageError::Engine(e.into_string())
+}
+
+/// Whether RocksDB's error text reports a full disk (ENOSPC, or its own space limit).
+pub(super) fn is_out_of_space(message: &str) -> bool {
+    message.contains("No space left on device") || message.contains("Max allowed space")
 }
 
 /// Merge operator of the counter records (see `codec::counter`).
@@ -374,6 +382,7 @@ impl Engine {
             wal_fsyncs: AtomicU64::new(0),
             sync_lock: Mutex::new(()),
             expired_are_dead,
+            out_of_space: AtomicBool::new(false),
         })
     }
 
@@ -421,9 +430,23 @@ impl Engine {
     pub(super) fn write(&self, batch: Batch<'_>) -> Result<(), StorageError> {
         self.db
             .write_opt(batch.inner, &self.write_opts)
-            .map_err(rocks_err)?;
+            .map_err(|e| self.write_failed(e))?;
         self.mark_written();
         Ok(())
+    }
+
+    /// Turns a failed write or WAL sync into an error, remembering a full disk.
+    fn write_failed(&self, e: rocksdb::Error) -> StorageError {
+        let message = e.into_string();
+        if is_out_of_space(&message) && !self.out_of_space.swap(true, Ordering::SeqCst) {
+            tracing::error!("the disk holding the database is full, writes stop: {message}");
+        }
+        StorageError::Engine(message)
+    }
+
+    /// Whether a write failed for want of disk space since the database opened.
+    pub fn out_of_space(&self) -> bool {
+        self.out_of_space.load(Ordering::SeqCst)
     }
 
     /// Remembers that this thread wrote up to (at most) the latest sequence number.
@@ -444,7 +467,7 @@ impl Engine {
         if self.wal_fsync() == WalFsync::Always {
             self.fsync_wal_to(written)
         } else {
-            self.db.flush_wal(false).map_err(rocks_err)
+            self.db.flush_wal(false).map_err(|e| self.write_failed(e))
         }
     }
 
@@ -461,7 +484,7 @@ impl Engine {
         // Every batch up to `latest` has its record in RocksDB's buffer or the file by now
         // (the sequence number is published after the WAL write), so the sync covers them.
         let latest = self.db.latest_sequence_number();
-        self.db.flush_wal(true).map_err(rocks_err)?;
+        self.db.flush_wal(true).map_err(|e| self.write_failed(e))?;
         self.durable_seq.fetch_max(latest, Ordering::AcqRel);
         self.wal_fsyncs.fetch_add(1, Ordering::Relaxed);
         Ok(())
@@ -502,7 +525,7 @@ impl Engine {
 
     /// Writes whatever WAL records sit in RocksDB's buffer to the file (any thread's).
     pub fn flush_wal_buffer(&self) -> Result<(), StorageError> {
-        self.db.flush_wal(false).map_err(rocks_err)
+        self.db.flush_wal(false).map_err(|e| self.write_failed(e))
     }
 
     /// The sequence number of the last committed write: the binlog position.
@@ -523,7 +546,7 @@ impl Engine {
         }
         self.db
             .write_opt(batch, &self.write_opts)
-            .map_err(rocks_err)?;
+            .map_err(|e| self.write_failed(e))?;
         self.mark_written();
         Ok(())
     }
@@ -566,6 +589,29 @@ impl Engine {
         // keeps writers waiting): the copied WAL files carry what the memtables hold.
         cp.create_checkpoint_with_log_size(dir, u64::MAX)
             .map_err(rocks_err)
+    }
+
+    /// Reads every entry of every column family with block checksums verified, bypassing the
+    /// block cache, so a damaged table file shows up as an error naming it. Checks `stop`
+    /// every few thousand entries. Returns the number of entries read.
+    pub fn verify_tables(&self, stop: &dyn Fn() -> bool) -> Result<u64, StorageError> {
+        let mut entries = 0u64;
+        for cf in Cf::ALL {
+            let mut ro = ReadOptions::default();
+            ro.set_verify_checksums(true);
+            ro.fill_cache(false);
+            let mut it = self.db.raw_iterator_cf_opt(self.handle(cf), ro);
+            it.seek_to_first();
+            while it.valid() {
+                entries += 1;
+                if entries.is_multiple_of(4096) && stop() {
+                    return Ok(entries);
+                }
+                it.next();
+            }
+            it.status().map_err(rocks_err)?;
+        }
+        Ok(entries)
     }
 
     /// The directory of the database.

@@ -24,6 +24,7 @@ pub mod engine;
 pub mod expire;
 pub mod format;
 pub mod hash;
+pub mod integrity;
 pub mod keyspace;
 pub mod list;
 pub mod lock;
@@ -72,6 +73,13 @@ pub enum StorageError {
     WrongType,
     #[error("ERR DB index is out of range")]
     DbOutOfRange,
+}
+
+impl StorageError {
+    /// Whether the engine failed for want of disk space.
+    pub fn is_out_of_space(&self) -> bool {
+        matches!(self, StorageError::Engine(message) if engine::is_out_of_space(message))
+    }
 }
 
 /// Counters the storage keeps for INFO.

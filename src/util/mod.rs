@@ -7,6 +7,7 @@
 pub mod alloc_counter;
 pub mod bits;
 pub mod civil;
+pub mod disk_space;
 pub mod glob;
 #[cfg(test)]
 pub(crate) mod mutate;

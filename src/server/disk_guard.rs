@@ -1,0 +1,67 @@
+//! Keeps a full disk from costing data or a restart by hand.
+//!
+//! Every [`CHECK_EVERY`] the guard reads the free space of the filesystem holding db-path.
+//! Below `least-free-disk-resume-size`, commands that add data (DENYOOM ones, which Redis
+//! refuses past maxmemory) are answered with an error before they reach RocksDB, so the disk
+//! fills no further and RocksDB keeps room to flush and compact; reads and deletions go on.
+//! Once space is freed above it, writes resume by themselves.
+//!
+//! If RocksDB still runs out of space (another process filled the disk between two looks),
+//! it refuses every write until the database is reopened: a WAL write that failed leaves the
+//! records buffered behind it unwritable. Once the same room is free again the guard restarts
+//! serving in-process, as after a full sync, and the database reopens from its WAL. Nothing
+//! acknowledged is lost: a write is acknowledged only after its WAL record was written.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::state::ServerState;
+use crate::util::disk_space;
+
+/// How often the free space is read.
+pub const CHECK_EVERY: Duration = Duration::from_millis(100);
+
+/// Starts the guard thread; it ends at shutdown.
+pub fn spawn(server: &Arc<ServerState>) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let server = Arc::clone(server);
+    std::thread::Builder::new()
+        .name("disk-guard".into())
+        .spawn(move || {
+            while !server.shutdown_requested() {
+                check(&server);
+                std::thread::sleep(CHECK_EVERY);
+            }
+        })
+}
+
+/// One look at the disk.
+fn check(server: &ServerState) {
+    let cfg = server.config();
+    let Some(space) = disk_space::of(&cfg.db_path) else {
+        return;
+    };
+    let reserve = cfg.least_free_disk_resume_size;
+    match server.disk.record(space.available, reserve) {
+        Some(true) => tracing::warn!(
+            "{} bytes free on the disk holding {}, less than least-free-disk-resume-size ({reserve}): refusing commands that add data",
+            space.available,
+            cfg.db_path.display()
+        ),
+        Some(false) => tracing::info!(
+            "{} bytes free on the disk holding {}: writes resume",
+            space.available,
+            cfg.db_path.display()
+        ),
+        None => {}
+    }
+    // Reopening replays the WAL into memtables and flushes them: leave room for that too.
+    let room_to_reopen = reserve.max(cfg.write_buffer_size);
+    if server.storage.engine().out_of_space() && space.available >= room_to_reopen {
+        tracing::warn!(
+            "{} bytes free again on the disk holding {}: reopening the database to resume writes",
+            space.available,
+            cfg.db_path.display()
+        );
+        server.request_restart();
+    }
+}
