@@ -25,6 +25,7 @@ pub mod expire;
 pub mod format;
 pub mod hash;
 pub mod keyspace;
+pub mod lazy;
 pub mod list;
 pub mod lock;
 pub mod ready;

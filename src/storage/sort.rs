@@ -3,9 +3,9 @@
 //! as a list (layout: `CollectionHeader.extra` = `head: u64 BE | tail: u64 BE`, elements under
 //! `index: u64 BE` sub-keys, a new list starting at `head = tail = 1 << 63`).
 
-use super::codec::DataType;
+use super::codec::{encode_element_prefix, encode_meta_key, CollectionHeader, DataType, MetaValue};
 use super::collection::Collection;
-use super::engine::Cf;
+use super::engine::{Cf, Snapshot};
 use super::write::WriteTxn;
 use super::{Storage, StorageError};
 
@@ -140,6 +140,60 @@ impl Storage {
         txn.store_collection(&c);
         txn.commit()?;
         Ok(c.header.count)
+    }
+}
+
+/// The values SORT's GET patterns point at, read from one snapshot of a database: a big SORT
+/// reply looks them up as it is written, each from the view the command saw when it ran.
+pub struct SortLookups {
+    snap: Snapshot,
+    pdb: u16,
+    now_ms: u64,
+}
+
+impl Storage {
+    /// Lookups in logical database `db` as it is now.
+    pub fn sort_lookups(&self, db: usize) -> Result<SortLookups, StorageError> {
+        Ok(SortLookups {
+            pdb: self.physical(db)?,
+            snap: self.engine.snapshot(),
+            now_ms: super::now_ms(),
+        })
+    }
+}
+
+impl SortLookups {
+    /// The live meta record of `key` if it has type `t`, with the key's slot.
+    fn meta_of(&self, key: &[u8], t: DataType) -> Result<Option<(MetaValue, u16)>, StorageError> {
+        let slot = crate::util::slot::key_slot(key);
+        let Some(raw) = self
+            .snap
+            .get(Cf::Meta, &encode_meta_key(self.pdb, slot, key))?
+        else {
+            return Ok(None);
+        };
+        let meta = MetaValue::decode(&raw)
+            .ok_or_else(|| StorageError::Corrupt("meta record of a SORT lookup".into()))?;
+        Ok((meta.data_type == t && !meta.is_expired(self.now_ms)).then_some((meta, slot)))
+    }
+
+    /// As [`Storage::sort_lookup_string`].
+    pub fn string(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self
+            .meta_of(key, DataType::String)?
+            .map(|(meta, _)| meta.body.to_vec()))
+    }
+
+    /// As [`Storage::sort_lookup_field`].
+    pub fn field(&self, key: &[u8], field: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        let Some((meta, slot)) = self.meta_of(key, DataType::Hash)? else {
+            return Ok(None);
+        };
+        let header = CollectionHeader::decode(&meta.body)
+            .ok_or_else(|| StorageError::Corrupt("hash header of a SORT lookup".into()))?;
+        let mut element = encode_element_prefix(self.pdb, slot, key, header.version);
+        element.extend_from_slice(field);
+        self.snap.get(Cf::Hash, &element)
     }
 }
 
