@@ -830,3 +830,16 @@ fn streamed_ranges_answer_what_direct_ones_do_in_both_protocols() {
         }
     }
 }
+
+#[test]
+fn lrange_of_a_few_huge_elements_is_streamed_too() {
+    let _measuring = measuring();
+    let server = TestServer::start();
+    let mut c = server.conn();
+    let element = |i: usize| format!("{i:02}").repeat(1_250_000);
+    pipelined(&mut c, batches("RPUSH", "l", 40, |i| vec![element(i)]));
+    let expected = bulk_array((0..40).map(element));
+    assert_streamed(&server, &mut c, "LRANGE l 0 -1\r\n", &expected, |c| {
+        let _: i64 = run(c, &["DEL", "l"]);
+    });
+}

@@ -7,6 +7,8 @@
 //! error is logged and the rest of the announced entries are written as nulls, so the client
 //! still reads a well-framed reply.
 
+use std::collections::VecDeque;
+
 use bytes::{BufMut, BytesMut};
 
 use crate::resp::reply::{ReplyStream, StreamedReply};
@@ -82,9 +84,43 @@ struct LazyReply<R: ItemReply> {
     items: LazyItems<R::Item>,
     how: R,
     shape: Shape,
-    /// Items still to write; the header is written first, when `header_written` is false.
+    /// Items still to read; the header is written first, when `header_written` is false.
     left: u64,
     header_written: bool,
+    /// Entries of the last item read, not yet written.
+    queued: VecDeque<Reply>,
+    /// An entry being written a piece at a time (a bulk string over 1 MB).
+    partial: Option<StreamedReply>,
+}
+
+impl<R: ItemReply> LazyReply<R> {
+    /// Reads the next item into `queued`; after a read error, queues nulls for the rest of
+    /// the announced entries (logged: the client still gets a well-framed reply).
+    fn read_next(&mut self, proto: Protocol) {
+        let mut entries = Vec::with_capacity(2);
+        match self.items.next() {
+            Some(Ok(item)) => {
+                self.left -= 1;
+                self.how.push(item, &mut entries, proto);
+                self.queued.extend(entries);
+            }
+            failed => {
+                let why = match failed {
+                    Some(Err(e)) => e.to_string(),
+                    _ => "fewer items than counted".to_string(),
+                };
+                tracing::error!(
+                    "streamed reply cut short ({why}): {} items written as nulls",
+                    self.left
+                );
+                let nulls = self.left.saturating_mul(self.how.entries(proto));
+                self.left = 0;
+                for _ in 0..nulls {
+                    self.queued.push_back(Reply::Null);
+                }
+            }
+        }
+    }
 }
 
 impl<R: ItemReply> ReplyStream for LazyReply<R>
@@ -104,33 +140,25 @@ where
             out.extend_from_slice(itoa::Buffer::new().format(total).as_bytes());
             out.extend_from_slice(b"\r\n");
         }
-        let mut entries = Vec::with_capacity(2);
-        while self.left > 0 && out.len() - start < budget {
-            match self.items.next() {
-                Some(Ok(item)) => {
-                    self.left -= 1;
-                    self.how.push(item, &mut entries, proto);
-                    for entry in entries.drain(..) {
-                        entry.encode(out, proto);
-                    }
+        while out.len() - start < budget {
+            if let Some(stream) = &self.partial {
+                if stream.fill(out, proto, budget - (out.len() - start)) {
+                    return true;
                 }
-                failed => {
-                    let why = match failed {
-                        Some(Err(e)) => e.to_string(),
-                        _ => "fewer items than counted".to_string(),
-                    };
-                    tracing::error!(
-                        "streamed reply cut short ({why}): {} entries written as nulls",
-                        self.left
-                    );
-                    for _ in 0..self.left.saturating_mul(self.how.entries(proto)) {
-                        Reply::Null.encode(out, proto);
-                    }
-                    self.left = 0;
+                self.partial = None;
+            } else if let Some(entry) = self.queued.pop_front() {
+                if entry.worth_streaming() {
+                    self.partial = Some(entry.into_stream());
+                } else {
+                    entry.encode(out, proto);
                 }
+            } else if self.left > 0 {
+                self.read_next(proto);
+            } else {
+                return false;
             }
         }
-        self.left > 0
+        self.left > 0 || self.partial.is_some() || !self.queued.is_empty()
     }
 }
 
@@ -156,6 +184,8 @@ where
             how,
             shape,
             header_written: false,
+            queued: VecDeque::new(),
+            partial: None,
         })),
     }
 }
@@ -246,6 +276,33 @@ mod tests {
             written(optional_bulks(lazy(gets()), 2), Protocol::Resp3),
             whole
         );
+    }
+
+    #[test]
+    fn a_big_item_is_written_in_pieces() {
+        let big = vec![b'x'; 3 << 20];
+        let range = || lazy(vec![b"a".to_vec(), big.clone(), b"b".to_vec()]);
+        let reply = bulks(range(), Shape::Array);
+        let Reply::Stream(stream) = reply else {
+            panic!("expected a stream");
+        };
+        let mut out = BytesMut::new();
+        let mut pieces = 1;
+        while stream.fill(&mut out, Protocol::Resp2, 64 * 1024) {
+            pieces += 1;
+            assert!(
+                out.len() < (pieces + 1) * 64 * 1024 + 100,
+                "{pieces} pieces"
+            );
+        }
+        let whole = written(
+            bulks(
+                ReadRange::Whole(vec![b"a".to_vec(), big, b"b".to_vec()]),
+                Shape::Array,
+            ),
+            Protocol::Resp2,
+        );
+        assert_eq!(out.to_vec(), whole);
     }
 
     #[test]

@@ -134,7 +134,7 @@ where
         self,
         size: impl Fn(&T) -> usize,
     ) -> Result<Option<Vec<T>>, StorageError> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(self.take.min(1024) as usize);
         let mut bytes = 0usize;
         for item in self {
             let item = item?;

@@ -180,7 +180,11 @@ impl Storage {
             return Ok(ReadRange::empty());
         };
         if c.len() <= DIRECT_ITEMS_MAX {
-            return Ok(ReadRange::Whole(self.all_members(&c)?));
+            let cur = self.elements(Cf::Set, &c, false);
+            let walk = Walk::new(cur, c.len(), |member, _| Ok(Step::Yield(member.to_vec())));
+            if let Some(members) = walk.collect_small(Vec::len)? {
+                return Ok(ReadRange::Whole(members));
+            }
         }
         let snap = self.engine.snapshot();
         let Some(c) = self.read_collection_in(&snap, db, key, DataType::Set)? else {

@@ -658,17 +658,24 @@ impl Storage {
         let Some(c) = self.zset(db, key)? else {
             return Ok(ReadRange::empty());
         };
-        if let ZRangeQuery::Rank(start, end) = query {
-            match rank_span(c.len(), *start, *end, reverse) {
+        let walk_first = match query {
+            ZRangeQuery::Rank(start, end) => match rank_span(c.len(), *start, *end, reverse) {
                 None => return Ok(ReadRange::empty()),
-                Some((a, b)) if b - a < DIRECT_ITEMS_MAX => {
-                    return Ok(ReadRange::Whole(
-                        self.zrange_by_rank(&c, *start, *end, reverse)?,
-                    ))
+                Some((a, b)) if b - a >= DIRECT_ITEMS_MAX => false,
+                Some((a, b)) => {
+                    // The walk starts at the end the order is read from; when the other end
+                    // is nearer, walking from there and reversing skips less.
+                    let skip = if reverse { c.len() - 1 - b } else { a };
+                    if skip > a.min(c.len() - 1 - b) {
+                        let items = self.zrange_by_rank(&c, *start, *end, reverse)?;
+                        return Ok(ReadRange::Whole(items));
+                    }
+                    true
                 }
-                Some(_) => {}
-            }
-        } else {
+            },
+            _ => true,
+        };
+        if walk_first {
             let Some(walk) = self.zrange_walk(&ReadView::Live(&self.engine), &c, query, reverse)
             else {
                 return Ok(ReadRange::empty());
