@@ -202,7 +202,8 @@ impl Drop for Engine {
 ///
 /// RocksDB runs compaction filters whatever snapshots are open, so while any [`Snapshot`] is
 /// open nothing is dropped: a reply still reading a deleted key's elements from its snapshot
-/// must find them. (An element found dead before a snapshot was taken is dead in it too:
+/// must find them (an open iterator keeps the files it reads anyway, but a point read through
+/// a snapshot, as SORT's GET lookups do, would miss them). (An element found dead before a snapshot was taken is dead in it too:
 /// versions never come back to life.)
 struct DeadElementFilter {
     db: Weak<DB>,

@@ -193,3 +193,113 @@ where
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::storage::engine::EngineOptions;
+    use crate::storage::list::End;
+    use crate::storage::zset::{ScoreRange, ZRangeQuery, ZaddFlags};
+    use crate::storage::Storage;
+
+    fn open(dir: &std::path::Path) -> Storage {
+        Storage::open(dir, 16, &EngineOptions::default()).expect("open storage")
+    }
+
+    const BIG: usize = DIRECT_ITEMS_MAX as usize + 100;
+
+    fn push_list(s: &Storage, key: &[u8], n: usize) {
+        let values: Vec<Bytes> = (0..n).map(|i| Bytes::from(format!("{i:05}"))).collect();
+        s.list_push(0, key, &values, End::Right, false).unwrap();
+    }
+
+    #[test]
+    fn a_small_range_is_read_at_once_and_a_big_one_lazily() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path());
+        push_list(&s, b"small", 10);
+        push_list(&s, b"big", BIG);
+        assert!(
+            matches!(s.list_range(0, b"small", 0, -1).unwrap(), ReadRange::Whole(v) if v.len() == 10)
+        );
+        match s.list_range(0, b"big", 1, -1).unwrap() {
+            ReadRange::Lazy(items) => assert_eq!(items.len(), BIG as u64 - 1),
+            ReadRange::Whole(_) => panic!("a big range is read lazily"),
+        }
+    }
+
+    #[test]
+    fn a_lazy_range_reads_the_key_as_it_was_even_after_deletion_and_compaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path());
+        push_list(&s, b"l", BIG);
+        let range = s.list_range(0, b"l", 0, -1).unwrap();
+        assert!(matches!(range, ReadRange::Lazy(_)));
+        s.list_push(0, b"l", &[Bytes::from("new")], End::Left, false)
+            .unwrap();
+        assert_eq!(s.delete(0, &[b"l"]).unwrap(), 1);
+        // Neither the writes nor a compaction change what the walk reads.
+        s.compact(None, None).unwrap();
+        let items = range.collect().unwrap();
+        let expected: Vec<Vec<u8>> = (0..BIG).map(|i| format!("{i:05}").into_bytes()).collect();
+        assert!(items == expected);
+    }
+
+    #[test]
+    fn compactions_keep_what_an_open_snapshot_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path());
+        s.hash_set(0, b"h", &[(b"f", b"v")]).unwrap();
+        let lookups = s.sort_lookups(0).unwrap();
+        assert_eq!(s.delete(0, &[b"h"]).unwrap(), 1);
+        s.compact(None, None).unwrap();
+        assert_eq!(lookups.field(b"h", b"f").unwrap(), Some(b"v".to_vec()));
+        drop(lookups);
+        s.compact(None, None).unwrap();
+        let cur = s
+            .engine()
+            .range(crate::storage::engine::Cf::Hash, b"", None);
+        assert!(
+            cur.current().is_none(),
+            "the dead field is dropped once no snapshot is open"
+        );
+    }
+
+    #[test]
+    fn score_ranges_and_keys_are_counted_before_they_are_streamed() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path());
+        let members: Vec<String> = (0..BIG).map(|i| format!("m{i:05}")).collect();
+        let pairs: Vec<(f64, &[u8])> = members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (i as f64, m.as_bytes()))
+            .collect();
+        s.zadd(0, b"z", &pairs, ZaddFlags::default()).unwrap();
+        let range = ScoreRange {
+            min: 10.0,
+            min_ex: true,
+            max: f64::INFINITY,
+            max_ex: false,
+        };
+        let query = ZRangeQuery::Score(range, 5, -1);
+        let ReadRange::Lazy(items) = s.zrange_reply(0, b"z", &query, false).unwrap() else {
+            panic!("a big score range is read lazily");
+        };
+        assert_eq!(items.len(), BIG as u64 - 16);
+        let got: Vec<_> = items.map(|r| r.unwrap().0).collect();
+        assert_eq!(got.first().map(Vec::as_slice), Some(&b"m00016"[..]));
+        assert_eq!(got.len() as u64, BIG as u64 - 16);
+
+        for m in &members {
+            s.put_test_string(m);
+        }
+        let ReadRange::Lazy(keys) = s.keys(0, b"m*").unwrap() else {
+            panic!("many matching keys are read lazily");
+        };
+        assert_eq!(keys.len(), BIG as u64);
+        assert_eq!(keys.count(), BIG);
+    }
+}
