@@ -608,6 +608,10 @@ fn lrange_of_a_huge_list_is_streamed_from_the_list_as_it_was() {
         batches("RPUSH", "l", BIG_COUNT, |i| vec![big_element(i)]),
     );
     let expected = bulk_array((0..BIG_COUNT).map(big_element));
+    assert_streamed(&server, &mut c, "SORT l BY nosort\r\n", &expected, |c| {
+        let _: i64 = run(c, &["RPUSH", "l", "new"]);
+    });
+    let _: String = run(&mut c, &["RPOP", "l"]);
     assert_streamed(&server, &mut c, "LRANGE l 0 -1\r\n", &expected, |c| {
         let _: i64 = run(c, &["LPUSH", "l", "new"]);
         let _: String = run(c, &["LSET", "l", "5000", "changed"]);
@@ -815,6 +819,18 @@ fn streamed_ranges_answer_what_direct_ones_do_in_both_protocols() {
                 bulk_array(numbers.iter().map(|n| n.to_string())),
             ),
             ("SORT l BY nosort", bulk_array((0..N).map(member))),
+            (
+                "SORT z BY nosort LIMIT 1 5000",
+                bulk_array((1..5001).map(member)),
+            ),
+            ("SORT_RO l BY nosort DESC LIMIT 10 -1 GET # GET missing*", {
+                let mut out = format!("*{}\r\n", 2 * (N - 10)).into_bytes();
+                for i in (0..N - 10).rev() {
+                    push_bulk(&mut out, member(i).as_bytes());
+                    out.extend_from_slice(if proto == 3 { b"_\r\n" } else { b"$-1\r\n" });
+                }
+                out
+            }),
         ];
         for (request, expected) in cases {
             raw.write_all(format!("{request}\r\n").as_bytes()).unwrap();

@@ -219,22 +219,26 @@ fn sort_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], readonly: bool) -> CmdResult 
     }
 
     let len = source.as_ref().map_or(0, |s| s.len()) as i64;
-    let mut start = o.limit_start.max(0).min(len);
-    let count = o.limit_count.max(-1).min(len);
-    let mut end = if count < 0 {
-        len - 1
-    } else {
-        start + count - 1
-    };
-    if start >= len {
-        start = len - 1;
-        end = len - 2;
-    }
-    if end >= len {
-        end = len - 1;
-    }
+    let (mut start, mut end) = limit_window(len, o.limit_start, o.limit_count);
 
     let ordered = matches!(data_type, DataType::List | DataType::ZSet);
+    let per_item = o.gets.len().max(1) as i64;
+    let big_window = (end - start + 1).saturating_mul(per_item) > DIRECT_ITEMS_MAX as i64;
+    if source.is_some() && ordered && o.dontsort && o.store.is_none() && big_window {
+        // A big window in natural order needs no sort vector: it is read as it is written.
+        let window = |len: u64| {
+            let (start, end) = limit_window(len as i64, o.limit_start, o.limit_count);
+            if end >= start {
+                (start as u64, (end - start + 1) as u64)
+            } else {
+                (0, 0)
+            }
+        };
+        // `None` when the key changed type meanwhile: then it is read as below.
+        if let Some((range, lookups)) = storage.sort_elements_lazy(db, &argv[1], o.desc, window)? {
+            return Ok(natural_order_reply(range, lookups, &o.gets));
+        }
+    }
     let elems: Vec<Vec<u8>> = match &source {
         None => Vec::new(),
         Some(src) if ordered && o.dontsort => {
@@ -346,6 +350,55 @@ fn sort_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], readonly: bool) -> CmdResult 
             Ok(Reply::Integer(n as i64))
         }
     }
+}
+
+/// The (start, end) positions, inclusive, that `LIMIT limit_start limit_count` selects of
+/// `len` elements (as Redis computes them; end < start when nothing is selected).
+fn limit_window(len: i64, limit_start: i64, limit_count: i64) -> (i64, i64) {
+    let mut start = limit_start.max(0).min(len);
+    let count = limit_count.max(-1).min(len);
+    let mut end = if count < 0 {
+        len - 1
+    } else {
+        start + count - 1
+    };
+    if start >= len {
+        start = len - 1;
+        end = len - 2;
+    }
+    if end >= len {
+        end = len - 1;
+    }
+    (start, end)
+}
+
+/// The reply of a big window in natural order (BY nosort), read from a snapshot as it is
+/// written: the elements, or what the GET patterns point at in the same snapshot.
+fn natural_order_reply(range: ReadRange<Vec<u8>>, lookups: SortLookups, gets: &[&[u8]]) -> Reply {
+    if gets.is_empty() {
+        return lazy_reply::bulks(range, Shape::Array);
+    }
+    let gets: Vec<Vec<u8>> = gets.iter().map(|g| g.to_vec()).collect();
+    let per_item = gets.len() as u64;
+    let look_up = move |elem: Vec<u8>| -> Result<Vec<Option<Vec<u8>>>, StorageError> {
+        gets.iter()
+            .map(|pattern| lookup(&lookups, pattern, &elem))
+            .collect()
+    };
+    let values = match range {
+        ReadRange::Whole(elems) => {
+            let len = elems.len() as u64;
+            ReadRange::Lazy(LazyItems::new(len, elems.into_iter().map(look_up)))
+        }
+        ReadRange::Lazy(elems) => {
+            let len = elems.len();
+            ReadRange::Lazy(LazyItems::new(
+                len,
+                elems.map(move |e| e.and_then(&look_up)),
+            ))
+        }
+    };
+    lazy_reply::optional_bulks(values, per_item)
 }
 
 /// A big SORT reply, written as the client reads it from the sorted elements (which SORT holds
