@@ -8,6 +8,10 @@
 //! updated header in the same batch. A collection whose count drops to zero is removed, as in
 //! Redis. Replacing or deleting a collection writes only the meta record: a new key gets a fresh
 //! version, so old elements are never seen again and the compaction filter reclaims them.
+//!
+//! Element cursors read the live database or, for replies written after the command ran
+//! (`storage::lazy`), a snapshot ([`ReadView`]); `Storage::read_collection_in` reads the
+//! header from the same snapshot, so header and elements always agree.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -116,7 +120,8 @@ pub struct ElementCursor<'a> {
 
 impl<'a> ElementCursor<'a> {
     /// Entries of `cursor` (forward, or backward from its last entry with `reverse`) with the
-    /// first `prefix_len` bytes of their keys stripped: the KEYS walk over meta records.
+    /// first `prefix_len` bytes of their keys stripped (a collection's element prefix, or the
+    /// database and slot of meta records for the KEYS walk).
     pub(super) fn over(mut cursor: RangeCursor<'a>, prefix_len: usize, reverse: bool) -> Self {
         if reverse {
             cursor.seek_to_last();
@@ -157,15 +162,7 @@ pub fn elements_in<'s>(
     c: &Collection,
     reverse: bool,
 ) -> ElementCursor<'s> {
-    let mut cursor = view.prefix(cf, c.prefix());
-    if reverse {
-        cursor.seek_to_last();
-    }
-    ElementCursor {
-        cursor,
-        prefix_len: c.prefix().len(),
-        reverse,
-    }
+    ElementCursor::over(view.prefix(cf, c.prefix()), c.prefix().len(), reverse)
 }
 
 /// [`Storage::elements_from`] in `view`.
@@ -199,15 +196,8 @@ pub fn elements_between_in<'s>(
     to: &[u8],
     reverse: bool,
 ) -> ElementCursor<'s> {
-    let mut cursor = view.range(cf, &c.element_key(from), Some(&c.element_key(to)));
-    if reverse {
-        cursor.seek_to_last();
-    }
-    ElementCursor {
-        cursor,
-        prefix_len: c.prefix().len(),
-        reverse,
-    }
+    let cursor = view.range(cf, &c.element_key(from), Some(&c.element_key(to)));
+    ElementCursor::over(cursor, c.prefix().len(), reverse)
 }
 
 /// Where the next collection version comes from: a counter persisted as a floor far ahead of

@@ -861,11 +861,6 @@ impl RangeCursor<'_> {
         self.it.with_mut(|it| it.seek_for_prev(key));
     }
 
-    /// Moves to the first key of the range.
-    pub fn seek_to_first(&mut self) {
-        self.it.with_mut(|it| it.seek_to_first());
-    }
-
     /// Moves to the last key of the range.
     pub fn seek_to_last(&mut self) {
         self.it.with_mut(|it| it.seek_to_last());

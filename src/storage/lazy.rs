@@ -1,12 +1,12 @@
 //! Reads whose size the client chooses (LRANGE 0 -1 of a huge list, ZRANGE, SMEMBERS, KEYS).
 //!
 //! A small result is read at once, as a `Vec`, which is the fastest way to answer. A big one
-//! is never gathered: the read takes a [`Snapshot`], counts what the reply will hold (known
-//! from the collection's header, or counted in a first walk over the snapshot), and hands back
-//! a [`LazyItems`] that walks the snapshot as the reply is written, a piece each time the
-//! client has read the previous ones. Every item comes from the one snapshot, so the reply is
-//! exactly what the command would have answered at once, whatever is written meanwhile, and no
-//! key lock is held while the client reads.
+//! is never gathered: the read takes a [`Snapshot`](super::engine::Snapshot), counts what the
+//! reply will hold (known from the collection's header, or counted in a first walk over the
+//! snapshot), and hands back a [`LazyItems`] that walks the snapshot as the reply is written, a
+//! piece each time the client has read the previous ones. Every item comes from the one
+//! snapshot, so the reply is exactly what the command would have answered at once, whatever is
+//! written meanwhile, and no key lock is held while the client reads.
 //!
 //! Invariant: a [`LazyItems`] yields exactly its announced `len` items unless the disk fails
 //! (then it yields the error once and stops; the caller keeps the reply's framing).
