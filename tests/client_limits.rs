@@ -497,3 +497,365 @@ fn a_big_value_is_written_in_pieces_and_the_next_replies_follow_it() {
         "the replies differ from the values"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Replies sized by the key or the database (LRANGE, ZRANGE, SMEMBERS, KEYS, SORT)
+
+/// Bytes of each element of the big keys below: 24,000 of them make a reply of about 96 MB.
+const BIG_ELEMENT: usize = 4000;
+const BIG_COUNT: usize = 24_000;
+
+/// The `i`-th element of a big key: its number, zero-padded so byte order is number order,
+/// then filler.
+fn big_element(i: usize) -> String {
+    format!("{i:06}:{}", "x".repeat(BIG_ELEMENT - 7))
+}
+
+/// Appends a RESP bulk string.
+fn push_bulk(out: &mut Vec<u8>, b: &[u8]) {
+    out.extend_from_slice(format!("${}\r\n", b.len()).as_bytes());
+    out.extend_from_slice(b);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The RESP array of `items` as bulk strings.
+fn bulk_array<T: AsRef<[u8]>>(items: impl ExactSizeIterator<Item = T>) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", items.len()).into_bytes();
+    for item in items {
+        push_bulk(&mut out, item.as_ref());
+    }
+    out
+}
+
+/// Runs `commands`, pipelined 50 at a time.
+fn pipelined(c: &mut redis::Connection, commands: impl IntoIterator<Item = redis::Cmd>) {
+    let mut pipe = redis::pipe();
+    let mut queued = 0;
+    for command in commands {
+        pipe.add_command(command).ignore();
+        queued += 1;
+        if queued == 50 {
+            let () = pipe.query(c).expect("pipeline");
+            pipe = redis::pipe();
+            queued = 0;
+        }
+    }
+    let () = pipe.query(c).expect("pipeline");
+}
+
+/// One command per 100 elements of `0..n`: `name key` then what `args` gives for each.
+fn batches<'a>(
+    name: &'a str,
+    key: &'a str,
+    n: usize,
+    args: impl Fn(usize) -> Vec<String> + 'a,
+) -> impl Iterator<Item = redis::Cmd> + 'a {
+    (0..n).step_by(100).map(move |from| {
+        let mut command = redis::cmd(name);
+        if !key.is_empty() {
+            command.arg(key);
+        }
+        for i in from..(from + 100).min(n) {
+            command.arg(args(i));
+        }
+        command
+    })
+}
+
+/// Sends `request` on a raw connection and reads only about 1 MB of its reply of
+/// `expected.len()` bytes. While the client does not read, PING on `c` answers within 100 ms
+/// and the server holds far less than the reply in memory. Then `meanwhile` changes the data
+/// the reply comes from, and the rest is read: the whole reply must be `expected`, what the
+/// command answered when it ran.
+fn assert_streamed(
+    server: &TestServer,
+    c: &mut redis::Connection,
+    request: &str,
+    expected: &[u8],
+    meanwhile: impl FnOnce(&mut redis::Connection),
+) {
+    let rss_before = server.rss_bytes();
+    let mut raw = server.raw();
+    raw.write_all(request.as_bytes()).unwrap();
+    let mut got = common::read_at_least(&mut raw, 1 << 20);
+    assert!(got.len() >= 1 << 20, "{request}: only {} bytes", got.len());
+    assert_ping_within(c, Duration::from_millis(100));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_ping_within(c, Duration::from_millis(100));
+    let rss = server.rss_bytes();
+    assert!(
+        rss < rss_before + expected.len() as u64 / 3,
+        "{request}: RSS grew from {rss_before} to {rss} for a reply of {} bytes",
+        expected.len()
+    );
+    meanwhile(c);
+    got.extend(common::read_at_least(&mut raw, expected.len() - got.len()));
+    assert_eq!(got.len(), expected.len(), "{request}: reply length");
+    let first_difference = got.iter().zip(expected).position(|(a, b)| a != b);
+    assert!(
+        first_difference.is_none(),
+        "{request}: the reply differs from byte {first_difference:?}"
+    );
+}
+
+#[test]
+fn lrange_of_a_huge_list_is_streamed_from_the_list_as_it_was() {
+    let _measuring = measuring();
+    let server = TestServer::start();
+    let mut c = server.conn();
+    pipelined(
+        &mut c,
+        batches("RPUSH", "l", BIG_COUNT, |i| vec![big_element(i)]),
+    );
+    let expected = bulk_array((0..BIG_COUNT).map(big_element));
+    assert_streamed(&server, &mut c, "SORT l BY nosort\r\n", &expected, |c| {
+        let _: i64 = run(c, &["RPUSH", "l", "new"]);
+    });
+    let _: String = run(&mut c, &["RPOP", "l"]);
+    assert_streamed(&server, &mut c, "LRANGE l 0 -1\r\n", &expected, |c| {
+        let _: i64 = run(c, &["LPUSH", "l", "new"]);
+        let _: String = run(c, &["LSET", "l", "5000", "changed"]);
+        let _: i64 = run(c, &["DEL", "l"]);
+    });
+}
+
+#[test]
+fn zrange_of_a_huge_sorted_set_is_streamed_from_the_set_as_it_was() {
+    let _measuring = measuring();
+    let server = TestServer::start();
+    let mut c = server.conn();
+    let scored = |i: usize| vec![i.to_string(), big_element(i)];
+    pipelined(&mut c, batches("ZADD", "z", BIG_COUNT, scored));
+    let expected = bulk_array((0..BIG_COUNT).map(big_element));
+    assert_streamed(&server, &mut c, "ZRANGE z 0 -1\r\n", &expected, |c| {
+        let _: i64 = run(c, &["ZADD", "z", "-1", "first"]);
+        let _: i64 = run(c, &["ZREM", "z", &big_element(100)]);
+    });
+    // Now without member 100 and with "first" at rank 0.
+    let mut members: Vec<String> = (0..BIG_COUNT - 11)
+        .rev()
+        .filter(|&i| i != 100)
+        .map(big_element)
+        .collect();
+    members.push("first".into());
+    let expected = bulk_array(members.iter());
+    assert_streamed(&server, &mut c, "ZREVRANGE z 11 -1\r\n", &expected, |c| {
+        let _: i64 = run(c, &["DEL", "z"]);
+    });
+}
+
+#[test]
+fn smembers_of_a_huge_set_is_streamed_from_the_set_as_it_was() {
+    let _measuring = measuring();
+    let server = TestServer::start();
+    let mut c = server.conn();
+    pipelined(
+        &mut c,
+        batches("SADD", "s", BIG_COUNT, |i| vec![big_element(i)]),
+    );
+    let expected = bulk_array((0..BIG_COUNT).map(big_element));
+    assert_streamed(&server, &mut c, "SMEMBERS s\r\n", &expected, |c| {
+        let _: i64 = run(c, &["SREM", "s", &big_element(0), &big_element(20_000)]);
+        let _: i64 = run(c, &["SADD", "s", "0"]);
+    });
+}
+
+#[test]
+fn keys_matching_most_of_a_big_database_are_streamed_from_the_database_as_it_was() {
+    let _measuring = measuring();
+    let server = TestServer::start();
+    let mut c = server.conn();
+    pipelined(
+        &mut c,
+        batches("MSET", "", BIG_COUNT, |i| vec![big_element(i), "v".into()]),
+    );
+    let _: () = run(&mut c, &["SET", "other", "v"]);
+    // KEYS has no order: the reply is read whole, then its keys compared as a set.
+    let mut raw = server.raw();
+    let header = format!("*{BIG_COUNT}\r\n");
+    let entry = format!("${BIG_ELEMENT}\r\n").into_bytes();
+    let expected_len = header.len() + BIG_COUNT * (entry.len() + BIG_ELEMENT + 2);
+    let rss_before = server.rss_bytes();
+    raw.write_all(b"KEYS 0*\r\n").unwrap();
+    let mut got = common::read_at_least(&mut raw, 1 << 20);
+    assert_ping_within(&mut c, Duration::from_millis(100));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_ping_within(&mut c, Duration::from_millis(100));
+    let rss = server.rss_bytes();
+    assert!(
+        rss < rss_before + expected_len as u64 / 3,
+        "RSS grew from {rss_before} to {rss} for a reply of {expected_len} bytes"
+    );
+    let _: i64 = run(&mut c, &["DEL", &big_element(7), &big_element(23_999)]);
+    let _: () = run(&mut c, &["SET", "0new", "v"]);
+    got.extend(common::read_at_least(&mut raw, expected_len - got.len()));
+    assert_eq!(got.len(), expected_len);
+    assert!(got.starts_with(header.as_bytes()));
+    let mut keys: Vec<&[u8]> = got[header.len()..]
+        .chunks(entry.len() + BIG_ELEMENT + 2)
+        .map(|chunk| {
+            assert!(chunk.starts_with(&entry) && chunk.ends_with(b"\r\n"));
+            &chunk[entry.len()..entry.len() + BIG_ELEMENT]
+        })
+        .collect();
+    keys.sort();
+    let wanted: Vec<String> = (0..BIG_COUNT).map(big_element).collect();
+    assert!(keys.iter().zip(&wanted).all(|(k, w)| *k == w.as_bytes()));
+}
+
+#[test]
+fn sort_with_get_of_a_big_list_streams_the_looked_up_values() {
+    let _measuring = measuring();
+    let server = TestServer::start();
+    let mut c = server.conn();
+    // Elements in descending order, so SORT has work to do; each points at a big string.
+    pipelined(
+        &mut c,
+        batches("RPUSH", "l", BIG_COUNT, |i| {
+            vec![(BIG_COUNT - 1 - i).to_string()]
+        }),
+    );
+    pipelined(
+        &mut c,
+        batches("MSET", "", BIG_COUNT, |i| {
+            vec![format!("v{i}"), big_element(i)]
+        }),
+    );
+    let mut expected = format!("*{}\r\n", 2 * BIG_COUNT).into_bytes();
+    for i in 0..BIG_COUNT {
+        push_bulk(&mut expected, big_element(i).as_bytes());
+        push_bulk(&mut expected, i.to_string().as_bytes());
+    }
+    assert_streamed(&server, &mut c, "SORT l GET v* GET #\r\n", &expected, |c| {
+        let _: () = run(c, &["SET", "v3000", "changed"]);
+        let _: i64 = run(c, &["DEL", "v20000"]);
+    });
+}
+
+#[test]
+fn streamed_ranges_answer_what_direct_ones_do_in_both_protocols() {
+    let _measuring = measuring();
+    let server = TestServer::start();
+    let mut c = server.conn();
+    const N: usize = 6000;
+    let member = |i: usize| format!("m{i:05}");
+    let score = |i: usize| (i / 2) as f64 + 0.5;
+    pipelined(
+        &mut c,
+        batches("ZADD", "z", N, |i| vec![score(i).to_string(), member(i)]),
+    );
+    pipelined(&mut c, batches("SADD", "s", N, |i| vec![member(i)]));
+    pipelined(&mut c, batches("RPUSH", "l", N, |i| vec![member(i)]));
+    pipelined(
+        &mut c,
+        batches("RPUSH", "n", N, |i| vec![(N - i).to_string()]),
+    );
+    for proto in [2, 3] {
+        let mut raw = server.raw();
+        let hello = format!("HELLO {proto}\r\n");
+        raw.write_all(hello.as_bytes()).unwrap();
+        let hello = common::read_until(&mut raw, b"modules\r\n*0\r\n");
+        assert!(hello.ends_with(b"modules\r\n*0\r\n"), "HELLO {proto}");
+        let double = |d: f64| {
+            if proto == 3 {
+                format!(",{d}\r\n").into_bytes()
+            } else {
+                let mut out = Vec::new();
+                push_bulk(&mut out, d.to_string().as_bytes());
+                out
+            }
+        };
+        let scored = |range: &mut dyn Iterator<Item = usize>, withscores: bool| {
+            let items: Vec<usize> = range.collect();
+            let per = if withscores && proto == 2 { 2 } else { 1 };
+            let mut out = format!("*{}\r\n", items.len() * per).into_bytes();
+            for i in items {
+                if withscores && proto == 3 {
+                    out.extend_from_slice(b"*2\r\n");
+                }
+                push_bulk(&mut out, member(i).as_bytes());
+                if withscores {
+                    out.extend(double(score(i)));
+                }
+            }
+            out
+        };
+        let mut set = bulk_array((0..N).map(member));
+        if proto == 3 {
+            set[0] = b'~';
+        }
+        let mut numbers: Vec<usize> = (1..=N).collect();
+        numbers.sort_by_key(|n| n.to_string());
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            ("LRANGE l 1 -2", bulk_array((1..N - 1).map(member))),
+            ("SMEMBERS s", set),
+            ("ZRANGE z 0 -1 WITHSCORES", scored(&mut (0..N), true)),
+            (
+                "ZRANGE z 0 -1 REV WITHSCORES",
+                scored(&mut (0..N).rev(), true),
+            ),
+            (
+                "ZRANGEBYSCORE z 10 +inf WITHSCORES LIMIT 3 5000",
+                scored(&mut (23..5023), true),
+            ),
+            (
+                "ZREVRANGEBYSCORE z (2900 -inf",
+                scored(&mut (0..5800).rev(), false),
+            ),
+            ("ZRANGE z 10 (2999 BYSCORE", scored(&mut (20..5998), false)),
+            ("ZRANGE z 0 -1 BYSCORE", scored(&mut (0..0), false)),
+            ("ZRANGEBYLEX z - + LIMIT 1 -1", scored(&mut (1..N), false)),
+            (
+                "ZRANGE z [m05999 (m00001 BYLEX REV",
+                scored(&mut (2..N).rev(), false),
+            ),
+            ("SORT n", bulk_array((1..N + 1).map(|n| n.to_string()))),
+            (
+                "SORT n DESC LIMIT 1 5500",
+                bulk_array((1..N).rev().take(5500).map(|n| n.to_string())),
+            ),
+            (
+                "SORT n ALPHA",
+                bulk_array(numbers.iter().map(|n| n.to_string())),
+            ),
+            ("SORT l BY nosort", bulk_array((0..N).map(member))),
+            (
+                "SORT z BY nosort LIMIT 1 5000",
+                bulk_array((1..5001).map(member)),
+            ),
+            ("SORT_RO l BY nosort DESC LIMIT 10 -1 GET # GET missing*", {
+                let mut out = format!("*{}\r\n", 2 * (N - 10)).into_bytes();
+                for i in (0..N - 10).rev() {
+                    push_bulk(&mut out, member(i).as_bytes());
+                    out.extend_from_slice(if proto == 3 { b"_\r\n" } else { b"$-1\r\n" });
+                }
+                out
+            }),
+        ];
+        for (request, expected) in cases {
+            raw.write_all(format!("{request}\r\n").as_bytes()).unwrap();
+            let got = common::read_at_least(&mut raw, expected.len());
+            assert!(
+                got == expected,
+                "RESP{proto} {request}: got {} bytes starting {:?}, want {} starting {:?}",
+                got.len(),
+                String::from_utf8_lossy(&got[..got.len().min(80)]),
+                expected.len(),
+                String::from_utf8_lossy(&expected[..expected.len().min(80)])
+            );
+        }
+    }
+}
+
+#[test]
+fn lrange_of_a_few_huge_elements_is_streamed_too() {
+    let _measuring = measuring();
+    let server = TestServer::start();
+    let mut c = server.conn();
+    let element = |i: usize| format!("{i:02}").repeat(1_250_000);
+    pipelined(&mut c, batches("RPUSH", "l", 40, |i| vec![element(i)]));
+    let expected = bulk_array((0..40).map(element));
+    assert_streamed(&server, &mut c, "LRANGE l 0 -1\r\n", &expected, |c| {
+        let _: i64 = run(c, &["DEL", "l"]);
+    });
+}

@@ -7,6 +7,7 @@
 
 use bytes::Bytes;
 
+use super::lazy_reply::{self, Shape};
 use super::spec::{CommandSpec, KeySpec};
 use super::{args, CmdError, CmdResult, Ctx};
 use crate::command;
@@ -234,7 +235,7 @@ fn persist(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 
 fn keys(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let found = ctx.storage().keys(ctx.db(), &argv[1])?;
-    Ok(Reply::Array(found.into_iter().map(Reply::bulk).collect()))
+    Ok(lazy_reply::bulks(found, Shape::Array))
 }
 
 /// The data type a SCAN TYPE name selects; `None` for a name no key can have.

@@ -9,6 +9,7 @@
 
 use bytes::Bytes;
 
+use super::lazy_reply::{self, Shape};
 use super::spec::{CommandSpec, KeyEnd, KeySpec};
 use super::{args, CmdError, CmdResult, Ctx};
 use crate::command;
@@ -209,12 +210,8 @@ fn lset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn lrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let start = args::int(&argv[2])?;
     let stop = args::int(&argv[3])?;
-    Ok(bulks(ctx.storage().list_range(
-        ctx.db(),
-        &argv[1],
-        start,
-        stop,
-    )?))
+    let range = ctx.storage().list_range(ctx.db(), &argv[1], start, stop)?;
+    Ok(lazy_reply::bulks(range, Shape::Array))
 }
 
 fn ltrim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {

@@ -21,6 +21,7 @@ mod function_cmd;
 mod hash;
 mod info;
 mod keys;
+mod lazy_reply;
 mod list;
 mod memory_cmd;
 pub mod multi;

@@ -7,6 +7,7 @@
 
 use bytes::Bytes;
 
+use super::lazy_reply::{self, Shape};
 use super::random_picks;
 use super::spec::{CommandSpec, KeySpec};
 use super::{args, CmdError, CmdResult, Ctx};
@@ -99,7 +100,7 @@ fn smismember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 
 fn smembers(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let members = ctx.storage().smembers(ctx.db(), &argv[1])?;
-    Ok(Reply::Set(members_reply(members)))
+    Ok(lazy_reply::bulks(members, Shape::Set))
 }
 
 fn srandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {

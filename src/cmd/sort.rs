@@ -12,10 +12,13 @@ use std::cmp::Ordering;
 
 use bytes::Bytes;
 
+use super::lazy_reply::{self, Shape};
 use super::spec::{CommandSpec, KeyFinder, KeySpec};
 use super::{args, CmdError, CmdResult, Ctx};
 use crate::command;
 use crate::resp::Reply;
+use crate::storage::lazy::{LazyItems, ReadRange, DIRECT_ITEMS_MAX};
+use crate::storage::sort::SortLookups;
 use crate::storage::{DataType, Storage, StorageError};
 use crate::util::number::parse_f64;
 
@@ -117,12 +120,43 @@ fn parse_options(argv: &[Bytes], readonly: bool) -> Result<SortOptions<'_>, CmdE
     Ok(o)
 }
 
+/// Where BY and GET patterns read: the live store, or the snapshot a streamed reply's GETs
+/// read from ([`SortLookups`]).
+trait Lookups {
+    /// The string at `key`, `None` when missing or of another type.
+    fn string(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError>;
+    /// The field of the hash at `key`, `None` when missing or not a hash.
+    fn field(&self, key: &[u8], field: &[u8]) -> Result<Option<Vec<u8>>, StorageError>;
+}
+
+/// The live store, database `.1`.
+struct Live<'a>(&'a Storage, usize);
+
+impl Lookups for Live<'_> {
+    fn string(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.0.sort_lookup_string(self.1, key)
+    }
+
+    fn field(&self, key: &[u8], field: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.0.sort_lookup_field(self.1, key, field)
+    }
+}
+
+impl Lookups for SortLookups {
+    fn string(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        SortLookups::string(self, key)
+    }
+
+    fn field(&self, key: &[u8], field: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        SortLookups::field(self, key, field)
+    }
+}
+
 /// The value a BY/GET `pattern` designates for `elem`: `#` is the element itself, `*` is
 /// replaced by it, `key->field` reads a hash field. `None` when the pattern has no `*` or the
 /// key is missing or of the wrong type.
 fn lookup(
-    storage: &Storage,
-    db: usize,
+    src: &impl Lookups,
     pattern: &[u8],
     elem: &[u8],
 ) -> Result<Option<Vec<u8>>, StorageError> {
@@ -143,8 +177,8 @@ fn lookup(
     key.extend_from_slice(elem);
     key.extend_from_slice(postfix);
     match field {
-        Some(f) => storage.sort_lookup_field(db, &key, f),
-        None => storage.sort_lookup_string(db, &key),
+        Some(f) => src.field(&key, f),
+        None => src.string(&key),
     }
 }
 
@@ -172,6 +206,7 @@ fn sort_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], readonly: bool) -> CmdResult 
     let mut o = parse_options(argv, readonly)?;
     let storage = ctx.storage();
     let db = ctx.db();
+    let live = Live(storage, db);
     let source = storage.sort_source(db, &argv[1])?;
     let data_type = source.as_ref().map_or(DataType::List, |s| s.data_type);
 
@@ -184,22 +219,26 @@ fn sort_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], readonly: bool) -> CmdResult 
     }
 
     let len = source.as_ref().map_or(0, |s| s.len()) as i64;
-    let mut start = o.limit_start.max(0).min(len);
-    let count = o.limit_count.max(-1).min(len);
-    let mut end = if count < 0 {
-        len - 1
-    } else {
-        start + count - 1
-    };
-    if start >= len {
-        start = len - 1;
-        end = len - 2;
-    }
-    if end >= len {
-        end = len - 1;
-    }
+    let (mut start, mut end) = limit_window(len, o.limit_start, o.limit_count);
 
     let ordered = matches!(data_type, DataType::List | DataType::ZSet);
+    let per_item = o.gets.len().max(1) as i64;
+    let big_window = (end - start + 1).saturating_mul(per_item) > DIRECT_ITEMS_MAX as i64;
+    if source.is_some() && ordered && o.dontsort && o.store.is_none() && big_window {
+        // A big window in natural order needs no sort vector: it is read as it is written.
+        let window = |len: u64| {
+            let (start, end) = limit_window(len as i64, o.limit_start, o.limit_count);
+            if end >= start {
+                (start as u64, (end - start + 1) as u64)
+            } else {
+                (0, 0)
+            }
+        };
+        // `None` when the key changed type meanwhile: then it is read as below.
+        if let Some((range, lookups)) = storage.sort_elements_lazy(db, &argv[1], o.desc, window)? {
+            return Ok(natural_order_reply(range, lookups, &o.gets));
+        }
+    }
     let elems: Vec<Vec<u8>> = match &source {
         None => Vec::new(),
         Some(src) if ordered && o.dontsort => {
@@ -229,7 +268,7 @@ fn sort_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], readonly: bool) -> CmdResult 
         let mut conversion_error = false;
         for item in &mut items {
             let by_value = match o.by {
-                Some(pattern) => match lookup(storage, db, pattern, &item.elem)? {
+                Some(pattern) => match lookup(&live, pattern, &item.elem)? {
                     Some(v) => Some(v),
                     None => continue,
                 },
@@ -272,23 +311,27 @@ fn sort_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], readonly: bool) -> CmdResult 
         });
     }
 
-    let window: &[Item] = if end >= start && start >= 0 {
-        &items[start as usize..=(end as usize).min(items.len().saturating_sub(1))]
+    let window: Vec<Item> = if end >= start && start >= 0 && !items.is_empty() {
+        items.truncate((end as usize).min(items.len() - 1) + 1);
+        items.drain(..(start as usize).min(items.len()));
+        items
     } else {
-        &[]
+        Vec::new()
     };
 
     match o.store {
         None => {
-            let mut out = Vec::with_capacity(window.len() * o.gets.len().max(1));
+            let per_item = o.gets.len().max(1);
+            if (window.len() * per_item) as u64 > DIRECT_ITEMS_MAX {
+                return streamed_reply(storage, db, window, &o.gets);
+            }
+            let mut out = Vec::with_capacity(window.len() * per_item);
             for item in window {
-                if o.gets.is_empty() {
-                    out.push(Reply::bulk(item.elem.clone()));
-                }
                 for pattern in &o.gets {
-                    out.push(
-                        lookup(storage, db, pattern, &item.elem)?.map_or(Reply::Null, Reply::bulk),
-                    );
+                    out.push(lookup(&live, pattern, &item.elem)?.map_or(Reply::Null, Reply::bulk));
+                }
+                if o.gets.is_empty() {
+                    out.push(Reply::bulk(item.elem));
                 }
             }
             Ok(Reply::Array(out))
@@ -296,17 +339,92 @@ fn sort_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], readonly: bool) -> CmdResult 
         Some(dest) => {
             let mut values = Vec::with_capacity(window.len() * o.gets.len().max(1));
             for item in window {
-                if o.gets.is_empty() {
-                    values.push(item.elem.clone());
-                }
                 for pattern in &o.gets {
-                    values.push(lookup(storage, db, pattern, &item.elem)?.unwrap_or_default());
+                    values.push(lookup(&live, pattern, &item.elem)?.unwrap_or_default());
+                }
+                if o.gets.is_empty() {
+                    values.push(item.elem);
                 }
             }
             let n = storage.store_list(db, dest, &values)?;
             Ok(Reply::Integer(n as i64))
         }
     }
+}
+
+/// The (start, end) positions, inclusive, that `LIMIT limit_start limit_count` selects of
+/// `len` elements (as Redis computes them; end < start when nothing is selected).
+fn limit_window(len: i64, limit_start: i64, limit_count: i64) -> (i64, i64) {
+    let mut start = limit_start.max(0).min(len);
+    let count = limit_count.max(-1).min(len);
+    let mut end = if count < 0 {
+        len - 1
+    } else {
+        start + count - 1
+    };
+    if start >= len {
+        start = len - 1;
+        end = len - 2;
+    }
+    if end >= len {
+        end = len - 1;
+    }
+    (start, end)
+}
+
+/// The reply of a big window in natural order (BY nosort), read from a snapshot as it is
+/// written: the elements, or what the GET patterns point at in the same snapshot.
+fn natural_order_reply(range: ReadRange<Vec<u8>>, lookups: SortLookups, gets: &[&[u8]]) -> Reply {
+    if gets.is_empty() {
+        return lazy_reply::bulks(range, Shape::Array);
+    }
+    let gets: Vec<Vec<u8>> = gets.iter().map(|g| g.to_vec()).collect();
+    let per_item = gets.len() as u64;
+    let look_up = move |elem: Vec<u8>| -> Result<Vec<Option<Vec<u8>>>, StorageError> {
+        gets.iter()
+            .map(|pattern| lookup(&lookups, pattern, &elem))
+            .collect()
+    };
+    let values = match range {
+        ReadRange::Whole(elems) => {
+            let len = elems.len() as u64;
+            ReadRange::Lazy(LazyItems::new(len, elems.into_iter().map(look_up)))
+        }
+        ReadRange::Lazy(elems) => {
+            let len = elems.len();
+            ReadRange::Lazy(LazyItems::new(
+                len,
+                elems.map(move |e| e.and_then(&look_up)),
+            ))
+        }
+    };
+    lazy_reply::optional_bulks(values, per_item)
+}
+
+/// A big SORT reply, written as the client reads it from the sorted elements (which SORT holds
+/// in memory anyway, as Redis does): the elements themselves, or what the GET patterns point
+/// at, looked up as they are written in a snapshot taken now.
+fn streamed_reply(storage: &Storage, db: usize, window: Vec<Item>, gets: &[&[u8]]) -> CmdResult {
+    let len = window.len() as u64;
+    if gets.is_empty() {
+        let elems = window.into_iter().map(|item| Ok(item.elem));
+        return Ok(lazy_reply::bulks(
+            ReadRange::Lazy(LazyItems::new(len, elems)),
+            Shape::Array,
+        ));
+    }
+    let lookups = storage.sort_lookups(db)?;
+    let gets: Vec<Vec<u8>> = gets.iter().map(|g| g.to_vec()).collect();
+    let per_item = gets.len() as u64;
+    let values = window.into_iter().map(move |item| {
+        gets.iter()
+            .map(|pattern| lookup(&lookups, pattern, &item.elem))
+            .collect()
+    });
+    Ok(lazy_reply::optional_bulks(
+        ReadRange::Lazy(LazyItems::new(len, values)),
+        per_item,
+    ))
 }
 
 #[cfg(test)]

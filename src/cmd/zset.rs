@@ -13,13 +13,16 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use rand::Rng;
 
+use super::lazy_reply;
 use super::random_picks;
 use super::spec::{CommandSpec, KeySpec};
 use super::{args, CmdError, CmdResult, Ctx};
 use crate::command;
 use crate::resp::reply::format_double;
 use crate::resp::{Protocol, Reply};
-use crate::storage::zset::{LexBound, LexRange, ScoreRange, ScoredMember, ZaddFlags, ZaddOutcome};
+use crate::storage::zset::{
+    LexBound, LexRange, ScoreRange, ScoredMember, ZRangeQuery, ZaddFlags, ZaddOutcome,
+};
 use crate::util::number::parse_f64;
 
 const fn keynum(numkeys_at: usize) -> KeySpec {
@@ -436,6 +439,15 @@ fn zrange_generic(
         RangeType::Lex => Parsed::Lex(parse_lex_range(lo, hi)?),
     };
     let st = ctx.storage();
+    let Some(dest) = dest else {
+        let query = match parsed {
+            Parsed::Rank(a, b) => ZRangeQuery::Rank(a, b),
+            Parsed::Score(r) => ZRangeQuery::Score(r, offset, limit),
+            Parsed::Lex(r) => ZRangeQuery::Lex(r, offset, limit),
+        };
+        let range = st.zrange_reply(ctx.db(), &argv[src_at], &query, reverse)?;
+        return Ok(lazy_reply::scored(range, withscores, ctx.client.protocol()));
+    };
     let items = match st.zset(ctx.db(), &argv[src_at])? {
         None => Vec::new(),
         Some(c) => match &parsed {
@@ -444,13 +456,8 @@ fn zrange_generic(
             Parsed::Lex(r) => st.zrange_by_lex(&c, r, reverse, offset, limit)?,
         },
     };
-    match dest {
-        Some(dest) => {
-            let n = st.zstore(ctx.db(), dest, &items)?;
-            Ok(Reply::Integer(n as i64))
-        }
-        None => Ok(scored_reply(ctx, items, withscores)),
-    }
+    let n = st.zstore(ctx.db(), dest, &items)?;
+    Ok(Reply::Integer(n as i64))
 }
 
 fn zrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {

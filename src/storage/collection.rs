@@ -8,11 +8,15 @@
 //! updated header in the same batch. A collection whose count drops to zero is removed, as in
 //! Redis. Replacing or deleting a collection writes only the meta record: a new key gets a fresh
 //! version, so old elements are never seen again and the compaction filter reclaims them.
+//!
+//! Element cursors read the live database or, for replies written after the command ran
+//! (`storage::lazy`), a snapshot ([`ReadView`]); `Storage::read_collection_in` reads the
+//! header from the same snapshot, so header and elements always agree.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::codec::{encode_element_prefix, flags, CollectionHeader, DataType, MetaValue, SysKey};
-use super::engine::{Cf, RangeCursor};
+use super::engine::{Cf, RangeCursor, ReadView, Snapshot};
 use super::write::WriteTxn;
 use super::{KeyState, Storage, StorageError};
 
@@ -114,7 +118,21 @@ pub struct ElementCursor<'a> {
     reverse: bool,
 }
 
-impl ElementCursor<'_> {
+impl<'a> ElementCursor<'a> {
+    /// Entries of `cursor` (forward, or backward from its last entry with `reverse`) with the
+    /// first `prefix_len` bytes of their keys stripped (a collection's element prefix, or the
+    /// database and slot of meta records for the KEYS walk).
+    pub(super) fn over(mut cursor: RangeCursor<'a>, prefix_len: usize, reverse: bool) -> Self {
+        if reverse {
+            cursor.seek_to_last();
+        }
+        ElementCursor {
+            cursor,
+            prefix_len,
+            reverse,
+        }
+    }
+
     /// The current element as (sub-key, value), or `None` past the end.
     pub fn current(&self) -> Option<(&[u8], &[u8])> {
         self.cursor
@@ -135,6 +153,51 @@ impl ElementCursor<'_> {
     pub fn status(&self) -> Result<(), StorageError> {
         self.cursor.status()
     }
+}
+
+/// [`Storage::elements`] in `view` (a cursor of a snapshot view owns what it reads).
+pub fn elements_in<'s>(
+    view: &ReadView<'s>,
+    cf: Cf,
+    c: &Collection,
+    reverse: bool,
+) -> ElementCursor<'s> {
+    ElementCursor::over(view.prefix(cf, c.prefix()), c.prefix().len(), reverse)
+}
+
+/// [`Storage::elements_from`] in `view`.
+pub fn elements_from_in<'s>(
+    view: &ReadView<'s>,
+    cf: Cf,
+    c: &Collection,
+    from: &[u8],
+    reverse: bool,
+) -> ElementCursor<'s> {
+    let mut cursor = view.prefix(cf, c.prefix());
+    let start = c.element_key(from);
+    if reverse {
+        cursor.seek_for_prev(&start);
+    } else {
+        cursor.seek(&start);
+    }
+    ElementCursor {
+        cursor,
+        prefix_len: c.prefix().len(),
+        reverse,
+    }
+}
+
+/// [`Storage::elements_between`] in `view`.
+pub fn elements_between_in<'s>(
+    view: &ReadView<'s>,
+    cf: Cf,
+    c: &Collection,
+    from: &[u8],
+    to: &[u8],
+    reverse: bool,
+) -> ElementCursor<'s> {
+    let cursor = view.range(cf, &c.element_key(from), Some(&c.element_key(to)));
+    ElementCursor::over(cursor, c.prefix().len(), reverse)
 }
 
 /// Where the next collection version comes from: a counter persisted as a floor far ahead of
@@ -328,17 +391,37 @@ impl Storage {
         self.engine.multi_get(cf, &keys)
     }
 
+    /// The live collection of type `t` at `key` as of `snap` (read past the meta cache, so
+    /// that it agrees with the elements the snapshot holds).
+    pub(super) fn read_collection_in(
+        &self,
+        snap: &Snapshot,
+        db: usize,
+        key: &[u8],
+        t: DataType,
+    ) -> Result<Option<Collection>, StorageError> {
+        let pdb = self.physical(db)?;
+        let slot = crate::util::slot::key_slot(key);
+        let meta_key = super::codec::encode_meta_key(pdb, slot, key);
+        let stored = match snap.get(Cf::Meta, &meta_key)? {
+            Some(raw) => Some(MetaValue::decode(&raw).ok_or_else(|| {
+                StorageError::Corrupt(format!("meta record of {:?}", String::from_utf8_lossy(key)))
+            })?),
+            None => None,
+        };
+        let state = KeyState {
+            pdb,
+            slot,
+            meta_key,
+            stored,
+            now_ms: super::now_ms(),
+        };
+        self.collection_from(state, t)
+    }
+
     /// A cursor over every element of `c` in `cf`, in sub-key order (reversed with `reverse`).
     pub fn elements(&self, cf: Cf, c: &Collection, reverse: bool) -> ElementCursor<'_> {
-        let mut cursor = self.engine.prefix(cf, c.prefix());
-        if reverse {
-            cursor.seek_to_last();
-        }
-        ElementCursor {
-            cursor,
-            prefix_len: c.prefix().len(),
-            reverse,
-        }
+        elements_in(&ReadView::Live(&self.engine), cf, c, reverse)
     }
 
     /// A cursor starting at the first element whose sub-key is `>= from` (or, with `reverse`,
@@ -350,18 +433,7 @@ impl Storage {
         from: &[u8],
         reverse: bool,
     ) -> ElementCursor<'_> {
-        let mut cursor = self.engine.prefix(cf, c.prefix());
-        let start = c.element_key(from);
-        if reverse {
-            cursor.seek_for_prev(&start);
-        } else {
-            cursor.seek(&start);
-        }
-        ElementCursor {
-            cursor,
-            prefix_len: c.prefix().len(),
-            reverse,
-        }
+        elements_from_in(&ReadView::Live(&self.engine), cf, c, from, reverse)
     }
 
     /// A cursor over the elements whose sub-keys lie in `[from, to)`, starting at the first one
@@ -375,17 +447,7 @@ impl Storage {
         to: &[u8],
         reverse: bool,
     ) -> ElementCursor<'_> {
-        let mut cursor = self
-            .engine
-            .range(cf, &c.element_key(from), Some(&c.element_key(to)));
-        if reverse {
-            cursor.seek_to_last();
-        }
-        ElementCursor {
-            cursor,
-            prefix_len: c.prefix().len(),
-            reverse,
-        }
+        elements_between_in(&ReadView::Live(&self.engine), cf, c, from, to, reverse)
     }
 
     /// Copies every element of `from` under the prefix of `to` (RENAME, COPY, MOVE of a

@@ -4,7 +4,9 @@
 //! from the command table); whole-database operations take the structure lock themselves.
 
 use super::codec::{self, MetaValue, SysKey};
-use super::engine::Cf;
+use super::collection::ElementCursor;
+use super::engine::{Cf, ReadView};
+use super::lazy::{LazyItems, ReadRange, Step, Walk};
 use super::{now_ms, KeyState, Storage, StorageError};
 use crate::util::glob::glob_match;
 
@@ -256,25 +258,35 @@ impl Storage {
         txn.commit()
     }
 
-    /// Every live key of `db` matching `pattern` (KEYS). Costs a walk of the database, as in Redis.
-    pub fn keys(&self, db: usize, pattern: &[u8]) -> Result<Vec<Vec<u8>>, StorageError> {
+    /// Every live key of `db` matching `pattern` (KEYS). Costs a walk of the database, as in
+    /// Redis. When many keys match, they are not gathered: the walk is done again over a
+    /// snapshot, once to count the matches and once, lazily, to yield them as the reply is
+    /// written (see [`lazy`](super::lazy)).
+    pub fn keys(&self, db: usize, pattern: &[u8]) -> Result<ReadRange<Vec<u8>>, StorageError> {
         let pdb = self.physical(db)?;
+        let (lower, upper) = (codec::db_lower_bound(pdb), codec::db_upper_bound(pdb));
+        // One clock for every pass, so the count and the lazy walk agree on what is live.
         let now = now_ms();
-        let lower = codec::db_lower_bound(pdb);
-        let upper = codec::db_upper_bound(pdb);
-        let mut cur = self.engine.range(Cf::Meta, &lower, Some(&upper));
-        let all = pattern == b"*";
-        let mut out = Vec::new();
-        while let Some((k, v)) = cur.current() {
-            let user_key = &k[codec::KEY_PREFIX_LEN..];
-            let live = MetaValue::raw_is_live(v, now);
-            if live && (all || glob_match(pattern, user_key, false)) {
-                out.push(user_key.to_vec());
-            }
-            cur.advance();
+        let walk = |view: &ReadView<'static>, take: u64| {
+            let cursor = ElementCursor::over(
+                view.range(Cf::Meta, &lower, Some(&upper)),
+                codec::KEY_PREFIX_LEN,
+                false,
+            );
+            Walk::new(cursor, take, matching_keys(pattern.to_vec(), now))
+        };
+        let cursor = ElementCursor::over(
+            self.engine.range(Cf::Meta, &lower, Some(&upper)),
+            codec::KEY_PREFIX_LEN,
+            false,
+        );
+        let direct = Walk::new(cursor, u64::MAX, matching_keys(pattern.to_vec(), now));
+        if let Some(found) = direct.collect_small(Vec::len)? {
+            return Ok(ReadRange::Whole(found));
         }
-        cur.status()?;
-        Ok(out)
+        let view = ReadView::Snapshot(self.engine.snapshot());
+        let len = walk(&view, u64::MAX).count()?;
+        Ok(ReadRange::Lazy(LazyItems::new(len, walk(&view, len))))
     }
 
     /// A random live key of `db`, or None when it is empty.
@@ -307,6 +319,23 @@ impl Storage {
             cur.status()?;
         }
         Ok(None)
+    }
+}
+
+/// The step of a KEYS walk over meta records: yields the live keys matching `pattern` as of
+/// `now`.
+fn matching_keys(
+    pattern: Vec<u8>,
+    now: u64,
+) -> impl FnMut(&[u8], &[u8]) -> Result<Step<Vec<u8>>, StorageError> + Send + 'static {
+    let all = pattern == b"*";
+    move |user_key: &[u8], meta: &[u8]| {
+        let live = MetaValue::raw_is_live(meta, now);
+        Ok(if live && (all || glob_match(&pattern, user_key, false)) {
+            Step::Yield(user_key.to_vec())
+        } else {
+            Step::Pass
+        })
     }
 }
 

@@ -20,8 +20,9 @@
 use bytes::Bytes;
 
 use super::codec::DataType;
-use super::collection::Collection;
-use super::engine::Cf;
+use super::collection::{elements_between_in, Collection};
+use super::engine::{Cf, ReadView};
+use super::lazy::{LazyItems, ReadRange, Step, Walk, DIRECT_ITEMS_MAX};
 use super::write::WriteTxn;
 use super::{Storage, StorageError};
 
@@ -353,21 +354,46 @@ impl Storage {
         Ok(true)
     }
 
-    /// LRANGE with Redis' inclusive, negative-aware indexes; empty for a missing key.
+    /// LRANGE with Redis' inclusive, negative-aware indexes; empty for a missing key. A big
+    /// range is read lazily from a snapshot (see [`lazy`](super::lazy)).
     pub fn list_range(
         &self,
         db: usize,
         key: &[u8],
         start: i64,
         stop: i64,
-    ) -> Result<Vec<Vec<u8>>, StorageError> {
+    ) -> Result<ReadRange<Vec<u8>>, StorageError> {
         let Some(l) = self.list_read(db, key)? else {
-            return Ok(Vec::new());
+            return Ok(ReadRange::empty());
         };
-        match l.span(start, stop) {
-            Some((from, to)) => self.list_span(&l, from, to, false),
-            None => Ok(Vec::new()),
+        let Some((from, to)) = l.span(start, stop) else {
+            return Ok(ReadRange::empty());
+        };
+        if to - from <= DIRECT_ITEMS_MAX {
+            let cur = self.elements_between(Cf::List, &l.c, &l.sub(from), &l.sub(to), false);
+            let walk = Walk::new(cur, to - from, |_, v| Ok(Step::Yield(v.to_vec())));
+            if let Some(items) = walk.collect_small(Vec::len)? {
+                if items.len() as u64 != to - from {
+                    return Err(l.corrupt());
+                }
+                return Ok(ReadRange::Whole(items));
+            }
         }
+        let snap = self.engine.snapshot();
+        let Some(l) = self
+            .read_collection_in(&snap, db, key, DataType::List)?
+            .map(List::new)
+            .transpose()?
+        else {
+            return Ok(ReadRange::empty());
+        };
+        let Some((from, to)) = l.span(start, stop) else {
+            return Ok(ReadRange::empty());
+        };
+        let view = ReadView::Snapshot(snap);
+        let cur = elements_between_in(&view, Cf::List, &l.c, &l.sub(from), &l.sub(to), false);
+        let walk = Walk::new(cur, to - from, |_, v| Ok(Step::Yield(v.to_vec())));
+        Ok(ReadRange::Lazy(LazyItems::new(to - from, walk)))
     }
 
     /// LTRIM: keeps the inclusive range, deleting only the elements outside it.

@@ -8,7 +8,9 @@
 //!   [`hash`], [`list`], [`set`], [`zset`] (and [`sort`] for SORT);
 //! - [`collection`] what the collection types share (header, versions, element cursors);
 //!   [`ready`] the keys blocked clients wait on; [`watch`] the keys WATCH follows;
-//! - [`expire`] removes keys whose deadline passed; [`scan`] resumable, bounded keyspace walks.
+//! - [`expire`] removes keys whose deadline passed; [`scan`] resumable, bounded keyspace walks;
+//! - [`lazy`] reads whose size the client chooses (LRANGE, ZRANGE, SMEMBERS, KEYS): small ones
+//!   at once, big ones from an owned snapshot as the reply is written.
 //!
 //! Callers identify keys by *logical* database index and key bytes. Logical indexes map to
 //! physical ids stored in key prefixes, which makes SWAPDB a metadata change.
@@ -26,6 +28,7 @@ pub mod format;
 pub mod hash;
 pub mod integrity;
 pub mod keyspace;
+pub mod lazy;
 pub mod list;
 pub mod lock;
 pub mod ready;

@@ -13,8 +13,9 @@
 use rand::Rng;
 
 use super::codec::{flags, DataType};
-use super::collection::{Collection, EncodingLimits};
-use super::engine::Cf;
+use super::collection::{elements_in, Collection, EncodingLimits};
+use super::engine::{Cf, ReadView};
+use super::lazy::{LazyItems, ReadRange, Step, Walk, DIRECT_ITEMS_MAX};
 use super::write::WriteTxn;
 use super::{Storage, StorageError};
 use crate::util::number::parse_i64;
@@ -172,12 +173,26 @@ impl Storage {
         Ok(out)
     }
 
-    /// SMEMBERS (empty for a missing key).
-    pub fn smembers(&self, db: usize, key: &[u8]) -> Result<Vec<Vec<u8>>, StorageError> {
-        match self.read_set(db, key)? {
-            Some(c) => self.all_members(&c),
-            None => Ok(Vec::new()),
+    /// SMEMBERS (empty for a missing key). A big set is read lazily from a snapshot (see
+    /// [`lazy`](super::lazy)).
+    pub fn smembers(&self, db: usize, key: &[u8]) -> Result<ReadRange<Vec<u8>>, StorageError> {
+        let Some(c) = self.read_set(db, key)? else {
+            return Ok(ReadRange::empty());
+        };
+        if c.len() <= DIRECT_ITEMS_MAX {
+            let cur = self.elements(Cf::Set, &c, false);
+            let walk = Walk::new(cur, c.len(), |member, _| Ok(Step::Yield(member.to_vec())));
+            if let Some(members) = walk.collect_small(Vec::len)? {
+                return Ok(ReadRange::Whole(members));
+            }
         }
+        let snap = self.engine.snapshot();
+        let Some(c) = self.read_collection_in(&snap, db, key, DataType::Set)? else {
+            return Ok(ReadRange::empty());
+        };
+        let cur = elements_in(&ReadView::Snapshot(snap), Cf::Set, &c, false);
+        let walk = Walk::new(cur, c.len(), |member, _| Ok(Step::Yield(member.to_vec())));
+        Ok(ReadRange::Lazy(LazyItems::new(c.len(), walk)))
     }
 
     /// One random member of a non-empty set.

@@ -3,9 +3,10 @@
 //! as a list (layout: `CollectionHeader.extra` = `head: u64 BE | tail: u64 BE`, elements under
 //! `index: u64 BE` sub-keys, a new list starting at `head = tail = 1 << 63`).
 
-use super::codec::DataType;
-use super::collection::Collection;
-use super::engine::Cf;
+use super::codec::{encode_element_prefix, encode_meta_key, CollectionHeader, DataType, MetaValue};
+use super::collection::{elements_from_in, elements_in, Collection};
+use super::engine::{Cf, ReadView, Snapshot};
+use super::lazy::{LazyItems, ReadRange, Step, Walk};
 use super::write::WriteTxn;
 use super::{Storage, StorageError};
 
@@ -100,6 +101,58 @@ impl Storage {
         Ok(out)
     }
 
+    /// SORT ... BY nosort of a big list or sorted set, for a reply: the elements in natural
+    /// order (reversed with `reverse`) that `window` selects for the key's length, as (skip,
+    /// take), read lazily from a snapshot, with lookups in the same snapshot for GET. `None`
+    /// when the key holds another type by then (the caller reads it the usual way).
+    pub fn sort_elements_lazy(
+        &self,
+        db: usize,
+        key: &[u8],
+        reverse: bool,
+        window: impl FnOnce(u64) -> (u64, u64),
+    ) -> Result<Option<NaturalOrder>, StorageError> {
+        let lookups = self.sort_lookups(db)?;
+        let snap = lookups.snap.clone();
+        let c = match self.read_collection_in(&snap, db, key, DataType::List) {
+            Err(StorageError::WrongType) => {
+                match self.read_collection_in(&snap, db, key, DataType::ZSet) {
+                    Err(StorageError::WrongType) => return Ok(None),
+                    other => other?,
+                }
+            }
+            other => other?,
+        };
+        let Some(c) = c else {
+            return Ok(Some((ReadRange::empty(), lookups)));
+        };
+        let (skip, take) = window(c.len());
+        if take == 0 {
+            return Ok(Some((ReadRange::empty(), lookups)));
+        }
+        let view = ReadView::Snapshot(snap);
+        let items = if c.data_type == DataType::List {
+            // A list is addressed by index: start right at the wanted element.
+            let (head, tail) = list_bounds(&c);
+            let at = if reverse {
+                tail.wrapping_sub(1).wrapping_sub(skip)
+            } else {
+                head.wrapping_add(skip)
+            };
+            let cur = elements_from_in(&view, Cf::List, &c, &at.to_be_bytes(), reverse);
+            LazyItems::new(
+                take,
+                Walk::new(cur, take, |_, v| Ok(Step::Yield(v.to_vec()))),
+            )
+        } else {
+            let cur = elements_in(&view, Cf::ZScore, &c, reverse);
+            let member =
+                |sub: &[u8], _: &[u8]| Ok(Step::Yield(sub.get(8..).unwrap_or_default().to_vec()));
+            LazyItems::new(take, Walk::new(cur, take, member).skip_entries(skip))
+        };
+        Ok(Some((ReadRange::Lazy(items), lookups)))
+    }
+
     /// The string at `key`, or `None` when missing or of another type (SORT BY/GET).
     pub fn sort_lookup_string(
         &self,
@@ -140,6 +193,63 @@ impl Storage {
         txn.store_collection(&c);
         txn.commit()?;
         Ok(c.header.count)
+    }
+}
+
+/// A window of a key in natural order read lazily, and lookups in the same snapshot.
+pub type NaturalOrder = (ReadRange<Vec<u8>>, SortLookups);
+
+/// The values SORT's GET patterns point at, read from one snapshot of a database: a big SORT
+/// reply looks them up as it is written, each from the view the command saw when it ran.
+pub struct SortLookups {
+    snap: Snapshot,
+    pdb: u16,
+    now_ms: u64,
+}
+
+impl Storage {
+    /// Lookups in logical database `db` as it is now.
+    pub fn sort_lookups(&self, db: usize) -> Result<SortLookups, StorageError> {
+        Ok(SortLookups {
+            pdb: self.physical(db)?,
+            snap: self.engine.snapshot(),
+            now_ms: super::now_ms(),
+        })
+    }
+}
+
+impl SortLookups {
+    /// The live meta record of `key` if it has type `t`, with the key's slot.
+    fn meta_of(&self, key: &[u8], t: DataType) -> Result<Option<(MetaValue, u16)>, StorageError> {
+        let slot = crate::util::slot::key_slot(key);
+        let Some(raw) = self
+            .snap
+            .get(Cf::Meta, &encode_meta_key(self.pdb, slot, key))?
+        else {
+            return Ok(None);
+        };
+        let meta = MetaValue::decode(&raw)
+            .ok_or_else(|| StorageError::Corrupt("meta record of a SORT lookup".into()))?;
+        Ok((meta.data_type == t && !meta.is_expired(self.now_ms)).then_some((meta, slot)))
+    }
+
+    /// As [`Storage::sort_lookup_string`].
+    pub fn string(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self
+            .meta_of(key, DataType::String)?
+            .map(|(meta, _)| meta.body.to_vec()))
+    }
+
+    /// As [`Storage::sort_lookup_field`].
+    pub fn field(&self, key: &[u8], field: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        let Some((meta, slot)) = self.meta_of(key, DataType::Hash)? else {
+            return Ok(None);
+        };
+        let header = CollectionHeader::decode(&meta.body)
+            .ok_or_else(|| StorageError::Corrupt("hash header of a SORT lookup".into()))?;
+        let mut element = encode_element_prefix(self.pdb, slot, key, header.version);
+        element.extend_from_slice(field);
+        self.snap.get(Cf::Hash, &element)
     }
 }
 

@@ -20,8 +20,9 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use super::codec::{decode_score, encode_score, DataType};
-use super::collection::{Collection, EncodingLimits};
-use super::engine::Cf;
+use super::collection::{elements_from_in, elements_in, Collection, ElementCursor, EncodingLimits};
+use super::engine::{Cf, ReadView};
+use super::lazy::{LazyItems, ReadRange, Step, Walk, DIRECT_ITEMS_MAX};
 use super::write::WriteTxn;
 use super::{Storage, StorageError};
 
@@ -178,6 +179,139 @@ fn after_score(s: f64) -> Option<[u8; 8]> {
     u64::from_be_bytes(encode_score(s))
         .checked_add(1)
         .map(u64::to_be_bytes)
+}
+
+/// The cursor a score-range walk starts with, in `view`; `None` when nothing can be in range.
+fn score_cursor<'s>(
+    view: &ReadView<'s>,
+    c: &Collection,
+    range: &ScoreRange,
+    reverse: bool,
+) -> Option<ElementCursor<'s>> {
+    if range.is_empty() {
+        return None;
+    }
+    if reverse {
+        let from = if range.max_ex {
+            Some(encode_score(range.max))
+        } else {
+            after_score(range.max)
+        };
+        Some(match from {
+            Some(k) => elements_from_in(view, Cf::ZScore, c, &k, true),
+            None => elements_in(view, Cf::ZScore, c, true),
+        })
+    } else {
+        let from = if range.min_ex {
+            after_score(range.min)
+        } else {
+            Some(encode_score(range.min))
+        };
+        from.map(|k| elements_from_in(view, Cf::ZScore, c, &k, false))
+    }
+}
+
+/// The cursor a lex-range walk starts with, in `view`; `None` when nothing can be in range.
+fn lex_cursor<'s>(
+    view: &ReadView<'s>,
+    c: &Collection,
+    range: &LexRange,
+    reverse: bool,
+) -> Option<ElementCursor<'s>> {
+    if range.is_empty() {
+        return None;
+    }
+    Some(if reverse {
+        match &range.max {
+            LexBound::Incl(b) | LexBound::Excl(b) => elements_from_in(view, Cf::ZSet, c, b, true),
+            _ => elements_in(view, Cf::ZSet, c, true),
+        }
+    } else {
+        elements_from_in(view, Cf::ZSet, c, range.start(), false)
+    })
+}
+
+/// What ZRANGE and its older forms ask for.
+#[derive(Debug, Clone)]
+pub enum ZRangeQuery {
+    /// Inclusive ranks (negative counts from the end).
+    Rank(i64, i64),
+    /// Scores, with LIMIT offset and count (a negative count: no limit).
+    Score(ScoreRange, i64, i64),
+    /// Members of equal score, with LIMIT offset and count.
+    Lex(LexRange, i64, i64),
+}
+
+/// The forward ranks `[a, b]` a rank query selects in a zset of `len` members (for `reverse`,
+/// counted from the end as Redis does); `None` when empty.
+fn rank_span(len: u64, start: i64, end: i64, reverse: bool) -> Option<(u64, u64)> {
+    let len = len as i64;
+    let start = if start < 0 { start + len } else { start }.max(0);
+    let end = if end < 0 { end + len } else { end };
+    if start > end || start >= len {
+        return None;
+    }
+    let end = end.min(len - 1);
+    let (a, b) = if reverse {
+        (len - 1 - end, len - 1 - start)
+    } else {
+        (start, end)
+    };
+    Some((a as u64, b as u64))
+}
+
+/// A walk of the score index yielding (member, score).
+fn rank_step(sub: &[u8], _: &[u8]) -> Result<Step<ScoredMember>, StorageError> {
+    let (score, member) = split_score_key(sub)?;
+    Ok(Step::Yield((member.to_vec(), score)))
+}
+
+/// A score-range walk's step: members before the range are passed, the first one after it
+/// ends the walk.
+fn score_step(
+    range: ScoreRange,
+    reverse: bool,
+) -> impl FnMut(&[u8], &[u8]) -> Result<Step<ScoredMember>, StorageError> + Send {
+    move |sub: &[u8], _: &[u8]| {
+        let (score, member) = split_score_key(sub)?;
+        let (inside_start, inside_end) = if reverse {
+            (range.below_max(score), range.above_min(score))
+        } else {
+            (range.above_min(score), range.below_max(score))
+        };
+        Ok(match (inside_start, inside_end) {
+            (false, _) => Step::Pass,
+            (true, false) => Step::Stop,
+            (true, true) => Step::Yield((member.to_vec(), score)),
+        })
+    }
+}
+
+/// A lex-range walk's step over the member index (same rules as [`score_step`]).
+fn lex_step(
+    range: LexRange,
+    reverse: bool,
+) -> impl FnMut(&[u8], &[u8]) -> Result<Step<ScoredMember>, StorageError> + Send {
+    move |member: &[u8], value: &[u8]| {
+        let (inside_start, inside_end) = if reverse {
+            (range.below_max(member), range.above_min(member))
+        } else {
+            (range.above_min(member), range.below_max(member))
+        };
+        Ok(match (inside_start, inside_end) {
+            (false, _) => Step::Pass,
+            (true, false) => Step::Stop,
+            (true, true) => Step::Yield((member.to_vec(), stored_score(value)?)),
+        })
+    }
+}
+
+/// The step of a range walk, boxed so that every query kind walks with one type.
+type StepFn = Box<dyn FnMut(&[u8], &[u8]) -> Result<Step<ScoredMember>, StorageError> + Send>;
+
+/// The bytes an entry of a result takes, for the direct read's budget.
+fn scored_size(item: &ScoredMember) -> usize {
+    item.0.len() + 8
 }
 
 /// A source of ZUNION/ZINTER/ZDIFF: a sorted set, or a set whose members score 1.
@@ -480,29 +614,8 @@ impl Storage {
         reverse: bool,
         mut f: impl FnMut(&[u8], f64) -> bool,
     ) -> Result<(), StorageError> {
-        if range.is_empty() {
+        let Some(mut cur) = score_cursor(&ReadView::Live(&self.engine), c, range, reverse) else {
             return Ok(());
-        }
-        let mut cur = if reverse {
-            let from = if range.max_ex {
-                Some(encode_score(range.max))
-            } else {
-                after_score(range.max)
-            };
-            match from {
-                Some(k) => self.elements_from(Cf::ZScore, c, &k, true),
-                None => self.elements(Cf::ZScore, c, true),
-            }
-        } else {
-            let from = if range.min_ex {
-                after_score(range.min)
-            } else {
-                Some(encode_score(range.min))
-            };
-            match from {
-                Some(k) => self.elements_from(Cf::ZScore, c, &k, false),
-                None => return Ok(()),
-            }
         };
         while let Some((sub, _)) = cur.current() {
             let (score, member) = split_score_key(sub)?;
@@ -532,6 +645,104 @@ impl Storage {
         collect_limited(c, offset, limit, |f| self.zscore_walk(c, range, reverse, f))
     }
 
+    /// ZRANGE and its older forms, for a reply: the members in the requested order. A big
+    /// result is read lazily from a snapshot (see [`lazy`](super::lazy)); score and lex ranges,
+    /// whose size the header does not tell, are first counted in a walk of that snapshot.
+    pub fn zrange_reply(
+        &self,
+        db: usize,
+        key: &[u8],
+        query: &ZRangeQuery,
+        reverse: bool,
+    ) -> Result<ReadRange<ScoredMember>, StorageError> {
+        let Some(c) = self.zset(db, key)? else {
+            return Ok(ReadRange::empty());
+        };
+        let walk_first = match query {
+            ZRangeQuery::Rank(start, end) => match rank_span(c.len(), *start, *end, reverse) {
+                None => return Ok(ReadRange::empty()),
+                Some((a, b)) if b - a >= DIRECT_ITEMS_MAX => false,
+                Some((a, b)) => {
+                    // The walk starts at the end the order is read from; when the other end
+                    // is nearer, walking from there and reversing skips less.
+                    let skip = if reverse { c.len() - 1 - b } else { a };
+                    if skip > a.min(c.len() - 1 - b) {
+                        let items = self.zrange_by_rank(&c, *start, *end, reverse)?;
+                        return Ok(ReadRange::Whole(items));
+                    }
+                    true
+                }
+            },
+            _ => true,
+        };
+        if walk_first {
+            let Some(walk) = self.zrange_walk(&ReadView::Live(&self.engine), &c, query, reverse)
+            else {
+                return Ok(ReadRange::empty());
+            };
+            if let Some(items) = walk.collect_small(scored_size)? {
+                return Ok(ReadRange::Whole(items));
+            }
+        }
+        let snap = self.engine.snapshot();
+        let Some(c) = self.read_collection_in(&snap, db, key, DataType::ZSet)? else {
+            return Ok(ReadRange::empty());
+        };
+        let view = ReadView::Snapshot(snap);
+        let len = match (query, self.zrange_walk(&view, &c, query, reverse)) {
+            (_, None) => return Ok(ReadRange::empty()),
+            (ZRangeQuery::Rank(start, end), Some(_)) => {
+                rank_span(c.len(), *start, *end, reverse).map_or(0, |(a, b)| b - a + 1)
+            }
+            (_, Some(walk)) => walk.count()?,
+        };
+        match self.zrange_walk(&view, &c, query, reverse) {
+            Some(walk) => Ok(ReadRange::Lazy(LazyItems::new(len, walk))),
+            None => Ok(ReadRange::empty()),
+        }
+    }
+
+    /// The walk that yields the result of `query` in `view`; `None` when it is empty
+    /// (LIMIT rules of score and lex ranges: a negative offset gives nothing, a negative
+    /// count means no limit).
+    fn zrange_walk<'s>(
+        &self,
+        view: &ReadView<'s>,
+        c: &Collection,
+        query: &ZRangeQuery,
+        reverse: bool,
+    ) -> Option<Walk<'s, StepFn>> {
+        let limited = |offset: i64, limit: i64| {
+            let empty = offset < 0 || limit == 0 || (offset > 0 && offset as u64 >= c.len());
+            let take = if limit < 0 { u64::MAX } else { limit as u64 };
+            (!empty).then_some((offset as u64, take))
+        };
+        Some(match query {
+            ZRangeQuery::Rank(start, end) => {
+                let (a, b) = rank_span(c.len(), *start, *end, reverse)?;
+                let skip = if reverse { c.len() - 1 - b } else { a };
+                let cur = elements_in(view, Cf::ZScore, c, reverse);
+                Walk::new(cur, b - a + 1, Box::new(rank_step) as StepFn).skip_entries(skip)
+            }
+            ZRangeQuery::Score(range, offset, limit) => {
+                let (skip, take) = limited(*offset, *limit)?;
+                let cur = score_cursor(view, c, range, reverse)?;
+                Walk::new(cur, take, Box::new(score_step(*range, reverse)) as StepFn)
+                    .skip_items(skip)
+            }
+            ZRangeQuery::Lex(range, offset, limit) => {
+                let (skip, take) = limited(*offset, *limit)?;
+                let cur = lex_cursor(view, c, range, reverse)?;
+                Walk::new(
+                    cur,
+                    take,
+                    Box::new(lex_step(range.clone(), reverse)) as StepFn,
+                )
+                .skip_items(skip)
+            }
+        })
+    }
+
     /// ZCOUNT.
     pub fn zcount(&self, c: &Collection, range: &ScoreRange) -> Result<u64, StorageError> {
         let mut n = 0;
@@ -550,16 +761,8 @@ impl Storage {
         reverse: bool,
         mut f: impl FnMut(&[u8], f64) -> bool,
     ) -> Result<(), StorageError> {
-        if range.is_empty() {
+        let Some(mut cur) = lex_cursor(&ReadView::Live(&self.engine), c, range, reverse) else {
             return Ok(());
-        }
-        let mut cur = if reverse {
-            match &range.max {
-                LexBound::Incl(b) | LexBound::Excl(b) => self.elements_from(Cf::ZSet, c, b, true),
-                _ => self.elements(Cf::ZSet, c, true),
-            }
-        } else {
-            self.elements_from(Cf::ZSet, c, range.start(), false)
         };
         while let Some((member, value)) = cur.current() {
             let (inside_start, inside_end) = if reverse {
