@@ -177,11 +177,14 @@ fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
     };
     let db_path = server.config().db_path.clone();
     drop(server);
-    // Threads still finishing (slave links of this node) hold the storage; it must be closed
-    // before the snapshot replaces its files. At a plain stop the process exit ends them.
+    // Threads still finishing (slave links of this node) hold the storage, and replies still
+    // streaming hold snapshots of it; it must be closed before it is opened again. At a plain
+    // stop the process exit ends them.
     let wait = if next.is_some() { 30 } else { 2 };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait);
-    while Arc::strong_count(&storage) > 1 && std::time::Instant::now() < deadline {
+    while (Arc::strong_count(&storage) > 1 || storage.engine().open_snapshots() > 0)
+        && std::time::Instant::now() < deadline
+    {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     // Everything acknowledged or sent to a slave is in the WAL file: once it is fsynced the

@@ -465,6 +465,11 @@ impl Engine {
         StorageError::Engine(message)
     }
 
+    /// Number of snapshots open (each keeps the database open while a reply streams).
+    pub fn open_snapshots(&self) -> usize {
+        self.open_snapshots.load(Ordering::SeqCst)
+    }
+
     /// Whether a write failed for want of disk space since the database opened.
     pub fn out_of_space(&self) -> bool {
         self.out_of_space.load(Ordering::SeqCst)
