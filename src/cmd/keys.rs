@@ -65,7 +65,7 @@ pub const COMMANDS: &[CommandSpec] = &[
              "Renames a key and overwrites the destination.", rename,
              key_flags: &[&["RW", "access", "delete"], &["OW", "update"]]),
     command!("renamenx", 3, [WRITE, FAST], KeySpec::span(1, 2), [KEYSPACE, WRITE, FAST], "generic",
-             "Renames a key only when the target key name doesn't exist.", rename,
+             "Renames a key only when the target key name doesn't exist.", renamenx,
              key_flags: &[&["RW", "access", "delete"], &["OW", "insert"]]),
     command!("dump", 2, [READONLY], KeySpec::single(1), [KEYSPACE, READ, SLOW], "generic",
              "Returns a serialized representation of the value stored at a key.", dump),
@@ -80,9 +80,9 @@ pub const COMMANDS: &[CommandSpec] = &[
     command!("dbsize", 1, [READONLY, FAST], KeySpec::None, [KEYSPACE, READ, FAST], "server",
              "Returns the number of keys in the database.", dbsize),
     command!("flushdb", -1, [WRITE], KeySpec::None, [KEYSPACE, WRITE, SLOW, DANGEROUS], "server",
-             "Removes all keys from the current database.", flush),
+             "Removes all keys from the current database.", flushdb),
     command!("flushall", -1, [WRITE], KeySpec::None, [KEYSPACE, WRITE, SLOW, DANGEROUS], "server",
-             "Removes all keys from all databases.", flush),
+             "Removes all keys from all databases.", flushall),
     command!("swapdb", 3, [WRITE, FAST], KeySpec::None, [KEYSPACE, WRITE, FAST, DANGEROUS], "server",
              "Swaps two Redis databases.", swapdb),
     command!("object", -2, [], KeySpec::None, [SLOW], "generic",
@@ -366,9 +366,16 @@ fn randomkey(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
     })
 }
 
-/// RENAME and RENAMENX.
 fn rename(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let nx = args::is(&argv[0], "renamenx");
+    rename_generic(ctx, argv, false)
+}
+
+fn renamenx(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    rename_generic(ctx, argv, true)
+}
+
+/// RENAME and RENAMENX (`nx`: only when the destination does not exist).
+fn rename_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], nx: bool) -> CmdResult {
     match ctx.storage().rename(ctx.db(), &argv[1], &argv[2], nx)? {
         MoveOutcome::NoSource => Err(CmdError::err("no such key")),
         MoveOutcome::Done if nx => Ok(Reply::Integer(1)),
@@ -503,14 +510,22 @@ fn dbsize(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
     Ok(Reply::Integer(ctx.storage().dbsize(ctx.db())? as i64))
 }
 
-/// FLUSHDB and FLUSHALL [ASYNC|SYNC]: a range deletion, prompt either way.
-fn flush(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+fn flushdb(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    flush_generic(ctx, argv, false)
+}
+
+fn flushall(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    flush_generic(ctx, argv, true)
+}
+
+/// FLUSHDB and FLUSHALL (`all`) [ASYNC|SYNC]: a range deletion, prompt either way.
+fn flush_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], all: bool) -> CmdResult {
     match argv.get(1..).unwrap_or_default() {
         [] => {}
         [mode] if args::is(mode, "async") || args::is(mode, "sync") => {}
         _ => return Err(CmdError::Syntax),
     }
-    if args::is(&argv[0], "flushall") {
+    if all {
         ctx.storage().flush_all()?;
     } else {
         ctx.storage().flush_db(ctx.db())?;
