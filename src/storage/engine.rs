@@ -1,6 +1,6 @@
 //! The RocksDB engine: the only module that imports `rocksdb`.
 //!
-//! Everything above it speaks in column families ([`Cf`]), write batches ([`Batch`]), range
+//! Everything above it speaks in column families ([`Cf`], named in `codec`), write batches ([`Batch`]), range
 //! cursors ([`RangeCursor`]) and snapshots ([`Snapshot`]), so the rest of the storage layer is
 //! free of RocksDB types and the options that come from the configuration are applied in one
 //! place.
@@ -26,62 +26,8 @@ use rocksdb::{
     WriteOptions, DB,
 };
 
-use super::codec::{self, counter, CollectionHeader, MetaValue};
+use super::codec::{self, counter, Cf, CollectionHeader, MetaValue};
 use super::StorageError;
-
-/// The column families, named in one place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cf {
-    /// System records: format version, counters, database map.
-    Default,
-    /// One metadata record per user key (strings inline).
-    Meta,
-    /// Expiry index ordered by deadline.
-    Expire,
-    /// Hash fields.
-    Hash,
-    /// Set members.
-    Set,
-    /// List elements by index.
-    List,
-    /// Sorted-set members with their scores.
-    ZSet,
-    /// Sorted-set (score, member) order index.
-    ZScore,
-}
-
-impl Cf {
-    /// Every column family, in creation order.
-    pub const ALL: [Cf; 8] = [
-        Cf::Default,
-        Cf::Meta,
-        Cf::Expire,
-        Cf::Hash,
-        Cf::Set,
-        Cf::List,
-        Cf::ZSet,
-        Cf::ZScore,
-    ];
-
-    /// The RocksDB name of the column family.
-    pub fn name(self) -> &'static str {
-        match self {
-            Cf::Default => "default",
-            Cf::Meta => "meta",
-            Cf::Expire => "expire",
-            Cf::Hash => "hash",
-            Cf::Set => "set",
-            Cf::List => "list",
-            Cf::ZSet => "zset",
-            Cf::ZScore => "zscore",
-        }
-    }
-
-    /// True for the column families holding collection elements (see `codec`).
-    pub fn holds_elements(self) -> bool {
-        matches!(self, Cf::Hash | Cf::Set | Cf::List | Cf::ZSet | Cf::ZScore)
-    }
-}
 
 /// When acknowledged writes reach the disk itself (`binlog-fsync`, alias `appendfsync`).
 ///
@@ -597,7 +543,7 @@ impl Engine {
                 .ok_or_else(|| StorageError::Engine(format!("no column family {}", cf.name())))?;
             let mut b = WriteBatch::default();
             b.put_cf(handle, b"", b"");
-            *slot = super::binlog_format::parse_batch(b.data())
+            *slot = super::wal::parse_batch(b.data())
                 .ok()
                 .and_then(|parsed| parsed.ops.first().map(|op| op.cf))
                 .ok_or_else(|| StorageError::Engine("unreadable column family id".into()))?;
@@ -940,5 +886,39 @@ impl RangeCursor<'_> {
     /// Reports a read error that ended the iteration early.
     pub fn status(&self) -> Result<(), StorageError> {
         self.it.iter().status().map_err(rocks_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::wal::{parse_batch, read_wal_file, wal_files};
+
+    #[test]
+    fn column_family_ids_follow_cf_all() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = Engine::open(dir.path(), &EngineOptions::default()).expect("open");
+        let mut batch = engine.batch();
+        for cf in Cf::ALL {
+            batch.put(cf, cf.name().as_bytes(), b"");
+        }
+        engine.write(batch).expect("write");
+        engine.sync_wal().expect("sync");
+        let mut seen = Vec::new();
+        for file in wal_files(dir.path()).expect("list wal files") {
+            for record in read_wal_file(&file).expect("read").records {
+                let batch = parse_batch(&record.data).expect("parse");
+                if batch.ops.len() == Cf::ALL.len() {
+                    seen = batch.ops;
+                }
+            }
+        }
+        assert_eq!(seen.len(), Cf::ALL.len(), "the batch is in the WAL");
+        for op in &seen {
+            let cf = Cf::from_index(op.cf).expect("an id the engine creates");
+            assert_eq!(cf.name().as_bytes(), &op.key[..]);
+            assert_eq!(engine.cf_by_id(op.cf), Some(cf));
+        }
+        assert_eq!(Cf::from_index(99), None);
     }
 }

@@ -16,7 +16,7 @@
 //! physical ids stored in key prefixes, which makes SWAPDB a metadata change.
 //! Write commands run under [`lock::KeysGuard`] taken by the dispatcher for the keys they touch.
 
-pub mod binlog_format;
+pub mod batch_note;
 pub mod census;
 pub mod codec;
 pub mod collection;
@@ -38,6 +38,7 @@ pub mod scan;
 pub mod set;
 pub mod sort;
 pub mod strings;
+pub mod wal;
 pub mod watch;
 pub mod write;
 pub mod zset;
@@ -50,8 +51,8 @@ use parking_lot::RwLock;
 use crate::cache::{Lookup, MetaCache};
 
 use crate::util::slot::key_slot;
-use codec::{encode_meta_key, MetaValue, SysKey};
-use engine::{Cf, Engine, EngineOptions};
+use codec::{encode_meta_key, Cf, MetaValue, SysKey};
+use engine::{Engine, EngineOptions};
 use lock::{KeysGuard, LockTable};
 
 pub use codec::DataType;
