@@ -1,7 +1,10 @@
 //! The storage layer: Redis data types over RocksDB, with no knowledge of RESP.
 //!
-//! - [`engine`] wraps RocksDB (the only module that imports it);
-//! - [`codec`] defines every byte layout;
+//! - [`engine`] wraps RocksDB (the only module that imports it, besides the tests of [`wal`]
+//!   against files RocksDB wrote);
+//! - [`codec`] defines every byte layout and names the column families ([`codec::Cf`]);
+//! - [`wal`] reads RocksDB's write-ahead log (the binlog) without RocksDB, and
+//!   [`batch_note`] is the note the write path puts first in every batch;
 //! - [`write`](mod@write) is the single write path every mutation passes (counters, expiry index, and the
 //!   hook where replication will append to its binlog);
 //! - [`keyspace`] holds type-independent key operations; one module per type: [`strings`],
