@@ -17,11 +17,12 @@ use crate::storage::codec::{self, Cf, CollectionHeader, MetaValue};
 /// slave keeps the elements of a key its clock finds expired: the master may still PERSIST
 /// it, and its DEL arrives through replication anyway.
 ///
-/// RocksDB runs compaction filters whatever snapshots are open, so while any [`Snapshot`](super::Snapshot) is
-/// open nothing is dropped: a reply still reading a deleted key's elements from its snapshot
-/// must find them (an open iterator keeps the files it reads anyway, but a point read through
-/// a snapshot, as SORT's GET lookups do, would miss them). (An element found dead before a snapshot was taken is dead in it too:
-/// versions never come back to life.)
+/// RocksDB runs compaction filters whatever snapshots are open, so while any
+/// [`Snapshot`](super::Snapshot) is open nothing is dropped: a reply still reading a deleted
+/// key's elements from its snapshot must find them (an open iterator keeps the files it reads
+/// anyway, but a point read through a snapshot, as SORT's GET lookups do, would miss them).
+/// (An element found dead before a snapshot was taken is dead in it too: versions never come
+/// back to life.)
 pub(super) struct DeadElementFilter {
     db: Weak<DB>,
     /// The last meta key looked up and the live version it had (`None`: no live collection);
