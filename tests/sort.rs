@@ -4,8 +4,7 @@
 mod common;
 
 use common::{cmd, err, int, with_storage, TestServer, WRONGTYPE};
-use pika::storage::codec::{encode_score, DataType};
-use pika::storage::engine::Cf;
+use pika::storage::codec::{encode_score, Cf, DataType};
 use redis::Value;
 
 const SYNTAX: &str = "ERR syntax error";

@@ -24,8 +24,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::binlog_format::{read_wal_file, wal_file_number};
 use super::engine::{Engine, WalFsync};
+use super::wal::{read_wal_file, wal_file_number};
 use super::Storage;
 
 /// Left by an orderly stop, removed at start.
