@@ -7,14 +7,13 @@
 //! - [`cmd`]: the declarative command table, the dispatch gate, one module per command group.
 //! - [`state`]: what threads share: storage, live configuration, clients, statistics, slow log,
 //!   clients parked in blocking commands.
-//! - [`storage`]: Redis types over RocksDB, the single write path, expiry, scans.
-//! - [`cache`]: hot meta records in memory, kept equal to disk by the write path.
+//! - [`storage`]: Redis types over RocksDB, the single write path, expiry, scans, and the cache
+//!   of hot meta records the write path keeps equal to disk.
 //! - [`config`]: `pika.conf` directives, command-line overrides, CONFIG GET/SET/REWRITE.
 //! - [`logging`]: tracing to file and stderr, with a level CONFIG SET can change.
 //! - [`util`]: glob matching, strict number parsing, cluster slots.
 
 pub mod backup;
-pub mod cache;
 pub mod cli;
 pub mod cmd;
 pub mod compaction;

@@ -20,6 +20,7 @@
 //! Write commands run under [`lock::KeysGuard`] taken by the dispatcher for the keys they touch.
 
 pub mod batch_note;
+pub mod cache;
 pub mod census;
 pub mod codec;
 pub mod collection;
@@ -51,7 +52,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use parking_lot::RwLock;
 
-use crate::cache::{Lookup, MetaCache};
+use cache::{Lookup, MetaCache};
 
 use crate::util::slot::key_slot;
 use codec::{encode_meta_key, Cf, MetaValue, SysKey};

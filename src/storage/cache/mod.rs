@@ -13,7 +13,7 @@ use std::hash::BuildHasherDefault;
 
 use parking_lot::Mutex;
 
-use crate::storage::codec::MetaValue;
+use super::codec::MetaValue;
 use crate::util::fnv::{fnv1a, Fnv1a};
 
 /// Number of independently locked shards.
