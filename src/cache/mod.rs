@@ -7,6 +7,11 @@
 //! generation counter), so a slow reader can never put back a record a writer just replaced.
 //! When a shard is over its budget the entries inserted first are dropped first (FIFO by first
 //! insertion; the eviction policies of the full hot tier build on this).
+//!
+//! It holds storage's decoded records (`storage::codec::MetaValue`) and storage's write path
+//! updates it, so `cache` and `storage` use each other: the one cycle between top-level modules
+//! (see `scripts/module-cycles.sh`), kept because the cache is storage's in-memory tier, set
+//! beside it only so that the hot tier can grow in a folder of its own.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};

@@ -12,26 +12,21 @@
 //! serving in-process, as after a full sync, and the database reopens from its WAL. Nothing
 //! acknowledged is lost: a write is acknowledged only after its WAL record was written.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::state::ServerState;
 use crate::util::disk_space;
+use crate::util::stop::StopSignal;
 
 /// How often the free space is read.
 pub const CHECK_EVERY: Duration = Duration::from_millis(100);
 
-/// Starts the guard thread; it ends at shutdown.
-pub fn spawn(server: &Arc<ServerState>) -> std::io::Result<std::thread::JoinHandle<()>> {
-    let server = Arc::clone(server);
-    std::thread::Builder::new()
-        .name("disk-guard".into())
-        .spawn(move || {
-            while !server.shutdown_requested() {
-                check(&server);
-                std::thread::sleep(CHECK_EVERY);
-            }
-        })
+/// The guard thread: looks at the disk every [`CHECK_EVERY`] until `stop` is set.
+pub fn run(server: &ServerState, stop: &StopSignal) {
+    while !stop.is_stopped() {
+        check(server);
+        std::thread::sleep(CHECK_EVERY);
+    }
 }
 
 /// One look at the disk.

@@ -16,3 +16,4 @@ pub mod priority;
 pub mod redis_digest;
 pub mod repr;
 pub mod slot;
+pub mod stop;
