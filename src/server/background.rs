@@ -3,14 +3,16 @@
 //!
 //! Each gets only what it uses: the storage (expirer, WAL syncer, table check), replication's
 //! handle (slave link, binlog purger), its own queue or results (compaction, keyspace
-//! statistics). The wait watcher and the disk guard act on the server's own state (parked
-//! clients, restarts) and stay in this module's reach.
+//! statistics, disk guard). The slave link and the disk guard return when the storage must be
+//! reopened, and the server restarts it; the wait watcher answers parked clients, which only
+//! the server knows.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::disk_guard::{DiskWatch, WatchEnd};
+use crate::replication::purge;
 use crate::replication::slave::{self, SupervisorEnd};
-use crate::replication::{purge, ReplicationHandle};
 use crate::services::compaction::{CompactionScheduler, CronWindow, Interval};
 use crate::services::keyspace_stats::KeyspaceScanner;
 use crate::services::BackgroundThreads;
@@ -41,7 +43,7 @@ pub fn start(
             restarter.request_restart();
         }
     })?;
-    let retention: ReplicationHandle = server.replication_handle();
+    let retention = server.replication_handle();
     threads.spawn("binlog-purge", move |stop| {
         purge::run_purger(&retention, stop)
     })?;
@@ -61,9 +63,16 @@ pub fn start(
     };
     threads.spawn("keyspace-stats", move |stop| scanner.run(stop))?;
 
-    let guarded = Arc::clone(server);
+    let watch = DiskWatch {
+        config: Arc::clone(&server.config),
+        disk: Arc::clone(&server.disk),
+        storage: Arc::clone(storage),
+    };
+    let restarter = Arc::clone(server);
     threads.spawn("disk-guard", move |stop| {
-        super::disk_guard::run(&guarded, stop)
+        if watch.run(stop) == WatchEnd::Reopen {
+            restarter.request_restart();
+        }
     })?;
     let checked = Arc::clone(storage);
     threads.spawn("table-check", move |stop| check_tables(&checked, stop))?;

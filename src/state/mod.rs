@@ -63,7 +63,7 @@ pub struct ServerState {
     /// Per-type key counts from the keyspace statistics thread.
     pub keyspace_stats: Arc<KeyspaceStats>,
     /// Free space of the disk holding db-path (see `server::disk_guard`).
-    pub disk: disk::DiskGuard,
+    pub disk: Arc<disk::DiskGuard>,
 }
 
 /// Current Unix time in seconds.
