@@ -2,10 +2,9 @@
 
 mod common;
 
-use common::{cmd, err, int, server_with_hash, TestServer};
+use common::{cmd, err, int, server_with_hash, TestServer, WRONGTYPE};
 use redis::Value;
 
-const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 const NOT_INT: &str = "ERR value is not an integer or out of range";
 const SYNTAX: &str = "ERR syntax error";
 const BAD_OFFSET: &str = "ERR bit offset is not an integer or out of range";

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{cmd, err, int, TestServer};
+use common::{cmd, err, int, TestServer, WRONGTYPE};
 
 /// Creates one key of every collection type: h (hash), l (list), s (set), z (zset).
 fn seed(c: &mut redis::Connection) {
@@ -146,7 +146,7 @@ fn wrongtype_is_reported_across_types() {
     let s = TestServer::start();
     let mut c = s.conn();
     seed(&mut c);
-    let wrong = "WRONGTYPE Operation against a key holding the wrong kind of value";
+    let wrong = WRONGTYPE;
     assert_eq!(err(&mut c, &["GET", "h"]), wrong);
     assert_eq!(err(&mut c, &["LPUSH", "h", "x"]), wrong);
     assert_eq!(err(&mut c, &["SADD", "l", "x"]), wrong);

@@ -5,10 +5,9 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 
-use common::{cmd, err, int, TestServer};
+use common::{cmd, err, int, TestServer, WRONGTYPE};
 use redis::Value;
 
-const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 const NOT_INT: &str = "ERR value is not an integer or out of range";
 const NOT_FLOAT: &str = "ERR value is not a valid float";
 const SYNTAX: &str = "ERR syntax error";

@@ -6,12 +6,11 @@ mod common;
 
 use std::io::Write;
 
-use common::{cmd, err, expect_raw, int, read_until, TestServer};
+use common::{cmd, err, expect_raw, int, read_until, TestServer, WRONGTYPE};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use redis::Value;
 
-const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 const NOT_INT: &str = "ERR value is not an integer or out of range";
 const SYNTAX: &str = "ERR syntax error";
 const MUST_BE_POSITIVE: &str = "ERR value is out of range, must be positive";

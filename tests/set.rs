@@ -4,10 +4,9 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{cmd, err, int, with_storage, TestServer};
+use common::{cmd, err, int, with_storage, TestServer, WRONGTYPE};
 use pika::storage::DataType;
 
-const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 const SYNTAX: &str = "ERR syntax error";
 const NOT_INT: &str = "ERR value is not an integer or out of range";
 

@@ -3,12 +3,10 @@
 
 mod common;
 
-use common::{cmd, err, int, with_storage, TestServer};
-use pika::storage::codec::{encode_score, DataType};
-use pika::storage::engine::Cf;
+use common::{cmd, err, int, with_storage, TestServer, WRONGTYPE};
+use pika::storage::codec::{encode_score, Cf, DataType};
 use redis::Value;
 
-const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 const SYNTAX: &str = "ERR syntax error";
 const LIST_START: u64 = 1 << 63;
 

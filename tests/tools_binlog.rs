@@ -163,7 +163,7 @@ fn help_explains_the_listing() {
 
 #[test]
 fn batch_notes_give_time_database_and_command() {
-    use pika::storage::binlog_format::BatchNote;
+    use pika::storage::batch_note::BatchNote;
     let dir = tempfile::tempdir().expect("tempdir");
     {
         let mut o = rocksdb::Options::default();

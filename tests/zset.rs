@@ -3,10 +3,9 @@
 
 mod common;
 
-use common::{cmd, err, expect_raw, int, server_with_hash, TestServer};
+use common::{cmd, err, expect_raw, int, server_with_hash, TestServer, WRONGTYPE};
 use redis::Value;
 
-const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 const SYNTAX: &str = "ERR syntax error";
 const NOT_FLOAT: &str = "ERR value is not a valid float";
 const NOT_INT: &str = "ERR value is not an integer or out of range";

@@ -4,10 +4,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use pika::storage::binlog_format::{
-    describe_op, escape, parse_batch, read_wal_file, wal_files, BatchNote, FormatError, TornKind,
-    WalRecords,
+use pika::replication::binlog::split_by_notes;
+use pika::storage::batch_note::BatchNote;
+use pika::storage::wal::{
+    parse_batch, read_wal_file, wal_files, FormatError, TornKind, WalRecords,
 };
+
+use crate::describe::{describe_op, escape};
 
 /// Print the write batches of the binlog, one line per command.
 ///
@@ -140,7 +143,7 @@ fn list_file(
                 continue;
             }
         };
-        for command in batch.split_by_notes() {
+        for command in split_by_notes(&batch) {
             let first = command.sequence;
             let last = (first + u64::from(command.count))
                 .saturating_sub(1)

@@ -6,6 +6,7 @@
 mod backup;
 mod binlog;
 mod check;
+mod describe;
 mod export;
 mod import;
 mod loader;

@@ -14,11 +14,12 @@
 //! beside it only so that the hot tier can grow in a folder of its own.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 
 use parking_lot::Mutex;
 
 use crate::storage::codec::MetaValue;
+use crate::util::fnv::{fnv1a, Fnv1a};
 
 /// Number of independently locked shards.
 const SHARDS: usize = 64;
@@ -28,29 +29,7 @@ const ENTRY_OVERHEAD: usize = 128;
 
 /// FNV-1a: fast on short keys; the keys are ours (prefixed by db and slot), not adversarial
 /// beyond what a bounded, evicting cache tolerates.
-#[derive(Default)]
-struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
-type FnvMap<V> = HashMap<Vec<u8>, V, BuildHasherDefault<Fnv>>;
+type FnvMap<V> = HashMap<Vec<u8>, V, BuildHasherDefault<Fnv1a>>;
 
 struct Entry {
     value: MetaValue,
@@ -138,9 +117,7 @@ impl MetaCache {
     }
 
     fn shard(&self, key: &[u8]) -> &Mutex<Shard> {
-        let mut h = Fnv::default();
-        h.write(key);
-        &self.shards[(h.finish() as usize) % SHARDS]
+        &self.shards[(fnv1a(key) as usize) % SHARDS]
     }
 
     /// True when the cache holds nothing ever (capacity 0).

@@ -7,9 +7,12 @@
 //! since the table started, which is what a key loaded from disk and never touched looks like.
 //! The table costs `SLOTS` × 8 bytes whatever the data set size.
 
+use std::hash::Hasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::LazyLock;
 use std::time::Instant;
+
+use crate::util::fnv::Fnv1a;
 
 /// Number of slots (a power of two).
 const SLOTS: usize = 1 << 18;
@@ -28,13 +31,10 @@ static TABLE: LazyLock<AccessTable> = LazyLock::new(|| AccessTable {
 
 /// FNV-1a over the database number and the key.
 fn hash(db: usize, key: &[u8]) -> u64 {
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in (db as u64).to_le_bytes().iter().chain(key) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(PRIME);
-    }
-    h
+    let mut h = Fnv1a::default();
+    h.write(&(db as u64).to_le_bytes());
+    h.write(key);
+    h.finish()
 }
 
 fn slot_and_tag(db: usize, key: &[u8]) -> (usize, u64) {

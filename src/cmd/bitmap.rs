@@ -17,10 +17,12 @@ use crate::util::bits::{self, BitOp, FieldType, Overflow, RangeUnit};
 use crate::util::number::parse_i64;
 
 /// Commands of this group.
+#[rustfmt::skip]
 pub const COMMANDS: &[CommandSpec] = &[
     command!("setbit", 4, [WRITE, DENYOOM], KeySpec::single(1), [WRITE, BITMAP, SLOW], "bitmap",
              "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.",
-             setbit),
+             setbit,
+             key_flags: &[&["RW", "access", "update"]]),
     command!("getbit", 3, [READONLY, FAST], KeySpec::single(1), [READ, BITMAP, FAST], "bitmap",
              "Returns a bit value by offset.", getbit),
     command!("bitcount", -2, [READONLY], KeySpec::single(1), [READ, BITMAP, SLOW], "bitmap",
@@ -28,9 +30,11 @@ pub const COMMANDS: &[CommandSpec] = &[
     command!("bitpos", -3, [READONLY], KeySpec::single(1), [READ, BITMAP, SLOW], "bitmap",
              "Finds the first set (1) or clear (0) bit in a string.", bitpos),
     command!("bitop", -4, [WRITE, DENYOOM], KeySpec::rest(2), [WRITE, BITMAP, SLOW], "bitmap",
-             "Performs bitwise operations on multiple strings, and stores the result.", bitop),
+             "Performs bitwise operations on multiple strings, and stores the result.", bitop,
+             key_flags: &[&["OW", "update"], &["RO", "access"]]),
     command!("bitfield", -2, [WRITE, DENYOOM], KeySpec::single(1), [WRITE, BITMAP, SLOW],
-             "bitmap", "Performs arbitrary bitfield integer operations on strings.", bitfield),
+             "bitmap", "Performs arbitrary bitfield integer operations on strings.", bitfield,
+             key_flags: &[&["RW", "access", "update", "variable_flags"]]),
     command!("bitfield_ro", -2, [READONLY, FAST], KeySpec::single(1), [READ, BITMAP, FAST],
              "bitmap", "Performs arbitrary read-only bitfield integer operations on strings.",
              bitfield_ro),

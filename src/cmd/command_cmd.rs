@@ -66,61 +66,10 @@ fn bulk_str(s: &str) -> Reply {
     Reply::bulk(Bytes::copy_from_slice(s.as_bytes()))
 }
 
-/// Key-spec flags of the commands whose keys differ from the default (`RO access` for reads,
-/// `RW update` for writes), one list per key spec, in Redis 7's order. A command with several
-/// specs has one key per spec (COPY, RENAME: source, then destination).
-const KEY_FLAGS: &[(&str, &[&[&str]])] = &[
-    ("append", &[&["RW", "insert"]]),
-    ("bitfield", &[&["RW", "access", "update", "variable_flags"]]),
-    ("bitop", &[&["OW", "update"], &["RO", "access"]]),
-    ("copy", &[&["RO", "access"], &["OW", "update"]]),
-    ("decr", &[&["RW", "access", "update"]]),
-    ("decrby", &[&["RW", "access", "update"]]),
-    ("del", &[&["RM", "delete"]]),
-    ("exists", &[&["RO"]]),
-    ("getdel", &[&["RW", "access", "delete"]]),
-    ("getex", &[&["RW", "access", "update"]]),
-    ("getset", &[&["RW", "access", "update"]]),
-    ("incr", &[&["RW", "access", "update"]]),
-    ("incrby", &[&["RW", "access", "update"]]),
-    ("incrbyfloat", &[&["RW", "access", "update"]]),
-    ("memory|usage", &[&["RO"]]),
-    ("move", &[&["RW", "access", "update"]]),
-    ("mset", &[&["OW", "update"]]),
-    ("msetnx", &[&["OW", "insert"]]),
-    ("object|encoding", &[&["RO"]]),
-    ("object|freq", &[&["RO"]]),
-    ("object|idletime", &[&["RO"]]),
-    ("object|refcount", &[&["RO"]]),
-    ("psetex", &[&["OW", "update"]]),
-    ("rename", &[&["RW", "access", "delete"], &["OW", "update"]]),
-    (
-        "renamenx",
-        &[&["RW", "access", "delete"], &["OW", "insert"]],
-    ),
-    ("sadd", &[&["RW", "insert"]]),
-    ("scard", &[&["RO"]]),
-    ("sdiffstore", &[&["OW", "update"], &["RO", "access"]]),
-    ("set", &[&["RW", "access", "update", "variable_flags"]]),
-    ("setbit", &[&["RW", "access", "update"]]),
-    ("setex", &[&["OW", "update"]]),
-    ("setnx", &[&["OW", "insert"]]),
-    ("sinterstore", &[&["RW", "update"], &["RO", "access"]]),
-    ("sismember", &[&["RO"]]),
-    ("smove", &[&["RW", "access", "delete"], &["RW", "insert"]]),
-    ("spop", &[&["RW", "access", "delete"]]),
-    ("srem", &[&["RW", "delete"]]),
-    ("strlen", &[&["RO"]]),
-    ("sunionstore", &[&["OW", "update"], &["RO", "access"]]),
-    ("touch", &[&["RO"]]),
-    ("type", &[&["RO"]]),
-    ("unlink", &[&["RM", "delete"]]),
-];
-
 /// The key-spec flags of `spec`, one list per key spec.
 fn spec_key_flags(spec: &CommandSpec) -> Vec<&'static [&'static str]> {
-    if let Some((_, specs)) = KEY_FLAGS.iter().find(|(n, _)| *n == spec.name) {
-        return specs.to_vec();
+    if !spec.key_flags.is_empty() {
+        return spec.key_flags.to_vec();
     }
     if spec.flags.contains(CmdFlags::WRITE) {
         vec![&["RW", "update"]]
@@ -211,7 +160,7 @@ fn keynum_key_spec(flags: &[&'static str], numkeys_at: usize, first: usize, step
     ])
 }
 
-/// The Redis 7 key specifications built from the simple [`KeySpec`] and [`KEY_FLAGS`].
+/// The Redis 7 key specifications built from the simple [`KeySpec`] and the spec's key flags.
 fn key_specs(spec: &CommandSpec) -> Reply {
     if let KeySpec::Keynum {
         numkeys_at,

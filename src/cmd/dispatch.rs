@@ -12,7 +12,7 @@ use super::{access, multi, CmdError, Ctx};
 use crate::resp::Reply;
 use crate::state::client::Client;
 use crate::state::ServerState;
-use crate::storage::binlog_format::BatchNote;
+use crate::storage::batch_note::BatchNote;
 
 /// Redis' text for an unknown command, quoting the first arguments.
 fn unknown_command(argv: &[Bytes]) -> Reply {

@@ -13,7 +13,7 @@ use super::table::CommandTable;
 use super::{args, CmdResult, Ctx};
 use crate::resp::Reply;
 use crate::state::ServerState;
-use crate::storage::engine::Cf;
+use crate::storage::codec::Cf;
 
 /// Every section, in output order; the flag says whether a bare INFO includes it.
 const SECTIONS: &[(&str, bool)] = &[
@@ -393,8 +393,7 @@ fn replication_section(server: &ServerState, w: &mut Lines<'_>) {
     );
     w.field("repl_backlog_active", u8::from(!slaves.is_empty()));
     // Pika's view: the binlog is the WAL; its position is the last sequence number.
-    let files =
-        crate::storage::binlog_format::wal_files(storage.engine().path()).unwrap_or_default();
+    let files = crate::storage::wal::wal_files(storage.engine().path()).unwrap_or_default();
     w.field("binlog_files", files.len());
     w.field(
         "binlog_current_file",

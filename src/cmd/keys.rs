@@ -20,33 +20,39 @@ use crate::storage::{now_ms, DataType};
 use crate::util::number::parse_i64;
 
 /// Commands of this group.
+#[rustfmt::skip]
 pub const COMMANDS: &[CommandSpec] = &[
     command!("del", -2, [WRITE], KeySpec::rest(1), [KEYSPACE, WRITE, SLOW], "generic",
-             "Deletes one or more keys.", del),
+             "Deletes one or more keys.", del,
+             key_flags: &[&["RM", "delete"]]),
     command!("unlink", -2, [WRITE, FAST], KeySpec::rest(1), [KEYSPACE, WRITE, FAST], "generic",
-             "Asynchronously deletes one or more keys.", del),
+             "Asynchronously deletes one or more keys.", del,
+             key_flags: &[&["RM", "delete"]]),
     command!("exists", -2, [READONLY, FAST, NO_TOUCH], KeySpec::rest(1), [KEYSPACE, READ, FAST], "generic",
-             "Determines whether one or more keys exist.", exists),
+             "Determines whether one or more keys exist.", exists,
+             key_flags: &[&["RO"]]),
     command!("touch", -2, [READONLY, FAST], KeySpec::rest(1), [KEYSPACE, READ, FAST], "generic",
-             "Returns the number of existing keys out of those specified after updating the time they were last accessed.", exists),
+             "Returns the number of existing keys out of those specified after updating the time they were last accessed.", exists,
+             key_flags: &[&["RO"]]),
     command!("type", 2, [READONLY, FAST, NO_TOUCH], KeySpec::single(1), [KEYSPACE, READ, FAST], "generic",
-             "Determines the type of value stored at a key.", type_cmd),
+             "Determines the type of value stored at a key.", type_cmd,
+             key_flags: &[&["RO"]]),
     command!("expire", -3, [WRITE, FAST], KeySpec::single(1), [KEYSPACE, WRITE, FAST], "generic",
              "Sets the expiration time of a key in seconds.", expire),
     command!("pexpire", -3, [WRITE, FAST], KeySpec::single(1), [KEYSPACE, WRITE, FAST], "generic",
-             "Sets the expiration time of a key in milliseconds.", expire),
+             "Sets the expiration time of a key in milliseconds.", pexpire),
     command!("expireat", -3, [WRITE, FAST], KeySpec::single(1), [KEYSPACE, WRITE, FAST], "generic",
-             "Sets the expiration time of a key to a Unix timestamp.", expire),
+             "Sets the expiration time of a key to a Unix timestamp.", expireat),
     command!("pexpireat", -3, [WRITE, FAST], KeySpec::single(1), [KEYSPACE, WRITE, FAST], "generic",
-             "Sets the expiration time of a key to a Unix milliseconds timestamp.", expire),
+             "Sets the expiration time of a key to a Unix milliseconds timestamp.", pexpireat),
     command!("ttl", 2, [READONLY, FAST, NO_TOUCH], KeySpec::single(1), [KEYSPACE, READ, FAST], "generic",
              "Returns the expiration time in seconds of a key.", ttl),
     command!("pttl", 2, [READONLY, FAST, NO_TOUCH], KeySpec::single(1), [KEYSPACE, READ, FAST], "generic",
-             "Returns the expiration time in milliseconds of a key.", ttl),
+             "Returns the expiration time in milliseconds of a key.", pttl),
     command!("expiretime", 2, [READONLY, FAST, NO_TOUCH], KeySpec::single(1), [KEYSPACE, READ, FAST], "generic",
-             "Returns the expiration time of a key as a Unix timestamp.", ttl),
+             "Returns the expiration time of a key as a Unix timestamp.", expiretime),
     command!("pexpiretime", 2, [READONLY, FAST, NO_TOUCH], KeySpec::single(1), [KEYSPACE, READ, FAST], "generic",
-             "Returns the expiration time of a key as a Unix milliseconds timestamp.", ttl),
+             "Returns the expiration time of a key as a Unix milliseconds timestamp.", pexpiretime),
     command!("persist", 2, [WRITE, FAST], KeySpec::single(1), [KEYSPACE, WRITE, FAST], "generic",
              "Removes the expiration time of a key.", persist),
     command!("keys", 2, [READONLY], KeySpec::None, [KEYSPACE, READ, SLOW, DANGEROUS], "generic",
@@ -56,23 +62,27 @@ pub const COMMANDS: &[CommandSpec] = &[
     command!("randomkey", 1, [READONLY], KeySpec::None, [KEYSPACE, READ, SLOW], "generic",
              "Returns a random key name from the database.", randomkey),
     command!("rename", 3, [WRITE], KeySpec::span(1, 2), [KEYSPACE, WRITE, SLOW], "generic",
-             "Renames a key and overwrites the destination.", rename),
+             "Renames a key and overwrites the destination.", rename,
+             key_flags: &[&["RW", "access", "delete"], &["OW", "update"]]),
     command!("renamenx", 3, [WRITE, FAST], KeySpec::span(1, 2), [KEYSPACE, WRITE, FAST], "generic",
-             "Renames a key only when the target key name doesn't exist.", rename),
+             "Renames a key only when the target key name doesn't exist.", renamenx,
+             key_flags: &[&["RW", "access", "delete"], &["OW", "insert"]]),
     command!("dump", 2, [READONLY], KeySpec::single(1), [KEYSPACE, READ, SLOW], "generic",
              "Returns a serialized representation of the value stored at a key.", dump),
     command!("restore", -4, [WRITE, DENYOOM], KeySpec::single(1), [KEYSPACE, WRITE, SLOW, DANGEROUS], "generic",
              "Creates a key from the serialized representation of a value.", restore),
     command!("copy", -3, [WRITE, DENYOOM], KeySpec::span(1, 2), [KEYSPACE, WRITE, SLOW], "generic",
-             "Copies the value of a key to a new key.", copy),
+             "Copies the value of a key to a new key.", copy,
+             key_flags: &[&["RO", "access"], &["OW", "update"]]),
     command!("move", 3, [WRITE, FAST], KeySpec::single(1), [KEYSPACE, WRITE, FAST], "generic",
-             "Moves a key to another database.", move_cmd),
+             "Moves a key to another database.", move_cmd,
+             key_flags: &[&["RW", "access", "update"]]),
     command!("dbsize", 1, [READONLY, FAST], KeySpec::None, [KEYSPACE, READ, FAST], "server",
              "Returns the number of keys in the database.", dbsize),
     command!("flushdb", -1, [WRITE], KeySpec::None, [KEYSPACE, WRITE, SLOW, DANGEROUS], "server",
-             "Removes all keys from the current database.", flush),
+             "Removes all keys from the current database.", flushdb),
     command!("flushall", -1, [WRITE], KeySpec::None, [KEYSPACE, WRITE, SLOW, DANGEROUS], "server",
-             "Removes all keys from all databases.", flush),
+             "Removes all keys from all databases.", flushall),
     command!("swapdb", 3, [WRITE, FAST], KeySpec::None, [KEYSPACE, WRITE, FAST, DANGEROUS], "server",
              "Swaps two Redis databases.", swapdb),
     command!("object", -2, [], KeySpec::None, [SLOW], "generic",
@@ -89,7 +99,8 @@ const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
         [KEYSPACE, READ, SLOW],
         "generic",
         "Returns the internal encoding of a Redis object.",
-        object_encoding
+        object_encoding,
+        key_flags: &[&["RO"]]
     ),
     command!(
         "object|freq",
@@ -99,7 +110,8 @@ const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
         [KEYSPACE, READ, SLOW],
         "generic",
         "Returns the logarithmic access frequency counter of a Redis object.",
-        object_freq
+        object_freq,
+        key_flags: &[&["RO"]]
     ),
     command!(
         "object|idletime",
@@ -109,7 +121,8 @@ const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
         [KEYSPACE, READ, SLOW],
         "generic",
         "Returns the time since the last access to a Redis object.",
-        object_idletime
+        object_idletime,
+        key_flags: &[&["RO"]]
     ),
     command!(
         "object|refcount",
@@ -119,7 +132,8 @@ const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
         [KEYSPACE, READ, SLOW],
         "generic",
         "Returns the reference count of a value of a key.",
-        object_refcount
+        object_refcount,
+        key_flags: &[&["RO"]]
     ),
     command!(
         "object|help",
@@ -181,18 +195,43 @@ fn expire_condition(opts: &[Bytes]) -> Result<ExpireCondition, CmdError> {
     Ok(c)
 }
 
+/// How an expire command gives its time: in seconds or milliseconds, relative to now or as a
+/// Unix time.
+#[derive(Clone, Copy)]
+struct TimeForm {
+    millis: bool,
+    absolute: bool,
+}
+
+const SECONDS_FROM_NOW: TimeForm = TimeForm {
+    millis: false,
+    absolute: false,
+};
+const MILLIS_FROM_NOW: TimeForm = TimeForm {
+    millis: true,
+    absolute: false,
+};
+const UNIX_SECONDS: TimeForm = TimeForm {
+    millis: false,
+    absolute: true,
+};
+const UNIX_MILLIS: TimeForm = TimeForm {
+    millis: true,
+    absolute: true,
+};
+
 /// EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT: one generic function, as in Redis.
-fn expire(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let name = args::lower(&argv[0]);
+fn expire_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], form: TimeForm) -> CmdResult {
     let cond = expire_condition(&argv[3..])?;
     let when = args::int(&argv[2])?;
-    let unit: i64 = if name.starts_with('p') { 1 } else { 1000 };
-    let base: i64 = if name.ends_with("at") {
-        0
-    } else {
-        now_ms() as i64
+    let unit: i64 = if form.millis { 1 } else { 1000 };
+    let base: i64 = if form.absolute { 0 } else { now_ms() as i64 };
+    let invalid = || {
+        CmdError::err(format!(
+            "invalid expire time in '{}' command",
+            args::lower(&argv[0])
+        ))
     };
-    let invalid = || CmdError::err(format!("invalid expire time in '{name}' command"));
     let deadline = when
         .checked_mul(unit)
         .and_then(|ms| ms.checked_add(base))
@@ -203,9 +242,24 @@ fn expire(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     Ok(Reply::Integer(i64::from(changed)))
 }
 
-/// TTL, PTTL, EXPIRETIME, PEXPIRETIME.
-fn ttl(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let name = args::lower(&argv[0]);
+fn expire(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    expire_generic(ctx, argv, SECONDS_FROM_NOW)
+}
+
+fn pexpire(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    expire_generic(ctx, argv, MILLIS_FROM_NOW)
+}
+
+fn expireat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    expire_generic(ctx, argv, UNIX_SECONDS)
+}
+
+fn pexpireat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    expire_generic(ctx, argv, UNIX_MILLIS)
+}
+
+/// TTL, PTTL, EXPIRETIME, PEXPIRETIME: the time left, or (absolute) the Unix time it ends.
+fn ttl_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], form: TimeForm) -> CmdResult {
     let state = ctx.storage().load(ctx.db(), &argv[1])?;
     let Some(meta) = state.live() else {
         return Ok(Reply::Integer(-2));
@@ -214,18 +268,33 @@ fn ttl(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         return Ok(Reply::Integer(-1));
     }
     let deadline = i64::try_from(meta.expire_ms).unwrap_or(i64::MAX);
-    let value = if name.ends_with("time") {
+    let value = if form.absolute {
         deadline
     } else {
         deadline.saturating_sub(state.now_ms as i64).max(0)
     };
-    let ms = name.starts_with('p');
     // Seconds are rounded to the nearest, as Redis does.
-    Ok(Reply::Integer(if ms {
+    Ok(Reply::Integer(if form.millis {
         value
     } else {
         value / 1000 + i64::from(value % 1000 >= 500)
     }))
+}
+
+fn ttl(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    ttl_generic(ctx, argv, SECONDS_FROM_NOW)
+}
+
+fn pttl(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    ttl_generic(ctx, argv, MILLIS_FROM_NOW)
+}
+
+fn expiretime(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    ttl_generic(ctx, argv, UNIX_SECONDS)
+}
+
+fn pexpiretime(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    ttl_generic(ctx, argv, UNIX_MILLIS)
 }
 
 fn persist(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
@@ -297,9 +366,16 @@ fn randomkey(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
     })
 }
 
-/// RENAME and RENAMENX.
 fn rename(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let nx = args::is(&argv[0], "renamenx");
+    rename_generic(ctx, argv, false)
+}
+
+fn renamenx(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    rename_generic(ctx, argv, true)
+}
+
+/// RENAME and RENAMENX (`nx`: only when the destination does not exist).
+fn rename_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], nx: bool) -> CmdResult {
     match ctx.storage().rename(ctx.db(), &argv[1], &argv[2], nx)? {
         MoveOutcome::NoSource => Err(CmdError::err("no such key")),
         MoveOutcome::Done if nx => Ok(Reply::Integer(1)),
@@ -434,14 +510,22 @@ fn dbsize(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
     Ok(Reply::Integer(ctx.storage().dbsize(ctx.db())? as i64))
 }
 
-/// FLUSHDB and FLUSHALL [ASYNC|SYNC]: a range deletion, prompt either way.
-fn flush(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+fn flushdb(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    flush_generic(ctx, argv, false)
+}
+
+fn flushall(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    flush_generic(ctx, argv, true)
+}
+
+/// FLUSHDB and FLUSHALL (`all`) [ASYNC|SYNC]: a range deletion, prompt either way.
+fn flush_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], all: bool) -> CmdResult {
     match argv.get(1..).unwrap_or_default() {
         [] => {}
         [mode] if args::is(mode, "async") || args::is(mode, "sync") => {}
         _ => return Err(CmdError::Syntax),
     }
-    if args::is(&argv[0], "flushall") {
+    if all {
         ctx.storage().flush_all()?;
     } else {
         ctx.storage().flush_db(ctx.db())?;

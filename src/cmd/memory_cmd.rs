@@ -30,7 +30,8 @@ pub const SUBCOMMANDS: &[CommandSpec] = &[
     command!("memory|stats", 2, [], KeySpec::None, [SLOW], "server",
              "Returns details about memory usage.", stats),
     command!("memory|usage", -3, [READONLY, NO_TOUCH], KeySpec::single(2), [READ, SLOW], "server",
-             "Estimates the memory usage of a key.", usage),
+             "Estimates the memory usage of a key.", usage,
+             key_flags: &[&["RO"]]),
 ];
 
 /// MEMORY called bare: the dispatcher routes every call with a subcommand.

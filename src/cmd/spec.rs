@@ -178,6 +178,9 @@ pub struct CommandSpec {
     pub subcommands: &'static [CommandSpec],
     /// Arguments never shown by the slow log or MONITOR (passwords); `None` for most commands.
     pub secrets: Option<SecretArgs>,
+    /// Redis 7 key-spec flags, one list per key spec (COPY, RENAME: source, then
+    /// destination). Empty for the default: `RO access` for reads, `RW update` for writes.
+    pub key_flags: &'static [&'static [&'static str]],
 }
 
 impl CommandSpec {
@@ -372,7 +375,8 @@ impl KeySpec {
 #[macro_export]
 macro_rules! command {
     ($name:literal, $arity:expr, [$($flag:ident),*], $keys:expr, [$($acl:ident),*], $group:literal,
-     $summary:literal, $handler:path $(, subcommands: $subs:expr)? $(, secrets: $secrets:path)?) => {
+     $summary:literal, $handler:path $(, subcommands: $subs:expr)? $(, secrets: $secrets:path)?
+     $(, key_flags: $key_flags:expr)? $(,)?) => {
         $crate::cmd::spec::CommandSpec {
             name: $name,
             arity: $arity,
@@ -386,8 +390,11 @@ macro_rules! command {
             handler: $handler,
             subcommands: $crate::command!(@subs $($subs)?),
             secrets: $crate::command!(@secrets $($secrets)?),
+            key_flags: $crate::command!(@key_flags $($key_flags)?),
         }
     };
+    (@key_flags) => { &[] };
+    (@key_flags $key_flags:expr) => { $key_flags };
     (@subs) => { &[] };
     (@subs $subs:expr) => { $subs };
     (@secrets) => { None };
@@ -415,6 +422,7 @@ mod tests {
             handler: noop,
             subcommands: &[],
             secrets: None,
+            key_flags: &[],
         }
     }
 

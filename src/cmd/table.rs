@@ -108,3 +108,111 @@ impl CommandTable {
         self.specs.iter().enumerate().map(|(i, s)| (i, *s))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::spec::{CmdFlags, KeyEnd, KeySpec};
+
+    /// Key-spec flags Redis 7 reports: exactly one access kind, then any of the operations.
+    const KEY_ACCESS: &[&str] = &["RO", "RW", "OW", "RM"];
+    const KEY_OPERATIONS: &[&str] = &["access", "update", "insert", "delete", "variable_flags"];
+
+    fn every_spec() -> Vec<&'static CommandSpec> {
+        CommandTable::get().all().map(|(_, spec)| spec).collect()
+    }
+
+    #[test]
+    fn names_are_lower_case_unique_and_subcommands_name_their_container() {
+        let mut seen = std::collections::HashSet::new();
+        for top in CommandTable::get().top_level() {
+            assert!(!top.name.contains('|'), "{}", top.name);
+            for sub in top.subcommands {
+                let (parent, _) = sub.name.split_once('|').unwrap_or_else(|| {
+                    panic!(
+                        "subcommand {} of {} lacks its container",
+                        sub.name, top.name
+                    )
+                });
+                assert_eq!(parent, top.name);
+            }
+        }
+        for spec in every_spec() {
+            assert_eq!(spec.name, spec.name.to_ascii_lowercase());
+            assert!(seen.insert(spec.name), "{} listed twice", spec.name);
+            assert!(!spec.summary.is_empty(), "{} has no summary", spec.name);
+        }
+    }
+
+    #[test]
+    fn arity_counts_the_name_and_covers_the_declared_keys() {
+        for spec in every_spec() {
+            assert_ne!(spec.arity, 0, "{}", spec.name);
+            let least = spec.arity.unsigned_abs() as usize;
+            // The first declared key is an argument every call has.
+            let first_key = match spec.keys {
+                KeySpec::None | KeySpec::Find { .. } => None,
+                KeySpec::Range { first, last, step } => {
+                    assert!(step >= 1, "{}", spec.name);
+                    if let KeyEnd::At(last) = last {
+                        assert!(last >= first, "{}", spec.name);
+                        assert!(last < least, "{}: key {last} past arity", spec.name);
+                    }
+                    Some(first)
+                }
+                KeySpec::Keynum {
+                    numkeys_at, first, ..
+                } => {
+                    assert!(first > numkeys_at, "{}", spec.name);
+                    Some(numkeys_at)
+                }
+                KeySpec::KeynumWithDest {
+                    dest, numkeys_at, ..
+                } => Some(dest.min(numkeys_at)),
+            };
+            if let Some(at) = first_key {
+                assert!(at >= 1 && at < least, "{}: key at {at}", spec.name);
+            }
+        }
+    }
+
+    #[test]
+    fn flags_agree_with_each_other_and_with_the_keys() {
+        for spec in every_spec() {
+            let f = spec.flags;
+            assert!(
+                !(f.contains(CmdFlags::WRITE) && f.contains(CmdFlags::READONLY)),
+                "{} both reads and writes",
+                spec.name
+            );
+            if f.contains(CmdFlags::DENYOOM) {
+                assert!(
+                    f.contains(CmdFlags::WRITE),
+                    "{}: DENYOOM on a read",
+                    spec.name
+                );
+            }
+            for flags in spec.key_flags {
+                let access: Vec<_> = flags.iter().filter(|f| KEY_ACCESS.contains(f)).collect();
+                assert_eq!(access.len(), 1, "{}: {flags:?}", spec.name);
+                assert!(
+                    flags
+                        .iter()
+                        .all(|f| KEY_ACCESS.contains(f) || KEY_OPERATIONS.contains(f)),
+                    "{}: {flags:?}",
+                    spec.name
+                );
+                if f.contains(CmdFlags::READONLY) {
+                    assert_eq!(*access[0], "RO", "{}: a read writes a key", spec.name);
+                }
+            }
+            if !spec.key_flags.is_empty() {
+                assert!(
+                    !matches!(spec.keys, KeySpec::None),
+                    "{}: key flags without keys",
+                    spec.name
+                );
+            }
+        }
+    }
+}

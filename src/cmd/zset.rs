@@ -57,7 +57,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     command!("zrank", 3, [READONLY, FAST], KeySpec::single(1), [READ, SORTEDSET, FAST],
              "sorted_set", "Returns the index of a member in a sorted set ordered by ascending scores.", zrank),
     command!("zrevrank", 3, [READONLY, FAST], KeySpec::single(1), [READ, SORTEDSET, FAST],
-             "sorted_set", "Returns the index of a member in a sorted set ordered by descending scores.", zrank),
+             "sorted_set", "Returns the index of a member in a sorted set ordered by descending scores.", zrevrank),
     command!("zcount", 4, [READONLY, FAST], KeySpec::single(1), [READ, SORTEDSET, FAST],
              "sorted_set", "Returns the count of members in a sorted set that have scores within a range.", zcount),
     command!("zlexcount", 4, [READONLY, FAST], KeySpec::single(1), [READ, SORTEDSET, FAST],
@@ -67,15 +67,15 @@ pub const COMMANDS: &[CommandSpec] = &[
     command!("zrangestore", -5, [WRITE, DENYOOM], KeySpec::span(1, 2), [WRITE, SORTEDSET, SLOW],
              "sorted_set", "Stores a range of members from sorted set in a key.", zrangestore),
     command!("zrevrange", -4, [READONLY], KeySpec::single(1), [READ, SORTEDSET, SLOW],
-             "sorted_set", "Returns members in a sorted set within a range of indexes in reverse order.", zrange),
+             "sorted_set", "Returns members in a sorted set within a range of indexes in reverse order.", zrevrange),
     command!("zrangebyscore", -4, [READONLY], KeySpec::single(1), [READ, SORTEDSET, SLOW],
-             "sorted_set", "Returns members in a sorted set within a range of scores.", zrange),
+             "sorted_set", "Returns members in a sorted set within a range of scores.", zrangebyscore),
     command!("zrevrangebyscore", -4, [READONLY], KeySpec::single(1), [READ, SORTEDSET, SLOW],
-             "sorted_set", "Returns members in a sorted set within a range of scores in reverse order.", zrange),
+             "sorted_set", "Returns members in a sorted set within a range of scores in reverse order.", zrevrangebyscore),
     command!("zrangebylex", -4, [READONLY], KeySpec::single(1), [READ, SORTEDSET, SLOW],
-             "sorted_set", "Returns members in a sorted set within a lexicographical range.", zrange),
+             "sorted_set", "Returns members in a sorted set within a lexicographical range.", zrangebylex),
     command!("zrevrangebylex", -4, [READONLY], KeySpec::single(1), [READ, SORTEDSET, SLOW],
-             "sorted_set", "Returns members in a sorted set within a lexicographical range in reverse order.", zrange),
+             "sorted_set", "Returns members in a sorted set within a lexicographical range in reverse order.", zrevrangebylex),
     command!("zremrangebyrank", 4, [WRITE], KeySpec::single(1), [WRITE, SORTEDSET, SLOW],
              "sorted_set", "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.", zremrangebyrank),
     command!("zremrangebyscore", 4, [WRITE], KeySpec::single(1), [WRITE, SORTEDSET, SLOW],
@@ -83,37 +83,37 @@ pub const COMMANDS: &[CommandSpec] = &[
     command!("zremrangebylex", 4, [WRITE], KeySpec::single(1), [WRITE, SORTEDSET, SLOW],
              "sorted_set", "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.", zremrangebylex),
     command!("zpopmin", -2, [WRITE, FAST], KeySpec::single(1), [WRITE, SORTEDSET, FAST],
-             "sorted_set", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zpop),
+             "sorted_set", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zpopmin),
     command!("zpopmax", -2, [WRITE, FAST], KeySpec::single(1), [WRITE, SORTEDSET, FAST],
-             "sorted_set", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zpop),
+             "sorted_set", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zpopmax),
     command!("zmpop", -4, [WRITE], keynum(1), [WRITE, SORTEDSET, SLOW],
              "sorted_set", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", zmpop),
     command!("bzpopmin", -3, [WRITE, NOSCRIPT, FAST, BLOCKING],
              KeySpec::Range { first: 1, last: super::spec::KeyEnd::FromEnd(2), step: 1 },
              [WRITE, SORTEDSET, FAST, BLOCKING], "sorted_set",
-             "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", bzpop),
+             "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", bzpopmin),
     command!("bzpopmax", -3, [WRITE, NOSCRIPT, FAST, BLOCKING],
              KeySpec::Range { first: 1, last: super::spec::KeyEnd::FromEnd(2), step: 1 },
              [WRITE, SORTEDSET, FAST, BLOCKING], "sorted_set",
-             "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.", bzpop),
+             "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.", bzpopmax),
     command!("bzmpop", -5, [WRITE, BLOCKING], keynum(2), [WRITE, SORTEDSET, SLOW, BLOCKING],
              "sorted_set", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", bzmpop),
     command!("zrandmember", -2, [READONLY], KeySpec::single(1), [READ, SORTEDSET, SLOW],
              "sorted_set", "Returns one or more random members from a sorted set.", zrandmember),
     command!("zunion", -3, [READONLY], keynum(1), [READ, SORTEDSET, SLOW],
-             "sorted_set", "Returns the union of multiple sorted sets.", zsetop),
+             "sorted_set", "Returns the union of multiple sorted sets.", zunion),
     command!("zinter", -3, [READONLY], keynum(1), [READ, SORTEDSET, SLOW],
-             "sorted_set", "Returns the intersect of multiple sorted sets.", zsetop),
+             "sorted_set", "Returns the intersect of multiple sorted sets.", zinter),
     command!("zdiff", -3, [READONLY], keynum(1), [READ, SORTEDSET, SLOW],
-             "sorted_set", "Returns the difference between multiple sorted sets.", zsetop),
+             "sorted_set", "Returns the difference between multiple sorted sets.", zdiff),
     command!("zunionstore", -4, [WRITE, DENYOOM], STORE_KEYS, [WRITE, SORTEDSET, SLOW],
-             "sorted_set", "Stores the union of multiple sorted sets in a key.", zsetop),
+             "sorted_set", "Stores the union of multiple sorted sets in a key.", zunionstore),
     command!("zinterstore", -4, [WRITE, DENYOOM], STORE_KEYS, [WRITE, SORTEDSET, SLOW],
-             "sorted_set", "Stores the intersect of multiple sorted sets in a key.", zsetop),
+             "sorted_set", "Stores the intersect of multiple sorted sets in a key.", zinterstore),
     command!("zdiffstore", -4, [WRITE, DENYOOM], STORE_KEYS, [WRITE, SORTEDSET, SLOW],
-             "sorted_set", "Stores the difference of multiple sorted sets in a key.", zsetop),
+             "sorted_set", "Stores the difference of multiple sorted sets in a key.", zdiffstore),
     command!("zintercard", -3, [READONLY], keynum(1), [READ, SORTEDSET, SLOW],
-             "sorted_set", "Returns the number of members of the intersect of multiple sorted sets.", zsetop),
+             "sorted_set", "Returns the number of members of the intersect of multiple sorted sets.", zintercard),
     command!("zscan", -3, [READONLY], KeySpec::single(1), [READ, SORTEDSET, SLOW],
              "sorted_set", "Iterates over members and scores of a sorted set.", zscan),
 ];
@@ -339,7 +339,15 @@ fn zmscore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 fn zrank(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let reverse = args::is(&argv[0], "zrevrank");
+    rank_generic(ctx, argv, false)
+}
+
+fn zrevrank(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    rank_generic(ctx, argv, true)
+}
+
+/// ZRANK and ZREVRANK.
+fn rank_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], reverse: bool) -> CmdResult {
     let st = ctx.storage();
     let Some(c) = st.zset(ctx.db(), &argv[1])? else {
         return Ok(Reply::Null);
@@ -461,16 +469,27 @@ fn zrange_generic(
 }
 
 fn zrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let name = args::lower(&argv[0]);
-    let (rangetype, reverse) = match name.as_str() {
-        "zrevrange" => (Some(RangeType::Rank), Some(true)),
-        "zrangebyscore" => (Some(RangeType::Score), Some(false)),
-        "zrevrangebyscore" => (Some(RangeType::Score), Some(true)),
-        "zrangebylex" => (Some(RangeType::Lex), Some(false)),
-        "zrevrangebylex" => (Some(RangeType::Lex), Some(true)),
-        _ => (None, None),
-    };
-    zrange_generic(ctx, argv, 1, None, rangetype, reverse)
+    zrange_generic(ctx, argv, 1, None, None, None)
+}
+
+fn zrevrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    zrange_generic(ctx, argv, 1, None, Some(RangeType::Rank), Some(true))
+}
+
+fn zrangebyscore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    zrange_generic(ctx, argv, 1, None, Some(RangeType::Score), Some(false))
+}
+
+fn zrevrangebyscore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    zrange_generic(ctx, argv, 1, None, Some(RangeType::Score), Some(true))
+}
+
+fn zrangebylex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    zrange_generic(ctx, argv, 1, None, Some(RangeType::Lex), Some(false))
+}
+
+fn zrevrangebylex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    zrange_generic(ctx, argv, 1, None, Some(RangeType::Lex), Some(true))
 }
 
 fn zrangestore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
@@ -502,8 +521,16 @@ fn zremrangebylex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 // ---------------------------------------------------------------------------------------------
 // Pops
 
-fn zpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let max = args::is(&argv[0], "zpopmax");
+fn zpopmin(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    zpop_generic(ctx, argv, false)
+}
+
+fn zpopmax(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    zpop_generic(ctx, argv, true)
+}
+
+/// ZPOPMIN and ZPOPMAX (`max`).
+fn zpop_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], max: bool) -> CmdResult {
     if argv.len() > 3 {
         return Err(CmdError::Syntax);
     }
@@ -592,8 +619,16 @@ fn bzmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     }
 }
 
-fn bzpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let max = args::is(&argv[0], "bzpopmax");
+fn bzpopmin(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    bzpop_generic(ctx, argv, false)
+}
+
+fn bzpopmax(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    bzpop_generic(ctx, argv, true)
+}
+
+/// BZPOPMIN and BZPOPMAX (`max`).
+fn bzpop_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], max: bool) -> CmdResult {
     let timeout = args::timeout(&argv[argv.len() - 1])?;
     let keys = &argv[1..argv.len() - 1];
     for key in keys {
@@ -740,17 +775,110 @@ fn weighted(w: f64, s: f64) -> f64 {
     }
 }
 
-fn zsetop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let name = args::lower(&argv[0]);
-    let (op, store, card) = match name.as_str() {
-        "zunion" => (SetOp::Union, false, false),
-        "zinter" => (SetOp::Inter, false, false),
-        "zdiff" => (SetOp::Diff, false, false),
-        "zunionstore" => (SetOp::Union, true, false),
-        "zinterstore" => (SetOp::Inter, true, false),
-        "zdiffstore" => (SetOp::Diff, true, false),
-        _ => (SetOp::Inter, false, true),
+/// What a sorted-set algebra command computes and where the result goes.
+#[derive(Clone, Copy)]
+struct ZsetOp {
+    name: &'static str,
+    op: SetOp,
+    /// The result is stored at `argv[1]` (ZUNIONSTORE and friends).
+    store: bool,
+    /// Only the result's size is answered (ZINTERCARD).
+    card: bool,
+}
+
+fn zunion(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    zsetop(
+        ctx,
+        argv,
+        ZsetOp {
+            name: "zunion",
+            op: SetOp::Union,
+            store: false,
+            card: false,
+        },
+    )
+}
+
+fn zinter(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    zsetop(
+        ctx,
+        argv,
+        ZsetOp {
+            name: "zinter",
+            op: SetOp::Inter,
+            store: false,
+            card: false,
+        },
+    )
+}
+
+fn zdiff(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    zsetop(
+        ctx,
+        argv,
+        ZsetOp {
+            name: "zdiff",
+            op: SetOp::Diff,
+            store: false,
+            card: false,
+        },
+    )
+}
+
+fn zunionstore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let op = ZsetOp {
+        name: "zunionstore",
+        op: SetOp::Union,
+        store: true,
+        card: false,
     };
+    zsetop(ctx, argv, op)
+}
+
+fn zinterstore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let op = ZsetOp {
+        name: "zinterstore",
+        op: SetOp::Inter,
+        store: true,
+        card: false,
+    };
+    zsetop(ctx, argv, op)
+}
+
+fn zdiffstore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    zsetop(
+        ctx,
+        argv,
+        ZsetOp {
+            name: "zdiffstore",
+            op: SetOp::Diff,
+            store: true,
+            card: false,
+        },
+    )
+}
+
+fn zintercard(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    zsetop(
+        ctx,
+        argv,
+        ZsetOp {
+            name: "zintercard",
+            op: SetOp::Inter,
+            store: false,
+            card: true,
+        },
+    )
+}
+
+/// ZUNION, ZINTER, ZDIFF, their STORE forms and ZINTERCARD: one generic function.
+fn zsetop(ctx: &mut Ctx<'_>, argv: &[Bytes], form: ZsetOp) -> CmdResult {
+    let ZsetOp {
+        name,
+        op,
+        store,
+        card,
+    } = form;
     let numkeys_at = if store { 2 } else { 1 };
     let setnum = args::int(&argv[numkeys_at])?;
     if setnum < 1 {

@@ -7,11 +7,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::binlog::batch_commit_time;
 use super::priority::LagPriority;
 use super::tailer::Tailer;
 use super::wire::{self, pb, MasterMsg, SlaveMsg};
 use super::{ReplicationHandle, SlaveEntry};
-use crate::storage::binlog_format::batch_commit_time;
 
 /// How long the master waits for the slave's sync request.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);

@@ -36,6 +36,7 @@
 //! from what it received asks for a full sync, once; its link thread survives anything a
 //! master sends and starts over.
 
+pub mod binlog;
 pub mod fullsync;
 pub mod master;
 pub mod priority;

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use super::tailer::first_sequence;
 use super::{Replication, ReplicationHandle};
-use crate::storage::binlog_format::{self, wal_file_number};
+use crate::storage::wal::{self, wal_file_number};
 use crate::storage::Storage;
 use crate::util::stop::StopSignal;
 
@@ -24,7 +24,7 @@ struct Archived {
 /// The archived files of the database at `db_path`, oldest first.
 fn archived(db_path: &Path) -> Vec<Archived> {
     let archive = db_path.join("archive");
-    binlog_format::wal_files(db_path)
+    wal::wal_files(db_path)
         .unwrap_or_default()
         .into_iter()
         .filter(|p| p.parent() == Some(archive.as_path()))
@@ -55,7 +55,7 @@ fn needed(files: &[Archived], i: usize, slave_needs: Option<u64>, live_first: Op
 
 /// The first sequence number of the oldest live WAL file.
 fn live_first_seq(db_path: &Path) -> Option<u64> {
-    let live = binlog_format::wal_files(db_path).ok()?;
+    let live = wal::wal_files(db_path).ok()?;
     first_sequence(live.iter().find(|p| p.parent() == Some(db_path))?)
 }
 

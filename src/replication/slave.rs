@@ -1,7 +1,7 @@
 //! The slave side: one thread keeps the link to the master, receives a full sync when needed
 //! and applies the master's batches in order, acknowledging them.
 //!
-//! The batches of one EXEC on the master carry its transaction mark (see `binlog_format`):
+//! The batches of one EXEC on the master carry its transaction mark (see `storage::batch_note`):
 //! from the first to the closing one the slave holds them back (with the other batches that
 //! fell between) and then applies them in one write, so its readers never see half a
 //! transaction; what came before the transaction is applied meanwhile. Batches held back
@@ -13,11 +13,11 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use super::binlog::transaction_marks;
 use super::priority::LagPriority;
 use super::wire::{self, pb, MasterMsg, SlaveMsg};
 use super::{LinkState, MasterAddr, ReplicationHandle};
 use crate::resp;
-use crate::storage::binlog_format::transaction_marks;
 
 /// Pause between attempts to reach the master.
 const RETRY: Duration = Duration::from_secs(1);
@@ -459,7 +459,8 @@ fn set_count(batch: &mut [u8], count: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::binlog_format::{parse_batch, BatchNote, TransactionMark};
+    use crate::storage::batch_note::{BatchNote, TransactionMark};
+    use crate::storage::wal::parse_batch;
 
     /// A master batch of one put (`key`), with a note carrying `mark`.
     fn batch(seq: u64, key: &[u8], mark: Option<(u64, bool)>) -> pb::Batch {

@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::storage::binlog_format::{read_wal_at, wal_file_number, wal_files};
+use crate::storage::wal::{read_wal_at, wal_file_number, wal_files};
 
 /// A WAL record: one or several committed batches joined (first sequence, count, bytes).
 pub type Record = (u64, u32, Vec<u8>);

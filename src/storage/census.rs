@@ -2,8 +2,7 @@
 //! breakdown and average TTL). The write path keeps only the total and expiring counts;
 //! types are counted here, off the write path, by the keyspace statistics thread.
 
-use super::codec::{self, DataType, MetaValue};
-use super::engine::Cf;
+use super::codec::{self, Cf, DataType, MetaValue};
 use super::{now_ms, Storage, StorageError};
 
 /// What one scan of a database found.

@@ -1,4 +1,5 @@
-//! Byte layouts of everything pika-rs stores in RocksDB, with their encoders and decoders.
+//! Byte layouts of everything pika-rs stores in RocksDB, with their encoders and decoders, and
+//! the column families that hold them ([`Cf`]: their names live here and nowhere else).
 //!
 //! Every record of a user key starts with the physical database id and the key's cluster slot, so
 //! one database or one slot is a contiguous key range (FLUSHDB, slot migration and
@@ -47,6 +48,72 @@ pub const META_HEADER_LEN: usize = 10;
 
 /// Length of the `db | slot` prefix.
 pub const KEY_PREFIX_LEN: usize = 4;
+
+/// The column families, named in one place (the layouts above say what each holds).
+///
+/// RocksDB numbers column families in creation order: "default" is 0 and the engine creates
+/// the others in the order of [`Cf::ALL`], so in a database pika created a column family's
+/// RocksDB id is its index in [`Cf::ALL`] ([`Cf::from_index`]). The engine reads the real ids
+/// when it opens a database (`Engine::cf_by_id`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cf {
+    /// System records: format version, counters, database map.
+    Default,
+    /// One metadata record per user key (strings inline).
+    Meta,
+    /// Expiry index ordered by deadline.
+    Expire,
+    /// Hash fields.
+    Hash,
+    /// Set members.
+    Set,
+    /// List elements by index.
+    List,
+    /// Sorted-set members with their scores.
+    ZSet,
+    /// Sorted-set (score, member) order index.
+    ZScore,
+}
+
+impl Cf {
+    /// Every column family, in creation order.
+    pub const ALL: [Cf; 8] = [
+        Cf::Default,
+        Cf::Meta,
+        Cf::Expire,
+        Cf::Hash,
+        Cf::Set,
+        Cf::List,
+        Cf::ZSet,
+        Cf::ZScore,
+    ];
+
+    /// The RocksDB name of the column family.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cf::Default => "default",
+            Cf::Meta => "meta",
+            Cf::Expire => "expire",
+            Cf::Hash => "hash",
+            Cf::Set => "set",
+            Cf::List => "list",
+            Cf::ZSet => "zset",
+            Cf::ZScore => "zscore",
+        }
+    }
+
+    /// True for the column families holding collection elements.
+    pub fn holds_elements(self) -> bool {
+        matches!(self, Cf::Hash | Cf::Set | Cf::List | Cf::ZSet | Cf::ZScore)
+    }
+
+    /// The column family whose RocksDB id is `id` in a database the engine created (its
+    /// index in [`Cf::ALL`]); `None` for an id the engine does not create. For readers of
+    /// files (the binlog tools), which cannot ask the engine.
+    pub fn from_index(id: u32) -> Option<Cf> {
+        Cf::ALL.get(id as usize).copied()
+    }
+}
 
 /// The Redis type of a key, stored as the first byte of its meta value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -349,7 +416,7 @@ impl SysKey {
     /// applied here; written atomically with each applied batch.
     pub const REPL_MASTER: &'static [u8] = b"repl-master";
     /// u64 BE: the id of the last transaction whose batches were closed (the closing batch
-    /// of an EXEC in the binlog, see `binlog_format`).
+    /// of an EXEC in the binlog, see `batch_note`).
     pub const TRANSACTION_END: &'static [u8] = b"transaction-end";
 
     /// The persisted key counter of physical database `db`.

@@ -15,8 +15,10 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::codec::{encode_element_prefix, flags, CollectionHeader, DataType, MetaValue, SysKey};
-use super::engine::{Cf, RangeCursor, ReadView, Snapshot};
+use super::codec::{
+    encode_element_prefix, flags, Cf, CollectionHeader, DataType, MetaValue, SysKey,
+};
+use super::engine::{RangeCursor, ReadView, Snapshot};
 use super::write::WriteTxn;
 use super::{KeyState, Storage, StorageError};
 

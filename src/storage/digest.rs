@@ -62,7 +62,7 @@ impl Storage {
             let upper = codec::db_upper_bound(pdb);
             let mut cur = self
                 .engine
-                .range(super::engine::Cf::Meta, &lower, Some(&upper));
+                .range(super::codec::Cf::Meta, &lower, Some(&upper));
             while let Some((k, v)) = cur.current() {
                 if let (Some(meta), Some((_, slot, _))) = (
                     MetaValue::decode(v).filter(|m| !m.is_expired(now)),

@@ -22,8 +22,8 @@ use std::fs::{self, File, OpenOptions};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::binlog_format::{read_wal_file, wal_file_number};
 use super::engine::{Engine, WalFsync};
+use super::wal::{read_wal_file, wal_file_number};
 use super::Storage;
 use crate::util::stop::StopSignal;
 

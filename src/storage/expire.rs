@@ -12,8 +12,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 
-use super::codec::{decode_expire_key, decode_meta_key, encode_expire_key};
-use super::engine::Cf;
+use super::codec::{decode_expire_key, decode_meta_key, encode_expire_key, Cf};
 use super::{now_ms, Storage, StorageError};
 use crate::util::stop::StopSignal;
 

@@ -7,8 +7,8 @@
 
 use std::path::Path;
 
-use super::codec::{SysKey, FORMAT_VERSION};
-use super::engine::{Cf, Engine};
+use super::codec::{Cf, SysKey, FORMAT_VERSION};
+use super::engine::Engine;
 use super::StorageError;
 
 /// An upgrade from `version` to `version + 1`.

@@ -10,9 +10,8 @@ use std::collections::HashSet;
 use rand::seq::SliceRandom;
 use rand::Rng;
 
-use super::codec::DataType;
+use super::codec::{Cf, DataType};
 use super::collection::{Collection, EncodingLimits, ScannedElement};
-use super::engine::Cf;
 use super::{Storage, StorageError};
 
 /// A field picked by HRANDFIELD, with its value when asked for.

@@ -12,8 +12,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::binlog_format::{self, read_wal_at, HEADER_LEN, RECYCLABLE_HEADER_LEN, WAL_BLOCK_SIZE};
 use super::engine::Engine;
+use super::wal::{self, read_wal_at, HEADER_LEN, RECYCLABLE_HEADER_LEN, WAL_BLOCK_SIZE};
 use super::StorageError;
 
 /// A live binlog file with readable records after an unreadable part.
@@ -36,7 +36,7 @@ pub fn check_binlog(db_path: &Path) -> Result<(), StorageError> {
     if !db_path.exists() {
         return Ok(());
     }
-    let files = binlog_format::wal_files(db_path).map_err(|e| {
+    let files = wal::wal_files(db_path).map_err(|e| {
         StorageError::Engine(format!(
             "cannot list binlog files in {}: {e}",
             db_path.display()
@@ -54,9 +54,7 @@ pub fn check_binlog(db_path: &Path) -> Result<(), StorageError> {
                 )))
             }
         };
-        if let Some(offset) =
-            damage_followed_by_records(&data, binlog_format::wal_file_number(path))
-        {
+        if let Some(offset) = damage_followed_by_records(&data, wal::wal_file_number(path)) {
             return Err(StorageError::Corrupt(
                 DamagedBinlog {
                     path: path.clone(),
@@ -111,7 +109,7 @@ pub fn verify_tables(engine: &Engine, stop: &dyn Fn() -> bool) -> Result<u64, St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::binlog_format::{proptests::encode_wal, read_wal};
+    use crate::storage::wal::{proptests::encode_wal, read_wal};
 
     /// A WAL file of `n` 500-byte records, and the offset of each record.
     fn wal_with_records(n: usize) -> (Vec<u8>, Vec<u64>) {

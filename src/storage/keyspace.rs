@@ -3,9 +3,9 @@
 //! Functions that modify keys expect the caller to hold the key locks (the dispatcher takes them
 //! from the command table); whole-database operations take the structure lock themselves.
 
-use super::codec::{self, MetaValue, SysKey};
+use super::codec::{self, Cf, MetaValue, SysKey};
 use super::collection::ElementCursor;
-use super::engine::{Cf, ReadView};
+use super::engine::ReadView;
 use super::lazy::{LazyItems, ReadRange, Step, Walk};
 use super::{now_ms, KeyState, Storage, StorageError};
 use crate::util::glob::glob_match;

@@ -258,9 +258,7 @@ mod tests {
         assert_eq!(lookups.field(b"h", b"f").unwrap(), Some(b"v".to_vec()));
         drop(lookups);
         s.compact(None, None).unwrap();
-        let cur = s
-            .engine()
-            .range(crate::storage::engine::Cf::Hash, b"", None);
+        let cur = s.engine().range(crate::storage::codec::Cf::Hash, b"", None);
         assert!(
             cur.current().is_none(),
             "the dead field is dropped once no snapshot is open"

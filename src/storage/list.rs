@@ -19,9 +19,9 @@
 
 use bytes::Bytes;
 
-use super::codec::DataType;
+use super::codec::{Cf, DataType};
 use super::collection::{elements_between_in, Collection};
-use super::engine::{Cf, ReadView};
+use super::engine::ReadView;
 use super::lazy::{LazyItems, ReadRange, Step, Walk, DIRECT_ITEMS_MAX};
 use super::write::WriteTxn;
 use super::{Storage, StorageError};

@@ -87,12 +87,7 @@ fn structure_held() -> bool {
 
 /// FNV-1a: fast on short keys, and stable, so a key always lands on the same stripe.
 fn stripe_of(key: &[u8]) -> usize {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in key {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    (h as usize) & (STRIPES - 1)
+    (crate::util::fnv::fnv1a(key) as usize) & (STRIPES - 1)
 }
 
 /// The stripes of `keys`, ascending, each once.

@@ -1,7 +1,10 @@
 //! The storage layer: Redis data types over RocksDB, with no knowledge of RESP.
 //!
-//! - [`engine`] wraps RocksDB (the only module that imports it);
-//! - [`codec`] defines every byte layout;
+//! - [`engine`] wraps RocksDB (the only module that imports it, besides the tests of [`wal`]
+//!   against files RocksDB wrote);
+//! - [`codec`] defines every byte layout and names the column families ([`codec::Cf`]);
+//! - [`wal`] reads RocksDB's write-ahead log (the binlog) without RocksDB, and
+//!   [`batch_note`] is the note the write path puts first in every batch;
 //! - [`write`](mod@write) is the single write path every mutation passes (counters, expiry index, and the
 //!   hook where replication will append to its binlog);
 //! - [`keyspace`] holds type-independent key operations; one module per type: [`strings`],
@@ -16,7 +19,7 @@
 //! physical ids stored in key prefixes, which makes SWAPDB a metadata change.
 //! Write commands run under [`lock::KeysGuard`] taken by the dispatcher for the keys they touch.
 
-pub mod binlog_format;
+pub mod batch_note;
 pub mod census;
 pub mod codec;
 pub mod collection;
@@ -38,6 +41,7 @@ pub mod scan;
 pub mod set;
 pub mod sort;
 pub mod strings;
+pub mod wal;
 pub mod watch;
 pub mod write;
 pub mod zset;
@@ -50,8 +54,8 @@ use parking_lot::RwLock;
 use crate::cache::{Lookup, MetaCache};
 
 use crate::util::slot::key_slot;
-use codec::{encode_meta_key, MetaValue, SysKey};
-use engine::{Cf, Engine, EngineOptions};
+use codec::{encode_meta_key, Cf, MetaValue, SysKey};
+use engine::{Engine, EngineOptions};
 use lock::{KeysGuard, LockTable};
 
 pub use codec::DataType;

@@ -9,9 +9,9 @@
 
 use std::sync::atomic::Ordering;
 
-use super::binlog_format::{parse_batch, BatchNote, OpKind};
-use super::codec::{self, CounterKind, MetaValue, SysKey};
-use super::engine::Cf;
+use super::batch_note::BatchNote;
+use super::codec::{self, Cf, CounterKind, MetaValue, SysKey};
+use super::wal::{parse_batch, OpKind};
 use super::{Storage, StorageError};
 
 /// A fresh 40-hex-digit replication id.

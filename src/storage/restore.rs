@@ -4,8 +4,7 @@
 
 use std::collections::HashSet;
 
-use super::codec::{self, DataType, MetaValue};
-use super::engine::Cf;
+use super::codec::{self, Cf, DataType, MetaValue};
 use super::sort::fill_list;
 use super::{Storage, StorageError};
 use crate::dataset::Value;

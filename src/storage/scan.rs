@@ -11,8 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
-use super::codec::{self, DataType, MetaValue};
-use super::engine::Cf;
+use super::codec::{self, Cf, DataType, MetaValue};
 use super::{now_ms, Storage, StorageError};
 use crate::util::glob::glob_match;
 

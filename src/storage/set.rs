@@ -12,9 +12,9 @@
 
 use rand::Rng;
 
-use super::codec::{flags, DataType};
+use super::codec::{flags, Cf, DataType};
 use super::collection::{elements_in, Collection, EncodingLimits};
-use super::engine::{Cf, ReadView};
+use super::engine::ReadView;
 use super::lazy::{LazyItems, ReadRange, Step, Walk, DIRECT_ITEMS_MAX};
 use super::write::WriteTxn;
 use super::{Storage, StorageError};

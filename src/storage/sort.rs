@@ -3,9 +3,11 @@
 //! as a list (layout: `CollectionHeader.extra` = `head: u64 BE | tail: u64 BE`, elements under
 //! `index: u64 BE` sub-keys, a new list starting at `head = tail = 1 << 63`).
 
-use super::codec::{encode_element_prefix, encode_meta_key, CollectionHeader, DataType, MetaValue};
+use super::codec::{
+    encode_element_prefix, encode_meta_key, Cf, CollectionHeader, DataType, MetaValue,
+};
 use super::collection::{elements_from_in, elements_in, Collection};
-use super::engine::{Cf, ReadView, Snapshot};
+use super::engine::{ReadView, Snapshot};
 use super::lazy::{LazyItems, ReadRange, Step, Walk};
 use super::write::WriteTxn;
 use super::{Storage, StorageError};

@@ -7,9 +7,9 @@
 
 use std::sync::atomic::Ordering;
 
-use super::binlog_format::{BatchNote, TransactionMark};
-use super::codec::{self, encode_expire_key, DataType, MetaValue, SysKey};
-use super::engine::{Batch, Cf};
+use super::batch_note::{BatchNote, TransactionMark};
+use super::codec::{self, encode_expire_key, Cf, DataType, MetaValue, SysKey};
+use super::engine::Batch;
 use super::{KeyState, Storage, StorageError};
 
 /// Mutations of one command, applied atomically by [`WriteTxn::commit`].
@@ -47,7 +47,7 @@ pub fn set_current_command(name: &'static str, pdb: u16) {
 }
 
 /// The batches this thread writes between [`Storage::begin_transaction`] and the end of the
-/// guard form one transaction in the binlog (see `binlog_format`'s batch notes): a slave
+/// guard form one transaction in the binlog (see `batch_note`): a slave
 /// applies them together. Ending it writes the closing batch, if any batch was written.
 pub struct TransactionGroup<'a> {
     storage: &'a Storage,

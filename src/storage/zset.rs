@@ -19,9 +19,9 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use super::codec::{decode_score, encode_score, DataType};
+use super::codec::{decode_score, encode_score, Cf, DataType};
 use super::collection::{elements_from_in, elements_in, Collection, ElementCursor, EncodingLimits};
-use super::engine::{Cf, ReadView};
+use super::engine::ReadView;
 use super::lazy::{LazyItems, ReadRange, Step, Walk, DIRECT_ITEMS_MAX};
 use super::write::WriteTxn;
 use super::{Storage, StorageError};

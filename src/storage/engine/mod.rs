@@ -1,87 +1,34 @@
 //! The RocksDB engine: the only module that imports `rocksdb`.
 //!
-//! Everything above it speaks in column families ([`Cf`]), write batches ([`Batch`]), range
-//! cursors ([`RangeCursor`]) and snapshots ([`Snapshot`]), so the rest of the storage layer is
-//! free of RocksDB types and the options that come from the configuration are applied in one
-//! place.
+//! Everything above it speaks in column families ([`Cf`], named in `codec`), write batches
+//! ([`Batch`]), range cursors ([`RangeCursor`]) and snapshots ([`Snapshot`]), so the rest of the
+//! storage layer is free of RocksDB types and the options that come from the configuration are
+//! applied in one place.
 //!
-//! RocksDB's snapshots and iterators borrow the database. A [`Snapshot`] owns a handle on the
-//! database with the snapshot that borrows it (a self-referential pair kept by `self_cell`),
-//! and a cursor over a snapshot owns the snapshot the same way, so a reply streamed as its
-//! client reads it can keep reading one consistent view without borrowing anything.
+//! - `read`: snapshots and range cursors, which own what they borrow so a reply streamed as
+//!   its client reads it keeps one consistent view;
+//! - `filter`: the compaction filter that drops dead collection elements.
 
-use std::ffi::CStr;
+mod filter;
+mod read;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::Mutex;
 
-use rocksdb::compaction_filter::{CompactionFilter, Decision};
-use rocksdb::compaction_filter_factory::{CompactionFilterContext, CompactionFilterFactory};
 use rocksdb::{
     BlockBasedIndexType, BlockBasedOptions, BottommostLevelCompaction, Cache, ColumnFamily,
-    ColumnFamilyDescriptor, CompactOptions, DBCompressionType, DBRawIteratorWithThreadMode,
-    MergeOperands, Options, ReadOptions, SnapshotWithThreadMode, WriteBatch, WriteBufferManager,
-    WriteOptions, DB,
+    ColumnFamilyDescriptor, CompactOptions, DBCompressionType, MergeOperands, Options, ReadOptions,
+    WriteBatch, WriteBufferManager, WriteOptions, DB,
 };
 
-use super::codec::{self, counter, CollectionHeader, MetaValue};
+use super::codec::{self, counter, Cf};
 use super::StorageError;
-
-/// The column families, named in one place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cf {
-    /// System records: format version, counters, database map.
-    Default,
-    /// One metadata record per user key (strings inline).
-    Meta,
-    /// Expiry index ordered by deadline.
-    Expire,
-    /// Hash fields.
-    Hash,
-    /// Set members.
-    Set,
-    /// List elements by index.
-    List,
-    /// Sorted-set members with their scores.
-    ZSet,
-    /// Sorted-set (score, member) order index.
-    ZScore,
-}
-
-impl Cf {
-    /// Every column family, in creation order.
-    pub const ALL: [Cf; 8] = [
-        Cf::Default,
-        Cf::Meta,
-        Cf::Expire,
-        Cf::Hash,
-        Cf::Set,
-        Cf::List,
-        Cf::ZSet,
-        Cf::ZScore,
-    ];
-
-    /// The RocksDB name of the column family.
-    pub fn name(self) -> &'static str {
-        match self {
-            Cf::Default => "default",
-            Cf::Meta => "meta",
-            Cf::Expire => "expire",
-            Cf::Hash => "hash",
-            Cf::Set => "set",
-            Cf::List => "list",
-            Cf::ZSet => "zset",
-            Cf::ZScore => "zscore",
-        }
-    }
-
-    /// True for the column families holding collection elements (see `codec`).
-    pub fn holds_elements(self) -> bool {
-        matches!(self, Cf::Hash | Cf::Set | Cf::List | Cf::ZSet | Cf::ZScore)
-    }
-}
+use filter::DeadElementFilterFactory;
+use read::{bounded_read_options, cf_handle};
+pub use read::{RangeCursor, ReadView, Snapshot};
 
 /// When acknowledged writes reach the disk itself (`binlog-fsync`, alias `appendfsync`).
 ///
@@ -179,7 +126,7 @@ pub struct Engine {
     /// Held while the WAL is fsynced and `durable_seq` advanced, so what is known durable
     /// can be read without a sync in flight (see [`Engine::hold_durable`]).
     sync_lock: Mutex<()>,
-    /// Shared with the compaction filters (see [`DeadElementFilter`]).
+    /// Shared with the compaction filters (see [`filter::DeadElementFilter`]).
     expired_are_dead: Arc<AtomicBool>,
     /// A write or WAL sync failed for want of disk space: RocksDB refuses writes from then on
     /// (a failed WAL write is fatal to it) until the database is reopened.
@@ -193,102 +140,6 @@ impl Drop for Engine {
         // Compaction filters hold a weak handle on the database; with background work stopped
         // none of them can be the last owner, so the database closes on this thread.
         self.db.cancel_all_background_work(true);
-    }
-}
-
-/// Drops collection elements whose version is not their key's live version (deleted,
-/// overwritten or expired keys): the background half of O(1) deletion.
-///
-/// Expired keys count as dead only where this node's clock decides expiry (a master). A
-/// slave keeps the elements of a key its clock finds expired: the master may still PERSIST
-/// it, and its DEL arrives through replication anyway.
-///
-/// RocksDB runs compaction filters whatever snapshots are open, so while any [`Snapshot`] is
-/// open nothing is dropped: a reply still reading a deleted key's elements from its snapshot
-/// must find them (an open iterator keeps the files it reads anyway, but a point read through
-/// a snapshot, as SORT's GET lookups do, would miss them). (An element found dead before a snapshot was taken is dead in it too:
-/// versions never come back to life.)
-struct DeadElementFilter {
-    db: Weak<DB>,
-    /// The last meta key looked up and the live version it had (`None`: no live collection);
-    /// consecutive elements mostly share a key, so most decisions cost no lookup.
-    last: Option<(Vec<u8>, Option<u64>)>,
-    now_ms: u64,
-    /// Whether an expired key's elements are dead (see [`Engine::set_expired_elements_dead`]).
-    expired_are_dead: bool,
-    /// Number of [`Snapshot`]s open.
-    open_snapshots: Arc<AtomicUsize>,
-}
-
-impl DeadElementFilter {
-    fn live_version(&self, meta_key: &[u8]) -> Result<Option<u64>, ()> {
-        let db = self.db.upgrade().ok_or(())?;
-        let cf = db.cf_handle(Cf::Meta.name()).ok_or(())?;
-        let raw = db.get_pinned_cf(cf, meta_key).map_err(|_| ())?;
-        Ok(raw.and_then(|raw| {
-            let meta = MetaValue::decode(&raw)?;
-            if !meta.data_type.is_collection()
-                || (self.expired_are_dead && meta.is_expired(self.now_ms))
-            {
-                return None;
-            }
-            CollectionHeader::decode(&meta.body).map(|h| h.version)
-        }))
-    }
-}
-
-impl CompactionFilter for DeadElementFilter {
-    fn filter(&mut self, _level: u32, key: &[u8], _value: &[u8]) -> Decision {
-        let Some((meta_key, version, _)) = codec::decode_element_key(key) else {
-            return Decision::Keep;
-        };
-        let live = match &self.last {
-            Some((k, v)) if *k == meta_key => *v,
-            _ => match self.live_version(&meta_key) {
-                Ok(v) => {
-                    self.last = Some((meta_key, v));
-                    v
-                }
-                // Unsure (closing, read error): keep; a later compaction decides.
-                Err(()) => return Decision::Keep,
-            },
-        };
-        // Checked after the live version was read: a snapshot taken before the key died
-        // is counted by then.
-        if live == Some(version) || self.open_snapshots.load(Ordering::SeqCst) > 0 {
-            Decision::Keep
-        } else {
-            Decision::Remove
-        }
-    }
-
-    fn name(&self) -> &CStr {
-        c"pika-dead-elements"
-    }
-}
-
-/// Creates a [`DeadElementFilter`] per compaction, once the database is open.
-struct DeadElementFilterFactory {
-    db: Arc<OnceLock<Weak<DB>>>,
-    expired_are_dead: Arc<AtomicBool>,
-    open_snapshots: Arc<AtomicUsize>,
-}
-
-impl CompactionFilterFactory for DeadElementFilterFactory {
-    type Filter = DeadElementFilter;
-
-    fn create(&mut self, _context: CompactionFilterContext) -> DeadElementFilter {
-        DeadElementFilter {
-            db: self.db.get().cloned().unwrap_or_default(),
-            last: None,
-            now_ms: super::now_ms(),
-            expired_are_dead: self.expired_are_dead.load(Ordering::Relaxed),
-            open_snapshots: Arc::clone(&self.open_snapshots),
-        }
-    }
-
-    fn name(&self) -> &CStr {
-        c"pika-dead-elements-factory"
     }
 }
 
@@ -597,7 +448,7 @@ impl Engine {
                 .ok_or_else(|| StorageError::Engine(format!("no column family {}", cf.name())))?;
             let mut b = WriteBatch::default();
             b.put_cf(handle, b"", b"");
-            *slot = super::binlog_format::parse_batch(b.data())
+            *slot = super::wal::parse_batch(b.data())
                 .ok()
                 .and_then(|parsed| parsed.ops.first().map(|op| op.cf))
                 .ok_or_else(|| StorageError::Engine("unreadable column family id".into()))?;
@@ -650,21 +501,12 @@ impl Engine {
         let ro = bounded_read_options(lower, upper);
         let mut it = self.db.raw_iterator_cf_opt(self.handle(cf), ro);
         it.seek(lower);
-        RangeCursor {
-            it: CursorIter::Live(it),
-        }
+        RangeCursor::live(it)
     }
 
     /// A consistent view of the whole database as it is now, owned (see [`Snapshot`]).
     pub fn snapshot(&self) -> Snapshot {
-        // Counted before it is taken, so no compaction filter misses it (see DeadElementFilter).
-        let owner = SnapshotOwner {
-            db: Arc::clone(&self.db),
-            _open: OpenSnapshot::new(&self.open_snapshots),
-        };
-        Snapshot(Arc::new(SnapshotCell::new(owner, |owner| {
-            owner.db.snapshot()
-        })))
+        Snapshot::take(&self.db, &self.open_snapshots)
     }
 
     /// A cursor over the keys starting with `prefix`.
@@ -751,194 +593,36 @@ impl Batch<'_> {
     }
 }
 
-/// Read options bounding an iterator to `[lower, upper)`.
-fn bounded_read_options(lower: &[u8], upper: Option<&[u8]>) -> ReadOptions {
-    let mut ro = ReadOptions::default();
-    ro.set_iterate_lower_bound(lower.to_vec());
-    if let Some(upper) = upper {
-        ro.set_iterate_upper_bound(upper.to_vec());
-    }
-    ro
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::wal::{parse_batch, read_wal_file, wal_files};
 
-/// The column family handle of `cf` in `db`.
-fn cf_handle(db: &DB, cf: Cf) -> &ColumnFamily {
-    // Every Cf is created at open, so the handle exists for the life of the database.
-    db.cf_handle(cf.name())
-        .expect("column family created at open")
-}
-
-/// Counts one open [`Snapshot`] for as long as it lives.
-struct OpenSnapshot(Arc<AtomicUsize>);
-
-impl OpenSnapshot {
-    fn new(count: &Arc<AtomicUsize>) -> OpenSnapshot {
-        count.fetch_add(1, Ordering::SeqCst);
-        OpenSnapshot(Arc::clone(count))
-    }
-}
-
-impl Drop for OpenSnapshot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// What a snapshot borrows from: the database, and its place in the count of open snapshots.
-struct SnapshotOwner {
-    db: Arc<DB>,
-    _open: OpenSnapshot,
-}
-
-/// A RocksDB snapshot borrowing the database it keeps alive.
-type SnapshotRef<'a> = SnapshotWithThreadMode<'a, DB>;
-
-self_cell::self_cell!(
-    /// The database handle and a snapshot of it.
-    struct SnapshotCell {
-        owner: SnapshotOwner,
-        #[covariant]
-        dependent: SnapshotRef,
-    }
-);
-
-/// An iterator borrowing the database of the snapshot it reads.
-type SnapshotIter<'a> = DBRawIteratorWithThreadMode<'a, DB>;
-
-self_cell::self_cell!(
-    /// A snapshot and an iterator reading it.
-    struct SnapshotCursorCell {
-        owner: Arc<SnapshotCell>,
-        #[covariant]
-        dependent: SnapshotIter,
-    }
-);
-
-/// A consistent, read-only view of the database as it was when taken, owned: it can be kept
-/// (and moved between threads) for as long as a reply needs it, and every read through it sees
-/// the same data whatever is written meanwhile. Clones share one RocksDB snapshot, released
-/// when the last clone and cursor are gone (keeping old data from compaction until then).
-#[derive(Clone)]
-pub struct Snapshot(Arc<SnapshotCell>);
-
-impl Snapshot {
-    /// Reads one value as of the snapshot.
-    pub fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        let db = &self.0.borrow_owner().db;
-        let mut ro = ReadOptions::default();
-        ro.set_snapshot(self.0.borrow_dependent());
-        db.get_pinned_cf_opt(cf_handle(db, cf), key, &ro)
-            .map(|v| v.map(|v| v.to_vec()))
-            .map_err(rocks_err)
-    }
-
-    /// A cursor over `[lower, upper)` of a column family as of the snapshot, owning what it
-    /// reads (`upper = None`: to the end).
-    pub fn range(&self, cf: Cf, lower: &[u8], upper: Option<&[u8]>) -> RangeCursor<'static> {
-        let cell = SnapshotCursorCell::new(Arc::clone(&self.0), |snap| {
-            let db = &snap.borrow_owner().db;
-            let mut ro = bounded_read_options(lower, upper);
-            ro.set_snapshot(snap.borrow_dependent());
-            let mut it = db.raw_iterator_cf_opt(cf_handle(db, cf), ro);
-            it.seek(lower);
-            it
-        });
-        RangeCursor {
-            it: CursorIter::Snapshot(Box::new(cell)),
+    #[test]
+    fn column_family_ids_follow_cf_all() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = Engine::open(dir.path(), &EngineOptions::default()).expect("open");
+        let mut batch = engine.batch();
+        for cf in Cf::ALL {
+            batch.put(cf, cf.name().as_bytes(), b"");
         }
-    }
-}
-
-/// What a read sees: the live database, or a snapshot. Cursors of a `ReadView<'s>` live as
-/// long as `'s`; those of a snapshot own what they read, so `ReadView<'static>` gives
-/// cursors that can be kept anywhere (a reply streamed as its client reads it).
-pub enum ReadView<'s> {
-    Live(&'s Engine),
-    Snapshot(Snapshot),
-}
-
-impl<'s> ReadView<'s> {
-    /// See [`Engine::range`].
-    pub fn range(&self, cf: Cf, lower: &[u8], upper: Option<&[u8]>) -> RangeCursor<'s> {
-        match self {
-            ReadView::Live(engine) => engine.range(cf, lower, upper),
-            ReadView::Snapshot(snap) => snap.range(cf, lower, upper),
+        engine.write(batch).expect("write");
+        engine.sync_wal().expect("sync");
+        let mut seen = Vec::new();
+        for file in wal_files(dir.path()).expect("list wal files") {
+            for record in read_wal_file(&file).expect("read").records {
+                let batch = parse_batch(&record.data).expect("parse");
+                if batch.ops.len() == Cf::ALL.len() {
+                    seen = batch.ops;
+                }
+            }
         }
-    }
-
-    /// See [`Engine::prefix`].
-    pub fn prefix(&self, cf: Cf, prefix: &[u8]) -> RangeCursor<'s> {
-        let upper = codec::prefix_upper_bound(prefix);
-        self.range(cf, prefix, upper.as_deref())
-    }
-}
-
-/// What a [`RangeCursor`] iterates: the live database, or a snapshot it owns.
-enum CursorIter<'a> {
-    Live(DBRawIteratorWithThreadMode<'a, DB>),
-    Snapshot(Box<SnapshotCursorCell>),
-}
-
-impl CursorIter<'_> {
-    fn iter(&self) -> &DBRawIteratorWithThreadMode<'_, DB> {
-        match self {
-            CursorIter::Live(it) => it,
-            CursorIter::Snapshot(cell) => cell.borrow_dependent(),
+        assert_eq!(seen.len(), Cf::ALL.len(), "the batch is in the WAL");
+        for op in &seen {
+            let cf = Cf::from_index(op.cf).expect("an id the engine creates");
+            assert_eq!(cf.name().as_bytes(), &op.key[..]);
+            assert_eq!(engine.cf_by_id(op.cf), Some(cf));
         }
-    }
-
-    fn with_mut(&mut self, f: impl FnOnce(&mut DBRawIteratorWithThreadMode<'_, DB>)) {
-        match self {
-            CursorIter::Live(it) => f(it),
-            CursorIter::Snapshot(cell) => cell.with_dependent_mut(|_, it| f(it)),
-        }
-    }
-}
-
-/// A cursor over a bounded key range, of the live database ([`Engine::range`]) or of a
-/// snapshot ([`Snapshot::range`], then it owns what it reads: `RangeCursor<'static>`).
-pub struct RangeCursor<'a> {
-    it: CursorIter<'a>,
-}
-
-impl RangeCursor<'_> {
-    /// Moves to the first key `>= key`.
-    pub fn seek(&mut self, key: &[u8]) {
-        self.it.with_mut(|it| it.seek(key));
-    }
-
-    /// Moves to the last key `<= key`.
-    pub fn seek_for_prev(&mut self, key: &[u8]) {
-        self.it.with_mut(|it| it.seek_for_prev(key));
-    }
-
-    /// Moves to the last key of the range.
-    pub fn seek_to_last(&mut self) {
-        self.it.with_mut(|it| it.seek_to_last());
-    }
-
-    /// Steps back to the previous entry.
-    pub fn retreat(&mut self) {
-        self.it.with_mut(|it| it.prev());
-    }
-
-    /// The current entry, or `None` at the end of the range (or on a read error, see `status`).
-    pub fn current(&self) -> Option<(&[u8], &[u8])> {
-        let it = self.it.iter();
-        if it.valid() {
-            Some((it.key()?, it.value()?))
-        } else {
-            None
-        }
-    }
-
-    /// Advances to the next entry.
-    pub fn advance(&mut self) {
-        self.it.with_mut(|it| it.next());
-    }
-
-    /// Reports a read error that ended the iteration early.
-    pub fn status(&self) -> Result<(), StorageError> {
-        self.it.iter().status().map_err(rocks_err)
+        assert_eq!(Cf::from_index(99), None);
     }
 }
