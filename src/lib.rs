@@ -13,18 +13,16 @@
 //! - [`logging`]: tracing to file and stderr, with a level CONFIG SET can change.
 //! - [`util`]: glob matching, strict number parsing, cluster slots.
 
-pub mod backup;
 pub mod cli;
 pub mod cmd;
-pub mod compaction;
 pub mod config;
 pub mod dataset;
-pub mod keyspace_stats;
 pub mod logging;
 pub mod rdb;
 pub mod replication;
 pub mod resp;
 pub mod server;
+pub mod services;
 pub mod state;
 pub mod storage;
 pub mod util;

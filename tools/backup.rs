@@ -45,9 +45,9 @@ pub fn run(args: &Args) -> ExitCode {
     });
     match result {
         Ok(dir) => {
-            let digest = std::fs::read_to_string(dir.join(pika::backup::INFO_FILE))
+            let digest = std::fs::read_to_string(dir.join(pika::services::backup::INFO_FILE))
                 .ok()
-                .and_then(|t| pika::backup::BackupInfo::parse(&t))
+                .and_then(|t| pika::services::backup::BackupInfo::parse(&t))
                 .map(|i| i.digest)
                 .unwrap_or_default();
             println!(
@@ -125,7 +125,7 @@ fn offline(cfg: &Config) -> Result<PathBuf, String> {
         &pika::server::engine_options(cfg),
     )
     .map_err(|e| e.to_string())?;
-    pika::backup::create(&storage, &cfg.dump_path, &cfg.dump_prefix)
+    pika::services::backup::create(&storage, &cfg.dump_path, &cfg.dump_prefix)
 }
 
 /// Moves a finished backup into `out` (renamed when on the same filesystem, copied otherwise).

@@ -20,7 +20,7 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> ExitCode {
-    match pika::backup::restore(&args.from, &args.db_path) {
+    match pika::services::backup::restore(&args.from, &args.db_path) {
         Ok(info) => {
             println!(
                 "restored {} into {} (binlog position {} of history {}; DEBUG DIGEST {})",

@@ -160,6 +160,7 @@ fn replicate(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn purgelogsto(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let below = crate::replication::purge::parse_file_number(&String::from_utf8_lossy(&argv[1]))
         .ok_or_else(|| CmdError::err("invalid binlog file name"))?;
-    crate::replication::purge::purge_below(ctx.server, below).map_err(CmdError::err)?;
+    crate::replication::purge::purge_below(&ctx.server.storage, &ctx.server.replication, below)
+        .map_err(CmdError::err)?;
     Ok(Reply::ok())
 }

@@ -137,13 +137,13 @@ fn take_backup(
 ) -> Result<(), String> {
     let stats = &storage.stats;
     let covered = stats.changes_since_save.load(Ordering::Relaxed);
-    let result = crate::backup::create(storage, &cfg.dump_path, &cfg.dump_prefix);
+    let result = crate::services::backup::create(storage, &cfg.dump_path, &cfg.dump_prefix);
     match &result {
         Ok(dir) => {
             storage.record_save(covered);
             *stats.last_backup.lock() = dir.display().to_string();
             stats.last_save_failed.store(false, Ordering::Relaxed);
-            crate::backup::expire_old(&cfg.dump_path, &cfg.dump_prefix, cfg.dump_expire);
+            crate::services::backup::expire_old(&cfg.dump_path, &cfg.dump_prefix, cfg.dump_expire);
         }
         Err(e) => {
             tracing::error!("backup failed: {e}");
@@ -186,11 +186,13 @@ fn compact_in_background(
     db: Option<usize>,
     types: Option<Vec<DataType>>,
 ) -> CmdResult {
-    ctx.server.compaction.submit(crate::compaction::Job {
-        db,
-        types,
-        reason: "command",
-    });
+    ctx.server
+        .compaction
+        .submit(crate::services::compaction::Job {
+            db,
+            types,
+            reason: "command",
+        });
     Ok(Reply::ok())
 }
 

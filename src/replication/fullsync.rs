@@ -13,8 +13,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::wire::{self, pb, MasterMsg};
-use super::SlaveEntry;
-use crate::state::ServerState;
+use super::{ReplicationHandle, SlaveEntry};
 use crate::storage::Storage;
 
 /// Marker of a complete staged snapshot: `replid\nseq\n`.
@@ -53,16 +52,16 @@ pub fn full_sync_start(replid: &str, seq: u64, files: &[(String, u64)]) -> Maste
 
 /// Master: checkpoints the database and streams it to the slave.
 pub fn send_snapshot(
-    server: &ServerState,
+    handle: &ReplicationHandle,
     slave: &SlaveEntry,
     out: &mut impl Write,
     replid: &str,
 ) -> std::io::Result<()> {
-    let db_path = server.config().db_path.clone();
+    let db_path = handle.config().db_path.clone();
     let dir = sibling(&db_path, &format!(".snapshot-{}", slave.id));
     let _ = fs::remove_dir_all(&dir);
     let started = std::time::Instant::now();
-    let seq = server
+    let seq = handle
         .storage
         .checkpoint(&dir)
         .map_err(std::io::Error::other)?;
@@ -71,9 +70,9 @@ pub fn send_snapshot(
     let result = stream_dir(slave, out, &dir, replid, seq);
     let _ = fs::remove_dir_all(&dir);
     if result.is_ok() {
-        server
+        handle
             .replication
-            .pin_binlog(slave, seq, super::master::repl_timeout(server));
+            .pin_binlog(slave, seq, super::master::repl_timeout(handle));
         tracing::info!(
             "full sync to {}:{} sent (sequence {seq}) in {:.1}s",
             slave.ip,

@@ -11,8 +11,7 @@ use super::binlog::batch_commit_time;
 use super::priority::LagPriority;
 use super::tailer::Tailer;
 use super::wire::{self, pb, MasterMsg, SlaveMsg};
-use super::SlaveEntry;
-use crate::state::ServerState;
+use super::{ReplicationHandle, SlaveEntry};
 
 /// How long the master waits for the slave's sync request.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -27,7 +26,7 @@ const FLUSH_BYTES: usize = 256 * 1024;
 /// Serves a slave whose connection was handed over after `PIKA-REPLICATE` (`leftover`: bytes
 /// it already sent). Returns when the slave disconnects or the server stops.
 pub fn serve_slave(
-    server: Arc<ServerState>,
+    handle: ReplicationHandle,
     stream: TcpStream,
     leftover: Vec<u8>,
     listening_port: u16,
@@ -63,17 +62,17 @@ pub fn serve_slave(
     };
     // From here a slave that stops reading (writes block) or acknowledging (reads time out)
     // is dropped after repl-timeout, releasing what was kept for it.
-    let timeout = repl_timeout(&server);
+    let timeout = repl_timeout(&handle);
     let _ = stream.set_read_timeout(Some(timeout));
     let _ = stream.set_write_timeout(Some(timeout));
-    let repl = &server.replication;
+    let repl = &handle.replication;
     let slave = repl.add_slave(peer.clone(), port);
     let closer = stream.try_clone();
     let out = BufWriter::with_capacity(
         FLUSH_BYTES,
         wire::Counted::new(stream, &repl.traffic.wire_sent),
     );
-    let result = sync_slave(&server, &slave, input, out, &request);
+    let result = sync_slave(&handle, &slave, input, out, &request);
     slave.closed.store(true, Ordering::Relaxed);
     // Ends the acknowledgement reader at once.
     if let Ok(s) = closer {
@@ -87,14 +86,14 @@ pub fn serve_slave(
 }
 
 fn sync_slave(
-    server: &Arc<ServerState>,
+    handle: &ReplicationHandle,
     slave: &Arc<SlaveEntry>,
     input: BufReader<impl std::io::Read + Send + 'static>,
     mut out: BufWriter<wire::Counted<TcpStream>>,
     request: &pb::SyncRequest,
 ) -> std::io::Result<()> {
-    let storage = &server.storage;
-    let repl = &server.replication;
+    let storage = &handle.storage;
+    let repl = &handle.replication;
     let replid = storage.replication_id().map_err(std::io::Error::other)?;
     let engine = storage.engine();
     let latest = engine.latest_sequence();
@@ -130,7 +129,7 @@ fn sync_slave(
             );
         }
         repl.sync_full.fetch_add(1, Ordering::Relaxed);
-        return super::fullsync::send_snapshot(server, slave, &mut out, &replid);
+        return super::fullsync::send_snapshot(handle, slave, &mut out, &replid);
     };
     repl.sync_partial_ok.fetch_add(1, Ordering::Relaxed);
     tracing::info!(
@@ -140,8 +139,8 @@ fn sync_slave(
     );
     slave.acked.store(wanted - 1, Ordering::Relaxed);
     *slave.state.lock() = "online";
-    spawn_ack_reader(server, slave, input)?;
-    let compress = request.snappy && server.config().replication_compression;
+    spawn_ack_reader(handle, slave, input)?;
+    let compress = request.snappy && handle.config().replication_compression;
     wire::send_master(
         &mut out,
         MasterMsg::Incremental(pb::IncrementalStart {
@@ -157,32 +156,32 @@ fn sync_slave(
     } else {
         Box::new(wire::Counted::new(out, payload))
     };
-    follow_binlog(server, slave, &mut out, tailer, request.chunked_batches)
+    follow_binlog(handle, slave, &mut out, tailer, request.chunked_batches)
 }
 
 /// How long a slave may make no progress before it is dropped.
-pub fn repl_timeout(server: &ServerState) -> Duration {
-    Duration::from_secs(server.config().repl_timeout.max(1))
+pub fn repl_timeout(handle: &ReplicationHandle) -> Duration {
+    Duration::from_secs(handle.config().repl_timeout.max(1))
 }
 
 /// Sends every batch as it is committed, until the slave goes away.
 fn follow_binlog(
-    server: &ServerState,
+    handle: &ReplicationHandle,
     slave: &SlaveEntry,
     out: &mut impl Write,
     mut tailer: Tailer,
     in_pieces: bool,
 ) -> std::io::Result<()> {
-    let engine = server.storage.engine();
+    let engine = handle.storage.engine();
     let mut last_send = Instant::now();
-    let mut priority = LagPriority::start(server.config().replication_nice as i32);
+    let mut priority = LagPriority::start(handle.config().replication_nice as i32);
     // The last sequence number sent.
     let mut sent = slave.acked.load(Ordering::Relaxed);
     loop {
-        if slave.closed.load(Ordering::Relaxed) || server.shutdown_requested() {
+        if slave.closed.load(Ordering::Relaxed) || handle.shutdown_requested() {
             return Ok(());
         }
-        let timeout = repl_timeout(server);
+        let timeout = repl_timeout(handle);
         if slave.stalled_for(sent) > timeout {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
@@ -227,18 +226,18 @@ fn follow_binlog(
 
 /// Reads the slave's acknowledgements until its connection ends.
 fn spawn_ack_reader(
-    server: &Arc<ServerState>,
+    handle: &ReplicationHandle,
     slave: &Arc<SlaveEntry>,
     mut input: BufReader<impl std::io::Read + Send + 'static>,
 ) -> std::io::Result<()> {
-    let server = Arc::clone(server);
+    let replication = Arc::clone(&handle.replication);
     let slave = Arc::clone(slave);
     std::thread::Builder::new()
         .name("repl-acks".into())
         .spawn(move || {
             loop {
                 match wire::recv_slave(&mut input) {
-                    Ok(SlaveMsg::Ack(a)) => server.replication.record_ack(&slave, a.applied_seq),
+                    Ok(SlaveMsg::Ack(a)) => replication.record_ack(&slave, a.applied_seq),
                     Ok(_) => {}
                     Err(e)
                         if e.kind() == std::io::ErrorKind::WouldBlock

@@ -49,7 +49,42 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use parking_lot::{Condvar, Mutex};
+
+use crate::config::Config;
+use crate::storage::Storage;
+use crate::util::stop::StopSignal;
+
+/// What replication's threads use of the server: the storage, this node's replication state,
+/// the live configuration and the stop signal set when shutdown is requested. The server
+/// builds it (`ServerState::replication_handle`); replication never sees the server itself.
+/// Clients blocked on keys that replicated batches filled are woken through the storage's
+/// ready keys (`storage::ready`), and a slave that received a full sync returns to the server,
+/// which restarts its storage (see [`slave::supervise`]).
+#[derive(Clone)]
+pub struct ReplicationHandle {
+    /// The storage batches are read from (master) or applied to (slave).
+    pub storage: Arc<Storage>,
+    /// This node's role, links and slaves.
+    pub replication: Arc<Replication>,
+    /// The live configuration (CONFIG SET changes it).
+    pub config: Arc<ArcSwap<Config>>,
+    /// Set when shutdown is requested.
+    pub stop: StopSignal,
+}
+
+impl ReplicationHandle {
+    /// The current configuration snapshot.
+    pub fn config(&self) -> arc_swap::Guard<Arc<Config>> {
+        self.config.load()
+    }
+
+    /// True once shutdown (or a restart) was requested.
+    pub fn shutdown_requested(&self) -> bool {
+        self.stop.is_stopped()
+    }
+}
 
 /// A master's address as given to SLAVEOF or the `slaveof` directive.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,6 +247,7 @@ pub struct PendingWait {
 }
 
 impl Replication {
+    /// A node following `master` (None: a master).
     pub fn new(master: Option<MasterAddr>) -> Replication {
         Replication {
             master: Mutex::new(master),
@@ -244,6 +280,7 @@ impl Replication {
         self.master.lock().clone()
     }
 
+    /// True when this node follows a master.
     pub fn is_slave(&self) -> bool {
         self.master.lock().is_some()
     }
@@ -261,14 +298,17 @@ impl Replication {
         self.generation.fetch_add(1, Ordering::SeqCst) + 1
     }
 
+    /// The generation of the current master (see [`Replication::set_master`]).
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
     }
 
+    /// The slave side's link, as INFO and ROLE show it.
     pub fn link(&self) -> LinkStatus {
         self.link.lock().clone()
     }
 
+    /// Updates the slave side's link status.
     pub fn set_link(&self, f: impl FnOnce(&mut LinkStatus)) {
         f(&mut self.link.lock());
     }
@@ -293,6 +333,7 @@ impl Replication {
         entry
     }
 
+    /// Forgets a slave whose connection ended, and wakes WAIT.
     pub fn remove_slave(&self, id: u64) {
         self.slaves.lock().retain(|s| s.id != id);
         self.notify_ack();
@@ -358,15 +399,26 @@ impl Replication {
             .count()
     }
 
-    /// Registers a WAIT whose client is being parked (see [`spawn_wait_watcher`]).
+    /// Registers a WAIT whose client is being parked (the server's wait watcher answers it).
     pub fn add_wait(&self, wait: PendingWait) {
         self.waits.lock().push(wait);
         self.notify_ack();
     }
 
+    /// Waits for the next acknowledgement (or registered WAIT), at most `timeout`.
+    pub fn wait_for_ack(&self, timeout: Duration) {
+        let mut guard = self.acked_lock.lock();
+        self.acked.wait_for(&mut guard, timeout);
+    }
+
+    /// Puts back a WAIT whose client was not parked yet, to be answered on a later look.
+    pub fn retry_wait(&self, wait: PendingWait) {
+        self.waits.lock().push(wait);
+    }
+
     /// Takes the WAITs that can be answered now (enough slaves, or past the deadline), each
     /// with the number of slaves to report.
-    fn take_answerable_waits(&self) -> Vec<(PendingWait, usize)> {
+    pub fn take_answerable_waits(&self) -> Vec<(PendingWait, usize)> {
         let now = Instant::now();
         let mut waits = self.waits.lock();
         let mut ready = Vec::new();
@@ -381,50 +433,6 @@ impl Replication {
         });
         ready
     }
-}
-
-/// Answers parked WAIT commands as slaves acknowledge or deadlines pass, so a waiting client
-/// holds no worker. Ends at shutdown.
-pub fn spawn_wait_watcher(
-    server: &Arc<crate::state::ServerState>,
-) -> std::io::Result<std::thread::JoinHandle<()>> {
-    let server = Arc::clone(server);
-    std::thread::Builder::new()
-        .name("repl-wait".into())
-        .spawn(move || {
-            let repl = &server.replication;
-            while !server.shutdown_requested() {
-                {
-                    let mut guard = repl.acked_lock.lock();
-                    repl.acked.wait_for(&mut guard, Duration::from_millis(10));
-                }
-                for (wait, reached) in repl.take_answerable_waits() {
-                    match server
-                        .blocking
-                        .unpark(&server.storage.ready, wait.client_id)
-                    {
-                        Some(waiter) => {
-                            let mut out = bytes::BytesMut::new();
-                            crate::resp::Reply::Integer(reached as i64)
-                                .encode(&mut out, waiter.client.protocol());
-                            waiter.conn.resume(&out);
-                        }
-                        None => {
-                            // Not parked yet (its worker is finishing the round), unless the
-                            // client is gone: try again shortly.
-                            let alive = server
-                                .clients
-                                .lock()
-                                .get(&wait.client_id)
-                                .is_some_and(|c| !c.is_closing());
-                            if alive {
-                                repl.waits.lock().push(wait);
-                            }
-                        }
-                    }
-                }
-            }
-        })
 }
 
 #[cfg(test)]

@@ -3,12 +3,13 @@
 //! needs their batches.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::tailer::first_sequence;
-use crate::state::ServerState;
+use super::{Replication, ReplicationHandle};
 use crate::storage::wal::{self, wal_file_number};
+use crate::storage::Storage;
+use crate::util::stop::StopSignal;
 
 /// How often the retention rules are applied.
 const PERIOD: Duration = Duration::from_secs(60);
@@ -60,10 +61,14 @@ fn live_first_seq(db_path: &Path) -> Option<u64> {
 
 /// Deletes archived files numbered below `below` (PURGELOGSTO). Refuses, deleting nothing,
 /// when a connected slave still needs one of them.
-pub fn purge_below(server: &ServerState, below: u64) -> Result<usize, String> {
-    let db_path = server.storage.engine().path().to_path_buf();
+pub fn purge_below(
+    storage: &Storage,
+    replication: &Replication,
+    below: u64,
+) -> Result<usize, String> {
+    let db_path = storage.engine().path().to_path_buf();
     let files = archived(&db_path);
-    let slave_needs = server.replication.min_slave_position().map(|p| p + 1);
+    let slave_needs = replication.min_slave_position().map(|p| p + 1);
     let live_first = live_first_seq(&db_path);
     let doomed: Vec<usize> = (0..files.len())
         .filter(|&i| files[i].number < below)
@@ -78,11 +83,11 @@ pub fn purge_below(server: &ServerState, below: u64) -> Result<usize, String> {
 }
 
 /// Applies `expire-logs-nums` and `expire-logs-days`.
-pub fn apply_retention(server: &ServerState) -> usize {
-    let cfg = server.config();
-    let db_path = server.storage.engine().path().to_path_buf();
+pub fn apply_retention(handle: &ReplicationHandle) -> usize {
+    let cfg = handle.config();
+    let db_path = handle.storage.engine().path().to_path_buf();
     let files = archived(&db_path);
-    let slave_needs = server.replication.min_slave_position().map(|p| p + 1);
+    let slave_needs = handle.replication.min_slave_position().map(|p| p + 1);
     let live_first = live_first_seq(&db_path);
     let max_age = Duration::from_secs(cfg.expire_logs_days.saturating_mul(86_400));
     let keep_from = files.len().saturating_sub(cfg.expire_logs_nums);
@@ -114,21 +119,11 @@ fn remove(files: &[Archived], doomed: &[usize]) -> usize {
     removed
 }
 
-/// Starts the thread applying the retention rules every minute until shutdown.
-pub fn spawn(server: &Arc<ServerState>) -> std::io::Result<std::thread::JoinHandle<()>> {
-    let server = Arc::clone(server);
-    std::thread::Builder::new()
-        .name("binlog-purge".into())
-        .spawn(move || {
-            let mut last = std::time::Instant::now();
-            while !server.shutdown_requested() {
-                std::thread::sleep(Duration::from_millis(100));
-                if last.elapsed() >= PERIOD {
-                    apply_retention(&server);
-                    last = std::time::Instant::now();
-                }
-            }
-        })
+/// The purger thread: applies the retention rules every minute until `stop` is set.
+pub fn run_purger(handle: &ReplicationHandle, stop: &StopSignal) {
+    while !stop.sleep(PERIOD) {
+        apply_retention(handle);
+    }
 }
 
 /// Parses PURGELOGSTO's file argument: `123`, `000123.log` or Pika's `write2file123`.

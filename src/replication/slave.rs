@@ -11,72 +11,81 @@
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::binlog::transaction_marks;
 use super::priority::LagPriority;
 use super::wire::{self, pb, MasterMsg, SlaveMsg};
-use super::{LinkState, MasterAddr};
+use super::{LinkState, MasterAddr, ReplicationHandle};
 use crate::resp;
-use crate::state::ServerState;
 
 /// Pause between attempts to reach the master.
 const RETRY: Duration = Duration::from_secs(1);
 
-/// Starts the thread that keeps this node following its master, whichever SLAVEOF names;
-/// it ends at shutdown.
-pub fn spawn_supervisor(server: &Arc<ServerState>) -> std::io::Result<std::thread::JoinHandle<()>> {
-    let server = Arc::clone(server);
-    std::thread::Builder::new()
-        .name("repl-link".into())
-        .spawn(move || supervise(&server))
+/// Why [`supervise`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SupervisorEnd {
+    /// Shutdown was requested.
+    Stopped,
+    /// A full sync is staged: the server must restart its storage to install it.
+    InstallSnapshot,
 }
 
-fn supervise(server: &Arc<ServerState>) {
-    let repl = &server.replication;
-    while !server.shutdown_requested() {
+/// Keeps this node following its master, whichever SLAVEOF names, until shutdown or until a
+/// full sync was received (the caller then restarts the storage).
+pub fn supervise(handle: &ReplicationHandle) -> SupervisorEnd {
+    let repl = &handle.replication;
+    while !handle.shutdown_requested() {
         let generation = repl.generation();
         match repl.master() {
             Some(master) => {
                 // Nothing a master sends may take replication down for good: a panic is a bug,
                 // logged, and the link starts over.
                 let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    run_link(server, &master, generation)
+                    run_link(handle, &master, generation)
                 }));
-                if let Err(panic) = run {
-                    let what = panic
-                        .downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_default();
-                    tracing::error!("replication link panicked, restarting it: {what}");
-                    repl.set_link(|l| {
-                        l.state = LinkState::Connect;
-                        l.last_error = format!("internal error: {what}");
-                    });
-                    std::thread::sleep(RETRY);
+                match run {
+                    Ok(Outcome::Installing) => return SupervisorEnd::InstallSnapshot,
+                    Ok(Outcome::Stopped) => {}
+                    Err(panic) => restart_after_panic(repl, panic),
                 }
             }
             None => std::thread::sleep(Duration::from_millis(50)),
         }
     }
+    SupervisorEnd::Stopped
 }
 
-fn current(server: &ServerState, generation: u64) -> bool {
-    server.replication.generation() == generation && !server.shutdown_requested()
+/// Logs a panic of the link and lets it start over after a pause.
+fn restart_after_panic(repl: &super::Replication, panic: Box<dyn std::any::Any + Send>) {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!("replication link panicked, restarting it: {what}");
+    repl.set_link(|l| {
+        l.state = LinkState::Connect;
+        l.last_error = format!("internal error: {what}");
+    });
+    std::thread::sleep(RETRY);
 }
 
-fn run_link(server: &Arc<ServerState>, master: &MasterAddr, generation: u64) {
-    let repl = &server.replication;
-    while current(server, generation) {
+fn current(handle: &ReplicationHandle, generation: u64) -> bool {
+    handle.replication.generation() == generation && !handle.shutdown_requested()
+}
+
+/// Follows `master` until this node stops following it, or a full sync is staged.
+fn run_link(handle: &ReplicationHandle, master: &MasterAddr, generation: u64) -> Outcome {
+    let repl = &handle.replication;
+    while current(handle, generation) {
         repl.set_link(|l| l.state = LinkState::Connecting);
-        let result = follow(server, master, generation);
-        if !current(server, generation) {
+        let result = follow(handle, master, generation);
+        if !current(handle, generation) {
             break;
         }
         match result {
-            Ok(Outcome::Installing) => return,
+            Ok(Outcome::Installing) => return Outcome::Installing,
             Ok(Outcome::Stopped) => {}
             Err(e) => {
                 tracing::warn!(
@@ -95,17 +104,19 @@ fn run_link(server: &Arc<ServerState>, master: &MasterAddr, generation: u64) {
         });
         std::thread::sleep(RETRY);
     }
+    Outcome::Stopped
 }
 
 enum Outcome {
-    /// A full sync was received; the server restarts its storage to install it.
+    /// A full sync was received; the server restarts its storage to install it (once
+    /// [`supervise`] returned).
     Installing,
     /// The link ended because this node stopped following this master.
     Stopped,
 }
 
 fn follow(
-    server: &Arc<ServerState>,
+    handle: &ReplicationHandle,
     master: &MasterAddr,
     generation: u64,
 ) -> Result<Outcome, String> {
@@ -116,12 +127,12 @@ fn follow(
         .ok_or_else(|| format!("cannot resolve {}", master.host))?;
     let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(3))
         .map_err(|e| format!("cannot connect: {e}"))?;
-    let cfg = server.config();
+    let cfg = handle.config();
     let _ = stream.set_nodelay(true);
     // The master sends a heartbeat every second: silence this long means the link is gone.
     let _ = stream.set_read_timeout(Some(Duration::from_secs(cfg.repl_timeout.max(1))));
     let write_half = stream.try_clone().map_err(|e| e.to_string())?;
-    let repl = &server.replication;
+    let repl = &handle.replication;
     let mut input = BufReader::with_capacity(
         1 << 20,
         wire::Counted::new(stream, &repl.traffic.wire_received),
@@ -136,7 +147,7 @@ fn follow(
     }
     let port = cfg.port.to_string();
     call(&["PIKA-REPLICATE", &port])?.map_err(|e| format!("master refused to replicate: {e}"))?;
-    let storage = &server.storage;
+    let storage = &handle.storage;
     let position = storage.master_position().map_err(|e| e.to_string())?;
     let (replid, next_seq) = match position {
         // The last link could not go on from what it received: start over, once.
@@ -189,10 +200,9 @@ fn follow(
                 start.total_bytes,
                 start.total_bytes as f64 / secs.max(1e-9) / 1e6
             );
-            if !current(server, generation) {
+            if !current(handle, generation) {
                 return Ok(Outcome::Stopped);
             }
-            server.request_restart();
             Ok(Outcome::Installing)
         }
         MasterMsg::Incremental(start) => {
@@ -231,7 +241,7 @@ fn follow(
                 Box::new(wire::Counted::new(rest, payload))
             };
             let mut input = BufReader::with_capacity(1 << 20, stream);
-            apply_stream(server, &mut input, &mut out, &start.replid, generation)
+            apply_stream(handle, &mut input, &mut out, &start.replid, generation)
         }
         MasterMsg::Refusal(r) => Err(format!("master refused: {}", r.reason)),
         other => Err(format!("unexpected first message {other:?}")),
@@ -240,14 +250,14 @@ fn follow(
 
 /// Applies batches until the link breaks or this node stops following the master.
 fn apply_stream(
-    server: &ServerState,
+    handle: &ReplicationHandle,
     input: &mut BufReader<Box<dyn Read + Send>>,
     out: &mut BufWriter<TcpStream>,
     replid: &str,
     generation: u64,
 ) -> Result<Outcome, String> {
-    let storage = &server.storage;
-    let repl = &server.replication;
+    let storage = &handle.storage;
+    let repl = &handle.replication;
     let mut applied = storage
         .master_position()
         .map_err(|e| e.to_string())?
@@ -255,15 +265,15 @@ fn apply_stream(
     let mut group = BatchGroup::default();
     // The first pieces of a batch sent in pieces.
     let mut partial: Option<pb::Batch> = None;
-    let mut priority = LagPriority::start(server.config().replication_nice as i32);
+    let mut priority = LagPriority::start(handle.config().replication_nice as i32);
     loop {
-        if !current(server, generation) {
+        if !current(handle, generation) {
             return Ok(Outcome::Stopped);
         }
         let msg = match wire::recv_master(input) {
             Ok(msg) => msg,
             Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                return Err(cannot_continue(server, format!("malformed message: {e}")))
+                return Err(cannot_continue(handle, format!("malformed message: {e}")))
             }
             Err(e) => return Err(format!("link broken: {e}")),
         };
@@ -272,7 +282,7 @@ fn apply_stream(
                 if let Some(mut first) = partial.take() {
                     if (first.seq, first.count) != (b.seq, b.count) {
                         return Err(cannot_continue(
-                            server,
+                            handle,
                             format!("piece of batch {} inside batch {}", b.seq, first.seq),
                         ));
                     }
@@ -287,7 +297,7 @@ fn apply_stream(
                 let next = applied + 1 + group.count;
                 if b.seq != next {
                     return Err(cannot_continue(
-                        server,
+                        handle,
                         format!("batch at sequence {} does not follow {}", b.seq, next - 1),
                     ));
                 }
@@ -296,7 +306,7 @@ fn apply_stream(
             MasterMsg::Heartbeat(_) => {}
             other => {
                 return Err(cannot_continue(
-                    server,
+                    handle,
                     format!("unexpected message {other:?}"),
                 ))
             }
@@ -313,7 +323,7 @@ fn apply_stream(
                 .apply_replicated(&bytes, replid, last)
                 .map_err(|e| {
                     cannot_continue(
-                        server,
+                        handle,
                         format!("cannot apply batches {}..={last}: {e}", applied + 1),
                     )
                 })?;
@@ -323,7 +333,8 @@ fn apply_stream(
             applied = last;
         }
         storage.engine().sync_wal().map_err(|e| e.to_string())?;
-        crate::server::serve_ready_keys(server);
+        // Clients blocked on keys these batches filled are served by the server's workers.
+        storage.ready.publish();
         wire::send_slave(
             out,
             SlaveMsg::Ack(pb::Ack {
@@ -337,8 +348,8 @@ fn apply_stream(
 
 /// The link cannot go on from what the master sent: the next sync request asks for a full
 /// sync (once; see `Replication::full_sync_needed`). Returns `why`, which is logged.
-fn cannot_continue(server: &ServerState, why: String) -> String {
-    server
+fn cannot_continue(handle: &ReplicationHandle, why: String) -> String {
+    handle
         .replication
         .full_sync_needed
         .store(true, Ordering::SeqCst);

@@ -183,12 +183,12 @@ async fn hand_over_to_replication(
         tracing::warn!("cannot hand a replication link over: {e}");
         return;
     }
-    let server = Arc::clone(server);
+    let handle = server.replication_handle();
     let leftover = buf.to_vec();
     let spawned = std::thread::Builder::new()
         .name("repl-slave".into())
         .spawn(move || {
-            crate::replication::master::serve_slave(server, std_stream, leftover, listening_port)
+            crate::replication::master::serve_slave(handle, std_stream, leftover, listening_port)
         });
     if let Err(e) = spawned {
         tracing::warn!("cannot start a replication sender: {e}");

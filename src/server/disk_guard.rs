@@ -15,53 +15,80 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::state::ServerState;
+use arc_swap::ArcSwap;
+
+use crate::config::Config;
+use crate::state::disk::DiskGuard;
+use crate::storage::Storage;
 use crate::util::disk_space;
+use crate::util::stop::StopSignal;
 
 /// How often the free space is read.
 pub const CHECK_EVERY: Duration = Duration::from_millis(100);
 
-/// Starts the guard thread; it ends at shutdown.
-pub fn spawn(server: &Arc<ServerState>) -> std::io::Result<std::thread::JoinHandle<()>> {
-    let server = Arc::clone(server);
-    std::thread::Builder::new()
-        .name("disk-guard".into())
-        .spawn(move || {
-            while !server.shutdown_requested() {
-                check(&server);
-                std::thread::sleep(CHECK_EVERY);
-            }
-        })
+/// The guard thread: the live configuration (db-path, the reserve), where it records what it
+/// saw (the dispatcher reads it), and the storage whose writes a full disk stopped.
+pub struct DiskWatch {
+    /// The live configuration: db-path and `least-free-disk-resume-size`.
+    pub config: Arc<ArcSwap<Config>>,
+    /// What the guard saw, which the dispatcher reads to refuse commands that add data.
+    pub disk: Arc<DiskGuard>,
+    /// The storage a full disk may have stopped.
+    pub storage: Arc<Storage>,
 }
 
-/// One look at the disk.
-fn check(server: &ServerState) {
-    let cfg = server.config();
-    let Some(space) = disk_space::of(&cfg.db_path) else {
-        return;
-    };
-    let reserve = cfg.least_free_disk_resume_size;
-    match server.disk.record(space.available, reserve) {
-        Some(true) => tracing::warn!(
-            "{} bytes free on the disk holding {}, less than least-free-disk-resume-size ({reserve}): refusing commands that add data",
-            space.available,
-            cfg.db_path.display()
-        ),
-        Some(false) => tracing::info!(
-            "{} bytes free on the disk holding {}: writes resume",
-            space.available,
-            cfg.db_path.display()
-        ),
-        None => {}
+/// Why [`DiskWatch::run`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchEnd {
+    /// Shutdown was requested.
+    Stopped,
+    /// The storage ran out of space and room is free again: the caller reopens it.
+    Reopen,
+}
+
+impl DiskWatch {
+    /// Looks at the disk every [`CHECK_EVERY`] until `stop` is set or the storage must be
+    /// reopened.
+    pub fn run(&self, stop: &StopSignal) -> WatchEnd {
+        while !stop.is_stopped() {
+            if self.check() {
+                return WatchEnd::Reopen;
+            }
+            std::thread::sleep(CHECK_EVERY);
+        }
+        WatchEnd::Stopped
     }
-    // Reopening replays the WAL into memtables and flushes them: leave room for that too.
-    let room_to_reopen = reserve.max(cfg.write_buffer_size);
-    if server.storage.engine().out_of_space() && space.available >= room_to_reopen {
-        tracing::warn!(
-            "{} bytes free again on the disk holding {}: reopening the database to resume writes",
-            space.available,
-            cfg.db_path.display()
-        );
-        server.request_restart();
+
+    /// One look at the disk; true when the storage must be reopened.
+    fn check(&self) -> bool {
+        let cfg = self.config.load();
+        let Some(space) = disk_space::of(&cfg.db_path) else {
+            return false;
+        };
+        let reserve = cfg.least_free_disk_resume_size;
+        match self.disk.record(space.available, reserve) {
+            Some(true) => tracing::warn!(
+                "{} bytes free on the disk holding {}, less than least-free-disk-resume-size ({reserve}): refusing commands that add data",
+                space.available,
+                cfg.db_path.display()
+            ),
+            Some(false) => tracing::info!(
+                "{} bytes free on the disk holding {}: writes resume",
+                space.available,
+                cfg.db_path.display()
+            ),
+            None => {}
+        }
+        // Reopening replays the WAL into memtables and flushes them: leave room for that too.
+        let room_to_reopen = reserve.max(cfg.write_buffer_size);
+        if self.storage.engine().out_of_space() && space.available >= room_to_reopen {
+            tracing::warn!(
+                "{} bytes free again on the disk holding {}: reopening the database to resume writes",
+                space.available,
+                cfg.db_path.display()
+            );
+            return true;
+        }
+        false
     }
 }

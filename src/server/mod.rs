@@ -2,13 +2,14 @@
 //! network threads, and shuts everything down cleanly (RocksDB closed, memtables flushed unless
 //! SHUTDOWN NOSAVE).
 
+pub mod background;
 pub mod conn;
 pub mod connection;
 pub mod disk_guard;
 pub mod fd_limit;
 pub mod workers;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use tokio::io::AsyncWriteExt;
@@ -16,10 +17,11 @@ use tokio::net::TcpListener;
 
 use crate::cmd::table::CommandTable;
 use crate::config::Config;
-use crate::replication::{fullsync, slave};
+use crate::replication::fullsync;
+use crate::services::compaction;
 use crate::state::{ServerState, ShutdownMode};
 use crate::storage::engine::EngineOptions;
-use crate::storage::{durability, expire, integrity, Storage};
+use crate::storage::{durability, integrity, Storage};
 use workers::WorkerPool;
 
 /// Errors that stop the server from starting.
@@ -73,9 +75,9 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
 
 /// Serves until shutdown; returns the configuration to serve again with after a full sync.
 fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
-    let cron = crate::compaction::parse_cron(&cfg.compact_cron)
+    let cron = compaction::parse_cron(&cfg.compact_cron)
         .map_err(|e| std::io::Error::other(format!("invalid compact-cron: {e}")))?;
-    let interval = crate::compaction::parse_interval(&cfg.compact_interval)
+    let interval = compaction::parse_interval(&cfg.compact_interval)
         .map_err(|e| std::io::Error::other(format!("invalid compact-interval: {e}")))?;
     if let Some(durable) = durability::apply_simulated_power_loss(&cfg.db_path)? {
         tracing::warn!("completed a simulated power loss: the binlog ends at sequence {durable}");
@@ -113,16 +115,7 @@ fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
     let blocking_timer = std::thread::Builder::new()
         .name("block-timer".into())
         .spawn(move || timer_server.blocking.run_timer(&timer_server.storage.ready))?;
-    let stop_expirer = Arc::new(AtomicBool::new(false));
-    let expirer = expire::spawn_expirer(Arc::clone(&storage), Arc::clone(&stop_expirer))?;
-    let wal_syncer = durability::spawn_wal_syncer(Arc::clone(&storage), Arc::clone(&stop_expirer))?;
-    let replication_link = slave::spawn_supervisor(&server)?;
-    let binlog_purger = crate::replication::purge::spawn(&server)?;
-    let wait_watcher = crate::replication::spawn_wait_watcher(&server)?;
-    let compact_scheduler = crate::compaction::spawn(&server, cron, interval)?;
-    let keyspace_stats = crate::keyspace_stats::spawn(&server)?;
-    let disk_guard = disk_guard::spawn(&server)?;
-    let table_check = spawn_table_check(&server)?;
+    let services = background::start(&server, cron, interval)?;
 
     // With one network thread, a current-thread runtime: it polls connections in the order
     // their data arrived, so a request sent before another on a different connection runs
@@ -145,16 +138,7 @@ fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
     pool.stop();
     server.blocking.stop();
     let _ = blocking_timer.join();
-    stop_expirer.store(true, Ordering::Relaxed);
-    let _ = expirer.join();
-    let _ = wal_syncer.join();
-    let _ = replication_link.join();
-    let _ = binlog_purger.join();
-    let _ = wait_watcher.join();
-    let _ = compact_scheduler.join();
-    let _ = keyspace_stats.join();
-    let _ = disk_guard.join();
-    let _ = table_check.join();
+    services.stop_and_join();
     if server.shutdown_mode() == ShutdownMode::Save {
         if let Err(e) = storage.engine().flush() {
             tracing::error!("flush at shutdown failed: {e}");
@@ -202,28 +186,6 @@ fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
     result.map(|_| None)
 }
 
-/// Reads every table file once after start-up, so a damaged one is reported (with its name)
-/// at start rather than when a client first reads the damaged block.
-fn spawn_table_check(server: &Arc<ServerState>) -> std::io::Result<std::thread::JoinHandle<()>> {
-    let server = Arc::clone(server);
-    std::thread::Builder::new()
-        .name("table-check".into())
-        .spawn(move || {
-            let started = std::time::Instant::now();
-            let stop = || server.shutdown_requested();
-            match integrity::verify_tables(server.storage.engine(), &stop) {
-                Ok(_) if server.shutdown_requested() => {}
-                Ok(entries) => tracing::info!(
-                    "table files checked: {entries} entries readable, in {:?}",
-                    started.elapsed()
-                ),
-                Err(e) => tracing::error!(
-                    "a table file is damaged; reads that reach the damaged part answer an error: {e}"
-                ),
-            }
-        })
-}
-
 /// How long to wait before trying again to open a database on a full disk.
 const FULL_DISK_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -238,13 +200,6 @@ fn open_storage(cfg: &Config) -> Result<Storage, ServerError> {
             }
             opened => return Ok(opened?),
         }
-    }
-}
-
-/// Serves clients blocked on keys that changed outside a command (batches applied on a slave).
-pub fn serve_ready_keys(server: &ServerState) {
-    if server.storage.ready.has_pending() {
-        workers::serve_and_answer(server);
     }
 }
 

@@ -12,6 +12,9 @@
 //! its queue waits for the next turn, and for the client to read once its unread replies pass
 //! the connection's high-water mark (see `Conn::suspend_if_backlogged`). A streamed reply is
 //! written the same way, a piece per turn, so no reply or queue of replies is built whole.
+//!
+//! An idle worker also serves clients blocked on keys that batches applied on a slave filled:
+//! replication publishes them (see `storage::ready`) instead of calling into the server.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,7 +23,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{unbounded, Receiver, Sender};
 
 use super::conn::{Conn, Work};
 use crate::cmd::dispatch;
@@ -57,15 +60,24 @@ impl WorkerPool {
                 std::thread::Builder::new()
                     .name(format!("worker-{i}"))
                     .spawn(move || loop {
-                        let first = match rx.recv_timeout(STOP_POLL) {
-                            Ok(conn) => conn,
-                            Err(RecvTimeoutError::Timeout) => {
+                        let published = server.storage.ready.published();
+                        let first = crossbeam_channel::select! {
+                            recv(rx) -> conn => match conn {
+                                Ok(conn) => conn,
+                                Err(_) => return,
+                            },
+                            // Keys a slave's replicated batches filled: no command of a
+                            // connection will serve their waiters, so a free worker does.
+                            recv(published) -> _ => {
+                                serve_and_answer(&server);
+                                continue;
+                            }
+                            default(STOP_POLL) => {
                                 if stopping.load(Ordering::Relaxed) {
                                     return;
                                 }
                                 continue;
                             }
-                            Err(RecvTimeoutError::Disconnected) => return,
                         };
                         let mut group = vec![first];
                         join_waiting(&rx, &mut group);
@@ -195,7 +207,7 @@ fn join_waiting(rx: &Receiver<Arc<Conn>>, group: &mut Vec<Arc<Conn>>) {
 }
 
 /// Serves signalled keys outside a round and sends the replies once the WAL is flushed.
-pub(super) fn serve_and_answer(server: &ServerState) {
+fn serve_and_answer(server: &ServerState) {
     let mut served = Served::new();
     serve_ready(server, &mut served);
     if served.is_empty() {

@@ -12,7 +12,7 @@ pub mod slowlog;
 pub mod stats;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -21,7 +21,11 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 
 use crate::config::Config;
+use crate::replication::{Replication, ReplicationHandle};
+use crate::services::compaction::CompactionQueue;
+use crate::services::keyspace_stats::KeyspaceStats;
 use crate::storage::Storage;
+use crate::util::stop::StopSignal;
 use client::Client;
 
 /// How the server should stop, set by SHUTDOWN or a signal.
@@ -36,7 +40,8 @@ pub enum ShutdownMode {
 /// Everything the server shares between threads.
 pub struct ServerState {
     pub storage: Arc<Storage>,
-    pub config: ArcSwap<Config>,
+    /// The live configuration; shared with the background services that read it.
+    pub config: Arc<ArcSwap<Config>>,
     pub clients: Mutex<BTreeMap<u64, Arc<Client>>>,
     next_client_id: AtomicU64,
     pub stats: stats::Stats,
@@ -45,19 +50,20 @@ pub struct ServerState {
     /// Clients parked in blocking commands.
     pub blocking: blocking::BlockedClients,
     pub started: Instant,
-    shutdown_requested: AtomicBool,
+    /// Set when shutdown is requested: the stop signal of every background thread.
+    shutdown_requested: StopSignal,
     shutdown_mode: Mutex<ShutdownMode>,
     /// Wakes the listener when shutdown is requested.
     pub shutdown_signal: Notify,
-    pub replication: crate::replication::Replication,
+    pub replication: Arc<Replication>,
     /// Compactions queued for the compact thread, and its state.
-    pub compaction: crate::compaction::CompactionQueue,
+    pub compaction: Arc<CompactionQueue>,
     /// Pub/Sub subscriptions.
     pub pubsub: pubsub::PubSub,
     /// Per-type key counts from the keyspace statistics thread.
-    pub keyspace_stats: crate::keyspace_stats::KeyspaceStats,
+    pub keyspace_stats: Arc<KeyspaceStats>,
     /// Free space of the disk holding db-path (see `server::disk_guard`).
-    pub disk: disk::DiskGuard,
+    pub disk: Arc<disk::DiskGuard>,
 }
 
 /// Current Unix time in seconds.
@@ -69,6 +75,7 @@ pub fn unix_secs() -> u64 {
 }
 
 impl ServerState {
+    /// The state of a server starting with `config` over `storage`, for a table of `command_count` commands.
     pub fn new(storage: Arc<Storage>, config: Config, command_count: usize) -> ServerState {
         apply_encoding_limits(&storage, &config);
         let master = crate::replication::MasterAddr::parse(&config.slaveof).unwrap_or_else(|e| {
@@ -77,13 +84,13 @@ impl ServerState {
         });
         storage.set_replica(master.is_some());
         ServerState {
-            replication: crate::replication::Replication::new(master),
+            replication: Arc::new(Replication::new(master)),
             compaction: Default::default(),
             pubsub: Default::default(),
             keyspace_stats: Default::default(),
             disk: Default::default(),
             storage,
-            config: ArcSwap::from_pointee(config),
+            config: Arc::new(ArcSwap::from_pointee(config)),
             clients: Mutex::new(BTreeMap::new()),
             next_client_id: AtomicU64::new(1),
             stats: stats::Stats::new(command_count),
@@ -91,7 +98,7 @@ impl ServerState {
             monitors: monitor::Monitors::default(),
             blocking: blocking::BlockedClients::default(),
             started: Instant::now(),
-            shutdown_requested: AtomicBool::new(false),
+            shutdown_requested: StopSignal::new(),
             shutdown_mode: Mutex::new(ShutdownMode::Save),
             shutdown_signal: Notify::new(),
         }
@@ -137,7 +144,7 @@ impl ServerState {
     /// Asks the server to stop.
     pub fn request_shutdown(&self, mode: ShutdownMode) {
         *self.shutdown_mode.lock() = mode;
-        self.shutdown_requested.store(true, Ordering::SeqCst);
+        self.shutdown_requested.stop();
         self.shutdown_signal.notify_waiters();
         self.shutdown_signal.notify_one();
     }
@@ -151,10 +158,27 @@ impl ServerState {
         self.request_shutdown(ShutdownMode::NoSave);
     }
 
+    /// True once shutdown (or a restart) was requested.
     pub fn shutdown_requested(&self) -> bool {
-        self.shutdown_requested.load(Ordering::SeqCst)
+        self.shutdown_requested.is_stopped()
     }
 
+    /// The signal set when shutdown is requested, which background threads stop on.
+    pub fn stop_signal(&self) -> StopSignal {
+        self.shutdown_requested.clone()
+    }
+
+    /// What replication's threads use of this state (see [`ReplicationHandle`]).
+    pub fn replication_handle(&self) -> ReplicationHandle {
+        ReplicationHandle {
+            storage: Arc::clone(&self.storage),
+            replication: Arc::clone(&self.replication),
+            config: Arc::clone(&self.config),
+            stop: self.stop_signal(),
+        }
+    }
+
+    /// How the requested shutdown closes the storage.
     pub fn shutdown_mode(&self) -> ShutdownMode {
         *self.shutdown_mode.lock()
     }

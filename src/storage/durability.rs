@@ -20,13 +20,12 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::engine::{Engine, WalFsync};
 use super::wal::{read_wal_file, wal_file_number};
 use super::Storage;
+use crate::util::stop::StopSignal;
 
 /// Left by an orderly stop, removed at start.
 const CLEAN_MARKER: &str = "CLEAN-SHUTDOWN";
@@ -35,29 +34,21 @@ const POWER_LOSS_MARKER: &str = "SIMULATED-POWER-LOSS";
 /// How often the `everysec` syncer runs.
 const SYNC_PERIOD: Duration = Duration::from_secs(1);
 
-/// Starts the thread that fsyncs the WAL every second while `binlog-fsync` is `everysec`, until
-/// `stop` is set.
-pub fn spawn_wal_syncer(
-    storage: Arc<Storage>,
-    stop: Arc<AtomicBool>,
-) -> std::io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("wal-sync".into())
-        .spawn(move || {
-            let mut last = Instant::now();
-            while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(50));
-                if last.elapsed() < SYNC_PERIOD {
-                    continue;
-                }
-                last = Instant::now();
-                if storage.engine().wal_fsync() == WalFsync::EverySec {
-                    if let Err(e) = storage.engine().fsync_wal() {
-                        tracing::error!("WAL fsync failed: {e}");
-                    }
-                }
+/// Fsyncs the WAL every second while `binlog-fsync` is `everysec`, until `stop` is set.
+pub fn run_wal_syncer(storage: &Storage, stop: &StopSignal) {
+    let mut last = Instant::now();
+    while !stop.is_stopped() {
+        std::thread::sleep(Duration::from_millis(50));
+        if last.elapsed() < SYNC_PERIOD {
+            continue;
+        }
+        last = Instant::now();
+        if storage.engine().wal_fsync() == WalFsync::EverySec {
+            if let Err(e) = storage.engine().fsync_wal() {
+                tracing::error!("WAL fsync failed: {e}");
             }
-        })
+        }
+    }
 }
 
 /// How the previous run of the database at a path ended.

@@ -8,14 +8,13 @@
 //! concurrent SET that gave the key a new life always wins.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 
 use super::codec::{decode_expire_key, decode_meta_key, encode_expire_key, Cf};
 use super::{now_ms, Storage, StorageError};
+use crate::util::stop::StopSignal;
 
 /// Most entries handled per cycle before checking for shutdown again.
 const BATCH: usize = 1000;
@@ -128,47 +127,41 @@ impl Storage {
     }
 }
 
-/// Starts the active expirer thread; it stops when `stop` is set.
-pub fn spawn_expirer(
-    storage: Arc<Storage>,
-    stop: Arc<AtomicBool>,
-) -> std::io::Result<JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("expirer".into())
-        .spawn(move || {
-            let mut watermark = 0u64;
-            let mut busy = false;
-            while !stop.load(Ordering::Relaxed) {
-                let first = if busy {
-                    storage.lazy_expired.rx.try_recv().ok()
-                } else {
-                    match storage.lazy_expired.rx.recv_timeout(IDLE) {
-                        Ok(item) => Some(item),
-                        Err(RecvTimeoutError::Timeout) => None,
-                        Err(RecvTimeoutError::Disconnected) => break,
-                    }
-                };
-                if let Err(e) = storage.drain_lazy(first) {
-                    tracing::warn!("lazy expiry failed: {e}");
-                }
-                if !ACTIVE_EXPIRE_ENABLED.load(Ordering::Relaxed) {
-                    busy = false;
-                    continue;
-                }
-                let cycle = storage.expire_cycle(watermark.saturating_sub(WATERMARK_MARGIN_MS));
-                if let Err(e) = storage.engine().sync_wal() {
-                    tracing::warn!("WAL flush after expiry failed: {e}");
-                }
-                match cycle {
-                    Ok((last, more)) => {
-                        watermark = watermark.max(last);
-                        busy = more;
-                    }
-                    Err(e) => {
-                        tracing::warn!("active expiry failed: {e}");
-                        busy = false;
-                    }
-                }
+/// The active expirer: deletes keys reads found expired and, while active expiry is on, scans
+/// for due keys; returns when `stop` is set.
+pub fn run_expirer(storage: &Storage, stop: &StopSignal) {
+    let mut watermark = 0u64;
+    let mut busy = false;
+    while !stop.is_stopped() {
+        let first = if busy {
+            storage.lazy_expired.rx.try_recv().ok()
+        } else {
+            match storage.lazy_expired.rx.recv_timeout(IDLE) {
+                Ok(item) => Some(item),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
             }
-        })
+        };
+        if let Err(e) = storage.drain_lazy(first) {
+            tracing::warn!("lazy expiry failed: {e}");
+        }
+        if !ACTIVE_EXPIRE_ENABLED.load(Ordering::Relaxed) {
+            busy = false;
+            continue;
+        }
+        let cycle = storage.expire_cycle(watermark.saturating_sub(WATERMARK_MARGIN_MS));
+        if let Err(e) = storage.engine().sync_wal() {
+            tracing::warn!("WAL flush after expiry failed: {e}");
+        }
+        match cycle {
+            Ok((last, more)) => {
+                watermark = watermark.max(last);
+                busy = more;
+            }
+            Err(e) => {
+                tracing::warn!("active expiry failed: {e}");
+                busy = false;
+            }
+        }
+    }
 }

@@ -5,17 +5,21 @@
 //! it (a client, a transaction, replication). The server takes the signalled keys after each
 //! command and serves the waiting clients in arrival order. Watching counts, so several waiters
 //! on one key keep it watched until the last one leaves. Keys are physical (db, key) pairs.
+//!
+//! Keys signalled outside a command (batches a slave applied) have no command after which the
+//! server would look: their writer [publishes](ReadyKeys::publish) them, which wakes the
+//! server's workers through [`ReadyKeys::published`].
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
 /// A physical database id and a user key.
 pub type DbKey = (u16, Vec<u8>);
 
 /// Watched keys and the signalled ones (see the module doc).
-#[derive(Default)]
 pub struct ReadyKeys {
     watched: Mutex<HashMap<DbKey, usize>>,
     /// Number of watched keys: lets the write path skip the lock when nobody waits.
@@ -23,6 +27,24 @@ pub struct ReadyKeys {
     ready: Mutex<Vec<DbKey>>,
     /// Set when `ready` is non-empty.
     pending: AtomicBool,
+    /// One wake-up for the server, held until a worker takes it (more would add nothing:
+    /// serving takes every signalled key).
+    published_tx: Sender<()>,
+    published_rx: Receiver<()>,
+}
+
+impl Default for ReadyKeys {
+    fn default() -> Self {
+        let (published_tx, published_rx) = crossbeam_channel::bounded(1);
+        ReadyKeys {
+            watched: Mutex::default(),
+            watched_count: AtomicUsize::new(0),
+            ready: Mutex::default(),
+            pending: AtomicBool::new(false),
+            published_tx,
+            published_rx,
+        }
+    }
 }
 
 impl ReadyKeys {
@@ -78,6 +100,21 @@ impl ReadyKeys {
         self.pending.load(Ordering::Acquire)
     }
 
+    /// Tells the server that keys were signalled outside a command (a slave applied the
+    /// master's batches), so that it serves their waiters now.
+    pub fn publish(&self) {
+        if self.has_pending() {
+            // Full: a wake-up is already waiting for a worker.
+            let _ = self.published_tx.try_send(());
+        }
+    }
+
+    /// Receives a message after each [`ReadyKeys::publish`] that found signalled keys: the
+    /// server's workers wait on it next to their work.
+    pub fn published(&self) -> &Receiver<()> {
+        &self.published_rx
+    }
+
     /// Takes the signalled keys, in signal order, without duplicates.
     pub fn take(&self) -> Vec<DbKey> {
         let mut r = self.ready.lock();
@@ -111,5 +148,18 @@ mod tests {
         assert!(r.any_watched());
         r.unwatch(0, b"a");
         assert!(!r.any_watched());
+    }
+
+    #[test]
+    fn publishing_wakes_the_server_once_and_only_for_signalled_keys() {
+        let r = ReadyKeys::default();
+        r.publish();
+        assert!(r.published().try_recv().is_err());
+        r.watch(0, b"a");
+        r.signal(0, b"a");
+        r.publish();
+        r.publish();
+        assert!(r.published().try_recv().is_ok());
+        assert!(r.published().try_recv().is_err());
     }
 }

@@ -3,6 +3,9 @@
 //! These reproduce Redis' exact parsing and matching rules (integer and float
 //! parsing, glob patterns, cluster hash slots) so that command handlers behave
 //! byte-for-byte like Redis without each re-implementing the quirks.
+//!
+//! Beside them sit helpers any module may use without depending on another part of the
+//! crate, such as the stop signal background threads share ([`stop`]).
 
 pub mod alloc_counter;
 pub mod bits;
@@ -17,3 +20,4 @@ pub mod priority;
 pub mod redis_digest;
 pub mod repr;
 pub mod slot;
+pub mod stop;

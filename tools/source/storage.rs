@@ -28,7 +28,7 @@ impl Drop for Scratch {
 
 impl StorageSource {
     pub fn open(path: &Path, databases: usize) -> Result<Self, String> {
-        let is_backup = path.join(pika::backup::INFO_FILE).exists();
+        let is_backup = path.join(pika::services::backup::INFO_FILE).exists();
         let scratch = is_backup.then(|| {
             Scratch(std::env::temp_dir().join(format!(
                 "pika-tools-{}-{}",
@@ -38,7 +38,7 @@ impl StorageSource {
         });
         let dir = match &scratch {
             Some(s) => {
-                pika::backup::restore(path, &s.0)?;
+                pika::services::backup::restore(path, &s.0)?;
                 s.0.as_path()
             }
             None => path,

@@ -7,6 +7,9 @@
 //! generation counter), so a slow reader can never put back a record a writer just replaced.
 //! When a shard is over its budget the entries inserted first are dropped first (FIFO by first
 //! insertion; the eviction policies of the full hot tier build on this).
+//!
+//! It lives inside storage: it holds storage's decoded records (`codec::MetaValue`) and the
+//! write path updates it.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasherDefault;

@@ -34,9 +34,13 @@ pub const INFO_FILE: &str = "info";
 /// What a backup's `info` file records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackupInfo {
+    /// The replication id of the history the backup belongs to.
     pub replid: String,
+    /// The last binlog sequence number the backup contains.
     pub seq: u64,
+    /// The pika version that took it.
     pub version: String,
+    /// When it was taken, in Unix seconds.
     pub time: u64,
     /// DEBUG DIGEST of the backed-up data (empty in backups from before it was recorded).
     pub digest: String,

@@ -20,13 +20,15 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
-use crate::state::ServerState;
-use crate::storage::DataType;
+use crate::storage::{DataType, Storage};
+use crate::util::stop::StopSignal;
 
 /// One compaction to run: a database (None: all) and types (None: all).
 #[derive(Debug, Clone)]
 pub struct Job {
+    /// The logical database to compact; None: all of them.
     pub db: Option<usize>,
+    /// The types whose data to compact; None: all of them.
     pub types: Option<Vec<DataType>>,
     /// Who asked: `command`, `cron` or `interval`.
     pub reason: &'static str,
@@ -62,10 +64,15 @@ impl Default for CompactionQueue {
 /// What INFO reports of compactions.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CompactionStatus {
+    /// A compaction is running now.
     pub running: bool,
+    /// Compactions waiting for the thread.
     pub queued: u64,
+    /// Compactions finished since start.
     pub done: u64,
+    /// Compactions that failed since start.
     pub failed: u64,
+    /// (reason, unix seconds it ended, seconds it took) of the last compaction.
     pub last: Option<(&'static str, u64, f64)>,
 }
 
@@ -77,6 +84,7 @@ impl CompactionQueue {
         let _ = self.tx.send(job);
     }
 
+    /// What INFO reports: running, queued, done, failed, and the last compaction.
     pub fn status(&self) -> CompactionStatus {
         CompactionStatus {
             running: self.running.load(Ordering::SeqCst),
@@ -88,7 +96,7 @@ impl CompactionQueue {
     }
 
     /// Runs one job on the calling thread, keeping the status.
-    fn run(&self, server: &ServerState, job: Job) {
+    fn run(&self, storage: &Storage, job: Job) {
         self.queued.fetch_sub(1, Ordering::SeqCst);
         self.running.store(true, Ordering::SeqCst);
         let started = Instant::now();
@@ -98,7 +106,7 @@ impl CompactionQueue {
             job.db,
             job.types
         );
-        match server.storage.compact(job.db, job.types.as_deref()) {
+        match storage.compact(job.db, job.types.as_deref()) {
             Ok(()) => {
                 self.done.fetch_add(1, Ordering::SeqCst);
                 tracing::info!("compaction ({}) done", job.reason);
@@ -120,15 +128,20 @@ impl CompactionQueue {
 /// A daily window `[start, end)` in local hours, with its free-disk threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CronWindow {
+    /// First local hour of the window.
     pub start_hour: u8,
+    /// First local hour past the window.
     pub end_hour: u8,
+    /// Compact only while less than this share of the disk (percent) is free.
     pub ratio: u8,
 }
 
 /// Every `hours` hours, with its free-disk threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Interval {
+    /// Hours between two compactions.
     pub hours: u32,
+    /// Compact only while less than this share of the disk (percent) is free.
     pub ratio: u8,
 }
 
@@ -216,52 +229,56 @@ fn local_hour_and_day() -> (u8, i64) {
     )
 }
 
-/// Starts the compact thread: it runs queued compactions and, once a minute, checks the
-/// schedule; it ends at shutdown.
-pub fn spawn(
-    server: &Arc<ServerState>,
-    cron: Vec<CronWindow>,
-    interval: Option<Interval>,
-) -> std::io::Result<std::thread::JoinHandle<()>> {
-    let server = Arc::clone(server);
-    std::thread::Builder::new()
-        .name("compact".into())
-        .spawn(move || {
-            let queue = &server.compaction;
-            let mut last_day_run = None;
-            let mut last_interval_run = Instant::now();
-            let mut last_check = Instant::now() - Duration::from_secs(60);
-            while !server.shutdown_requested() {
-                if let Ok(job) = queue.rx.recv_timeout(Duration::from_millis(100)) {
-                    queue.run(&server, job);
-                    continue;
-                }
-                if last_check.elapsed() < Duration::from_secs(60) {
-                    continue;
-                }
-                last_check = Instant::now();
-                let free = free_percent(server.storage.engine().path()).unwrap_or(100);
-                let (hour, day) = local_hour_and_day();
-                let by_cron = last_day_run != Some(day)
-                    && cron.iter().any(|w| w.contains(hour) && free < w.ratio);
-                let by_interval = interval.is_some_and(|i| {
-                    last_interval_run.elapsed() >= Duration::from_secs(u64::from(i.hours) * 3600)
-                        && free < i.ratio
-                });
-                if by_cron || by_interval {
-                    tracing::info!("scheduled compaction: {free}% of the disk is free");
-                    if by_cron {
-                        last_day_run = Some(day);
-                    }
-                    last_interval_run = Instant::now();
-                    queue.submit(Job {
-                        db: None,
-                        types: None,
-                        reason: if by_cron { "cron" } else { "interval" },
-                    });
-                }
+/// The compact thread: what it runs compactions on, its queue, and the schedule.
+pub struct CompactionScheduler {
+    /// The storage compactions run on.
+    pub storage: Arc<Storage>,
+    /// The queue COMPACT fills and INFO reads.
+    pub queue: Arc<CompactionQueue>,
+    /// `compact-cron`'s windows.
+    pub cron: Vec<CronWindow>,
+    /// `compact-interval`, if set.
+    pub interval: Option<Interval>,
+}
+
+impl CompactionScheduler {
+    /// Runs queued compactions and, once a minute, checks the schedule, until `stop` is set.
+    pub fn run(self, stop: &StopSignal) {
+        let queue = &self.queue;
+        let mut last_day_run = None;
+        let mut last_interval_run = Instant::now();
+        let mut last_check = Instant::now() - Duration::from_secs(60);
+        while !stop.is_stopped() {
+            if let Ok(job) = queue.rx.recv_timeout(Duration::from_millis(100)) {
+                queue.run(&self.storage, job);
+                continue;
             }
-        })
+            if last_check.elapsed() < Duration::from_secs(60) {
+                continue;
+            }
+            last_check = Instant::now();
+            let free = free_percent(self.storage.engine().path()).unwrap_or(100);
+            let (hour, day) = local_hour_and_day();
+            let by_cron = last_day_run != Some(day)
+                && self.cron.iter().any(|w| w.contains(hour) && free < w.ratio);
+            let by_interval = self.interval.is_some_and(|i| {
+                last_interval_run.elapsed() >= Duration::from_secs(u64::from(i.hours) * 3600)
+                    && free < i.ratio
+            });
+            if by_cron || by_interval {
+                tracing::info!("scheduled compaction: {free}% of the disk is free");
+                if by_cron {
+                    last_day_run = Some(day);
+                }
+                last_interval_run = Instant::now();
+                queue.submit(Job {
+                    db: None,
+                    types: None,
+                    reason: if by_cron { "cron" } else { "interval" },
+                });
+            }
+        }
+    }
 }
 
 #[cfg(test)]
