@@ -26,7 +26,7 @@ fn pttl(s: &mut TestServer, key: &str) -> i64 {
 }
 
 fn now_ms() -> i64 {
-    pika::storage::now_ms() as i64
+    pika::util::clock::unix_ms() as i64
 }
 
 /// Polls until GET `key` is nil, for short-TTL tests.

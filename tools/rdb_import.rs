@@ -24,7 +24,7 @@ pub struct RdbSummary {
 pub fn load(input: impl Read, loader: &mut Loader) -> Result<RdbSummary, String> {
     let reader = RdbReader::new(input).map_err(|e| e.to_string())?;
     eprintln!("RDB version {}", reader.version());
-    let now = pika::storage::now_ms() as i64;
+    let now = pika::util::clock::unix_ms() as i64;
     let mut summary = RdbSummary::default();
     let mut digest = DatasetDigest::default();
     let mut replayer = Replayer::default();

@@ -122,7 +122,7 @@ fn server_section(server: &ServerState, w: &mut Lines<'_>) {
     w.field("process_id", std::process::id());
     w.field("process_supervised", "no");
     w.field("tcp_port", cfg.port);
-    w.field("server_time_usec", crate::storage::now_ms() * 1000);
+    w.field("server_time_usec", crate::util::clock::unix_ms() * 1000);
     w.field("uptime_in_seconds", uptime);
     w.field("uptime_in_days", uptime / 86400);
     w.field("hz", cfg.hz);
@@ -359,7 +359,7 @@ fn replication_section(server: &ServerState, w: &mut Lines<'_>) {
     }
     let slaves = repl.slaves();
     w.field("connected_slaves", slaves.len());
-    let now = crate::storage::now_ms();
+    let now = crate::util::clock::unix_ms();
     for (i, s) in slaves.iter().enumerate() {
         let acked = s.acked.load(std::sync::atomic::Ordering::Relaxed);
         let lag =

@@ -16,7 +16,8 @@ use crate::storage::codec::{flags, MetaValue};
 use crate::storage::keyspace::{ExpireCondition, MoveOutcome};
 use crate::storage::restore::RestoreRefusal;
 use crate::storage::scan::ScanFilter;
-use crate::storage::{now_ms, DataType};
+use crate::storage::DataType;
+use crate::util::clock::unix_ms;
 use crate::util::number::parse_i64;
 
 /// Commands of this group.
@@ -225,7 +226,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], form: TimeForm) -> CmdResul
     let cond = expire_condition(&argv[3..])?;
     let when = args::int(&argv[2])?;
     let unit: i64 = if form.millis { 1 } else { 1000 };
-    let base: i64 = if form.absolute { 0 } else { now_ms() as i64 };
+    let base: i64 = if form.absolute { 0 } else { unix_ms() as i64 };
     let invalid = || {
         CmdError::err(format!(
             "invalid expire time in '{}' command",
@@ -485,7 +486,7 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let expire_ms = match ttl {
         0 => 0,
         t if absttl => t as u64,
-        t => now_ms().saturating_add(t as u64),
+        t => unix_ms().saturating_add(t as u64),
     };
     match ctx
         .storage()

@@ -7,7 +7,6 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
@@ -102,9 +101,7 @@ const SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
 
 /// TIME: [unix seconds, microseconds] as bulk strings.
 fn time(_: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = crate::util::clock::since_epoch();
     Ok(Reply::Array(vec![
         Reply::bulk(now.as_secs().to_string()),
         Reply::bulk(now.subsec_micros().to_string()),

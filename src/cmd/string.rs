@@ -13,7 +13,8 @@ use super::{args, CmdError, CmdResult, Ctx};
 use crate::command;
 use crate::resp::Reply;
 use crate::storage::strings::{SetCondition, SetOptions, StringEdit, TtlUpdate};
-use crate::storage::{now_ms, StorageError};
+use crate::storage::StorageError;
+use crate::util::clock::unix_ms;
 use crate::util::number::{format_incrbyfloat, parse_f64, parse_i64, write_i64};
 
 /// Commands of this group.
@@ -198,7 +199,7 @@ fn deadline_ms(kind: ExpireKind, value: &[u8], cmd: &str) -> Result<u64, CmdErro
         return Err(invalid());
     }
     let ms = if kind.relative() {
-        args::deadline_from_relative(v, kind.unit_ms(), now_ms())
+        args::deadline_from_relative(v, kind.unit_ms(), unix_ms())
     } else {
         args::deadline_from_absolute(v, kind.unit_ms())
     };

@@ -200,7 +200,7 @@ fn follow_binlog(
                     out,
                     MasterMsg::Heartbeat(pb::Heartbeat {
                         master_seq: engine.latest_sequence(),
-                        time_ms: crate::storage::now_ms(),
+                        time_ms: crate::util::clock::unix_ms(),
                     }),
                 )?;
                 out.flush()?;
@@ -211,7 +211,7 @@ fn follow_binlog(
                 .first()
                 .and_then(|(_, _, data)| batch_commit_time(data))
             {
-                priority.follow(ms, crate::storage::now_ms());
+                priority.follow(ms, crate::util::clock::unix_ms());
             }
             for (seq, count, data) in records {
                 sent = seq + u64::from(count) - 1;

@@ -191,7 +191,7 @@ impl SlaveEntry {
     /// How long the slave has been behind `sent` (the last sequence number sent to it)
     /// without acknowledging anything new; zero while it is caught up.
     pub fn stalled_for(&self, sent: u64) -> Duration {
-        let now = crate::storage::now_ms();
+        let now = crate::util::clock::unix_ms();
         if self.acked.load(Ordering::Relaxed) >= sent {
             self.progress_ms.store(now, Ordering::Relaxed);
             return Duration::ZERO;
@@ -321,8 +321,8 @@ impl Replication {
             port,
             state: Mutex::new("wait_bgsave"),
             acked: AtomicU64::new(0),
-            last_ack_ms: AtomicU64::new(crate::storage::now_ms()),
-            progress_ms: AtomicU64::new(crate::storage::now_ms()),
+            last_ack_ms: AtomicU64::new(crate::util::clock::unix_ms()),
+            progress_ms: AtomicU64::new(crate::util::clock::unix_ms()),
             closed: AtomicBool::new(false),
         });
         // Back after a full sync: its own entry holds its position from now on.
@@ -377,7 +377,7 @@ impl Replication {
 
     /// Records a slave's acknowledgement and wakes WAIT.
     pub fn record_ack(&self, slave: &SlaveEntry, seq: u64) {
-        let now = crate::storage::now_ms();
+        let now = crate::util::clock::unix_ms();
         if slave.acked.fetch_max(seq, Ordering::Relaxed) < seq {
             slave.progress_ms.store(now, Ordering::Relaxed);
         }

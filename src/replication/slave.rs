@@ -328,7 +328,7 @@ fn apply_stream(
                     )
                 })?;
             if let Some(ms) = committed_ms {
-                priority.follow(ms, crate::storage::now_ms());
+                priority.follow(ms, crate::util::clock::unix_ms());
             }
             applied = last;
         }

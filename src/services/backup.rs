@@ -22,7 +22,7 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use crate::storage::engine::EngineOptions;
 use crate::storage::Storage;
@@ -80,17 +80,11 @@ fn timestamp(secs: u64) -> String {
     )
 }
 
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 /// Takes a backup of `storage` under `dump_path`; returns its directory.
 pub fn create(storage: &Storage, dump_path: &Path, prefix: &str) -> Result<PathBuf, String> {
     fs::create_dir_all(dump_path)
         .map_err(|e| format!("cannot create {}: {e}", dump_path.display()))?;
-    let time = now_secs();
+    let time = crate::util::clock::unix_secs();
     let base = format!("{prefix}{}", timestamp(time));
     let mut dir = dump_path.join(&base);
     let mut n = 1;

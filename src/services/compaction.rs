@@ -118,7 +118,7 @@ impl CompactionQueue {
         }
         *self.last.lock() = Some((
             job.reason,
-            crate::storage::now_ms() / 1000,
+            crate::util::clock::unix_ms() / 1000,
             started.elapsed().as_secs_f64(),
         ));
         self.running.store(false, Ordering::SeqCst);

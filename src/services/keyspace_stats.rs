@@ -89,7 +89,7 @@ impl KeyspaceScanner {
             wait = RESCAN_AFTER.max(took * 10);
             *stats.latest.lock() = Some(KeyspaceScan {
                 databases,
-                finished_at: crate::storage::now_ms() / 1000,
+                finished_at: crate::util::clock::unix_ms() / 1000,
                 took,
             });
             scanned_seq = Some(seq);

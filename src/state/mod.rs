@@ -14,7 +14,7 @@ pub mod stats;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
@@ -64,14 +64,6 @@ pub struct ServerState {
     pub keyspace_stats: Arc<KeyspaceStats>,
     /// Free space of the disk holding db-path (see `server::disk_guard`).
     pub disk: Arc<disk::DiskGuard>,
-}
-
-/// Current Unix time in seconds.
-pub fn unix_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 impl ServerState {

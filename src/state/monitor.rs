@@ -69,9 +69,7 @@ impl Monitors {
 
 /// `+<unix secs>.<micros> [<db> <addr>] "arg" "arg"...` as Redis prints it.
 fn feed_line(client: &Client, db: usize, argv: &[Bytes]) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = crate::util::clock::since_epoch();
     let mut line = format!(
         "+{}.{:06} [{} {}]",
         now.as_secs(),

@@ -58,7 +58,7 @@ impl SlowLog {
         g.0 += 1;
         g.1.push_front(SlowlogEntry {
             id,
-            unix_time: super::unix_secs(),
+            unix_time: crate::util::clock::unix_secs(),
             duration_us,
             args,
             client_addr,

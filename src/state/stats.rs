@@ -63,7 +63,7 @@ impl Stats {
 
     /// Operations per second since the previous call (at most once per 100 ms re-sampled).
     pub fn instantaneous_ops(&self) -> f64 {
-        let now = crate::storage::now_ms();
+        let now = crate::util::clock::unix_ms();
         let total = self.total_commands_processed.load(Ordering::Relaxed);
         let mut s = self.ops_sample.lock();
         let (t0, c0, last_rate) = *s;

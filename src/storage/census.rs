@@ -3,7 +3,8 @@
 //! types are counted here, off the write path, by the keyspace statistics thread.
 
 use super::codec::{self, Cf, DataType, MetaValue};
-use super::{now_ms, Storage, StorageError};
+use super::{Storage, StorageError};
+use crate::util::clock::unix_ms;
 
 /// What one scan of a database found.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +36,7 @@ impl Storage {
         let pdb = self.physical(db)?;
         let lower = codec::db_lower_bound(pdb);
         let upper = codec::db_upper_bound(pdb);
-        let now = now_ms();
+        let now = unix_ms();
         let mut counts = KeyCounts::default();
         let mut ttl_sum: u128 = 0;
         let mut cur = self.engine.range(Cf::Meta, &lower, Some(&upper));

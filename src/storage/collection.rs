@@ -416,7 +416,7 @@ impl Storage {
             slot,
             meta_key,
             stored,
-            now_ms: super::now_ms(),
+            now_ms: crate::util::clock::unix_ms(),
         };
         self.collection_from(state, t)
     }
@@ -644,7 +644,7 @@ mod tests {
         let s = open(dir.path());
         fill(&s, b"expiring", 10);
         let cond = crate::storage::keyspace::ExpireCondition::default();
-        let deadline = crate::storage::now_ms() as i64 + 50;
+        let deadline = crate::util::clock::unix_ms() as i64 + 50;
         assert!(s.set_expire(0, b"expiring", deadline, cond).unwrap());
         std::thread::sleep(std::time::Duration::from_millis(100));
         // A slave's clock does not decide expiry: the master may still PERSIST the key.

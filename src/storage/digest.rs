@@ -4,7 +4,8 @@
 
 use super::codec::{self, DataType, MetaValue};
 use super::collection::element_cfs;
-use super::{now_ms, KeyState, Storage, StorageError};
+use super::{KeyState, Storage, StorageError};
+use crate::util::clock::unix_ms;
 use crate::util::redis_digest::{type_code, DatasetDigest, Digest20, ValueDigest};
 
 /// Redis' type code for a stored type.
@@ -55,7 +56,7 @@ impl Storage {
     /// Digest of every live key of every logical database.
     pub fn digest(&self) -> Result<Digest20, StorageError> {
         let mut total = DatasetDigest::default();
-        let now = now_ms();
+        let now = unix_ms();
         for db in 0..self.databases() {
             let pdb = self.physical(db)?;
             let lower = codec::db_lower_bound(pdb);

@@ -13,7 +13,8 @@ use std::time::Duration;
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 
 use super::codec::{decode_expire_key, decode_meta_key, encode_expire_key, Cf};
-use super::{now_ms, Storage, StorageError};
+use super::{Storage, StorageError};
+use crate::util::clock::unix_ms;
 use crate::util::stop::StopSignal;
 
 /// Most entries handled per cycle before checking for shutdown again.
@@ -73,7 +74,7 @@ impl Storage {
         if self.is_replica() {
             return Ok((from_deadline, false));
         }
-        let now = now_ms();
+        let now = unix_ms();
         let lower = from_deadline.to_be_bytes();
         let upper = (now + 1).to_be_bytes();
         let mut due = Vec::new();

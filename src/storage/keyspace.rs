@@ -7,7 +7,8 @@ use super::codec::{self, Cf, MetaValue, SysKey};
 use super::collection::ElementCursor;
 use super::engine::ReadView;
 use super::lazy::{LazyItems, ReadRange, Step, Walk};
-use super::{now_ms, KeyState, Storage, StorageError};
+use super::{KeyState, Storage, StorageError};
+use crate::util::clock::unix_ms;
 use crate::util::glob::glob_match;
 
 /// Condition flags of EXPIRE and friends (Redis 7). Several may be set (XX GT, XX LT); the
@@ -266,7 +267,7 @@ impl Storage {
         let pdb = self.physical(db)?;
         let (lower, upper) = (codec::db_lower_bound(pdb), codec::db_upper_bound(pdb));
         // One clock for every pass, so the count and the lazy walk agree on what is live.
-        let now = now_ms();
+        let now = unix_ms();
         let walk = |view: &ReadView<'static>, take: u64| {
             let cursor = ElementCursor::over(
                 view.range(Cf::Meta, &lower, Some(&upper)),
@@ -295,7 +296,7 @@ impl Storage {
         if self.dbsize_physical(pdb) == 0 {
             return Ok(None);
         }
-        let now = now_ms();
+        let now = unix_ms();
         let upper = codec::db_upper_bound(pdb);
         let start_slot: u16 = rand::random::<u16>() % crate::util::slot::SLOT_COUNT;
         // Seek to a random slot and take the first live key after it, wrapping around once.
@@ -374,7 +375,7 @@ mod tests {
     #[test]
     fn expires_count_follows_ttl_changes_and_survives_reopen() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let later = TtlUpdate::At(now_ms() + 100_000);
+        let later = TtlUpdate::At(unix_ms() + 100_000);
         {
             let s = open(dir.path());
             set(&s, 0, b"a", later);
@@ -385,7 +386,9 @@ mod tests {
             set(&s, 0, b"a", later); // rewriting a TTL does not count twice
             assert!(s.persist(0, b"b").unwrap());
             let cond = ExpireCondition::default();
-            assert!(s.set_expire(0, b"c", now_ms() as i64 + 5000, cond).unwrap());
+            assert!(s
+                .set_expire(0, b"c", unix_ms() as i64 + 5000, cond)
+                .unwrap());
             assert_eq!(s.expires_count(0).unwrap(), 2);
             assert_eq!(s.delete(0, &[b"a"]).unwrap(), 1);
             assert_eq!(s.expires_count(0).unwrap(), 1);

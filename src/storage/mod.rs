@@ -139,14 +139,6 @@ pub struct Storage {
     next_transaction_id: AtomicU64,
 }
 
-/// Milliseconds since the Unix epoch: the clock of every deadline.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 /// A key resolved to its physical location, with its stored record (possibly expired).
 #[derive(Debug, Clone)]
 pub struct KeyState {
@@ -219,9 +211,9 @@ impl Storage {
             cache: MetaCache::new(0),
             replica: AtomicBool::new(false),
             // Ids differ across restarts too, so a slave never mixes up two transactions.
-            next_transaction_id: AtomicU64::new(now_ms() << 16),
+            next_transaction_id: AtomicU64::new(crate::util::clock::unix_ms() << 16),
             stats: StorageStats {
-                last_save_secs: AtomicU64::new(now_ms() / 1000),
+                last_save_secs: AtomicU64::new(crate::util::clock::unix_ms() / 1000),
                 ..StorageStats::default()
             },
         })
@@ -269,7 +261,7 @@ impl Storage {
             .fetch_sub(covered, Ordering::Relaxed);
         self.stats
             .last_save_secs
-            .store(now_ms() / 1000, Ordering::Relaxed);
+            .store(crate::util::clock::unix_ms() / 1000, Ordering::Relaxed);
     }
 
     /// Compacts what `types` (None: everything) keep in logical database `db` (None: all
@@ -370,7 +362,7 @@ impl Storage {
             slot,
             meta_key,
             stored,
-            now_ms: now_ms(),
+            now_ms: crate::util::clock::unix_ms(),
         };
         if state.stored.is_some() && state.live().is_none() {
             self.lazy_expired.push(pdb, key);

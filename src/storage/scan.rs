@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use parking_lot::Mutex;
 
 use super::codec::{self, Cf, DataType, MetaValue};
-use super::{now_ms, Storage, StorageError};
+use super::{Storage, StorageError};
+use crate::util::clock::unix_ms;
 use crate::util::glob::glob_match;
 
 /// Cursor entries kept; older ones fall back to their slot start.
@@ -84,7 +85,7 @@ impl Storage {
             self.scan_cursors.resume_point(pdb, cursor)
         };
         let upper = codec::db_upper_bound(pdb);
-        let now = now_ms();
+        let now = unix_ms();
         let mut cur = self.engine.range(Cf::Meta, &lower, Some(&upper));
         let mut keys = Vec::new();
         let mut visited = 0usize;

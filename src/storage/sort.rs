@@ -215,7 +215,7 @@ impl Storage {
         Ok(SortLookups {
             pdb: self.physical(db)?,
             snap: self.engine.snapshot(),
-            now_ms: super::now_ms(),
+            now_ms: crate::util::clock::unix_ms(),
         })
     }
 }

@@ -115,7 +115,7 @@ impl Storage {
         let mut batch = self.engine.batch();
         // First in the batch, so a WAL record that merged several batches splits at notes.
         batch.log_data(&BatchNote::encode_marked(
-            super::now_ms(),
+            crate::util::clock::unix_ms(),
             db,
             command,
             mark,

@@ -10,6 +10,7 @@
 pub mod alloc_counter;
 pub mod bits;
 pub mod civil;
+pub mod clock;
 pub mod disk_space;
 pub mod fnv;
 pub mod glob;

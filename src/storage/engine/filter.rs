@@ -99,7 +99,7 @@ impl CompactionFilterFactory for DeadElementFilterFactory {
         DeadElementFilter {
             db: self.db.get().cloned().unwrap_or_default(),
             last: None,
-            now_ms: crate::storage::now_ms(),
+            now_ms: crate::util::clock::unix_ms(),
             expired_are_dead: self.expired_are_dead.load(Ordering::Relaxed),
             open_snapshots: Arc::clone(&self.open_snapshots),
         }
