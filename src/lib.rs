@@ -1,17 +1,27 @@
 //! pika-rs: a disk-backed, Redis-protocol data store on RocksDB.
 //!
 //! # Layout
-//! Dependencies point one way: `server → cmd → state → storage`.
-//! - [`resp`]: the RESP request parser and reply encoder (no I/O).
-//! - [`server`]: listener, connections, the worker pool that runs commands, shutdown.
+//! Every module, from the top down; a module uses only modules listed below it (checked by
+//! `scripts/module-cycles.sh`, which finds no cycle among them).
+//! - [`server`]: listener, connections, the worker pool that runs commands, starting and
+//!   stopping the background threads, the disk guard, shutdown and in-process restarts.
 //! - [`cmd`]: the declarative command table, the dispatch gate, one module per command group.
 //! - [`state`]: what threads share: storage, live configuration, clients, statistics, slow log,
-//!   clients parked in blocking commands.
-//! - [`storage`]: Redis types over RocksDB, the single write path, expiry, scans, and the cache
-//!   of hot meta records the write path keeps equal to disk.
-//! - [`config`]: `pika.conf` directives, command-line overrides, CONFIG GET/SET/REWRITE.
+//!   clients parked in blocking commands, pub/sub, MONITOR.
+//! - [`services`]: background work behind narrow handles: backups, the compact thread, the
+//!   keyspace statistics.
+//! - [`replication`]: master and slave sides of binlog replication, full sync, binlog purge.
+//! - [`storage`]: Redis types over RocksDB (the one engine module imports `rocksdb`), the single
+//!   write path, expiry, scans, the WAL reader, damaged-file checks, and the cache of hot meta
+//!   records the write path keeps equal to disk.
+//! - [`rdb`]: Redis' RDB format: reading dumps and DUMP payloads, writing DUMP payloads.
+//! - [`dataset`]: key/value records in a form independent of storage, for import and export.
+//! - [`resp`]: the RESP request parser and reply encoder (no I/O).
 //! - [`logging`]: tracing to file and stderr, with a level CONFIG SET can change.
-//! - [`util`]: glob matching, strict number parsing, cluster slots.
+//! - [`config`]: `pika.conf` directives, command-line overrides, CONFIG GET/SET/REWRITE.
+//! - [`cli`]: the command line of the `pika` binary.
+//! - [`util`]: glob matching, strict number parsing, cluster slots, the clock, FNV-1a, disk
+//!   space, the stop signal.
 
 pub mod cli;
 pub mod cmd;
