@@ -204,22 +204,13 @@ pub fn describe_op(op: &BatchOp) -> String {
 mod tests {
     use super::*;
 
-    fn op(cf: u32, kind: OpKind, key: &[u8], value: &[u8]) -> BatchOp {
-        BatchOp {
-            cf,
-            kind,
-            key: key.to_vec(),
-            value: value.to_vec(),
-        }
-    }
-
     fn note_op(command: &str) -> BatchOp {
         let note = BatchNote {
             time_ms: 5,
             db: 0,
             command: command.into(),
         };
-        op(0, OpKind::LogData, b"", &note.encode())
+        BatchOp::new(0, OpKind::LogData, b"", &note.encode())
     }
 
     #[test]
@@ -243,7 +234,7 @@ mod tests {
         use codec::{encode_element_prefix, encode_expire_key, encode_meta_key, DataType};
         let cf = |c: Cf| Cf::ALL.iter().position(|&x| x == c).expect("cf") as u32;
         let meta = MetaValue::string(bytes::Bytes::from_static(b"bar"), 0, 0);
-        let d = describe_op(&op(
+        let d = describe_op(&BatchOp::new(
             cf(Cf::Meta),
             OpKind::Put,
             &encode_meta_key(0, 12182, b"foo"),
@@ -261,7 +252,7 @@ mod tests {
             }
             .encode(),
         };
-        let d = describe_op(&op(
+        let d = describe_op(&BatchOp::new(
             cf(Cf::Meta),
             OpKind::Put,
             &encode_meta_key(1, 5, b"h"),
@@ -274,24 +265,24 @@ mod tests {
         let mut field = encode_element_prefix(0, 5, b"h", 3);
         field.extend_from_slice(b"f\x01");
         assert_eq!(
-            describe_op(&op(cf(Cf::Hash), OpKind::Delete, &field, b"")),
+            describe_op(&BatchOp::new(cf(Cf::Hash), OpKind::Delete, &field, b"")),
             "del hash db=0 key=h sub=\"f\\x01\" ver=3"
         );
         let mut item = encode_element_prefix(0, 5, b"l", 4);
         item.extend_from_slice(&(pika::storage::list::INITIAL_INDEX - 2).to_be_bytes());
         assert_eq!(
-            describe_op(&op(cf(Cf::List), OpKind::Put, &item, b"x")),
+            describe_op(&BatchOp::new(cf(Cf::List), OpKind::Put, &item, b"x")),
             "put list db=0 key=l index=-2 ver=4 val=x"
         );
         let mut by_score = encode_element_prefix(0, 5, b"z", 1);
         by_score.extend_from_slice(&codec::encode_score(1.5));
         by_score.extend_from_slice(b"m");
         assert_eq!(
-            describe_op(&op(cf(Cf::ZScore), OpKind::Put, &by_score, b"")),
+            describe_op(&BatchOp::new(cf(Cf::ZScore), OpKind::Put, &by_score, b"")),
             "put zscore db=0 key=z score=1.5 sub=m ver=1"
         );
         assert_eq!(
-            describe_op(&op(
+            describe_op(&BatchOp::new(
                 cf(Cf::Expire),
                 OpKind::Put,
                 &encode_expire_key(1234, 2, 0, b"k"),
@@ -300,7 +291,7 @@ mod tests {
             "put expire db=2 key=k deadline_ms=1234"
         );
         assert_eq!(
-            describe_op(&op(
+            describe_op(&BatchOp::new(
                 0,
                 OpKind::Merge,
                 &codec::SysKey::dbsize(0),
@@ -309,7 +300,7 @@ mod tests {
             "merge default dbsize db=0 +1"
         );
         assert_eq!(
-            describe_op(&op(
+            describe_op(&BatchOp::new(
                 cf(Cf::Meta),
                 OpKind::DeleteRange,
                 &codec::db_lower_bound(4),
@@ -322,10 +313,13 @@ mod tests {
             "logdata note time_ms=5 db=0 cmd=SET"
         );
         assert_eq!(
-            describe_op(&op(0, OpKind::LogData, b"", b"x y")),
+            describe_op(&BatchOp::new(0, OpKind::LogData, b"", b"x y")),
             "logdata blob=\"x y\""
         );
-        assert_eq!(describe_op(&op(42, OpKind::Put, b"k", b"")), "put ? raw=k");
+        assert_eq!(
+            describe_op(&BatchOp::new(42, OpKind::Put, b"k", b"")),
+            "put ? raw=k"
+        );
     }
 }
 

@@ -97,22 +97,13 @@ mod tests {
     use crate::storage::wal::proptests::encode_batch;
     use crate::storage::wal::{parse_batch, read_wal_file, wal_files};
 
-    fn op(cf: u32, kind: OpKind, key: &[u8], value: &[u8]) -> BatchOp {
-        BatchOp {
-            cf,
-            kind,
-            key: key.to_vec(),
-            value: value.to_vec(),
-        }
-    }
-
     fn note_op(command: &str) -> BatchOp {
         let note = BatchNote {
             time_ms: 5,
             db: 0,
             command: command.into(),
         };
-        op(0, OpKind::LogData, b"", &note.encode())
+        BatchOp::new(0, OpKind::LogData, b"", &note.encode())
     }
 
     /// The bytes of a batch of `ops`, as RocksDB encodes it.
@@ -129,14 +120,14 @@ mod tests {
             command: "SET".into(),
         };
         let batch = encode(vec![
-            op(0, OpKind::LogData, b"", &note.encode()),
-            op(0, OpKind::Put, b"k", b"v"),
+            BatchOp::new(0, OpKind::LogData, b"", &note.encode()),
+            BatchOp::new(0, OpKind::Put, b"k", b"v"),
         ]);
         assert_eq!(batch_commit_time(&batch), Some(1_700_000_000_456));
         // No note first, another blob, or a cut batch: no time.
-        let plain = encode(vec![op(0, OpKind::Put, b"k", b"v")]);
+        let plain = encode(vec![BatchOp::new(0, OpKind::Put, b"k", b"v")]);
         assert_eq!(batch_commit_time(&plain), None);
-        let other = encode(vec![op(0, OpKind::LogData, b"", b"not a note")]);
+        let other = encode(vec![BatchOp::new(0, OpKind::LogData, b"", b"not a note")]);
         assert_eq!(batch_commit_time(&other), None);
         assert_eq!(batch_commit_time(&batch[..20]), None);
     }
@@ -144,15 +135,15 @@ mod tests {
     #[test]
     fn transaction_marks_are_read_from_every_note_of_a_record() {
         let mark = |id, closing| TransactionMark { id, closing };
-        let log = |blob: &[u8]| op(0, OpKind::LogData, b"", blob);
+        let log = |blob: &[u8]| BatchOp::new(0, OpKind::LogData, b"", blob);
         let batch = encode(vec![
             log(&BatchNote::encode_marked(1, 0, "SET", Some(mark(5, false)))),
-            op(0, OpKind::Put, b"k", b"v"),
+            BatchOp::new(0, OpKind::Put, b"k", b"v"),
             log(&BatchNote::encode_parts(1, 0, "DEL")),
-            op(0, OpKind::Delete, b"j", b""),
+            BatchOp::new(0, OpKind::Delete, b"j", b""),
             log(b"not a note"),
             log(&BatchNote::encode_marked(2, 0, "exec", Some(mark(5, true)))),
-            op(0, OpKind::Put, b"end", b""),
+            BatchOp::new(0, OpKind::Put, b"end", b""),
         ]);
         assert_eq!(
             transaction_marks(&batch).expect("parses"),
@@ -164,7 +155,7 @@ mod tests {
 
     #[test]
     fn split_by_notes_cuts_group_commits_into_commands() {
-        let put = |k: &[u8]| op(1, OpKind::Put, k, b"v");
+        let put = |k: &[u8]| BatchOp::new(1, OpKind::Put, k, b"v");
         let merged = ParsedBatch {
             sequence: 100,
             count: 5,
@@ -174,7 +165,7 @@ mod tests {
                 note_op("MSET"),
                 put(b"b"),
                 put(b"c"),
-                op(0, OpKind::LogData, b"", b"not a note"),
+                BatchOp::new(0, OpKind::LogData, b"", b"not a note"),
                 note_op("DEL"),
                 put(b"d"),
                 put(b"e"),
@@ -241,9 +232,9 @@ mod tests {
                             command: format!("T{t}"),
                         };
                         let batch = encode(vec![
-                            op(0, OpKind::LogData, b"", &note.encode()),
-                            op(0, OpKind::Put, format!("t{t}:{i}").as_bytes(), b"a"),
-                            op(0, OpKind::Put, format!("t{t}:{i}:b").as_bytes(), b"b"),
+                            BatchOp::new(0, OpKind::LogData, b"", &note.encode()),
+                            BatchOp::new(0, OpKind::Put, format!("t{t}:{i}").as_bytes(), b"a"),
+                            BatchOp::new(0, OpKind::Put, format!("t{t}:{i}:b").as_bytes(), b"b"),
                         ]);
                         engine.write_replicated(&batch, &[]).expect("write");
                     }

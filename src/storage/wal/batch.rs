@@ -75,6 +75,18 @@ pub struct BatchOp {
     pub value: Vec<u8>,
 }
 
+impl BatchOp {
+    /// An op of `kind` on `key` in column family `cf`, with `value`.
+    pub fn new(cf: u32, kind: OpKind, key: &[u8], value: &[u8]) -> BatchOp {
+        BatchOp {
+            cf,
+            kind,
+            key: key.to_vec(),
+            value: value.to_vec(),
+        }
+    }
+}
+
 /// A decoded write batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedBatch {
@@ -296,15 +308,6 @@ pub fn parse_batch(data: &[u8]) -> Result<ParsedBatch, FormatError> {
 mod tests {
     use super::*;
 
-    fn op(cf: u32, kind: OpKind, key: &[u8], value: &[u8]) -> BatchOp {
-        BatchOp {
-            cf,
-            kind,
-            key: key.to_vec(),
-            value: value.to_vec(),
-        }
-    }
-
     #[test]
     fn parses_long_slices_and_big_cf_ids() {
         // Multi-byte varints: a 300-byte key and a cf id above 127.
@@ -319,7 +322,10 @@ mod tests {
         data.push(0xD); // no-op
         let parsed = parse_batch(&data).expect("parse");
         assert_eq!(parsed.sequence, 77);
-        assert_eq!(parsed.ops, vec![op(300, OpKind::Put, &[b'k'; 300], b"")]);
+        assert_eq!(
+            parsed.ops,
+            vec![BatchOp::new(300, OpKind::Put, &[b'k'; 300], b"")]
+        );
     }
 
     #[test]

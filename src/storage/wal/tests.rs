@@ -37,15 +37,6 @@ fn sample_batch(db: &DB) -> WriteBatch {
     batch
 }
 
-fn op(cf: u32, kind: OpKind, key: &[u8], value: &[u8]) -> BatchOp {
-    BatchOp {
-        cf,
-        kind,
-        key: key.to_vec(),
-        value: value.to_vec(),
-    }
-}
-
 #[test]
 fn parses_real_rocksdb_batches() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -58,17 +49,17 @@ fn parses_real_rocksdb_batches() {
     assert_eq!(
         parsed.ops,
         vec![
-            op(0, OpKind::LogData, b"", b"note-ish"),
-            op(0, OpKind::Put, b"k0", b"v0"),
-            op(1, OpKind::Put, b"k1", b"v1"),
-            op(2, OpKind::Delete, b"k2", b""),
-            op(0, OpKind::Delete, b"k3", b""),
-            op(1, OpKind::Merge, b"k4", b"+1"),
-            op(0, OpKind::Merge, b"k5", b"m"),
-            op(2, OpKind::DeleteRange, b"from", b"to"),
-            op(0, OpKind::DeleteRange, b"x", b"y"),
-            op(1, OpKind::SingleDelete, b"k6", b""),
-            op(0, OpKind::SingleDelete, b"k7", b""),
+            BatchOp::new(0, OpKind::LogData, b"", b"note-ish"),
+            BatchOp::new(0, OpKind::Put, b"k0", b"v0"),
+            BatchOp::new(1, OpKind::Put, b"k1", b"v1"),
+            BatchOp::new(2, OpKind::Delete, b"k2", b""),
+            BatchOp::new(0, OpKind::Delete, b"k3", b""),
+            BatchOp::new(1, OpKind::Merge, b"k4", b"+1"),
+            BatchOp::new(0, OpKind::Merge, b"k5", b"m"),
+            BatchOp::new(2, OpKind::DeleteRange, b"from", b"to"),
+            BatchOp::new(0, OpKind::DeleteRange, b"x", b"y"),
+            BatchOp::new(1, OpKind::SingleDelete, b"k6", b""),
+            BatchOp::new(0, OpKind::SingleDelete, b"k7", b""),
         ]
     );
     assert_eq!(parsed.last_sequence(), 9);
