@@ -4,8 +4,9 @@
 //! Each gets only what it uses: the storage (expirer, WAL syncer, table check), replication's
 //! handle (slave link, binlog purger), its own queue or results (compaction, keyspace
 //! statistics, disk guard). The slave link and the disk guard return when the storage must be
-//! reopened, and the server restarts it; the wait watcher answers parked clients, which only
-//! the server knows.
+//! reopened, and the server restarts it; the wait watcher answers parked clients, and the
+//! ready-keys thread serves clients blocked on keys a slave's batches filled, which only the
+//! server can do.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -76,7 +77,25 @@ pub fn start(
     })?;
     let checked = Arc::clone(storage);
     threads.spawn("table-check", move |stop| check_tables(&checked, stop))?;
+    let serving = Arc::clone(server);
+    threads.spawn("ready-keys", move |stop| {
+        serve_published_keys(&serving, stop)
+    })?;
     Ok(threads)
+}
+
+/// How often a thread waiting on a channel looks at the stop signal.
+const STOP_POLL: Duration = Duration::from_millis(100);
+
+/// Serves clients blocked on keys that a slave's replicated batches filled: no command of a
+/// connection runs after those writes, so this thread does what a command's worker would.
+fn serve_published_keys(server: &ServerState, stop: &StopSignal) {
+    let published = server.storage.ready.published();
+    while !stop.is_stopped() {
+        if published.recv_timeout(STOP_POLL).is_ok() {
+            super::workers::serve_and_answer(server);
+        }
+    }
 }
 
 /// Answers parked WAIT commands as slaves acknowledge or deadlines pass, so a waiting client

@@ -8,7 +8,7 @@
 //!
 //! Keys signalled outside a command (batches a slave applied) have no command after which the
 //! server would look: their writer [publishes](ReadyKeys::publish) them, which wakes the
-//! server's workers through [`ReadyKeys::published`].
+//! server through [`ReadyKeys::published`].
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -110,7 +110,7 @@ impl ReadyKeys {
     }
 
     /// Receives a message after each [`ReadyKeys::publish`] that found signalled keys: the
-    /// server's workers wait on it next to their work.
+    /// server waits on it.
     pub fn published(&self) -> &Receiver<()> {
         &self.published_rx
     }
