@@ -406,18 +406,10 @@ impl Storage {
         let slot = crate::util::slot::key_slot(key);
         let meta_key = super::codec::encode_meta_key(pdb, slot, key);
         let stored = match snap.get(Cf::Meta, &meta_key)? {
-            Some(raw) => Some(MetaValue::decode(&raw).ok_or_else(|| {
-                StorageError::Corrupt(format!("meta record of {:?}", String::from_utf8_lossy(key)))
-            })?),
+            Some(raw) => Some(MetaValue::decode(&raw).ok_or_else(|| super::corrupt_meta(key))?),
             None => None,
         };
-        let state = KeyState {
-            pdb,
-            slot,
-            meta_key,
-            stored,
-            now_ms: crate::util::clock::unix_ms(),
-        };
+        let state = KeyState::read_now(pdb, slot, meta_key, stored);
         self.collection_from(state, t)
     }
 

@@ -139,6 +139,11 @@ pub struct Storage {
     next_transaction_id: AtomicU64,
 }
 
+/// The error for a meta record of `key` that does not decode.
+fn corrupt_meta(key: &[u8]) -> StorageError {
+    StorageError::Corrupt(format!("meta record of {:?}", String::from_utf8_lossy(key)))
+}
+
 /// A key resolved to its physical location, with its stored record (possibly expired).
 #[derive(Debug, Clone)]
 pub struct KeyState {
@@ -152,6 +157,17 @@ pub struct KeyState {
 }
 
 impl KeyState {
+    /// The state of the key at `meta_key`, whose record was just read as `stored`.
+    fn read_now(pdb: u16, slot: u16, meta_key: Vec<u8>, stored: Option<MetaValue>) -> KeyState {
+        KeyState {
+            pdb,
+            slot,
+            meta_key,
+            stored,
+            now_ms: crate::util::clock::unix_ms(),
+        }
+    }
+
     /// The record if it exists and has not expired.
     pub fn live(&self) -> Option<&MetaValue> {
         self.stored.as_ref().filter(|m| !m.is_expired(self.now_ms))
@@ -343,12 +359,7 @@ impl Storage {
                     .get_with(Cf::Meta, &meta_key, MetaValue::decode)?
                 {
                     Some(Some(meta)) => Some(meta),
-                    Some(None) => {
-                        return Err(StorageError::Corrupt(format!(
-                            "meta record of {:?}",
-                            String::from_utf8_lossy(key)
-                        )))
-                    }
+                    Some(None) => return Err(corrupt_meta(key)),
                     None => None,
                 };
                 if let Some(meta) = &stored {
@@ -357,13 +368,7 @@ impl Storage {
                 stored
             }
         };
-        let state = KeyState {
-            pdb,
-            slot,
-            meta_key,
-            stored,
-            now_ms: crate::util::clock::unix_ms(),
-        };
+        let state = KeyState::read_now(pdb, slot, meta_key, stored);
         if state.stored.is_some() && state.live().is_none() {
             self.lazy_expired.push(pdb, key);
         }
