@@ -698,12 +698,20 @@ fn hash_turns_large_past_the_entry_limit_and_stays_large() {
     let dir = tempfile::tempdir().unwrap();
     let st = open_storage(&dir);
     set_limits(&st, 3, 64);
-    st.hash_set(0, b"h", &[(b"a", b"1"), (b"b", b"2"), (b"c", b"3")])
+    st.at(0, pika::storage::types::Writer::INTERNAL)
+        .hash()
+        .set(b"h", &[(b"a", b"1"), (b"b", b"2"), (b"c", b"3")])
         .unwrap();
     assert!(!is_large(&st, b"h"));
-    st.hash_set(0, b"h", &[(b"d", b"4")]).unwrap();
+    st.at(0, pika::storage::types::Writer::INTERNAL)
+        .hash()
+        .set(b"h", &[(b"d", b"4")])
+        .unwrap();
     assert!(is_large(&st, b"h"));
-    st.hash_del(0, b"h", &[b"a", b"b", b"c"]).unwrap();
+    st.at(0, pika::storage::types::Writer::INTERNAL)
+        .hash()
+        .remove(b"h", &[b"a", b"b", b"c"])
+        .unwrap();
     assert!(is_large(&st, b"h"), "never converts back");
 }
 
@@ -712,17 +720,31 @@ fn hash_turns_large_when_a_field_or_value_is_too_long() {
     let dir = tempfile::tempdir().unwrap();
     let st = open_storage(&dir);
     set_limits(&st, 128, 8);
-    st.hash_set(0, b"v", &[(b"f", b"12345678")]).unwrap();
+    st.at(0, pika::storage::types::Writer::INTERNAL)
+        .hash()
+        .set(b"v", &[(b"f", b"12345678")])
+        .unwrap();
     assert!(!is_large(&st, b"v"));
-    st.hash_set(0, b"v", &[(b"f", b"123456789")]).unwrap();
+    st.at(0, pika::storage::types::Writer::INTERNAL)
+        .hash()
+        .set(b"v", &[(b"f", b"123456789")])
+        .unwrap();
     assert!(is_large(&st, b"v"));
-    assert!(st.hash_set_nx(0, b"f", b"abcdefghi", b"1").unwrap());
+    assert!(st
+        .at(0, pika::storage::types::Writer::INTERNAL)
+        .hash()
+        .set_nx(b"f", b"abcdefghi", b"1")
+        .unwrap());
     assert!(is_large(&st, b"f"));
     // HINCRBYFLOAT-style updates judge the new value's length.
-    st.hash_update::<pika::storage::StorageError>(0, b"u", b"tmp", |_| Ok(b"0.000005".to_vec()))
+    st.at(0, pika::storage::types::Writer::INTERNAL)
+        .hash()
+        .update::<pika::storage::StorageError>(b"u", b"tmp", |_| Ok(b"0.000005".to_vec()))
         .unwrap();
     assert!(!is_large(&st, b"u"));
-    st.hash_update::<pika::storage::StorageError>(0, b"w", b"tmp", |_| Ok(b"0.0000005".to_vec()))
+    st.at(0, pika::storage::types::Writer::INTERNAL)
+        .hash()
+        .update::<pika::storage::StorageError>(b"w", b"tmp", |_| Ok(b"0.0000005".to_vec()))
         .unwrap();
     assert!(is_large(&st, b"w"));
 }

@@ -74,7 +74,7 @@ fn push_element_key(out: &mut String, cf: Cf, raw: &[u8]) {
         Cf::List if sub.len() == 8 => {
             // Relative to where the list started, so LPUSHed elements go negative.
             let stored = u64::from_be_bytes(sub.try_into().expect("8 bytes"));
-            let index = stored.wrapping_sub(pika::storage::list::INITIAL_INDEX) as i64;
+            let index = stored.wrapping_sub(pika::storage::types::list::INITIAL_INDEX) as i64;
             let _ = write!(out, " index={index}");
         }
         Cf::ZScore if sub.len() >= 8 => {
@@ -269,7 +269,7 @@ mod tests {
             "del hash db=0 key=h sub=\"f\\x01\" ver=3"
         );
         let mut item = encode_element_prefix(0, 5, b"l", 4);
-        item.extend_from_slice(&(pika::storage::list::INITIAL_INDEX - 2).to_be_bytes());
+        item.extend_from_slice(&(pika::storage::types::list::INITIAL_INDEX - 2).to_be_bytes());
         assert_eq!(
             describe_op(&BatchOp::new(cf(Cf::List), OpKind::Put, &item, b"x")),
             "put list db=0 key=l index=-2 ver=4 val=x"

@@ -12,7 +12,7 @@ use super::spec::{CommandSpec, KeySpec};
 use super::{args, CmdError, CmdResult, Ctx};
 use crate::command;
 use crate::resp::Reply;
-use crate::storage::strings::StringEdit;
+use crate::storage::types::strings::StringEdit;
 use crate::util::bits::{self, BitOp, FieldType, Overflow, RangeUnit};
 use crate::util::number::parse_i64;
 

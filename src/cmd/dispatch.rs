@@ -1,6 +1,8 @@
 //! The one gate every command passes: lookup, arity, authentication, key locks, execution,
 //! statistics, slow log, and the conversion of errors into replies.
 
+use crate::storage::types::Writer;
+use crate::storage::write::TransactionGroup;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -118,7 +120,7 @@ pub fn execute(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
     if let Some(queued) = multi::queue_if_in_multi(client, spec, argv) {
         return queued;
     }
-    run(server, client, idx, spec, argv)
+    run(server, client, idx, spec, argv, None)
 }
 
 /// What a RESP2 client may run while subscribed, as in Redis.
@@ -140,9 +142,14 @@ pub fn resolve_spec(argv: &[Bytes]) -> Option<&'static CommandSpec> {
 /// Runs a command queued by MULTI (checked when it was queued), inside EXEC: the caller
 /// holds the locks of every key it declares (or the whole store), so the key locks below are
 /// granted without locking.
-pub fn execute_queued(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
+pub fn execute_queued(
+    server: &ServerState,
+    client: &Client,
+    argv: &[Bytes],
+    transaction: &TransactionGroup<'_>,
+) -> Reply {
     match resolve(argv) {
-        Ok((idx, spec)) => run(server, client, idx, spec, argv),
+        Ok((idx, spec)) => run(server, client, idx, spec, argv, Some(transaction)),
         Err(reply) => reply,
     }
 }
@@ -164,6 +171,7 @@ fn run(
     idx: usize,
     spec: &'static CommandSpec,
     argv: &[Bytes],
+    transaction: Option<&TransactionGroup<'_>>,
 ) -> Reply {
     if server.monitors.is_active()
         && !spec
@@ -182,13 +190,21 @@ fn run(
         let pdb = server.storage.physical(db).unwrap_or(BatchNote::NO_DB);
         crate::storage::write::set_current_command(spec.name, pdb);
     }
+    let writer = Writer {
+        command: spec.name,
+        transaction,
+    };
     let result = {
         let _locks = (spec.flags.contains(CmdFlags::WRITE) && !positions.is_empty()).then(|| {
             server
                 .storage
                 .lock_keys(positions.iter().map(|&i| argv[i].as_ref()))
         });
-        let mut ctx = Ctx { server, client };
+        let mut ctx = Ctx {
+            server,
+            client,
+            writer,
+        };
         (spec.handler)(&mut ctx, argv)
     };
     if spec.flags.contains(CmdFlags::WRITE) {

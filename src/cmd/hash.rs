@@ -12,7 +12,7 @@ use super::spec::{CommandSpec, KeySpec};
 use super::{args, CmdError, CmdResult, Ctx};
 use crate::command;
 use crate::resp::{Protocol, Reply};
-use crate::storage::hash::RandomFields;
+use crate::storage::types::hash::RandomFields;
 use crate::util::number::{format_incrbyfloat, parse_f64, parse_i64, write_i64};
 
 /// Commands of this group.
@@ -204,71 +204,59 @@ fn field_value_pairs<'a>(argv: &'a [Bytes], cmd: &str) -> Result<FieldValues<'a>
 fn hset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let created = if argv.len() == 4 {
         // The hot single-field form skips building a pair list.
-        ctx.storage()
-            .hash_set(ctx.db(), &argv[1], &[(argv[2].as_ref(), argv[3].as_ref())])?
+        ctx.hash()
+            .set(&argv[1], &[(argv[2].as_ref(), argv[3].as_ref())])?
     } else {
         let pairs = field_value_pairs(argv, "hset")?;
-        ctx.storage().hash_set(ctx.db(), &argv[1], &pairs)?
+        ctx.hash().set(&argv[1], &pairs)?
     };
     Ok(Reply::Integer(created as i64))
 }
 
 fn hmset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let pairs = field_value_pairs(argv, "hmset")?;
-    ctx.storage().hash_set(ctx.db(), &argv[1], &pairs)?;
+    ctx.hash().set(&argv[1], &pairs)?;
     Ok(Reply::ok())
 }
 
 fn hsetnx(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let set = ctx
-        .storage()
-        .hash_set_nx(ctx.db(), &argv[1], &argv[2], &argv[3])?;
+    let set = ctx.hash().set_nx(&argv[1], &argv[2], &argv[3])?;
     Ok(Reply::Integer(i64::from(set)))
 }
 
 fn hget(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    Ok(bulk_or_null(ctx.storage().hash_get(
-        ctx.db(),
-        &argv[1],
-        &argv[2],
-    )?))
+    Ok(bulk_or_null(ctx.hash().get(&argv[1], &argv[2])?))
 }
 
 fn hmget(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let fields = args::key_slices(&argv[2..]);
-    let values = ctx.storage().hash_mget(ctx.db(), &argv[1], &fields)?;
+    let values = ctx.hash().get_many(&argv[1], &fields)?;
     Ok(Reply::Array(values.into_iter().map(bulk_or_null).collect()))
 }
 
 fn hdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let fields = args::key_slices(&argv[2..]);
-    let deleted = ctx.storage().hash_del(ctx.db(), &argv[1], &fields)?;
+    let deleted = ctx.hash().remove(&argv[1], &fields)?;
     Ok(Reply::Integer(deleted as i64))
 }
 
 fn hlen(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    Ok(Reply::Integer(
-        ctx.storage().hash_len(ctx.db(), &argv[1])? as i64
-    ))
+    Ok(Reply::Integer(ctx.hash().len(&argv[1])? as i64))
 }
 
 fn hstrlen(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let len = ctx
-        .storage()
-        .hash_field_with(ctx.db(), &argv[1], &argv[2], |v| v.len())?;
+    let len = ctx.hash().get_with(&argv[1], &argv[2], |v| v.len())?;
     Ok(Reply::Integer(len.unwrap_or(0) as i64))
 }
 
 fn hexists(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let found = ctx
-        .storage()
-        .hash_field_with(ctx.db(), &argv[1], &argv[2], |_| ())?;
+    let found = ctx.hash().get_with(&argv[1], &argv[2], |_| ())?;
     Ok(Reply::Integer(i64::from(found.is_some())))
 }
 
 fn hgetall(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let mut pairs = Vec::new();
-    ctx.storage().hash_for_each(ctx.db(), &argv[1], |f, v| {
+    ctx.hash().for_each(&argv[1], |f, v| {
         pairs.push((Reply::bulk_from_slice(f), Reply::bulk_from_slice(v)));
     })?;
     Ok(Reply::Map(pairs))
@@ -276,25 +264,23 @@ fn hgetall(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 
 fn hkeys(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let mut out = Vec::new();
-    ctx.storage().hash_for_each(ctx.db(), &argv[1], |f, _| {
-        out.push(Reply::bulk_from_slice(f))
-    })?;
+    ctx.hash()
+        .for_each(&argv[1], |f, _| out.push(Reply::bulk_from_slice(f)))?;
     Ok(Reply::Array(out))
 }
 
 fn hvals(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let mut out = Vec::new();
-    ctx.storage().hash_for_each(ctx.db(), &argv[1], |_, v| {
-        out.push(Reply::bulk_from_slice(v))
-    })?;
+    ctx.hash()
+        .for_each(&argv[1], |_, v| out.push(Reply::bulk_from_slice(v)))?;
     Ok(Reply::Array(out))
 }
 
 fn hincrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let delta = args::int(&argv[3])?;
     let mut result = 0i64;
-    ctx.storage()
-        .hash_update::<CmdError>(ctx.db(), &argv[1], &argv[2], |current| {
+    ctx.hash()
+        .update::<CmdError>(&argv[1], &argv[2], |current| {
             let old = match current {
                 Some(v) => {
                     parse_i64(v).ok_or_else(|| CmdError::err("hash value is not an integer"))?
@@ -317,8 +303,8 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         return Err(CmdError::err("value is NaN or Infinity"));
     }
     let new = ctx
-        .storage()
-        .hash_update::<CmdError>(ctx.db(), &argv[1], &argv[2], |current| {
+        .hash()
+        .update::<CmdError>(&argv[1], &argv[2], |current| {
             let value = match current {
                 Some(v) => {
                     parse_f64(v).ok_or_else(|| CmdError::err("hash value is not a float"))?
@@ -336,9 +322,9 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 
 fn hrandfield(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     if argv.len() == 2 {
-        let picked =
-            ctx.storage()
-                .hash_random(ctx.db(), &argv[1], RandomFields::Repeating(1), false)?;
+        let picked = ctx
+            .hash()
+            .random(&argv[1], RandomFields::Repeating(1), false)?;
         return Ok(picked
             .and_then(|mut v| v.pop())
             .map_or(Reply::Null, |(f, _)| bulk(f)));
@@ -367,12 +353,12 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     });
     if count == 0 {
         // Still a type check, as Redis looks the key up first.
-        ctx.storage().hash_len(ctx.db(), &argv[1])?;
+        ctx.hash().len(&argv[1])?;
         return Ok(Reply::Array(Vec::new()));
     }
     let picked = ctx
-        .storage()
-        .hash_random(ctx.db(), &argv[1], want, with_values)?
+        .hash()
+        .random(&argv[1], want, with_values)?
         .unwrap_or_default();
     let resp3 = ctx.client.protocol() == Protocol::Resp3;
     let picks = picked.into_iter().map(|(field, value)| match value {
@@ -393,17 +379,14 @@ fn hscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let (count, pattern) = match args::scan_options(&argv[3..]) {
         Ok(o) => o,
         Err(e) => {
-            return if ctx.storage().hash_len(ctx.db(), &argv[1])? == 0 {
+            return if ctx.hash().len(&argv[1])? == 0 {
                 Ok(empty())
             } else {
                 Err(e)
             };
         }
     };
-    let Some((next, found)) =
-        ctx.storage()
-            .hash_scan(ctx.db(), &argv[1], cursor, count, pattern)?
-    else {
+    let Some((next, found)) = ctx.hash().scan(&argv[1], cursor, count, pattern)? else {
         return Ok(empty());
     };
     let mut items = Vec::with_capacity(found.len() * 2);

@@ -14,7 +14,7 @@ use bytes::{BufMut, BytesMut};
 use crate::resp::reply::{ReplyStream, StreamedReply};
 use crate::resp::{Protocol, Reply};
 use crate::storage::lazy::{LazyItems, ReadRange};
-use crate::storage::zset::ScoredMember;
+use crate::storage::types::zset::ScoredMember;
 
 /// The aggregate a reply is: an array, or a set (`~` in RESP3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use super::spec::{CommandSpec, KeyEnd, KeySpec};
 use super::{args, CmdError, CmdResult, Ctx};
 use crate::command;
 use crate::resp::Reply;
-use crate::storage::list::{End, Popped, PosQuery};
+use crate::storage::types::list::{End, Popped, PosQuery};
 
 /// BLPOP/BRPOP keys: every argument but the command name and the trailing timeout.
 const BLOCKING_POP_KEYS: KeySpec = KeySpec::Range {

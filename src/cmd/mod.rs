@@ -34,6 +34,7 @@ mod sort;
 mod string;
 mod zset;
 
+use crate::storage::types::{Hashes, Keyspace, Lists, Scope, Sets, Strings, Writer, Zsets};
 use std::borrow::Cow;
 
 use bytes::Bytes;
@@ -47,6 +48,8 @@ use crate::storage::StorageError;
 pub struct Ctx<'a> {
     pub server: &'a ServerState,
     pub client: &'a Client,
+    /// The running command, named in the binlog note of what it writes.
+    pub writer: Writer<'a>,
 }
 
 impl Ctx<'_> {
@@ -58,6 +61,41 @@ impl Ctx<'_> {
     /// The storage.
     pub fn storage(&self) -> &crate::storage::Storage {
         &self.server.storage
+    }
+
+    /// The client's selected database as this command sees it.
+    pub fn scope(&self) -> Scope<'_> {
+        self.server.storage.at(self.db(), self.writer)
+    }
+
+    /// Strings of the selected database.
+    pub fn strings(&self) -> Strings<'_> {
+        self.scope().strings()
+    }
+
+    /// Hashes of the selected database.
+    pub fn hash(&self) -> Hashes<'_> {
+        self.scope().hash()
+    }
+
+    /// Lists of the selected database.
+    pub fn list(&self) -> Lists<'_> {
+        self.scope().list()
+    }
+
+    /// Sets of the selected database.
+    pub fn set(&self) -> Sets<'_> {
+        self.scope().set()
+    }
+
+    /// Sorted sets of the selected database.
+    pub fn zset(&self) -> Zsets<'_> {
+        self.scope().zset()
+    }
+
+    /// Keys of the selected database, whatever their type.
+    pub fn keys(&self) -> Keyspace<'_> {
+        self.scope().keys()
     }
 
     /// Makes a blocking command wait: call it when none of `keys` has data, and return its

@@ -245,7 +245,7 @@ fn exec(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     let replies = tx
         .queued
         .iter()
-        .map(|argv| dispatch::execute_queued(ctx.server, ctx.client, argv))
+        .map(|argv| dispatch::execute_queued(ctx.server, ctx.client, argv, &group))
         .collect();
     if let Err(e) = group.finish() {
         tracing::error!("cannot write the end of a transaction to the binlog: {e}");

@@ -13,7 +13,7 @@ use super::spec::{CommandSpec, KeySpec};
 use super::{args, CmdError, CmdResult, Ctx};
 use crate::command;
 use crate::resp::Reply;
-use crate::storage::set::SetAlgebra;
+use crate::storage::types::set::SetAlgebra;
 use crate::util::number::parse_i64;
 
 /// Commands of this group.

@@ -18,7 +18,7 @@ use super::{args, CmdError, CmdResult, Ctx};
 use crate::command;
 use crate::resp::Reply;
 use crate::storage::lazy::{LazyItems, ReadRange, DIRECT_ITEMS_MAX};
-use crate::storage::sort::SortLookups;
+use crate::storage::types::sort::SortLookups;
 use crate::storage::{DataType, Storage, StorageError};
 use crate::util::number::parse_f64;
 

@@ -12,7 +12,7 @@ use super::spec::{CommandSpec, KeySpec};
 use super::{args, CmdError, CmdResult, Ctx};
 use crate::command;
 use crate::resp::Reply;
-use crate::storage::strings::{SetCondition, SetOptions, StringEdit, TtlUpdate};
+use crate::storage::types::strings::{SetCondition, SetOptions, StringEdit, TtlUpdate};
 use crate::storage::StorageError;
 use crate::util::clock::unix_ms;
 use crate::util::number::{format_incrbyfloat, parse_f64, parse_i64, write_i64};

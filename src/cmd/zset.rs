@@ -20,7 +20,7 @@ use super::{args, CmdError, CmdResult, Ctx};
 use crate::command;
 use crate::resp::reply::format_double;
 use crate::resp::{Protocol, Reply};
-use crate::storage::zset::{
+use crate::storage::types::zset::{
     LexBound, LexRange, ScoreRange, ScoredMember, ZRangeQuery, ZaddFlags, ZaddOutcome,
 };
 use crate::util::number::parse_f64;

@@ -635,7 +635,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let s = open(dir.path());
         fill(&s, b"expiring", 10);
-        let cond = crate::storage::keyspace::ExpireCondition::default();
+        let cond = crate::storage::types::keyspace::ExpireCondition::default();
         let deadline = crate::util::clock::unix_ms() as i64 + 50;
         assert!(s.set_expire(0, b"expiring", deadline, cond).unwrap());
         std::thread::sleep(std::time::Duration::from_millis(100));

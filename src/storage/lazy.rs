@@ -200,8 +200,8 @@ mod tests {
 
     use super::*;
     use crate::storage::engine::EngineOptions;
-    use crate::storage::list::End;
-    use crate::storage::zset::{ScoreRange, ZRangeQuery, ZaddFlags};
+    use crate::storage::types::list::End;
+    use crate::storage::types::zset::{ScoreRange, ZRangeQuery, ZaddFlags};
     use crate::storage::Storage;
 
     fn open(dir: &std::path::Path) -> Storage {
@@ -251,7 +251,10 @@ mod tests {
     fn compactions_keep_what_an_open_snapshot_reads() {
         let dir = tempfile::tempdir().unwrap();
         let s = open(dir.path());
-        s.hash_set(0, b"h", &[(b"f", b"v")]).unwrap();
+        s.at(0, crate::storage::types::Writer::INTERNAL)
+            .hash()
+            .set(b"h", &[(b"f", b"v")])
+            .unwrap();
         let lookups = s.sort_lookups(0).unwrap();
         assert_eq!(s.delete(0, &[b"h"]).unwrap(), 1);
         s.compact(None, None).unwrap();

@@ -29,23 +29,17 @@ pub mod durability;
 pub mod engine;
 pub mod expire;
 pub mod format;
-pub mod hash;
 pub mod integrity;
-pub mod keyspace;
 pub mod lazy;
-pub mod list;
 pub mod lock;
 pub mod ready;
 pub mod replica;
 pub mod restore;
 pub mod scan;
-pub mod set;
-pub mod sort;
-pub mod strings;
+pub mod types;
 pub mod wal;
 pub mod watch;
 pub mod write;
-pub mod zset;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -125,7 +119,7 @@ pub struct Storage {
     /// Versions for new collections.
     versions: collection::VersionSource,
     element_cursors: collection::ElementScanCursors,
-    spop_hints: set::PopHints,
+    spop_hints: types::set::PopHints,
     /// Compact-encoding thresholds, for OBJECT ENCODING.
     pub limits: collection::EncodingLimits,
     /// Keys blocked clients wait on.
@@ -213,7 +207,7 @@ impl Storage {
         Ok(Storage {
             versions,
             element_cursors: collection::ElementScanCursors::default(),
-            spop_hints: set::PopHints::default(),
+            spop_hints: types::set::PopHints::default(),
             limits: collection::EncodingLimits::default(),
             ready: ready::ReadyKeys::default(),
             watches: watch::Watches::default(),

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use super::codec::{self, Cf, DataType, MetaValue};
-use super::sort::fill_list;
+use super::types::sort::fill_list;
 use super::{Storage, StorageError};
 use crate::dataset::Value;
 

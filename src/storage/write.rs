@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 use super::batch_note::{BatchNote, TransactionMark};
 use super::codec::{self, encode_expire_key, Cf, DataType, MetaValue, SysKey};
 use super::engine::Batch;
+use super::types::Writer;
 use super::{KeyState, Storage, StorageError};
 
 /// Mutations of one command, applied atomically by [`WriteTxn::commit`].
@@ -28,6 +29,8 @@ pub struct WriteTxn<'a> {
     /// Keys stored (false) or removed (true), reported to WATCH after the batch lands; only
     /// collected while some key is watched.
     touched: Vec<(super::ready::DbKey, bool)>,
+    /// Set when the batch lands inside a transaction group, so the group writes its end.
+    group_wrote: Option<&'a std::cell::Cell<bool>>,
 }
 
 thread_local! {
@@ -52,6 +55,8 @@ pub fn set_current_command(name: &'static str, pdb: u16) {
 pub struct TransactionGroup<'a> {
     storage: &'a Storage,
     id: u64,
+    /// Whether a batch of the group was committed yet.
+    wrote: std::cell::Cell<bool>,
 }
 
 impl TransactionGroup<'_> {
@@ -65,7 +70,7 @@ impl TransactionGroup<'_> {
         let wrote = CURRENT_TRANSACTION
             .with(|t| t.take())
             .is_some_and(|(_, w)| w);
-        if !wrote {
+        if !(self.wrote.replace(false) || wrote) {
             return Ok(());
         }
         let mut txn = self.storage.txn_marked(
@@ -97,7 +102,11 @@ impl Storage {
     pub fn begin_transaction(&self) -> TransactionGroup<'_> {
         let id = self.next_transaction_id.fetch_add(1, Ordering::Relaxed);
         CURRENT_TRANSACTION.with(|t| t.set(Some((id, false))));
-        TransactionGroup { storage: self, id }
+        TransactionGroup {
+            storage: self,
+            id,
+            wrote: std::cell::Cell::new(false),
+        }
     }
 
     /// Starts a write transaction.
@@ -108,6 +117,20 @@ impl Storage {
             .with(|t| t.get())
             .map(|(id, _)| TransactionMark { id, closing: false });
         self.txn_marked(command, db, mark)
+    }
+
+    /// Starts a write transaction of `writer` in logical database `db` (see [`Scope::txn`]).
+    ///
+    /// [`Scope::txn`]: super::types::Scope::txn
+    pub(super) fn txn_by<'a>(&'a self, writer: Writer<'a>, db: usize) -> WriteTxn<'a> {
+        let pdb = self.physical(db).unwrap_or(BatchNote::NO_DB);
+        let mark = writer.transaction.map(|group| TransactionMark {
+            id: group.id,
+            closing: false,
+        });
+        let mut txn = self.txn_marked(writer.command, pdb, mark);
+        txn.group_wrote = writer.transaction.map(|group| &group.wrote);
+        txn
     }
 
     /// Starts a write transaction whose note names `command` and carries `mark`.
@@ -128,6 +151,7 @@ impl Storage {
             cleared_dbs: Vec::new(),
             stored_blockable: Vec::new(),
             touched: Vec::new(),
+            group_wrote: None,
         }
     }
 }
@@ -291,6 +315,9 @@ impl<'a> WriteTxn<'a> {
                 t.set(Some((id, true)));
             }
         });
+        if let Some(wrote) = self.group_wrote {
+            wrote.set(true);
+        }
         for pdb in &self.cleared_dbs {
             storage.cache.remove_prefix(&codec::db_lower_bound(*pdb));
         }

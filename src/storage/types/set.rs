@@ -12,12 +12,12 @@
 
 use rand::Rng;
 
-use super::codec::{flags, Cf, DataType};
-use super::collection::{elements_in, Collection, EncodingLimits};
-use super::engine::ReadView;
-use super::lazy::{LazyItems, ReadRange, Step, Walk, DIRECT_ITEMS_MAX};
-use super::write::WriteTxn;
-use super::{Storage, StorageError};
+use crate::storage::codec::{flags, Cf, DataType};
+use crate::storage::collection::{elements_in, Collection, EncodingLimits};
+use crate::storage::engine::ReadView;
+use crate::storage::lazy::{LazyItems, ReadRange, Step, Walk, DIRECT_ITEMS_MAX};
+use crate::storage::write::WriteTxn;
+use crate::storage::{Storage, StorageError};
 use crate::util::number::parse_i64;
 
 /// Sets up to this size pick a random member by walking to a uniformly chosen position.
@@ -76,7 +76,7 @@ impl Storage {
 
     /// Marks `c` as a hashtable when adding `member` takes it out of the intset encoding
     /// (call after counting the member in).
-    pub(super) fn note_added_member(&self, c: &mut Collection, member: &[u8]) {
+    pub(in crate::storage) fn note_added_member(&self, c: &mut Collection, member: &[u8]) {
         if !c.is_large() && (c.header.count > self.intset_limit() || !intset_member(member)) {
             c.mark_large();
         }
@@ -174,7 +174,7 @@ impl Storage {
     }
 
     /// SMEMBERS (empty for a missing key). A big set is read lazily from a snapshot (see
-    /// [`lazy`](super::lazy)).
+    /// [`lazy`](crate::storage::lazy)).
     pub fn smembers(&self, db: usize, key: &[u8]) -> Result<ReadRange<Vec<u8>>, StorageError> {
         let Some(c) = self.read_set(db, key)? else {
             return Ok(ReadRange::empty());
@@ -735,7 +735,7 @@ fn shuffle<T>(items: &mut [T], rng: &mut impl Rng) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::storage::*;
 
     #[test]
     fn reservoir_keeps_k_distinct_items() {

@@ -19,12 +19,14 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use super::codec::{decode_score, encode_score, Cf, DataType};
-use super::collection::{elements_from_in, elements_in, Collection, ElementCursor, EncodingLimits};
-use super::engine::ReadView;
-use super::lazy::{LazyItems, ReadRange, Step, Walk, DIRECT_ITEMS_MAX};
-use super::write::WriteTxn;
-use super::{Storage, StorageError};
+use crate::storage::codec::{decode_score, encode_score, Cf, DataType};
+use crate::storage::collection::{
+    elements_from_in, elements_in, Collection, ElementCursor, EncodingLimits,
+};
+use crate::storage::engine::ReadView;
+use crate::storage::lazy::{LazyItems, ReadRange, Step, Walk, DIRECT_ITEMS_MAX};
+use crate::storage::write::WriteTxn;
+use crate::storage::{Storage, StorageError};
 
 /// A member and its score.
 pub type ScoredMember = (Vec<u8>, f64);
@@ -333,7 +335,7 @@ impl OpSource {
 }
 
 impl Storage {
-    pub(super) fn zset_limits(&self) -> (u64, u64) {
+    pub(in crate::storage) fn zset_limits(&self) -> (u64, u64) {
         (
             EncodingLimits::get(&self.limits.zset_max_listpack_entries),
             EncodingLimits::get(&self.limits.zset_max_listpack_value),
@@ -646,7 +648,7 @@ impl Storage {
     }
 
     /// ZRANGE and its older forms, for a reply: the members in the requested order. A big
-    /// result is read lazily from a snapshot (see [`lazy`](super::lazy)); score and lex ranges,
+    /// result is read lazily from a snapshot (see [`lazy`](crate::storage::lazy)); score and lex ranges,
     /// whose size the header does not tell, are first counted in a walk of that snapshot.
     pub fn zrange_reply(
         &self,
@@ -950,7 +952,7 @@ impl Storage {
 
     /// Writes `entries` (distinct members) into the new, empty zset `c`, with its count and
     /// encoding.
-    pub(super) fn fill_zset(
+    pub(in crate::storage) fn fill_zset(
         &self,
         txn: &mut WriteTxn<'_>,
         c: &mut Collection,

@@ -3,14 +3,14 @@
 //! as a list (layout: `CollectionHeader.extra` = `head: u64 BE | tail: u64 BE`, elements under
 //! `index: u64 BE` sub-keys, a new list starting at `head = tail = 1 << 63`).
 
-use super::codec::{
+use crate::storage::codec::{
     encode_element_prefix, encode_meta_key, Cf, CollectionHeader, DataType, MetaValue,
 };
-use super::collection::{elements_from_in, elements_in, Collection};
-use super::engine::{ReadView, Snapshot};
-use super::lazy::{LazyItems, ReadRange, Step, Walk};
-use super::write::WriteTxn;
-use super::{Storage, StorageError};
+use crate::storage::collection::{elements_from_in, elements_in, Collection};
+use crate::storage::engine::{ReadView, Snapshot};
+use crate::storage::lazy::{LazyItems, ReadRange, Step, Walk};
+use crate::storage::write::WriteTxn;
+use crate::storage::{Storage, StorageError};
 
 /// Index of the first element of a list built from scratch.
 const LIST_START: u64 = 1 << 63;
@@ -256,7 +256,7 @@ impl SortLookups {
 }
 
 /// Writes `items` in order into the new, empty list `c`, with its count and bounds.
-pub(super) fn fill_list(txn: &mut WriteTxn<'_>, c: &mut Collection, items: &[Vec<u8>]) {
+pub(in crate::storage) fn fill_list(txn: &mut WriteTxn<'_>, c: &mut Collection, items: &[Vec<u8>]) {
     for (i, item) in items.iter().enumerate() {
         txn.put_element(Cf::List, c, &(LIST_START + i as u64).to_be_bytes(), item);
     }

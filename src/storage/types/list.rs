@@ -19,12 +19,12 @@
 
 use bytes::Bytes;
 
-use super::codec::{Cf, DataType};
-use super::collection::{elements_between_in, Collection};
-use super::engine::ReadView;
-use super::lazy::{LazyItems, ReadRange, Step, Walk, DIRECT_ITEMS_MAX};
-use super::write::WriteTxn;
-use super::{Storage, StorageError};
+use crate::storage::codec::{Cf, DataType};
+use crate::storage::collection::{elements_between_in, Collection};
+use crate::storage::engine::ReadView;
+use crate::storage::lazy::{LazyItems, ReadRange, Step, Walk, DIRECT_ITEMS_MAX};
+use crate::storage::write::WriteTxn;
+use crate::storage::{Storage, StorageError};
 
 /// `head` and `tail` of a new list.
 pub const INITIAL_INDEX: u64 = 1 << 63;
@@ -355,7 +355,7 @@ impl Storage {
     }
 
     /// LRANGE with Redis' inclusive, negative-aware indexes; empty for a missing key. A big
-    /// range is read lazily from a snapshot (see [`lazy`](super::lazy)).
+    /// range is read lazily from a snapshot (see [`lazy`](crate::storage::lazy)).
     pub fn list_range(
         &self,
         db: usize,

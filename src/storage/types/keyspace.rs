@@ -3,11 +3,11 @@
 //! Functions that modify keys expect the caller to hold the key locks (the dispatcher takes them
 //! from the command table); whole-database operations take the structure lock themselves.
 
-use super::codec::{self, Cf, MetaValue, SysKey};
-use super::collection::ElementCursor;
-use super::engine::ReadView;
-use super::lazy::{LazyItems, ReadRange, Step, Walk};
-use super::{KeyState, Storage, StorageError};
+use crate::storage::codec::{self, Cf, MetaValue, SysKey};
+use crate::storage::collection::ElementCursor;
+use crate::storage::engine::ReadView;
+use crate::storage::lazy::{LazyItems, ReadRange, Step, Walk};
+use crate::storage::{KeyState, Storage, StorageError};
 use crate::util::clock::unix_ms;
 use crate::util::glob::glob_match;
 
@@ -182,7 +182,7 @@ impl Storage {
     /// elements are copied under a fresh version, since element keys embed the user key.
     fn put_copy(
         &self,
-        txn: &mut super::write::WriteTxn<'_>,
+        txn: &mut crate::storage::write::WriteTxn<'_>,
         from: &KeyState,
         meta: &MetaValue,
         to: KeyState,
@@ -255,14 +255,14 @@ impl Storage {
         }
         map.swap(a, b);
         let mut txn = self.txn();
-        txn.put_system(SysKey::DB_MAP, &super::encode_db_map(&map));
+        txn.put_system(SysKey::DB_MAP, &crate::storage::encode_db_map(&map));
         txn.commit()
     }
 
     /// Every live key of `db` matching `pattern` (KEYS). Costs a walk of the database, as in
     /// Redis. When many keys match, they are not gathered: the walk is done again over a
     /// snapshot, once to count the matches and once, lazily, to yield them as the reply is
-    /// written (see [`lazy`](super::lazy)).
+    /// written (see [`lazy`](crate::storage::lazy)).
     pub fn keys(&self, db: usize, pattern: &[u8]) -> Result<ReadRange<Vec<u8>>, StorageError> {
         let pdb = self.physical(db)?;
         let (lower, upper) = (codec::db_lower_bound(pdb), codec::db_upper_bound(pdb));
@@ -355,9 +355,9 @@ impl KeyState {
 mod tests {
     use bytes::Bytes;
 
-    use super::*;
     use crate::storage::engine::EngineOptions;
-    use crate::storage::strings::{SetOptions, TtlUpdate};
+    use crate::storage::types::strings::{SetOptions, TtlUpdate};
+    use crate::storage::*;
 
     fn open(dir: &std::path::Path) -> Storage {
         Storage::open(dir, 16, &EngineOptions::default()).expect("open storage")

@@ -10,9 +10,10 @@ use std::collections::HashSet;
 use rand::seq::SliceRandom;
 use rand::Rng;
 
-use super::codec::{Cf, DataType};
-use super::collection::{Collection, EncodingLimits, ScannedElement};
-use super::{Storage, StorageError};
+use super::Hashes;
+use crate::storage::codec::{Cf, DataType};
+use crate::storage::collection::{Collection, EncodingLimits, ScannedElement};
+use crate::storage::{Storage, StorageError};
 
 /// A field picked by HRANDFIELD, with its value when asked for.
 pub type RandomField = (Vec<u8>, Option<Vec<u8>>);
@@ -29,7 +30,7 @@ pub enum RandomFields {
 impl Storage {
     /// Marks `c` large when a field or value written is longer than `hash-max-listpack-value`
     /// or the hash holds more than `hash-max-listpack-entries` fields.
-    pub(super) fn hash_check_encoding<'a>(
+    pub(in crate::storage) fn hash_check_encoding<'a>(
         &self,
         c: &mut Collection,
         written: impl IntoIterator<Item = &'a [u8]>,
@@ -43,9 +44,11 @@ impl Storage {
             c.mark_large();
         }
     }
+}
 
+impl Hashes<'_> {
     /// True when `field` exists in `c`, without copying its value.
-    fn hash_field_exists(&self, c: &Collection, key: &[u8]) -> Result<bool, StorageError> {
+    fn field_exists(&self, c: &Collection, key: &[u8]) -> Result<bool, StorageError> {
         if !c.existed {
             return Ok(false);
         }
@@ -54,19 +57,14 @@ impl Storage {
 
     /// HSET/HMSET: sets every (field, value) pair (a later repeat of a field wins) and returns
     /// how many fields were created.
-    pub fn hash_set(
-        &self,
-        db: usize,
-        key: &[u8],
-        pairs: &[(&[u8], &[u8])],
-    ) -> Result<u64, StorageError> {
-        let mut c = self.write_collection(db, key, DataType::Hash)?;
+    pub fn set(&self, key: &[u8], pairs: &[(&[u8], &[u8])]) -> Result<u64, StorageError> {
+        let mut c = self.write_collection(self.db, key, DataType::Hash)?;
         let mut txn = self.txn();
         let mut created = 0u64;
         if let [(field, value)] = pairs {
             // The common single-field case: one point read (none for a new key).
             let ek = c.element_key(field);
-            if !self.hash_field_exists(&c, &ek)? {
+            if !self.field_exists(&c, &ek)? {
                 created = 1;
             }
             txn.put_raw(Cf::Hash, &ek, value);
@@ -97,16 +95,10 @@ impl Storage {
     }
 
     /// HSETNX: sets `field` only when absent; true when it was set.
-    pub fn hash_set_nx(
-        &self,
-        db: usize,
-        key: &[u8],
-        field: &[u8],
-        value: &[u8],
-    ) -> Result<bool, StorageError> {
-        let mut c = self.write_collection(db, key, DataType::Hash)?;
+    pub fn set_nx(&self, key: &[u8], field: &[u8], value: &[u8]) -> Result<bool, StorageError> {
+        let mut c = self.write_collection(self.db, key, DataType::Hash)?;
         let ek = c.element_key(field);
-        if self.hash_field_exists(&c, &ek)? {
+        if self.field_exists(&c, &ek)? {
             return Ok(false);
         }
         let mut txn = self.txn();
@@ -120,14 +112,13 @@ impl Storage {
 
     /// Read-modify-write of one field (HINCRBY, HINCRBYFLOAT): `f` gets the current value
     /// (None when absent) and returns the new one, or an error that aborts without writing.
-    pub fn hash_update<E: From<StorageError>>(
+    pub fn update<E: From<StorageError>>(
         &self,
-        db: usize,
         key: &[u8],
         field: &[u8],
         f: impl FnOnce(Option<&[u8]>) -> Result<Vec<u8>, E>,
     ) -> Result<Vec<u8>, E> {
-        let mut c = self.write_collection(db, key, DataType::Hash)?;
+        let mut c = self.write_collection(self.db, key, DataType::Hash)?;
         let ek = c.element_key(field);
         let current = if c.existed {
             self.engine.get(Cf::Hash, &ek)?
@@ -147,8 +138,8 @@ impl Storage {
     }
 
     /// HDEL: deletes the fields present and returns how many were; an emptied hash vanishes.
-    pub fn hash_del(&self, db: usize, key: &[u8], fields: &[&[u8]]) -> Result<u64, StorageError> {
-        let Some(mut c) = self.read_collection(db, key, DataType::Hash)? else {
+    pub fn remove(&self, key: &[u8], fields: &[&[u8]]) -> Result<u64, StorageError> {
+        let Some(mut c) = self.read_collection(self.db, key, DataType::Hash)? else {
             return Ok(0);
         };
         let existing = self.element_multi_get(Cf::Hash, &c, fields)?;
@@ -171,66 +162,58 @@ impl Storage {
     }
 
     /// The live hash at `key` for a read command, counting the keyspace hit or miss.
-    fn hash_for_read(&self, db: usize, key: &[u8]) -> Result<Option<Collection>, StorageError> {
-        let c = self.read_collection(db, key, DataType::Hash)?;
+    fn for_read(&self, key: &[u8]) -> Result<Option<Collection>, StorageError> {
+        let c = self.read_collection(self.db, key, DataType::Hash)?;
         self.count_lookup(c.is_some());
         Ok(c)
     }
 
     /// HGET.
-    pub fn hash_get(
-        &self,
-        db: usize,
-        key: &[u8],
-        field: &[u8],
-    ) -> Result<Option<Vec<u8>>, StorageError> {
-        match self.hash_for_read(db, key)? {
+    pub fn get(&self, key: &[u8], field: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        match self.for_read(key)? {
             Some(c) => self.element_get(Cf::Hash, &c, field),
             None => Ok(None),
         }
     }
 
     /// Applies `f` to the stored value of `field` without copying it (HSTRLEN, HEXISTS).
-    pub fn hash_field_with<R>(
+    pub fn get_with<R>(
         &self,
-        db: usize,
         key: &[u8],
         field: &[u8],
         f: impl FnOnce(&[u8]) -> R,
     ) -> Result<Option<R>, StorageError> {
-        match self.hash_for_read(db, key)? {
+        match self.for_read(key)? {
             Some(c) => self.engine.get_with(Cf::Hash, &c.element_key(field), f),
             None => Ok(None),
         }
     }
 
     /// HMGET: one value (or None) per field; all None for a missing key.
-    pub fn hash_mget(
+    pub fn get_many(
         &self,
-        db: usize,
         key: &[u8],
         fields: &[&[u8]],
     ) -> Result<Vec<Option<Vec<u8>>>, StorageError> {
-        match self.hash_for_read(db, key)? {
+        match self.for_read(key)? {
             Some(c) => self.element_multi_get(Cf::Hash, &c, fields),
             None => Ok(vec![None; fields.len()]),
         }
     }
 
     /// HLEN.
-    pub fn hash_len(&self, db: usize, key: &[u8]) -> Result<u64, StorageError> {
-        Ok(self.hash_for_read(db, key)?.map_or(0, |c| c.len()))
+    pub fn len(&self, key: &[u8]) -> Result<u64, StorageError> {
+        Ok(self.for_read(key)?.map_or(0, |c| c.len()))
     }
 
     /// Every field of the hash in field order, calling `f` with (field, value): HGETALL,
     /// HKEYS, HVALS. Returns the number of fields visited.
-    pub fn hash_for_each(
+    pub fn for_each(
         &self,
-        db: usize,
         key: &[u8],
         mut f: impl FnMut(&[u8], &[u8]),
     ) -> Result<u64, StorageError> {
-        let Some(c) = self.hash_for_read(db, key)? else {
+        let Some(c) = self.for_read(key)? else {
             return Ok(0);
         };
         let mut cur = self.elements(Cf::Hash, &c, false);
@@ -245,15 +228,14 @@ impl Storage {
     }
 
     /// HSCAN step: see [`Storage::scan_elements`]. `None` for a missing key.
-    pub fn hash_scan(
+    pub fn scan(
         &self,
-        db: usize,
         key: &[u8],
         cursor: u64,
         count: usize,
         pattern: Option<&[u8]>,
     ) -> Result<Option<(u64, Vec<ScannedElement>)>, StorageError> {
-        match self.hash_for_read(db, key)? {
+        match self.for_read(key)? {
             Some(c) => Ok(Some(self.scan_elements(
                 Cf::Hash,
                 &c,
@@ -268,14 +250,13 @@ impl Storage {
     /// HRANDFIELD: random fields (with their values when `with_values`), sampled uniformly.
     /// `None` for a missing key. Positions are drawn first and the hash is then walked once up
     /// to the last of them, so memory stays proportional to the answer, not to the hash.
-    pub fn hash_random(
+    pub fn random(
         &self,
-        db: usize,
         key: &[u8],
         want: RandomFields,
         with_values: bool,
     ) -> Result<Option<Vec<RandomField>>, StorageError> {
-        let Some(c) = self.hash_for_read(db, key)? else {
+        let Some(c) = self.for_read(key)? else {
             return Ok(None);
         };
         let size = c.len();
@@ -283,7 +264,7 @@ impl Storage {
         // Sorted positions to pick, each with how many times it is picked.
         let positions: Vec<(u64, u64)> = match want {
             RandomFields::Distinct(n) if n >= size => {
-                return self.hash_collect_shuffled(&c, with_values).map(Some);
+                return self.collect_shuffled(&c, with_values).map(Some);
             }
             RandomFields::Distinct(n) => {
                 // Floyd's algorithm: n distinct positions of 0..size, uniformly.
@@ -332,7 +313,7 @@ impl Storage {
     }
 
     /// Every field (and value) of `c`, shuffled.
-    fn hash_collect_shuffled(
+    fn collect_shuffled(
         &self,
         c: &Collection,
         with_values: bool,

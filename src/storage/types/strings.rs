@@ -3,8 +3,8 @@
 
 use bytes::Bytes;
 
-use super::codec::{flags, MetaValue};
-use super::{DataType, KeyState, Storage, StorageError};
+use crate::storage::codec::{flags, MetaValue};
+use crate::storage::{DataType, KeyState, Storage, StorageError};
 
 /// What SET does with the key's time to live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
