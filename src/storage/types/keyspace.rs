@@ -357,7 +357,7 @@ mod tests {
 
     use crate::storage::engine::EngineOptions;
     use crate::storage::types::strings::{SetOptions, TtlUpdate};
-    use crate::storage::*;
+    use super::*;
 
     fn open(dir: &std::path::Path) -> Storage {
         Storage::open(dir, 16, &EngineOptions::default()).expect("open storage")

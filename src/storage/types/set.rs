@@ -735,7 +735,7 @@ fn shuffle<T>(items: &mut [T], rng: &mut impl Rng) {
 
 #[cfg(test)]
 mod tests {
-    use crate::storage::*;
+    use super::*;
 
     #[test]
     fn reservoir_keeps_k_distinct_items() {
