@@ -5,13 +5,16 @@
 //! `scripts/module-cycles.sh`, which finds no cycle among them).
 //! - [`server`]: listener, connections, the worker pool that runs commands, starting and
 //!   stopping the background threads, the disk guard, shutdown and in-process restarts.
-//! - [`cmd`]: the declarative command table, the dispatch gate, one module per command group.
+//! - [`cmd`]: commands in four folders: `gate` (the declarative table, the dispatcher, command
+//!   specs), `types` (one module per Redis type, key commands, SORT), `session` (connection,
+//!   CLIENT, MULTI, pub/sub) and `admin` (INFO, CONFIG, DEBUG, replication, saving).
 //! - [`state`]: what threads share: storage, live configuration, clients, statistics, slow log,
 //!   clients parked in blocking commands, pub/sub, MONITOR.
 //! - [`services`]: background work behind narrow handles: backups, the compact thread, the
 //!   keyspace statistics.
 //! - [`replication`]: master and slave sides of binlog replication, full sync, binlog purge.
-//! - [`storage`]: Redis types over RocksDB (the one engine module imports `rocksdb`), the single
+//! - [`storage`]: Redis types over RocksDB as typed views (`storage::types`: one per type and one
+//!   over the keyspace; the one engine module imports `rocksdb`), the single
 //!   write path, expiry, scans, the WAL reader, damaged-file checks, and the cache of hot meta
 //!   records the write path keeps equal to disk.
 //! - [`rdb`]: Redis' RDB format: reading dumps and DUMP payloads, writing DUMP payloads.

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use super::CmdError;
+use crate::cmd::CmdError;
 use crate::util::number::{parse_f64, parse_i64};
 
 /// Parses an integer argument (`ERR value is not an integer or out of range`).

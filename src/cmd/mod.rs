@@ -5,36 +5,12 @@
 //! authentication, takes key locks, records statistics and the slow log, and turns
 //! [`CmdError`]s into Redis error replies. Handlers never touch sockets.
 
-pub mod access;
+pub mod admin;
 pub mod args;
-pub mod dispatch;
-pub mod spec;
-pub mod table;
+pub mod gate;
+pub mod session;
+pub mod types;
 
-mod bitmap;
-mod client_cmd;
-mod command_cmd;
-mod config_cmd;
-mod connection;
-mod debug_cmd;
-mod function_cmd;
-mod hash;
-mod info;
-mod keys;
-mod lazy_reply;
-mod list;
-mod memory_cmd;
-pub mod multi;
-mod pubsub;
-mod random_picks;
-pub mod replication_cmd;
-mod server_cmd;
-mod set;
-mod sort;
-mod string;
-mod zset;
-
-use crate::storage::types::{Hashes, Keyspace, Lists, Scope, Sets, Strings, Writer, Zsets};
 use std::borrow::Cow;
 
 use bytes::Bytes;
@@ -42,6 +18,7 @@ use bytes::Bytes;
 use crate::resp::Reply;
 use crate::state::client::Client;
 use crate::state::ServerState;
+use crate::storage::types::{Hashes, Keyspace, Lists, Scope, Sets, Strings, Writer, Zsets};
 use crate::storage::StorageError;
 
 /// What a command sees: the shared server state and its own client.

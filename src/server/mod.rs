@@ -3,10 +3,10 @@
 //! SHUTDOWN NOSAVE).
 
 pub mod background;
-pub mod conn;
-pub mod connection;
 pub mod disk_guard;
 pub mod fd_limit;
+pub mod network_task;
+pub mod request_queue;
 pub mod workers;
 
 use std::sync::atomic::Ordering;
@@ -15,7 +15,7 @@ use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
-use crate::cmd::table::CommandTable;
+use crate::cmd::gate::table::CommandTable;
 use crate::config::Config;
 use crate::replication::fullsync;
 use crate::services::compaction;
@@ -276,7 +276,7 @@ async fn accept_loop(
         }
         let local = stream.local_addr().unwrap_or(peer);
         let client = server.register_client(peer, local);
-        tokio::spawn(connection::serve(
+        tokio::spawn(network_task::serve(
             stream,
             Arc::clone(&server),
             jobs.clone(),

@@ -26,8 +26,8 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError, Sender};
 
-use super::conn::{Conn, Work};
-use crate::cmd::dispatch;
+use super::request_queue::{Conn, Work};
+use crate::cmd::gate::dispatch;
 use crate::resp::reply::StreamedReply;
 use crate::resp::Reply;
 use crate::state::blocking::Waiter;

@@ -355,9 +355,9 @@ impl KeyState {
 mod tests {
     use bytes::Bytes;
 
+    use super::*;
     use crate::storage::engine::EngineOptions;
     use crate::storage::types::strings::{SetOptions, TtlUpdate};
-    use super::*;
 
     fn open(dir: &std::path::Path) -> Storage {
         Storage::open(dir, 16, &EngineOptions::default()).expect("open storage")

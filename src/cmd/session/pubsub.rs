@@ -3,8 +3,8 @@
 
 use bytes::Bytes;
 
-use super::spec::{CommandSpec, KeySpec};
-use super::{CmdResult, Ctx};
+use crate::cmd::gate::spec::{CommandSpec, KeySpec};
+use crate::cmd::{CmdResult, Ctx};
 use crate::command;
 use crate::resp::Reply;
 
@@ -210,7 +210,7 @@ fn publish(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 
 fn pubsub_channels(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     if argv.len() > 3 {
-        return Err(super::CmdError::WrongArity("pubsub|channels".into()));
+        return Err(crate::cmd::CmdError::WrongArity("pubsub|channels".into()));
     }
     let pattern = argv.get(2).map(|p| p.as_ref());
     Ok(Reply::Array(

@@ -12,9 +12,9 @@ use std::cmp::Ordering;
 
 use bytes::Bytes;
 
-use super::lazy_reply::{self, Shape};
-use super::spec::{CommandSpec, KeyFinder, KeySpec};
-use super::{args, CmdError, CmdResult, Ctx};
+use crate::cmd::gate::spec::{CommandSpec, KeyFinder, KeySpec};
+use crate::cmd::types::lazy_reply::{self, Shape};
+use crate::cmd::{args, CmdError, CmdResult, Ctx};
 use crate::command;
 use crate::resp::Reply;
 use crate::storage::lazy::{LazyItems, ReadRange, DIRECT_ITEMS_MAX};

@@ -7,9 +7,9 @@
 
 use bytes::Bytes;
 
-use super::lazy_reply::{self, Shape};
-use super::spec::{CommandSpec, KeySpec};
-use super::{args, CmdError, CmdResult, Ctx};
+use crate::cmd::gate::spec::{CommandSpec, KeySpec};
+use crate::cmd::types::lazy_reply::{self, Shape};
+use crate::cmd::{args, CmdError, CmdResult, Ctx};
 use crate::command;
 use crate::resp::Reply;
 use crate::storage::codec::{flags, MetaValue};
@@ -618,7 +618,7 @@ fn object_idletime(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         )));
     }
     Ok(Reply::Integer(
-        super::access::idle_secs(ctx.db(), &argv[2]) as i64
+        crate::cmd::gate::access_times::idle_secs(ctx.db(), &argv[2]) as i64,
     ))
 }
 

@@ -7,10 +7,10 @@
 
 use bytes::Bytes;
 
-use super::lazy_reply::{self, Shape};
-use super::random_picks;
-use super::spec::{CommandSpec, KeySpec};
-use super::{args, CmdError, CmdResult, Ctx};
+use crate::cmd::gate::spec::{CommandSpec, KeySpec};
+use crate::cmd::types::lazy_reply::{self, Shape};
+use crate::cmd::types::random_picks;
+use crate::cmd::{args, CmdError, CmdResult, Ctx};
 use crate::command;
 use crate::resp::Reply;
 use crate::storage::types::set::SetAlgebra;

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::command_cmd::help_reply;
-use super::{args, CmdError, CmdResult, Ctx};
+use crate::cmd::admin::command::help_reply;
+use crate::cmd::{args, CmdError, CmdResult, Ctx};
 use crate::resp::Reply;
 use crate::storage::expire::ACTIVE_EXPIRE_ENABLED;
 use crate::util::number::parse_f64;

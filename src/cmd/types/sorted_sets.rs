@@ -13,10 +13,10 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use rand::Rng;
 
-use super::lazy_reply;
-use super::random_picks;
-use super::spec::{CommandSpec, KeySpec};
-use super::{args, CmdError, CmdResult, Ctx};
+use crate::cmd::gate::spec::{CommandSpec, KeySpec};
+use crate::cmd::types::lazy_reply;
+use crate::cmd::types::random_picks;
+use crate::cmd::{args, CmdError, CmdResult, Ctx};
 use crate::command;
 use crate::resp::reply::format_double;
 use crate::resp::{Protocol, Reply};
@@ -89,11 +89,11 @@ pub const COMMANDS: &[CommandSpec] = &[
     command!("zmpop", -4, [WRITE], keynum(1), [WRITE, SORTEDSET, SLOW],
              "sorted_set", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", zmpop),
     command!("bzpopmin", -3, [WRITE, NOSCRIPT, FAST, BLOCKING],
-             KeySpec::Range { first: 1, last: super::spec::KeyEnd::FromEnd(2), step: 1 },
+             KeySpec::Range { first: 1, last: crate::cmd::gate::spec::KeyEnd::FromEnd(2), step: 1 },
              [WRITE, SORTEDSET, FAST, BLOCKING], "sorted_set",
              "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", bzpopmin),
     command!("bzpopmax", -3, [WRITE, NOSCRIPT, FAST, BLOCKING],
-             KeySpec::Range { first: 1, last: super::spec::KeyEnd::FromEnd(2), step: 1 },
+             KeySpec::Range { first: 1, last: crate::cmd::gate::spec::KeyEnd::FromEnd(2), step: 1 },
              [WRITE, SORTEDSET, FAST, BLOCKING], "sorted_set",
              "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.", bzpopmax),
     command!("bzmpop", -5, [WRITE, BLOCKING], keynum(2), [WRITE, SORTEDSET, SLOW, BLOCKING],

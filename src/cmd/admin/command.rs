@@ -5,9 +5,9 @@
 
 use bytes::Bytes;
 
-use super::spec::{AclCategories, CmdFlags, CommandSpec, KeyEnd, KeySpec};
-use super::table::CommandTable;
-use super::{args, CmdError, CmdResult, Ctx};
+use crate::cmd::gate::spec::{AclCategories, CmdFlags, CommandSpec, KeyEnd, KeySpec};
+use crate::cmd::gate::table::CommandTable;
+use crate::cmd::{args, CmdError, CmdResult, Ctx};
 use crate::command;
 use crate::resp::Reply;
 use crate::util::glob::glob_match;

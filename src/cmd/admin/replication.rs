@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::spec::{CommandSpec, KeySpec};
-use super::{args, CmdError, CmdResult, Ctx};
+use crate::cmd::gate::spec::{CommandSpec, KeySpec};
+use crate::cmd::{args, CmdError, CmdResult, Ctx};
 use crate::command;
 use crate::replication::{MasterAddr, PendingWait};
 use crate::resp::Reply;

@@ -9,8 +9,8 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
-use super::table::CommandTable;
-use super::{args, CmdResult, Ctx};
+use crate::cmd::gate::table::CommandTable;
+use crate::cmd::{args, CmdResult, Ctx};
 use crate::resp::Reply;
 use crate::state::ServerState;
 use crate::storage::codec::Cf;
@@ -261,7 +261,7 @@ fn persistence_section(server: &ServerState, w: &mut Lines<'_>) {
     );
     w.field(
         "rdb_last_save_time",
-        super::server_cmd::last_save_time(server),
+        crate::cmd::admin::server::last_save_time(server),
     );
     let failed = stats.last_save_failed.load(relaxed);
     w.field("rdb_last_bgsave_status", if failed { "err" } else { "ok" });

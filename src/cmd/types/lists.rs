@@ -9,9 +9,9 @@
 
 use bytes::Bytes;
 
-use super::lazy_reply::{self, Shape};
-use super::spec::{CommandSpec, KeyEnd, KeySpec};
-use super::{args, CmdError, CmdResult, Ctx};
+use crate::cmd::gate::spec::{CommandSpec, KeyEnd, KeySpec};
+use crate::cmd::types::lazy_reply::{self, Shape};
+use crate::cmd::{args, CmdError, CmdResult, Ctx};
 use crate::command;
 use crate::resp::Reply;
 use crate::storage::types::list::{End, Popped, PosQuery};

@@ -3,7 +3,7 @@
 use bitflags::bitflags;
 use bytes::Bytes;
 
-use super::{CmdResult, Ctx};
+use crate::cmd::{CmdResult, Ctx};
 
 bitflags! {
     /// Command flags, as `COMMAND INFO` reports them.
@@ -377,14 +377,14 @@ macro_rules! command {
     ($name:literal, $arity:expr, [$($flag:ident),*], $keys:expr, [$($acl:ident),*], $group:literal,
      $summary:literal, $handler:path $(, subcommands: $subs:expr)? $(, secrets: $secrets:path)?
      $(, key_flags: $key_flags:expr)? $(,)?) => {
-        $crate::cmd::spec::CommandSpec {
+        $crate::cmd::gate::spec::CommandSpec {
             name: $name,
             arity: $arity,
-            flags: $crate::cmd::spec::CmdFlags::empty()
-                $(.union($crate::cmd::spec::CmdFlags::$flag))*,
+            flags: $crate::cmd::gate::spec::CmdFlags::empty()
+                $(.union($crate::cmd::gate::spec::CmdFlags::$flag))*,
             keys: $keys,
-            acl: $crate::cmd::spec::AclCategories::empty()
-                $(.union($crate::cmd::spec::AclCategories::$acl))*,
+            acl: $crate::cmd::gate::spec::AclCategories::empty()
+                $(.union($crate::cmd::gate::spec::AclCategories::$acl))*,
             group: $group,
             summary: $summary,
             handler: $handler,
@@ -398,7 +398,7 @@ macro_rules! command {
     (@subs) => { &[] };
     (@subs $subs:expr) => { $subs };
     (@secrets) => { None };
-    (@secrets $secrets:path) => { Some($crate::cmd::spec::SecretArgs($secrets)) };
+    (@secrets $secrets:path) => { Some($crate::cmd::gate::spec::SecretArgs($secrets)) };
 }
 
 #[cfg(test)]

@@ -20,9 +20,9 @@
 
 use bytes::Bytes;
 
-use super::dispatch;
-use super::spec::{CmdFlags, CommandSpec, KeySpec};
-use super::{args, CmdError, CmdResult, Ctx};
+use crate::cmd::gate::dispatch;
+use crate::cmd::gate::spec::{CmdFlags, CommandSpec, KeySpec};
+use crate::cmd::{args, CmdError, CmdResult, Ctx};
 use crate::command;
 use crate::resp::Reply;
 use crate::state::client::{Client, Transaction};

@@ -1,5 +1,5 @@
 //! Connection commands: PING, ECHO, QUIT, RESET, SELECT, AUTH, HELLO, and CLIENT (whose
-//! subcommands live in [`super::client_cmd`]).
+//! subcommands live in [`crate::cmd::session::client`]).
 //!
 //! Authentication follows Redis 7 with only the `default` user: without `requirepass` it is
 //! a "nopass" user (any password works for `AUTH default <pw>`, while the one-argument form
@@ -7,9 +7,9 @@
 
 use bytes::Bytes;
 
-use super::client_cmd::{apply_name, validate_name, CLIENT};
-use super::spec::{CommandSpec, KeySpec};
-use super::{args, CmdError, CmdResult, Ctx};
+use crate::cmd::gate::spec::{CommandSpec, KeySpec};
+use crate::cmd::session::client::{apply_name, validate_name, CLIENT};
+use crate::cmd::{args, CmdError, CmdResult, Ctx};
 use crate::command;
 use crate::resp::{Protocol, Reply};
 use crate::state::client::ReplyMode;
@@ -69,7 +69,7 @@ fn reset(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     let c = ctx.client;
     ctx.server.monitors.remove(c.id);
     ctx.server.pubsub.remove_client(c);
-    super::multi::discard_state(ctx.server, c);
+    crate::cmd::session::multi::discard_state(ctx.server, c);
     c.set_db(0);
     c.set_protocol(Protocol::Resp2);
     // RESET ends CLIENT REPLY OFF; a RESET that a pending SKIP applies to stays silent.

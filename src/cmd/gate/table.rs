@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use super::spec::CommandSpec;
+use crate::cmd::gate::spec::CommandSpec;
 
 /// All commands, by lower-case name (`get`, `config|get`).
 pub struct CommandTable {
@@ -18,20 +18,20 @@ pub struct CommandTable {
 
 static TABLE: LazyLock<CommandTable> = LazyLock::new(|| {
     let groups: &[&'static [CommandSpec]] = &[
-        super::string::COMMANDS,
-        super::bitmap::COMMANDS,
-        super::hash::COMMANDS,
-        super::keys::COMMANDS,
-        super::list::COMMANDS,
-        super::connection::COMMANDS,
-        super::server_cmd::COMMANDS,
-        super::function_cmd::COMMANDS,
-        super::set::COMMANDS,
-        super::sort::COMMANDS,
-        super::zset::COMMANDS,
-        super::multi::COMMANDS,
-        super::pubsub::COMMANDS,
-        super::replication_cmd::COMMANDS,
+        crate::cmd::types::strings::COMMANDS,
+        crate::cmd::types::bitmaps::COMMANDS,
+        crate::cmd::types::hashes::COMMANDS,
+        crate::cmd::types::keys::COMMANDS,
+        crate::cmd::types::lists::COMMANDS,
+        crate::cmd::session::connection::COMMANDS,
+        crate::cmd::admin::server::COMMANDS,
+        crate::cmd::admin::function::COMMANDS,
+        crate::cmd::types::sets::COMMANDS,
+        crate::cmd::types::sort::COMMANDS,
+        crate::cmd::types::sorted_sets::COMMANDS,
+        crate::cmd::session::multi::COMMANDS,
+        crate::cmd::session::pubsub::COMMANDS,
+        crate::cmd::admin::replication::COMMANDS,
     ];
     let mut t = CommandTable {
         by_name: HashMap::new(),
@@ -112,7 +112,7 @@ impl CommandTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::spec::{CmdFlags, KeyEnd, KeySpec};
+    use crate::cmd::gate::spec::{CmdFlags, KeyEnd, KeySpec};
 
     /// Key-spec flags Redis 7 reports: exactly one access kind, then any of the operations.
     const KEY_ACCESS: &[&str] = &["RO", "RW", "OW", "RM"];

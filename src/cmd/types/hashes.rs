@@ -7,9 +7,9 @@
 
 use bytes::Bytes;
 
-use super::random_picks;
-use super::spec::{CommandSpec, KeySpec};
-use super::{args, CmdError, CmdResult, Ctx};
+use crate::cmd::gate::spec::{CommandSpec, KeySpec};
+use crate::cmd::types::random_picks;
+use crate::cmd::{args, CmdError, CmdResult, Ctx};
 use crate::command;
 use crate::resp::{Protocol, Reply};
 use crate::storage::types::hash::RandomFields;

@@ -10,9 +10,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::command_cmd::help_reply;
-use super::spec::{CommandSpec, KeySpec};
-use super::{args, command_cmd, config_cmd, debug_cmd, info, memory_cmd, CmdError, CmdResult, Ctx};
+use crate::cmd::admin::command;
+use crate::cmd::admin::command::help_reply;
+use crate::cmd::admin::config;
+use crate::cmd::admin::debug;
+use crate::cmd::admin::info;
+use crate::cmd::admin::memory;
+use crate::cmd::gate::spec::{CommandSpec, KeySpec};
+use crate::cmd::{args, CmdError, CmdResult, Ctx};
 use crate::command;
 use crate::resp::Reply;
 use crate::state::client::ReplyMode;
@@ -23,15 +28,15 @@ use crate::storage::DataType;
 #[rustfmt::skip]
 pub const COMMANDS: &[CommandSpec] = &[
     command!("command", -1, [LOADING, STALE], KeySpec::None, [SLOW, CONNECTION], "server",
-             "Returns detailed information about all commands.", command_cmd::command,
-             subcommands: command_cmd::SUBCOMMANDS),
+             "Returns detailed information about all commands.", command::command,
+             subcommands: command::SUBCOMMANDS),
     command!("monitor", 1, [ADMIN, NOSCRIPT, LOADING, STALE], KeySpec::None,
              [ADMIN, SLOW, DANGEROUS], "server",
              "Listens for all requests received by the server in real-time.", monitor),
     command!("info", -1, [LOADING, STALE], KeySpec::None, [SLOW, DANGEROUS], "server",
              "Returns information and statistics about the server.", info::info),
     command!("config", -2, [], KeySpec::None, [SLOW], "server",
-             "A container for server configuration commands.", config_cmd::config,
+             "A container for server configuration commands.", config::config,
              subcommands: CONFIG_SUBCOMMANDS),
     command!("time", 1, [LOADING, STALE, FAST], KeySpec::None, [FAST], "server",
              "Returns the server time.", time),
@@ -52,13 +57,13 @@ pub const COMMANDS: &[CommandSpec] = &[
              compactrange),
     command!("debug", -2, [ADMIN, NOSCRIPT, LOADING, STALE, PROTECTED], KeySpec::None,
              [ADMIN, SLOW, DANGEROUS], "server",
-             "A container for debugging commands.", debug_cmd::debug),
+             "A container for debugging commands.", debug::debug),
     command!("shutdown", -1, [ADMIN, NOSCRIPT, LOADING, STALE, NO_MULTI, ALLOW_BUSY],
              KeySpec::None, [ADMIN, SLOW, DANGEROUS], "server",
              "Synchronously saves the database(s) to disk and shuts down the server.", shutdown),
     command!("memory", -2, [], KeySpec::None, [SLOW], "server",
-             "A container for memory diagnostics commands.", memory_cmd::memory,
-             subcommands: memory_cmd::SUBCOMMANDS),
+             "A container for memory diagnostics commands.", memory::memory,
+             subcommands: memory::SUBCOMMANDS),
     command!("slowlog", -2, [], KeySpec::None, [SLOW], "server",
              "A container for slow log commands.", slowlog,
              subcommands: SLOWLOG_SUBCOMMANDS),
@@ -69,19 +74,19 @@ pub const COMMANDS: &[CommandSpec] = &[
 const CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
     command!("config|get", -3, [ADMIN, NOSCRIPT, LOADING, STALE], KeySpec::None,
              [ADMIN, SLOW, DANGEROUS], "server",
-             "Returns the effective values of configuration parameters.", config_cmd::get),
+             "Returns the effective values of configuration parameters.", config::get),
     command!("config|set", -4, [ADMIN, NOSCRIPT, LOADING, STALE], KeySpec::None,
              [ADMIN, SLOW, DANGEROUS], "server",
-             "Sets configuration parameters in-flight.", config_cmd::set,
-             secrets: config_cmd::set_secret_args),
+             "Sets configuration parameters in-flight.", config::set,
+             secrets: config::set_secret_args),
     command!("config|resetstat", 2, [ADMIN, NOSCRIPT, LOADING, STALE], KeySpec::None,
              [ADMIN, SLOW, DANGEROUS], "server", "Resets the server's statistics.",
-             config_cmd::resetstat),
+             config::resetstat),
     command!("config|rewrite", 2, [ADMIN, NOSCRIPT, LOADING, STALE], KeySpec::None,
              [ADMIN, SLOW, DANGEROUS], "server",
-             "Persists the effective configuration to file.", config_cmd::rewrite),
+             "Persists the effective configuration to file.", config::rewrite),
     command!("config|help", 2, [LOADING, STALE], KeySpec::None, [SLOW], "server",
-             "Returns helpful text about the different subcommands.", config_cmd::help),
+             "Returns helpful text about the different subcommands.", config::help),
 ];
 
 /// SLOWLOG's subcommands.

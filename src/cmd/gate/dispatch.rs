@@ -8,9 +8,11 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::spec::{CmdFlags, CommandSpec};
-use super::table::CommandTable;
-use super::{access, multi, CmdError, Ctx};
+use crate::cmd::gate::access_times;
+use crate::cmd::gate::spec::{CmdFlags, CommandSpec};
+use crate::cmd::gate::table::CommandTable;
+use crate::cmd::session::multi;
+use crate::cmd::{CmdError, Ctx};
 use crate::resp::Reply;
 use crate::state::client::Client;
 use crate::state::ServerState;
@@ -60,7 +62,7 @@ fn resolve(argv: &[Bytes]) -> Result<(usize, &'static CommandSpec), Reply> {
 }
 
 /// Runs one command for `client` and returns its reply. Inside MULTI the command is checked
-/// and queued instead (see [`super::multi`]).
+/// and queued instead (see [`crate::cmd::session::multi`]).
 pub fn execute(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
     if argv.is_empty() {
         return Reply::err("ERR empty command");
@@ -212,7 +214,7 @@ fn run(
     }
     if !spec.flags.contains(CmdFlags::NO_TOUCH) {
         for &i in &positions {
-            access::touch(db, &argv[i]);
+            access_times::touch(db, &argv[i]);
         }
     }
     let elapsed_us = start.elapsed().as_micros() as u64;

@@ -6,9 +6,10 @@
 
 use bytes::Bytes;
 
-use super::command_cmd::help_reply;
-use super::spec::{CommandSpec, KeySpec};
-use super::{args, info, CmdError, CmdResult, Ctx};
+use crate::cmd::admin::command::help_reply;
+use crate::cmd::admin::info;
+use crate::cmd::gate::spec::{CommandSpec, KeySpec};
+use crate::cmd::{args, CmdError, CmdResult, Ctx};
 use crate::command;
 use crate::resp::Reply;
 

@@ -8,8 +8,8 @@
 
 use bytes::Bytes;
 
-use super::spec::{CommandSpec, KeySpec};
-use super::{args, CmdError, CmdResult, Ctx};
+use crate::cmd::gate::spec::{CommandSpec, KeySpec};
+use crate::cmd::{args, CmdError, CmdResult, Ctx};
 use crate::command;
 use crate::resp::Reply;
 use crate::storage::types::strings::StringEdit;

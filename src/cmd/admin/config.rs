@@ -10,8 +10,8 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 use parking_lot::Mutex;
 
-use super::command_cmd::help_reply;
-use super::{args, CmdError, CmdResult, Ctx};
+use crate::cmd::admin::command::help_reply;
+use crate::cmd::{args, CmdError, CmdResult, Ctx};
 use crate::resp::Reply;
 
 /// Held while a CONFIG SET computes and installs its new snapshot.

@@ -2,7 +2,7 @@
 //!
 //! Every complete request already in the read buffer is parsed and queued as one batch (split
 //! at `MAX_BATCH` requests); a worker runs it and writes the replies in one write, in order
-//! (see [`super::conn`]). A protocol error answers `-ERR Protocol error: ...` after the replies
+//! (see [`super::request_queue`]). A protocol error answers `-ERR Protocol error: ...` after the replies
 //! of the requests before it and closes this connection only. The task also drains replies the
 //! socket could not take at once, applies back-pressure when too many requests wait, and closes
 //! the connection on QUIT, CLIENT KILL, idle timeout or an oversized query buffer.
@@ -17,7 +17,7 @@ use crossbeam_channel::Sender;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
-use super::conn::{Conn, Work};
+use super::request_queue::{Conn, Work};
 use crate::resp::{ParseLimits, Reply, RequestParser};
 use crate::state::client::Client;
 use crate::state::ServerState;
@@ -133,7 +133,7 @@ pub async fn serve(
     client.close_after_reply();
     // A client blocked in BLPOP and the like leaves no trace (see `park` for the other order).
     server.blocking.unpark(&server.storage.ready, client.id);
-    crate::cmd::multi::discard_state(&server, &client);
+    crate::cmd::session::multi::discard_state(&server, &client);
     conn.discard_pending();
     conn.shutdown();
     server.unregister_client(client.id);

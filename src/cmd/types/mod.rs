@@ -1,0 +1,13 @@
+//! Commands on data, one module per Redis type (strings, bitmaps, hashes, lists, sets, sorted
+//! sets), the type-independent key commands, SORT, and the reply helpers they share.
+
+pub mod bitmaps;
+pub mod hashes;
+pub mod keys;
+pub mod lazy_reply;
+pub mod lists;
+pub mod random_picks;
+pub mod sets;
+pub mod sort;
+pub mod sorted_sets;
+pub mod strings;
