@@ -7,20 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{info_field, wait_until, TestServer};
+use common::{call, info_field, wait_until, TestServer};
 use redis::Connection;
-
-fn q<T: redis::FromRedisValue>(c: &mut Connection, args: &[&str]) -> T {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
 
 /// Runs BGSAVE and waits for it; returns the backup directory.
 fn bgsave(c: &mut Connection) -> PathBuf {
-    let reply: String = q(c, &["BGSAVE"]);
+    let reply: String = call(c, &["BGSAVE"]);
     assert_eq!(reply, "Background saving started");
     wait_until("the background save", || {
         info_field(c, "persistence", "rdb_bgsave_in_progress") == "0"
@@ -41,13 +33,13 @@ fn restore(from: &Path, db_path: &Path) -> std::process::Output {
 
 fn fill(c: &mut Connection, tag: &str) {
     for i in 0..200 {
-        let _: () = q(c, &["SET", &format!("{tag}:s:{i}"), &i.to_string()]);
+        let _: () = call(c, &["SET", &format!("{tag}:s:{i}"), &i.to_string()]);
     }
-    let _: () = q(c, &["HSET", &format!("{tag}:h"), "f1", "v1", "f2", "v2"]);
-    let _: () = q(c, &["RPUSH", &format!("{tag}:l"), "a", "b", "c"]);
-    let _: () = q(c, &["SADD", &format!("{tag}:set"), "x", "y"]);
-    let _: () = q(c, &["ZADD", &format!("{tag}:z"), "1", "m1", "2", "m2"]);
-    let _: () = q(c, &["SET", &format!("{tag}:ttl"), "v", "EX", "1000"]);
+    let _: () = call(c, &["HSET", &format!("{tag}:h"), "f1", "v1", "f2", "v2"]);
+    let _: () = call(c, &["RPUSH", &format!("{tag}:l"), "a", "b", "c"]);
+    let _: () = call(c, &["SADD", &format!("{tag}:set"), "x", "y"]);
+    let _: () = call(c, &["ZADD", &format!("{tag}:z"), "1", "m1", "2", "m2"]);
+    let _: () = call(c, &["SET", &format!("{tag}:ttl"), "v", "EX", "1000"]);
 }
 
 #[test]
@@ -57,8 +49,8 @@ fn bgsave_then_restore_gives_exactly_the_snapshot() {
     let server = TestServer::start_with(&["--dump-path", dump_path, "--dump-prefix", "bk-"]);
     let mut c = server.conn();
     fill(&mut c, "before");
-    let digest: String = q(&mut c, &["DEBUG", "DIGEST"]);
-    let before: i64 = q(&mut c, &["LASTSAVE"]);
+    let digest: String = call(&mut c, &["DEBUG", "DIGEST"]);
+    let before: i64 = call(&mut c, &["LASTSAVE"]);
     let backup = bgsave(&mut c);
     assert!(backup.starts_with(dumps.path()), "{backup:?}");
     let name = backup.file_name().unwrap().to_string_lossy().into_owned();
@@ -71,7 +63,7 @@ fn bgsave_then_restore_gives_exactly_the_snapshot() {
         info.contains("seq: ") && info.contains("replid: "),
         "{info}"
     );
-    let after: i64 = q(&mut c, &["LASTSAVE"]);
+    let after: i64 = call(&mut c, &["LASTSAVE"]);
     assert!(after >= before);
     // Writes after the snapshot are not in it.
     fill(&mut c, "after");
@@ -90,11 +82,11 @@ fn bgsave_then_restore_gives_exactly_the_snapshot() {
 
     let restored = TestServer::start_with(&["--db-path", restored_db.to_str().unwrap()]);
     let mut r = restored.conn();
-    let got: String = q(&mut r, &["DEBUG", "DIGEST"]);
+    let got: String = call(&mut r, &["DEBUG", "DIGEST"]);
     assert_eq!(got, digest);
-    let missing: Option<String> = q(&mut r, &["GET", "after:s:1"]);
+    let missing: Option<String> = call(&mut r, &["GET", "after:s:1"]);
     assert_eq!(missing, None);
-    let ttl: i64 = q(&mut r, &["TTL", "before:ttl"]);
+    let ttl: i64 = call(&mut r, &["TTL", "before:ttl"]);
     assert!(ttl > 900, "{ttl}");
 }
 
@@ -103,8 +95,8 @@ fn save_writes_a_backup_in_the_foreground() {
     let dumps = tempfile::tempdir().unwrap();
     let server = TestServer::start_with(&["--dump-path", dumps.path().to_str().unwrap()]);
     let mut c = server.conn();
-    let _: () = q(&mut c, &["SET", "k", "v"]);
-    let reply: String = q(&mut c, &["SAVE"]);
+    let _: () = call(&mut c, &["SET", "k", "v"]);
+    let reply: String = call(&mut c, &["SAVE"]);
     assert_eq!(reply, "OK");
     let backup = PathBuf::from(info_field(&mut c, "persistence", "backup_path"));
     assert!(backup.join("info").exists(), "{backup:?}");
@@ -141,8 +133,8 @@ fn a_restored_backup_attached_to_its_master_resumes_incrementally() {
         let s_off = info_field(&mut s, "replication", "master_repl_offset");
         m_off == s_off
     });
-    let want: String = q(&mut m, &["DEBUG", "DIGEST"]);
-    let got: String = q(&mut s, &["DEBUG", "DIGEST"]);
+    let want: String = call(&mut m, &["DEBUG", "DIGEST"]);
+    let got: String = call(&mut s, &["DEBUG", "DIGEST"]);
     assert_eq!(got, want);
     assert_eq!(info_field(&mut m, "stats", "sync_full"), "0");
     assert_eq!(info_field(&mut m, "stats", "sync_partial_ok"), "1");
@@ -195,7 +187,7 @@ fn pika_tools_backup_online_in_both_forms_and_offline() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = server.conn();
     fill(&mut c, "x");
-    let digest: String = q(&mut c, &["DEBUG", "DIGEST"]);
+    let digest: String = call(&mut c, &["DEBUG", "DIGEST"]);
 
     // Pika's form, against the running server.
     let legacy = printed_backup(&tools(&["-t", "backup", "-s", conf.to_str().unwrap()]));
@@ -212,8 +204,8 @@ fn pika_tools_backup_online_in_both_forms_and_offline() {
     assert!(moved.starts_with(&out_dir), "{moved:?}");
 
     // Offline: the server is stopped; the tool opens the database itself.
-    let _: () = q(&mut c, &["SET", "late", "1"]);
-    let late_digest: String = q(&mut c, &["DEBUG", "DIGEST"]);
+    let _: () = call(&mut c, &["SET", "late", "1"]);
+    let late_digest: String = call(&mut c, &["DEBUG", "DIGEST"]);
     drop(c);
     server.terminate();
     assert!(server.wait_exit(Duration::from_secs(20)));
@@ -233,7 +225,7 @@ fn pika_tools_backup_online_in_both_forms_and_offline() {
             String::from_utf8_lossy(&out.stderr)
         );
         let restored = TestServer::start_with(&["--db-path", db.to_str().unwrap()]);
-        let got: String = q(&mut restored.conn(), &["DEBUG", "DIGEST"]);
+        let got: String = call(&mut restored.conn(), &["DEBUG", "DIGEST"]);
         assert_eq!(&got, want, "{backup:?}");
     }
 }
@@ -243,15 +235,15 @@ fn export_of_a_backup_loads_into_another_server_with_the_same_digest() {
     let source = TestServer::start();
     let mut c = source.conn();
     fill(&mut c, "e");
-    let _: () = q(&mut c, &["ZADD", "e:zinf", "-inf", "low", "2.5", "mid"]);
-    let _: () = q(&mut c, &["SELECT", "3"]);
-    let _: () = q(&mut c, &["SET", "in-db-3", "v"]);
+    let _: () = call(&mut c, &["ZADD", "e:zinf", "-inf", "low", "2.5", "mid"]);
+    let _: () = call(&mut c, &["SELECT", "3"]);
+    let _: () = call(&mut c, &["SET", "in-db-3", "v"]);
     for i in 0..300 {
         // Larger than one generated command.
-        let _: () = q(&mut c, &["RPUSH", "big", &i.to_string()]);
+        let _: () = call(&mut c, &["RPUSH", "big", &i.to_string()]);
     }
-    let _: () = q(&mut c, &["SELECT", "0"]);
-    let digest: String = q(&mut c, &["DEBUG", "DIGEST"]);
+    let _: () = call(&mut c, &["SELECT", "0"]);
+    let digest: String = call(&mut c, &["DEBUG", "DIGEST"]);
     let backup = bgsave(&mut c);
     let stream = source.dir().join("export.resp");
     let out = Command::new(env!("CARGO_BIN_EXE_pika_tools"))
@@ -275,18 +267,18 @@ fn export_of_a_backup_loads_into_another_server_with_the_same_digest() {
     std::io::Write::write_all(&mut raw, &bytes).unwrap();
     let mut t = target.conn();
     wait_until("the stream to load", || {
-        let n: i64 = q(&mut t, &["DBSIZE"]);
+        let n: i64 = call(&mut t, &["DBSIZE"]);
         let big: i64 = {
-            let _: () = q(&mut t, &["SELECT", "3"]);
-            let n = q(&mut t, &["LLEN", "big"]);
-            let _: () = q(&mut t, &["SELECT", "0"]);
+            let _: () = call(&mut t, &["SELECT", "3"]);
+            let n = call(&mut t, &["LLEN", "big"]);
+            let _: () = call(&mut t, &["SELECT", "0"]);
             n
         };
         n == 206 && big == 300
     });
-    let got: String = q(&mut t, &["DEBUG", "DIGEST"]);
+    let got: String = call(&mut t, &["DEBUG", "DIGEST"]);
     assert_eq!(got, digest);
-    let ttl: i64 = q(&mut t, &["TTL", "e:ttl"]);
+    let ttl: i64 = call(&mut t, &["TTL", "e:ttl"]);
     assert!(ttl > 900, "{ttl}");
 }
 
@@ -301,18 +293,20 @@ fn bgsave_under_write_load_restores_a_prefix_of_the_writes() {
             let mut c = redis::Client::open(url).unwrap().get_connection().unwrap();
             let mut i = 0u64;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let _: () = q(&mut c, &["SET", &format!("k:{i}"), &i.to_string()]);
-                let _: i64 = q(&mut c, &["RPUSH", "log", &i.to_string()]);
+                let _: () = call(&mut c, &["SET", &format!("k:{i}"), &i.to_string()]);
+                let _: i64 = call(&mut c, &["RPUSH", "log", &i.to_string()]);
                 i += 1;
             }
             i
         })
     };
     let mut c = server.conn();
-    wait_until("some writes", || q::<i64>(&mut c, &["LLEN", "log"]) > 200);
+    wait_until("some writes", || {
+        call::<i64>(&mut c, &["LLEN", "log"]) > 200
+    });
     let backup = bgsave(&mut c);
     wait_until("writes after the backup", || {
-        q::<i64>(&mut c, &["LLEN", "log"]) > 400
+        call::<i64>(&mut c, &["LLEN", "log"]) > 400
     });
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let written = writer.join().unwrap();
@@ -322,21 +316,21 @@ fn bgsave_under_write_load_restores_a_prefix_of_the_writes() {
     let restored = TestServer::start_with(&["--db-path", restored_db.to_str().unwrap()]);
     let mut r = restored.conn();
     let recorded = std::fs::read_to_string(backup.join("info")).unwrap();
-    let digest: String = q(&mut r, &["DEBUG", "DIGEST"]);
+    let digest: String = call(&mut r, &["DEBUG", "DIGEST"]);
     assert!(
         recorded.contains(&format!("digest: {digest}")),
         "{recorded}"
     );
     // Writes are applied in order, so a consistent snapshot holds the first n of them: keys
     // k:0..k:n-1 with no gap, and a log of the same writes (or one less, cut between the two).
-    let keys: i64 = q(&mut r, &["DBSIZE"]);
+    let keys: i64 = call(&mut r, &["DBSIZE"]);
     let n = (keys - 1) as u64;
     assert!(n > 0 && n < written, "{n} of {written}");
     for i in 0..n {
-        let v: Option<String> = q(&mut r, &["GET", &format!("k:{i}")]);
+        let v: Option<String> = call(&mut r, &["GET", &format!("k:{i}")]);
         assert_eq!(v, Some(i.to_string()), "k:{i} of {n}");
     }
-    let log: Vec<u64> = q(&mut r, &["LRANGE", "log", "0", "-1"]);
+    let log: Vec<u64> = call(&mut r, &["LRANGE", "log", "0", "-1"]);
     assert!(
         log.len() as u64 == n || log.len() as u64 + 1 == n,
         "{} vs {n}",

@@ -2,8 +2,8 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{answers_ping, cmd, err, free_port, run_pika, TestServer};
@@ -13,73 +13,6 @@ fn config_get(conn: &mut redis::Connection, pattern: &str) -> Vec<(String, Strin
     flat.chunks(2)
         .map(|p| (p[0].clone(), p[1].clone()))
         .collect()
-}
-
-/// A server started from a config file (which must be the first argument).
-struct FileServer {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-    conf: PathBuf,
-}
-
-impl FileServer {
-    /// Starts `pika <conf> --port P --db-path ... --log-path ...` with `conf_text` as the file.
-    fn start(conf_text: &str, extra: &[&str]) -> FileServer {
-        let dir = tempfile::tempdir().unwrap();
-        let conf = dir.path().join("pika.conf");
-        std::fs::write(&conf, conf_text).unwrap();
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_pika"))
-            .arg(&conf)
-            .arg("--port")
-            .arg(port.to_string())
-            .arg("--db-path")
-            .arg(dir.path().join("db"))
-            .arg("--log-path")
-            .arg(dir.path().join("log"))
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut s = FileServer {
-            child,
-            port,
-            _dir: dir,
-            conf,
-        };
-        s.wait_ready();
-        s
-    }
-
-    fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if answers_ping(self.port) {
-                return;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("pika exited early: {status}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("pika did not start");
-    }
-
-    fn conn(&self) -> redis::Connection {
-        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
-            .unwrap()
-            .get_connection()
-            .unwrap()
-    }
-}
-
-impl Drop for FileServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn repo_conf() -> String {
@@ -244,11 +177,11 @@ fn config_rewrite_without_file_fails() {
 #[test]
 fn config_rewrite_keeps_comments_and_updates_values() {
     let original = repo_conf();
-    let s = FileServer::start(&original, &[]);
+    let s = TestServer::start_from_file(&original, &[]);
     let mut c = s.conn();
     let _: () = cmd(&mut c, &["CONFIG", "SET", "slowlog-max-len", "42"]).unwrap();
     let _: () = cmd(&mut c, &["CONFIG", "REWRITE"]).unwrap();
-    let rewritten = std::fs::read_to_string(&s.conf).unwrap();
+    let rewritten = std::fs::read_to_string(s.conf.as_ref().unwrap()).unwrap();
     let comments = |t: &str| -> Vec<String> {
         t.lines()
             .filter(|l| l.trim_start().starts_with('#'))
@@ -274,7 +207,7 @@ fn config_rewrite_keeps_comments_and_updates_values() {
 fn config_file_values_are_loaded() {
     let mut conf = repo_conf();
     conf.push_str("\nmaxclients : 321\n");
-    let s = FileServer::start(&conf, &[]);
+    let s = TestServer::start_from_file(&conf, &[]);
     let mut c = s.conn();
     assert_eq!(config_get(&mut c, "maxclients")[0].1, "321");
 }
@@ -283,8 +216,8 @@ fn config_file_values_are_loaded() {
 
 #[test]
 fn command_line_port_overrides_the_file() {
-    // The file says 9221; FileServer passes --port after it, and the server answers there.
-    let s = FileServer::start(&repo_conf(), &[]);
+    // The file says 9221; the harness passes --port after it, and the server answers there.
+    let s = TestServer::start_from_file(&repo_conf(), &[]);
     let mut c = s.conn();
     assert_eq!(config_get(&mut c, "port")[0].1, s.port.to_string());
 }

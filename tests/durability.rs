@@ -10,57 +10,16 @@ mod common;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use redis::Value;
 
-use common::TestServer;
+use common::{cmd, TestServer};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
-/// A server with `args` (the harness enables DEBUG, which `DEBUG POWER-LOSS` needs).
-fn start(args: &[&str]) -> TestServer {
-    TestServer::start_with(args)
-}
-
-fn slave_of(master: &TestServer, args: &[&str]) -> TestServer {
-    let addr = format!("127.0.0.1:{}", master.port);
-    let mut all = vec!["--slaveof", addr.as_str()];
-    all.extend_from_slice(args);
-    start(&all)
-}
-
-fn query(c: &mut redis::Connection, args: &[&str]) -> redis::RedisResult<Value> {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query(c)
-}
-
-/// Runs a command on a fresh connection, retrying while the server is away (a slave restarts
-/// its storage to install a full sync).
-fn q<T: redis::FromRedisValue>(s: &TestServer, args: &[&str]) -> T {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let result = redis::Client::open(s.url())
-            .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(5)))
-            .and_then(|mut c| query(&mut c, args));
-        match result {
-            Ok(v) => return redis::from_redis_value(v).unwrap_or_else(|e| panic!("{args:?}: {e}")),
-            Err(e)
-                if (e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal())
-                    && Instant::now() < deadline =>
-            {
-                thread::sleep(Duration::from_millis(20));
-            }
-            Err(e) => panic!("{args:?} on {}: {e}", s.port),
-        }
-    }
-}
-
 fn info(s: &TestServer, section: &str) -> HashMap<String, String> {
-    let text: String = q(s, &["INFO", section]);
+    let text: String = s.q(&["INFO", section]);
     text.lines()
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.to_string(), v.trim().to_string()))
@@ -76,13 +35,13 @@ fn info_u64(s: &TestServer, section: &str, field: &str) -> u64 {
 }
 
 fn digest(s: &TestServer) -> String {
-    q(s, &["DEBUG", "DIGEST"])
+    s.q(&["DEBUG", "DIGEST"])
 }
 
 /// Cuts the power of `s` (see the module doc) and starts it again on the same data.
 fn power_loss_and_restart(s: &mut TestServer) {
     let mut c = s.conn();
-    let reply = query(&mut c, &["DEBUG", "POWER-LOSS"]);
+    let reply = cmd::<Value>(&mut c, &["DEBUG", "POWER-LOSS"]);
     assert!(reply.is_err(), "DEBUG POWER-LOSS answered {reply:?}");
     assert!(s.wait_exit(DEADLINE), "the server did not exit");
     s.restart();
@@ -238,23 +197,23 @@ fn wait_for_acks(acked: &Mutex<Vec<Acked>>, n: u64) {
 
 #[test]
 fn binlog_fsync_is_a_runtime_setting_with_appendfsync_as_its_alias() {
-    let s = start(&[]);
-    let get = |name: &str| -> Vec<String> { q(&s, &["CONFIG", "GET", name]) };
+    let s = TestServer::start_with(&[]);
+    let get = |name: &str| -> Vec<String> { s.q(&["CONFIG", "GET", name]) };
     assert_eq!(get("binlog-fsync"), ["binlog-fsync", "everysec"]);
     assert_eq!(get("appendfsync"), ["binlog-fsync", "everysec"]);
-    let _: () = q(&s, &["CONFIG", "SET", "appendfsync", "always"]);
+    let _: () = s.q(&["CONFIG", "SET", "appendfsync", "always"]);
     assert_eq!(get("binlog-fsync"), ["binlog-fsync", "always"]);
     assert_eq!(info(&s, "persistence")["binlog_fsync"], "always");
-    let _: () = q(&s, &["CONFIG", "SET", "binlog-fsync", "no"]);
+    let _: () = s.q(&["CONFIG", "SET", "binlog-fsync", "no"]);
     assert_eq!(get("appendfsync"), ["binlog-fsync", "no"]);
     let mut c = s.conn();
-    let e = query(&mut c, &["CONFIG", "SET", "binlog-fsync", "sometimes"]).unwrap_err();
+    let e = cmd::<Value>(&mut c, &["CONFIG", "SET", "binlog-fsync", "sometimes"]).unwrap_err();
     assert!(e.to_string().contains("must be one of"), "{e}");
 }
 
 #[test]
 fn always_fsyncs_before_the_reply() {
-    let s = start(&["--binlog-fsync", "always"]);
+    let s = TestServer::start_with(&["--binlog-fsync", "always"]);
     let before = info_u64(&s, "persistence", "binlog_fsyncs");
     let mut c = s.conn();
     for i in 0..20 {
@@ -271,7 +230,7 @@ fn always_fsyncs_before_the_reply() {
 
 #[test]
 fn acknowledged_writes_survive_a_power_loss_with_always() {
-    let mut s = start(&["--binlog-fsync", "always"]);
+    let mut s = TestServer::start_with(&["--binlog-fsync", "always"]);
     let (writers, acked) = spawn_writers(&s, 16);
     wait_for_acks(&acked, 3000);
     power_loss_and_restart(&mut s);
@@ -286,24 +245,24 @@ fn acknowledged_writes_survive_a_power_loss_with_always() {
 
 #[test]
 fn always_set_at_run_time_protects_the_next_writes() {
-    let mut s = start(&["--binlog-fsync", "no"]);
-    let _: () = q(&s, &["CONFIG", "SET", "binlog-fsync", "always"]);
+    let mut s = TestServer::start_with(&["--binlog-fsync", "no"]);
+    let _: () = s.q(&["CONFIG", "SET", "binlog-fsync", "always"]);
     populate(&s, "k", 100);
     power_loss_and_restart(&mut s);
-    assert_eq!(q::<i64>(&s, &["DBSIZE"]), 100);
+    assert_eq!(s.q::<i64>(&["DBSIZE"]), 100);
 }
 
 #[test]
 fn a_power_loss_with_no_loses_the_writes_the_disk_did_not_get() {
-    let mut s = start(&["--binlog-fsync", "no"]);
+    let mut s = TestServer::start_with(&["--binlog-fsync", "no"]);
     populate(&s, "k", 100);
     power_loss_and_restart(&mut s);
-    assert_eq!(q::<i64>(&s, &["DBSIZE"]), 0);
+    assert_eq!(s.q::<i64>(&["DBSIZE"]), 0);
 }
 
 #[test]
 fn everysec_makes_writes_durable_within_a_second_or_so() {
-    let mut s = start(&[]);
+    let mut s = TestServer::start_with(&[]);
     let before = info_u64(&s, "persistence", "binlog_fsyncs");
     populate(&s, "k", 100);
     let offset = info_u64(&s, "replication", "binlog_offset");
@@ -317,13 +276,13 @@ fn everysec_makes_writes_durable_within_a_second_or_so() {
     });
     assert!(info_u64(&s, "persistence", "binlog_fsyncs") > before);
     power_loss_and_restart(&mut s);
-    assert_eq!(q::<i64>(&s, &["DBSIZE"]), 100);
+    assert_eq!(s.q::<i64>(&["DBSIZE"]), 100);
 }
 
 #[test]
 fn writes_acknowledged_by_a_master_with_always_survive_its_power_loss_on_the_slave_too() {
-    let mut master = start(&["--binlog-fsync", "always"]);
-    let slave = slave_of(&master, &[]);
+    let mut master = TestServer::start_with(&["--binlog-fsync", "always"]);
+    let slave = TestServer::slave_of(&master, &[]);
     let (writers, acked) = spawn_writers(&master, 16);
     wait_for_acks(&acked, 3000);
     power_loss_and_restart(&mut master);
@@ -339,7 +298,7 @@ fn writes_acknowledged_by_a_master_with_always_survive_its_power_loss_on_the_sla
 
 #[test]
 fn a_crash_starts_a_new_replication_id_and_a_clean_stop_does_not() {
-    let mut s = start(&[]);
+    let mut s = TestServer::start_with(&[]);
     let id = |s: &TestServer| info(s, "replication")["master_replid"].clone();
     populate(&s, "k", 10);
     let first = id(&s);
@@ -359,27 +318,27 @@ fn a_crash_starts_a_new_replication_id_and_a_clean_stop_does_not() {
 /// it has: it makes a full sync and ends up with exactly the master's data.
 #[test]
 fn a_slave_ahead_of_a_master_that_lost_its_binlog_tail_makes_a_full_sync() {
-    let mut master = start(&["--binlog-fsync", "always"]);
-    let mut slave = slave_of(&master, &[]);
+    let mut master = TestServer::start_with(&["--binlog-fsync", "always"]);
+    let mut slave = TestServer::slave_of(&master, &[]);
     populate(&master, "kept", 100);
     wait_in_sync(&master, &slave);
-    let _: () = q(&master, &["CONFIG", "SET", "binlog-fsync", "no"]);
+    let _: () = master.q(&["CONFIG", "SET", "binlog-fsync", "no"]);
     populate(&master, "lost", 200);
     wait_in_sync(&master, &slave);
     let slave_position = info_u64(&slave, "replication", "master_repl_offset");
     slave.terminate();
 
     power_loss_and_restart(&mut master);
-    assert_eq!(q::<Option<String>>(&master, &["GET", "lost:0"]), None);
-    assert_eq!(q::<i64>(&master, &["DBSIZE"]), 100);
+    assert_eq!(master.q::<Option<String>>(&["GET", "lost:0"]), None);
+    assert_eq!(master.q::<i64>(&["DBSIZE"]), 100);
     populate(&master, "other", 300);
     assert!(info_u64(&master, "replication", "binlog_offset") > slave_position);
     let full_before = info_u64(&master, "stats", "sync_full");
 
     slave.restart();
     wait_in_sync(&master, &slave);
-    assert_eq!(q::<Option<String>>(&slave, &["GET", "lost:0"]), None);
-    assert_eq!(q::<i64>(&slave, &["DBSIZE"]), 400);
+    assert_eq!(slave.q::<Option<String>>(&["GET", "lost:0"]), None);
+    assert_eq!(slave.q::<i64>(&["DBSIZE"]), 400);
     assert_eq!(info_u64(&master, "stats", "sync_full"), full_before + 1);
 }
 
@@ -387,8 +346,8 @@ fn a_slave_ahead_of_a_master_that_lost_its_binlog_tail_makes_a_full_sync() {
 /// it resumes incrementally under the master's new replication id.
 #[test]
 fn a_slave_behind_what_a_crashed_master_kept_resumes_incrementally() {
-    let mut master = start(&["--binlog-fsync", "always"]);
-    let mut slave = slave_of(&master, &[]);
+    let mut master = TestServer::start_with(&["--binlog-fsync", "always"]);
+    let mut slave = TestServer::slave_of(&master, &[]);
     populate(&master, "a", 100);
     wait_in_sync(&master, &slave);
     slave.terminate();
@@ -400,7 +359,7 @@ fn a_slave_behind_what_a_crashed_master_kept_resumes_incrementally() {
     let full_before = info_u64(&master, "stats", "sync_full");
     slave.restart();
     wait_in_sync(&master, &slave);
-    assert_eq!(q::<i64>(&slave, &["DBSIZE"]), 300);
+    assert_eq!(slave.q::<i64>(&["DBSIZE"]), 300);
     assert_eq!(info_u64(&master, "stats", "sync_full"), full_before);
     assert!(info_u64(&master, "stats", "sync_partial_ok") >= 1);
     // It follows the new history from now on, across a restart too.

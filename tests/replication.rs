@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use redis::Value;
 
-use common::{error_text, TestServer};
+use common::{call, cmd, error_text, is_transport, TestServer};
 
 /// How long any replication condition may take to become true.
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -83,7 +83,7 @@ impl Node {
         let deadline = Instant::now() + DEADLINE;
         loop {
             let mut c = self.conn();
-            match query(&mut c, args) {
+            match cmd::<Value>(&mut c, args) {
                 Err(e) if is_transport(&e) && Instant::now() < deadline => {
                     thread::sleep(Duration::from_millis(20));
                 }
@@ -142,18 +142,6 @@ impl Node {
         self.info_field("replication", "master_link_status")
             .is_some_and(|s| s == "up")
     }
-}
-
-fn query(c: &mut redis::Connection, args: &[&str]) -> redis::RedisResult<Value> {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query(c)
-}
-
-fn is_transport(e: &redis::RedisError) -> bool {
-    e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() || e.is_timeout()
 }
 
 /// Polls `cond` until it holds; panics with `what` (and the last `state` seen) at the deadline.
@@ -311,7 +299,7 @@ fn every_data_type_reaches_the_slave() {
     wait_link_up(&slave);
     let mut m = master.conn();
     let run = |c: &mut redis::Connection, args: &[&str]| {
-        query(c, args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        call::<Value>(c, args);
     };
     run(&mut m, &["SET", "flushed", "x"]);
     run(&mut m, &["SELECT", "7"]);
@@ -749,7 +737,7 @@ fn slave_follows_a_restarted_master() {
 
     // A clean SHUTDOWN, then the same port and data directory.
     // The reply is the connection closing; SHUTDOWN is not retried.
-    let _ = query(&mut master.conn(), &["SHUTDOWN"]);
+    let _ = cmd::<Value>(&mut master.conn(), &["SHUTDOWN"]);
     assert!(
         master.server.wait_exit(DEADLINE),
         "master did not exit after SHUTDOWN"

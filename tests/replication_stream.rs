@@ -16,35 +16,8 @@ use prost::Message;
 
 use common::{info_field, wait_until, TestServer};
 
-/// Runs a command on a fresh connection, retrying while the server is away (a slave restarts
-/// its storage to install a full sync).
-fn q<T: redis::FromRedisValue>(s: &TestServer, args: &[&str]) -> T {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let result = redis::Client::open(s.url())
-            .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(5)))
-            .and_then(|mut c| {
-                let mut cmd = redis::cmd(args[0]);
-                for a in &args[1..] {
-                    cmd.arg(*a);
-                }
-                cmd.query(&mut c)
-            });
-        match result {
-            Ok(v) => return v,
-            Err(e)
-                if (e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal())
-                    && std::time::Instant::now() < deadline =>
-            {
-                thread::sleep(Duration::from_millis(20));
-            }
-            Err(e) => panic!("{args:?} on {}: {e}", s.port),
-        }
-    }
-}
-
 fn info_str(s: &TestServer, section: &str, field: &str) -> String {
-    let text: String = q(s, &["INFO", section]);
+    let text: String = s.q(&["INFO", section]);
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{field}:")))
         .unwrap_or_else(|| panic!("no {field} in INFO {section}"))
@@ -73,7 +46,7 @@ fn noise(n: usize) -> Vec<u8> {
 fn wait_in_sync(master: &TestServer, slave: &TestServer) {
     wait_until("the slave to catch up", || {
         let up = info_str(slave, "replication", "master_link_status") == "up";
-        let digest = |s: &TestServer| -> String { q(s, &["DEBUG", "DIGEST"]) };
+        let digest = |s: &TestServer| -> String { s.q(&["DEBUG", "DIGEST"]) };
         up && info_u64(slave, "replication", "master_repl_offset")
             == info_u64(master, "replication", "binlog_offset")
             && digest(master) == digest(slave)
@@ -169,7 +142,7 @@ fn replicate_with(compression: &str) -> (TestServer, TestServer) {
         .query(&mut c)
         .unwrap();
     wait_in_sync(&master, &slave);
-    let got: Vec<u8> = q(&slave, &["GET", "big"]);
+    let got: Vec<u8> = slave.q(&["GET", "big"]);
     assert!(got == big, "the big value arrived changed");
     (master, slave)
 }
@@ -258,7 +231,7 @@ fn a_slave_that_cannot_apply_what_it_received_asks_for_a_full_sync_once() {
             }
         }
     });
-    let _: () = q(&slave, &["SLAVEOF", "127.0.0.1", &port.to_string()]);
+    let _: () = slave.q(&["SLAVEOF", "127.0.0.1", &port.to_string()]);
     wait_until("three sync requests", || {
         requests.lock().unwrap().len() >= 3
     });

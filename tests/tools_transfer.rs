@@ -6,16 +6,8 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use common::{RedisServer, TestServer};
+use common::{call, RedisServer, TestServer};
 use redis::Connection;
-
-fn q<T: redis::FromRedisValue>(c: &mut Connection, args: &[&str]) -> T {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
 
 fn tools(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pika_tools"))
@@ -33,7 +25,7 @@ fn text(out: &Output) -> String {
 }
 
 fn digest(c: &mut Connection) -> String {
-    q(c, &["DEBUG", "DIGEST"])
+    call(c, &["DEBUG", "DIGEST"])
 }
 
 fn addr(port: u16) -> String {
@@ -62,18 +54,18 @@ fn fill(c: &mut Connection) {
         &["SELECT", "0"],
     ];
     for args in commands {
-        let _: redis::Value = q(c, args);
+        let _: redis::Value = call(c, args);
     }
     for i in 0..300 {
         let v = format!("e{i}");
-        let _: i64 = q(c, &["RPUSH", "biglist", &v]);
-        let _: i64 = q(c, &["HSET", "bighash", &v, &i.to_string()]);
-        let _: i64 = q(c, &["ZADD", "bigz", &(i as f64 / 3.0).to_string(), &v]);
+        let _: i64 = call(c, &["RPUSH", "biglist", &v]);
+        let _: i64 = call(c, &["HSET", "bighash", &v, &i.to_string()]);
+        let _: i64 = call(c, &["ZADD", "bigz", &(i as f64 / 3.0).to_string(), &v]);
     }
 }
 
 fn pttl(c: &mut Connection, key: &str) -> i64 {
-    q(c, &["PTTL", key])
+    call(c, &["PTTL", key])
 }
 
 #[test]
@@ -172,10 +164,10 @@ fn import_of_an_rdb_file_recreates_its_keys_with_the_digest_it_reports() {
         common::get(&mut c, "str:int32").as_deref(),
         Some("1234567890")
     );
-    let llen: i64 = q(&mut c, &["LLEN", "list:big"]);
+    let llen: i64 = call(&mut c, &["LLEN", "list:big"]);
     assert_eq!(llen, 2000);
     assert!(pttl(&mut c, "hash:small") > 0);
-    let _: () = q(&mut c, &["SELECT", "3"]);
+    let _: () = call(&mut c, &["SELECT", "3"]);
     assert_eq!(
         common::get(&mut c, "db3:str").as_deref(),
         Some("in db three")
@@ -197,11 +189,11 @@ fn check_reports_each_difference_and_agrees_on_equal_data() {
         text(&out)
     );
 
-    let _: () = q(&mut cb, &["SET", "s", "other"]);
-    let _: i64 = q(&mut cb, &["DEL", "l"]);
-    let _: () = q(&mut cb, &["SET", "extra", "1"]);
-    let _: i64 = q(&mut cb, &["PERSIST", "h"]);
-    let _: i64 = q(&mut cb, &["SREM", "si", "300"]);
+    let _: () = call(&mut cb, &["SET", "s", "other"]);
+    let _: i64 = call(&mut cb, &["DEL", "l"]);
+    let _: () = call(&mut cb, &["SET", "extra", "1"]);
+    let _: i64 = call(&mut cb, &["PERSIST", "h"]);
+    let _: i64 = call(&mut cb, &["SREM", "si", "300"]);
     let out = tools(&["check", &addr(a.port), &addr(b.port)]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let t = text(&out);
@@ -222,8 +214,8 @@ fn check_compares_a_backup_with_its_server() {
     let s = TestServer::start();
     let mut c = s.conn();
     fill(&mut c);
-    let _: String = q(&mut c, &["SAVE"]);
-    let info: String = q(&mut c, &["INFO", "persistence"]);
+    let _: String = call(&mut c, &["SAVE"]);
+    let info: String = call(&mut c, &["INFO", "persistence"]);
     let backup = info
         .lines()
         .find_map(|l| l.strip_prefix("backup_path:"))
@@ -237,7 +229,7 @@ fn check_compares_a_backup_with_its_server() {
     );
     let out = tools(&["check", &backup, &addr(s.port)]);
     assert!(out.status.success(), "{}", text(&out));
-    let _: () = q(&mut c, &["SET", "after", "x"]);
+    let _: () = call(&mut c, &["SET", "after", "x"]);
     let out = tools(&["check", &backup, &addr(s.port)]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -280,7 +272,7 @@ fn export_piped_into_redis_and_its_rdb_imported_back_keep_the_digest() {
     assert_eq!(digest(&mut r), want);
 
     // redis-server's own RDB file back into a fresh pika-rs server.
-    let _: String = q(&mut r, &["SAVE"]);
+    let _: String = call(&mut r, &["SAVE"]);
     let rdb = redis.dir.path().join("dump.rdb");
     let target = TestServer::start();
     let out = tools(&["import", rdb.to_str().unwrap(), "--to", &addr(target.port)]);

@@ -22,6 +22,8 @@ pub struct TestServer {
     open_files_limit: Option<u64>,
     /// Whether the harness adds `--enable-debug-command yes` (see [`TestServer::start_plain`]).
     debug_enabled: bool,
+    /// The config file given as the first argument (see [`TestServer::start_from_file`]).
+    pub conf: Option<PathBuf>,
 }
 
 /// Picks a port nobody listens on right now.
@@ -60,6 +62,33 @@ impl TestServer {
         TestServer::launched(args, false, None)
     }
 
+    /// Starts a slave of `master` (`--slaveof`), with extra arguments.
+    pub fn slave_of(master: &TestServer, args: &[&str]) -> TestServer {
+        let addr = format!("127.0.0.1:{}", master.port);
+        let mut all = vec!["--slaveof", addr.as_str()];
+        all.extend_from_slice(args);
+        TestServer::start_with(&all)
+    }
+
+    /// Starts `pika <conf> --port P --db-path ... --log-path ... <extra>` with `conf_text` as
+    /// the config file (what `CONFIG REWRITE` writes back to), DEBUG left as the file says.
+    pub fn start_from_file(conf_text: &str, extra: &[&str]) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let conf = dir.path().join("pika.conf");
+        std::fs::write(&conf, conf_text).expect("write config");
+        let mut s = TestServer {
+            child: None,
+            port: free_port(),
+            dir,
+            args: extra.iter().map(|a| a.to_string()).collect(),
+            open_files_limit: None,
+            debug_enabled: false,
+            conf: Some(conf),
+        };
+        s.launch();
+        s
+    }
+
     /// Starts a server whose open-files limit, soft and hard, is `limit` (as `ulimit -n`).
     pub fn start_with_open_files_limit(limit: u64, args: &[&str]) -> TestServer {
         TestServer::launched(args, true, Some(limit))
@@ -74,6 +103,7 @@ impl TestServer {
             args: args.iter().map(|a| a.to_string()).collect(),
             open_files_limit,
             debug_enabled,
+            conf: None,
         };
         s.launch();
         s
@@ -90,6 +120,9 @@ impl TestServer {
 
     fn launch(&mut self) {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_pika"));
+        if let Some(conf) = &self.conf {
+            cmd.arg(conf);
+        }
         cmd.arg("--port")
             .arg(self.port.to_string())
             .arg("--db-path")
@@ -165,6 +198,32 @@ impl TestServer {
         conn.set_read_timeout(Some(Duration::from_secs(30)))
             .expect("timeout");
         conn
+    }
+
+    /// Runs one command on a fresh connection; failures of the link (a slave restarting its
+    /// storage to install a full sync, a server coming back) are retried for 30 s, the
+    /// server's error replies are returned.
+    pub fn try_q(&self, args: &[&str]) -> redis::RedisResult<redis::Value> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let result = redis::Client::open(self.url())
+                .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(5)))
+                .and_then(|mut c| cmd(&mut c, args));
+            match result {
+                Err(e) if is_transport(&e) && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Like [`TestServer::try_q`] for a command that must succeed; converts its reply.
+    pub fn q<T: redis::FromRedisValue>(&self, args: &[&str]) -> T {
+        let v = self
+            .try_q(args)
+            .unwrap_or_else(|e| panic!("{args:?} on {}: {e}", self.port));
+        redis::from_redis_value(v).unwrap_or_else(|e| panic!("{args:?}: {e}"))
     }
 
     /// A raw TCP connection, for protocol-level tests.
@@ -321,6 +380,16 @@ pub fn cmd<T: redis::FromRedisValue>(
         c.arg(*a);
     }
     c.query(conn)
+}
+
+/// Runs a command that must succeed and converts its reply.
+pub fn call<T: redis::FromRedisValue>(conn: &mut redis::Connection, args: &[&str]) -> T {
+    cmd(conn, args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+/// True for a failure of the link (refused, dropped, timed out) rather than of the command.
+pub fn is_transport(e: &redis::RedisError) -> bool {
+    e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() || e.is_timeout()
 }
 
 /// Runs a command that must fail and returns the full error text as the server sent it
