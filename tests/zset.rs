@@ -4,6 +4,7 @@
 mod common;
 
 use common::{cmd, err, expect_raw, int, server_with_hash, TestServer, WRONGTYPE};
+use pika::storage::types::Writer;
 use redis::Value;
 
 const SYNTAX: &str = "ERR syntax error";
@@ -918,7 +919,9 @@ fn encoding_flag_follows_listpack_limits() {
     let mut s = s;
     let flags = common::with_storage(&mut s, |st| {
         ["small", "long", "big"].map(|k| {
-            st.zset(0, k.as_bytes())
+            st.at(0, Writer::INTERNAL)
+                .zset()
+                .get(k.as_bytes())
                 .unwrap()
                 .map(|z| z.is_large())
                 .unwrap()

@@ -202,6 +202,7 @@ mod tests {
     use crate::storage::engine::EngineOptions;
     use crate::storage::types::list::End;
     use crate::storage::types::zset::{ScoreRange, ZRangeQuery, ZaddFlags};
+    use crate::storage::types::Writer;
     use crate::storage::Storage;
 
     fn open(dir: &std::path::Path) -> Storage {
@@ -278,7 +279,8 @@ mod tests {
             .enumerate()
             .map(|(i, m)| (i as f64, m.as_bytes()))
             .collect();
-        s.zadd(0, b"z", &pairs, ZaddFlags::default()).unwrap();
+        let zsets = s.at(0, Writer::INTERNAL).zset();
+        zsets.add(b"z", &pairs, ZaddFlags::default()).unwrap();
         let range = ScoreRange {
             min: 10.0,
             min_ex: true,
@@ -286,7 +288,7 @@ mod tests {
             max_ex: false,
         };
         let query = ZRangeQuery::Score(range, 5, -1);
-        let ReadRange::Lazy(items) = s.zrange_reply(0, b"z", &query, false).unwrap() else {
+        let ReadRange::Lazy(items) = zsets.range(b"z", &query, false).unwrap() else {
             panic!("a big score range is read lazily");
         };
         assert_eq!(items.len(), BIG as u64 - 16);

@@ -13,7 +13,7 @@ use crate::cmd::types::random_picks;
 use crate::cmd::{args, CmdError, CmdResult, Ctx};
 use crate::command;
 use crate::resp::Reply;
-use crate::storage::types::set::SetAlgebra;
+use crate::storage::types::algebra::SetAlgebra;
 use crate::util::number::parse_i64;
 
 /// Commands of this group.
@@ -73,32 +73,28 @@ fn members_reply(members: Vec<Vec<u8>>) -> Vec<Reply> {
 
 fn sadd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let members = args::key_slices(&argv[2..]);
-    let added = ctx.storage().sadd(ctx.db(), &argv[1], &members)?;
+    let added = ctx.set().add(&argv[1], &members)?;
     Ok(Reply::Integer(added as i64))
 }
 
 fn srem(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let members = args::key_slices(&argv[2..]);
-    let removed = ctx.storage().srem(ctx.db(), &argv[1], &members)?;
+    let removed = ctx.set().remove(&argv[1], &members)?;
     Ok(Reply::Integer(removed as i64))
 }
 
 fn scard(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    Ok(Reply::Integer(
-        ctx.storage().scard(ctx.db(), &argv[1])? as i64
-    ))
+    Ok(Reply::Integer(ctx.set().len(&argv[1])? as i64))
 }
 
 fn sismember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let found = ctx
-        .storage()
-        .smismember(ctx.db(), &argv[1], &[argv[2].as_ref()])?;
+    let found = ctx.set().contains_many(&argv[1], &[argv[2].as_ref()])?;
     Ok(Reply::Integer(i64::from(found[0])))
 }
 
 fn smismember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let members = args::key_slices(&argv[2..]);
-    let found = ctx.storage().smismember(ctx.db(), &argv[1], &members)?;
+    let found = ctx.set().contains_many(&argv[1], &members)?;
     Ok(Reply::Array(
         found
             .into_iter()
@@ -108,16 +104,13 @@ fn smismember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 fn smembers(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let members = ctx.storage().smembers(ctx.db(), &argv[1])?;
+    let members = ctx.set().members(&argv[1])?;
     Ok(lazy_reply::bulks(members, Shape::Set))
 }
 
 fn srandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     match argv.len() {
-        2 => Ok(ctx
-            .storage()
-            .srandmember(ctx.db(), &argv[1])?
-            .map_or(Reply::Null, Reply::bulk)),
+        2 => Ok(ctx.set().random(&argv[1])?.map_or(Reply::Null, Reply::bulk)),
         3 => {
             let n = args::int(&argv[2])?;
             if n == i64::MIN {
@@ -129,17 +122,13 @@ fn srandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             }
             let count = n.unsigned_abs();
             if n >= 0 {
-                let picked = ctx
-                    .storage()
-                    .srandmember_distinct(ctx.db(), &argv[1], count)?;
+                let picked = ctx.set().random_distinct(&argv[1], count)?;
                 return Ok(Reply::Array(members_reply(picked)));
             }
             // Repeating picks are drawn from a bounded pool while the reply is written.
-            let pool = ctx.storage().srandmember_distinct(
-                ctx.db(),
-                &argv[1],
-                count.min(random_picks::POOL_MAX),
-            )?;
+            let pool = ctx
+                .set()
+                .random_distinct(&argv[1], count.min(random_picks::POOL_MAX))?;
             let pool = pool.into_iter().map(|m| vec![Reply::bulk(m)]).collect();
             Ok(random_picks::reply(pool, count))
         }
@@ -158,13 +147,10 @@ fn positive(arg: &[u8], msg: &str) -> Result<u64, CmdError> {
 
 fn spop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     match argv.len() {
-        2 => Ok(ctx
-            .storage()
-            .spop(ctx.db(), &argv[1])?
-            .map_or(Reply::Null, Reply::bulk)),
+        2 => Ok(ctx.set().pop(&argv[1])?.map_or(Reply::Null, Reply::bulk)),
         3 => {
             let count = positive(&argv[2], "value is out of range, must be positive")?;
-            let popped = ctx.storage().spop_count(ctx.db(), &argv[1], count)?;
+            let popped = ctx.set().pop_many(&argv[1], count)?;
             Ok(Reply::Set(members_reply(popped)))
         }
         _ => Err(CmdError::Syntax),
@@ -172,23 +158,19 @@ fn spop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 fn smove(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let moved = ctx
-        .storage()
-        .smove(ctx.db(), &argv[1], &argv[2], &argv[3])?;
+    let moved = ctx.set().move_to(&argv[1], &argv[2], &argv[3])?;
     Ok(Reply::Integer(i64::from(moved)))
 }
 
 fn algebra(ctx: &mut Ctx<'_>, op: SetAlgebra, keys: &[Bytes]) -> CmdResult {
     let keys = args::key_slices(keys);
-    let members = ctx.storage().set_algebra(ctx.db(), op, &keys)?;
+    let members = ctx.set().combine(op, &keys)?;
     Ok(Reply::Set(members_reply(members)))
 }
 
 fn algebra_store(ctx: &mut Ctx<'_>, op: SetAlgebra, argv: &[Bytes]) -> CmdResult {
     let keys = args::key_slices(&argv[2..]);
-    let n = ctx
-        .storage()
-        .set_algebra_store(ctx.db(), op, &argv[1], &keys)?;
+    let n = ctx.set().store(op, &argv[1], &keys)?;
     Ok(Reply::Integer(n as i64))
 }
 
@@ -237,7 +219,7 @@ fn sintercard(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         }
     }
     let keys = args::key_slices(&argv[2..keys_end]);
-    let n = ctx.storage().sintercard(ctx.db(), &keys, limit)?;
+    let n = ctx.set().intersection_len(&keys, limit)?;
     Ok(Reply::Integer(n as i64))
 }
 
@@ -250,17 +232,11 @@ fn sscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         ])
     };
     // A missing key answers an empty scan before the options are looked at, as in Redis.
-    if ctx
-        .storage()
-        .read_collection(ctx.db(), &argv[1], crate::storage::DataType::Set)?
-        .is_none()
-    {
+    if ctx.set().get(&argv[1])?.is_none() {
         return Ok(empty());
     }
     let (count, pattern) = args::scan_options(&argv[3..])?;
-    let (next, found) = ctx
-        .storage()
-        .sscan(ctx.db(), &argv[1], cursor, count, pattern)?;
+    let (next, found) = ctx.set().scan(&argv[1], cursor, count, pattern)?;
     Ok(Reply::Array(vec![
         Reply::bulk(next.to_string()),
         Reply::Array(members_reply(found)),

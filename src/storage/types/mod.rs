@@ -6,6 +6,7 @@
 //! operations of one type, named alike across types (`get`, `set`/`add`, `remove`, `len`,
 //! `range`, `pop`, `scan`, `random`, ...), so `storage.at(db, writer).hash().set(key, pairs)`.
 
+pub mod algebra;
 pub mod hash;
 pub mod keyspace;
 pub mod list;

@@ -6,33 +6,24 @@
 //!
 //! Random members: a set of up to [`WALK_PICK_MAX`] members is walked to a uniformly chosen
 //! position; a larger one is probed with a few seeks that descend its sub-key trie along
-//! random bytes, so no command scans a huge set to pick one member. Picks of several distinct members use reservoir sampling over one cursor walk.
-//! Set algebra streams: intersections and differences walk one set and point-check the others
-//! in batches, unions merge the sorted member cursors.
+//! random bytes, so no command scans a huge set to pick one member. Picks of several distinct
+//! members use reservoir sampling over one cursor walk.
+//!
+//! The set algebra (SINTER, SUNION, SDIFF and their STORE forms) is in
+//! [`algebra`](super::algebra), next to the sorted-set algebra.
 
 use rand::Rng;
 
+use super::Sets;
 use crate::storage::codec::{flags, Cf, DataType};
 use crate::storage::collection::{elements_in, Collection, EncodingLimits};
 use crate::storage::engine::ReadView;
 use crate::storage::lazy::{LazyItems, ReadRange, Step, Walk, DIRECT_ITEMS_MAX};
-use crate::storage::write::WriteTxn;
 use crate::storage::{Storage, StorageError};
 use crate::util::number::parse_i64;
 
 /// Sets up to this size pick a random member by walking to a uniformly chosen position.
 pub const WALK_PICK_MAX: u64 = 1000;
-
-/// Candidates point-checked per multi-get in intersections and differences.
-const CHECK_BATCH: usize = 256;
-
-/// The set operations of SINTER, SUNION and SDIFF (and their STORE forms).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SetAlgebra {
-    Inter,
-    Union,
-    Diff,
-}
 
 /// True when Redis would keep `member` in an intset.
 fn intset_member(member: &[u8]) -> bool {
@@ -81,14 +72,17 @@ impl Storage {
             c.mark_large();
         }
     }
+}
 
-    fn read_set(&self, db: usize, key: &[u8]) -> Result<Option<Collection>, StorageError> {
-        self.read_collection(db, key, DataType::Set)
+impl Sets<'_> {
+    /// The live set at `key` for reading; `None` when absent (SSCAN checks it before its options).
+    pub fn get(&self, key: &[u8]) -> Result<Option<Collection>, StorageError> {
+        self.read_collection(self.db, key, DataType::Set)
     }
 
     /// SADD: the number of members that were not there yet.
-    pub fn sadd(&self, db: usize, key: &[u8], members: &[&[u8]]) -> Result<u64, StorageError> {
-        let mut c = self.write_collection(db, key, DataType::Set)?;
+    pub fn add(&self, key: &[u8], members: &[&[u8]]) -> Result<u64, StorageError> {
+        let mut c = self.write_collection(self.db, key, DataType::Set)?;
         let members = distinct(members);
         let present = if c.existed {
             self.element_multi_get(Cf::Set, &c, &members)?
@@ -114,8 +108,8 @@ impl Storage {
     }
 
     /// SREM: the number of members removed.
-    pub fn srem(&self, db: usize, key: &[u8], members: &[&[u8]]) -> Result<u64, StorageError> {
-        let Some(mut c) = self.read_set(db, key)? else {
+    pub fn remove(&self, key: &[u8], members: &[&[u8]]) -> Result<u64, StorageError> {
+        let Some(mut c) = self.get(key)? else {
             return Ok(0);
         };
         let members = distinct(members);
@@ -137,18 +131,13 @@ impl Storage {
     }
 
     /// SCARD.
-    pub fn scard(&self, db: usize, key: &[u8]) -> Result<u64, StorageError> {
-        Ok(self.read_set(db, key)?.map_or(0, |c| c.len()))
+    pub fn len(&self, key: &[u8]) -> Result<u64, StorageError> {
+        Ok(self.get(key)?.map_or(0, |c| c.len()))
     }
 
     /// SISMEMBER / SMISMEMBER: membership of each member (all false for a missing key).
-    pub fn smismember(
-        &self,
-        db: usize,
-        key: &[u8],
-        members: &[&[u8]],
-    ) -> Result<Vec<bool>, StorageError> {
-        let Some(c) = self.read_set(db, key)? else {
+    pub fn contains_many(&self, key: &[u8], members: &[&[u8]]) -> Result<Vec<bool>, StorageError> {
+        let Some(c) = self.get(key)? else {
             return Ok(vec![false; members.len()]);
         };
         if let [one] = members {
@@ -175,8 +164,8 @@ impl Storage {
 
     /// SMEMBERS (empty for a missing key). A big set is read lazily from a snapshot (see
     /// [`lazy`](crate::storage::lazy)).
-    pub fn smembers(&self, db: usize, key: &[u8]) -> Result<ReadRange<Vec<u8>>, StorageError> {
-        let Some(c) = self.read_set(db, key)? else {
+    pub fn members(&self, key: &[u8]) -> Result<ReadRange<Vec<u8>>, StorageError> {
+        let Some(c) = self.get(key)? else {
             return Ok(ReadRange::empty());
         };
         if c.len() <= DIRECT_ITEMS_MAX {
@@ -187,7 +176,7 @@ impl Storage {
             }
         }
         let snap = self.engine.snapshot();
-        let Some(c) = self.read_collection_in(&snap, db, key, DataType::Set)? else {
+        let Some(c) = self.read_collection_in(&snap, self.db, key, DataType::Set)? else {
             return Ok(ReadRange::empty());
         };
         let cur = elements_in(&ReadView::Snapshot(snap), Cf::Set, &c, false);
@@ -294,8 +283,8 @@ impl Storage {
     }
 
     /// SRANDMEMBER without a count.
-    pub fn srandmember(&self, db: usize, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        let Some(c) = self.read_set(db, key)? else {
+    pub fn random(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        let Some(c) = self.get(key)? else {
             return Ok(None);
         };
         Ok(Some(self.random_member(&c, &mut rand::thread_rng())?))
@@ -303,13 +292,8 @@ impl Storage {
 
     /// SRANDMEMBER with a positive count: `count` distinct members (at most all of them), in
     /// random order.
-    pub fn srandmember_distinct(
-        &self,
-        db: usize,
-        key: &[u8],
-        count: u64,
-    ) -> Result<Vec<Vec<u8>>, StorageError> {
-        let Some(c) = self.read_set(db, key)? else {
+    pub fn random_distinct(&self, key: &[u8], count: u64) -> Result<Vec<Vec<u8>>, StorageError> {
+        let Some(c) = self.get(key)? else {
             return Ok(Vec::new());
         };
         if count == 0 {
@@ -322,8 +306,8 @@ impl Storage {
     }
 
     /// SPOP without a count.
-    pub fn spop(&self, db: usize, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        let Some(mut c) = self.read_set(db, key)? else {
+    pub fn pop(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        let Some(mut c) = self.get(key)? else {
             return Ok(None);
         };
         let rng = &mut rand::thread_rng();
@@ -345,13 +329,8 @@ impl Storage {
     }
 
     /// SPOP with a count: up to `count` distinct random members, removed.
-    pub fn spop_count(
-        &self,
-        db: usize,
-        key: &[u8],
-        count: u64,
-    ) -> Result<Vec<Vec<u8>>, StorageError> {
-        let Some(mut c) = self.read_set(db, key)? else {
+    pub fn pop_many(&self, key: &[u8], count: u64) -> Result<Vec<Vec<u8>>, StorageError> {
+        let Some(mut c) = self.get(key)? else {
             return Ok(Vec::new());
         };
         if count == 0 {
@@ -406,17 +385,11 @@ impl Storage {
     }
 
     /// SMOVE: true when the member was moved (or, with `src == dst`, is a member).
-    pub fn smove(
-        &self,
-        db: usize,
-        src: &[u8],
-        dst: &[u8],
-        member: &[u8],
-    ) -> Result<bool, StorageError> {
-        let Some(mut from) = self.read_set(db, src)? else {
+    pub fn move_to(&self, src: &[u8], dst: &[u8], member: &[u8]) -> Result<bool, StorageError> {
+        let Some(mut from) = self.get(src)? else {
             return Ok(false);
         };
-        let mut to = self.write_collection(db, dst, DataType::Set)?;
+        let mut to = self.write_collection(self.db, dst, DataType::Set)?;
         if src == dst {
             return Ok(self.element_get(Cf::Set, &from, member)?.is_some());
         }
@@ -438,222 +411,15 @@ impl Storage {
         Ok(true)
     }
 
-    /// The source sets of SINTER/SUNION/SDIFF and their STORE forms, in argument order
-    /// (`None` for missing keys); WRONGTYPE for the first key of another type.
-    fn load_sets(
-        &self,
-        db: usize,
-        keys: &[&[u8]],
-    ) -> Result<Vec<Option<Collection>>, StorageError> {
-        keys.iter().map(|k| self.read_set(db, k)).collect()
-    }
-
-    /// Feeds every member of the intersection of `sets` to `emit` until it returns false.
-    fn visit_inter(
-        &self,
-        sets: &[Option<Collection>],
-        emit: &mut dyn FnMut(&[u8]) -> bool,
-    ) -> Result<(), StorageError> {
-        let mut present: Vec<&Collection> = Vec::with_capacity(sets.len());
-        for s in sets {
-            match s {
-                Some(c) => present.push(c),
-                None => return Ok(()),
-            }
-        }
-        present.sort_by_key(|c| c.len());
-        let Some((smallest, others)) = present.split_first() else {
-            return Ok(());
-        };
-        let others: Vec<&Collection> = others
-            .iter()
-            .copied()
-            .filter(|o| o.prefix() != smallest.prefix())
-            .collect();
-        self.visit_filtered(smallest, &others, true, emit)
-    }
-
-    /// Walks `base` and feeds `emit` the members that are in every one of `others` (`inside`)
-    /// or in none of them (`!inside`), checking candidates in batches.
-    fn visit_filtered(
-        &self,
-        base: &Collection,
-        others: &[&Collection],
-        inside: bool,
-        emit: &mut dyn FnMut(&[u8]) -> bool,
-    ) -> Result<(), StorageError> {
-        let mut cur = self.elements(Cf::Set, base, false);
-        loop {
-            let mut batch: Vec<Vec<u8>> = Vec::with_capacity(CHECK_BATCH);
-            while batch.len() < CHECK_BATCH {
-                let Some((m, _)) = cur.current() else { break };
-                batch.push(m.to_vec());
-                cur.advance();
-            }
-            cur.status()?;
-            if batch.is_empty() {
-                return Ok(());
-            }
-            for other in others {
-                if batch.is_empty() {
-                    break;
-                }
-                let refs: Vec<&[u8]> = batch.iter().map(|m| m.as_slice()).collect();
-                let found = self.element_multi_get(Cf::Set, other, &refs)?;
-                let mut keep = found.iter().map(|f| f.is_some() == inside);
-                batch.retain(|_| keep.next().unwrap_or(false));
-            }
-            for m in &batch {
-                if !emit(m) {
-                    return Ok(());
-                }
-            }
-        }
-    }
-
-    /// Feeds every member of the union of `sets` to `emit`, each once, in member order.
-    fn visit_union(
-        &self,
-        sets: &[Option<Collection>],
-        emit: &mut dyn FnMut(&[u8]) -> bool,
-    ) -> Result<(), StorageError> {
-        let mut cursors: Vec<_> = sets
-            .iter()
-            .flatten()
-            .map(|c| self.elements(Cf::Set, c, false))
-            .collect();
-        loop {
-            let mut min: Option<Vec<u8>> = None;
-            for cur in &cursors {
-                if let Some((m, _)) = cur.current() {
-                    if min.as_deref().is_none_or(|x| m < x) {
-                        min = Some(m.to_vec());
-                    }
-                }
-            }
-            for cur in &cursors {
-                cur.status()?;
-            }
-            let Some(min) = min else { return Ok(()) };
-            for cur in cursors.iter_mut() {
-                if cur.current().is_some_and(|(m, _)| m == min.as_slice()) {
-                    cur.advance();
-                }
-            }
-            if !emit(&min) {
-                return Ok(());
-            }
-        }
-    }
-
-    /// Feeds the members of the first set that are in none of the others to `emit`.
-    fn visit_diff(
-        &self,
-        sets: &[Option<Collection>],
-        emit: &mut dyn FnMut(&[u8]) -> bool,
-    ) -> Result<(), StorageError> {
-        let Some(Some(first)) = sets.first() else {
-            return Ok(());
-        };
-        let others: Vec<&Collection> = sets[1..].iter().flatten().collect();
-        if others.iter().any(|o| o.prefix() == first.prefix()) {
-            return Ok(());
-        }
-        self.visit_filtered(first, &others, false, emit)
-    }
-
-    fn visit_algebra(
-        &self,
-        op: SetAlgebra,
-        sets: &[Option<Collection>],
-        emit: &mut dyn FnMut(&[u8]) -> bool,
-    ) -> Result<(), StorageError> {
-        match op {
-            SetAlgebra::Inter => self.visit_inter(sets, emit),
-            SetAlgebra::Union => self.visit_union(sets, emit),
-            SetAlgebra::Diff => self.visit_diff(sets, emit),
-        }
-    }
-
-    /// SINTER / SUNION / SDIFF.
-    pub fn set_algebra(
-        &self,
-        db: usize,
-        op: SetAlgebra,
-        keys: &[&[u8]],
-    ) -> Result<Vec<Vec<u8>>, StorageError> {
-        let sets = self.load_sets(db, keys)?;
-        let mut out = Vec::new();
-        self.visit_algebra(op, &sets, &mut |m| {
-            out.push(m.to_vec());
-            true
-        })?;
-        Ok(out)
-    }
-
-    /// SINTERCARD: the intersection's size, stopping at `limit` (0 = no limit).
-    pub fn sintercard(&self, db: usize, keys: &[&[u8]], limit: u64) -> Result<u64, StorageError> {
-        let sets = self.load_sets(db, keys)?;
-        let mut n = 0u64;
-        self.visit_inter(&sets, &mut |_| {
-            n += 1;
-            limit == 0 || n < limit
-        })?;
-        Ok(n)
-    }
-
-    /// SINTERSTORE / SUNIONSTORE / SDIFFSTORE: replaces `dest` with the result (removing it
-    /// when the result is empty) and returns the result's size.
-    pub fn set_algebra_store(
-        &self,
-        db: usize,
-        op: SetAlgebra,
-        dest: &[u8],
-        keys: &[&[u8]],
-    ) -> Result<u64, StorageError> {
-        let sets = self.load_sets(db, keys)?;
-        let mut out = self.replace_collection(db, dest, DataType::Set)?;
-        let mut txn = self.txn();
-        self.visit_algebra(op, &sets, &mut |m| {
-            txn.put_element(Cf::Set, &out, m, b"");
-            out.header.count += 1;
-            self.note_added_member(&mut out, m);
-            true
-        })?;
-        txn.store_collection(&out);
-        txn.commit()?;
-        Ok(out.header.count)
-    }
-
-    /// Stores `members` (distinct) as a brand-new set at `dest` within `txn` (for callers that
-    /// build sets from other data).
-    pub fn store_new_set(
-        &self,
-        txn: &mut WriteTxn<'_>,
-        db: usize,
-        dest: &[u8],
-        members: &[&[u8]],
-    ) -> Result<u64, StorageError> {
-        let mut out = self.replace_collection(db, dest, DataType::Set)?;
-        for m in members {
-            txn.put_element(Cf::Set, &out, m, b"");
-            out.header.count += 1;
-            self.note_added_member(&mut out, m);
-        }
-        txn.store_collection(&out);
-        Ok(out.header.count)
-    }
-
     /// SSCAN: one step; `None` when the key is missing.
-    pub fn sscan(
+    pub fn scan(
         &self,
-        db: usize,
         key: &[u8],
         cursor: u64,
         count: usize,
         pattern: Option<&[u8]>,
     ) -> Result<(u64, Vec<Vec<u8>>), StorageError> {
-        let Some(c) = self.read_set(db, key)? else {
+        let Some(c) = self.get(key)? else {
             return Ok((0, Vec::new()));
         };
         let (next, found) = self.scan_elements(Cf::Set, &c, cursor, count, pattern)?;
