@@ -211,9 +211,14 @@ mod tests {
 
     const BIG: usize = DIRECT_ITEMS_MAX as usize + 100;
 
+    /// Lists of database 0.
+    fn lists(s: &Storage) -> crate::storage::types::Lists<'_> {
+        s.at(0, crate::storage::types::Writer::INTERNAL).list()
+    }
+
     fn push_list(s: &Storage, key: &[u8], n: usize) {
         let values: Vec<Bytes> = (0..n).map(|i| Bytes::from(format!("{i:05}"))).collect();
-        s.list_push(0, key, &values, End::Right, false).unwrap();
+        lists(s).push(key, &values, End::Right, false).unwrap();
     }
 
     #[test]
@@ -222,10 +227,9 @@ mod tests {
         let s = open(dir.path());
         push_list(&s, b"small", 10);
         push_list(&s, b"big", BIG);
-        assert!(
-            matches!(s.list_range(0, b"small", 0, -1).unwrap(), ReadRange::Whole(v) if v.len() == 10)
-        );
-        match s.list_range(0, b"big", 1, -1).unwrap() {
+        let small = lists(&s).range(b"small", 0, -1).unwrap();
+        assert!(matches!(small, ReadRange::Whole(v) if v.len() == 10));
+        match lists(&s).range(b"big", 1, -1).unwrap() {
             ReadRange::Lazy(items) => assert_eq!(items.len(), BIG as u64 - 1),
             ReadRange::Whole(_) => panic!("a big range is read lazily"),
         }
@@ -236,9 +240,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = open(dir.path());
         push_list(&s, b"l", BIG);
-        let range = s.list_range(0, b"l", 0, -1).unwrap();
+        let range = lists(&s).range(b"l", 0, -1).unwrap();
         assert!(matches!(range, ReadRange::Lazy(_)));
-        s.list_push(0, b"l", &[Bytes::from("new")], End::Left, false)
+        lists(&s)
+            .push(b"l", &[Bytes::from("new")], End::Left, false)
             .unwrap();
         assert_eq!(s.delete(0, &[b"l"]).unwrap(), 1);
         // Neither the writes nor a compaction change what the walk reads.
@@ -256,7 +261,10 @@ mod tests {
             .hash()
             .set(b"h", &[(b"f", b"v")])
             .unwrap();
-        let lookups = s.sort_lookups(0).unwrap();
+        let lookups = s
+            .at(0, crate::storage::types::Writer::INTERNAL)
+            .sort_lookups()
+            .unwrap();
         assert_eq!(s.delete(0, &[b"h"]).unwrap(), 1);
         s.compact(None, None).unwrap();
         assert_eq!(lookups.field(b"h", b"f").unwrap(), Some(b"v".to_vec()));

@@ -123,9 +123,7 @@ fn end_arg(arg: &[u8]) -> Result<End, CmdError> {
 // Push and pop
 
 fn push(ctx: &mut Ctx<'_>, argv: &[Bytes], end: End, only_existing: bool) -> CmdResult {
-    let len = ctx
-        .storage()
-        .list_push(ctx.db(), &argv[1], &argv[2..], end, only_existing)?;
+    let len = ctx.list().push(&argv[1], &argv[2..], end, only_existing)?;
     Ok(Reply::Integer(len as i64))
 }
 
@@ -155,9 +153,7 @@ fn pop(ctx: &mut Ctx<'_>, argv: &[Bytes], end: End) -> CmdResult {
         Some(c) => Some(int_at_least(c, 0, "value is out of range, must be positive")? as u64),
         None => None,
     };
-    let popped = ctx
-        .storage()
-        .list_pop(ctx.db(), &argv[1], end, count.unwrap_or(1))?;
+    let popped = ctx.list().pop(&argv[1], end, count.unwrap_or(1))?;
     Ok(match (popped, count) {
         (None, None) => Reply::Null,
         (None, Some(_)) => Reply::NullArray,
@@ -178,29 +174,24 @@ fn rpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 // Reading and indexed access
 
 fn llen(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    Ok(Reply::Integer(
-        ctx.storage().list_len(ctx.db(), &argv[1])? as i64
-    ))
+    Ok(Reply::Integer(ctx.list().len(&argv[1])? as i64))
 }
 
 fn lindex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     // Redis looks the key up before it parses the index.
-    let Some(list) = ctx.storage().list_read(ctx.db(), &argv[1])? else {
+    let Some(list) = ctx.list().read(&argv[1])? else {
         return Ok(Reply::Null);
     };
     let index = args::int(&argv[2])?;
-    Ok(ctx
-        .storage()
-        .list_get(&list, index)?
-        .map_or(Reply::Null, bulk))
+    Ok(ctx.list().get(&list, index)?.map_or(Reply::Null, bulk))
 }
 
 fn lset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let Some(list) = ctx.storage().list_write(ctx.db(), &argv[1])? else {
+    let Some(list) = ctx.list().read_for_write(&argv[1])? else {
         return Err(CmdError::err("no such key"));
     };
     let index = args::int(&argv[2])?;
-    if ctx.storage().list_set(list, index, &argv[3])? {
+    if ctx.list().set(list, index, &argv[3])? {
         Ok(Reply::ok())
     } else {
         Err(CmdError::err("index out of range"))
@@ -210,14 +201,14 @@ fn lset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn lrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let start = args::int(&argv[2])?;
     let stop = args::int(&argv[3])?;
-    let range = ctx.storage().list_range(ctx.db(), &argv[1], start, stop)?;
+    let range = ctx.list().range(&argv[1], start, stop)?;
     Ok(lazy_reply::bulks(range, Shape::Array))
 }
 
 fn ltrim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let start = args::int(&argv[2])?;
     let stop = args::int(&argv[3])?;
-    ctx.storage().list_trim(ctx.db(), &argv[1], start, stop)?;
+    ctx.list().trim(&argv[1], start, stop)?;
     Ok(Reply::ok())
 }
 
@@ -229,17 +220,13 @@ fn linsert(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     } else {
         return Err(CmdError::Syntax);
     };
-    let len = ctx
-        .storage()
-        .list_insert(ctx.db(), &argv[1], after, &argv[3], &argv[4])?;
+    let len = ctx.list().insert(&argv[1], after, &argv[3], &argv[4])?;
     Ok(Reply::Integer(len))
 }
 
 fn lrem(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let count = args::int(&argv[2])?;
-    let removed = ctx
-        .storage()
-        .list_remove(ctx.db(), &argv[1], count, &argv[3])?;
+    let removed = ctx.list().remove(&argv[1], count, &argv[3])?;
     Ok(Reply::Integer(removed as i64))
 }
 
@@ -273,9 +260,7 @@ fn lpos(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         }
         i += 2;
     }
-    let found = ctx
-        .storage()
-        .list_positions(ctx.db(), &argv[1], &argv[2], q)?;
+    let found = ctx.list().positions(&argv[1], &argv[2], q)?;
     Ok(match (q.count, found) {
         (Some(_), found) => Reply::Array(
             found
@@ -300,16 +285,14 @@ fn move_reply(moved: Option<Vec<u8>>) -> Reply {
 fn lmove(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let from = end_arg(&argv[3])?;
     let to = end_arg(&argv[4])?;
-    let moved = ctx
-        .storage()
-        .list_move(ctx.db(), &argv[1], &argv[2], from, to)?;
+    let moved = ctx.list().move_to(&argv[1], &argv[2], from, to)?;
     Ok(move_reply(moved))
 }
 
 fn rpoplpush(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let moved = ctx
-        .storage()
-        .list_move(ctx.db(), &argv[1], &argv[2], End::Right, End::Left)?;
+        .list()
+        .move_to(&argv[1], &argv[2], End::Right, End::Left)?;
     Ok(move_reply(moved))
 }
 
@@ -353,9 +336,7 @@ fn multi_pop_reply(popped: Option<Popped>) -> Option<Reply> {
 
 fn lmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let mp = parse_multi_pop(argv, 1)?;
-    let popped = ctx
-        .storage()
-        .list_multi_pop(ctx.db(), mp.keys, mp.end, mp.count)?;
+    let popped = ctx.list().pop_many(mp.keys, mp.end, mp.count)?;
     Ok(multi_pop_reply(popped).unwrap_or(Reply::NullArray))
 }
 
@@ -366,7 +347,7 @@ fn lmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn blocking_pop(ctx: &mut Ctx<'_>, argv: &[Bytes], end: End) -> CmdResult {
     let timeout = args::timeout(&argv[argv.len() - 1])?;
     let keys = &argv[1..argv.len() - 1];
-    match ctx.storage().list_multi_pop(ctx.db(), keys, end, 1)? {
+    match ctx.list().pop_many(keys, end, 1)? {
         Some((key, mut values)) => {
             let value = values.pop().map_or(Reply::Null, bulk);
             Ok(Reply::Array(vec![Reply::Bulk(key), value]))
@@ -392,10 +373,7 @@ fn blocking_move(
     timeout_at: usize,
 ) -> CmdResult {
     let timeout = args::timeout(&argv[timeout_at])?;
-    match ctx
-        .storage()
-        .list_move(ctx.db(), &argv[1], &argv[2], from, to)?
-    {
+    match ctx.list().move_to(&argv[1], &argv[2], from, to)? {
         Some(v) => Ok(bulk(v)),
         None => ctx.block(&argv[1..2], timeout, Reply::Null),
     }
@@ -414,9 +392,7 @@ fn brpoplpush(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn blmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let mp = parse_multi_pop(argv, 2)?;
     let timeout = args::timeout(&argv[1])?;
-    let popped = ctx
-        .storage()
-        .list_multi_pop(ctx.db(), mp.keys, mp.end, mp.count)?;
+    let popped = ctx.list().pop_many(mp.keys, mp.end, mp.count)?;
     match multi_pop_reply(popped) {
         Some(reply) => Ok(reply),
         None => ctx.block(mp.keys, timeout, Reply::NullArray),

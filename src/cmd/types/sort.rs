@@ -19,7 +19,8 @@ use crate::command;
 use crate::resp::Reply;
 use crate::storage::lazy::{LazyItems, ReadRange, DIRECT_ITEMS_MAX};
 use crate::storage::types::sort::SortLookups;
-use crate::storage::{DataType, Storage, StorageError};
+use crate::storage::types::Scope;
+use crate::storage::{DataType, StorageError};
 use crate::util::number::parse_f64;
 
 /// Commands of this group.
@@ -129,16 +130,16 @@ trait Lookups {
     fn field(&self, key: &[u8], field: &[u8]) -> Result<Option<Vec<u8>>, StorageError>;
 }
 
-/// The live store, database `.1`.
-struct Live<'a>(&'a Storage, usize);
+/// The live store, in the command's database.
+struct Live<'a>(Scope<'a>);
 
 impl Lookups for Live<'_> {
     fn string(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        self.0.sort_lookup_string(self.1, key)
+        self.0.sort_lookup_string(key)
     }
 
     fn field(&self, key: &[u8], field: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        self.0.sort_lookup_field(self.1, key, field)
+        self.0.sort_lookup_field(key, field)
     }
 }
 
@@ -204,10 +205,9 @@ struct Item {
 
 fn sort_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], readonly: bool) -> CmdResult {
     let mut o = parse_options(argv, readonly)?;
-    let storage = ctx.storage();
-    let db = ctx.db();
-    let live = Live(storage, db);
-    let source = storage.sort_source(db, &argv[1])?;
+    let scope = ctx.scope();
+    let live = Live(scope);
+    let source = scope.sort_source(&argv[1])?;
     let data_type = source.as_ref().map_or(DataType::List, |s| s.data_type);
 
     // A set has no natural order: when the result is stored, sort it anyway so it is
@@ -235,7 +235,7 @@ fn sort_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], readonly: bool) -> CmdResult 
             }
         };
         // `None` when the key changed type meanwhile: then it is read as below.
-        if let Some((range, lookups)) = storage.sort_elements_lazy(db, &argv[1], o.desc, window)? {
+        if let Some((range, lookups)) = scope.sort_elements_lazy(&argv[1], o.desc, window)? {
             return Ok(natural_order_reply(range, lookups, &o.gets));
         }
     }
@@ -244,7 +244,7 @@ fn sort_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], readonly: bool) -> CmdResult 
         Some(src) if ordered && o.dontsort => {
             // Natural order, DESC reversing it; only the LIMIT window is read.
             let window = if end >= start {
-                storage.sort_elements(src, o.desc, start as u64, (end - start + 1) as u64)?
+                scope.sort_elements(src, o.desc, start as u64, (end - start + 1) as u64)?
             } else {
                 Vec::new()
             };
@@ -252,7 +252,7 @@ fn sort_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], readonly: bool) -> CmdResult 
             start = 0;
             window
         }
-        Some(src) => storage.sort_elements(src, false, 0, u64::MAX)?,
+        Some(src) => scope.sort_elements(src, false, 0, u64::MAX)?,
     };
 
     let mut items: Vec<Item> = elems
@@ -323,7 +323,7 @@ fn sort_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], readonly: bool) -> CmdResult 
         None => {
             let per_item = o.gets.len().max(1);
             if (window.len() * per_item) as u64 > DIRECT_ITEMS_MAX {
-                return streamed_reply(storage, db, window, &o.gets);
+                return streamed_reply(scope, window, &o.gets);
             }
             let mut out = Vec::with_capacity(window.len() * per_item);
             for item in window {
@@ -346,7 +346,7 @@ fn sort_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], readonly: bool) -> CmdResult 
                     values.push(item.elem);
                 }
             }
-            let n = storage.store_list(db, dest, &values)?;
+            let n = scope.list().store(dest, &values)?;
             Ok(Reply::Integer(n as i64))
         }
     }
@@ -404,7 +404,7 @@ fn natural_order_reply(range: ReadRange<Vec<u8>>, lookups: SortLookups, gets: &[
 /// A big SORT reply, written as the client reads it from the sorted elements (which SORT holds
 /// in memory anyway, as Redis does): the elements themselves, or what the GET patterns point
 /// at, looked up as they are written in a snapshot taken now.
-fn streamed_reply(storage: &Storage, db: usize, window: Vec<Item>, gets: &[&[u8]]) -> CmdResult {
+fn streamed_reply(scope: Scope<'_>, window: Vec<Item>, gets: &[&[u8]]) -> CmdResult {
     let len = window.len() as u64;
     if gets.is_empty() {
         let elems = window.into_iter().map(|item| Ok(item.elem));
@@ -413,7 +413,7 @@ fn streamed_reply(storage: &Storage, db: usize, window: Vec<Item>, gets: &[&[u8]
             Shape::Array,
         ));
     }
-    let lookups = storage.sort_lookups(db)?;
+    let lookups = scope.sort_lookups()?;
     let gets: Vec<Vec<u8>> = gets.iter().map(|g| g.to_vec()).collect();
     let per_item = gets.len() as u64;
     let values = window.into_iter().map(move |item| {

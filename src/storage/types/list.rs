@@ -19,12 +19,13 @@
 
 use bytes::Bytes;
 
+use super::Lists;
 use crate::storage::codec::{Cf, DataType};
 use crate::storage::collection::{elements_between_in, Collection};
 use crate::storage::engine::ReadView;
 use crate::storage::lazy::{LazyItems, ReadRange, Step, Walk, DIRECT_ITEMS_MAX};
 use crate::storage::write::WriteTxn;
-use crate::storage::{Storage, StorageError};
+use crate::storage::StorageError;
 
 /// `head` and `tail` of a new list.
 pub const INITIAL_INDEX: u64 = 1 << 63;
@@ -160,23 +161,25 @@ pub struct PosQuery {
     pub maxlen: u64,
 }
 
-impl Storage {
-    /// The list at `key` for a read command (counts a keyspace hit or miss); `None` when absent.
-    pub fn list_read(&self, db: usize, key: &[u8]) -> Result<Option<List>, StorageError> {
-        let list = self.list_write(db, key)?;
+impl Lists<'_> {
+    /// The list at `key` for a read command such as LINDEX (counts a keyspace hit or miss);
+    /// `None` when absent.
+    pub fn read(&self, key: &[u8]) -> Result<Option<List>, StorageError> {
+        let list = self.read_for_write(key)?;
         self.count_lookup(list.is_some());
         Ok(list)
     }
 
-    /// The list at `key` for a write command (under its key lock); `None` when absent.
-    pub fn list_write(&self, db: usize, key: &[u8]) -> Result<Option<List>, StorageError> {
-        self.read_collection(db, key, DataType::List)?
+    /// The list at `key` for a write command such as LSET (under its key lock); `None` when
+    /// absent.
+    pub fn read_for_write(&self, key: &[u8]) -> Result<Option<List>, StorageError> {
+        self.read_collection(self.db, key, DataType::List)?
             .map(List::new)
             .transpose()
     }
 
     /// The elements at positions `[from, to)`, front to back (back to front with `reverse`).
-    fn list_span(
+    fn span(
         &self,
         l: &List,
         from: u64,
@@ -197,7 +200,7 @@ impl Storage {
     }
 
     /// Rewrites the elements at positions `[from, to)` at `position + delta` (LINSERT's shift).
-    fn list_shift(
+    fn shift(
         &self,
         txn: &mut WriteTxn<'_>,
         l: &List,
@@ -223,7 +226,7 @@ impl Storage {
     /// Takes up to `n` (at least 1) elements off `end` of `l`, in pop order, adding the
     /// deletions to `txn` (the caller stores the header). With `vanishes`, a list emptied here
     /// is about to be removed with its key, so its elements need no deletion.
-    fn list_take(
+    fn take(
         &self,
         txn: &mut WriteTxn<'_>,
         l: &mut List,
@@ -241,7 +244,7 @@ impl Storage {
             let v = self.element_get(Cf::List, &l.c, &l.sub(from))?;
             vec![v.ok_or_else(|| l.corrupt())?]
         } else {
-            self.list_span(l, from, to, end == End::Right)?
+            self.span(l, from, to, end == End::Right)?
         };
         if n < len || !vanishes {
             for pos in from..to {
@@ -257,15 +260,14 @@ impl Storage {
 
     /// LPUSH / RPUSH (and the X variants with `only_existing`): the new length, 0 when
     /// `only_existing` and there is no list.
-    pub fn list_push(
+    pub fn push(
         &self,
-        db: usize,
         key: &[u8],
         values: &[Bytes],
         end: End,
         only_existing: bool,
     ) -> Result<u64, StorageError> {
-        let state = self.load(db, key)?;
+        let state = self.load(self.db, key)?;
         if only_existing && state.live_of(DataType::List)?.is_none() {
             return Ok(0);
         }
@@ -280,21 +282,20 @@ impl Storage {
     }
 
     /// LPOP / RPOP: up to `count` elements off `end`; `None` when there is no list.
-    pub fn list_pop(
+    pub fn pop(
         &self,
-        db: usize,
         key: &[u8],
         end: End,
         count: u64,
     ) -> Result<Option<Vec<Vec<u8>>>, StorageError> {
-        let Some(mut l) = self.list_write(db, key)? else {
+        let Some(mut l) = self.read_for_write(key)? else {
             return Ok(None);
         };
         if count == 0 {
             return Ok(Some(Vec::new()));
         }
         let mut txn = self.txn();
-        let values = self.list_take(&mut txn, &mut l, end, count, true)?;
+        let values = self.take(&mut txn, &mut l, end, count, true)?;
         l.store(&mut txn);
         txn.commit()?;
         Ok(Some(values))
@@ -303,22 +304,21 @@ impl Storage {
     /// LMPOP and the serving half of BLPOP/BRPOP/BLMPOP: pops up to `count` elements off the
     /// first non-empty list among `keys` (in order) and returns its key with them. A key of
     /// another type met on the way is WRONGTYPE.
-    pub fn list_multi_pop(
+    pub fn pop_many(
         &self,
-        db: usize,
         keys: &[Bytes],
         end: End,
         count: u64,
     ) -> Result<Option<Popped>, StorageError> {
         for key in keys {
-            let Some(mut l) = self.list_write(db, key)? else {
+            let Some(mut l) = self.read_for_write(key)? else {
                 continue;
             };
             if l.is_empty() {
                 continue;
             }
             let mut txn = self.txn();
-            let values = self.list_take(&mut txn, &mut l, end, count.max(1), true)?;
+            let values = self.take(&mut txn, &mut l, end, count.max(1), true)?;
             l.store(&mut txn);
             txn.commit()?;
             return Ok(Some((key.clone(), values)));
@@ -327,12 +327,13 @@ impl Storage {
     }
 
     /// LLEN.
-    pub fn list_len(&self, db: usize, key: &[u8]) -> Result<u64, StorageError> {
-        Ok(self.list_read(db, key)?.map_or(0, |l| l.len()))
+    pub fn len(&self, key: &[u8]) -> Result<u64, StorageError> {
+        Ok(self.read(key)?.map_or(0, |l| l.len()))
     }
 
-    /// LINDEX on a loaded list: the element at a Redis index, `None` when out of range.
-    pub fn list_get(&self, l: &List, index: i64) -> Result<Option<Vec<u8>>, StorageError> {
+    /// LINDEX on a list loaded with [`Lists::read`]: the element at a Redis index, `None`
+    /// when out of range.
+    pub fn get(&self, l: &List, index: i64) -> Result<Option<Vec<u8>>, StorageError> {
         let Some(pos) = l.position(index) else {
             return Ok(None);
         };
@@ -342,8 +343,8 @@ impl Storage {
         }
     }
 
-    /// LSET on a list loaded with [`Storage::list_write`]: false when the index is out of range.
-    pub fn list_set(&self, mut l: List, index: i64, value: &[u8]) -> Result<bool, StorageError> {
+    /// LSET on a list loaded with [`Lists::read_for_write`]: false when the index is out of range.
+    pub fn set(&self, mut l: List, index: i64, value: &[u8]) -> Result<bool, StorageError> {
         let Some(pos) = l.position(index) else {
             return Ok(false);
         };
@@ -356,14 +357,13 @@ impl Storage {
 
     /// LRANGE with Redis' inclusive, negative-aware indexes; empty for a missing key. A big
     /// range is read lazily from a snapshot (see [`lazy`](crate::storage::lazy)).
-    pub fn list_range(
+    pub fn range(
         &self,
-        db: usize,
         key: &[u8],
         start: i64,
         stop: i64,
     ) -> Result<ReadRange<Vec<u8>>, StorageError> {
-        let Some(l) = self.list_read(db, key)? else {
+        let Some(l) = self.read(key)? else {
             return Ok(ReadRange::empty());
         };
         let Some((from, to)) = l.span(start, stop) else {
@@ -381,7 +381,7 @@ impl Storage {
         }
         let snap = self.engine.snapshot();
         let Some(l) = self
-            .read_collection_in(&snap, db, key, DataType::List)?
+            .read_collection_in(&snap, self.db, key, DataType::List)?
             .map(List::new)
             .transpose()?
         else {
@@ -397,14 +397,8 @@ impl Storage {
     }
 
     /// LTRIM: keeps the inclusive range, deleting only the elements outside it.
-    pub fn list_trim(
-        &self,
-        db: usize,
-        key: &[u8],
-        start: i64,
-        stop: i64,
-    ) -> Result<(), StorageError> {
-        let Some(mut l) = self.list_write(db, key)? else {
+    pub fn trim(&self, key: &[u8], start: i64, stop: i64) -> Result<(), StorageError> {
+        let Some(mut l) = self.read_for_write(key)? else {
             return Ok(());
         };
         let len = l.len();
@@ -426,15 +420,14 @@ impl Storage {
 
     /// LINSERT: inserts `value` before (or `after`) the first element equal to `pivot`.
     /// Returns the new length, -1 when the pivot is absent, 0 when there is no list.
-    pub fn list_insert(
+    pub fn insert(
         &self,
-        db: usize,
         key: &[u8],
         after: bool,
         pivot: &[u8],
         value: &[u8],
     ) -> Result<i64, StorageError> {
-        let Some(mut l) = self.list_write(db, key)? else {
+        let Some(mut l) = self.read_for_write(key)? else {
             return Ok(0);
         };
         let len = l.len();
@@ -459,10 +452,10 @@ impl Storage {
         let at = pivot_pos + u64::from(after);
         let mut txn = self.txn();
         if at <= len - at {
-            self.list_shift(&mut txn, &l, 0, at, -1)?;
+            self.shift(&mut txn, &l, 0, at, -1)?;
             l.head -= 1;
         } else {
-            self.list_shift(&mut txn, &l, at, len, 1)?;
+            self.shift(&mut txn, &l, at, len, 1)?;
             l.tail += 1;
         }
         txn.put_element(Cf::List, &l.c, &l.sub(at), value);
@@ -473,14 +466,8 @@ impl Storage {
 
     /// LREM: removes up to `|count|` elements equal to `value` (all with 0), from the tail
     /// when `count` is negative. Returns how many were removed.
-    pub fn list_remove(
-        &self,
-        db: usize,
-        key: &[u8],
-        count: i64,
-        value: &[u8],
-    ) -> Result<u64, StorageError> {
-        let Some(mut l) = self.list_write(db, key)? else {
+    pub fn remove(&self, key: &[u8], count: i64, value: &[u8]) -> Result<u64, StorageError> {
+        let Some(mut l) = self.read_for_write(key)? else {
             return Ok(0);
         };
         let len = l.len();
@@ -515,14 +502,14 @@ impl Storage {
             let (first, last) = (removed[0], removed[removed.len() - 1]);
             if last < len - first {
                 // Close the gaps by moving the elements before `last` toward the tail.
-                self.list_compact(&mut txn, &l, &removed, 0, last + 1, true)?;
+                self.compact(&mut txn, &l, &removed, 0, last + 1, true)?;
                 for pos in 0..k {
                     txn.delete_element(Cf::List, &l.c, &l.sub(pos));
                 }
                 l.head += k;
             } else {
                 // Move the elements after `first` toward the head.
-                self.list_compact(&mut txn, &l, &removed, first, len, false)?;
+                self.compact(&mut txn, &l, &removed, first, len, false)?;
                 for pos in len - k..len {
                     txn.delete_element(Cf::List, &l.c, &l.sub(pos));
                 }
@@ -539,7 +526,7 @@ impl Storage {
     /// Rewrites the kept elements of positions `[from, to)` so that the `removed` positions
     /// (ascending, all inside the range) leave no gap: toward the tail (`to` stays put) or
     /// toward the head (`from` stays put).
-    fn list_compact(
+    fn compact(
         &self,
         txn: &mut WriteTxn<'_>,
         l: &List,
@@ -590,14 +577,13 @@ impl Storage {
     }
 
     /// LPOS: positions of elements equal to `value` per `q`; `None` when there is no list.
-    pub fn list_positions(
+    pub fn positions(
         &self,
-        db: usize,
         key: &[u8],
         value: &[u8],
         q: PosQuery,
     ) -> Result<Option<Vec<u64>>, StorageError> {
-        let Some(l) = self.list_read(db, key)? else {
+        let Some(l) = self.read(key)? else {
             return Ok(None);
         };
         let len = l.len();
@@ -639,15 +625,14 @@ impl Storage {
     /// LMOVE / RPOPLPUSH and the serving half of BLMOVE/BRPOPLPUSH: moves one element from
     /// `from` of `src` to `to` of `dst` and returns it; `None` when `src` has no list. A
     /// `dst` of another type is WRONGTYPE (checked after `src`, as Redis does).
-    pub fn list_move(
+    pub fn move_to(
         &self,
-        db: usize,
         src: &[u8],
         dst: &[u8],
         from: End,
         to: End,
     ) -> Result<Option<Vec<u8>>, StorageError> {
-        let Some(mut s) = self.list_write(db, src)? else {
+        let Some(mut s) = self.read_for_write(src)? else {
             return Ok(None);
         };
         if s.is_empty() {
@@ -660,7 +645,7 @@ impl Storage {
             s.store(&mut txn);
             value
         } else {
-            let mut d = List::new(self.write_collection(db, dst, DataType::List)?)?;
+            let mut d = List::new(self.write_collection(self.db, dst, DataType::List)?)?;
             let value = self.take_one(&mut txn, &mut s, from, true)?;
             s.store(&mut txn);
             d.push(&mut txn, to, &value);
@@ -678,7 +663,7 @@ impl Storage {
         end: End,
         vanishes: bool,
     ) -> Result<Vec<u8>, StorageError> {
-        let mut values = self.list_take(txn, l, end, 1, vanishes)?;
+        let mut values = self.take(txn, l, end, 1, vanishes)?;
         values.pop().ok_or_else(|| l.corrupt())
     }
 }

@@ -3,6 +3,7 @@
 //! as a list (layout: `CollectionHeader.extra` = `head: u64 BE | tail: u64 BE`, elements under
 //! `index: u64 BE` sub-keys, a new list starting at `head = tail = 1 << 63`).
 
+use super::{Lists, Scope};
 use crate::storage::codec::{
     encode_element_prefix, encode_meta_key, Cf, CollectionHeader, DataType, MetaValue,
 };
@@ -10,7 +11,7 @@ use crate::storage::collection::{elements_from_in, elements_in, Collection};
 use crate::storage::engine::{ReadView, Snapshot};
 use crate::storage::lazy::{LazyItems, ReadRange, Step, Walk};
 use crate::storage::write::WriteTxn;
-use crate::storage::{Storage, StorageError};
+use crate::storage::StorageError;
 
 /// Index of the first element of a list built from scratch.
 const LIST_START: u64 = 1 << 63;
@@ -33,10 +34,11 @@ impl SortSource {
     }
 }
 
-impl Storage {
-    /// The list, set or sorted set at `key`; `None` when missing, WRONGTYPE for other types.
-    pub fn sort_source(&self, db: usize, key: &[u8]) -> Result<Option<SortSource>, StorageError> {
-        let state = self.load(db, key)?;
+impl Scope<'_> {
+    /// SORT / SORT_RO: the list, set or sorted set at `key`; `None` when missing, WRONGTYPE for
+    /// other types.
+    pub fn sort_source(&self, key: &[u8]) -> Result<Option<SortSource>, StorageError> {
+        let state = self.load(self.db, key)?;
         let Some(t) = state.live().map(|m| m.data_type) else {
             return Ok(None);
         };
@@ -44,15 +46,16 @@ impl Storage {
             return Err(StorageError::WrongType);
         }
         Ok(self
-            .read_collection(db, key, t)?
+            .read_collection(self.db, key, t)?
             .map(|collection| SortSource {
                 data_type: t,
                 collection,
             }))
     }
 
-    /// Elements of `src` in natural order (list order, member order for sets, score order for
-    /// sorted sets), reversed with `reverse`, skipping `skip` and keeping at most `take`.
+    /// SORT: elements of `src` in natural order (list order, member order for sets, score
+    /// order for sorted sets), reversed with `reverse`, skipping `skip` and keeping at most
+    /// `take`.
     pub fn sort_elements(
         &self,
         src: &SortSource,
@@ -109,16 +112,15 @@ impl Storage {
     /// when the key holds another type by then (the caller reads it the usual way).
     pub fn sort_elements_lazy(
         &self,
-        db: usize,
         key: &[u8],
         reverse: bool,
         window: impl FnOnce(u64) -> (u64, u64),
     ) -> Result<Option<NaturalOrder>, StorageError> {
-        let lookups = self.sort_lookups(db)?;
+        let lookups = self.sort_lookups()?;
         let snap = lookups.snap.clone();
-        let c = match self.read_collection_in(&snap, db, key, DataType::List) {
+        let c = match self.read_collection_in(&snap, self.db, key, DataType::List) {
             Err(StorageError::WrongType) => {
-                match self.read_collection_in(&snap, db, key, DataType::ZSet) {
+                match self.read_collection_in(&snap, self.db, key, DataType::ZSet) {
                     Err(StorageError::WrongType) => return Ok(None),
                     other => other?,
                 }
@@ -156,12 +158,8 @@ impl Storage {
     }
 
     /// The string at `key`, or `None` when missing or of another type (SORT BY/GET).
-    pub fn sort_lookup_string(
-        &self,
-        db: usize,
-        key: &[u8],
-    ) -> Result<Option<Vec<u8>>, StorageError> {
-        let state = self.load(db, key)?;
+    pub fn sort_lookup_string(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        let state = self.load(self.db, key)?;
         Ok(state
             .live()
             .filter(|m| m.data_type == DataType::String)
@@ -171,25 +169,22 @@ impl Storage {
     /// The field of the hash at `key`, or `None` when missing or not a hash (SORT `->`).
     pub fn sort_lookup_field(
         &self,
-        db: usize,
         key: &[u8],
         field: &[u8],
     ) -> Result<Option<Vec<u8>>, StorageError> {
-        match self.read_collection(db, key, DataType::Hash) {
+        match self.read_collection(self.db, key, DataType::Hash) {
             Ok(Some(c)) => self.element_get(Cf::Hash, &c, field),
             Ok(None) | Err(StorageError::WrongType) => Ok(None),
             Err(e) => Err(e),
         }
     }
+}
 
-    /// Replaces `dest` with a list of `items` (removing it when empty); returns the length.
-    pub fn store_list(
-        &self,
-        db: usize,
-        dest: &[u8],
-        items: &[Vec<u8>],
-    ) -> Result<u64, StorageError> {
-        let mut c = self.replace_collection(db, dest, DataType::List)?;
+impl Lists<'_> {
+    /// SORT ... STORE: replaces `dest` with a list of `items` (removing it when empty); returns
+    /// the length.
+    pub fn store(&self, dest: &[u8], items: &[Vec<u8>]) -> Result<u64, StorageError> {
+        let mut c = self.replace_collection(self.db, dest, DataType::List)?;
         let mut txn = self.txn();
         fill_list(&mut txn, &mut c, items);
         txn.store_collection(&c);
@@ -209,11 +204,11 @@ pub struct SortLookups {
     now_ms: u64,
 }
 
-impl Storage {
-    /// Lookups in logical database `db` as it is now.
-    pub fn sort_lookups(&self, db: usize) -> Result<SortLookups, StorageError> {
+impl Scope<'_> {
+    /// Lookups in this database as it is now, for the GET patterns of a big SORT reply.
+    pub fn sort_lookups(&self) -> Result<SortLookups, StorageError> {
         Ok(SortLookups {
-            pdb: self.physical(db)?,
+            pdb: self.physical(self.db)?,
             snap: self.engine.snapshot(),
             now_ms: crate::util::clock::unix_ms(),
         })
@@ -235,14 +230,14 @@ impl SortLookups {
         Ok((meta.data_type == t && !meta.is_expired(self.now_ms)).then_some((meta, slot)))
     }
 
-    /// As [`Storage::sort_lookup_string`].
+    /// As [`Scope::sort_lookup_string`].
     pub fn string(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         Ok(self
             .meta_of(key, DataType::String)?
             .map(|(meta, _)| meta.body.to_vec()))
     }
 
-    /// As [`Storage::sort_lookup_field`].
+    /// As [`Scope::sort_lookup_field`].
     pub fn field(&self, key: &[u8], field: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         let Some((meta, slot)) = self.meta_of(key, DataType::Hash)? else {
             return Ok(None);
