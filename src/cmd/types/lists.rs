@@ -336,7 +336,7 @@ fn multi_pop_reply(popped: Option<Popped>) -> Option<Reply> {
 
 fn lmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let mp = parse_multi_pop(argv, 1)?;
-    let popped = ctx.list().pop_many(mp.keys, mp.end, mp.count)?;
+    let popped = ctx.list().pop_first_of(mp.keys, mp.end, mp.count)?;
     Ok(multi_pop_reply(popped).unwrap_or(Reply::NullArray))
 }
 
@@ -347,7 +347,7 @@ fn lmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn blocking_pop(ctx: &mut Ctx<'_>, argv: &[Bytes], end: End) -> CmdResult {
     let timeout = args::timeout(&argv[argv.len() - 1])?;
     let keys = &argv[1..argv.len() - 1];
-    match ctx.list().pop_many(keys, end, 1)? {
+    match ctx.list().pop_first_of(keys, end, 1)? {
         Some((key, mut values)) => {
             let value = values.pop().map_or(Reply::Null, bulk);
             Ok(Reply::Array(vec![Reply::Bulk(key), value]))
@@ -392,7 +392,7 @@ fn brpoplpush(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn blmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let mp = parse_multi_pop(argv, 2)?;
     let timeout = args::timeout(&argv[1])?;
-    let popped = ctx.list().pop_many(mp.keys, mp.end, mp.count)?;
+    let popped = ctx.list().pop_first_of(mp.keys, mp.end, mp.count)?;
     match multi_pop_reply(popped) {
         Some(reply) => Ok(reply),
         None => ctx.block(mp.keys, timeout, Reply::NullArray),

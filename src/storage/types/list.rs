@@ -304,7 +304,7 @@ impl Lists<'_> {
     /// LMPOP and the serving half of BLPOP/BRPOP/BLMPOP: pops up to `count` elements off the
     /// first non-empty list among `keys` (in order) and returns its key with them. A key of
     /// another type met on the way is WRONGTYPE.
-    pub fn pop_many(
+    pub fn pop_first_of(
         &self,
         keys: &[Bytes],
         end: End,
