@@ -202,6 +202,7 @@ mod tests {
     use crate::storage::engine::EngineOptions;
     use crate::storage::types::list::End;
     use crate::storage::types::zset::{ScoreRange, ZRangeQuery, ZaddFlags};
+    use crate::storage::types::Writer;
     use crate::storage::Storage;
 
     fn open(dir: &std::path::Path) -> Storage {
@@ -239,7 +240,7 @@ mod tests {
         assert!(matches!(range, ReadRange::Lazy(_)));
         s.list_push(0, b"l", &[Bytes::from("new")], End::Left, false)
             .unwrap();
-        assert_eq!(s.delete(0, &[b"l"]).unwrap(), 1);
+        assert_eq!(s.at(0, Writer::INTERNAL).keys().delete(&[b"l"]).unwrap(), 1);
         // Neither the writes nor a compaction change what the walk reads.
         s.compact(None, None).unwrap();
         let items = range.collect().unwrap();
@@ -251,12 +252,12 @@ mod tests {
     fn compactions_keep_what_an_open_snapshot_reads() {
         let dir = tempfile::tempdir().unwrap();
         let s = open(dir.path());
-        s.at(0, crate::storage::types::Writer::INTERNAL)
+        s.at(0, Writer::INTERNAL)
             .hash()
             .set(b"h", &[(b"f", b"v")])
             .unwrap();
         let lookups = s.sort_lookups(0).unwrap();
-        assert_eq!(s.delete(0, &[b"h"]).unwrap(), 1);
+        assert_eq!(s.at(0, Writer::INTERNAL).keys().delete(&[b"h"]).unwrap(), 1);
         s.compact(None, None).unwrap();
         assert_eq!(lookups.field(b"h", b"f").unwrap(), Some(b"v".to_vec()));
         drop(lookups);
@@ -297,7 +298,7 @@ mod tests {
         for m in &members {
             s.put_test_string(m);
         }
-        let ReadRange::Lazy(keys) = s.keys(0, b"m*").unwrap() else {
+        let ReadRange::Lazy(keys) = s.at(0, Writer::INTERNAL).keys().keys(b"m*").unwrap() else {
             panic!("many matching keys are read lazily");
         };
         assert_eq!(keys.len(), BIG as u64);
