@@ -3,7 +3,7 @@
 //!
 //! Handlers parse and validate their arguments in Redis' order (so one bad request gets the
 //! same error), then read or edit the string. The bit arithmetic itself lives in
-//! [`crate::util::bits`]. Writes go through [`Storage::edit_string`](crate::storage::Storage)
+//! [`crate::util::bits`]. Writes go through [`Strings::edit`](crate::storage::types::Strings::edit)
 //! under the dispatcher's key lock, which keeps the TTL and flags the value `raw`.
 
 use bytes::Bytes;

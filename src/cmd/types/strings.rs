@@ -2,9 +2,9 @@
 //! counters (INCR family, INCRBYFLOAT), byte ranges (GETRANGE/SETRANGE/APPEND) and LCS.
 //!
 //! Handlers parse and validate their arguments in the same order Redis does (so the same bad
-//! request gets the same error), then make one storage call. Read-modify-write commands rely on
-//! the dispatcher's key lock and on [`Storage::update_string`](crate::storage::Storage), which
-//! keeps the key's TTL.
+//! request gets the same error), then make one call on the string view (`ctx.strings()`).
+//! Read-modify-write commands rely on the dispatcher's key lock and on
+//! [`Strings::update`](crate::storage::types::Strings::update), which keeps the key's TTL.
 
 use bytes::Bytes;
 

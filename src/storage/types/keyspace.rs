@@ -1,4 +1,6 @@
-//! Type-independent key operations: existence, deletion, expiry, renaming, whole databases.
+//! Type-independent key operations (the [`Keyspace`] view): existence, deletion, expiry,
+//! renaming, whole databases. Operations spanning every database (FLUSHALL, SWAPDB) stay on
+//! `Storage`.
 //!
 //! Functions that modify keys expect the caller to hold the key locks (the dispatcher takes them
 //! from the command table); whole-database operations take the structure lock themselves.
@@ -44,37 +46,6 @@ pub enum MoveOutcome {
     Done,
     NoSource,
     TargetExists,
-}
-
-impl Storage {
-    /// FLUSHALL: removes every key of every database.
-    pub fn flush_all(&self) -> Result<(), StorageError> {
-        let _structure = self.locks.lock_structure();
-        let mut txn = self.txn();
-        for db in 0..self.databases() {
-            txn.clear_db(self.physical(db)?);
-        }
-        txn.commit()
-    }
-
-    /// SWAPDB: swaps two logical databases: clients of one now see the other's keys.
-    pub fn swap_db(&self, a: usize, b: usize) -> Result<(), StorageError> {
-        let _structure = self.locks.lock_structure();
-        let (pa, pb) = (self.physical(a)?, self.physical(b)?);
-        self.watches.swap_dbs(pa, pb, |pdb, key| {
-            self.load_physical(pdb, key).map_or((true, false), |s| {
-                (s.stored.is_some(), s.stored.is_some() && s.live().is_none())
-            })
-        });
-        let mut map = self.db_map.write();
-        if a >= map.len() || b >= map.len() {
-            return Err(StorageError::DbOutOfRange);
-        }
-        map.swap(a, b);
-        let mut txn = self.txn();
-        txn.put_system(SysKey::DB_MAP, &crate::storage::encode_db_map(&map));
-        txn.commit()
-    }
 }
 
 impl Keyspace<'_> {
@@ -285,8 +256,8 @@ impl Keyspace<'_> {
         txn.commit()
     }
 
-    /// KEYS: every live key of the database matching `pattern`. Costs a walk of the database, as in
-    /// Redis. When many keys match, they are not gathered: the walk is done again over a
+    /// KEYS: every live key of the database matching `pattern`. Costs a walk of the database,
+    /// as in Redis. When many keys match, they are not gathered: the walk is done again over a
     /// snapshot, once to count the matches and once, lazily, to yield them as the reply is
     /// written (see [`lazy`](crate::storage::lazy)).
     pub fn keys(&self, pattern: &[u8]) -> Result<ReadRange<Vec<u8>>, StorageError> {
@@ -346,6 +317,37 @@ impl Keyspace<'_> {
             cur.status()?;
         }
         Ok(None)
+    }
+}
+
+impl Storage {
+    /// FLUSHALL: removes every key of every database.
+    pub fn flush_all(&self) -> Result<(), StorageError> {
+        let _structure = self.locks.lock_structure();
+        let mut txn = self.txn();
+        for db in 0..self.databases() {
+            txn.clear_db(self.physical(db)?);
+        }
+        txn.commit()
+    }
+
+    /// SWAPDB: swaps two logical databases, so clients of one now see the other's keys.
+    pub fn swap_db(&self, a: usize, b: usize) -> Result<(), StorageError> {
+        let _structure = self.locks.lock_structure();
+        let (pa, pb) = (self.physical(a)?, self.physical(b)?);
+        self.watches.swap_dbs(pa, pb, |pdb, key| {
+            self.load_physical(pdb, key).map_or((true, false), |s| {
+                (s.stored.is_some(), s.stored.is_some() && s.live().is_none())
+            })
+        });
+        let mut map = self.db_map.write();
+        if a >= map.len() || b >= map.len() {
+            return Err(StorageError::DbOutOfRange);
+        }
+        map.swap(a, b);
+        let mut txn = self.txn();
+        txn.put_system(SysKey::DB_MAP, &crate::storage::encode_db_map(&map));
+        txn.commit()
     }
 }
 
