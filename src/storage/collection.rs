@@ -575,6 +575,7 @@ impl Storage {
 mod tests {
     use super::*;
     use crate::storage::engine::EngineOptions;
+    use crate::storage::types::Writer;
 
     fn open(dir: &std::path::Path) -> Storage {
         Storage::open(dir, 16, &EngineOptions::default()).expect("open storage")
@@ -606,7 +607,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let s = open(dir.path());
         fill(&s, b"k", 10);
-        assert_eq!(s.delete(0, &[b"k"]).unwrap(), 1);
+        assert_eq!(s.at(0, Writer::INTERNAL).keys().delete(&[b"k"]).unwrap(), 1);
         fill(&s, b"k", 3);
         let c = s.read_collection(0, b"k", DataType::Set).unwrap().unwrap();
         let mut cur = s.elements(Cf::Set, &c, false);
@@ -624,7 +625,10 @@ mod tests {
         let s = open(dir.path());
         fill(&s, b"gone", 1000);
         fill(&s, b"kept", 5);
-        assert_eq!(s.delete(0, &[b"gone"]).unwrap(), 1);
+        assert_eq!(
+            s.at(0, Writer::INTERNAL).keys().delete(&[b"gone"]).unwrap(),
+            1
+        );
         assert_eq!(raw_elements(&s), 1005);
         s.compact(None, None).unwrap();
         assert_eq!(raw_elements(&s), 5);
@@ -637,7 +641,11 @@ mod tests {
         fill(&s, b"expiring", 10);
         let cond = crate::storage::types::keyspace::ExpireCondition::default();
         let deadline = crate::util::clock::unix_ms() as i64 + 50;
-        assert!(s.set_expire(0, b"expiring", deadline, cond).unwrap());
+        assert!(s
+            .at(0, Writer::INTERNAL)
+            .keys()
+            .expire(b"expiring", deadline, cond)
+            .unwrap());
         std::thread::sleep(std::time::Duration::from_millis(100));
         // A slave's clock does not decide expiry: the master may still PERSIST the key.
         s.set_replica(true);

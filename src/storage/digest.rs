@@ -4,6 +4,7 @@
 
 use super::codec::{self, DataType, MetaValue};
 use super::collection::element_cfs;
+use super::types::Keyspace;
 use super::{KeyState, Storage, StorageError};
 use crate::util::clock::unix_ms;
 use crate::util::redis_digest::{type_code, DatasetDigest, Digest20, ValueDigest};
@@ -53,7 +54,7 @@ impl Storage {
         cur.status()
     }
 
-    /// Digest of every live key of every logical database.
+    /// DEBUG DIGEST: digest of every live key of every logical database.
     pub fn digest(&self) -> Result<Digest20, StorageError> {
         let mut total = DatasetDigest::default();
         let now = unix_ms();
@@ -88,10 +89,12 @@ impl Storage {
         }
         Ok(total.finish())
     }
+}
 
-    /// Digest of one key's value (zeros when the key does not exist).
-    pub fn digest_value(&self, db: usize, key: &[u8]) -> Result<Digest20, StorageError> {
-        let state = self.load(db, key)?;
+impl Keyspace<'_> {
+    /// DEBUG DIGEST-VALUE: digest of one key's value (zeros when the key does not exist).
+    pub fn digest_value(&self, key: &[u8]) -> Result<Digest20, StorageError> {
+        let state = self.load(self.db, key)?;
         let Some(meta) = state.live().cloned() else {
             return Ok([0u8; 20]);
         };

@@ -213,7 +213,7 @@ mod tests {
 
     /// Lists of database 0.
     fn lists(s: &Storage) -> crate::storage::types::Lists<'_> {
-        s.at(0, crate::storage::types::Writer::INTERNAL).list()
+        s.at(0, Writer::INTERNAL).list()
     }
 
     fn push_list(s: &Storage, key: &[u8], n: usize) {
@@ -245,7 +245,7 @@ mod tests {
         lists(&s)
             .push(b"l", &[Bytes::from("new")], End::Left, false)
             .unwrap();
-        assert_eq!(s.delete(0, &[b"l"]).unwrap(), 1);
+        assert_eq!(s.at(0, Writer::INTERNAL).keys().delete(&[b"l"]).unwrap(), 1);
         // Neither the writes nor a compaction change what the walk reads.
         s.compact(None, None).unwrap();
         let items = range.collect().unwrap();
@@ -257,15 +257,12 @@ mod tests {
     fn compactions_keep_what_an_open_snapshot_reads() {
         let dir = tempfile::tempdir().unwrap();
         let s = open(dir.path());
-        s.at(0, crate::storage::types::Writer::INTERNAL)
+        s.at(0, Writer::INTERNAL)
             .hash()
             .set(b"h", &[(b"f", b"v")])
             .unwrap();
-        let lookups = s
-            .at(0, crate::storage::types::Writer::INTERNAL)
-            .sort_lookups()
-            .unwrap();
-        assert_eq!(s.delete(0, &[b"h"]).unwrap(), 1);
+        let lookups = s.at(0, Writer::INTERNAL).sort_lookups().unwrap();
+        assert_eq!(s.at(0, Writer::INTERNAL).keys().delete(&[b"h"]).unwrap(), 1);
         s.compact(None, None).unwrap();
         assert_eq!(lookups.field(b"h", b"f").unwrap(), Some(b"v".to_vec()));
         drop(lookups);
@@ -307,7 +304,7 @@ mod tests {
         for m in &members {
             s.put_test_string(m);
         }
-        let ReadRange::Lazy(keys) = s.keys(0, b"m*").unwrap() else {
+        let ReadRange::Lazy(keys) = s.at(0, Writer::INTERNAL).keys().keys(b"m*").unwrap() else {
             panic!("many matching keys are read lazily");
         };
         assert_eq!(keys.len(), BIG as u64);

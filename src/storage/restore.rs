@@ -6,7 +6,8 @@ use std::collections::HashSet;
 
 use super::codec::{self, Cf, DataType, MetaValue};
 use super::types::sort::fill_list;
-use super::{Storage, StorageError};
+use super::types::Keyspace;
+use super::StorageError;
 use crate::dataset::Value;
 
 /// Why RESTORE refused to write.
@@ -18,10 +19,11 @@ pub enum RestoreRefusal {
     Duplicates,
 }
 
-impl Storage {
-    /// The live value of `key` and its deadline (Unix ms, 0 = none); `None` when missing.
-    pub fn read_value(&self, db: usize, key: &[u8]) -> Result<Option<(Value, u64)>, StorageError> {
-        let state = self.load(db, key)?;
+impl Keyspace<'_> {
+    /// DUMP (and the tools' readers): the live value of `key` and its deadline (Unix ms,
+    /// 0 = none); `None` when missing.
+    pub fn value(&self, key: &[u8]) -> Result<Option<(Value, u64)>, StorageError> {
+        let state = self.load(self.db, key)?;
         let Some(meta) = state.live().cloned() else {
             return Ok(None);
         };
@@ -70,15 +72,14 @@ impl Storage {
     /// RESTORE: stores `value` at `key` with deadline `expire_ms` (0 = none) in one batch,
     /// replacing what is there only with `replace`. A deadline already past stores nothing
     /// (and, with `replace`, deletes the old value), as in Redis.
-    pub fn restore_value(
+    pub fn restore(
         &self,
-        db: usize,
         key: &[u8],
         value: &Value,
         expire_ms: u64,
         replace: bool,
     ) -> Result<Result<(), RestoreRefusal>, StorageError> {
-        let state = self.load(db, key)?;
+        let state = self.load(self.db, key)?;
         if state.live().is_some() && !replace {
             return Ok(Err(RestoreRefusal::BusyKey));
         }

@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use parking_lot::Mutex;
 
 use super::codec::{self, Cf, DataType, MetaValue};
-use super::{Storage, StorageError};
+use super::types::Keyspace;
+use super::StorageError;
 use crate::util::clock::unix_ms;
 use crate::util::glob::glob_match;
 
@@ -68,17 +69,16 @@ pub struct ScanFilter<'a> {
     pub data_type: Option<DataType>,
 }
 
-impl Storage {
-    /// One SCAN step: visits about `count` keys from `cursor`, returns the next cursor (0 at the
-    /// end) and the keys that passed the filters.
+impl Keyspace<'_> {
+    /// SCAN: one step that visits about `count` keys from `cursor`; returns the next cursor (0
+    /// at the end) and the keys that passed the filters.
     pub fn scan(
         &self,
-        db: usize,
         cursor: u64,
         count: usize,
         filter: &ScanFilter<'_>,
     ) -> Result<(u64, Vec<Vec<u8>>), StorageError> {
-        let pdb = self.physical(db)?;
+        let pdb = self.physical(self.db)?;
         let lower = if cursor == 0 {
             codec::db_lower_bound(pdb)
         } else {

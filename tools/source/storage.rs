@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use pika::storage::engine::EngineOptions;
+use pika::storage::types::Writer;
 use pika::storage::Storage;
 
 use super::Source;
@@ -62,7 +63,9 @@ impl StorageSource {
     fn read(&self, db: usize, key: &[u8]) -> Result<Option<Record>, String> {
         let found = self
             .storage
-            .read_value(db, key)
+            .at(db, Writer::INTERNAL)
+            .keys()
+            .value(key)
             .map_err(|e| e.to_string())?;
         Ok(found.map(|(value, expire_ms)| Record {
             db,
@@ -80,7 +83,9 @@ impl Source for StorageSource {
 
     fn scan(&mut self, db: usize, cursor: u64) -> Result<(u64, Vec<Vec<u8>>), String> {
         self.storage
-            .scan(db, cursor, 1000, &Default::default())
+            .at(db, Writer::INTERNAL)
+            .keys()
+            .scan(cursor, 1000, &Default::default())
             .map_err(|e| e.to_string())
     }
 

@@ -40,7 +40,7 @@ pub(super) fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         "digest-value" if argc >= 2 => {
             let mut out = Vec::with_capacity(argc - 2);
             for key in &argv[2..] {
-                let d = ctx.storage().digest_value(ctx.db(), key)?;
+                let d = ctx.keys().digest_value(key)?;
                 out.push(Reply::Simple(to_hex(&d).into()));
             }
             Ok(Reply::Array(out))

@@ -3,7 +3,7 @@
 //!
 //! Handlers parse and validate their arguments in Redis' order (so one bad request gets the
 //! same error), then read or edit the string. The bit arithmetic itself lives in
-//! [`crate::util::bits`]. Writes go through [`Storage::edit_string`](crate::storage::Storage)
+//! [`crate::util::bits`]. Writes go through [`Strings::edit`](crate::storage::types::Strings::edit)
 //! under the dispatcher's key lock, which keeps the TTL and flags the value `raw`.
 
 use bytes::Bytes;
@@ -85,22 +85,21 @@ fn setbit(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         _ => return Err(CmdError::err(BAD_BIT)),
     };
     let mut old = false;
-    ctx.storage()
-        .edit_string::<CmdError>(ctx.db(), &argv[1], |current| {
-            let mut value = current.map(<[u8]>::to_vec).unwrap_or_default();
-            old = bits::set_bit(&mut value, offset, on);
-            // An existing string whose bits did not change is left alone, as in Redis.
-            if current.is_some_and(|c| c == value.as_slice()) {
-                return Ok(None);
-            }
-            Ok(Some(StringEdit { value, raw: true }))
-        })?;
+    ctx.strings().edit::<CmdError>(&argv[1], |current| {
+        let mut value = current.map(<[u8]>::to_vec).unwrap_or_default();
+        old = bits::set_bit(&mut value, offset, on);
+        // An existing string whose bits did not change is left alone, as in Redis.
+        if current.is_some_and(|c| c == value.as_slice()) {
+            return Ok(None);
+        }
+        Ok(Some(StringEdit { value, raw: true }))
+    })?;
     Ok(Reply::Integer(i64::from(old)))
 }
 
 fn getbit(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let offset = bit_offset(ctx, &argv[2], None)?;
-    let value = ctx.storage().get_string(ctx.db(), &argv[1])?;
+    let value = ctx.strings().get(&argv[1])?;
     let bit = value.is_some_and(|v| bits::get_bit(&v, offset));
     Ok(Reply::Integer(i64::from(bit)))
 }
@@ -111,7 +110,7 @@ fn getbit(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 /// BITCOUNT key [start end [BYTE|BIT]]. As in Redis 7.0, a missing key answers 0 before the
 /// range is looked at.
 fn bitcount(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let Some(value) = ctx.storage().get_string(ctx.db(), &argv[1])? else {
+    let Some(value) = ctx.strings().get(&argv[1])? else {
         return Ok(Reply::Integer(0));
     };
     let range = match argv.len() {
@@ -142,7 +141,7 @@ fn bitpos(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         _ => return Err(CmdError::err("The bit argument must be 1 or 0.")),
     };
     // A missing key is an endless run of zeros.
-    let Some(value) = ctx.storage().get_string(ctx.db(), &argv[1])? else {
+    let Some(value) = ctx.strings().get(&argv[1])? else {
         return Ok(Reply::Integer(if bit { -1 } else { 0 }));
     };
     if argv.len() > 6 {
@@ -180,13 +179,13 @@ fn bitop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     }
     let mut sources = Vec::with_capacity(argv.len() - 3);
     for key in &argv[3..] {
-        sources.push(ctx.storage().get_string(ctx.db(), key)?.unwrap_or_default());
+        sources.push(ctx.strings().get(key)?.unwrap_or_default());
     }
     let slices: Vec<&[u8]> = sources.iter().map(|s| s.as_ref()).collect();
     let result = bits::bitop(op, &slices);
     let len = result.len();
     let value = (len > 0).then_some(result);
-    ctx.storage().replace_string(ctx.db(), &argv[2], value)?;
+    ctx.strings().replace(&argv[2], value)?;
     Ok(Reply::Integer(len as i64))
 }
 
@@ -293,7 +292,7 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], readonly: bool) -> CmdRes
     let ops = parse_field_ops(ctx, &argv[2..])?;
     let writes = ops.iter().any(|op| op.kind != FieldOpKind::Get);
     if !writes {
-        let value = ctx.storage().get_string(ctx.db(), &argv[1])?;
+        let value = ctx.strings().get(&argv[1])?;
         let s = value.as_deref().unwrap_or_default();
         return Ok(Reply::Array(
             ops.iter()
@@ -313,18 +312,17 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], readonly: bool) -> CmdRes
         .max()
         .unwrap_or(0);
     let mut replies = Vec::with_capacity(ops.len());
-    ctx.storage()
-        .edit_string::<CmdError>(ctx.db(), &argv[1], |current| {
-            let mut value = current.map(<[u8]>::to_vec).unwrap_or_default();
-            let needed = (highest >> 3) as usize + 1;
-            if value.len() < needed {
-                value.resize(needed, 0);
-            }
-            replies.extend(ops.iter().map(|op| apply_field_write(&mut value, op)));
-            if current.is_some_and(|c| c == value.as_slice()) {
-                return Ok(None);
-            }
-            Ok(Some(StringEdit { value, raw: true }))
-        })?;
+    ctx.strings().edit::<CmdError>(&argv[1], |current| {
+        let mut value = current.map(<[u8]>::to_vec).unwrap_or_default();
+        let needed = (highest >> 3) as usize + 1;
+        if value.len() < needed {
+            value.resize(needed, 0);
+        }
+        replies.extend(ops.iter().map(|op| apply_field_write(&mut value, op)));
+        if current.is_some_and(|c| c == value.as_slice()) {
+            return Ok(None);
+        }
+        Ok(Some(StringEdit { value, raw: true }))
+    })?;
     Ok(Reply::Array(replies))
 }

@@ -1,9 +1,9 @@
 //! Type-independent key commands (Redis' "generic" group): deletion, existence, expiry, renaming,
 //! scanning, whole databases, and OBJECT introspection.
 //!
-//! Handlers parse arguments and format replies; the key operations themselves live in
-//! `storage::keyspace` and `storage::scan`. Write commands run under the key locks the
-//! dispatcher took from their key specs, so each read-modify-write here is atomic.
+//! Handlers parse arguments and format replies; the key operations themselves live in the
+//! keyspace view (`storage::types::keyspace`, `storage::scan`). Write commands run under the key
+//! locks the dispatcher took from their key specs, so each read-modify-write here is atomic.
 
 use bytes::Bytes;
 
@@ -151,13 +151,13 @@ const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
 /// DEL and UNLINK: deleting is a metadata write either way, so UNLINK is DEL.
 fn del(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let keys = args::key_slices(&argv[1..]);
-    Ok(Reply::Integer(ctx.storage().delete(ctx.db(), &keys)?))
+    Ok(Reply::Integer(ctx.keys().delete(&keys)?))
 }
 
 /// EXISTS and TOUCH (access times are not tracked, so TOUCH only counts).
 fn exists(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let keys = args::key_slices(&argv[1..]);
-    Ok(Reply::Integer(ctx.storage().exists(ctx.db(), &keys)?))
+    Ok(Reply::Integer(ctx.keys().exists(&keys)?))
 }
 
 fn type_cmd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
@@ -237,9 +237,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], form: TimeForm) -> CmdResul
         .checked_mul(unit)
         .and_then(|ms| ms.checked_add(base))
         .ok_or_else(invalid)?;
-    let changed = ctx
-        .storage()
-        .set_expire(ctx.db(), &argv[1], deadline, cond)?;
+    let changed = ctx.keys().expire(&argv[1], deadline, cond)?;
     Ok(Reply::Integer(i64::from(changed)))
 }
 
@@ -261,19 +259,16 @@ fn pexpireat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 
 /// TTL, PTTL, EXPIRETIME, PEXPIRETIME: the time left, or (absolute) the Unix time it ends.
 fn ttl_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], form: TimeForm) -> CmdResult {
-    let state = ctx.storage().load(ctx.db(), &argv[1])?;
-    let Some(meta) = state.live() else {
-        return Ok(Reply::Integer(-2));
-    };
-    if meta.expire_ms == 0 {
-        return Ok(Reply::Integer(-1));
-    }
-    let deadline = i64::try_from(meta.expire_ms).unwrap_or(i64::MAX);
+    let keys = ctx.keys();
     let value = if form.absolute {
-        deadline
+        keys.expire_time_ms(&argv[1])?
     } else {
-        deadline.saturating_sub(state.now_ms as i64).max(0)
+        keys.ttl_ms(&argv[1])?
     };
+    // -2 (missing) and -1 (no expiry) are answered as they are.
+    if value < 0 {
+        return Ok(Reply::Integer(value));
+    }
     // Seconds are rounded to the nearest, as Redis does.
     Ok(Reply::Integer(if form.millis {
         value
@@ -299,12 +294,12 @@ fn pexpiretime(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 fn persist(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let changed = ctx.storage().persist(ctx.db(), &argv[1])?;
+    let changed = ctx.keys().persist(&argv[1])?;
     Ok(Reply::Integer(i64::from(changed)))
 }
 
 fn keys(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let found = ctx.storage().keys(ctx.db(), &argv[1])?;
+    let found = ctx.keys().keys(&argv[1])?;
     Ok(lazy_reply::bulks(found, Shape::Array))
 }
 
@@ -350,7 +345,7 @@ fn scan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         }
         i += 2;
     }
-    let (next, mut found) = ctx.storage().scan(ctx.db(), cursor, count, &filter)?;
+    let (next, mut found) = ctx.keys().scan(cursor, count, &filter)?;
     if unknown_type {
         found.clear();
     }
@@ -361,7 +356,7 @@ fn scan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 fn randomkey(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
-    Ok(match ctx.storage().random_key(ctx.db())? {
+    Ok(match ctx.keys().random_key()? {
         Some(k) => Reply::bulk(k),
         None => Reply::Null,
     })
@@ -377,7 +372,7 @@ fn renamenx(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 
 /// RENAME and RENAMENX (`nx`: only when the destination does not exist).
 fn rename_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], nx: bool) -> CmdResult {
-    match ctx.storage().rename(ctx.db(), &argv[1], &argv[2], nx)? {
+    match ctx.keys().rename(&argv[1], &argv[2], nx)? {
         MoveOutcome::NoSource => Err(CmdError::err("no such key")),
         MoveOutcome::Done if nx => Ok(Reply::Integer(1)),
         MoveOutcome::Done => Ok(Reply::ok()),
@@ -424,16 +419,14 @@ fn copy(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     if src_db == dst_db && argv[1] == argv[2] {
         return Err(same_object());
     }
-    let copied = ctx
-        .storage()
-        .copy(src_db, &argv[1], dst_db, &argv[2], replace)?;
+    let copied = ctx.keys().copy(&argv[1], dst_db, &argv[2], replace)?;
     Ok(Reply::Integer(i64::from(copied)))
 }
 
 /// DUMP key: the value in Redis' serialization (RDB encoding, version, CRC-64), so
 /// RESTORE here or on Redis recreates it.
 fn dump(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    Ok(match ctx.storage().read_value(ctx.db(), &argv[1])? {
+    Ok(match ctx.keys().value(&argv[1])? {
         Some((value, _)) => Reply::Bulk(Bytes::from(crate::rdb::dump::encode(&value))),
         None => Reply::Null,
     })
@@ -468,9 +461,9 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         }
         i += 1;
     }
-    let (db, key) = (ctx.db(), &argv[1]);
+    let key = &argv[1];
     let busy = || CmdError::Other("BUSYKEY Target key name already exists.".into());
-    if !replace && ctx.storage().exists(db, &[key.as_ref()])? > 0 {
+    if !replace && ctx.keys().exists(&[key.as_ref()])? > 0 {
         return Err(busy());
     }
     let ttl = args::int(&argv[2])?;
@@ -488,10 +481,7 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         t if absttl => t as u64,
         t => unix_ms().saturating_add(t as u64),
     };
-    match ctx
-        .storage()
-        .restore_value(db, key, &value, expire_ms, replace)?
-    {
+    match ctx.keys().restore(key, &value, expire_ms, replace)? {
         Ok(()) => Ok(Reply::ok()),
         Err(RestoreRefusal::BusyKey) => Err(busy()),
         Err(RestoreRefusal::Duplicates) => Err(CmdError::err("Bad data format")),
@@ -503,7 +493,7 @@ fn move_cmd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     if dst == ctx.db() {
         return Err(same_object());
     }
-    let moved = ctx.storage().move_key(ctx.db(), &argv[1], dst)?;
+    let moved = ctx.keys().move_to(&argv[1], dst)?;
     Ok(Reply::Integer(i64::from(moved)))
 }
 
@@ -529,7 +519,7 @@ fn flush_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], all: bool) -> CmdResult {
     if all {
         ctx.storage().flush_all()?;
     } else {
-        ctx.storage().flush_db(ctx.db())?;
+        ctx.keys().flush()?;
     }
     Ok(Reply::ok())
 }

@@ -2,9 +2,9 @@
 //! counters (INCR family, INCRBYFLOAT), byte ranges (GETRANGE/SETRANGE/APPEND) and LCS.
 //!
 //! Handlers parse and validate their arguments in the same order Redis does (so the same bad
-//! request gets the same error), then make one storage call. Read-modify-write commands rely on
-//! the dispatcher's key lock and on [`Storage::update_string`](crate::storage::Storage), which
-//! keeps the key's TTL.
+//! request gets the same error), then make one call on the string view (`ctx.strings()`).
+//! Read-modify-write commands rely on the dispatcher's key lock and on
+//! [`Strings::update`](crate::storage::types::Strings::update), which keeps the key's TTL.
 
 use bytes::Bytes;
 
@@ -210,7 +210,7 @@ fn deadline_ms(kind: ExpireKind, value: &[u8], cmd: &str) -> Result<u64, CmdErro
 }
 
 fn get(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    Ok(bulk_or_null(ctx.storage().get_string(ctx.db(), &argv[1])?))
+    Ok(bulk_or_null(ctx.strings().get(&argv[1])?))
 }
 
 fn bulk_or_null(v: Option<Bytes>) -> Reply {
@@ -236,9 +236,7 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         ttl,
         get_old: opts.get,
     };
-    let outcome = ctx
-        .storage()
-        .set_string(ctx.db(), &argv[1], argv[2].clone(), set_opts)?;
+    let outcome = ctx.strings().set(&argv[1], argv[2].clone(), set_opts)?;
     Ok(if opts.get {
         bulk_or_null(outcome.old)
     } else if outcome.written {
@@ -253,9 +251,7 @@ fn setnx(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         condition: SetCondition::IfAbsent,
         ..SetOptions::default()
     };
-    let outcome = ctx
-        .storage()
-        .set_string(ctx.db(), &argv[1], argv[2].clone(), opts)?;
+    let outcome = ctx.strings().set(&argv[1], argv[2].clone(), opts)?;
     Ok(Reply::Integer(i64::from(outcome.written)))
 }
 
@@ -274,8 +270,7 @@ fn set_with_ttl(ctx: &mut Ctx<'_>, argv: &[Bytes], kind: ExpireKind, cmd: &str) 
         ttl: TtlUpdate::At(at),
         ..SetOptions::default()
     };
-    ctx.storage()
-        .set_string(ctx.db(), &argv[1], argv[3].clone(), opts)?;
+    ctx.strings().set(&argv[1], argv[3].clone(), opts)?;
     Ok(Reply::ok())
 }
 
@@ -284,15 +279,13 @@ fn getset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         get_old: true,
         ..SetOptions::default()
     };
-    let outcome = ctx
-        .storage()
-        .set_string(ctx.db(), &argv[1], argv[2].clone(), opts)?;
+    let outcome = ctx.strings().set(&argv[1], argv[2].clone(), opts)?;
     ctx.storage().count_lookup(outcome.old.is_some());
     Ok(bulk_or_null(outcome.old))
 }
 
 fn getdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let value = ctx.storage().getdel(ctx.db(), &argv[1])?;
+    let value = ctx.strings().get_delete(&argv[1])?;
     ctx.storage().count_lookup(value.is_some());
     Ok(bulk_or_null(value))
 }
@@ -304,7 +297,7 @@ fn getex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             Ok(at) => TtlUpdate::At(at),
             // Redis reports a missing key (nil) or a wrong type before a bad expire time.
             Err(e) => {
-                return match ctx.storage().get_string(ctx.db(), &argv[1])? {
+                return match ctx.strings().get(&argv[1])? {
                     None => Ok(Reply::Null),
                     Some(_) => Err(e),
                 }
@@ -313,7 +306,7 @@ fn getex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         None if opts.persist => TtlUpdate::Clear,
         None => TtlUpdate::Keep,
     };
-    let value = ctx.storage().getex(ctx.db(), &argv[1], ttl)?;
+    let value = ctx.strings().get_expire(&argv[1], ttl)?;
     ctx.storage().count_lookup(value.is_some());
     Ok(bulk_or_null(value))
 }
@@ -325,7 +318,7 @@ fn mget(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let mut out = Vec::with_capacity(argv.len() - 1);
     for key in &argv[1..] {
         // A key of another type reads as nil, not WRONGTYPE.
-        out.push(match ctx.storage().get_string(ctx.db(), key) {
+        out.push(match ctx.strings().get(key) {
             Ok(v) => bulk_or_null(v),
             Err(StorageError::WrongType) => Reply::Null,
             Err(e) => return Err(e.into()),
@@ -347,13 +340,13 @@ fn pairs<'a>(argv: &'a [Bytes], cmd: &str) -> Result<Vec<(&'a [u8], Bytes)>, Cmd
 
 fn mset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let kvs = pairs(argv, "mset")?;
-    ctx.storage().mset(ctx.db(), &kvs, false)?;
+    ctx.strings().set_many(&kvs, false)?;
     Ok(Reply::ok())
 }
 
 fn msetnx(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let kvs = pairs(argv, "msetnx")?;
-    let written = ctx.storage().mset(ctx.db(), &kvs, true)?;
+    let written = ctx.strings().set_many(&kvs, true)?;
     Ok(Reply::Integer(i64::from(written)))
 }
 
@@ -374,32 +367,27 @@ fn check_length(ctx: &Ctx<'_>, size: u64, append: u64) -> Result<(), CmdError> {
 fn append(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let suffix = argv[2].as_ref();
     let c: &Ctx<'_> = ctx;
-    let new = c
-        .storage()
-        .edit_string::<CmdError>(c.db(), &argv[1], |current| {
-            Ok(Some(match current {
-                // A new key holds the argument as given (not the raw encoding).
-                None => StringEdit {
-                    value: suffix.to_vec(),
-                    raw: false,
-                },
-                Some(cur) => {
-                    check_length(c, cur.len() as u64, suffix.len() as u64)?;
-                    let mut value = Vec::with_capacity(cur.len() + suffix.len());
-                    value.extend_from_slice(cur);
-                    value.extend_from_slice(suffix);
-                    StringEdit { value, raw: true }
-                }
-            }))
-        })?;
+    let new = c.strings().edit::<CmdError>(&argv[1], |current| {
+        Ok(Some(match current {
+            // A new key holds the argument as given (not the raw encoding).
+            None => StringEdit {
+                value: suffix.to_vec(),
+                raw: false,
+            },
+            Some(cur) => {
+                check_length(c, cur.len() as u64, suffix.len() as u64)?;
+                let mut value = Vec::with_capacity(cur.len() + suffix.len());
+                value.extend_from_slice(cur);
+                value.extend_from_slice(suffix);
+                StringEdit { value, raw: true }
+            }
+        }))
+    })?;
     Ok(Reply::Integer(new.map_or(0, |v| v.len() as i64)))
 }
 
 fn strlen(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let len = ctx
-        .storage()
-        .get_string(ctx.db(), &argv[1])?
-        .map_or(0, |v| v.len());
+    let len = ctx.strings().get(&argv[1])?.map_or(0, |v| v.len());
     Ok(Reply::Integer(len as i64))
 }
 
@@ -407,7 +395,7 @@ fn strlen(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn getrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let start = args::int(&argv[2])?;
     let end = args::int(&argv[3])?;
-    let Some(value) = ctx.storage().get_string(ctx.db(), &argv[1])? else {
+    let Some(value) = ctx.strings().get(&argv[1])? else {
         return Ok(Reply::Bulk(Bytes::new()));
     };
     Ok(Reply::Bulk(byte_range(&value, start, end)))
@@ -435,27 +423,26 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let patch = argv[3].as_ref();
     let c: &Ctx<'_> = ctx;
     let mut len = 0usize;
-    c.storage()
-        .edit_string::<CmdError>(c.db(), &argv[1], |current| {
-            if patch.is_empty() {
-                // Nothing to write: a missing key stays missing, an existing one unchanged.
-                len = current.map_or(0, |v| v.len());
-                return Ok(None);
-            }
-            check_length(c, offset as u64, patch.len() as u64)?;
-            // Both fit in proto-max-bulk-len now, so they fit in usize.
-            let start = offset as usize;
-            let end = start + patch.len();
-            let current = current.unwrap_or_default();
-            let mut value = Vec::with_capacity(current.len().max(end));
-            value.extend_from_slice(current);
-            if value.len() < end {
-                value.resize(end, 0);
-            }
-            value[start..end].copy_from_slice(patch);
-            len = value.len();
-            Ok(Some(StringEdit { value, raw: true }))
-        })?;
+    c.strings().edit::<CmdError>(&argv[1], |current| {
+        if patch.is_empty() {
+            // Nothing to write: a missing key stays missing, an existing one unchanged.
+            len = current.map_or(0, |v| v.len());
+            return Ok(None);
+        }
+        check_length(c, offset as u64, patch.len() as u64)?;
+        // Both fit in proto-max-bulk-len now, so they fit in usize.
+        let start = offset as usize;
+        let end = start + patch.len();
+        let current = current.unwrap_or_default();
+        let mut value = Vec::with_capacity(current.len().max(end));
+        value.extend_from_slice(current);
+        if value.len() < end {
+            value.resize(end, 0);
+        }
+        value[start..end].copy_from_slice(patch);
+        len = value.len();
+        Ok(Some(StringEdit { value, raw: true }))
+    })?;
     Ok(Reply::Integer(len as i64))
 }
 
@@ -486,26 +473,25 @@ fn decrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 /// The INCR family: adds `delta` to the integer in `key` (0 when absent), keeping its TTL.
 fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) -> CmdResult {
     let mut result = 0i64;
-    ctx.storage()
-        .update_string::<CmdError>(ctx.db(), key, false, |current| {
-            let old = match current {
-                Some(v) => parse_i64(v).ok_or(CmdError::NotInteger)?,
-                None => 0,
-            };
-            result = old
-                .checked_add(delta)
-                .ok_or_else(|| CmdError::err("increment or decrement would overflow"))?;
-            let mut text = Vec::with_capacity(20);
-            write_i64(&mut text, result);
-            Ok(Some(text))
-        })?;
+    ctx.strings().update::<CmdError>(key, false, |current| {
+        let old = match current {
+            Some(v) => parse_i64(v).ok_or(CmdError::NotInteger)?,
+            None => 0,
+        };
+        result = old
+            .checked_add(delta)
+            .ok_or_else(|| CmdError::err("increment or decrement would overflow"))?;
+        let mut text = Vec::with_capacity(20);
+        write_i64(&mut text, result);
+        Ok(Some(text))
+    })?;
     Ok(Reply::Integer(result))
 }
 
 fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let new = ctx
-        .storage()
-        .update_string::<CmdError>(ctx.db(), &argv[1], false, |current| {
+        .strings()
+        .update::<CmdError>(&argv[1], false, |current| {
             // Redis checks the stored value before the increment.
             let value = match current {
                 Some(v) => parse_f64(v).ok_or(CmdError::NotFloat)?,
@@ -580,7 +566,7 @@ impl LcsMatch {
 
 /// The LCS operand stored at `key`: absent keys are empty strings.
 fn lcs_operand(ctx: &Ctx<'_>, key: &[u8]) -> Result<Bytes, CmdError> {
-    match ctx.storage().get_string(ctx.db(), key) {
+    match ctx.strings().get(key) {
         Ok(v) => Ok(v.unwrap_or_default()),
         Err(StorageError::WrongType) => Err(CmdError::err(
             "The specified keys must contain string values",

@@ -1,8 +1,11 @@
-//! Type-independent key operations: existence, deletion, expiry, renaming, whole databases.
+//! Type-independent key operations (the [`Keyspace`] view): existence, deletion, expiry,
+//! renaming, whole databases. Operations spanning every database (FLUSHALL, SWAPDB) stay on
+//! `Storage`.
 //!
 //! Functions that modify keys expect the caller to hold the key locks (the dispatcher takes them
 //! from the command table); whole-database operations take the structure lock themselves.
 
+use super::Keyspace;
 use crate::storage::codec::{self, Cf, MetaValue, SysKey};
 use crate::storage::collection::ElementCursor;
 use crate::storage::engine::ReadView;
@@ -45,20 +48,21 @@ pub enum MoveOutcome {
     TargetExists,
 }
 
-impl Storage {
-    /// Number of the given keys that exist (a key given twice counts twice, as in Redis).
-    pub fn exists(&self, db: usize, keys: &[&[u8]]) -> Result<i64, StorageError> {
+impl Keyspace<'_> {
+    /// EXISTS, TOUCH: number of the given keys that exist (a key given twice counts twice, as
+    /// in Redis).
+    pub fn exists(&self, keys: &[&[u8]]) -> Result<i64, StorageError> {
         let mut n = 0;
         for key in keys {
-            if self.load(db, key)?.live().is_some() {
+            if self.load(self.db, key)?.live().is_some() {
                 n += 1;
             }
         }
         Ok(n)
     }
 
-    /// Deletes keys; returns how many existed.
-    pub fn delete(&self, db: usize, keys: &[&[u8]]) -> Result<i64, StorageError> {
+    /// DEL, UNLINK: deletes keys; returns how many existed.
+    pub fn delete(&self, keys: &[&[u8]]) -> Result<i64, StorageError> {
         let mut txn = self.txn();
         let mut removed = 0;
         let mut seen: Vec<&[u8]> = Vec::with_capacity(keys.len());
@@ -67,7 +71,7 @@ impl Storage {
                 continue;
             }
             seen.push(key);
-            let state = self.load(db, key)?;
+            let state = self.load(self.db, key)?;
             if state.live().is_some() {
                 removed += 1;
             }
@@ -77,16 +81,16 @@ impl Storage {
         Ok(removed)
     }
 
-    /// Sets the absolute deadline (Unix ms, may be negative) of `key` subject to `cond`. A
-    /// deadline not in the future deletes the key. Returns whether anything changed (EXPIRE's 1/0).
-    pub fn set_expire(
+    /// EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT: sets the absolute deadline (Unix ms, may be
+    /// negative) of `key` subject to `cond`. A deadline not in the future deletes the key.
+    /// Returns whether anything changed (EXPIRE's 1/0).
+    pub fn expire(
         &self,
-        db: usize,
         key: &[u8],
         deadline_ms: i64,
         cond: ExpireCondition,
     ) -> Result<bool, StorageError> {
-        let state = self.load(db, key)?;
+        let state = self.load(self.db, key)?;
         let Some(meta) = state.live() else {
             return Ok(false);
         };
@@ -106,9 +110,9 @@ impl Storage {
         Ok(true)
     }
 
-    /// Removes the expiry of `key`; true if it had one.
-    pub fn persist(&self, db: usize, key: &[u8]) -> Result<bool, StorageError> {
-        let state = self.load(db, key)?;
+    /// PERSIST: removes the expiry of `key`; true if it had one.
+    pub fn persist(&self, key: &[u8]) -> Result<bool, StorageError> {
+        let state = self.load(self.db, key)?;
         let Some(meta) = state.live() else {
             return Ok(false);
         };
@@ -123,16 +127,39 @@ impl Storage {
         Ok(true)
     }
 
-    /// Moves `src` to `dst` (RENAME/RENAMENX). The destination loses its old value and TTL; the
+    /// PTTL (and TTL): the time to live of `key` in milliseconds, -2 when it is missing, -1
+    /// when it has no expiry.
+    pub fn ttl_ms(&self, key: &[u8]) -> Result<i64, StorageError> {
+        let state = self.load(self.db, key)?;
+        Ok(match state.live() {
+            None => -2,
+            Some(m) if m.expire_ms == 0 => -1,
+            Some(m) => deadline_of(m.expire_ms)
+                .saturating_sub(state.now_ms as i64)
+                .max(0),
+        })
+    }
+
+    /// PEXPIRETIME (and EXPIRETIME): the Unix time in milliseconds at which `key` expires, -2
+    /// when it is missing, -1 when it has no expiry.
+    pub fn expire_time_ms(&self, key: &[u8]) -> Result<i64, StorageError> {
+        let state = self.load(self.db, key)?;
+        Ok(match state.live() {
+            None => -2,
+            Some(m) if m.expire_ms == 0 => -1,
+            Some(m) => deadline_of(m.expire_ms),
+        })
+    }
+
+    /// RENAME, RENAMENX: moves `src` to `dst`. The destination loses its old value and TTL; the
     /// moved value keeps its own TTL.
     pub fn rename(
         &self,
-        db: usize,
         src: &[u8],
         dst: &[u8],
         only_if_absent: bool,
     ) -> Result<MoveOutcome, StorageError> {
-        let from = self.load(db, src)?;
+        let from = self.load(self.db, src)?;
         let Some(meta) = from.live().cloned() else {
             return Ok(MoveOutcome::NoSource);
         };
@@ -143,7 +170,7 @@ impl Storage {
                 MoveOutcome::Done
             });
         }
-        let to = self.load(db, dst)?;
+        let to = self.load(self.db, dst)?;
         if only_if_absent && to.live().is_some() {
             return Ok(MoveOutcome::TargetExists);
         }
@@ -154,17 +181,16 @@ impl Storage {
         Ok(MoveOutcome::Done)
     }
 
-    /// Copies `src` (db `src_db`) to `dst` (db `dst_db`); with `replace` an existing destination
+    /// COPY: copies `src` to `dst` in database `dst_db`; with `replace` an existing destination
     /// is overwritten. Returns false when nothing was copied.
     pub fn copy(
         &self,
-        src_db: usize,
         src: &[u8],
         dst_db: usize,
         dst: &[u8],
         replace: bool,
     ) -> Result<bool, StorageError> {
-        let from = self.load(src_db, src)?;
+        let from = self.load(self.db, src)?;
         let Some(meta) = from.live().cloned() else {
             return Ok(false);
         };
@@ -205,8 +231,8 @@ impl Storage {
     }
 
     /// MOVE: transfers `key` to database `dst_db` if it is absent there.
-    pub fn move_key(&self, db: usize, key: &[u8], dst_db: usize) -> Result<bool, StorageError> {
-        let from = self.load(db, key)?;
+    pub fn move_to(&self, key: &[u8], dst_db: usize) -> Result<bool, StorageError> {
+        let from = self.load(self.db, key)?;
         let Some(meta) = from.live().cloned() else {
             return Ok(false);
         };
@@ -221,50 +247,21 @@ impl Storage {
         Ok(true)
     }
 
-    /// Removes every key of logical database `db`.
-    pub fn flush_db(&self, db: usize) -> Result<(), StorageError> {
+    /// FLUSHDB: removes every key of the database.
+    pub fn flush(&self) -> Result<(), StorageError> {
         let _structure = self.locks.lock_structure();
-        let pdb = self.physical(db)?;
+        let pdb = self.physical(self.db)?;
         let mut txn = self.txn();
         txn.clear_db(pdb);
         txn.commit()
     }
 
-    /// Removes every key of every database.
-    pub fn flush_all(&self) -> Result<(), StorageError> {
-        let _structure = self.locks.lock_structure();
-        let mut txn = self.txn();
-        for db in 0..self.databases() {
-            txn.clear_db(self.physical(db)?);
-        }
-        txn.commit()
-    }
-
-    /// Swaps two logical databases: clients of one now see the other's keys.
-    pub fn swap_db(&self, a: usize, b: usize) -> Result<(), StorageError> {
-        let _structure = self.locks.lock_structure();
-        let (pa, pb) = (self.physical(a)?, self.physical(b)?);
-        self.watches.swap_dbs(pa, pb, |pdb, key| {
-            self.load_physical(pdb, key).map_or((true, false), |s| {
-                (s.stored.is_some(), s.stored.is_some() && s.live().is_none())
-            })
-        });
-        let mut map = self.db_map.write();
-        if a >= map.len() || b >= map.len() {
-            return Err(StorageError::DbOutOfRange);
-        }
-        map.swap(a, b);
-        let mut txn = self.txn();
-        txn.put_system(SysKey::DB_MAP, &crate::storage::encode_db_map(&map));
-        txn.commit()
-    }
-
-    /// Every live key of `db` matching `pattern` (KEYS). Costs a walk of the database, as in
-    /// Redis. When many keys match, they are not gathered: the walk is done again over a
+    /// KEYS: every live key of the database matching `pattern`. Costs a walk of the database,
+    /// as in Redis. When many keys match, they are not gathered: the walk is done again over a
     /// snapshot, once to count the matches and once, lazily, to yield them as the reply is
     /// written (see [`lazy`](crate::storage::lazy)).
-    pub fn keys(&self, db: usize, pattern: &[u8]) -> Result<ReadRange<Vec<u8>>, StorageError> {
-        let pdb = self.physical(db)?;
+    pub fn keys(&self, pattern: &[u8]) -> Result<ReadRange<Vec<u8>>, StorageError> {
+        let pdb = self.physical(self.db)?;
         let (lower, upper) = (codec::db_lower_bound(pdb), codec::db_upper_bound(pdb));
         // One clock for every pass, so the count and the lazy walk agree on what is live.
         let now = unix_ms();
@@ -290,9 +287,9 @@ impl Storage {
         Ok(ReadRange::Lazy(LazyItems::new(len, walk(&view, len))))
     }
 
-    /// A random live key of `db`, or None when it is empty.
-    pub fn random_key(&self, db: usize) -> Result<Option<Vec<u8>>, StorageError> {
-        let pdb = self.physical(db)?;
+    /// RANDOMKEY: a random live key of the database, or None when it is empty.
+    pub fn random_key(&self) -> Result<Option<Vec<u8>>, StorageError> {
+        let pdb = self.physical(self.db)?;
         if self.dbsize_physical(pdb) == 0 {
             return Ok(None);
         }
@@ -323,6 +320,42 @@ impl Storage {
     }
 }
 
+impl Storage {
+    /// FLUSHALL: removes every key of every database.
+    pub fn flush_all(&self) -> Result<(), StorageError> {
+        let _structure = self.locks.lock_structure();
+        let mut txn = self.txn();
+        for db in 0..self.databases() {
+            txn.clear_db(self.physical(db)?);
+        }
+        txn.commit()
+    }
+
+    /// SWAPDB: swaps two logical databases, so clients of one now see the other's keys.
+    pub fn swap_db(&self, a: usize, b: usize) -> Result<(), StorageError> {
+        let _structure = self.locks.lock_structure();
+        let (pa, pb) = (self.physical(a)?, self.physical(b)?);
+        self.watches.swap_dbs(pa, pb, |pdb, key| {
+            self.load_physical(pdb, key).map_or((true, false), |s| {
+                (s.stored.is_some(), s.stored.is_some() && s.live().is_none())
+            })
+        });
+        let mut map = self.db_map.write();
+        if a >= map.len() || b >= map.len() {
+            return Err(StorageError::DbOutOfRange);
+        }
+        map.swap(a, b);
+        let mut txn = self.txn();
+        txn.put_system(SysKey::DB_MAP, &crate::storage::encode_db_map(&map));
+        txn.commit()
+    }
+}
+
+/// A stored deadline as the signed Unix milliseconds the TTL commands report.
+fn deadline_of(expire_ms: u64) -> i64 {
+    i64::try_from(expire_ms).unwrap_or(i64::MAX)
+}
+
 /// The step of a KEYS walk over meta records: yields the live keys matching `pattern` as of
 /// `now`.
 fn matching_keys(
@@ -340,17 +373,6 @@ fn matching_keys(
     }
 }
 
-impl KeyState {
-    /// Remaining time to live in milliseconds: -2 missing, -1 persistent.
-    pub fn pttl(&self) -> i64 {
-        match self.live() {
-            None => -2,
-            Some(m) if m.expire_ms == 0 => -1,
-            Some(m) => m.expire_ms.saturating_sub(self.now_ms) as i64,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use bytes::Bytes;
@@ -358,6 +380,7 @@ mod tests {
     use super::*;
     use crate::storage::engine::EngineOptions;
     use crate::storage::types::strings::{SetOptions, TtlUpdate};
+    use crate::storage::types::Writer;
 
     fn open(dir: &std::path::Path) -> Storage {
         Storage::open(dir, 16, &EngineOptions::default()).expect("open storage")
@@ -368,7 +391,9 @@ mod tests {
             ttl,
             ..SetOptions::default()
         };
-        s.set_string(db, key, Bytes::from_static(b"v"), opts)
+        s.at(db, Writer::INTERNAL)
+            .strings()
+            .set(key, Bytes::from_static(b"v"), opts)
             .expect("set");
     }
 
@@ -384,15 +409,14 @@ mod tests {
             set(&s, 1, b"d", later);
             assert_eq!(s.expires_count(0).unwrap(), 2);
             set(&s, 0, b"a", later); // rewriting a TTL does not count twice
-            assert!(s.persist(0, b"b").unwrap());
+            let keys = s.at(0, Writer::INTERNAL).keys();
+            assert!(keys.persist(b"b").unwrap());
             let cond = ExpireCondition::default();
-            assert!(s
-                .set_expire(0, b"c", unix_ms() as i64 + 5000, cond)
-                .unwrap());
+            assert!(keys.expire(b"c", unix_ms() as i64 + 5000, cond).unwrap());
             assert_eq!(s.expires_count(0).unwrap(), 2);
-            assert_eq!(s.delete(0, &[b"a"]).unwrap(), 1);
+            assert_eq!(keys.delete(&[b"a"]).unwrap(), 1);
             assert_eq!(s.expires_count(0).unwrap(), 1);
-            assert!(s.move_key(0, b"c", 2).unwrap());
+            assert!(keys.move_to(b"c", 2).unwrap());
             assert_eq!(s.expires_count(0).unwrap(), 0);
             assert_eq!(s.expires_count(2).unwrap(), 1);
             s.swap_db(1, 3).unwrap();
@@ -403,7 +427,7 @@ mod tests {
         assert_eq!(s.expires_count(2).unwrap(), 1);
         assert_eq!(s.expires_count(3).unwrap(), 1);
         assert_eq!(s.dbsize(0).unwrap(), 1);
-        s.flush_db(3).unwrap();
+        s.at(3, Writer::INTERNAL).keys().flush().unwrap();
         assert_eq!(s.expires_count(3).unwrap(), 0);
         s.flush_all().unwrap();
         assert_eq!(s.expires_count(2).unwrap(), 0);

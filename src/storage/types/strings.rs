@@ -3,8 +3,9 @@
 
 use bytes::Bytes;
 
+use super::Strings;
 use crate::storage::codec::{flags, MetaValue};
-use crate::storage::{DataType, KeyState, Storage, StorageError};
+use crate::storage::{DataType, KeyState, StorageError};
 
 /// What SET does with the key's time to live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -43,7 +44,7 @@ pub struct SetOutcome {
     pub old: Option<Bytes>,
 }
 
-/// A new string value produced by [`Storage::edit_string`].
+/// A new string value produced by [`Strings::edit`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StringEdit {
     pub value: Vec<u8>,
@@ -56,24 +57,23 @@ pub fn string_value(state: &KeyState) -> Result<Option<&Bytes>, StorageError> {
     Ok(state.live_of(DataType::String)?.map(|m| &m.body))
 }
 
-impl Storage {
-    /// GET.
-    pub fn get_string(&self, db: usize, key: &[u8]) -> Result<Option<Bytes>, StorageError> {
-        let state = self.load(db, key)?;
+impl Strings<'_> {
+    /// GET (and the reads of GETRANGE, STRLEN, MGET, GETBIT, BITCOUNT, BITPOS, BITFIELD).
+    pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>, StorageError> {
+        let state = self.load(self.db, key)?;
         let value = string_value(&state)?.cloned();
         self.count_lookup(value.is_some());
         Ok(value)
     }
 
     /// The generic SET behind SET, SETNX, SETEX, PSETEX and GETSET.
-    pub fn set_string(
+    pub fn set(
         &self,
-        db: usize,
         key: &[u8],
         value: Bytes,
         opts: SetOptions,
     ) -> Result<SetOutcome, StorageError> {
-        let state = self.load(db, key)?;
+        let state = self.load(self.db, key)?;
         let old = if opts.get_old {
             string_value(&state)?.cloned()
         } else {
@@ -107,30 +107,30 @@ impl Storage {
         Ok(SetOutcome { written: true, old })
     }
 
-    /// Read-modify-write of one string keeping its TTL: `f` gets the current value (None if
-    /// absent) and returns the new one, or an error that aborts without writing. `raw` marks
-    /// in-place edits (APPEND, SETRANGE) that Redis reports as the `raw` encoding.
-    pub fn update_string<E: From<StorageError>>(
+    /// INCR, DECR, INCRBY, DECRBY, INCRBYFLOAT: read-modify-write of one string keeping its
+    /// TTL. `f` gets the current value (None if absent) and returns the new one, or an error
+    /// that aborts without writing. `raw` marks in-place edits that Redis reports as the `raw`
+    /// encoding.
+    pub fn update<E: From<StorageError>>(
         &self,
-        db: usize,
         key: &[u8],
         raw: bool,
         f: impl FnOnce(Option<&[u8]>) -> Result<Option<Vec<u8>>, E>,
     ) -> Result<Option<Bytes>, E> {
-        self.edit_string(db, key, |current| {
+        self.edit(key, |current| {
             Ok(f(current)?.map(|value| StringEdit { value, raw }))
         })
     }
 
-    /// Like [`Storage::update_string`], but `f` also decides whether the result is flagged
-    /// raw (APPEND creates a plain value on a missing key but a raw one when it extends).
-    pub fn edit_string<E: From<StorageError>>(
+    /// APPEND, SETRANGE, SETBIT, BITFIELD: like [`Strings::update`], but `f` also decides
+    /// whether the result is flagged raw (APPEND creates a plain value on a missing key but a
+    /// raw one when it extends).
+    pub fn edit<E: From<StorageError>>(
         &self,
-        db: usize,
         key: &[u8],
         f: impl FnOnce(Option<&[u8]>) -> Result<Option<StringEdit>, E>,
     ) -> Result<Option<Bytes>, E> {
-        let state = self.load(db, key)?;
+        let state = self.load(self.db, key)?;
         let current = string_value(&state)?;
         let Some(edit) = f(current.map(|b| b.as_ref()))? else {
             return Ok(None);
@@ -152,13 +152,8 @@ impl Storage {
 
     /// Replaces the key with a raw string value without TTL, whatever it held before (BITOP's
     /// destination); `None` deletes the key. Returns whether a live key existed before.
-    pub fn replace_string(
-        &self,
-        db: usize,
-        key: &[u8],
-        value: Option<Vec<u8>>,
-    ) -> Result<bool, StorageError> {
-        let state = self.load(db, key)?;
+    pub fn replace(&self, key: &[u8], value: Option<Vec<u8>>) -> Result<bool, StorageError> {
+        let state = self.load(self.db, key)?;
         let existed = state.live().is_some();
         let mut txn = self.txn();
         match value {
@@ -172,17 +167,16 @@ impl Storage {
         Ok(existed)
     }
 
-    /// MSET / MSETNX: sets every pair; with `only_if_all_absent`, nothing is set if any key
+    /// MSET and MSETNX: sets every pair; with `only_if_all_absent`, nothing is set if any key
     /// exists. Returns whether the keys were set.
-    pub fn mset(
+    pub fn set_many(
         &self,
-        db: usize,
         pairs: &[(&[u8], Bytes)],
         only_if_all_absent: bool,
     ) -> Result<bool, StorageError> {
         let mut states = Vec::with_capacity(pairs.len());
         for (key, _) in pairs {
-            let state = self.load(db, key)?;
+            let state = self.load(self.db, key)?;
             if only_if_all_absent && state.live().is_some() {
                 return Ok(false);
             }
@@ -201,8 +195,8 @@ impl Storage {
     }
 
     /// GETDEL.
-    pub fn getdel(&self, db: usize, key: &[u8]) -> Result<Option<Bytes>, StorageError> {
-        let state = self.load(db, key)?;
+    pub fn get_delete(&self, key: &[u8]) -> Result<Option<Bytes>, StorageError> {
+        let state = self.load(self.db, key)?;
         let Some(value) = string_value(&state)?.cloned() else {
             return Ok(None);
         };
@@ -213,13 +207,8 @@ impl Storage {
     }
 
     /// GETEX: returns the value and optionally changes its TTL (`Keep` leaves it alone).
-    pub fn getex(
-        &self,
-        db: usize,
-        key: &[u8],
-        ttl: TtlUpdate,
-    ) -> Result<Option<Bytes>, StorageError> {
-        let state = self.load(db, key)?;
+    pub fn get_expire(&self, key: &[u8], ttl: TtlUpdate) -> Result<Option<Bytes>, StorageError> {
+        let state = self.load(self.db, key)?;
         let Some(meta) = state.live_of(DataType::String)? else {
             return Ok(None);
         };
