@@ -6,6 +6,7 @@ mod common;
 use std::collections::{HashMap, HashSet};
 
 use common::{cmd, err, int, TestServer, WRONGTYPE};
+use pika::storage::types::Writer;
 use redis::Value;
 
 const NOT_INT: &str = "ERR value is not an integer or out of range";
@@ -698,17 +699,17 @@ fn hash_turns_large_past_the_entry_limit_and_stays_large() {
     let dir = tempfile::tempdir().unwrap();
     let st = open_storage(&dir);
     set_limits(&st, 3, 64);
-    st.at(0, pika::storage::types::Writer::INTERNAL)
+    st.at(0, Writer::INTERNAL)
         .hash()
         .set(b"h", &[(b"a", b"1"), (b"b", b"2"), (b"c", b"3")])
         .unwrap();
     assert!(!is_large(&st, b"h"));
-    st.at(0, pika::storage::types::Writer::INTERNAL)
+    st.at(0, Writer::INTERNAL)
         .hash()
         .set(b"h", &[(b"d", b"4")])
         .unwrap();
     assert!(is_large(&st, b"h"));
-    st.at(0, pika::storage::types::Writer::INTERNAL)
+    st.at(0, Writer::INTERNAL)
         .hash()
         .remove(b"h", &[b"a", b"b", b"c"])
         .unwrap();
@@ -720,29 +721,29 @@ fn hash_turns_large_when_a_field_or_value_is_too_long() {
     let dir = tempfile::tempdir().unwrap();
     let st = open_storage(&dir);
     set_limits(&st, 128, 8);
-    st.at(0, pika::storage::types::Writer::INTERNAL)
+    st.at(0, Writer::INTERNAL)
         .hash()
         .set(b"v", &[(b"f", b"12345678")])
         .unwrap();
     assert!(!is_large(&st, b"v"));
-    st.at(0, pika::storage::types::Writer::INTERNAL)
+    st.at(0, Writer::INTERNAL)
         .hash()
         .set(b"v", &[(b"f", b"123456789")])
         .unwrap();
     assert!(is_large(&st, b"v"));
     assert!(st
-        .at(0, pika::storage::types::Writer::INTERNAL)
+        .at(0, Writer::INTERNAL)
         .hash()
         .set_nx(b"f", b"abcdefghi", b"1")
         .unwrap());
     assert!(is_large(&st, b"f"));
     // HINCRBYFLOAT-style updates judge the new value's length.
-    st.at(0, pika::storage::types::Writer::INTERNAL)
+    st.at(0, Writer::INTERNAL)
         .hash()
         .update::<pika::storage::StorageError>(b"u", b"tmp", |_| Ok(b"0.000005".to_vec()))
         .unwrap();
     assert!(!is_large(&st, b"u"));
-    st.at(0, pika::storage::types::Writer::INTERNAL)
+    st.at(0, Writer::INTERNAL)
         .hash()
         .update::<pika::storage::StorageError>(b"w", b"tmp", |_| Ok(b"0.0000005".to_vec()))
         .unwrap();

@@ -5,6 +5,7 @@ mod common;
 
 use common::{cmd, err, int, with_storage, TestServer, WRONGTYPE};
 use pika::storage::codec::{encode_score, Cf, DataType};
+use pika::storage::types::Writer;
 use redis::Value;
 
 const SYNTAX: &str = "ERR syntax error";
@@ -27,7 +28,7 @@ fn seed(s: &mut TestServer, lists: &[(&str, &[&str])], zsets: &[(&str, &[(f64, &
             let mut c = st
                 .write_collection(0, key.as_bytes(), DataType::List)
                 .unwrap();
-            let mut txn = st.txn();
+            let mut txn = st.at(0, Writer::INTERNAL).txn();
             for (i, item) in items.iter().enumerate() {
                 let idx = (LIST_START + i as u64).to_be_bytes();
                 txn.put_element(Cf::List, &c, &idx, item.as_bytes());
@@ -43,7 +44,7 @@ fn seed(s: &mut TestServer, lists: &[(&str, &[&str])], zsets: &[(&str, &[(f64, &
             let mut c = st
                 .write_collection(0, key.as_bytes(), DataType::ZSet)
                 .unwrap();
-            let mut txn = st.txn();
+            let mut txn = st.at(0, Writer::INTERNAL).txn();
             for (score, m) in members.iter() {
                 txn.put_element(Cf::ZSet, &c, m.as_bytes(), &encode_score(*score));
                 let mut sub = encode_score(*score).to_vec();
@@ -62,7 +63,7 @@ fn seed_hash(s: &mut TestServer, key: &str, fields: &[(&str, &str)]) {
         let mut c = st
             .write_collection(0, key.as_bytes(), DataType::Hash)
             .unwrap();
-        let mut txn = st.txn();
+        let mut txn = st.at(0, Writer::INTERNAL).txn();
         for (f, v) in fields {
             txn.put_element(Cf::Hash, &c, f.as_bytes(), v.as_bytes());
         }

@@ -583,7 +583,7 @@ mod tests {
 
     fn fill(s: &Storage, key: &[u8], n: u32) {
         let mut c = s.write_collection(0, key, DataType::Set).expect("load");
-        let mut txn = s.txn();
+        let mut txn = s.at(0, Writer::INTERNAL).txn();
         for i in 0..n {
             txn.put_element(Cf::Set, &c, &i.to_be_bytes(), b"");
         }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 
 use super::codec::{decode_expire_key, decode_meta_key, encode_expire_key, Cf};
+use super::types::Writer;
 use super::{Storage, StorageError};
 use crate::util::clock::unix_ms;
 use crate::util::stop::StopSignal;
@@ -60,8 +61,7 @@ impl Storage {
         if state.stored.is_none() || state.live().is_some() {
             return Ok(false);
         }
-        super::write::set_current_command("expired", pdb);
-        let mut txn = self.txn();
+        let mut txn = self.txn_noted(Writer::named("expired"), pdb);
         txn.remove(&state);
         txn.commit()?;
         self.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
@@ -103,7 +103,7 @@ impl Storage {
                 let _guard = self.lock_keys([key]);
                 let state = self.load_physical(pdb, key)?;
                 if state.stored.as_ref().map(|m| m.expire_ms) != Some(deadline) {
-                    let mut txn = self.txn();
+                    let mut txn = self.txn_noted(Writer::named("expired"), pdb);
                     txn.drop_stale_expire_entry(&encode_expire_key(deadline, pdb, slot, key));
                     txn.commit()?;
                 }

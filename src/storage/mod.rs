@@ -445,7 +445,7 @@ impl Storage {
     /// record to the operating system.
     pub(crate) fn put_test_string(&self, key: &str) {
         let state = self.load(0, key.as_bytes()).unwrap();
-        let mut txn = self.txn();
+        let mut txn = self.txn_noted(types::Writer::INTERNAL, batch_note::BatchNote::NO_DB);
         txn.put(
             &state,
             &codec::MetaValue::string(bytes::Bytes::from(key.to_string()), 0, 0),

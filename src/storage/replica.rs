@@ -11,6 +11,7 @@ use std::sync::atomic::Ordering;
 
 use super::batch_note::BatchNote;
 use super::codec::{self, Cf, CounterKind, MetaValue, SysKey};
+use super::types::Writer;
 use super::wal::{parse_batch, OpKind};
 use super::{Storage, StorageError};
 
@@ -38,7 +39,7 @@ impl Storage {
     /// earlier one.
     pub fn renew_replication_id(&self) -> Result<String, StorageError> {
         let id = new_replication_id();
-        let mut txn = self.txn();
+        let mut txn = self.txn_noted(Writer::named("replication"), BatchNote::NO_DB);
         txn.put_system(SysKey::REPL_ID, id.as_bytes());
         txn.delete_system(SysKey::REPL_ID2);
         txn.commit()?;
@@ -54,7 +55,7 @@ impl Storage {
         let old = self.replication_id()?;
         let survived = self.engine.latest_sequence();
         let id = new_replication_id();
-        let mut txn = self.txn();
+        let mut txn = self.txn_noted(Writer::named("replication"), BatchNote::NO_DB);
         txn.put_system(SysKey::REPL_ID, id.as_bytes());
         txn.put_system(SysKey::REPL_ID2, &encode_position(&old, survived));
         txn.commit()?;
@@ -94,14 +95,14 @@ impl Storage {
 
     /// Records where this slave stands in its master's history (after a full sync).
     pub fn set_master_position(&self, replid: &str, seq: u64) -> Result<(), StorageError> {
-        let mut txn = self.txn();
+        let mut txn = self.txn_noted(Writer::named("replication"), BatchNote::NO_DB);
         txn.put_system(SysKey::REPL_MASTER, &encode_position(replid, seq));
         txn.commit()
     }
 
     /// Forgets the master (promotion): a later SLAVEOF starts with a full sync.
     pub fn clear_master_position(&self) -> Result<(), StorageError> {
-        let mut txn = self.txn();
+        let mut txn = self.txn_noted(Writer::named("replication"), BatchNote::NO_DB);
         txn.delete_system(SysKey::REPL_MASTER);
         txn.commit()
     }

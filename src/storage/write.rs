@@ -33,25 +33,9 @@ pub struct WriteTxn<'a> {
     group_wrote: Option<&'a std::cell::Cell<bool>>,
 }
 
-thread_local! {
-    /// The command this thread runs and the physical database it addresses, for the binlog
-    /// note of the batches it writes.
-    static CURRENT_COMMAND: std::cell::Cell<(&'static str, u16)> =
-        const { std::cell::Cell::new(("", BatchNote::NO_DB)) };
-    /// The EXEC this thread runs, if any: its transaction id and whether a batch of it was
-    /// committed yet.
-    static CURRENT_TRANSACTION: std::cell::Cell<Option<(u64, bool)>> =
-        const { std::cell::Cell::new(None) };
-}
-
-/// Names the command whose batches this thread writes from now on (the dispatcher calls it).
-pub fn set_current_command(name: &'static str, pdb: u16) {
-    CURRENT_COMMAND.with(|c| c.set((name, pdb)));
-}
-
-/// The batches this thread writes between [`Storage::begin_transaction`] and the end of the
-/// guard form one transaction in the binlog (see `batch_note`): a slave
-/// applies them together. Ending it writes the closing batch, if any batch was written.
+/// The batches written by scopes whose [`Writer`] carries this group (the commands of one EXEC)
+/// form one transaction in the binlog (see `batch_note`): a slave applies them together.
+/// Ending it writes the closing batch, if any batch was written.
 pub struct TransactionGroup<'a> {
     storage: &'a Storage,
     id: u64,
@@ -67,10 +51,7 @@ impl TransactionGroup<'_> {
 
     /// Idempotent: the first call ends the thread's transaction, later ones find none.
     fn close(&self) -> Result<(), StorageError> {
-        let wrote = CURRENT_TRANSACTION
-            .with(|t| t.take())
-            .is_some_and(|(_, w)| w);
-        if !(self.wrote.replace(false) || wrote) {
+        if !self.wrote.replace(false) {
             return Ok(());
         }
         let mut txn = self.storage.txn_marked(
@@ -97,11 +78,10 @@ impl Drop for TransactionGroup<'_> {
 }
 
 impl Storage {
-    /// Starts marking the batches this thread writes as one transaction (EXEC), until the
-    /// group is finished.
+    /// Starts a transaction (EXEC): the batches of writers that carry the group are marked as
+    /// one, until it is finished.
     pub fn begin_transaction(&self) -> TransactionGroup<'_> {
         let id = self.next_transaction_id.fetch_add(1, Ordering::Relaxed);
-        CURRENT_TRANSACTION.with(|t| t.set(Some((id, false))));
         TransactionGroup {
             storage: self,
             id,
@@ -109,21 +89,16 @@ impl Storage {
         }
     }
 
-    /// Starts a write transaction.
-    pub fn txn(&self) -> WriteTxn<'_> {
-        let (command, db) = CURRENT_COMMAND.with(|c| c.get());
-        let command = if command.is_empty() { "-" } else { command };
-        let mark = CURRENT_TRANSACTION
-            .with(|t| t.get())
-            .map(|(id, _)| TransactionMark { id, closing: false });
-        self.txn_marked(command, db, mark)
-    }
-
     /// Starts a write transaction of `writer` in logical database `db` (see [`Scope::txn`]).
     ///
     /// [`Scope::txn`]: super::types::Scope::txn
     pub(super) fn txn_by<'a>(&'a self, writer: Writer<'a>, db: usize) -> WriteTxn<'a> {
-        let pdb = self.physical(db).unwrap_or(BatchNote::NO_DB);
+        self.txn_noted(writer, self.physical(db).unwrap_or(BatchNote::NO_DB))
+    }
+
+    /// Starts a write transaction of `writer` whose note names physical database `pdb`
+    /// ([`BatchNote::NO_DB`] for writes of no one database).
+    pub(super) fn txn_noted<'a>(&'a self, writer: Writer<'a>, pdb: u16) -> WriteTxn<'a> {
         let mark = writer.transaction.map(|group| TransactionMark {
             id: group.id,
             closing: false,
@@ -310,11 +285,6 @@ impl<'a> WriteTxn<'a> {
         }
         let storage = self.storage;
         storage.engine.write(self.batch)?;
-        CURRENT_TRANSACTION.with(|t| {
-            if let Some((id, _)) = t.get() {
-                t.set(Some((id, true)));
-            }
-        });
         if let Some(wrote) = self.group_wrote {
             wrote.set(true);
         }

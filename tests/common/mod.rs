@@ -469,7 +469,7 @@ pub fn server_with_hash(key: &str) -> TestServer {
     let mut s = TestServer::start();
     with_storage(&mut s, |st| {
         let state = st.load(0, key.as_bytes()).expect("load");
-        let mut txn = st.txn();
+        let mut txn = st.at(0, pika::storage::types::Writer::INTERNAL).txn();
         let meta = MetaValue {
             data_type: DataType::Hash,
             flags: 0,

@@ -16,7 +16,6 @@ use crate::cmd::{CmdError, Ctx};
 use crate::resp::Reply;
 use crate::state::client::Client;
 use crate::state::ServerState;
-use crate::storage::batch_note::BatchNote;
 
 /// Redis' text for an unknown command, quoting the first arguments.
 fn unknown_command(argv: &[Bytes]) -> Reply {
@@ -188,10 +187,6 @@ fn run(
     let start = Instant::now();
     let positions = spec.key_positions(argv);
     let db = client.db();
-    if spec.flags.contains(CmdFlags::WRITE) {
-        let pdb = server.storage.physical(db).unwrap_or(BatchNote::NO_DB);
-        crate::storage::write::set_current_command(spec.name, pdb);
-    }
     let writer = Writer {
         command: spec.name,
         transaction,
@@ -209,9 +204,6 @@ fn run(
         };
         (spec.handler)(&mut ctx, argv)
     };
-    if spec.flags.contains(CmdFlags::WRITE) {
-        crate::storage::write::set_current_command("", BatchNote::NO_DB);
-    }
     if !spec.flags.contains(CmdFlags::NO_TOUCH) {
         for &i in &positions {
             access_times::touch(db, &argv[i]);

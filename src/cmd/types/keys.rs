@@ -517,7 +517,7 @@ fn flush_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], all: bool) -> CmdResult {
         _ => return Err(CmdError::Syntax),
     }
     if all {
-        ctx.storage().flush_all()?;
+        ctx.storage().flush_all(ctx.writer)?;
     } else {
         ctx.keys().flush()?;
     }
@@ -530,7 +530,7 @@ fn swapdb(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let b = db_int(&argv[2], || CmdError::err("invalid second DB index"))?;
     let (a, b) = (db_in_range(ctx, a)?, db_in_range(ctx, b)?);
     let (pa, pb) = (ctx.storage().physical(a)?, ctx.storage().physical(b)?);
-    ctx.storage().swap_db(a, b)?;
+    ctx.storage().swap_db(a, b, ctx.writer)?;
     // Clients blocked in one database now wait on the other's keys, as in Redis.
     ctx.server
         .blocking

@@ -5,7 +5,8 @@
 //! Functions that modify keys expect the caller to hold the key locks (the dispatcher takes them
 //! from the command table); whole-database operations take the structure lock themselves.
 
-use super::Keyspace;
+use super::{Keyspace, Writer};
+use crate::storage::batch_note::BatchNote;
 use crate::storage::codec::{self, Cf, MetaValue, SysKey};
 use crate::storage::collection::ElementCursor;
 use crate::storage::engine::ReadView;
@@ -322,9 +323,9 @@ impl Keyspace<'_> {
 
 impl Storage {
     /// FLUSHALL: removes every key of every database.
-    pub fn flush_all(&self) -> Result<(), StorageError> {
+    pub fn flush_all(&self, writer: Writer<'_>) -> Result<(), StorageError> {
         let _structure = self.locks.lock_structure();
-        let mut txn = self.txn();
+        let mut txn = self.txn_noted(writer, BatchNote::NO_DB);
         for db in 0..self.databases() {
             txn.clear_db(self.physical(db)?);
         }
@@ -332,7 +333,7 @@ impl Storage {
     }
 
     /// SWAPDB: swaps two logical databases, so clients of one now see the other's keys.
-    pub fn swap_db(&self, a: usize, b: usize) -> Result<(), StorageError> {
+    pub fn swap_db(&self, a: usize, b: usize, writer: Writer<'_>) -> Result<(), StorageError> {
         let _structure = self.locks.lock_structure();
         let (pa, pb) = (self.physical(a)?, self.physical(b)?);
         self.watches.swap_dbs(pa, pb, |pdb, key| {
@@ -345,7 +346,7 @@ impl Storage {
             return Err(StorageError::DbOutOfRange);
         }
         map.swap(a, b);
-        let mut txn = self.txn();
+        let mut txn = self.txn_noted(writer, BatchNote::NO_DB);
         txn.put_system(SysKey::DB_MAP, &crate::storage::encode_db_map(&map));
         txn.commit()
     }
@@ -419,7 +420,7 @@ mod tests {
             assert!(keys.move_to(b"c", 2).unwrap());
             assert_eq!(s.expires_count(0).unwrap(), 0);
             assert_eq!(s.expires_count(2).unwrap(), 1);
-            s.swap_db(1, 3).unwrap();
+            s.swap_db(1, 3, Writer::INTERNAL).unwrap();
             assert_eq!(s.expires_count(3).unwrap(), 1);
             assert_eq!(s.expires_count(1).unwrap(), 0);
         }
@@ -429,7 +430,7 @@ mod tests {
         assert_eq!(s.dbsize(0).unwrap(), 1);
         s.at(3, Writer::INTERNAL).keys().flush().unwrap();
         assert_eq!(s.expires_count(3).unwrap(), 0);
-        s.flush_all().unwrap();
+        s.flush_all(Writer::INTERNAL).unwrap();
         assert_eq!(s.expires_count(2).unwrap(), 0);
         assert_eq!(s.dbsize(0).unwrap(), 0);
     }
