@@ -52,7 +52,7 @@ fn usage(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             return Err(CmdError::Syntax);
         }
     }
-    let state = ctx.storage().load(ctx.db(), &argv[2])?;
+    let state = ctx.keys().state(&argv[2])?;
     Ok(match state.live() {
         Some(meta) => Reply::Integer((argv[2].len() + meta.body.len() + PER_KEY_OVERHEAD) as i64),
         None => Reply::Null,

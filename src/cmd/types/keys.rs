@@ -161,7 +161,7 @@ fn exists(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 fn type_cmd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let state = ctx.storage().load(ctx.db(), &argv[1])?;
+    let state = ctx.keys().state(&argv[1])?;
     let name = state.live().map_or("none", |m| m.data_type.name());
     Ok(Reply::Simple(name.into()))
 }
@@ -498,7 +498,7 @@ fn move_cmd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 fn dbsize(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
-    Ok(Reply::Integer(ctx.storage().dbsize(ctx.db())? as i64))
+    Ok(Reply::Integer(ctx.keys().size()? as i64))
 }
 
 fn flushdb(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
@@ -540,7 +540,7 @@ fn swapdb(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 
 /// The live record of OBJECT's key, or `None` (OBJECT answers Null for a missing key).
 fn object_target(ctx: &Ctx<'_>, key: &[u8]) -> Result<Option<MetaValue>, CmdError> {
-    Ok(ctx.storage().load(ctx.db(), key)?.live().cloned())
+    Ok(ctx.keys().state(key)?.live().cloned())
 }
 
 /// The encoding Redis would report for a small value of this record.

@@ -50,6 +50,16 @@ pub enum MoveOutcome {
 }
 
 impl Keyspace<'_> {
+    /// The key's stored record and whether it is live: TYPE, OBJECT, MEMORY USAGE.
+    pub fn state(&self, key: &[u8]) -> Result<KeyState, StorageError> {
+        self.load(self.db, key)
+    }
+
+    /// DBSIZE: how many keys the database holds.
+    pub fn size(&self) -> Result<u64, StorageError> {
+        self.dbsize(self.db)
+    }
+
     /// EXISTS, TOUCH: number of the given keys that exist (a key given twice counts twice, as
     /// in Redis).
     pub fn exists(&self, keys: &[&[u8]]) -> Result<i64, StorageError> {
