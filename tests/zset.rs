@@ -921,7 +921,7 @@ fn encoding_flag_follows_listpack_limits() {
         ["small", "long", "big"].map(|k| {
             st.at(0, Writer::INTERNAL)
                 .zset()
-                .get(k.as_bytes())
+                .read(k.as_bytes())
                 .unwrap()
                 .map(|z| z.is_large())
                 .unwrap()

@@ -232,7 +232,7 @@ fn sscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         ])
     };
     // A missing key answers an empty scan before the options are looked at, as in Redis.
-    if ctx.set().get(&argv[1])?.is_none() {
+    if ctx.set().read(&argv[1])?.is_none() {
         return Ok(empty());
     }
     let (count, pattern) = args::scan_options(&argv[3..])?;

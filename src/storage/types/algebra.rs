@@ -10,7 +10,6 @@ use super::zset::ScoredMember;
 use super::{Sets, Zsets};
 use crate::storage::codec::{Cf, DataType};
 use crate::storage::collection::Collection;
-use crate::storage::write::WriteTxn;
 use crate::storage::StorageError;
 
 /// Candidates point-checked per multi-get in intersections and differences.
@@ -28,7 +27,7 @@ impl Sets<'_> {
     /// The source sets of SINTER/SUNION/SDIFF and their STORE forms, in argument order
     /// (`None` for missing keys); WRONGTYPE for the first key of another type.
     fn read_many(&self, keys: &[&[u8]]) -> Result<Vec<Option<Collection>>, StorageError> {
-        keys.iter().map(|k| self.get(k)).collect()
+        keys.iter().map(|k| self.read(k)).collect()
     }
 
     /// Feeds every member of the intersection of `sets` to `emit` until it returns false.
@@ -195,24 +194,6 @@ impl Sets<'_> {
         })?;
         txn.store_collection(&out);
         txn.commit()?;
-        Ok(out.header.count)
-    }
-
-    /// Stores `members` (distinct) as a brand-new set at `dest` within `txn` (for callers that
-    /// build sets from other data).
-    pub fn store_new(
-        &self,
-        txn: &mut WriteTxn<'_>,
-        dest: &[u8],
-        members: &[&[u8]],
-    ) -> Result<u64, StorageError> {
-        let mut out = self.replace_collection(self.db, dest, DataType::Set)?;
-        for m in members {
-            txn.put_element(Cf::Set, &out, m, b"");
-            out.header.count += 1;
-            self.note_added_member(&mut out, m);
-        }
-        txn.store_collection(&out);
         Ok(out.header.count)
     }
 }

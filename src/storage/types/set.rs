@@ -76,7 +76,7 @@ impl Storage {
 
 impl Sets<'_> {
     /// The live set at `key` for reading; `None` when absent (SSCAN checks it before its options).
-    pub fn get(&self, key: &[u8]) -> Result<Option<Collection>, StorageError> {
+    pub fn read(&self, key: &[u8]) -> Result<Option<Collection>, StorageError> {
         self.read_collection(self.db, key, DataType::Set)
     }
 
@@ -109,7 +109,7 @@ impl Sets<'_> {
 
     /// SREM: the number of members removed.
     pub fn remove(&self, key: &[u8], members: &[&[u8]]) -> Result<u64, StorageError> {
-        let Some(mut c) = self.get(key)? else {
+        let Some(mut c) = self.read(key)? else {
             return Ok(0);
         };
         let members = distinct(members);
@@ -132,12 +132,12 @@ impl Sets<'_> {
 
     /// SCARD.
     pub fn len(&self, key: &[u8]) -> Result<u64, StorageError> {
-        Ok(self.get(key)?.map_or(0, |c| c.len()))
+        Ok(self.read(key)?.map_or(0, |c| c.len()))
     }
 
     /// SISMEMBER / SMISMEMBER: membership of each member (all false for a missing key).
     pub fn contains_many(&self, key: &[u8], members: &[&[u8]]) -> Result<Vec<bool>, StorageError> {
-        let Some(c) = self.get(key)? else {
+        let Some(c) = self.read(key)? else {
             return Ok(vec![false; members.len()]);
         };
         if let [one] = members {
@@ -165,7 +165,7 @@ impl Sets<'_> {
     /// SMEMBERS (empty for a missing key). A big set is read lazily from a snapshot (see
     /// [`lazy`](crate::storage::lazy)).
     pub fn members(&self, key: &[u8]) -> Result<ReadRange<Vec<u8>>, StorageError> {
-        let Some(c) = self.get(key)? else {
+        let Some(c) = self.read(key)? else {
             return Ok(ReadRange::empty());
         };
         if c.len() <= DIRECT_ITEMS_MAX {
@@ -284,7 +284,7 @@ impl Sets<'_> {
 
     /// SRANDMEMBER without a count.
     pub fn random(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        let Some(c) = self.get(key)? else {
+        let Some(c) = self.read(key)? else {
             return Ok(None);
         };
         Ok(Some(self.random_member(&c, &mut rand::thread_rng())?))
@@ -293,7 +293,7 @@ impl Sets<'_> {
     /// SRANDMEMBER with a positive count: `count` distinct members (at most all of them), in
     /// random order.
     pub fn random_distinct(&self, key: &[u8], count: u64) -> Result<Vec<Vec<u8>>, StorageError> {
-        let Some(c) = self.get(key)? else {
+        let Some(c) = self.read(key)? else {
             return Ok(Vec::new());
         };
         if count == 0 {
@@ -307,7 +307,7 @@ impl Sets<'_> {
 
     /// SPOP without a count.
     pub fn pop(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        let Some(mut c) = self.get(key)? else {
+        let Some(mut c) = self.read(key)? else {
             return Ok(None);
         };
         let rng = &mut rand::thread_rng();
@@ -330,7 +330,7 @@ impl Sets<'_> {
 
     /// SPOP with a count: up to `count` distinct random members, removed.
     pub fn pop_many(&self, key: &[u8], count: u64) -> Result<Vec<Vec<u8>>, StorageError> {
-        let Some(mut c) = self.get(key)? else {
+        let Some(mut c) = self.read(key)? else {
             return Ok(Vec::new());
         };
         if count == 0 {
@@ -386,7 +386,7 @@ impl Sets<'_> {
 
     /// SMOVE: true when the member was moved (or, with `src == dst`, is a member).
     pub fn move_to(&self, src: &[u8], dst: &[u8], member: &[u8]) -> Result<bool, StorageError> {
-        let Some(mut from) = self.get(src)? else {
+        let Some(mut from) = self.read(src)? else {
             return Ok(false);
         };
         let mut to = self.write_collection(self.db, dst, DataType::Set)?;
@@ -419,7 +419,7 @@ impl Sets<'_> {
         count: usize,
         pattern: Option<&[u8]>,
     ) -> Result<(u64, Vec<Vec<u8>>), StorageError> {
-        let Some(c) = self.get(key)? else {
+        let Some(c) = self.read(key)? else {
             return Ok((0, Vec::new()));
         };
         let (next, found) = self.scan_elements(Cf::Set, &c, cursor, count, pattern)?;

@@ -315,13 +315,13 @@ fn zrem(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 // Point reads
 
 fn zcard(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let c = ctx.zset().get(&argv[1])?;
+    let c = ctx.zset().read(&argv[1])?;
     Ok(Reply::Integer(c.map_or(0, |c| c.len() as i64)))
 }
 
 fn zscore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let zs = ctx.zset();
-    let Some(c) = zs.get(&argv[1])? else {
+    let Some(c) = zs.read(&argv[1])? else {
         return Ok(Reply::Null);
     };
     Ok(zs.score(&c, &argv[2])?.map_or(Reply::Null, Reply::Double))
@@ -330,7 +330,7 @@ fn zscore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn zmscore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let zs = ctx.zset();
     let members = args::key_slices(&argv[2..]);
-    let scores = match zs.get(&argv[1])? {
+    let scores = match zs.read(&argv[1])? {
         Some(c) => zs.scores(&c, &members)?,
         None => vec![None; members.len()],
     };
@@ -353,7 +353,7 @@ fn zrevrank(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 /// ZRANK and ZREVRANK.
 fn rank_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], reverse: bool) -> CmdResult {
     let zs = ctx.zset();
-    let Some(c) = zs.get(&argv[1])? else {
+    let Some(c) = zs.read(&argv[1])? else {
         return Ok(Reply::Null);
     };
     Ok(zs
@@ -364,7 +364,7 @@ fn rank_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], reverse: bool) -> CmdResult {
 fn zcount(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let range = parse_score_range(&argv[2], &argv[3])?;
     let zs = ctx.zset();
-    let n = match zs.get(&argv[1])? {
+    let n = match zs.read(&argv[1])? {
         Some(c) => zs.count(&c, &range)?,
         None => 0,
     };
@@ -374,7 +374,7 @@ fn zcount(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn zlexcount(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let range = parse_lex_range(&argv[2], &argv[3])?;
     let zs = ctx.zset();
-    let n = match zs.get(&argv[1])? {
+    let n = match zs.read(&argv[1])? {
         Some(c) => zs.lex_count(&c, &range)?,
         None => 0,
     };
@@ -387,7 +387,7 @@ fn zlexcount(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn zrandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let zs = ctx.zset();
     let Some(count_arg) = argv.get(2) else {
-        let Some(c) = zs.get(&argv[1])? else {
+        let Some(c) = zs.read(&argv[1])? else {
             return Ok(Reply::Null);
         };
         let r = rand::thread_rng().gen_range(0..c.len()) as i64;
@@ -410,7 +410,7 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     if withscores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
         return Err(CmdError::err("value is out of range"));
     }
-    let Some(c) = zs.get(&argv[1])? else {
+    let Some(c) = zs.read(&argv[1])? else {
         return Ok(Reply::Array(Vec::new()));
     };
     if l == 0 {
@@ -470,7 +470,7 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn zscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let cursor = args::cursor(&argv[2])?;
     let zs = ctx.zset();
-    let Some(c) = zs.get(&argv[1])? else {
+    let Some(c) = zs.read(&argv[1])? else {
         return Ok(Reply::Array(vec![
             Reply::bulk("0"),
             Reply::Array(Vec::new()),

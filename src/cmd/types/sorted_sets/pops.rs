@@ -27,7 +27,7 @@ fn zpop_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], max: bool) -> CmdResult {
     // A missing key answers an empty array before COUNT 0 is looked at; so does COUNT 0.
     let items = match count {
         Some(0) => {
-            zs.get(&argv[1])?;
+            zs.read(&argv[1])?;
             Vec::new()
         }
         _ => zs

@@ -85,7 +85,7 @@ fn zrange_generic(
         let range = zs.range(&argv[src_at], &query, reverse)?;
         return Ok(lazy_reply::scored(range, withscores, ctx.client.protocol()));
     };
-    let items = match zs.get(&argv[src_at])? {
+    let items = match zs.read(&argv[src_at])? {
         None => Vec::new(),
         Some(c) => match &parsed {
             Parsed::Rank(a, b) => zs.range_by_rank(&c, *a, *b, reverse)?,

@@ -115,7 +115,7 @@ impl Storage {
 
 impl Zsets<'_> {
     /// The live zset at `key` for reading; `None` when absent.
-    pub fn get(&self, key: &[u8]) -> Result<Option<Collection>, StorageError> {
+    pub fn read(&self, key: &[u8]) -> Result<Option<Collection>, StorageError> {
         self.read_collection(self.db, key, DataType::ZSet)
     }
 
@@ -213,7 +213,7 @@ impl Zsets<'_> {
 
     /// ZREM: removes the members present; returns how many.
     pub fn remove(&self, key: &[u8], members: &[&[u8]]) -> Result<u64, StorageError> {
-        let Some(mut c) = self.get(key)? else {
+        let Some(mut c) = self.read(key)? else {
             return Ok(0);
         };
         let current = self.element_multi_get(Cf::ZSet, &c, members)?;
@@ -340,7 +340,7 @@ impl Zsets<'_> {
         max: bool,
         count: u64,
     ) -> Result<Option<Vec<ScoredMember>>, StorageError> {
-        let Some(c) = self.get(key)? else {
+        let Some(c) = self.read(key)? else {
             return Ok(None);
         };
         let entries = self.walk(&c, max, 0, count)?;

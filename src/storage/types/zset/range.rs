@@ -340,7 +340,7 @@ impl Zsets<'_> {
         query: &ZRangeQuery,
         reverse: bool,
     ) -> Result<ReadRange<ScoredMember>, StorageError> {
-        let Some(c) = self.get(key)? else {
+        let Some(c) = self.read(key)? else {
             return Ok(ReadRange::empty());
         };
         let walk_first = match query {
@@ -501,7 +501,7 @@ impl Zsets<'_> {
         key: &[u8],
         range: impl FnOnce(&Self, &Collection) -> Result<Vec<ScoredMember>, StorageError>,
     ) -> Result<u64, StorageError> {
-        let Some(c) = self.get(key)? else {
+        let Some(c) = self.read(key)? else {
             return Ok(0);
         };
         let entries = range(self, &c)?;
