@@ -1,9 +1,19 @@
 //! Commands: parsing of arguments, calls into storage, and reply values.
 //!
 //! Every command is a synchronous function `fn(&mut Ctx, &[Bytes]) -> CmdResult` listed in the
-//! declarative [`table`]. The [`dispatch`] gate is the one place that checks arity and
-//! authentication, takes key locks, records statistics and the slow log, and turns
+//! declarative [`gate::table`]. The [`gate::dispatch`] gate is the one place that checks arity
+//! and authentication, takes key locks, records statistics and the slow log, and turns
 //! [`CmdError`]s into Redis error replies. Handlers never touch sockets.
+//!
+//! - [`gate`]: the table, command specs (arity, flags, key positions), the dispatcher;
+//! - [`types`]: commands on data, one module per Redis type, named after it (`strings`,
+//!   `hashes`, `lists`, `sets`, `sorted_sets`, `bitmaps`), type-independent `keys`, `sort`;
+//! - [`session`]: the client's own connection (`connection`: PING, AUTH, SELECT, HELLO...),
+//!   CLIENT, MULTI/EXEC/WATCH, pub/sub;
+//! - [`admin`]: INFO, CONFIG, COMMAND, DEBUG, MEMORY, FUNCTION, replication, saving.
+//!
+//! Handlers reach storage through the views of [`Ctx`] (`ctx.hash().set(..)`), which carry
+//! the client's database and the command's name to the write path.
 
 pub mod admin;
 pub mod args;

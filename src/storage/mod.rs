@@ -7,15 +7,19 @@
 //!   [`batch_note`] is the note the write path puts first in every batch;
 //! - [`write`](mod@write) is the single write path every mutation passes (counters, expiry index, and the
 //!   hook where replication will append to its binlog);
-//! - [`keyspace`] holds type-independent key operations; one module per type: [`strings`],
-//!   [`hash`], [`list`], [`set`], [`zset`] (and [`sort`] for SORT);
+//! - [`types`] the typed views callers use: `storage.at(db, writer)` is a [`types::Scope`]
+//!   (a database as one writer sees it), and `.strings()`, `.hash()`, `.list()`, `.set()`,
+//!   `.zset()`, `.keys()` its per-type views, one module each (and `algebra` for set and
+//!   sorted-set algebra side by side, `sort` for SORT); DUMP/RESTORE ([`restore`]), DEBUG
+//!   DIGEST ([`digest`]) and SCAN ([`scan`]) add to the keyspace view;
 //! - [`collection`] what the collection types share (header, versions, element cursors);
 //!   [`ready`] the keys blocked clients wait on; [`watch`] the keys WATCH follows;
 //! - [`expire`] removes keys whose deadline passed; [`scan`] resumable, bounded keyspace walks;
 //! - [`lazy`] reads whose size the client chooses (LRANGE, ZRANGE, SMEMBERS, KEYS): small ones
 //!   at once, big ones from an owned snapshot as the reply is written.
 //!
-//! Callers identify keys by *logical* database index and key bytes. Logical indexes map to
+//! Operations spanning every database (FLUSHALL, SWAPDB, saves, replication state) stay on
+//! [`Storage`]. Callers identify keys by *logical* database index and key bytes. Logical indexes map to
 //! physical ids stored in key prefixes, which makes SWAPDB a metadata change.
 //! Write commands run under [`lock::KeysGuard`] taken by the dispatcher for the keys they touch.
 
