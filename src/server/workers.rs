@@ -8,10 +8,12 @@
 //! in one write. A panic in a command is caught here: the client gets an error, the worker and
 //! the server live on.
 //!
-//! A turn of a connection writes at most about [`TURN_OUTPUT_MAX`] bytes of replies: the rest of
-//! its queue waits for the next turn, and for the client to read once its unread replies pass
-//! the connection's high-water mark (see `Conn::suspend_if_backlogged`). A streamed reply is
-//! written the same way, a piece per turn, so no reply or queue of replies is built whole.
+//! A turn of a connection runs at most [`TURN_COMMANDS_MAX`] commands and writes at most about
+//! [`TURN_OUTPUT_MAX`] bytes of replies: the rest of its queue waits for the next turn, and for
+//! the client to read once its unread replies pass the connection's high-water mark (see
+//! `Conn::suspend_if_backlogged`). A streamed reply is written a [`STREAM_SLICE`] per turn, so
+//! no reply or queue of replies is built whole, and no connection holds up the others of its
+//! round for more than one slice.
 //!
 //! Workers wait on their one channel only: waiting on a second one (a select) made every
 //! request's handoff measurably slower. Clients blocked on keys that a slave's replicated
@@ -104,6 +106,16 @@ const MAX_GROUP: usize = 32;
 
 /// Reply bytes past which a connection's turn ends (the next command waits for the next turn).
 const TURN_OUTPUT_MAX: usize = 256 * 1024;
+
+/// Commands a connection runs per turn: a long pipeline of small commands (whose replies never
+/// reach [`TURN_OUTPUT_MAX`]) is run a slice at a time, so the other connections of the round
+/// wait at most one slice for it.
+const TURN_COMMANDS_MAX: usize = 256;
+
+/// Bytes of a streamed reply written per turn. Its items are read from storage as they are
+/// written, so a piece costs far more time than as many bytes of ready replies: a smaller
+/// slice keeps the other connections of the round from waiting on it.
+const STREAM_SLICE: usize = 64 * 1024;
 
 /// A client whose blocking command found no data: parked once its round is over.
 struct Parking {
@@ -259,19 +271,21 @@ enum BatchEnd {
 fn run_work(server: &ServerState, conn: &Conn, served: &mut Served) -> (BytesMut, Option<Parking>) {
     let mut out = BytesMut::new();
     if let Some(stream) = conn.take_stream() {
-        if stream.fill(&mut out, conn.client.protocol(), TURN_OUTPUT_MAX) {
+        if stream.fill(&mut out, conn.client.protocol(), STREAM_SLICE) {
             conn.set_stream(stream);
             return (out, None);
         }
     }
     let mut works = conn.take_pending().into_iter();
+    let mut commands_left = TURN_COMMANDS_MAX;
     while let Some(work) = works.next() {
         if conn.client.is_closing() {
             break;
         }
         match work {
             Work::Commands(commands) => {
-                let (parking, rest) = match run_batch(server, conn, commands, &mut out, served) {
+                let end = run_batch(server, conn, commands, &mut out, served, &mut commands_left);
+                let (parking, rest) = match end {
                     BatchEnd::Done => continue,
                     BatchEnd::Park(parking, rest) => (Some(parking), rest),
                     BatchEnd::Yield(rest) => (None, rest),
@@ -294,14 +308,15 @@ fn run_work(server: &ServerState, conn: &Conn, served: &mut Served) -> (BytesMut
 }
 
 /// Runs a batch and encodes the replies, honouring CLIENT REPLY and QUIT. Stops at a blocking
-/// command that must wait, and once the replies pass [`TURN_OUTPUT_MAX`] (a streamed reply
-/// keeps its unwritten rest in `conn`).
+/// command that must wait, once the replies pass [`TURN_OUTPUT_MAX`] (a streamed reply
+/// keeps its unwritten rest in `conn`), and once the turn ran `commands_left` commands.
 fn run_batch(
     server: &ServerState,
     conn: &Conn,
     commands: Vec<Vec<Bytes>>,
     out: &mut BytesMut,
     served: &mut Served,
+    commands_left: &mut usize,
 ) -> BatchEnd {
     let client = &*conn.client;
     let mut commands = commands.into_iter();
@@ -341,7 +356,8 @@ fn run_batch(
         if server.storage.ready.has_pending() {
             serve_ready(server, served);
         }
-        if streaming || out.len() >= TURN_OUTPUT_MAX {
+        *commands_left = commands_left.saturating_sub(1);
+        if streaming || out.len() >= TURN_OUTPUT_MAX || *commands_left == 0 {
             return BatchEnd::Yield(commands.collect());
         }
     }
@@ -351,7 +367,9 @@ fn run_batch(
 /// Writes the first piece of a streamed reply; true when the rest waits in `conn` for later
 /// turns (the turn must then end, so that it goes out before the next command's reply).
 fn start_stream(conn: &Conn, stream: StreamedReply, out: &mut BytesMut) -> bool {
-    let budget = TURN_OUTPUT_MAX.saturating_sub(out.len()).max(1);
+    let budget = STREAM_SLICE
+        .min(TURN_OUTPUT_MAX.saturating_sub(out.len()))
+        .max(1);
     let more = stream.fill(out, conn.client.protocol(), budget);
     if more {
         conn.set_stream(stream);
