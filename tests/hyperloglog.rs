@@ -256,5 +256,19 @@ fn values_copied_from_redis_server_count_the_same() {
             int(&mut r, &["PFCOUNT", "back"]),
             int(&mut p, &["PFCOUNT", key])
         );
+        // DUMP / RESTORE carry it as the string it is.
+        let payload: Vec<u8> = redis::cmd("DUMP").arg(key).query(&mut r).unwrap();
+        let _: Value = redis::cmd("RESTORE")
+            .arg("restored")
+            .arg(0)
+            .arg(payload)
+            .arg("REPLACE")
+            .query(&mut p)
+            .unwrap();
+        assert_eq!(raw_get(&mut p, "restored"), raw_get(&mut r, key));
+        assert_eq!(encoding(&mut p, "restored"), encoding(&mut r, key));
+        int(&mut p, &["PFADD", "restored", "one more"]);
+        int(&mut r, &["PFADD", key, "one more"]);
+        assert_eq!(raw_get(&mut p, "restored"), raw_get(&mut r, key));
     }
 }

@@ -116,6 +116,11 @@ fn pfcount(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         return Ok(Reply::Integer(card as i64));
     }
     let card = hll::count(&value).map_err(corrupt)?;
+    // A slave leaves its data as the master wrote it; the master's own PFCOUNT stores the
+    // cache and that write reaches the slave through the binlog.
+    if ctx.storage().is_replica() {
+        return Ok(Reply::Integer(card as i64));
+    }
     // PFCOUNT is a read command, so the dispatcher holds no lock: take the key's own to store
     // the cache, and only if the value is still the one counted.
     let _lock = ctx.storage().lock_keys([key.as_ref()]);
