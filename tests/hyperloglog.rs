@@ -272,3 +272,22 @@ fn values_copied_from_redis_server_count_the_same() {
         assert_eq!(raw_get(&mut p, "restored"), raw_get(&mut r, key));
     }
 }
+
+#[test]
+fn command_info_matches_redis_server() {
+    let Some(redis) = RedisServer::start() else {
+        eprintln!("skipped: redis-server is not installed");
+        return;
+    };
+    let mut r = redis.conn();
+    let s = TestServer::start();
+    let mut p = s.conn();
+    for name in ["pfadd", "pfcount", "pfmerge", "pfdebug", "pfselftest"] {
+        let head = |c: &mut redis::Connection| -> Vec<Value> {
+            let info: Vec<Vec<Value>> = cmd(c, &["COMMAND", "INFO", name]).unwrap();
+            // Name, arity, flags, key positions and ACL categories.
+            info[0][..7].to_vec()
+        };
+        assert_eq!(head(&mut p), head(&mut r), "{name}");
+    }
+}
