@@ -291,3 +291,28 @@ fn command_info_matches_redis_server() {
         assert_eq!(head(&mut p), head(&mut r), "{name}");
     }
 }
+
+#[test]
+fn pfcount_inside_multi() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    int(&mut c, &["PFADD", "h", "a", "b"]);
+    let replies: Vec<Value> = redis::pipe()
+        .atomic()
+        .cmd("PFADD")
+        .arg("h")
+        .arg("c")
+        .cmd("PFCOUNT")
+        .arg("h")
+        .cmd("PFCOUNT")
+        .arg("h")
+        .arg("other")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(
+        replies,
+        [Value::Int(1), Value::Int(3), Value::Int(3)],
+        "{replies:?}"
+    );
+    assert_eq!(&raw_get(&mut c, "h")[8..16], &3u64.to_le_bytes());
+}
