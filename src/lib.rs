@@ -24,7 +24,7 @@
 //! - [`config`]: `pika.conf` directives, command-line overrides, CONFIG GET/SET/REWRITE.
 //! - [`cli`]: the command line of the `pika` binary.
 //! - [`util`]: glob matching, strict number parsing, cluster slots, the clock, FNV-1a, disk
-//!   space, the stop signal.
+//!   space, the stop signal, Redis' HyperLogLog representation (`util::hll`).
 
 pub mod cli;
 pub mod cmd;

@@ -151,6 +151,8 @@ directives! {
         "Sorted sets with at most this many members report encoding listpack.";
     zset_max_listpack_value: i64 = "zset-max-listpack-value", int(0, I64_MAX), "64", RUNTIME,
         "Sorted sets whose members are at most this long report encoding listpack.";
+    hll_sparse_max_bytes: u64 = "hll-sparse-max-bytes", memory(0, MEM_MAX), "3000", RUNTIME,
+        "HyperLogLogs in the sparse encoding are rewritten dense once they would grow past this many bytes (header included).";
     // ---- Redis compatibility: accepted and stored, no effect yet
     maxmemory: u64 = "maxmemory", memory(0, MEM_MAX), "0", RUNTIME,
         "Redis compatibility: memory limit in bytes (stored, not enforced).";

@@ -14,6 +14,7 @@ pub mod clock;
 pub mod disk_space;
 pub mod fnv;
 pub mod glob;
+pub mod hll;
 #[cfg(test)]
 pub(crate) mod mutate;
 pub mod number;

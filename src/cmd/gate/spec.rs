@@ -279,7 +279,7 @@ impl CommandSpec {
             (CmdFlags::SKIP_SLOWLOG, "skip_slowlog"),
             (CmdFlags::FAST, "fast"),
             (CmdFlags::NO_AUTH, "no_auth"),
-            (CmdFlags::MAY_REPLICATE, "may_replicate"),
+            // MAY_REPLICATE is not listed: Redis hides it on purpose.
             (CmdFlags::NO_ASYNC_LOADING, "no_async_loading"),
             (CmdFlags::NO_MULTI, "no_multi"),
             (CmdFlags::ALLOW_BUSY, "allow_busy"),

@@ -1,8 +1,9 @@
-//! Commands on data, one module per Redis type (strings, bitmaps, hashes, lists, sets, sorted
-//! sets), the type-independent key commands, SORT, and the reply helpers they share.
+//! Commands on data, one module per Redis type (strings, bitmaps, hyperloglog, hashes, lists, sets,
+//! sorted sets), the type-independent key commands, SORT, and the reply helpers they share.
 
 pub mod bitmaps;
 pub mod hashes;
+pub mod hyperloglog;
 pub mod keys;
 pub mod lazy_reply;
 pub mod lists;
