@@ -24,7 +24,8 @@
 //! - [`config`]: `pika.conf` directives, command-line overrides, CONFIG GET/SET/REWRITE.
 //! - [`cli`]: the command line of the `pika` binary.
 //! - [`util`]: glob matching, strict number parsing, cluster slots, the clock, FNV-1a, disk
-//!   space, the stop signal, Redis' HyperLogLog representation (`util::hll`).
+//!   space, the stop signal, Redis' HyperLogLog representation (`util::hll`), Redis' geohash
+//!   arithmetic (`util::geohash`).
 
 pub mod cli;
 pub mod cmd;

@@ -7,7 +7,7 @@
 //!
 //! - [`gate`]: the table, command specs (arity, flags, key positions), the dispatcher;
 //! - [`types`]: commands on data, one module per Redis type, named after it (`strings`,
-//!   `hashes`, `lists`, `sets`, `sorted_sets`, `bitmaps`, `hyperloglog`), type-independent `keys`,
+//!   `hashes`, `lists`, `sets`, `sorted_sets`, `bitmaps`, `hyperloglog`, `geo`), type-independent `keys`,
 //!   `sort`;
 //! - [`session`]: the client's own connection (`connection`: PING, AUTH, SELECT, HELLO...),
 //!   CLIENT, MULTI/EXEC/WATCH, pub/sub;

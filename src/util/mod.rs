@@ -13,6 +13,7 @@ pub mod civil;
 pub mod clock;
 pub mod disk_space;
 pub mod fnv;
+pub mod geohash;
 pub mod glob;
 pub mod hll;
 #[cfg(test)]

@@ -21,6 +21,7 @@ static TABLE: LazyLock<CommandTable> = LazyLock::new(|| {
         crate::cmd::types::strings::COMMANDS,
         crate::cmd::types::bitmaps::COMMANDS,
         crate::cmd::types::hyperloglog::COMMANDS,
+        crate::cmd::types::geo::COMMANDS,
         crate::cmd::types::hashes::COMMANDS,
         crate::cmd::types::keys::COMMANDS,
         crate::cmd::types::lists::COMMANDS,

@@ -1,7 +1,8 @@
 //! Commands on data, one module per Redis type (strings, bitmaps, hyperloglog, hashes, lists, sets,
-//! sorted sets), the type-independent key commands, SORT, and the reply helpers they share.
+//! sorted sets, geo), the type-independent key commands, SORT, and the reply helpers they share.
 
 pub mod bitmaps;
+pub mod geo;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
