@@ -4,7 +4,10 @@
 
 mod common;
 
-use common::{cmd, err, int, RedisServer, TestServer, WRONGTYPE};
+use std::io::Write;
+use std::net::TcpStream;
+
+use common::{cmd, err, int, read_until, RedisServer, TestServer, WRONGTYPE};
 use redis::Value;
 
 fn sicily(c: &mut redis::Connection) {
@@ -569,4 +572,40 @@ fn replies_match_redis_server() {
     both(&["GEODIST", "missing", "a", "b"]);
     both(&["GEOPOS", "missing", "a"]);
     both(&["GEOHASH", "missing", "a"]);
+}
+
+/// The raw RESP3 reply to `request` (inline), read up to a PING's reply sent after it.
+fn resp3_raw(port: u16, request: &str) -> Vec<u8> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(b"HELLO 3\r\nPING\r\n").unwrap();
+    read_until(&mut s, b"+PONG\r\n");
+    s.write_all(format!("{request}\r\nPING\r\n").as_bytes())
+        .unwrap();
+    read_until(&mut s, b"+PONG\r\n")
+}
+
+/// RESP3 coordinates are doubles in Redis' long form, byte for byte.
+#[test]
+fn resp3_coordinates_match_redis_server() {
+    let Some(redis) = RedisServer::start() else {
+        eprintln!("skipped: redis-server is not installed");
+        return;
+    };
+    let s = TestServer::start();
+    let mut r = redis.conn();
+    let mut p = s.conn();
+    sicily(&mut r);
+    sicily(&mut p);
+    for request in [
+        "GEOPOS Sicily Palermo Catania none",
+        "GEOSEARCH Sicily FROMLONLAT 15 37 BYRADIUS 200 km ASC WITHCOORD WITHDIST WITHHASH",
+        "GEODIST Sicily Palermo Catania mi",
+        "GEOHASH Sicily Palermo none",
+    ] {
+        assert_eq!(
+            resp3_raw(redis.port, request),
+            resp3_raw(s.port, request),
+            "{request}"
+        );
+    }
 }

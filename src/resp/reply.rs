@@ -51,6 +51,9 @@ pub enum Reply {
     Set(Vec<Reply>),
     /// Floating point number: `,<d>` in RESP3, bulk string in RESP2.
     Double(f64),
+    /// A double in Redis' "human" form (17 decimals, trailing zeros cut, as GEOPOS sends
+    /// coordinates): `,<d>` in RESP3, bulk string in RESP2.
+    HumanDouble(f64),
     /// Boolean: `#t`/`#f` in RESP3, integer 1/0 in RESP2.
     Bool(bool),
     /// Human-readable text: `=N\r\ntxt:...` in RESP3, bulk string in RESP2.
@@ -306,6 +309,14 @@ impl Reply {
                     write_bulk(out, text);
                 }
             }
+            Reply::HumanDouble(d) => {
+                let text = format_human_double(*d);
+                if resp3 {
+                    write_line(out, b',', text.as_bytes());
+                } else {
+                    write_bulk(out, text.as_bytes());
+                }
+            }
             Reply::Bool(b) => out.extend_from_slice(match (resp3, *b) {
                 (true, true) => b"#t\r\n",
                 (true, false) => b"#f\r\n",
@@ -376,6 +387,24 @@ fn write_line(out: &mut BytesMut, prefix: u8, text: &[u8]) {
         }
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// Redis' "human" long double text (`LD_STR_HUMAN`): 17 decimals, trailing zeros and a
+/// trailing point removed, `-0` written `0`.
+pub fn format_human_double(d: f64) -> String {
+    let mut s = format!("{d:.17}");
+    if s.contains('.') {
+        while s.ends_with('0') {
+            s.pop();
+        }
+        if s.ends_with('.') {
+            s.pop();
+        }
+    }
+    if s == "-0" {
+        s = "0".into();
+    }
+    s
 }
 
 /// Formats a double the way Redis 7.0 replies with it: C's `%.17g`, except
@@ -690,6 +719,12 @@ mod tests {
     #[test]
     fn doubles() {
         check(Reply::Double(1.5), b"$3\r\n1.5\r\n", b",1.5\r\n");
+        check(Reply::HumanDouble(2.0), b"$1\r\n2\r\n", b",2\r\n");
+        check(
+            Reply::HumanDouble(13.361389338970184),
+            b"$20\r\n13.36138933897018433\r\n",
+            b",13.36138933897018433\r\n",
+        );
         check(
             Reply::Double(0.1),
             b"$19\r\n0.10000000000000001\r\n",

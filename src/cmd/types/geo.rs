@@ -12,7 +12,7 @@ use crate::cmd::args;
 use crate::cmd::gate::spec::{CommandSpec, KeyFinder, KeySpec};
 use crate::cmd::{CmdError, CmdResult, Ctx};
 use crate::command;
-use crate::resp::{Protocol, Reply};
+use crate::resp::Reply;
 use crate::storage::collection::Collection;
 use crate::storage::types::zset::{ScoreRange, ZaddFlags, ZaddOutcome};
 use crate::util::geohash::{self, Shape};
@@ -33,7 +33,8 @@ pub const COMMANDS: &[CommandSpec] = &[
              KeySpec::Find { find: KeyFinder(georadius_keys), legacy: (1, 1, 1) },
              [WRITE, GEO, SLOW], "geo",
              "Queries a geospatial index for members within a distance from a coordinate, optionally stores the result.",
-             georadius),
+             georadius,
+             key_flags: &[&["RO", "access"], &["OW", "update"]]),
     command!("georadius_ro", -6, [READONLY], KeySpec::single(1), [READ, GEO, SLOW], "geo",
              "Returns members from a geospatial index that are within a distance from a coordinate.",
              georadius_ro),
@@ -41,7 +42,8 @@ pub const COMMANDS: &[CommandSpec] = &[
              KeySpec::Find { find: KeyFinder(georadiusbymember_keys), legacy: (1, 1, 1) },
              [WRITE, GEO, SLOW], "geo",
              "Queries a geospatial index for members within a distance from a member, optionally stores the result.",
-             georadiusbymember),
+             georadiusbymember,
+             key_flags: &[&["RO", "access"], &["OW", "update"]]),
     command!("georadiusbymember_ro", -5, [READONLY], KeySpec::single(1), [READ, GEO, SLOW], "geo",
              "Returns members from a geospatial index that are within a distance from a member.",
              georadiusbymember_ro),
@@ -51,7 +53,8 @@ pub const COMMANDS: &[CommandSpec] = &[
     command!("geosearchstore", -8, [WRITE, DENYOOM], KeySpec::span(1, 2), [WRITE, GEO, SLOW],
              "geo",
              "Queries a geospatial index for members inside an area of a box or a circle, optionally stores the result.",
-             geosearchstore),
+             geosearchstore,
+             key_flags: &[&["OW", "update"], &["RO", "access"]]),
 ];
 
 /// The source key and the destination of STORE/STOREDIST (the last one given) from `from` on.
@@ -119,31 +122,6 @@ fn radius(value: &[u8], u: &[u8]) -> Result<(f64, f64), CmdError> {
         return Err(CmdError::err("radius cannot be negative"));
     }
     Ok((r, unit(u)?))
-}
-
-/// Redis' "human" long double text: 17 decimals with trailing zeros removed.
-fn human(d: f64) -> String {
-    let mut s = format!("{d:.17}");
-    if s.contains('.') {
-        while s.ends_with('0') {
-            s.pop();
-        }
-        if s.ends_with('.') {
-            s.pop();
-        }
-    }
-    if s == "-0" {
-        s = "0".into();
-    }
-    s
-}
-
-fn coord(ctx: &Ctx<'_>, d: f64) -> Reply {
-    if ctx.client.protocol() == Protocol::Resp3 {
-        Reply::Double(d)
-    } else {
-        Reply::bulk(human(d))
-    }
 }
 
 fn distance_reply(d: f64) -> Reply {
@@ -242,7 +220,7 @@ fn geopos(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
                 None => Reply::NullArray,
                 Some(s) => {
                     let (x, y) = geohash::decode_score(s);
-                    Reply::Array(vec![coord(ctx, x), coord(ctx, y)])
+                    Reply::Array(vec![Reply::HumanDouble(x), Reply::HumanDouble(y)])
                 }
             })
             .collect(),
@@ -518,7 +496,10 @@ fn radius_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], form: Form) -> CmdResult {
                 item.push(Reply::Integer(f.score as i64));
             }
             if withcoord {
-                item.push(Reply::Array(vec![coord(ctx, f.lon), coord(ctx, f.lat)]));
+                item.push(Reply::Array(vec![
+                    Reply::HumanDouble(f.lon),
+                    Reply::HumanDouble(f.lat),
+                ]));
             }
             Reply::Array(item)
         })
@@ -574,13 +555,5 @@ mod tests {
             georadius_keys(&argv(&["georadius", "k", "1", "2", "3", "m"])),
             vec![1]
         );
-    }
-
-    #[test]
-    fn human_doubles_trim_zeros() {
-        assert_eq!(human(13.361389338970184), "13.36138933897018433");
-        assert_eq!(human(1.5), "1.5");
-        assert_eq!(human(2.0), "2");
-        assert_eq!(human(-0.0), "0");
     }
 }
