@@ -461,6 +461,59 @@ fn replies_match_redis_server() {
                 "STOREDIST",
             ]);
             both(&["ZRANGE", "dst", "0", "-1", "WITHSCORES"]);
+            both(&[
+                "GEOSEARCH",
+                &key,
+                "FROMLONLAT",
+                &lo,
+                &la,
+                "BYRADIUS",
+                radius,
+                "km",
+                "COUNT",
+                "3",
+                "ANY",
+            ]);
+            both(&[
+                "GEOSEARCH",
+                &key,
+                "FROMLONLAT",
+                &lo,
+                &la,
+                "BYBOX",
+                radius,
+                "10",
+                "mi",
+                "COUNT",
+                "5",
+                "ANY",
+                "DESC",
+            ]);
+            both(&[
+                "GEORADIUS",
+                &key,
+                &lo,
+                &la,
+                radius,
+                "km",
+                "COUNT",
+                "4",
+                "ANY",
+                "WITHHASH",
+            ]);
+            both(&[
+                "GEORADIUS",
+                &key,
+                &lo,
+                &la,
+                radius,
+                "km",
+                "COUNT",
+                "4",
+                "STOREDIST",
+                "dst3",
+            ]);
+            both(&["ZRANGE", "dst3", "0", "-1", "WITHSCORES"]);
             both(&["GEORADIUS", &key, &lo, &la, radius, "km", "STORE", "dst2"]);
             both(&["ZRANGE", "dst2", "0", "-1", "WITHSCORES"]);
         }
