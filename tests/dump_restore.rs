@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{err, int, RedisServer, TestServer};
+use common::{beside_redis, err, int, TestServer};
 use redis::Connection;
 
 fn dump(c: &mut Connection, key: &str) -> Option<Vec<u8>> {
@@ -178,12 +178,10 @@ fn a_restored_key_survives_a_restart() {
 
 #[test]
 fn payloads_move_between_pika_and_redis_both_ways() {
-    let Some(redis) = RedisServer::start() else {
-        eprintln!("skipped: redis-server is not installed");
+    let Some((redis, s)) = beside_redis() else {
         return;
     };
     let mut r = redis.conn();
-    let s = TestServer::start();
     let mut p = s.conn();
     fill(&mut r);
     fill(&mut p);

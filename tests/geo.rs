@@ -7,7 +7,7 @@ mod common;
 use std::io::Write;
 use std::net::TcpStream;
 
-use common::{cmd, err, int, read_until, RedisServer, TestServer, WRONGTYPE};
+use common::{beside_redis, cmd, err, int, read_until, TestServer, WRONGTYPE};
 use redis::Value;
 
 fn sicily(c: &mut redis::Connection) {
@@ -326,12 +326,10 @@ fn points(seed: u64, n: usize, lon: f64, lat: f64, spread: f64) -> Vec<(String, 
 /// Runs the same commands on pika and redis-server and compares the replies.
 #[test]
 fn replies_match_redis_server() {
-    let Some(redis) = RedisServer::start() else {
-        eprintln!("skipped: redis-server is not installed");
+    let Some((redis, s)) = beside_redis() else {
         return;
     };
     let mut r = redis.conn();
-    let s = TestServer::start();
     let mut p = s.conn();
     let mut both = |args: &[&str]| {
         let a: Value = cmd(&mut r, args).unwrap_or_else(|e| Value::SimpleString(e.to_string()));
@@ -640,11 +638,9 @@ fn resp3_raw(port: u16, request: &str) -> Vec<u8> {
 /// RESP3 coordinates are doubles in Redis' long form, byte for byte.
 #[test]
 fn resp3_coordinates_match_redis_server() {
-    let Some(redis) = RedisServer::start() else {
-        eprintln!("skipped: redis-server is not installed");
+    let Some((redis, s)) = beside_redis() else {
         return;
     };
-    let s = TestServer::start();
     let mut r = redis.conn();
     let mut p = s.conn();
     sicily(&mut r);

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{cmd, err, int, RedisServer, TestServer, WRONGTYPE};
+use common::{beside_redis, cmd, err, int, TestServer, WRONGTYPE};
 use redis::Value;
 
 const NOT_HLL: &str = "WRONGTYPE Key is not a valid HyperLogLog string value.";
@@ -189,12 +189,10 @@ fn errors() {
 /// Runs the same commands on pika and redis-server, comparing replies and stored bytes.
 #[test]
 fn bytes_match_redis_server() {
-    let Some(redis) = RedisServer::start() else {
-        eprintln!("skipped: redis-server is not installed");
+    let Some((redis, s)) = beside_redis() else {
         return;
     };
     let mut r = redis.conn();
-    let s = TestServer::start();
     let mut p = s.conn();
     let mut both = |args: &[&str], keys: &[&str]| {
         let a: Value = cmd(&mut r, args).unwrap_or_else(|e| Value::SimpleString(e.to_string()));
@@ -231,12 +229,10 @@ fn bytes_match_redis_server() {
 
 #[test]
 fn values_copied_from_redis_server_count_the_same() {
-    let Some(redis) = RedisServer::start() else {
-        eprintln!("skipped: redis-server is not installed");
+    let Some((redis, s)) = beside_redis() else {
         return;
     };
     let mut r = redis.conn();
-    let s = TestServer::start();
     let mut p = s.conn();
     pfadd_many(&mut r, "sparse", (0..300).map(|i| format!("r{i}")));
     pfadd_many(&mut r, "dense", (0..50_000).map(|i| format!("r{i}")));
@@ -275,12 +271,10 @@ fn values_copied_from_redis_server_count_the_same() {
 
 #[test]
 fn command_info_matches_redis_server() {
-    let Some(redis) = RedisServer::start() else {
-        eprintln!("skipped: redis-server is not installed");
+    let Some((redis, s)) = beside_redis() else {
         return;
     };
     let mut r = redis.conn();
-    let s = TestServer::start();
     let mut p = s.conn();
     for name in ["pfadd", "pfcount", "pfmerge", "pfdebug", "pfselftest"] {
         let head = |c: &mut redis::Connection| -> Vec<Value> {

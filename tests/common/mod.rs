@@ -544,6 +544,16 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 
 /// A redis-server on a free port for comparisons, killed when dropped; `None` when it is
 /// not installed.
+/// A real redis-server beside a fresh pika, for tests that compare the two; `None` (and the
+/// test says it is skipped) when redis-server is not installed.
+pub fn beside_redis() -> Option<(RedisServer, TestServer)> {
+    let Some(redis) = RedisServer::start() else {
+        eprintln!("skipped: redis-server is not installed");
+        return None;
+    };
+    Some((redis, TestServer::start()))
+}
+
 pub struct RedisServer {
     child: Child,
     pub port: u16,
