@@ -95,69 +95,68 @@ fn key_flags_of(spec: &CommandSpec, cmd: &[Bytes], nth: usize) -> Vec<&'static s
     flags.to_vec()
 }
 
-/// A Redis 7 `index` / `range` key specification.
-fn one_key_spec(flags: &[&'static str], first: usize, lastkey: i64, step: usize) -> Reply {
-    Reply::Map(vec![
-        (bulk_str("flags"), status_set(flags.to_vec())),
+/// A Redis 7 key specification whose search begins at argument `begin_index` and finds keys
+/// as `find_type` (`range`, `keynum`) describes with `find_spec`.
+fn key_spec(
+    flags: &[&'static str],
+    begin_index: usize,
+    find_type: &'static str,
+    find_spec: Vec<(Reply, Reply)>,
+) -> Reply {
+    let map = |pairs: Vec<(&'static str, Reply)>| {
+        Reply::Map(pairs.into_iter().map(|(k, v)| (bulk_str(k), v)).collect())
+    };
+    map(vec![
+        ("flags", status_set(flags.to_vec())),
         (
-            bulk_str("begin_search"),
-            Reply::Map(vec![
-                (bulk_str("type"), bulk_str("index")),
+            "begin_search",
+            map(vec![
+                ("type", bulk_str("index")),
                 (
-                    bulk_str("spec"),
-                    Reply::Map(vec![(bulk_str("index"), Reply::Integer(first as i64))]),
+                    "spec",
+                    map(vec![("index", Reply::Integer(begin_index as i64))]),
                 ),
             ]),
         ),
         (
-            bulk_str("find_keys"),
-            Reply::Map(vec![
-                (bulk_str("type"), bulk_str("range")),
-                (
-                    bulk_str("spec"),
-                    Reply::Map(vec![
-                        (bulk_str("lastkey"), Reply::Integer(lastkey)),
-                        (bulk_str("keystep"), Reply::Integer(step as i64)),
-                        (bulk_str("limit"), Reply::Integer(0)),
-                    ]),
-                ),
+            "find_keys",
+            map(vec![
+                ("type", bulk_str(find_type)),
+                ("spec", Reply::Map(find_spec)),
             ]),
         ),
     ])
 }
 
+/// A Redis 7 `index` / `range` key specification.
+fn one_key_spec(flags: &[&'static str], first: usize, lastkey: i64, step: usize) -> Reply {
+    key_spec(
+        flags,
+        first,
+        "range",
+        vec![
+            (bulk_str("lastkey"), Reply::Integer(lastkey)),
+            (bulk_str("keystep"), Reply::Integer(step as i64)),
+            (bulk_str("limit"), Reply::Integer(0)),
+        ],
+    )
+}
+
 /// A Redis 7 `keynum` key specification: the count at `numkeys_at`, keys from `first`.
 fn keynum_key_spec(flags: &[&'static str], numkeys_at: usize, first: usize, step: usize) -> Reply {
-    Reply::Map(vec![
-        (bulk_str("flags"), status_set(flags.to_vec())),
-        (
-            bulk_str("begin_search"),
-            Reply::Map(vec![
-                (bulk_str("type"), bulk_str("index")),
-                (
-                    bulk_str("spec"),
-                    Reply::Map(vec![(bulk_str("index"), Reply::Integer(numkeys_at as i64))]),
-                ),
-            ]),
-        ),
-        (
-            bulk_str("find_keys"),
-            Reply::Map(vec![
-                (bulk_str("type"), bulk_str("keynum")),
-                (
-                    bulk_str("spec"),
-                    Reply::Map(vec![
-                        (bulk_str("keynumidx"), Reply::Integer(0)),
-                        (
-                            bulk_str("firstkey"),
-                            Reply::Integer(first as i64 - numkeys_at as i64),
-                        ),
-                        (bulk_str("keystep"), Reply::Integer(step as i64)),
-                    ]),
-                ),
-            ]),
-        ),
-    ])
+    key_spec(
+        flags,
+        numkeys_at,
+        "keynum",
+        vec![
+            (bulk_str("keynumidx"), Reply::Integer(0)),
+            (
+                bulk_str("firstkey"),
+                Reply::Integer(first as i64 - numkeys_at as i64),
+            ),
+            (bulk_str("keystep"), Reply::Integer(step as i64)),
+        ],
+    )
 }
 
 /// The Redis 7 key specifications built from the simple [`KeySpec`] and the spec's key flags.
