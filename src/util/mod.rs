@@ -24,3 +24,4 @@ pub mod redis_digest;
 pub mod repr;
 pub mod slot;
 pub mod stop;
+pub mod stream_id;

@@ -1,6 +1,8 @@
 //! A dataset as plain values: one `Record` per key, whatever it was read from (a server, a
 //! database directory, a backup, an RDB file or a DUMP payload) and whatever it is written to.
 
+pub mod stream;
+
 /// One key with its value and deadline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
