@@ -4,6 +4,7 @@
 //! [`Conn`] and hand the connection over a crossbeam channel; one worker at a time runs a
 //! connection's queue in order, so a connection's commands execute and answer in order. A worker
 //! takes every connection that is ready (up to `MAX_GROUP`) as one round: it runs them all,
+//! lands the round's batches in RocksDB as one write (group commit, see `storage::round`),
 //! hands the round's WAL records to the OS with one write, then sends each connection's replies
 //! in one write. A panic in a command is caught here: the client gets an error, the worker and
 //! the server live on.
@@ -138,14 +139,18 @@ type Served = Vec<(Waiter, BytesMut)>;
 fn run_group(server: &ServerState, rx: &Receiver<Arc<Conn>>, mut group: Vec<Arc<Conn>>) {
     while !group.is_empty() {
         let mut served = Served::new();
+        server.storage.begin_round();
         let outputs: Vec<(BytesMut, Option<Parking>)> = group
             .iter()
             .map(|conn| run_work(server, conn, &mut served))
             .collect();
-        if let Err(e) = server.storage.engine().sync_wal() {
-            // The round's writes may not be durable: acknowledge none of them. Closing the
-            // connections tells the clients their last commands are in doubt.
-            tracing::error!("WAL flush failed, closing the round's connections: {e}");
+        let landed = server.storage.end_round();
+        if let Err(e) = landed.and_then(|()| server.storage.engine().sync_wal()) {
+            // The round's writes may not have landed or be durable: acknowledge none of them.
+            // Closing the connections tells the clients their last commands are in doubt.
+            tracing::error!(
+                "round write or WAL flush failed, closing the round's connections: {e}"
+            );
             for conn in &group {
                 conn.client.close_after_reply();
                 conn.wake.notify_one();
@@ -224,7 +229,7 @@ pub(super) fn serve_and_answer(server: &ServerState) {
             }
         }
         Err(e) => {
-            tracing::error!("WAL flush failed, closing the served clients: {e}");
+            tracing::error!("round write or WAL flush failed, closing the served clients: {e}");
             for (w, _) in served {
                 w.client.kill();
             }

@@ -14,6 +14,13 @@
 //! - A transaction with a command that reaches beyond its declared keys (FLUSHALL, KEYS, SORT
 //!   BY ...) runs under the structure lock held exclusively. That already excludes every other
 //!   writer, so further key or structure locks the thread asks for are granted without locking.
+//!
+//! Inside a worker's round (group commit, see `storage::round`) the locks a command took are
+//! kept until the round's writes have landed: [`KeysGuard`] hands its stripes to the round when
+//! it drops, and [`LockTable::end_round`] releases them. Later commands of the round are granted
+//! the stripes the round keeps. A round thread never waits while it keeps stripes (two rounds
+//! could wait on each other): it tries the locks it lacks, and when one is taken it first
+//! settles its round (writes it, releases what it kept), then waits like any thread.
 
 use std::cell::{Cell, RefCell};
 use std::time::Duration;
@@ -26,6 +33,44 @@ thread_local! {
     /// The stripes (ascending) this thread holds through a [`HeldKeysGuard`], with the shared
     /// structure lock; `None` outside one.
     static STRIPES_HELD: RefCell<Option<Vec<usize>>> = const { RefCell::new(None) };
+    /// The locks this thread's open round keeps; `None` outside a round.
+    static ROUND_KEPT: RefCell<Option<RoundKept>> = const { RefCell::new(None) };
+}
+
+/// Locks kept by a round until its writes have landed.
+struct RoundKept {
+    /// One bit per stripe: set when the round keeps it locked (its guard forgotten).
+    kept: [u64; STRIPES / 64],
+    /// The kept stripes, in the order they were kept.
+    stripes: Vec<usize>,
+    /// Whether the round keeps one shared structure lock (its guard forgotten).
+    structure: bool,
+}
+
+impl Default for RoundKept {
+    fn default() -> Self {
+        RoundKept {
+            kept: [0; STRIPES / 64],
+            stripes: Vec::new(),
+            structure: false,
+        }
+    }
+}
+
+impl RoundKept {
+    fn keeps(&self, stripe: usize) -> bool {
+        self.kept[stripe / 64] & (1 << (stripe % 64)) != 0
+    }
+
+    /// Keeps `stripe`; false when it was kept already.
+    fn keep(&mut self, stripe: usize) -> bool {
+        if self.keeps(stripe) {
+            return false;
+        }
+        self.kept[stripe / 64] |= 1 << (stripe % 64);
+        self.stripes.push(stripe);
+        true
+    }
 }
 
 /// Number of stripes; a power of two so the hash is masked, not divided.
@@ -41,12 +86,42 @@ pub struct LockTable {
     structure: RwLock<()>,
 }
 
-/// Proof that a set of keys is locked; unlocks on drop.
+/// Proof that a set of keys is locked; unlocks on drop, or hands its locks to the thread's
+/// round when it was taken in one.
 pub struct KeysGuard<'a> {
-    _stripes: Vec<MutexGuard<'a, ()>>,
-    /// None when this thread already holds the structure lock (exclusively, or shared through a
-    /// [`HeldKeysGuard`]).
-    _structure: Option<RwLockReadGuard<'a, ()>>,
+    stripes: Vec<(usize, MutexGuard<'a, ()>)>,
+    /// None when this thread already holds the structure lock (exclusively, shared through a
+    /// [`HeldKeysGuard`], or kept by its round).
+    structure: Option<RwLockReadGuard<'a, ()>>,
+    /// Taken inside a round: the round keeps the locks when the guard drops.
+    in_round: bool,
+}
+
+impl Drop for KeysGuard<'_> {
+    fn drop(&mut self) {
+        if !self.in_round {
+            return;
+        }
+        ROUND_KEPT.with(|kept| {
+            // A round closed meanwhile (paused for EXEC or a structure lock): plain unlock.
+            let mut kept = kept.borrow_mut();
+            let Some(kept) = kept.as_mut() else {
+                return;
+            };
+            for (i, guard) in self.stripes.drain(..) {
+                if kept.keep(i) {
+                    // Released by `LockTable::end_round`.
+                    std::mem::forget(guard);
+                }
+            }
+            if let Some(guard) = self.structure.take() {
+                if !kept.structure {
+                    kept.structure = true;
+                    std::mem::forget(guard);
+                }
+            }
+        });
+    }
 }
 
 /// Keys locked for a whole transaction: while it lives, key locks this thread asks for on
@@ -64,6 +139,15 @@ impl Drop for HeldKeysGuard<'_> {
             STRIPES_HELD.with(|s| *s.borrow_mut() = None);
         }
     }
+}
+
+/// The outcome of trying a round's locks.
+enum RoundTry<'a> {
+    /// No round is open on this thread.
+    NoRound,
+    Locked(KeysGuard<'a>),
+    /// A lock is taken by another thread.
+    Busy,
 }
 
 /// Proof that no key-level writer is running; held by whole-database operations.
@@ -108,12 +192,19 @@ impl Default for LockTable {
 }
 
 impl LockTable {
-    /// Locks every key in `keys` (duplicates allowed), in a deadlock-free order.
-    pub fn lock<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> KeysGuard<'_> {
+    /// Locks every key in `keys` (duplicates allowed), in a deadlock-free order. Inside a
+    /// round, `settle` is called before waiting for a lock (see the module doc): it must write
+    /// the round and end its locks ([`LockTable::end_round`]), leaving a new round open.
+    pub fn lock<'k>(
+        &self,
+        keys: impl IntoIterator<Item = &'k [u8]>,
+        settle: &dyn Fn(),
+    ) -> KeysGuard<'_> {
         if structure_held() {
             return KeysGuard {
-                _stripes: Vec::new(),
-                _structure: None,
+                stripes: Vec::new(),
+                structure: None,
+                in_round: false,
             };
         }
         let idx = stripes_of(keys);
@@ -125,11 +216,80 @@ impl LockTable {
         if let Some(guard) = nested {
             return guard;
         }
+        let in_round = match self.try_lock_in_round(&idx) {
+            RoundTry::NoRound => false,
+            RoundTry::Locked(guard) => return guard,
+            RoundTry::Busy => {
+                settle();
+                true
+            }
+        };
         let structure = self.structure.read();
-        let stripes = idx.into_iter().map(|i| self.stripes[i].lock()).collect();
+        let stripes = idx
+            .into_iter()
+            .map(|i| (i, self.stripes[i].lock()))
+            .collect();
         KeysGuard {
-            _stripes: stripes,
-            _structure: Some(structure),
+            stripes,
+            structure: Some(structure),
+            in_round,
+        }
+    }
+
+    /// Inside a round: the stripes of `idx` the round does not keep yet, without waiting.
+    fn try_lock_in_round(&self, idx: &[usize]) -> RoundTry<'_> {
+        ROUND_KEPT.with(|kept| {
+            let kept = kept.borrow();
+            let Some(kept) = kept.as_ref() else {
+                return RoundTry::NoRound;
+            };
+            let structure = if kept.structure {
+                None
+            } else {
+                match self.structure.try_read() {
+                    Some(guard) => Some(guard),
+                    None => return RoundTry::Busy,
+                }
+            };
+            let mut stripes = Vec::with_capacity(idx.len());
+            for &i in idx {
+                if kept.keeps(i) {
+                    continue;
+                }
+                match self.stripes[i].try_lock() {
+                    Some(guard) => stripes.push((i, guard)),
+                    None => return RoundTry::Busy,
+                }
+            }
+            RoundTry::Locked(KeysGuard {
+                stripes,
+                structure,
+                in_round: true,
+            })
+        })
+    }
+
+    /// Opens a round on this thread: key locks taken from now on are kept until
+    /// [`LockTable::end_round`].
+    pub fn begin_round(&self) {
+        ROUND_KEPT.with(|kept| {
+            kept.borrow_mut().get_or_insert_with(RoundKept::default);
+        });
+    }
+
+    /// Releases the locks this thread's round kept and closes the round.
+    pub fn end_round(&self) {
+        let Some(kept) = ROUND_KEPT.with(|kept| kept.borrow_mut().take()) else {
+            return;
+        };
+        for i in kept.stripes {
+            // SAFETY: the round kept this stripe locked, its guard forgotten (`KeysGuard`'s
+            // drop); nothing else unlocks it.
+            unsafe { self.stripes[i].force_unlock() };
+        }
+        if kept.structure {
+            // SAFETY: as above, one shared lock whose guard was forgotten.
+            unsafe { self.structure.force_unlock_read() };
         }
     }
 
@@ -142,15 +302,16 @@ impl LockTable {
                 continue;
             }
             match self.stripes[i].try_lock_for(UNDECLARED_STRIPE_WAIT) {
-                Some(guard) => stripes.push(guard),
+                Some(guard) => stripes.push((i, guard)),
                 None => tracing::error!(
                     "a transaction touched a key it did not declare and went on without its lock"
                 ),
             }
         }
         KeysGuard {
-            _stripes: stripes,
-            _structure: None,
+            stripes,
+            structure: None,
+            in_round: false,
         }
     }
 
@@ -160,18 +321,19 @@ impl LockTable {
         let outer = structure_held() || STRIPES_HELD.with(|s| s.borrow().is_some());
         if outer {
             return HeldKeysGuard {
-                _keys: self.lock(keys),
+                _keys: self.lock(keys, &|| {}),
                 owns_set: false,
             };
         }
         let idx = stripes_of(keys);
         let structure = self.structure.read();
-        let stripes = idx.iter().map(|&i| self.stripes[i].lock()).collect();
+        let stripes = idx.iter().map(|&i| (i, self.stripes[i].lock())).collect();
         STRIPES_HELD.with(|s| *s.borrow_mut() = Some(idx));
         HeldKeysGuard {
             _keys: KeysGuard {
-                _stripes: stripes,
-                _structure: Some(structure),
+                stripes,
+                structure: Some(structure),
+                in_round: false,
             },
             owns_set: true,
         }
@@ -198,12 +360,72 @@ impl LockTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
+
+    impl LockTable {
+        fn lock_plain<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> KeysGuard<'_> {
+            self.lock(keys, &|| {})
+        }
+
+        fn stripe_free(&self, key: &[u8]) -> bool {
+            self.stripes[stripe_of(key)].try_lock().is_some()
+        }
+    }
+
+    #[test]
+    fn a_round_keeps_its_locks_until_it_ends() {
+        let t = LockTable::default();
+        t.begin_round();
+        drop(t.lock_plain([&b"a"[..]]));
+        // Kept: another thread cannot take it, this one is granted it again.
+        std::thread::scope(|s| {
+            assert!(!s.spawn(|| t.stripe_free(b"a")).join().expect("no panic"));
+        });
+        drop(t.lock_plain([&b"a"[..], b"b"]));
+        t.end_round();
+        std::thread::scope(|s| {
+            assert!(s.spawn(|| t.stripe_free(b"a")).join().expect("no panic"));
+            assert!(s.spawn(|| t.stripe_free(b"b")).join().expect("no panic"));
+            s.spawn(|| drop(t.lock_structure()));
+        });
+    }
+
+    #[test]
+    fn a_round_settles_before_waiting_for_a_lock_another_thread_holds() {
+        let t = LockTable::default();
+        let settled = AtomicUsize::new(0);
+        t.begin_round();
+        drop(t.lock_plain([&b"mine"[..]]));
+        // On this thread, the round keeps "mine" and must settle to wait for "theirs".
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            let holder = s.spawn(|| {
+                let guard = t.lock_plain([&b"theirs"[..]]);
+                tx.clone().send(()).expect("receiver alive");
+                std::thread::sleep(Duration::from_millis(50));
+                // Free now: the round released it while settling.
+                let mine_free = t.stripe_free(b"mine");
+                drop(guard);
+                mine_free
+            });
+            rx.recv().expect("holder locked");
+            let settle = || {
+                settled.fetch_add(1, Ordering::SeqCst);
+                t.end_round();
+                t.begin_round();
+            };
+            drop(t.lock([&b"theirs"[..]], &settle));
+            assert!(holder.join().expect("no panic"));
+        });
+        assert_eq!(settled.load(Ordering::SeqCst), 1);
+        t.end_round();
+    }
 
     #[test]
     fn duplicate_keys_do_not_self_deadlock() {
         let t = LockTable::default();
-        let _g = t.lock([&b"a"[..], b"a", b"b"]);
+        let _g = t.lock_plain([&b"a"[..], b"a", b"b"]);
     }
 
     #[test]
@@ -211,15 +433,15 @@ mod tests {
         let t = LockTable::default();
         {
             let _s = t.lock_structure();
-            let _k = t.lock([&b"a"[..]]);
-            let _k2 = t.lock([&b"a"[..]]);
+            let _k = t.lock_plain([&b"a"[..]]);
+            let _k2 = t.lock_plain([&b"a"[..]]);
             let _inner = t.lock_structure();
         }
         // Released: another thread can take it.
         std::thread::scope(|s| {
             s.spawn(|| drop(t.lock_structure()));
         });
-        let _k = t.lock([&b"a"[..]]);
+        let _k = t.lock_plain([&b"a"[..]]);
     }
 
     #[test]
@@ -227,16 +449,16 @@ mod tests {
         let t = LockTable::default();
         {
             let _held = t.lock_held([&b"a"[..], b"b"]);
-            let _k = t.lock([&b"a"[..]]);
-            let _k2 = t.lock([&b"b"[..], b"a"]);
-            let _nothing = t.lock(std::iter::empty());
+            let _k = t.lock_plain([&b"a"[..]]);
+            let _k2 = t.lock_plain([&b"b"[..], b"a"]);
+            let _nothing = t.lock_plain(std::iter::empty());
         }
         // Released, and the thread's set is gone: a plain lock really locks again.
         std::thread::scope(|s| {
-            s.spawn(|| drop(t.lock([&b"a"[..]])));
+            s.spawn(|| drop(t.lock_plain([&b"a"[..]])));
             s.spawn(|| drop(t.lock_structure()));
         });
-        let _k = t.lock([&b"a"[..]]);
+        let _k = t.lock_plain([&b"a"[..]]);
         assert!(t.stripes[stripe_of(b"a")].try_lock().is_none());
     }
 
@@ -247,7 +469,7 @@ mod tests {
         std::thread::scope(|s| {
             let waiter = s.spawn(|| {
                 let started = std::time::Instant::now();
-                drop(t.lock([&b"a"[..]]));
+                drop(t.lock_plain([&b"a"[..]]));
                 started.elapsed()
             });
             std::thread::sleep(Duration::from_millis(100));
@@ -261,7 +483,7 @@ mod tests {
     fn an_undeclared_key_under_held_keys_is_locked_when_free() {
         let t = LockTable::default();
         let _held = t.lock_held([&b"a"[..]]);
-        let k = t.lock([&b"zz"[..]]);
+        let k = t.lock_plain([&b"zz"[..]]);
         assert!(t.stripes[stripe_of(b"zz")].try_lock().is_none());
         drop(k);
         assert!(t.stripes[stripe_of(b"zz")].try_lock().is_some());
@@ -276,9 +498,9 @@ mod tests {
                 std::thread::spawn(move || {
                     for _ in 0..2000 {
                         if i % 2 == 0 {
-                            let _g = t.lock([&b"x"[..], b"y"]);
+                            let _g = t.lock_plain([&b"x"[..], b"y"]);
                         } else {
-                            let _g = t.lock([&b"y"[..], b"x"]);
+                            let _g = t.lock_plain([&b"y"[..], b"x"]);
                         }
                     }
                 })

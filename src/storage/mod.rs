@@ -6,7 +6,8 @@
 //! - [`wal`] reads RocksDB's write-ahead log (the binlog) without RocksDB, and
 //!   [`batch_note`] is the note the write path puts first in every batch;
 //! - [`write`](mod@write) is the single write path every mutation passes (counters, expiry index, and the
-//!   hook where replication will append to its binlog);
+//!   hook where replication will append to its binlog); [`round`] lands a worker round's
+//!   writes as one (group commit);
 //! - [`types`] the typed views callers use: `storage.at(db, writer)` is a [`types::Scope`]
 //!   (a database as one writer sees it), and `.strings()`, `.hash()`, `.list()`, `.set()`,
 //!   `.zset()`, `.keys()` its per-type views, one module each (and `algebra` for set and
@@ -39,6 +40,7 @@ pub mod lock;
 pub mod ready;
 pub mod replica;
 pub mod restore;
+pub mod round;
 pub mod scan;
 pub mod types;
 pub mod wal;
@@ -321,7 +323,7 @@ impl Storage {
 
     /// Locks keys for a read-modify-write command (see [`lock`]).
     pub fn lock_keys<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> KeysGuard<'_> {
-        self.locks.lock(keys)
+        self.locks.lock(keys, &|| self.settle_round())
     }
 
     /// Locks the keys of a whole transaction: key locks this thread asks for on them are
@@ -329,14 +331,16 @@ impl Storage {
     pub fn lock_keys_held<'k>(
         &self,
         keys: impl IntoIterator<Item = &'k [u8]>,
-    ) -> lock::HeldKeysGuard<'_> {
-        self.locks.lock_held(keys)
+    ) -> round::Paused<'_, lock::HeldKeysGuard<'_>> {
+        let pause = self.pause_round();
+        round::Paused::new(pause, self.locks.lock_held(keys))
     }
 
     /// Keeps every other writer out until the guard drops (FLUSHALL, a transaction that
     /// reaches beyond its declared keys); see [`lock`].
-    pub fn lock_structure(&self) -> lock::StructureGuard<'_> {
-        self.locks.lock_structure()
+    pub fn lock_structure(&self) -> round::Paused<'_, lock::StructureGuard<'_>> {
+        let pause = self.pause_round();
+        round::Paused::new(pause, self.locks.lock_structure())
     }
 
     /// Reads the state of `key` in logical database `db`.
@@ -349,28 +353,40 @@ impl Storage {
     pub fn load_physical(&self, pdb: u16, key: &[u8]) -> Result<KeyState, StorageError> {
         let slot = key_slot(key);
         let meta_key = encode_meta_key(pdb, slot, key);
-        let stored = match self.cache.get(&meta_key) {
+        let stored = self.cached_or_read(key, &meta_key)?;
+        let state = KeyState::read_now(pdb, slot, meta_key, stored);
+        if state.stored.is_some() && state.live().is_none() {
+            self.lazy_expired.push(pdb, key);
+        }
+        Ok(state)
+    }
+
+    /// A meta record from the cache, or from disk (filling the cache).
+    fn cached_or_read(
+        &self,
+        key: &[u8],
+        meta_key: &[u8],
+    ) -> Result<Option<MetaValue>, StorageError> {
+        Ok(match self.cache.get(meta_key) {
             Lookup::Hit(meta) => Some(meta),
             Lookup::Miss(generation) => {
+                let token = engine::round::fill_token();
                 let stored = match self
                     .engine
-                    .get_with(Cf::Meta, &meta_key, MetaValue::decode)?
+                    .get_with(Cf::Meta, meta_key, MetaValue::decode)?
                 {
                     Some(Some(meta)) => Some(meta),
                     Some(None) => return Err(corrupt_meta(key)),
                     None => None,
                 };
                 if let Some(meta) = &stored {
-                    self.cache.fill(&meta_key, meta, generation);
+                    if engine::round::fill_allowed(token) {
+                        self.cache.fill(meta_key, meta, generation);
+                    }
                 }
                 stored
             }
-        };
-        let state = KeyState::read_now(pdb, slot, meta_key, stored);
-        if state.stored.is_some() && state.live().is_none() {
-            self.lazy_expired.push(pdb, key);
-        }
-        Ok(state)
+        })
     }
 
     /// Exact number of keys in logical database `db` (expired keys count until removed, as in Redis).

@@ -291,8 +291,13 @@ impl<'a> WriteTxn<'a> {
         for pdb in &self.cleared_dbs {
             storage.cache.remove_prefix(&codec::db_lower_bound(*pdb));
         }
+        let changes = self.cache_updates.len() + self.cleared_dbs.len();
         for (key, meta) in &self.cache_updates {
             storage.cache.update(key, meta.as_ref());
+        }
+        if !self.stored_blockable.is_empty() {
+            // Blocked clients may be served by another worker: the data must have landed.
+            storage.settle_round();
         }
         for (pdb, key) in &self.stored_blockable {
             storage.ready.signal(*pdb, key);
@@ -300,7 +305,6 @@ impl<'a> WriteTxn<'a> {
         storage
             .watches
             .touch(self.touched.iter().map(|(k, deleted)| (k, *deleted)));
-        let changes = self.cache_updates.len() + self.cleared_dbs.len();
         storage
             .stats
             .changes_since_save

@@ -167,6 +167,17 @@ impl MetaCache {
         }
     }
 
+    /// Forgets everything.
+    pub fn clear(&self) {
+        for shard in self.shards.iter() {
+            let mut s = shard.lock();
+            s.generation += 1;
+            s.map.clear();
+            s.order.clear();
+            s.bytes = 0;
+        }
+    }
+
     /// Forgets every key starting with `prefix` (a whole database was cleared).
     pub fn remove_prefix(&self, prefix: &[u8]) {
         for shard in self.shards.iter() {

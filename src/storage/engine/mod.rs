@@ -7,10 +7,12 @@
 //!
 //! - `read`: snapshots and range cursors, which own what they borrow so a reply streamed as
 //!   its client reads it keeps one consistent view;
-//! - `filter`: the compaction filter that drops dead collection elements.
+//! - `filter`: the compaction filter that drops dead collection elements;
+//! - [`round`]: group commit of the batches a worker round writes.
 
 mod filter;
 mod read;
+pub mod round;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
@@ -278,6 +280,9 @@ impl Engine {
         key: &[u8],
         f: impl FnOnce(&[u8]) -> R,
     ) -> Result<Option<R>, StorageError> {
+        if let Some(pending) = round::take_for_read(cf, key) {
+            self.write_pending(pending)?;
+        }
         let pinned = self
             .db
             .get_pinned_cf(self.handle(cf), key)
@@ -299,12 +304,91 @@ impl Engine {
     }
 
     /// Applies a batch atomically. Only `storage::write` calls this: it is the one write path.
+    /// Inside a round (see [`round`]) the batch joins the round's pending write instead,
+    /// unless the disk filled up: then each write goes alone, so each command that cannot be
+    /// written gets its own error instead of its round's connections being closed.
     pub(super) fn write(&self, batch: Batch<'_>) -> Result<(), StorageError> {
+        if self.out_of_space() {
+            self.settle_reads();
+        } else if round::append(batch.inner.data()) {
+            return Ok(());
+        }
         self.db
             .write_opt(batch.inner, &self.write_opts)
             .map_err(|e| self.write_failed(e))?;
         self.mark_written();
         Ok(())
+    }
+
+    /// Opens a round on this thread: its batches are written together by
+    /// [`Engine::end_round`] (see [`round`]).
+    pub fn begin_round(&self) {
+        round::open();
+    }
+
+    /// Writes the round's pending batches and closes it. Fails when any write of the round
+    /// failed, also one made early for a read: none of the round's writes may be acknowledged.
+    pub fn end_round(&self) -> Result<(), StorageError> {
+        if let Some(pending) = round::close() {
+            // Recorded by `write_pending`, reported below.
+            let _ = self.write_pending(pending);
+        }
+        match round::take_failure() {
+            Some(message) => Err(StorageError::Engine(message)),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether a round is open on this thread.
+    pub fn in_round(&self) -> bool {
+        round::is_open()
+    }
+
+    /// Writes the round's pending batches now, keeping the round open (see
+    /// `Storage::settle_round`). False when a write of the round failed so far.
+    pub fn settle_round(&self) -> bool {
+        self.settle_reads();
+        !round::has_failed()
+    }
+
+    /// Writes the round's pending batches and closes it, keeping a failure for
+    /// [`Engine::end_round`] to report (a round paused, to be opened again). False when a
+    /// write of the round failed so far.
+    pub fn close_round(&self) -> bool {
+        let landed = self.settle_round();
+        // Nothing is pending after the settle.
+        let _ = round::close();
+        landed
+    }
+
+    /// Writes a round's pending batches (a read is about to need them, or the round ends).
+    fn write_pending(&self, rep: Vec<u8>) -> Result<(), StorageError> {
+        let written = self
+            .db
+            .write_opt(WriteBatch::from_data(&rep), &self.write_opts)
+            .map_err(|e| self.write_failed(e));
+        round::landed();
+        round::recycle(rep);
+        match written {
+            Ok(()) => {
+                self.mark_written();
+                Ok(())
+            }
+            Err(e) => {
+                if let StorageError::Engine(message) = &e {
+                    round::fail(message.clone());
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes this thread's pending round writes before a read that may cover any key. A
+    /// failure is reported when the round ends.
+    fn settle_reads(&self) {
+        if let Some(pending) = round::take_all() {
+            let _ = self.write_pending(pending);
+        }
     }
 
     /// Turns a failed write or WAL sync into an error, remembering a full disk.
@@ -407,6 +491,7 @@ impl Engine {
 
     /// The sequence number of the last committed write: the binlog position.
     pub fn latest_sequence(&self) -> u64 {
+        self.settle_reads();
         self.db.latest_sequence_number()
     }
 
@@ -417,6 +502,7 @@ impl Engine {
         data: &[u8],
         extra: &[(Cf, &[u8], &[u8])],
     ) -> Result<(), StorageError> {
+        self.settle_reads();
         let mut batch = WriteBatch::from_data(data);
         for (cf, key, value) in extra {
             batch.put_cf(self.handle(*cf), key, value);
@@ -460,6 +546,7 @@ impl Engine {
     /// live WAL files copied. Consistent only while no write is in flight (the caller holds
     /// the structure lock, see `Storage::checkpoint`).
     pub fn checkpoint(&self, dir: &Path) -> Result<(), StorageError> {
+        self.settle_reads();
         self.db.flush_wal(false).map_err(rocks_err)?;
         let cp = rocksdb::checkpoint::Checkpoint::new(&self.db).map_err(rocks_err)?;
         // No memtable flush (it would run column family by column family while the caller
@@ -472,6 +559,7 @@ impl Engine {
     /// block cache, so a damaged table file shows up as an error naming it. Checks `stop`
     /// every few thousand entries. Returns the number of entries read.
     pub fn verify_tables(&self, stop: &dyn Fn() -> bool) -> Result<u64, StorageError> {
+        self.settle_reads();
         let mut entries = 0u64;
         for cf in Cf::ALL {
             let mut ro = ReadOptions::default();
@@ -498,6 +586,7 @@ impl Engine {
 
     /// A cursor over `[lower, upper)` of a column family (`upper = None`: to the end).
     pub fn range(&self, cf: Cf, lower: &[u8], upper: Option<&[u8]>) -> RangeCursor<'_> {
+        self.settle_reads();
         let ro = bounded_read_options(lower, upper);
         let mut it = self.db.raw_iterator_cf_opt(self.handle(cf), ro);
         it.seek(lower);
@@ -506,6 +595,7 @@ impl Engine {
 
     /// A consistent view of the whole database as it is now, owned (see [`Snapshot`]).
     pub fn snapshot(&self) -> Snapshot {
+        self.settle_reads();
         Snapshot::take(&self.db, &self.open_snapshots)
     }
 
@@ -521,6 +611,9 @@ impl Engine {
         cf: Cf,
         keys: &[Vec<u8>],
     ) -> Result<Vec<Option<Vec<u8>>>, StorageError> {
+        if let Some(pending) = round::take_for_reads(cf, keys) {
+            self.write_pending(pending)?;
+        }
         self.db
             .batched_multi_get_cf(self.handle(cf), keys, false)
             .into_iter()
@@ -552,6 +645,7 @@ impl Engine {
 
     /// Flushes every memtable to disk (clean shutdown, SAVE).
     pub fn flush(&self) -> Result<(), StorageError> {
+        self.settle_reads();
         for cf in Cf::ALL {
             self.db.flush_cf(self.handle(cf)).map_err(rocks_err)?;
         }
@@ -567,14 +661,17 @@ pub struct Batch<'a> {
 
 impl Batch<'_> {
     pub fn put(&mut self, cf: Cf, key: &[u8], value: &[u8]) {
+        round::note_key(cf, key);
         self.inner.put_cf(self.engine.handle(cf), key, value);
     }
 
     pub fn delete(&mut self, cf: Cf, key: &[u8]) {
+        round::note_key(cf, key);
         self.inner.delete_cf(self.engine.handle(cf), key);
     }
 
     pub fn merge(&mut self, cf: Cf, key: &[u8], operand: &[u8]) {
+        round::note_key(cf, key);
         self.inner.merge_cf(self.engine.handle(cf), key, operand);
     }
 
@@ -584,6 +681,7 @@ impl Batch<'_> {
     }
 
     pub fn delete_range(&mut self, cf: Cf, from: &[u8], to: &[u8]) {
+        round::note_range();
         self.inner.delete_range_cf(self.engine.handle(cf), from, to);
     }
 

@@ -260,7 +260,7 @@ impl Keyspace<'_> {
 
     /// FLUSHDB: removes every key of the database.
     pub fn flush(&self) -> Result<(), StorageError> {
-        let _structure = self.locks.lock_structure();
+        let _structure = self.lock_structure();
         let pdb = self.physical(self.db)?;
         let mut txn = self.txn();
         txn.clear_db(pdb);
@@ -334,7 +334,7 @@ impl Keyspace<'_> {
 impl Storage {
     /// FLUSHALL: removes every key of every database.
     pub fn flush_all(&self, writer: Writer<'_>) -> Result<(), StorageError> {
-        let _structure = self.locks.lock_structure();
+        let _structure = self.lock_structure();
         let mut txn = self.txn_noted(writer, BatchNote::NO_DB);
         for db in 0..self.databases() {
             txn.clear_db(self.physical(db)?);
@@ -344,7 +344,7 @@ impl Storage {
 
     /// SWAPDB: swaps two logical databases, so clients of one now see the other's keys.
     pub fn swap_db(&self, a: usize, b: usize, writer: Writer<'_>) -> Result<(), StorageError> {
-        let _structure = self.locks.lock_structure();
+        let _structure = self.lock_structure();
         let (pa, pb) = (self.physical(a)?, self.physical(b)?);
         self.watches.swap_dbs(pa, pb, |pdb, key| {
             self.load_physical(pdb, key).map_or((true, false), |s| {
