@@ -1,5 +1,5 @@
-//! Group commit seen from the storage: a worker round's writes land together, and nothing of
-//! them is visible to other threads before they have.
+//! Group commit seen from the storage: a worker round's writes land together, and no other
+//! writer reads around them before they have.
 //!
 //! A worker calls [`Storage::begin_round`] before it runs the commands of a round and
 //! [`Storage::end_round`] before it sends their replies. Meanwhile:
