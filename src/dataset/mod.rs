@@ -50,6 +50,22 @@ impl Value {
         }
     }
 
+    /// The value as a copy made with commands can reproduce it, for comparing two datasets:
+    /// normalized, and without the stream consumers' seen and active times (no command sets
+    /// them; a replay makes them the time of the replay).
+    pub fn comparable(self) -> Value {
+        match self.normalized() {
+            Value::Stream(mut s) => {
+                for c in s.groups.iter_mut().flat_map(|g| g.consumers.iter_mut()) {
+                    c.seen_time_ms = 0;
+                    c.active_time_ms = None;
+                }
+                Value::Stream(s)
+            }
+            v => v,
+        }
+    }
+
     /// The same value with unordered collections sorted, so equal contents compare equal.
     pub fn normalized(mut self) -> Value {
         match &mut self {

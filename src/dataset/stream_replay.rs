@@ -157,3 +157,122 @@ fn xadd_placeholder(key: &[u8], id: StreamId, emit: &mut Emit<'_>) -> Result<(),
     let id = id.to_string();
     emit(&[b"XADD", key, id.as_bytes(), PLACEHOLDER[0], PLACEHOLDER[1]])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::stream::{PendingEntry, StreamConsumer, StreamGroup};
+
+    fn lines(s: &StreamValue) -> Vec<String> {
+        let mut out = Vec::new();
+        s.commands(b"k", &mut |args| {
+            let words: Vec<String> = args
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            out.push(words.join(" "));
+            Ok(())
+        })
+        .unwrap();
+        out
+    }
+
+    fn id(ms: u64, seq: u64) -> StreamId {
+        StreamId::new(ms, seq)
+    }
+
+    #[test]
+    fn pending_entries_of_deleted_and_trimmed_messages_claim_placeholders() {
+        let f = || vec![(b"f".to_vec(), b"v".to_vec())];
+        let p = |ms: u64, count: u64| PendingEntry {
+            id: id(ms, 0),
+            consumer: b"c".to_vec(),
+            delivery_time_ms: 1000 + ms,
+            delivery_count: count,
+        };
+        let s = StreamValue {
+            entries: vec![(id(3, 0), f()), (id(5, 0), f())],
+            last_id: id(6, 0),
+            max_deleted_id: id(4, 0),
+            entries_added: 6,
+            groups: vec![StreamGroup {
+                name: b"g".to_vec(),
+                last_id: id(5, 0),
+                entries_read: Some(5),
+                pending: vec![p(1, 2), p(4, 1), p(5, 3)],
+                consumers: vec![
+                    StreamConsumer {
+                        name: b"c".to_vec(),
+                        ..Default::default()
+                    },
+                    StreamConsumer {
+                        name: b"idle".to_vec(),
+                        ..Default::default()
+                    },
+                ],
+            }],
+        };
+        assert_eq!(
+            lines(&s),
+            [
+                "XADD k 1-0 x y",
+                "XADD k 3-0 f v",
+                "XADD k 4-0 x y",
+                "XADD k 5-0 f v",
+                "XGROUP CREATE k g 5-0 ENTRIESREAD 5",
+                "XGROUP CREATECONSUMER k g idle",
+                "XCLAIM k g c 0 1-0 TIME 1001 RETRYCOUNT 2 FORCE JUSTID",
+                "XCLAIM k g c 0 4-0 TIME 1004 RETRYCOUNT 1 FORCE JUSTID",
+                "XCLAIM k g c 0 5-0 TIME 1005 RETRYCOUNT 3 FORCE JUSTID",
+                "XTRIM k MINID 3-0",
+                "XDEL k 4-0",
+                "XSETID k 6-0 ENTRIESADDED 6 MAXDELETEDID 4-0",
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_streams() {
+        let bare = StreamValue {
+            last_id: id(5, 5),
+            entries_added: 1,
+            ..StreamValue::default()
+        };
+        assert_eq!(
+            lines(&bare),
+            [
+                "XADD k MAXLEN 0 0-1 x y",
+                "XSETID k 5-5 ENTRIESADDED 1 MAXDELETEDID 0-0",
+            ]
+        );
+        let grouped = StreamValue {
+            groups: vec![StreamGroup {
+                name: b"g".to_vec(),
+                ..StreamGroup::default()
+            }],
+            ..StreamValue::default()
+        };
+        assert_eq!(
+            lines(&grouped),
+            [
+                "XGROUP CREATE k g 0-0 MKSTREAM",
+                "XSETID k 0-0 ENTRIESADDED 0 MAXDELETEDID 0-0",
+            ]
+        );
+    }
+
+    #[test]
+    fn digest_mixes_ids_with_a_dot() {
+        let s = StreamValue {
+            entries: vec![(id(1, 2), vec![(b"f".to_vec(), b"v".to_vec())])],
+            ..StreamValue::default()
+        };
+        let mut a = ValueDigest::new(6);
+        s.digest_into(&mut a);
+        let mut b = ValueDigest::new(6);
+        for part in [&b"1.2"[..], b"f", b"v"] {
+            b.ordered(part);
+        }
+        assert_eq!(a.finish(false), b.finish(false));
+    }
+}
