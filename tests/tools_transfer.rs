@@ -185,7 +185,8 @@ fn reported_digest(out: &str) -> String {
 }
 
 /// XINFO STREAM key FULL (all entries and pending entries) as text, with the consumers' seen
-/// times (which no command can set) and the shape of the radix tree (how entries happen to be packed) blanked.
+/// times (which no command can set) and the shape of the radix tree (how entries happen to be
+/// packed) blanked.
 fn xinfo_full(c: &mut Connection, key: &str) -> String {
     xinfo_full_blanking(
         c,
