@@ -9,10 +9,11 @@
 //!
 //! Every value encoding Redis has written is decoded, and collections (streams with their
 //! consumer groups included) come out in the plain `Value` form. Self-describing module values
-//! have no counterpart here: they are read past and reported as [`Item::Skipped`]. Module values of the first format and module
-//! auxiliary data cannot be read without their module and are errors. Keys whose deadline has
-//! passed are returned with that deadline (Redis would drop them on load); empty collections,
-//! which Redis drops, are not returned.
+//! have no counterpart here: they are read past and reported as [`Item::Skipped`]. Module
+//! values of the first format and module auxiliary data cannot be read without their module
+//! and are errors. Keys whose deadline has passed are returned with that deadline (Redis would
+//! drop them on load); empty collections, which Redis drops, are not returned (empty streams,
+//! which Redis keeps, are).
 //!
 //! Corrupt or truncated input gives an [`RdbError`] naming the problem and its byte offset;
 //! lengths from the file never size an allocation beyond a fixed cap.
