@@ -492,7 +492,7 @@ fn checksum_is_verified() {
 }
 
 /// A small deterministic generator (xorshift64*), enough to pick bytes to corrupt.
-struct Rng(u64);
+pub(super) struct Rng(pub(super) u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -508,7 +508,7 @@ impl Rng {
 }
 
 /// `data` with 1 to 4 bytes changed (never to themselves).
-fn flipped(data: &[u8], rng: &mut Rng) -> Vec<u8> {
+pub(super) fn flipped(data: &[u8], rng: &mut Rng) -> Vec<u8> {
     let mut out = data.to_vec();
     for _ in 0..1 + rng.below(4) {
         let at = rng.below(out.len());
