@@ -137,7 +137,7 @@ fn difference(a: &Record, b: &Record) -> Option<String> {
             b.value.type_name()
         ));
     }
-    if a.value.clone().normalized() != b.value.clone().normalized() {
+    if a.value.clone().comparable() != b.value.clone().comparable() {
         return Some("value".into());
     }
     match (a.expire_at_ms, b.expire_at_ms) {

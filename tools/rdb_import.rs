@@ -13,7 +13,7 @@ use pika::rdb::{Item, RdbReader};
 #[derive(Debug, Default)]
 pub struct RdbSummary {
     pub keys: u64,
-    /// Keys of types this server does not have (streams, modules).
+    /// Keys of types the tools do not carry (module values).
     pub skipped: u64,
     /// Keys whose deadline had passed, dropped as Redis drops them on load.
     pub expired: u64,

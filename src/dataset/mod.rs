@@ -2,6 +2,9 @@
 //! database directory, a backup, an RDB file or a DUMP payload) and whatever it is written to.
 
 pub mod stream;
+mod stream_replay;
+
+use stream::StreamValue;
 
 /// One key with its value and deadline.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +25,8 @@ pub enum Value {
     Hash(Vec<(Vec<u8>, Vec<u8>)>),
     Set(Vec<Vec<u8>>),
     ZSet(Vec<(Vec<u8>, f64)>),
+    /// Boxed: a stream carries its groups and counters, far larger than the other variants.
+    Stream(Box<StreamValue>),
 }
 
 use crate::util::redis_digest::{type_code, ValueDigest};
@@ -41,6 +46,23 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
+        }
+    }
+
+    /// The value as a copy made with commands can reproduce it, for comparing two datasets:
+    /// normalized, and without the stream consumers' seen and active times (no command sets
+    /// them; a replay makes them the time of the replay).
+    pub fn comparable(self) -> Value {
+        match self.normalized() {
+            Value::Stream(mut s) => {
+                for c in s.groups.iter_mut().flat_map(|g| g.consumers.iter_mut()) {
+                    c.seen_time_ms = 0;
+                    c.active_time_ms = None;
+                }
+                Value::Stream(s)
+            }
+            v => v,
         }
     }
 
@@ -50,6 +72,7 @@ impl Value {
             Value::Hash(v) => v.sort(),
             Value::Set(v) => v.sort(),
             Value::ZSet(v) => v.sort_by(|a, b| a.0.cmp(&b.0)),
+            Value::Stream(s) => **s = std::mem::take(&mut **s).normalized(),
             Value::String(_) | Value::List(_) => {}
         }
         self
@@ -90,6 +113,7 @@ impl Record {
                     emit,
                 )?
             }
+            Value::Stream(s) => s.commands(key, emit)?,
         }
         if let Some(at) = self.expire_at_ms {
             emit(&[b"PEXPIREAT", key, at.to_string().as_bytes()])?;
@@ -124,6 +148,11 @@ impl Record {
             Value::ZSet(pairs) => {
                 let mut d = ValueDigest::for_key(key, type_code::ZSET);
                 pairs.iter().for_each(|(m, s)| d.scored(m, *s));
+                d
+            }
+            Value::Stream(s) => {
+                let mut d = ValueDigest::for_key(key, type_code::STREAM);
+                s.digest_into(&mut d);
                 d
             }
         };

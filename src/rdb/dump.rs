@@ -2,14 +2,16 @@
 //! endian) and a CRC-64 of everything before it (8 bytes, little endian), as Redis has them.
 //!
 //! Payloads are written in the plain encodings every Redis since 2.x loads (string, linked
-//! list, set, hash, sorted set with binary scores), so Redis can RESTORE what pika DUMPs;
-//! any encoding Redis writes is read (see `value`).
+//! list, set, hash, sorted set with binary scores), and streams in Redis 7.0's layout (type
+//! 19), so Redis 7.0 and later can RESTORE what pika DUMPs; any encoding Redis writes is read
+//! (see `value`).
 
 use crc::{Crc, CRC_64_REDIS};
 
 use crate::dataset::Value;
 
 use super::input::Input;
+use super::stream_write::{write_stream, TYPE_STREAM_2};
 use super::value::{read_value, Decoded};
 
 /// The RDB version written in payloads: Redis 7.0's, so it accepts them.
@@ -68,6 +70,10 @@ pub fn encode(value: &Value) -> Vec<u8> {
                 out.extend_from_slice(&s.to_le_bytes());
             }
         }
+        Value::Stream(s) => {
+            out.push(TYPE_STREAM_2);
+            write_stream(&mut out, s);
+        }
     }
     out.extend_from_slice(&DUMP_VERSION.to_le_bytes());
     let crc = CRC64.checksum(&out);
@@ -99,7 +105,7 @@ pub fn decode(payload: &[u8]) -> Result<Value, DumpError> {
 }
 
 /// RDB length encoding: 6, 14 or 32 bits, or 64 bits after a marker byte.
-fn put_length(out: &mut Vec<u8>, n: u64) {
+pub(super) fn put_length(out: &mut Vec<u8>, n: u64) {
     if n < 1 << 6 {
         out.push(n as u8);
     } else if n < 1 << 14 {
@@ -114,7 +120,7 @@ fn put_length(out: &mut Vec<u8>, n: u64) {
     }
 }
 
-fn put_string(out: &mut Vec<u8>, s: &[u8]) {
+pub(super) fn put_string(out: &mut Vec<u8>, s: &[u8]) {
     put_length(out, s.len() as u64);
     out.extend_from_slice(s);
 }

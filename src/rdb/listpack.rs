@@ -2,7 +2,7 @@
 //! sets, and list quicklist nodes). Layout: `total:u32le count:u16le`, the entries, then `0xFF`.
 //! Each entry is an encoding header, the data, and a "backlen" (the entry's size in 1-5 bytes,
 //! for walking backwards) that is checked here as a guard against corruption. Integers are
-//! returned as their decimal text.
+//! returned as their decimal text. [`Builder`] writes them (for DUMP payloads of streams).
 
 use super::cursor::{entries_until_end, BlobResult, Cursor};
 use super::string::decimal;
@@ -81,31 +81,114 @@ fn backlen_size(size: usize) -> usize {
     }
 }
 
+/// The backlen bytes for an entry of `size` bytes: seven bits a byte, most significant
+/// first, every byte but the first flagged, so it reads backwards from the entry's end.
+fn backlen(size: usize) -> impl Iterator<Item = u8> {
+    let n = backlen_size(size);
+    (0..n).map(move |i| {
+        let group = ((size >> (7 * (n - 1 - i))) & 0x7f) as u8;
+        if i == 0 {
+            group
+        } else {
+            group | 0x80
+        }
+    })
+}
+
+/// Writes a listpack element by element, choosing the smallest encoding as Redis does
+/// (strings that are canonical integers are stored as integers).
+#[derive(Default)]
+pub(super) struct Builder {
+    body: Vec<u8>,
+    count: usize,
+}
+
+impl Builder {
+    /// Bytes the finished listpack would take.
+    pub(super) fn len(&self) -> usize {
+        HEADER + self.body.len() + 1
+    }
+
+    pub(super) fn int(&mut self, v: i64) {
+        let start = self.body.len();
+        let b = &mut self.body;
+        if (0..=127).contains(&v) {
+            b.push(v as u8);
+        } else if (-4096..=4095).contains(&v) {
+            let u = (v as u16) & 0x1fff;
+            b.push(0xc0 | (u >> 8) as u8);
+            b.push(u as u8);
+        } else if i16::try_from(v).is_ok() {
+            b.push(0xf1);
+            b.extend_from_slice(&(v as i16).to_le_bytes());
+        } else if (-(1 << 23)..(1 << 23)).contains(&v) {
+            b.push(0xf2);
+            b.extend_from_slice(&v.to_le_bytes()[..3]);
+        } else if i32::try_from(v).is_ok() {
+            b.push(0xf3);
+            b.extend_from_slice(&(v as i32).to_le_bytes());
+        } else {
+            b.push(0xf4);
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        self.close(start);
+    }
+
+    pub(super) fn string(&mut self, s: &[u8]) {
+        if let Some(v) = canonical_int(s) {
+            return self.int(v);
+        }
+        let start = self.body.len();
+        let b = &mut self.body;
+        if s.len() < 64 {
+            b.push(0x80 | s.len() as u8);
+        } else if s.len() < 4096 {
+            b.push(0xe0 | (s.len() >> 8) as u8);
+            b.push(s.len() as u8);
+        } else {
+            b.push(0xf0);
+            b.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        }
+        b.extend_from_slice(s);
+        self.close(start);
+    }
+
+    fn close(&mut self, start: usize) {
+        let size = self.body.len() - start;
+        self.body.extend(backlen(size));
+        self.count += 1;
+    }
+
+    pub(super) fn finish(self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len());
+        out.extend_from_slice(&(self.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(self.count.min(usize::from(u16::MAX)) as u16).to_le_bytes());
+        out.extend_from_slice(&self.body);
+        out.push(super::cursor::END_MARKER);
+        out
+    }
+}
+
+/// `s` as an integer if it is exactly an integer's decimal text (no sign "+", no leading
+/// zeros, no "-0"), which is when Redis stores it as one.
+fn canonical_int(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    let v: i64 = std::str::from_utf8(s).ok()?.parse().ok()?;
+    (super::string::decimal(v) == s).then_some(v)
+}
+
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-
-    /// The backlen bytes for an entry of `size` bytes.
-    fn backlen(size: usize) -> Vec<u8> {
-        let n = backlen_size(size);
-        (0..n)
-            .map(|i| {
-                let group = ((size >> (7 * (n - 1 - i))) & 0x7f) as u8;
-                if i == 0 {
-                    group
-                } else {
-                    group | 0x80
-                }
-            })
-            .collect()
-    }
 
     /// A listpack of `entries` (each an already-encoded `encoding + data`).
     pub(in crate::rdb) fn build(entries: &[Vec<u8>]) -> Vec<u8> {
         let mut body = Vec::new();
         for e in entries {
             body.extend_from_slice(e);
-            body.extend_from_slice(&backlen(e.len()));
+            body.extend(backlen(e.len()));
         }
         let mut out = Vec::new();
         out.extend_from_slice(&((HEADER + body.len() + 1) as u32).to_le_bytes());
@@ -160,6 +243,49 @@ pub(super) mod tests {
             b"-9000000000000".to_vec(),
         ];
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn builder_round_trips_every_width() {
+        let mut b = Builder::default();
+        let ints = [
+            0i64,
+            127,
+            128,
+            -1,
+            -4096,
+            4095,
+            4096,
+            -32768,
+            32767,
+            -(1 << 23),
+            (1 << 23) - 1,
+            1 << 23,
+            i64::from(i32::MIN),
+            i64::from(i32::MAX) + 1,
+            i64::MIN,
+            i64::MAX,
+        ];
+        ints.iter().for_each(|&v| b.int(v));
+        let strings: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b"-0".to_vec(),
+            b"007".to_vec(),
+            b"+5".to_vec(),
+            b"42".to_vec(),
+            vec![b'a'; 63],
+            vec![b'b'; 64],
+            vec![b'c'; 4095],
+            vec![b'd'; 4096],
+            vec![b'e'; 20000],
+        ];
+        strings.iter().for_each(|s| b.string(s));
+        let len = b.len();
+        let blob = b.finish();
+        assert_eq!(blob.len(), len);
+        let mut want: Vec<Vec<u8>> = ints.iter().map(|v| v.to_string().into_bytes()).collect();
+        want.extend(strings);
+        assert_eq!(entries(&blob).unwrap(), want);
     }
 
     #[test]

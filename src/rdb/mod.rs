@@ -7,12 +7,13 @@
 //! with a CRC-64 of everything before it (version 5 on; zero when saving with
 //! `rdbchecksum no`), which is verified.
 //!
-//! Every value encoding Redis has written is decoded, and collections come out in the plain
-//! `Value` form. Streams and self-describing module values have no counterpart here: they are
-//! read past and reported as [`Item::Skipped`]. Module values of the first format and module
-//! auxiliary data cannot be read without their module and are errors. Keys whose deadline has
-//! passed are returned with that deadline (Redis would drop them on load); empty collections,
-//! which Redis drops, are not returned.
+//! Every value encoding Redis has written is decoded, and collections (streams with their
+//! consumer groups included) come out in the plain `Value` form. Self-describing module values
+//! have no counterpart here: they are read past and reported as [`Item::Skipped`]. Module
+//! values of the first format and module auxiliary data cannot be read without their module
+//! and are errors. Keys whose deadline has passed are returned with that deadline (Redis would
+//! drop them on load); empty collections, which Redis drops, are not returned (empty streams,
+//! which Redis keeps, are).
 //!
 //! Corrupt or truncated input gives an [`RdbError`] naming the problem and its byte offset;
 //! lengths from the file never size an allocation beyond a fixed cap.
@@ -28,6 +29,10 @@ mod lzf;
 #[cfg(test)]
 mod proptests;
 mod skip;
+mod stream;
+#[cfg(test)]
+mod stream_tests;
+mod stream_write;
 mod string;
 #[cfg(test)]
 mod tests;
@@ -67,7 +72,7 @@ const OP_EOF: u8 = 0xff;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Item {
     Record(Record),
-    /// A key of a type this server does not have (`"stream"`, `"module"`), read past.
+    /// A key of a type this server does not have (`"module"`), read past.
     Skipped {
         db: usize,
         key: Vec<u8>,

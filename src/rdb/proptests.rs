@@ -10,6 +10,7 @@ use proptest::prelude::*;
 
 use super::dump;
 use super::*;
+use crate::dataset::stream::{PendingEntry, StreamConsumer, StreamGroup, StreamId, StreamValue};
 use crate::dataset::Value;
 use crate::util::mutate;
 
@@ -21,6 +22,8 @@ const NOCRC: &[u8] = include_bytes!("fixtures/nocrc.rdb");
 const REDIS_PAYLOADS: &[&[u8]] = &[
     b"\x12\x01\x02\x0f\x0f\x00\x00\x00\x03\x00\x81\x61\x02\x81\x62\x02\x01\x01\xff\x0a\x00\xe0\x1b\xab\x4a\x47\xce\x59\x22",
     b"\x10\x0d\x0d\x00\x00\x00\x02\x00\x81\x66\x02\x81\x76\x02\xff\x0a\x00\x20\xf1\x3d\x44\x23\x54\x08\x9d",
+    include_bytes!("fixtures/st.dump"),
+    include_bytes!("fixtures/big.dump"),
 ];
 
 /// Reads a whole file; the reader must end (it yields one error at most, then stops).
@@ -67,7 +70,70 @@ fn value() -> impl Strategy<Value = Value> {
         prop::collection::vec(item(), 1..8).prop_map(Value::Set),
         prop::collection::vec((item(), item()), 1..8).prop_map(Value::Hash),
         prop::collection::vec((item(), score), 1..8).prop_map(Value::ZSet),
+        stream().prop_map(|s| Value::Stream(Box::new(s))),
     ]
+}
+
+/// Streams with growing ids, groups whose pending entries are owned by listed consumers.
+fn stream() -> impl Strategy<Value = StreamValue> {
+    let entry = (
+        0u64..3,
+        0u64..3,
+        prop::collection::vec((bytes(6), bytes(6)), 1..4),
+    );
+    let group = (
+        prop::collection::vec((any::<u8>(), 0u64..3, any::<u64>(), any::<u64>()), 0..4),
+        any::<Option<u64>>(),
+        any::<u64>(),
+    );
+    (
+        prop::collection::vec(entry, 0..8),
+        prop::collection::vec(group, 0..3),
+        any::<u64>(),
+        any::<(u64, u64)>(),
+    )
+        .prop_map(|(entries, groups, added, deleted)| {
+            let mut s = StreamValue::default();
+            let mut at = StreamId::new(1, 0);
+            for (dms, dseq, fields) in entries {
+                at = StreamId::new(at.ms + dms, if dms == 0 { at.seq + 1 + dseq } else { dseq });
+                s.entries.push((at, fields));
+            }
+            s.last_id = at;
+            s.entries_added = added;
+            s.max_deleted_id = StreamId::new(deleted.0, deleted.1);
+            for (i, (pel, entries_read, seen)) in groups.into_iter().enumerate() {
+                let mut g = StreamGroup {
+                    name: format!("g{i}").into_bytes(),
+                    last_id: at,
+                    entries_read,
+                    ..StreamGroup::default()
+                };
+                for (pick, owner, time, count) in pel {
+                    let id = StreamId::new(u64::from(pick), 7);
+                    if g.pending.iter().any(|p| p.id == id) {
+                        continue;
+                    }
+                    let consumer = format!("c{owner}").into_bytes();
+                    if !g.consumers.iter().any(|c| c.name == consumer) {
+                        g.consumers.push(StreamConsumer {
+                            name: consumer.clone(),
+                            seen_time_ms: seen,
+                            active_time_ms: None,
+                        });
+                    }
+                    g.pending.push(PendingEntry {
+                        id,
+                        consumer,
+                        delivery_time_ms: time,
+                        delivery_count: count,
+                    });
+                }
+                g.pending.sort_by_key(|p| p.id);
+                s.groups.push(g);
+            }
+            s
+        })
 }
 
 proptest! {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::dataset::Value;
 
-fn read_all(bytes: &[u8]) -> std::result::Result<Vec<Item>, RdbError> {
+pub(super) fn read_all(bytes: &[u8]) -> std::result::Result<Vec<Item>, RdbError> {
     RdbReader::new(bytes)?.collect()
 }
 
@@ -22,6 +22,7 @@ fn by_key(items: Vec<Item>) -> BTreeMap<(usize, Vec<u8>), Item> {
                     Value::Set(v) => v.sort(),
                     Value::Hash(v) => v.sort(),
                     Value::ZSet(v) => v.sort_by(|a, b| a.0.cmp(&b.0)),
+                    Value::Stream(s) => **s = std::mem::take(&mut **s).normalized(),
                     Value::String(_) | Value::List(_) => {}
                 }
                 (r.db, r.key.clone())
@@ -95,6 +96,7 @@ fn redis_7_fixture_reads_back_exactly() {
         .collect();
     zset_big.push((b("m-inf"), f64::INFINITY));
     zset_big.push((b("m-neginf"), f64::NEG_INFINITY));
+    let stream_s = super::stream_tests::types_fixture_stream();
 
     let want = vec![
         rec(0, "str:int8", Value::String(b("-7"))),
@@ -190,11 +192,7 @@ fn redis_7_fixture_reads_back_exactly() {
             ])),
         ),
         rec(0, "zset:big", Value::ZSet(zset_big)),
-        Item::Skipped {
-            db: 0,
-            key: b("stream:s"),
-            type_name: "stream",
-        },
+        rec(0, "stream:s", Value::Stream(Box::new(stream_s))),
         rec(3, "db3:str", Value::String(b("in db three"))),
         rec_ttl(3, "db3:ttl", Value::String(b("v")), Some(4102444800789)),
         rec(3, "db3:list", Value::List(strs(&["x", "y"]))),
@@ -221,7 +219,7 @@ fn checksum_zero_means_unchecked() {
 
 // ---- hand-built files --------------------------------------------------------------------
 
-fn len(n: u64) -> Vec<u8> {
+pub(super) fn len(n: u64) -> Vec<u8> {
     if n < 64 {
         vec![n as u8]
     } else if n < 16384 {
@@ -237,14 +235,14 @@ fn len(n: u64) -> Vec<u8> {
     }
 }
 
-fn string(s: &[u8]) -> Vec<u8> {
+pub(super) fn string(s: &[u8]) -> Vec<u8> {
     let mut v = len(s.len() as u64);
     v.extend_from_slice(s);
     v
 }
 
 /// A whole file: header, `body`, end opcode and (version 5 on) checksum.
-fn file(version: u32, body: &[u8]) -> Vec<u8> {
+pub(super) fn file(version: u32, body: &[u8]) -> Vec<u8> {
     let mut out = format!("REDIS{version:04}").into_bytes();
     out.extend_from_slice(body);
     out.push(OP_EOF);
@@ -256,14 +254,14 @@ fn file(version: u32, body: &[u8]) -> Vec<u8> {
 }
 
 /// `key` of type `kind` with the already-encoded `value`.
-fn key(kind: u8, key: &str, value: &[u8]) -> Vec<u8> {
+pub(super) fn key(kind: u8, key: &str, value: &[u8]) -> Vec<u8> {
     let mut v = vec![kind];
     v.extend(string(key.as_bytes()));
     v.extend_from_slice(value);
     v
 }
 
-fn cat(parts: &[Vec<u8>]) -> Vec<u8> {
+pub(super) fn cat(parts: &[Vec<u8>]) -> Vec<u8> {
     parts.concat()
 }
 
@@ -383,36 +381,8 @@ fn opcodes_before_keys() {
     assert_eq!(read_all(&v4).unwrap().len(), 1);
 }
 
-/// A stream with one entry listpack, one consumer group, one pending entry and one consumer,
-/// in the layout of `version` (15, 19 or 21).
-fn stream(version: u8) -> Vec<u8> {
-    let mut v = cat(&[len(1), string(&[0u8; 16]), string(b"listpack bytes")]);
-    let metadata = if version == 15 { 3 } else { 8 };
-    for i in 0..metadata {
-        v.extend(len(i));
-    }
-    v.extend(len(1));
-    v.extend(string(b"group"));
-    v.extend(cat(&[len(1), len(1)]));
-    if version != 15 {
-        v.extend(len(1));
-    }
-    v.extend(len(1));
-    v.extend_from_slice(&[7u8; 16 + 8]);
-    v.extend(len(1));
-    v.extend(len(1));
-    v.extend(string(b"consumer"));
-    v.extend_from_slice(&[8u8; 8]);
-    if version == 21 {
-        v.extend_from_slice(&[9u8; 8]);
-    }
-    v.extend(len(1));
-    v.extend_from_slice(&[7u8; 16]);
-    v
-}
-
 #[test]
-fn streams_and_module_values_are_skipped() {
+fn module_values_are_skipped() {
     let module = cat(&[
         len(0x1234_5678_9abc_def0),
         len(1),
@@ -425,25 +395,15 @@ fn streams_and_module_values_are_skipped() {
         string(b"text"),
         len(0),
     ]);
-    let body = cat(&[
-        key(15, "s1", &stream(15)),
-        key(19, "s2", &stream(19)),
-        key(21, "s3", &stream(21)),
-        key(7, "m", &module),
-        key(0, "last", &string(b"ok")),
-    ]);
-    let skipped = |key: &str, type_name| Item::Skipped {
-        db: 0,
-        key: b(key),
-        type_name,
-    };
+    let body = cat(&[key(7, "m", &module), key(0, "last", &string(b"ok"))]);
     assert_eq!(
         read_all(&file(11, &body)).unwrap(),
         vec![
-            skipped("s1", "stream"),
-            skipped("s2", "stream"),
-            skipped("s3", "stream"),
-            skipped("m", "module"),
+            Item::Skipped {
+                db: 0,
+                key: b("m"),
+                type_name: "module",
+            },
             rec(0, "last", Value::String(b("ok"))),
         ]
     );
@@ -532,7 +492,7 @@ fn checksum_is_verified() {
 }
 
 /// A small deterministic generator (xorshift64*), enough to pick bytes to corrupt.
-struct Rng(u64);
+pub(super) struct Rng(pub(super) u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -548,7 +508,7 @@ impl Rng {
 }
 
 /// `data` with 1 to 4 bytes changed (never to themselves).
-fn flipped(data: &[u8], rng: &mut Rng) -> Vec<u8> {
+pub(super) fn flipped(data: &[u8], rng: &mut Rng) -> Vec<u8> {
     let mut out = data.to_vec();
     for _ in 0..1 + rng.below(4) {
         let at = rng.below(out.len());

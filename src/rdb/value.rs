@@ -1,5 +1,6 @@
 //! Decoding one value, given its RDB type byte, into the tools' `Value` model — whatever
-//! encoding Redis chose for it (plain, ziplist, listpack, intset, zipmap, quicklist).
+//! encoding Redis chose for it (plain, ziplist, listpack, intset, zipmap, quicklist, stream
+//! listpacks).
 
 use std::io::Read;
 
@@ -9,7 +10,8 @@ use super::cursor::{into_pairs, BlobResult};
 use super::error::{RdbError, Result};
 use super::input::Input;
 use super::length::read_length;
-use super::skip::{skip_module_value, skip_stream, StreamVersion};
+use super::skip::skip_module_value;
+use super::stream::{read_stream, StreamVersion};
 use super::string::{parse_score, read_binary_double, read_string, read_text_double};
 use super::{intset, listpack, ziplist, zipmap};
 
@@ -105,8 +107,10 @@ pub(super) fn read_value<R: Read>(input: &mut Input<R>, kind: u8) -> Result<Deco
                 19 => StreamVersion::V2,
                 _ => StreamVersion::V3,
             };
-            skip_stream(input, version)?;
-            return Ok(Decoded::Skipped("stream"));
+            // Kept even when empty: an empty stream is a value (Redis loads it).
+            return Ok(Decoded::Value(Value::Stream(Box::new(read_stream(
+                input, version,
+            )?))));
         }
         7 => {
             skip_module_value(input)?;
@@ -121,7 +125,7 @@ pub(super) fn read_value<R: Read>(input: &mut Input<R>, kind: u8) -> Result<Deco
         _ => return Err(RdbError::new(at, format!("unknown value type {kind}"))),
     };
     let empty = match &value {
-        Value::String(_) => false,
+        Value::String(_) | Value::Stream(_) => false,
         Value::List(v) | Value::Set(v) => v.is_empty(),
         Value::Hash(v) => v.is_empty(),
         Value::ZSet(v) => v.is_empty(),

@@ -58,7 +58,7 @@ impl Keyspace<'_> {
                             codec::decode_score(val)
                                 .ok_or_else(|| StorageError::Corrupt("unreadable score".into()))?,
                         )),
-                        Value::String(_) => {}
+                        Value::String(_) | Value::Stream(_) => {}
                     }
                     cur.advance();
                 }
@@ -79,6 +79,11 @@ impl Keyspace<'_> {
         expire_ms: u64,
         replace: bool,
     ) -> Result<Result<(), RestoreRefusal>, StorageError> {
+        if matches!(value, Value::Stream(_)) {
+            // Streams are not restorable yet: refused before anything else, as "Bad data
+            // format", like a payload that does not decode.
+            return Ok(Err(RestoreRefusal::Duplicates));
+        }
         let state = self.load(self.db, key)?;
         if state.live().is_some() && !replace {
             return Ok(Err(RestoreRefusal::BusyKey));
@@ -102,6 +107,7 @@ impl Keyspace<'_> {
             Value::Set(_) => DataType::Set,
             Value::Hash(_) => DataType::Hash,
             Value::ZSet(_) => DataType::ZSet,
+            Value::Stream(_) => return Ok(Err(RestoreRefusal::Duplicates)),
         };
         let mut c = self.fresh_collection(state, t);
         if !past {
@@ -125,7 +131,7 @@ impl Keyspace<'_> {
                     );
                 }
                 Value::ZSet(pairs) => self.fill_zset(&mut txn, &mut c, pairs),
-                Value::String(_) => {}
+                Value::String(_) | Value::Stream(_) => {}
             }
             c.expire_ms = expire_ms;
         }
@@ -144,7 +150,7 @@ fn has_duplicates(value: &Value) -> bool {
         items.collect::<HashSet<_>>().len() != n
     }
     match value {
-        Value::String(_) | Value::List(_) => false,
+        Value::String(_) | Value::List(_) | Value::Stream(_) => false,
         Value::Set(m) => repeats(m.iter().map(Vec::as_slice)),
         Value::Hash(p) => repeats(p.iter().map(|(f, _)| f.as_slice())),
         Value::ZSet(p) => repeats(p.iter().map(|(m, _)| m.as_slice())),
