@@ -240,7 +240,7 @@ fn park(server: &ServerState, conn: Arc<Conn>, p: Parking) {
     let waiter = Waiter {
         client: Arc::clone(&conn.client),
         conn,
-        argv: p.argv,
+        argv: p.request.rerun_argv.unwrap_or(p.argv),
         pdb,
         keys: p.request.keys,
         deadline: p.request.deadline,
@@ -399,13 +399,15 @@ fn serve_ready(server: &ServerState, served: &mut Served) {
     // Serving can fill keys again (BLMOVE pushes to its destination): go round until quiet.
     while ready.has_pending() {
         for key in ready.take() {
-            // A key that holds no list or sorted set by now (a transaction pushed, then
-            // deleted it or stored a string) serves nobody: its waiters keep waiting, as in
-            // Redis, instead of failing on the wrong type.
-            if !holds_blockable(server, &key) {
-                continue;
-            }
+            // A key that holds no list, sorted set or stream by now (a transaction pushed,
+            // then deleted it or stored a string) serves nobody: its waiters keep waiting, as
+            // in Redis, instead of failing on the wrong type. Only XREADGROUP runs again, to
+            // fail: its stream is gone.
+            let blockable = holds_blockable(server, &key);
             for id in server.blocking.waiting_on(&key) {
+                if !blockable && !server.blocking.waits_in(id, "xreadgroup") {
+                    continue;
+                }
                 // Taken out while its command runs, so the timer cannot answer it meanwhile.
                 let Some(w) = server.blocking.unpark(ready, id) else {
                     continue;
@@ -413,7 +415,9 @@ fn serve_ready(server: &ServerState, served: &mut Served) {
                 if w.client.is_closing() {
                     continue;
                 }
+                w.client.resumed.store(true, Ordering::Relaxed);
                 let reply = execute_guarded(server, &w.client, &w.argv);
+                w.client.resumed.store(false, Ordering::Relaxed);
                 if w.client.take_block_request().is_some() {
                     server.blocking.reinstate(ready, w);
                     break;
@@ -426,14 +430,19 @@ fn serve_ready(server: &ServerState, served: &mut Served) {
     }
 }
 
-/// True when the signalled key currently holds a list or a sorted set.
+/// True when the signalled key currently holds a list, a sorted set or a stream.
 fn holds_blockable(server: &ServerState, (pdb, key): &(u16, Vec<u8>)) -> bool {
     server
         .storage
         .load_physical(*pdb, key)
         .map(|s| {
             s.live()
-                .is_some_and(|m| matches!(m.data_type, DataType::List | DataType::ZSet))
+                .is_some_and(|m| {
+                    matches!(
+                        m.data_type,
+                        DataType::List | DataType::ZSet | DataType::Stream
+                    )
+                })
         })
         .unwrap_or(true)
 }

@@ -164,6 +164,15 @@ impl BlockedClients {
             .unwrap_or_default()
     }
 
+    /// True when parked client `id` waits in command `name` (lower case).
+    pub fn waits_in(&self, id: u64, name: &str) -> bool {
+        let r = self.registry.lock();
+        r.waiters
+            .get(&id)
+            .and_then(|w| w.argv.first())
+            .is_some_and(|cmd| cmd.eq_ignore_ascii_case(name.as_bytes()))
+    }
+
     /// Serialises the serving of signalled keys (see the field).
     pub fn serving(&self) -> parking_lot::MutexGuard<'_, ()> {
         self.serving.lock()

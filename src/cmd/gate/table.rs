@@ -31,6 +31,7 @@ static TABLE: LazyLock<CommandTable> = LazyLock::new(|| {
         crate::cmd::types::sets::COMMANDS,
         crate::cmd::types::sort::COMMANDS,
         crate::cmd::types::sorted_sets::COMMANDS,
+        crate::cmd::types::streams::COMMANDS,
         crate::cmd::session::multi::COMMANDS,
         crate::cmd::session::pubsub::COMMANDS,
         crate::cmd::admin::replication::COMMANDS,
