@@ -399,13 +399,17 @@ fn serve_ready(server: &ServerState, served: &mut Served) {
     // Serving can fill keys again (BLMOVE pushes to its destination): go round until quiet.
     while ready.has_pending() {
         for key in ready.take() {
-            // A key that holds no list, sorted set or stream by now (a transaction pushed,
-            // then deleted it or stored a string) serves nobody: its waiters keep waiting, as
-            // in Redis, instead of failing on the wrong type. Only XREADGROUP runs again, to
-            // fail: its stream is gone.
-            let blockable = holds_blockable(server, &key);
+            // A waiter runs again only when the key holds its type by now (a transaction may
+            // have pushed, then deleted the key or stored another type): the others keep
+            // waiting, as in Redis, instead of failing on the wrong type. XREADGROUP always
+            // runs again, to fail if its stream is gone.
+            let kind = key_type(server, &key);
             for id in server.blocking.waiting_on(&key) {
-                if !blockable && !server.blocking.waits_in(id, "xreadgroup") {
+                let serves = server
+                    .blocking
+                    .command_of(id)
+                    .is_some_and(|cmd| type_serves(kind, &cmd));
+                if !serves {
                     continue;
                 }
                 // Taken out while its command runs, so the timer cannot answer it meanwhile.
@@ -430,19 +434,26 @@ fn serve_ready(server: &ServerState, served: &mut Served) {
     }
 }
 
-/// True when the signalled key currently holds a list, a sorted set or a stream.
-fn holds_blockable(server: &ServerState, (pdb, key): &(u16, Vec<u8>)) -> bool {
+/// The type the signalled key holds now: `Ok(None)` when it is absent, `Err` when it cannot
+/// be read (its waiters run again and report the error).
+fn key_type(server: &ServerState, (pdb, key): &(u16, Vec<u8>)) -> Result<Option<DataType>, ()> {
     server
         .storage
         .load_physical(*pdb, key)
-        .map(|s| {
-            s.live()
-                .is_some_and(|m| {
-                    matches!(
-                        m.data_type,
-                        DataType::List | DataType::ZSet | DataType::Stream
-                    )
-                })
-        })
-        .unwrap_or(true)
+        .map(|s| s.live().map(|m| m.data_type))
+        .map_err(|_| ())
+}
+
+/// Whether a client blocked in `cmd` is served by a key of type `kind`.
+fn type_serves(kind: Result<Option<DataType>, ()>, cmd: &[u8]) -> bool {
+    let Ok(kind) = kind else {
+        return true;
+    };
+    if cmd.eq_ignore_ascii_case(b"xreadgroup") {
+        true
+    } else if cmd.eq_ignore_ascii_case(b"xread") {
+        kind == Some(DataType::Stream)
+    } else {
+        matches!(kind, Some(DataType::List | DataType::ZSet))
+    }
 }

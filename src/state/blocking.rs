@@ -164,13 +164,10 @@ impl BlockedClients {
             .unwrap_or_default()
     }
 
-    /// True when parked client `id` waits in command `name` (lower case).
-    pub fn waits_in(&self, id: u64, name: &str) -> bool {
+    /// The name of the command parked client `id` waits in.
+    pub fn command_of(&self, id: u64) -> Option<Bytes> {
         let r = self.registry.lock();
-        r.waiters
-            .get(&id)
-            .and_then(|w| w.argv.first())
-            .is_some_and(|cmd| cmd.eq_ignore_ascii_case(name.as_bytes()))
+        r.waiters.get(&id).and_then(|w| w.argv.first().cloned())
     }
 
     /// Serialises the serving of signalled keys (see the field).

@@ -241,6 +241,11 @@ impl Client {
         *self.block_request.lock() = Some(request);
     }
 
+    /// True when the command that just ran asked to wait (it is not finished yet).
+    pub fn has_block_request(&self) -> bool {
+        self.block_request.lock().is_some()
+    }
+
     /// Takes a pending block request.
     pub fn take_block_request(&self) -> Option<BlockRequest> {
         self.block_request.lock().take()
