@@ -37,7 +37,11 @@ impl Storage {
         if t == DataType::Stream {
             // The counters (not the version, which differs between copies) and every entry.
             if let Some(extra) = codec::CollectionHeader::decode(&meta.body).map(|h| h.extra) {
-                d.ordered(extra.get(..codec::stream::StreamCounters::LEN - 24).unwrap_or(&extra));
+                d.ordered(
+                    extra
+                        .get(..codec::stream::StreamCounters::LEN - 24)
+                        .unwrap_or(&extra),
+                );
             }
             let Some(c) = self.collection_from(state, t)? else {
                 return Ok(());

@@ -31,8 +31,9 @@ fn parse_add_or_trim(ctx: &Ctx<'_>, argv: &[Bytes], xadd: bool) -> Result<AddOrT
         id_at: argv.len(),
         zero_id: false,
     };
-    let incompatible =
-        || CmdError::err("syntax error, MAXLEN and MINID options at the same time are not compatible");
+    let incompatible = || {
+        CmdError::err("syntax error, MAXLEN and MINID options at the same time are not compatible")
+    };
     let mut i = 2;
     while i < argv.len() {
         let more = argv.len() - 1 - i;
@@ -185,9 +186,9 @@ fn range(ctx: &mut Ctx<'_>, argv: &[Bytes], reverse: bool) -> CmdResult {
     if count == Some(0) {
         return Ok(Reply::NullArray);
     }
-    let entries =
-        ctx.stream()
-            .range_of(&s, start, end, count.unwrap_or(0) as usize, reverse)?;
+    let entries = ctx
+        .stream()
+        .range_of(&s, start, end, count.unwrap_or(0) as usize, reverse)?;
     Ok(entries_reply(entries))
 }
 
@@ -249,7 +250,10 @@ pub(super) fn xsetid(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         }
         i += 2;
     }
-    match ctx.stream().set_id(&argv[1], id, entries_added, max_deleted)? {
+    match ctx
+        .stream()
+        .set_id(&argv[1], id, entries_added, max_deleted)?
+    {
         SetIdOutcome::Done => Ok(Reply::ok()),
         SetIdOutcome::NoKey => Err(CmdError::err("no such key")),
         SetIdOutcome::IdTooSmall => Err(CmdError::err(
@@ -260,4 +264,3 @@ pub(super) fn xsetid(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         )),
     }
 }
-

@@ -2,9 +2,7 @@
 
 use bytes::Bytes;
 
-use super::{
-    claimed_reply, id_reply, lossy, nogroup, parse_strict_id, range_end, range_start,
-};
+use super::{claimed_reply, id_reply, lossy, nogroup, parse_strict_id, range_end, range_start};
 use crate::cmd::admin::command::help_reply;
 use crate::cmd::gate::spec::{CommandSpec, KeySpec};
 use crate::cmd::{args, CmdError, CmdResult, Ctx};
@@ -17,19 +15,66 @@ use crate::util::stream_id::StreamId;
 
 /// XGROUP's subcommands; the key is argument 2.
 pub(super) const XGROUP_SUBCOMMANDS: &[CommandSpec] = &[
-    command!("xgroup|create", -5, [WRITE, DENYOOM], KeySpec::single(2), [WRITE, STREAM, SLOW],
-             "stream", "Creates a consumer group.", xgroup_create),
-    command!("xgroup|setid", -5, [WRITE], KeySpec::single(2), [WRITE, STREAM, SLOW], "stream",
-             "Sets the last-delivered ID of a consumer group.", xgroup_setid),
-    command!("xgroup|destroy", 4, [WRITE], KeySpec::single(2), [WRITE, STREAM, SLOW], "stream",
-             "Destroys a consumer group.", xgroup_destroy),
-    command!("xgroup|createconsumer", 5, [WRITE, DENYOOM], KeySpec::single(2),
-             [WRITE, STREAM, SLOW], "stream", "Creates a consumer in a consumer group.",
-             xgroup_createconsumer),
-    command!("xgroup|delconsumer", 5, [WRITE], KeySpec::single(2), [WRITE, STREAM, SLOW],
-             "stream", "Deletes a consumer from a consumer group.", xgroup_delconsumer),
-    command!("xgroup|help", 2, [LOADING, STALE], KeySpec::None, [STREAM, SLOW], "stream",
-             "Returns helpful text about the different subcommands.", xgroup_help),
+    command!(
+        "xgroup|create",
+        -5,
+        [WRITE, DENYOOM],
+        KeySpec::single(2),
+        [WRITE, STREAM, SLOW],
+        "stream",
+        "Creates a consumer group.",
+        xgroup_create
+    ),
+    command!(
+        "xgroup|setid",
+        -5,
+        [WRITE],
+        KeySpec::single(2),
+        [WRITE, STREAM, SLOW],
+        "stream",
+        "Sets the last-delivered ID of a consumer group.",
+        xgroup_setid
+    ),
+    command!(
+        "xgroup|destroy",
+        4,
+        [WRITE],
+        KeySpec::single(2),
+        [WRITE, STREAM, SLOW],
+        "stream",
+        "Destroys a consumer group.",
+        xgroup_destroy
+    ),
+    command!(
+        "xgroup|createconsumer",
+        5,
+        [WRITE, DENYOOM],
+        KeySpec::single(2),
+        [WRITE, STREAM, SLOW],
+        "stream",
+        "Creates a consumer in a consumer group.",
+        xgroup_createconsumer
+    ),
+    command!(
+        "xgroup|delconsumer",
+        5,
+        [WRITE],
+        KeySpec::single(2),
+        [WRITE, STREAM, SLOW],
+        "stream",
+        "Deletes a consumer from a consumer group.",
+        xgroup_delconsumer
+    ),
+    command!(
+        "xgroup|help",
+        2,
+        [LOADING, STALE],
+        KeySpec::None,
+        [STREAM, SLOW],
+        "stream",
+        "Returns helpful text about the different subcommands.",
+        xgroup_help
+    ),
 ];
 
 /// XGROUP HELP (the dispatcher routes every XGROUP call with arguments to a subcommand).
@@ -76,7 +121,9 @@ fn group_options(argv: &[Bytes], create: bool) -> Result<(bool, i64), CmdError> 
         } else if args::is(&argv[i], "entriesread") && i + 1 < argv.len() {
             entries_read = args::int(&argv[i + 1])?;
             if entries_read < 0 && entries_read != ENTRIES_READ_UNKNOWN {
-                return Err(CmdError::err("value for ENTRIESREAD must be positive or -1"));
+                return Err(CmdError::err(
+                    "value for ENTRIESREAD must be positive or -1",
+                ));
             }
             i += 2;
         } else {
@@ -173,20 +220,14 @@ fn xgroup_destroy(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 fn xgroup_createconsumer(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    match ctx
-        .stream()
-        .create_consumer(&argv[2], &argv[3], &argv[4])?
-    {
+    match ctx.stream().create_consumer(&argv[2], &argv[3], &argv[4])? {
         Ok(created) => Ok(Reply::Integer(i64::from(created))),
         Err(m) => Err(xgroup_missing(m, argv)),
     }
 }
 
 fn xgroup_delconsumer(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    match ctx
-        .stream()
-        .delete_consumer(&argv[2], &argv[3], &argv[4])?
-    {
+    match ctx.stream().delete_consumer(&argv[2], &argv[3], &argv[4])? {
         Ok(pending) => Ok(Reply::Integer(pending as i64)),
         Err(m) => Err(xgroup_missing(m, argv)),
     }
@@ -205,7 +246,7 @@ pub(super) fn xack(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         .map(|a| parse_strict_id(a))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Reply::Integer(
-        ctx.stream().ack(&argv[1], &argv[2], &ids)? as i64,
+        ctx.stream().ack(&argv[1], &argv[2], &ids)? as i64
     ))
 }
 

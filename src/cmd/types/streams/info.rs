@@ -15,14 +15,46 @@ use crate::util::stream_id::StreamId;
 
 /// XINFO's subcommands; the key is argument 2.
 pub(super) const XINFO_SUBCOMMANDS: &[CommandSpec] = &[
-    command!("xinfo|stream", -3, [READONLY], KeySpec::single(2), [READ, STREAM, SLOW], "stream",
-             "Returns information about a stream.", xinfo_stream),
-    command!("xinfo|groups", 3, [READONLY], KeySpec::single(2), [READ, STREAM, SLOW], "stream",
-             "Returns a list of the consumer groups of a stream.", xinfo_groups),
-    command!("xinfo|consumers", 4, [READONLY], KeySpec::single(2), [READ, STREAM, SLOW],
-             "stream", "Returns a list of the consumers in a consumer group.", xinfo_consumers),
-    command!("xinfo|help", 2, [LOADING, STALE], KeySpec::None, [STREAM, SLOW], "stream",
-             "Returns helpful text about the different subcommands.", xinfo_help),
+    command!(
+        "xinfo|stream",
+        -3,
+        [READONLY],
+        KeySpec::single(2),
+        [READ, STREAM, SLOW],
+        "stream",
+        "Returns information about a stream.",
+        xinfo_stream
+    ),
+    command!(
+        "xinfo|groups",
+        3,
+        [READONLY],
+        KeySpec::single(2),
+        [READ, STREAM, SLOW],
+        "stream",
+        "Returns a list of the consumer groups of a stream.",
+        xinfo_groups
+    ),
+    command!(
+        "xinfo|consumers",
+        4,
+        [READONLY],
+        KeySpec::single(2),
+        [READ, STREAM, SLOW],
+        "stream",
+        "Returns a list of the consumers in a consumer group.",
+        xinfo_consumers
+    ),
+    command!(
+        "xinfo|help",
+        2,
+        [LOADING, STALE],
+        KeySpec::None,
+        [STREAM, SLOW],
+        "stream",
+        "Returns helpful text about the different subcommands.",
+        xinfo_help
+    ),
 ];
 
 pub(super) fn xinfo_help(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
@@ -79,7 +111,10 @@ fn stream_header(ctx: &Ctx<'_>, s: &StreamState) -> Result<Vec<(Reply, Reply)>, 
     Ok(vec![
         field("length", int(s.len())),
         field("radix-tree-keys", int(nodes)),
-        field("radix-tree-nodes", int(if nodes == 0 { 1 } else { nodes * 2 })),
+        field(
+            "radix-tree-nodes",
+            int(if nodes == 0 { 1 } else { nodes * 2 }),
+        ),
         field("last-generated-id", id_reply(s.counters.last_id)),
         field("max-deleted-entry-id", id_reply(s.counters.max_deleted_id)),
         field("entries-added", int(s.counters.entries_added)),

@@ -101,8 +101,9 @@ fn id_part(s: &[u8]) -> Option<u64> {
     if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    s.iter()
-        .try_fold(0u64, |acc, &b| acc.checked_mul(10)?.checked_add(u64::from(b - b'0')))
+    s.iter().try_fold(0u64, |acc, &b| {
+        acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+    })
 }
 
 /// A parsed id argument; `seq` is `None` for the `<ms>-*` form (only where allowed).
@@ -184,7 +185,9 @@ fn range_start(arg: &[u8]) -> Result<StreamId, CmdError> {
 /// A range end: exclusive bounds move one id down.
 fn range_end(arg: &[u8]) -> Result<StreamId, CmdError> {
     match parse_interval_id(arg, u64::MAX)? {
-        (id, true) => predecessor(id).ok_or_else(|| CmdError::err("invalid end ID for the interval")),
+        (id, true) => {
+            predecessor(id).ok_or_else(|| CmdError::err("invalid end ID for the interval"))
+        }
         (id, false) => Ok(id),
     }
 }
@@ -254,7 +257,10 @@ mod tests {
         assert!(parse_strict_id(b"1-x").is_err());
         assert!(parse_strict_id(b"18446744073709551616").is_err());
         assert_eq!(parse_id(b"+", 0).unwrap(), StreamId::MAX);
-        assert_eq!(parse_id(b"7", u64::MAX).unwrap(), StreamId::new(7, u64::MAX));
+        assert_eq!(
+            parse_id(b"7", u64::MAX).unwrap(),
+            StreamId::new(7, u64::MAX)
+        );
         assert_eq!(range_start(b"(1-1").unwrap(), StreamId::new(1, 2));
         assert_eq!(range_end(b"(2-0").unwrap(), StreamId::new(1, u64::MAX));
         assert!(range_end(b"(0-0").is_err());
@@ -263,10 +269,22 @@ mod tests {
 
     #[test]
     fn read_keys_are_the_first_half_after_streams() {
-        let argv: Vec<Bytes> = ["xreadgroup", "GROUP", "streams", "c", "COUNT", "1", "STREAMS", "a", "b", ">", ">"]
-            .iter()
-            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
-            .collect();
+        let argv: Vec<Bytes> = [
+            "xreadgroup",
+            "GROUP",
+            "streams",
+            "c",
+            "COUNT",
+            "1",
+            "STREAMS",
+            "a",
+            "b",
+            ">",
+            ">",
+        ]
+        .iter()
+        .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+        .collect();
         assert_eq!(stream_keys(&argv), vec![7, 8]);
     }
 }

@@ -31,8 +31,8 @@ struct ReadArgs<'a> {
 
 /// BLOCK's argument: milliseconds, 0 for ever.
 fn block_timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
-    let ms = args::int(arg)
-        .map_err(|_| CmdError::err("timeout is not an integer or out of range"))?;
+    let ms =
+        args::int(arg).map_err(|_| CmdError::err("timeout is not an integer or out of range"))?;
     if ms < 0 {
         return Err(CmdError::err("timeout is negative"));
     }
@@ -151,7 +151,9 @@ pub(super) fn xread(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         if !ctx.stream().has_entries_after(s, *id)? {
             continue;
         }
-        let Some(start) = id.successor() else { continue };
+        let Some(start) = id.successor() else {
+            continue;
+        };
         let entries = ctx
             .stream()
             .range_of(s, start, StreamId::MAX, a.count, false)?;

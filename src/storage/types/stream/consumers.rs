@@ -101,7 +101,8 @@ impl Streams<'_> {
     ) -> Result<Vec<(Vec<u8>, ConsumerRecord)>, StorageError> {
         let prefix = s.key(&consumer_prefix(group));
         let skip = prefix.len();
-        let mut cur = ElementCursor::over(self.engine.prefix(Cf::StreamGroup, &prefix), skip, false);
+        let mut cur =
+            ElementCursor::over(self.engine.prefix(Cf::StreamGroup, &prefix), skip, false);
         let mut out = Vec::new();
         while let Some((name, value)) = cur.current() {
             if let Some(rec) = ConsumerRecord::decode(value) {

@@ -128,7 +128,11 @@ impl Streams<'_> {
         txn.store_stream(&mut s);
         txn.commit()?;
         if let Some(spec) = trim {
-            // A second batch: the trim walks the entries as stored, the new one included.
+            // A second batch: the trim walks the entries as stored, the new one included,
+            // against the key state the first batch left.
+            let Some(mut s) = self.for_write(key)? else {
+                return Ok(AddOutcome::Added(id));
+            };
             let mut txn = self.txn();
             if self.trim_in(&mut s, spec, &mut txn)? > 0 {
                 txn.store_stream(&mut s);
@@ -177,11 +181,12 @@ impl Streams<'_> {
         }
         let last = self.last_entry_id(s)?;
         let tail_alive = match last {
-            Some(id) => self
-                .engine
-                .get_with(Cf::Stream, &s.key(&id.to_be_bytes()), entry_node)?
-                .flatten()
-                == Some(s.counters.tail_node),
+            Some(id) => {
+                self.engine
+                    .get_with(Cf::Stream, &s.key(&id.to_be_bytes()), entry_node)?
+                    .flatten()
+                    == Some(s.counters.tail_node)
+            }
             None => false,
         };
         if !tail_alive {
@@ -280,6 +285,9 @@ impl Streams<'_> {
         txn.store_stream(&mut s);
         txn.commit()?;
         // Whether the tail node emptied is read after the deletions landed.
+        let Some(mut s) = self.for_write(key)? else {
+            return Ok(deleted);
+        };
         let before = s.counters;
         self.retire_empty_tail(&mut s, &nodes)?;
         if s.counters != before {

@@ -3,8 +3,10 @@
 
 use super::{StreamState, Streams};
 use crate::dataset::stream::{PendingEntry, StreamConsumer, StreamGroup, StreamValue};
-use crate::storage::codec::stream::{encode_entry, GroupRecord, PendingRecord, ENTRIES_READ_UNKNOWN};
 use crate::storage::codec::stream::{consumer_key, group_key, ConsumerRecord};
+use crate::storage::codec::stream::{
+    encode_entry, GroupRecord, PendingRecord, ENTRIES_READ_UNKNOWN,
+};
 use crate::storage::codec::{Cf, DataType};
 use crate::storage::write::WriteTxn;
 use crate::storage::{KeyState, StorageError};

@@ -85,7 +85,13 @@ impl WriteTxn<'_> {
     }
 
     /// Adds (or moves) a PEL entry: the group's record and the consumer's index entry.
-    pub(super) fn put_pending(&mut self, s: &StreamState, group: &[u8], id: StreamId, p: &PendingRecord) {
+    pub(super) fn put_pending(
+        &mut self,
+        s: &StreamState,
+        group: &[u8],
+        id: StreamId,
+        p: &PendingRecord,
+    ) {
         self.put_element(Cf::StreamGroup, &s.c, &pending_key(group, id), &p.encode());
         self.put_element(
             Cf::StreamGroup,
@@ -325,7 +331,9 @@ impl<'a> Streams<'a> {
                 if !self.has_entries_after(&s, g.last_id)? {
                     return Ok(Ok(None));
                 }
-                book.seen(self, &s, group, &mut g, consumer, now)?.0.active_time_ms = now;
+                book.seen(self, &s, group, &mut g, consumer, now)?
+                    .0
+                    .active_time_ms = now;
                 let start = g.last_id.successor().unwrap_or(StreamId::MAX);
                 let entries = self.range_of(&s, start, StreamId::MAX, count, false)?;
                 for (id, _) in &entries {
@@ -348,8 +356,7 @@ impl<'a> Streams<'a> {
                     let upper = prefix_upper_bound(&s.key(&prefix));
                     let skip = s.key(&prefix).len();
                     let mut cur = ElementCursor::over(
-                        self.engine
-                            .range(Cf::StreamGroup, &lower, upper.as_deref()),
+                        self.engine.range(Cf::StreamGroup, &lower, upper.as_deref()),
                         skip,
                         false,
                     );
@@ -510,8 +517,11 @@ impl<'a> Streams<'a> {
         let prefix = s.key(&pending_prefix(group));
         let skip = prefix.len();
         for reverse in [false, true] {
-            let cur = ElementCursor::over(self.engine.prefix(Cf::StreamGroup, &prefix), skip, reverse);
-            let id = cur.current().and_then(|(sub, _)| StreamId::from_be_bytes(sub));
+            let cur =
+                ElementCursor::over(self.engine.prefix(Cf::StreamGroup, &prefix), skip, reverse);
+            let id = cur
+                .current()
+                .and_then(|(sub, _)| StreamId::from_be_bytes(sub));
             cur.status()?;
             if reverse {
                 summary.last = id;
@@ -560,8 +570,11 @@ impl<'a> Streams<'a> {
         let lower = s.key(&from);
         let upper = s.key(&to);
         let skip = s.key(&sub_prefix).len();
-        let mut cur =
-            ElementCursor::over(self.engine.range(Cf::StreamGroup, &lower, Some(&upper)), skip, false);
+        let mut cur = ElementCursor::over(
+            self.engine.range(Cf::StreamGroup, &lower, Some(&upper)),
+            skip,
+            false,
+        );
         while let Some((sub, value)) = cur.current() {
             if out.len() >= count {
                 break;
@@ -741,7 +754,17 @@ impl<'a> Streams<'a> {
                 None if !opts.just_id => p.delivery_count + 1,
                 None => p.delivery_count,
             };
-            self.take_over(&mut txn, &s, group, &mut book, consumer, id, p, delivery_time, count)?;
+            self.take_over(
+                &mut txn,
+                &s,
+                group,
+                &mut book,
+                consumer,
+                id,
+                p,
+                delivery_time,
+                count,
+            )?;
             out.push((id, (!opts.just_id).then_some(fields)));
         }
         book.flush(&mut txn, &s, group);

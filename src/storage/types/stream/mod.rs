@@ -123,12 +123,18 @@ impl Storage {
     }
 
     /// The first (or with `last`, the last) entry id of `s`.
-    pub(super) fn edge_id(&self, s: &StreamState, last: bool) -> Result<Option<StreamId>, StorageError> {
+    pub(super) fn edge_id(
+        &self,
+        s: &StreamState,
+        last: bool,
+    ) -> Result<Option<StreamId>, StorageError> {
         if s.is_empty() {
             return Ok(None);
         }
         let cur = self.entry_cursor(s, StreamId::MIN, StreamId::MAX, last);
-        let id = cur.current().and_then(|(sub, _)| StreamId::from_be_bytes(sub));
+        let id = cur
+            .current()
+            .and_then(|(sub, _)| StreamId::from_be_bytes(sub));
         cur.status()?;
         Ok(id)
     }
