@@ -100,8 +100,11 @@ pub fn entry_node(raw: &[u8]) -> Option<u64> {
     u64_at(raw, 0)
 }
 
+/// The field/value pairs of an entry, in the order they were added.
+pub type EntryFields = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Decodes an entry value into its node and its field/value pairs.
-pub fn decode_entry(raw: &[u8]) -> Option<(u64, Vec<(Vec<u8>, Vec<u8>)>)> {
+pub fn decode_entry(raw: &[u8]) -> Option<(u64, EntryFields)> {
     let node = u64_at(raw, 0)?;
     let n = u32::from_be_bytes(raw.get(8..12)?.try_into().ok()?) as usize;
     let mut at = 12;

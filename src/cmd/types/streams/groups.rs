@@ -9,7 +9,7 @@ use crate::cmd::{args, CmdError, CmdResult, Ctx};
 use crate::command;
 use crate::resp::Reply;
 use crate::storage::codec::stream::ENTRIES_READ_UNKNOWN;
-use crate::storage::types::stream::{ClaimOptions, Missing};
+use crate::storage::types::stream::{AutoClaimed, ClaimOptions, Missing, PendingQuery};
 use crate::util::clock::unix_ms;
 use crate::util::stream_id::StreamId;
 
@@ -314,15 +314,14 @@ pub(super) fn xpending(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             ),
         ]));
     };
-    let items = match ctx.stream().pending_range(
-        &argv[1],
-        &argv[2],
+    let query = PendingQuery {
         start,
         end,
         count,
-        consumer.map(|c| c.as_ref()),
-        min_idle,
-    )? {
+        consumer: consumer.map(|c| c.as_ref()),
+        min_idle_ms: min_idle,
+    };
+    let items = match ctx.stream().pending_range(&argv[1], &argv[2], query)? {
         Ok(items) => items,
         Err(_) => return Err(no_key_or_group(argv)),
     };
@@ -437,7 +436,11 @@ pub(super) fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             return Err(CmdError::Syntax);
         }
     }
-    let (next, claimed, deleted) = match ctx.stream().auto_claim(
+    let AutoClaimed {
+        next,
+        claimed,
+        deleted,
+    } = match ctx.stream().auto_claim(
         &argv[1], &argv[2], &argv[3], min_idle, start, count, just_id,
     )? {
         Ok(found) => found,

@@ -66,7 +66,7 @@ fn parse(argv: &[Bytes], group_read: bool) -> Result<ReadArgs<'_>, CmdError> {
         } else if args::is(o, "streams") && more > 0 {
             let first = i + 1;
             let n = argv.len() - first;
-            if n % 2 != 0 {
+            if !n.is_multiple_of(2) {
                 return Err(CmdError::err(
                     "Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
                 ));

@@ -65,6 +65,26 @@ pub struct PendingItem {
     pub delivery_count: u64,
 }
 
+/// What XPENDING's extended form asks for: entries with ids in `[start, end]`, at most
+/// `count`, of one consumer or all, idle at least `min_idle_ms`.
+#[derive(Debug, Clone, Copy)]
+pub struct PendingQuery<'a> {
+    pub start: StreamId,
+    pub end: StreamId,
+    pub count: usize,
+    pub consumer: Option<&'a [u8]>,
+    pub min_idle_ms: u64,
+}
+
+/// What XAUTOCLAIM did: the id to continue from (`0-0` at the end), the entries claimed and
+/// the ids dropped from the PEL because their entries were deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoClaimed {
+    pub next: StreamId,
+    pub claimed: Vec<Claimed>,
+    pub deleted: Vec<StreamId>,
+}
+
 /// An entry XCLAIM/XAUTOCLAIM took: its id, and its fields unless JUSTID.
 pub type Claimed = (StreamId, Option<Fields>);
 
@@ -538,18 +558,20 @@ impl<'a> Streams<'a> {
         Ok(Ok(summary))
     }
 
-    /// XPENDING's extended form: entries with ids in `[start, end]`, at most `count`, of one
-    /// consumer or all, idle at least `min_idle_ms`.
+    /// XPENDING's extended form (see [`PendingQuery`]).
     pub fn pending_range(
         &self,
         key: &[u8],
         group: &[u8],
-        start: StreamId,
-        end: StreamId,
-        count: usize,
-        consumer: Option<&[u8]>,
-        min_idle_ms: u64,
+        q: PendingQuery<'_>,
     ) -> Result<Found<Vec<PendingItem>>, StorageError> {
+        let PendingQuery {
+            start,
+            end,
+            count,
+            consumer,
+            min_idle_ms,
+        } = q;
         let (s, _) = match self.read_group_record(key, group)? {
             Ok(found) => found,
             Err(m) => return Ok(Err(m)),
@@ -680,6 +702,7 @@ impl<'a> Streams<'a> {
     }
 
     /// Drops PEL entry `id` whose stream entry is gone.
+    #[allow(clippy::too_many_arguments)]
     fn drop_deleted(
         &self,
         txn: &mut WriteTxn<'_>,
@@ -774,8 +797,6 @@ impl<'a> Streams<'a> {
     }
 
     /// XAUTOCLAIM: claims up to `count` entries idle at least `min_idle_ms` from `start` on.
-    /// Returns the id to continue from (`0-0` at the end), the claimed entries and the ids
-    /// dropped from the PEL because their entries were deleted.
     #[allow(clippy::too_many_arguments)]
     pub fn auto_claim(
         &self,
@@ -786,7 +807,7 @@ impl<'a> Streams<'a> {
         start: StreamId,
         count: u64,
         just_id: bool,
-    ) -> Result<Found<(StreamId, Vec<Claimed>, Vec<StreamId>)>, StorageError> {
+    ) -> Result<Found<AutoClaimed>, StorageError> {
         let (s, mut g) = match self.with_group(key, group)? {
             Ok(found) => found,
             Err(m) => return Ok(Err(m)),
@@ -851,7 +872,11 @@ impl<'a> Streams<'a> {
         book.flush(&mut txn, &s, group);
         txn.put_group(&s, group, &g);
         txn.commit()?;
-        Ok(Ok((next, claimed, deleted)))
+        Ok(Ok(AutoClaimed {
+            next,
+            claimed,
+            deleted,
+        }))
     }
 
     /// The lag of group `g` (entries not yet delivered), when it can be known.

@@ -20,7 +20,8 @@ mod groups;
 
 pub use entries::{AddId, AddOutcome, SetIdOutcome, TrimSpec, TrimStrategy};
 pub use groups::{
-    ClaimOptions, Claimed, GroupInfo, Missing, PendingItem, PendingSummary, ReadFrom,
+    AutoClaimed, ClaimOptions, Claimed, GroupInfo, Missing, PendingItem, PendingQuery,
+    PendingSummary, ReadFrom,
 };
 
 use super::Streams;
