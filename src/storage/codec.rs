@@ -731,6 +731,12 @@ mod proptests {
         let _ = counter::decode_value(raw);
         let _ = counter::apply(i64::MAX, raw);
         let _ = prefix_upper_bound(raw);
+        let _ = stream::StreamCounters::decode(raw);
+        let _ = stream::decode_entry(raw);
+        let _ = stream::entry_node(raw);
+        let _ = stream::GroupRecord::decode(raw);
+        let _ = stream::PendingRecord::decode(raw);
+        let _ = stream::ConsumerRecord::decode(raw);
     }
 
     proptest! {

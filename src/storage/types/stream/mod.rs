@@ -186,3 +186,87 @@ impl Streams<'_> {
         Ok(node)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::dataset::stream::StreamValue;
+    use crate::storage::codec::Cf;
+    use crate::storage::engine::EngineOptions;
+    use crate::storage::types::stream::{AddId, AddOutcome, ReadFrom};
+    use crate::storage::types::Writer;
+    use crate::storage::Storage;
+    use crate::util::stream_id::StreamId;
+
+    fn open(dir: &std::path::Path) -> Storage {
+        Storage::open(dir, 16, &EngineOptions::default()).expect("open storage")
+    }
+
+    fn filled(s: &Storage) {
+        let v = s.at(0, Writer::INTERNAL).stream();
+        for i in 1..=5u64 {
+            let got = v
+                .add(
+                    b"s",
+                    AddId::Explicit(StreamId::new(i, 0)),
+                    &[(b"f", b"v")],
+                    false,
+                    None,
+                )
+                .unwrap();
+            assert_eq!(got, AddOutcome::Added(StreamId::new(i, 0)));
+        }
+        assert_eq!(
+            v.create_group(b"s", b"g", Some(StreamId::MIN), false, 0)
+                .unwrap(),
+            Ok(true)
+        );
+        let read = v
+            .read_group(b"s", b"g", b"alice", ReadFrom::New, 3, false)
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(read.len(), 3);
+        assert_eq!(v.delete(b"s", &[StreamId::new(2, 0)]).unwrap(), 1);
+    }
+
+    fn raw_count(s: &Storage, cf: Cf) -> usize {
+        let mut cur = s.engine.range(cf, b"", None);
+        let mut n = 0;
+        while cur.current().is_some() {
+            n += 1;
+            cur.advance();
+        }
+        n
+    }
+
+    #[test]
+    fn export_then_import_gives_the_same_stream() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = open(dir.path());
+        filled(&s);
+        let v = s.at(0, Writer::INTERNAL).stream();
+        let exported: StreamValue = v.export_key(b"s").unwrap().expect("a stream");
+        assert_eq!(exported.entries.len(), 4);
+        assert_eq!(exported.groups[0].pending.len(), 3);
+        assert_eq!(exported.max_deleted_id, StreamId::new(2, 0));
+        let state = s.load(0, b"copy").unwrap();
+        let mut txn = s.at(0, Writer::INTERNAL).txn();
+        v.import(&mut txn, state, &exported, 0).unwrap();
+        txn.commit().unwrap();
+        let again = v.export_key(b"copy").unwrap().expect("imported");
+        assert_eq!(again.normalized(), exported.normalized());
+    }
+
+    #[test]
+    fn compaction_drops_the_entries_and_groups_of_a_deleted_stream() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = open(dir.path());
+        filled(&s);
+        assert_eq!(raw_count(&s, Cf::Stream), 4);
+        assert!(raw_count(&s, Cf::StreamGroup) > 0);
+        assert_eq!(s.at(0, Writer::INTERNAL).keys().delete(&[b"s"]).unwrap(), 1);
+        s.compact(None, None).unwrap();
+        assert_eq!(raw_count(&s, Cf::Stream), 0);
+        assert_eq!(raw_count(&s, Cf::StreamGroup), 0);
+    }
+}
