@@ -152,6 +152,26 @@ fn lag_and_entries_read_match_redis() {
 }
 
 #[test]
+fn forced_claims_and_disagreeing_counters_match_redis() {
+    same_replies(&[
+        &["XADD", "s", "1-0", "f", "v"],
+        &["XADD", "s", "2-0", "f", "v"],
+        &["XGROUP", "CREATE", "s", "g", "0"],
+        // FORCE creates the PEL entry as delivered once, then the claim counts again.
+        &["XCLAIM", "s", "g", "a", "0", "2-0", "FORCE"],
+        &["XCLAIM", "s", "g", "a", "0", "9-0", "FORCE"],
+        &["XPENDING", "s", "g"],
+        &[
+            "XCLAIM", "s", "g", "b", "0", "2-0", "JUSTID", "LASTID", "5-0",
+        ],
+        &["XINFO", "GROUPS", "s"],
+        // A read counter above entries-added gives a negative lag, as in Redis.
+        &["XGROUP", "SETID", "s", "g", "2-0", "ENTRIESREAD", "9"],
+        &["XINFO", "GROUPS", "s"],
+    ]);
+}
+
+#[test]
 fn xautoclaim_reports_deleted_entries_and_drops_them_from_the_pel() {
     let s = TestServer::start();
     let mut c = s.conn();

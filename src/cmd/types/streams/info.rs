@@ -94,7 +94,7 @@ fn entries_read_reply(g: &GroupRecord) -> Reply {
 }
 
 fn lag_reply(ctx: &Ctx<'_>, s: &StreamState, g: &GroupRecord) -> Result<Reply, CmdError> {
-    Ok(ctx.stream().lag(s, g)?.map_or(Reply::Null, int))
+    Ok(ctx.stream().lag(s, g)?.map_or(Reply::Null, Reply::Integer))
 }
 
 /// The counters every XINFO STREAM form starts with.

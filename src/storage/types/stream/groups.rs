@@ -763,8 +763,13 @@ impl<'a> Streams<'a> {
                     p
                 }
                 None if opts.force => {
+                    // A new PEL entry counts as delivered once, as Redis creates it.
                     g.pending += 1;
-                    PendingRecord::default()
+                    PendingRecord {
+                        delivery_time_ms: now,
+                        delivery_count: 1,
+                        consumer: Vec::new(),
+                    }
                 }
                 None => continue,
             };
@@ -879,18 +884,19 @@ impl<'a> Streams<'a> {
         }))
     }
 
-    /// The lag of group `g` (entries not yet delivered), when it can be known.
-    pub fn lag(&self, s: &StreamState, g: &GroupRecord) -> Result<Option<u64>, StorageError> {
-        let added = s.counters.entries_added;
+    /// The lag of group `g` (entries not yet delivered), when it can be known. It may be
+    /// negative, as in Redis, when ENTRIESREAD or XSETID set counters that disagree.
+    pub fn lag(&self, s: &StreamState, g: &GroupRecord) -> Result<Option<i64>, StorageError> {
+        let added = s.counters.entries_added as i64;
         if added == 0 {
             return Ok(Some(0));
         }
         if g.entries_read != ENTRIES_READ_UNKNOWN && !self.has_tombstones_from(s, g.last_id)? {
-            return Ok(Some(added.saturating_sub(g.entries_read as u64)));
+            return Ok(Some(added.wrapping_sub(g.entries_read)));
         }
         Ok(self
             .entries_read_at(s, g.last_id)?
-            .map(|read| added.saturating_sub(read)))
+            .map(|read| added.wrapping_sub(read as i64)))
     }
 
     /// XINFO STREAM's first or last entry.
