@@ -23,7 +23,8 @@ pub(super) const XGROUP_SUBCOMMANDS: &[CommandSpec] = &[
         [WRITE, STREAM, SLOW],
         "stream",
         "Creates a consumer group.",
-        xgroup_create
+        xgroup_create,
+        key_flags: &[&["RW", "insert"]]
     ),
     command!(
         "xgroup|setid",
@@ -43,7 +44,8 @@ pub(super) const XGROUP_SUBCOMMANDS: &[CommandSpec] = &[
         [WRITE, STREAM, SLOW],
         "stream",
         "Destroys a consumer group.",
-        xgroup_destroy
+        xgroup_destroy,
+        key_flags: &[&["RW", "delete"]]
     ),
     command!(
         "xgroup|createconsumer",
@@ -53,7 +55,8 @@ pub(super) const XGROUP_SUBCOMMANDS: &[CommandSpec] = &[
         [WRITE, STREAM, SLOW],
         "stream",
         "Creates a consumer in a consumer group.",
-        xgroup_createconsumer
+        xgroup_createconsumer,
+        key_flags: &[&["RW", "insert"]]
     ),
     command!(
         "xgroup|delconsumer",
@@ -63,7 +66,8 @@ pub(super) const XGROUP_SUBCOMMANDS: &[CommandSpec] = &[
         [WRITE, STREAM, SLOW],
         "stream",
         "Deletes a consumer from a consumer group.",
-        xgroup_delconsumer
+        xgroup_delconsumer,
+        key_flags: &[&["RW", "delete"]]
     ),
     command!(
         "xgroup|help",
