@@ -367,3 +367,34 @@ fn xadd_on_the_master_wakes_an_xread_blocked_on_the_slave() {
         thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn read_commands_describe_their_keys_as_redis_does() {
+    same_replies(&[
+        &[
+            "COMMAND",
+            "INFO",
+            "XREAD",
+            "XREADGROUP",
+            "XLEN",
+            "XDEL",
+            "XRANGE",
+        ],
+        &[
+            "COMMAND",
+            "GETKEYS",
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "COUNT",
+            "1",
+            "STREAMS",
+            "a",
+            "b",
+            ">",
+            ">",
+        ],
+        &["COMMAND", "GETKEYS", "XREAD", "STREAMS", "a", "0"],
+    ]);
+}

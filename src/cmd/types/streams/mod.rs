@@ -39,9 +39,16 @@ fn stream_keys(argv: &[Bytes]) -> Vec<usize> {
     Vec::new()
 }
 
-const READ_KEYS: KeySpec = KeySpec::Find {
+const XREAD_KEYS: KeySpec = KeySpec::Keyword {
+    keyword: "STREAMS",
+    startfrom: 1,
     find: KeyFinder(stream_keys),
-    legacy: (0, 0, 0),
+};
+
+const XREADGROUP_KEYS: KeySpec = KeySpec::Keyword {
+    keyword: "STREAMS",
+    startfrom: 4,
+    find: KeyFinder(stream_keys),
 };
 
 /// Commands of this group.
@@ -65,14 +72,14 @@ pub const COMMANDS: &[CommandSpec] = &[
              key_flags: &[&["RW", "delete"]]),
     command!("xsetid", -3, [WRITE, DENYOOM, FAST], KeySpec::single(1), [WRITE, STREAM, FAST],
              "stream", "An internal command for replicating stream values.", entries::xsetid),
-    command!("xread", -4, [READONLY, BLOCKING], READ_KEYS, [READ, STREAM, SLOW, BLOCKING],
+    command!("xread", -4, [READONLY, BLOCKING], XREAD_KEYS, [READ, STREAM, SLOW, BLOCKING],
              "stream",
              "Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise.",
              read::xread),
-    command!("xreadgroup", -7, [WRITE, BLOCKING], READ_KEYS, [WRITE, STREAM, SLOW, BLOCKING],
+    command!("xreadgroup", -7, [WRITE, BLOCKING], XREADGROUP_KEYS, [WRITE, STREAM, SLOW, BLOCKING],
              "stream",
              "Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise.",
-             read::xreadgroup),
+             read::xreadgroup, key_flags: &[&["RO", "access"]]),
     command!("xack", -4, [WRITE, FAST], KeySpec::single(1), [WRITE, STREAM, FAST], "stream",
              "Returns the number of messages that were successfully acknowledged by the consumer group member of a stream.",
              groups::xack),
