@@ -165,14 +165,33 @@ pub(super) fn xread(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let Some(timeout) = a.block else {
         return Ok(Reply::NullArray);
     };
-    let rerun = pinned.then(|| {
+    let rerun = (pinned || a.count == 0).then(|| {
         let mut v = argv.to_vec();
         for (i, (_, id)) in after.iter().enumerate() {
             v[a.ids_at + i] = Bytes::from(id.to_string());
         }
-        v
+        with_blocked_count(v, &a)
     });
     ctx.block_as(a.keys, timeout, Reply::NullArray, rerun)
+}
+
+/// How many entries per stream a reader that blocked without COUNT gets (Redis'
+/// `XREAD_BLOCKED_DEFAULT_COUNT`), so a woken client is not sent a huge backlog at once.
+const BLOCKED_DEFAULT_COUNT: &str = "1000";
+
+/// `argv` with `COUNT 1000` added (last, before STREAMS) when it had no COUNT or COUNT 0.
+fn with_blocked_count(mut argv: Vec<Bytes>, a: &ReadArgs<'_>) -> Vec<Bytes> {
+    if a.count == 0 {
+        let streams_at = a.ids_at - a.keys.len() - 1;
+        argv.splice(
+            streams_at..streams_at,
+            [
+                Bytes::from_static(b"COUNT"),
+                Bytes::from_static(BLOCKED_DEFAULT_COUNT.as_bytes()),
+            ],
+        );
+    }
+    argv
 }
 
 pub(super) fn xreadgroup(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
@@ -242,5 +261,6 @@ pub(super) fn xreadgroup(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let Some(timeout) = a.block else {
         return Ok(Reply::NullArray);
     };
-    ctx.block(a.keys, timeout, Reply::NullArray)
+    let rerun = (a.count == 0).then(|| with_blocked_count(argv.to_vec(), &a));
+    ctx.block_as(a.keys, timeout, Reply::NullArray, rerun)
 }
