@@ -431,15 +431,22 @@ impl Streams<'_> {
         s: &StreamState,
         start: StreamId,
     ) -> Result<bool, StorageError> {
+        Ok(self.tombstone_bound(s)?.is_some_and(|bound| start <= bound))
+    }
+
+    /// The greatest id at or below which a deleted entry may lie among the entries (the max
+    /// deleted id, unless it is below the first entry); `None` when there is none. Readers
+    /// checking many ids compute it once.
+    pub(super) fn tombstone_bound(
+        &self,
+        s: &StreamState,
+    ) -> Result<Option<StreamId>, StorageError> {
         let max_deleted = s.counters.max_deleted_id;
         if s.is_empty() || max_deleted == StreamId::MIN {
-            return Ok(false);
+            return Ok(None);
         }
         let first = self.first_id(s)?.unwrap_or(StreamId::MIN);
-        if first > max_deleted {
-            return Ok(false);
-        }
-        Ok(start <= max_deleted)
+        Ok((first <= max_deleted).then_some(max_deleted))
     }
 
     /// The number of entries added up to `id` when it can be known (Redis'

@@ -356,8 +356,9 @@ impl<'a> Streams<'a> {
                     .active_time_ms = now;
                 let start = g.last_id.successor().unwrap_or(StreamId::MAX);
                 let entries = self.range_of(&s, start, StreamId::MAX, count, false)?;
+                let tombstones = self.tombstone_bound(&s)?;
                 for (id, _) in &entries {
-                    self.advance_group(&s, &mut g, *id)?;
+                    self.advance_group(&s, &mut g, *id, tombstones)?;
                     if !no_ack {
                         self.deliver(&mut txn, &s, group, &mut g, &mut book, consumer, *id, now)?;
                     }
@@ -415,16 +416,19 @@ impl<'a> Streams<'a> {
 
     /// Moves the group's last delivered id to `id`, keeping its read counter when it can be
     /// known (Redis' rule for each entry XREADGROUP delivers).
+    /// `tombstones` is [`Streams::tombstone_bound`] of `s`.
     fn advance_group(
         &self,
         s: &StreamState,
         g: &mut GroupRecord,
         id: StreamId,
+        tombstones: Option<StreamId>,
     ) -> Result<(), StorageError> {
         if id <= g.last_id {
             return Ok(());
         }
-        if g.entries_read != ENTRIES_READ_UNKNOWN && !self.has_tombstones_from(s, id)? {
+        let tombstone_ahead = tombstones.is_some_and(|bound| id <= bound);
+        if g.entries_read != ENTRIES_READ_UNKNOWN && !tombstone_ahead {
             g.entries_read += 1;
         } else if s.counters.entries_added != 0 {
             g.entries_read = self
