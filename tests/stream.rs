@@ -398,3 +398,25 @@ fn read_commands_describe_their_keys_as_redis_does() {
         &["COMMAND", "GETKEYS", "XREAD", "STREAMS", "a", "0"],
     ]);
 }
+
+#[test]
+fn approximate_minid_keeps_a_node_whose_deleted_tail_reaches_the_minimum() {
+    same_replies(&[
+        &["CONFIG", "SET", "stream-node-max-entries", "3"],
+        &["XADD", "s", "1-0", "f", "v"],
+        &["XADD", "s", "2-0", "f", "v"],
+        &["XADD", "s", "3-0", "f", "v"],
+        &["XADD", "s", "4-0", "f", "v"],
+        &["XADD", "s", "5-0", "f", "v"],
+        // The first node still holds 3-0, deleted: Redis compares its last id, 3-0.
+        &["XDEL", "s", "3-0"],
+        &["XTRIM", "s", "MINID", "~", "3"],
+        &["XTRIM", "s", "MINID", "~", "4"],
+        &["XRANGE", "s", "-", "+"],
+        // The tail node emptied by XDEL goes; the next entry starts a new one.
+        &["XDEL", "s", "4-0", "5-0"],
+        &["XADD", "s", "6-0", "f", "v"],
+        &["XTRIM", "s", "MAXLEN", "~", "0"],
+        &["XLEN", "s"],
+    ]);
+}

@@ -38,6 +38,7 @@
 //!              'p' | glen u32 | group | id                -> delivery time, count, consumer
 //!              'c' | glen u32 | group | clen u32 | consumer | id -> empty (a consumer's PEL)
 //!              'k' | glen u32 | group | consumer          -> seen time, active time, pending
+//!              'n' | node u64                             -> last id of a closed node
 //! ```
 //! A stream's meta body is the collection header (count = length) whose `extra` holds
 //! [`stream::StreamCounters`]: last id, max deleted id, entries added, group count, and the

@@ -29,12 +29,13 @@ fn id_at(raw: &[u8], at: usize) -> Option<StreamId> {
 
 /// The stream counters kept after the collection header in the meta record
 /// (`| last_id | max_deleted_id | entries_added | groups | tail_node | tail_entries |
-/// tail_bytes |`, ids 16 bytes, the rest u64 BE). The element count of the header is the
+/// tail_bytes | tail_last_id |`, ids 16 bytes, the rest u64 BE). The element count of the header is the
 /// stream's length; its first id is found by a seek.
 ///
 /// `tail_*` follow the node Redis would be filling (a listpack of at most
 /// `stream-node-max-entries` entries and `stream-node-max-bytes` bytes): entries remember their
-/// node, so that `~` trimming removes what Redis would remove (whole nodes only).
+/// node, so that `~` trimming removes what Redis would remove (whole nodes only). A closed
+/// node's last id (deleted entries included, as a listpack keeps them) is kept under 'n'.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StreamCounters {
     pub last_id: StreamId,
@@ -44,11 +45,17 @@ pub struct StreamCounters {
     pub tail_node: u64,
     pub tail_entries: u64,
     pub tail_bytes: u64,
+    /// The id last appended to the tail node.
+    pub tail_last_id: StreamId,
 }
 
 impl StreamCounters {
     /// Length of the encoding.
-    pub const LEN: usize = 16 + 16 + 8 * 5;
+    pub const LEN: usize = 16 + 16 + 8 * 5 + 16;
+
+    /// Length of the part that describes the stream's value (ids and counts), without the
+    /// node bookkeeping (DEBUG DIGEST compares values).
+    pub const VALUE_LEN: usize = 16 + 16 + 8 * 2;
 
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(Self::LEN);
@@ -63,6 +70,7 @@ impl StreamCounters {
         ] {
             out.extend_from_slice(&v.to_be_bytes());
         }
+        out.extend_from_slice(&self.tail_last_id.to_be_bytes());
         out
     }
 
@@ -76,6 +84,7 @@ impl StreamCounters {
             tail_node: u64_at(raw, 48)?,
             tail_entries: u64_at(raw, 56)?,
             tail_bytes: u64_at(raw, 64)?,
+            tail_last_id: id_at(raw, 72)?,
         })
     }
 }
@@ -129,6 +138,15 @@ pub mod tag {
     pub const PENDING: u8 = b'p';
     pub const CONSUMER_PENDING: u8 = b'c';
     pub const CONSUMER: u8 = b'k';
+    pub const NODE: u8 = b'n';
+}
+
+/// Sub-key of a closed node's record (its last id, 16 bytes).
+pub fn node_key(node: u64) -> [u8; 9] {
+    let mut out = [0u8; 9];
+    out[0] = tag::NODE;
+    out[1..].copy_from_slice(&node.to_be_bytes());
+    out
 }
 
 fn with_group(tag: u8, group: &[u8]) -> Vec<u8> {
@@ -288,6 +306,7 @@ mod tests {
             tail_node: 3,
             tail_entries: 99,
             tail_bytes: 1234,
+            tail_last_id: StreamId::new(5, 1),
         };
         assert_eq!(c.encode().len(), StreamCounters::LEN);
         assert_eq!(StreamCounters::decode(&c.encode()), Some(c));

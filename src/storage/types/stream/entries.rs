@@ -5,7 +5,7 @@
 //! Redis does.
 
 use super::{after, Entry, StreamState, Streams};
-use crate::storage::codec::stream::{decode_entry, encode_entry, entry_node};
+use crate::storage::codec::stream::{decode_entry, encode_entry, entry_node, node_key};
 use crate::storage::codec::Cf;
 use crate::storage::collection::EncodingLimits;
 use crate::storage::write::WriteTxn;
@@ -114,8 +114,8 @@ impl Streams<'_> {
         if id <= last {
             return Ok(AddOutcome::IdTooSmall);
         }
-        self.place_in_node(&mut s, fields);
         let mut txn = self.txn();
+        self.place_in_node(&mut txn, &mut s, id, fields);
         txn.put_element(
             Cf::Stream,
             &s.c,
@@ -142,31 +142,67 @@ impl Streams<'_> {
         Ok(AddOutcome::Added(id))
     }
 
-    /// Puts the next entry in the tail node, or starts a new node when the tail is full
-    /// (`stream-node-max-entries`, `stream-node-max-bytes`).
-    pub(super) fn place_in_node(&self, s: &mut StreamState, fields: &[(&[u8], &[u8])]) {
+    /// Puts entry `id` in the tail node, or starts a new node when the tail is full
+    /// (`stream-node-max-entries`, `stream-node-max-bytes`), recording the closed node's last
+    /// id.
+    pub(super) fn place_in_node(
+        &self,
+        txn: &mut WriteTxn<'_>,
+        s: &mut StreamState,
+        id: StreamId,
+        fields: &[(&[u8], &[u8])],
+    ) {
         let bytes = entry_bytes(fields);
-        let c = &mut s.counters;
-        if c.tail_entries > 0 {
+        if s.counters.tail_entries > 0 {
             let max_bytes = match EncodingLimits::get(&self.limits.stream_node_max_bytes) {
                 0 => 1 << 30,
                 b => b.min(1 << 30),
             };
             let max_entries = EncodingLimits::get(&self.limits.stream_node_max_entries);
+            let c = &s.counters;
             let full = c.tail_bytes + bytes >= max_bytes
                 || (max_entries > 0 && c.tail_entries >= max_entries);
             if full {
-                c.tail_node += 1;
-                c.tail_entries = 0;
-                c.tail_bytes = 0;
+                txn.put_element(
+                    Cf::StreamGroup,
+                    &s.c,
+                    &node_key(c.tail_node),
+                    &c.tail_last_id.to_be_bytes(),
+                );
+                s.counters.tail_node += 1;
+                s.counters.tail_entries = 0;
+                s.counters.tail_bytes = 0;
             }
         }
+        let c = &mut s.counters;
         if c.tail_entries == 0 {
             // A node starts with its master entry (the fields of its first entry).
             c.tail_bytes = 16 + bytes;
         }
         c.tail_entries += 1;
         c.tail_bytes += bytes;
+        c.tail_last_id = id;
+    }
+
+    /// The last id of `node`, deleted entries included (a listpack keeps them until the
+    /// node goes); `live_last` when unknown.
+    fn node_last_id(
+        &self,
+        s: &StreamState,
+        node: Option<u64>,
+        live_last: StreamId,
+    ) -> Result<StreamId, StorageError> {
+        let Some(node) = node else {
+            return Ok(live_last);
+        };
+        if node == s.counters.tail_node && s.counters.tail_entries > 0 {
+            return Ok(s.counters.tail_last_id.max(live_last));
+        }
+        Ok(self
+            .engine
+            .get(Cf::StreamGroup, &s.key(&node_key(node)))?
+            .and_then(|raw| StreamId::from_be_bytes(&raw))
+            .map_or(live_last, |id| id.max(live_last)))
     }
 
     /// Starts a new node for the next entry when the tail node lost all its entries (Redis
@@ -351,12 +387,18 @@ impl Streams<'_> {
                 break;
             }
             let remove_node = match spec.strategy {
-                TrimStrategy::MaxLen(max) => len - entries >= max,
-                TrimStrategy::MinId(min) => ids.last().is_some_and(|&last| last < min),
+                TrimStrategy::MaxLen(max) => len.saturating_sub(entries) >= max,
+                TrimStrategy::MinId(min) => match ids.last() {
+                    Some(&last) => self.node_last_id(s, node, last)? < min,
+                    None => false,
+                },
             };
             if remove_node {
                 for id in &ids {
                     txn.delete_raw(Cf::Stream, &s.key(&id.to_be_bytes()));
+                }
+                if let Some(node) = node {
+                    txn.delete_element(Cf::StreamGroup, &s.c, &node_key(node));
                 }
                 len -= entries;
                 deleted += entries;

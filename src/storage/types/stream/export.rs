@@ -79,7 +79,7 @@ impl Streams<'_> {
                 .iter()
                 .map(|(f, v)| (f.as_slice(), v.as_slice()))
                 .collect();
-            self.place_in_node(&mut s, &pairs);
+            self.place_in_node(txn, &mut s, *id, &pairs);
             txn.put_element(
                 Cf::Stream,
                 &s.c,
