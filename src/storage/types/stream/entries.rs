@@ -4,7 +4,7 @@
 //! would have put it in, so `~` removes whole nodes only, and reaches the same lengths as
 //! Redis does.
 
-use super::{after, Entry, StreamState, Streams};
+use super::{Entry, StreamState, Streams};
 use crate::storage::codec::stream::{decode_entry, encode_entry, entry_node, node_key};
 use crate::storage::codec::Cf;
 use crate::storage::collection::EncodingLimits;
@@ -527,9 +527,4 @@ impl Streams<'_> {
     pub fn has_entries_after(&self, s: &StreamState, id: StreamId) -> Result<bool, StorageError> {
         Ok(self.last_entry_id(s)?.is_some_and(|last| last > id))
     }
-}
-
-/// Exclusive bound helper re-exported for group ranges.
-pub(super) fn after_id(id: StreamId) -> [u8; 17] {
-    after(id)
 }

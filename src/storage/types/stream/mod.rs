@@ -3,7 +3,8 @@
 //! `codec::stream`).
 //!
 //! - `entries`: XADD, ranges, XDEL, trimming, XSETID;
-//! - `groups`: group records, reading through a group, the PEL (XACK, XPENDING, XCLAIM,
+//! - `groups`: group records (XGROUP, lag);
+//! - `pel`: reading through a group, the pending entries lists (XACK, XPENDING, XCLAIM,
 //!   XAUTOCLAIM);
 //! - `consumers`: consumer records;
 //! - `export`: the whole stream as a [`StreamValue`](crate::dataset::stream::StreamValue).
@@ -17,11 +18,12 @@ mod consumers;
 mod entries;
 mod export;
 mod groups;
+mod pel;
 
 pub use entries::{AddId, AddOutcome, SetIdOutcome, TrimSpec, TrimStrategy};
-pub use groups::{
-    AutoClaimed, ClaimOptions, Claimed, GroupInfo, Missing, PendingItem, PendingQuery,
-    PendingSummary, ReadFrom,
+pub use groups::{Found, GroupInfo, Missing};
+pub use pel::{
+    AutoClaimed, ClaimOptions, Claimed, PendingItem, PendingQuery, PendingSummary, ReadFrom,
 };
 
 use super::Streams;
@@ -78,7 +80,7 @@ impl StreamState {
 }
 
 /// The exclusive upper sub-key bound just past `id` (ids are exactly 16 bytes).
-fn after(id: StreamId) -> [u8; 17] {
+pub(super) fn after(id: StreamId) -> [u8; 17] {
     let mut out = [0u8; 17];
     out[..16].copy_from_slice(&id.to_be_bytes());
     out
