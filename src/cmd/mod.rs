@@ -29,7 +29,9 @@ use bytes::Bytes;
 use crate::resp::Reply;
 use crate::state::client::Client;
 use crate::state::ServerState;
-use crate::storage::types::{Hashes, Keyspace, Lists, Scope, Sets, Strings, Writer, Zsets};
+use crate::storage::types::{
+    Hashes, Keyspace, Lists, Scope, Sets, Streams, Strings, Writer, Zsets,
+};
 use crate::storage::StorageError;
 
 /// What a command sees: the shared server state and its own client.
@@ -81,6 +83,11 @@ impl Ctx<'_> {
         self.scope().zset()
     }
 
+    /// Streams of the selected database.
+    pub fn stream(&self) -> Streams<'_> {
+        self.scope().stream()
+    }
+
     /// Keys of the selected database, whatever their type.
     pub fn keys(&self) -> Keyspace<'_> {
         self.scope().keys()
@@ -97,6 +104,18 @@ impl Ctx<'_> {
         timeout: Option<std::time::Duration>,
         on_timeout: Reply,
     ) -> CmdResult {
+        self.block_as(keys, timeout, on_timeout, None)
+    }
+
+    /// [`Ctx::block`], running `rerun_argv` instead of the original command when a key gets
+    /// data (XREAD pins `$` to the id it stood for when the client blocked).
+    pub fn block_as(
+        &self,
+        keys: &[Bytes],
+        timeout: Option<std::time::Duration>,
+        on_timeout: Reply,
+        rerun_argv: Option<Vec<Bytes>>,
+    ) -> CmdResult {
         // Inside EXEC nothing waits: the command answers as if it timed out.
         if self.client.is_executing() {
             return Ok(on_timeout);
@@ -106,6 +125,7 @@ impl Ctx<'_> {
                 keys: keys.to_vec(),
                 deadline: timeout.map(|t| std::time::Instant::now() + t),
                 on_timeout,
+                rerun_argv,
             });
         // Not sent: the worker sees the request and parks the client instead.
         Ok(Reply::Null)

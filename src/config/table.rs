@@ -133,6 +133,10 @@ directives! {
     slowlog_max_len: usize = "slowlog-max-len", int(0, I64_MAX), "128", RUNTIME,
         "Maximum number of slow log entries kept.";
     // ---- Redis compatibility: encodings reported by OBJECT ENCODING
+    stream_node_max_entries: i64 = "stream-node-max-entries", int(0, I64_MAX), "100", RUNTIME,
+        "Entries per stream node (what `~` trimming removes at once, as in Redis).";
+    stream_node_max_bytes: i64 = "stream-node-max-bytes", int(0, I64_MAX), "4096", RUNTIME,
+        "Bytes per stream node (what `~` trimming removes at once, as in Redis).";
     hash_max_listpack_entries: i64 = "hash-max-listpack-entries", int(0, I64_MAX), "128", RUNTIME,
         "Hashes with at most this many fields report encoding listpack.";
     hash_max_listpack_value: i64 = "hash-max-listpack-value", int(0, I64_MAX), "64", RUNTIME,

@@ -245,7 +245,7 @@ fn park(server: &ServerState, conn: Arc<Conn>, p: Parking) {
     let waiter = Waiter {
         client: Arc::clone(&conn.client),
         conn,
-        argv: p.argv,
+        argv: p.request.rerun_argv.unwrap_or(p.argv),
         pdb,
         keys: p.request.keys,
         deadline: p.request.deadline,
@@ -404,13 +404,19 @@ fn serve_ready(server: &ServerState, served: &mut Served) {
     // Serving can fill keys again (BLMOVE pushes to its destination): go round until quiet.
     while ready.has_pending() {
         for key in ready.take() {
-            // A key that holds no list or sorted set by now (a transaction pushed, then
-            // deleted it or stored a string) serves nobody: its waiters keep waiting, as in
-            // Redis, instead of failing on the wrong type.
-            if !holds_blockable(server, &key) {
-                continue;
-            }
+            // A waiter runs again only when the key holds its type by now (a transaction may
+            // have pushed, then deleted the key or stored another type): the others keep
+            // waiting, as in Redis, instead of failing on the wrong type. XREADGROUP always
+            // runs again, to fail if its stream is gone.
+            let kind = key_type(server, &key);
             for id in server.blocking.waiting_on(&key) {
+                let serves = server
+                    .blocking
+                    .command_of(id)
+                    .is_some_and(|cmd| type_serves(kind, &cmd));
+                if !serves {
+                    continue;
+                }
                 // Taken out while its command runs, so the timer cannot answer it meanwhile.
                 let Some(w) = server.blocking.unpark(ready, id) else {
                     continue;
@@ -418,7 +424,9 @@ fn serve_ready(server: &ServerState, served: &mut Served) {
                 if w.client.is_closing() {
                     continue;
                 }
+                w.client.resumed.store(true, Ordering::Relaxed);
                 let reply = execute_guarded(server, &w.client, &w.argv);
+                w.client.resumed.store(false, Ordering::Relaxed);
                 if w.client.take_block_request().is_some() {
                     server.blocking.reinstate(ready, w);
                     break;
@@ -431,14 +439,26 @@ fn serve_ready(server: &ServerState, served: &mut Served) {
     }
 }
 
-/// True when the signalled key currently holds a list or a sorted set.
-fn holds_blockable(server: &ServerState, (pdb, key): &(u16, Vec<u8>)) -> bool {
+/// The type the signalled key holds now: `Ok(None)` when it is absent, `Err` when it cannot
+/// be read (its waiters run again and report the error).
+fn key_type(server: &ServerState, (pdb, key): &(u16, Vec<u8>)) -> Result<Option<DataType>, ()> {
     server
         .storage
         .load_physical(*pdb, key)
-        .map(|s| {
-            s.live()
-                .is_some_and(|m| matches!(m.data_type, DataType::List | DataType::ZSet))
-        })
-        .unwrap_or(true)
+        .map(|s| s.live().map(|m| m.data_type))
+        .map_err(|_| ())
+}
+
+/// Whether a client blocked in `cmd` is served by a key of type `kind`.
+fn type_serves(kind: Result<Option<DataType>, ()>, cmd: &[u8]) -> bool {
+    let Ok(kind) = kind else {
+        return true;
+    };
+    if cmd.eq_ignore_ascii_case(b"xreadgroup") {
+        true
+    } else if cmd.eq_ignore_ascii_case(b"xread") {
+        kind == Some(DataType::Stream)
+    } else {
+        matches!(kind, Some(DataType::List | DataType::ZSet))
+    }
 }

@@ -164,6 +164,12 @@ impl BlockedClients {
             .unwrap_or_default()
     }
 
+    /// The name of the command parked client `id` waits in.
+    pub fn command_of(&self, id: u64) -> Option<Bytes> {
+        let r = self.registry.lock();
+        r.waiters.get(&id).and_then(|w| w.argv.first().cloned())
+    }
+
     /// Serialises the serving of signalled keys (see the field).
     pub fn serving(&self) -> parking_lot::MutexGuard<'_, ()> {
         self.serving.lock()

@@ -64,6 +64,9 @@ pub struct Client {
     block_request: Mutex<Option<BlockRequest>>,
     /// True while the client waits in a blocking command (CLIENT LIST flag `b`).
     pub blocked: AtomicBool,
+    /// True while a parked command runs again because one of its keys was signalled: XREADGROUP
+    /// then fails when its stream or group vanished, where a first run would not block.
+    pub resumed: AtomicBool,
     /// The open MULTI transaction, if any.
     transaction: Mutex<Option<Transaction>>,
     /// Pub/Sub channels and patterns (see `state::pubsub`); change them through
@@ -95,6 +98,9 @@ pub struct BlockRequest {
     pub deadline: Option<Instant>,
     /// The reply sent when the deadline passes.
     pub on_timeout: crate::resp::Reply,
+    /// The command to run again instead of the original one, when its arguments depend on
+    /// the moment it blocked (XREAD's `$` becomes the stream's last id then).
+    pub rerun_argv: Option<Vec<Bytes>>,
 }
 
 impl Client {
@@ -123,6 +129,7 @@ impl Client {
             monitor_requested: AtomicBool::new(false),
             block_request: Mutex::new(None),
             blocked: AtomicBool::new(false),
+            resumed: AtomicBool::new(false),
             transaction: Mutex::new(None),
             subscriptions: Mutex::new(Default::default()),
             subscription_count: AtomicUsize::new(0),
@@ -232,6 +239,11 @@ impl Client {
     /// A blocking command asks to wait (see `Ctx::block`).
     pub fn request_block(&self, request: BlockRequest) {
         *self.block_request.lock() = Some(request);
+    }
+
+    /// True when the command that just ran asked to wait (it is not finished yet).
+    pub fn has_block_request(&self) -> bool {
+        self.block_request.lock().is_some()
     }
 
     /// Takes a pending block request.

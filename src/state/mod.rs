@@ -190,4 +190,6 @@ fn apply_encoding_limits(storage: &Storage, cfg: &Config) {
     set(&l.zset_max_listpack_entries, cfg.zset_max_listpack_entries);
     set(&l.zset_max_listpack_value, cfg.zset_max_listpack_value);
     set(&l.set_max_intset_entries, cfg.set_max_intset_entries);
+    set(&l.stream_node_max_entries, cfg.stream_node_max_entries);
+    set(&l.stream_node_max_bytes, cfg.stream_node_max_bytes);
 }

@@ -31,13 +31,27 @@
 //! cf "list"    sub-key: index: u64 BE       value: the element (see `storage::list`)
 //! cf "zset"    sub-key: member              value: score, [`encode_score`] (8 bytes)
 //! cf "zscore"  sub-key: encode_score(score) | member     value: empty
+//! cf "stream"  sub-key: entry id (ms u64 BE | seq u64 BE)
+//!              value: | node: u64 | pairs: u32 | (len: u32 | bytes) per field and value |
+//! cf "stream_group" sub-key: a tag byte, then (see `codec::stream`):
+//!              'g' | group                                -> last_id, entries_read, counts
+//!              'p' | glen u32 | group | id                -> delivery time, count, consumer
+//!              'c' | glen u32 | group | clen u32 | consumer | id -> empty (a consumer's PEL)
+//!              'k' | glen u32 | group | consumer          -> seen time, active time, pending
+//!              'n' | node u64                             -> last id of a closed node
 //! ```
+//! A stream's meta body is the collection header (count = length) whose `extra` holds
+//! [`stream::StreamCounters`]: last id, max deleted id, entries added, group count, and the
+//! node Redis would be filling (for `~` trimming). Unlike other collections an empty stream
+//! stays (XADD ... MAXLEN 0, XGROUP CREATE ... MKSTREAM).
 //! The length prefix keeps `a` + version apart from `ab`'s elements; the version makes every
 //! incarnation of a key its own range. Deleting or overwriting a collection only replaces its
 //! meta record: elements whose version is no longer the key's live version are invisible, and a
 //! compaction filter (`engine`) drops them in the background, so DEL of a huge key is O(1).
 
 use bytes::Bytes;
+
+pub mod stream;
 
 /// The on-disk format this build writes. Bump it with every incompatible change and add an
 /// upgrade step in `storage::format`.
@@ -73,11 +87,17 @@ pub enum Cf {
     ZSet,
     /// Sorted-set (score, member) order index.
     ZScore,
+    /// Stream entries by id.
+    Stream,
+    /// Stream consumer groups, their pending entries and consumers.
+    StreamGroup,
 }
 
 impl Cf {
     /// Every column family, in creation order.
-    pub const ALL: [Cf; 8] = [
+    /// New families go at the end, so existing databases keep their ids (the engine creates
+    /// missing families when it opens a database).
+    pub const ALL: [Cf; 10] = [
         Cf::Default,
         Cf::Meta,
         Cf::Expire,
@@ -86,6 +106,8 @@ impl Cf {
         Cf::List,
         Cf::ZSet,
         Cf::ZScore,
+        Cf::Stream,
+        Cf::StreamGroup,
     ];
 
     /// The RocksDB name of the column family.
@@ -99,12 +121,17 @@ impl Cf {
             Cf::List => "list",
             Cf::ZSet => "zset",
             Cf::ZScore => "zscore",
+            Cf::Stream => "stream",
+            Cf::StreamGroup => "stream_group",
         }
     }
 
     /// True for the column families holding collection elements.
     pub fn holds_elements(self) -> bool {
-        matches!(self, Cf::Hash | Cf::Set | Cf::List | Cf::ZSet | Cf::ZScore)
+        matches!(
+            self,
+            Cf::Hash | Cf::Set | Cf::List | Cf::ZSet | Cf::ZScore | Cf::Stream | Cf::StreamGroup
+        )
     }
 
     /// The column family whose RocksDB id is `id` in a database the engine created (its
@@ -168,7 +195,7 @@ impl DataType {
     pub fn is_collection(self) -> bool {
         matches!(
             self,
-            DataType::Hash | DataType::List | DataType::Set | DataType::ZSet
+            DataType::Hash | DataType::List | DataType::Set | DataType::ZSet | DataType::Stream
         )
     }
 }
@@ -705,6 +732,12 @@ mod proptests {
         let _ = counter::decode_value(raw);
         let _ = counter::apply(i64::MAX, raw);
         let _ = prefix_upper_bound(raw);
+        let _ = stream::StreamCounters::decode(raw);
+        let _ = stream::decode_entry(raw);
+        let _ = stream::entry_node(raw);
+        let _ = stream::GroupRecord::decode(raw);
+        let _ = stream::PendingRecord::decode(raw);
+        let _ = stream::ConsumerRecord::decode(raw);
     }
 
     proptest! {

@@ -92,6 +92,9 @@ pub struct EncodingLimits {
     pub zset_max_listpack_entries: AtomicU64,
     pub zset_max_listpack_value: AtomicU64,
     pub set_max_intset_entries: AtomicU64,
+    /// Redis' stream node limits (`~` trimming removes whole nodes).
+    pub stream_node_max_entries: AtomicU64,
+    pub stream_node_max_bytes: AtomicU64,
 }
 
 impl Default for EncodingLimits {
@@ -102,6 +105,8 @@ impl Default for EncodingLimits {
             zset_max_listpack_entries: AtomicU64::new(128),
             zset_max_listpack_value: AtomicU64::new(64),
             set_max_intset_entries: AtomicU64::new(512),
+            stream_node_max_entries: AtomicU64::new(100),
+            stream_node_max_bytes: AtomicU64::new(4096),
         }
     }
 }
@@ -271,7 +276,8 @@ pub fn element_cfs(t: DataType) -> &'static [Cf] {
         DataType::Set => &[Cf::Set],
         DataType::List => &[Cf::List],
         DataType::ZSet => &[Cf::ZSet, Cf::ZScore],
-        DataType::String | DataType::Stream => &[],
+        DataType::Stream => &[Cf::Stream, Cf::StreamGroup],
+        DataType::String => &[],
     }
 }
 
@@ -475,9 +481,10 @@ impl WriteTxn<'_> {
         self.delete_raw(cf, &c.element_key(sub_key));
     }
 
-    /// Stores the collection's header (count, flags, expiry); an empty collection is removed.
+    /// Stores the collection's header (count, flags, expiry); an empty collection is removed,
+    /// except a stream (its counters and groups outlive its entries, as in Redis).
     pub fn store_collection(&mut self, c: &Collection) {
-        if c.header.count == 0 {
+        if c.header.count == 0 && c.data_type != DataType::Stream {
             self.remove(&c.state);
         } else {
             self.put(&c.state, &c.meta());

@@ -30,9 +30,29 @@ impl Storage {
         state: KeyState,
     ) -> Result<(), StorageError> {
         let t = meta.data_type;
-        if matches!(t, DataType::String | DataType::Stream) {
+        if t == DataType::String {
             d.ordered(&meta.body);
             return Ok(());
+        }
+        if t == DataType::Stream {
+            // The counters (not the version, which differs between copies) and every entry.
+            if let Some(extra) = codec::CollectionHeader::decode(&meta.body).map(|h| h.extra) {
+                d.ordered(
+                    extra
+                        .get(..codec::stream::StreamCounters::LEN - 24)
+                        .unwrap_or(&extra),
+                );
+            }
+            let Some(c) = self.collection_from(state, t)? else {
+                return Ok(());
+            };
+            let mut cur = self.elements(codec::Cf::Stream, &c, false);
+            while let Some((id, value)) = cur.current() {
+                d.ordered(id);
+                d.ordered(value.get(8..).unwrap_or_default());
+                cur.advance();
+            }
+            return cur.status();
         }
         let Some(c) = self.collection_from(state, t)? else {
             return Ok(());

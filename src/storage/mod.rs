@@ -10,7 +10,7 @@
 //!   writes as one (group commit);
 //! - [`types`] the typed views callers use: `storage.at(db, writer)` is a [`types::Scope`]
 //!   (a database as one writer sees it), and `.strings()`, `.hash()`, `.list()`, `.set()`,
-//!   `.zset()`, `.keys()` its per-type views, one module each (and `algebra` for set and
+//!   `.zset()`, `.stream()`, `.keys()` its per-type views, one module each (and `algebra` for set and
 //!   sorted-set algebra side by side, `sort` for SORT); DUMP/RESTORE ([`restore`]), DEBUG
 //!   DIGEST ([`digest`]) and SCAN ([`scan`]) add to the keyspace view;
 //! - [`collection`] what the collection types share (header, versions, element cursors);

@@ -68,6 +68,19 @@ impl ReadyKeys {
         self.watched_count.store(w.len(), Ordering::Release);
     }
 
+    /// The watched keys of physical database `pdb` (FLUSHDB re-checks them).
+    pub fn watched_in(&self, pdb: u16) -> Vec<Vec<u8>> {
+        if !self.any_watched() {
+            return Vec::new();
+        }
+        self.watched
+            .lock()
+            .keys()
+            .filter(|(p, _)| *p == pdb)
+            .map(|(_, k)| k.clone())
+            .collect()
+    }
+
     /// True when some client waits on some key (cheap; no lock).
     pub fn any_watched(&self) -> bool {
         self.watched_count.load(Ordering::Acquire) > 0

@@ -183,7 +183,7 @@ impl Storage {
                     {
                         if matches!(
                             meta.data_type,
-                            super::DataType::List | super::DataType::ZSet
+                            super::DataType::List | super::DataType::ZSet | super::DataType::Stream
                         ) {
                             self.ready.signal(pdb, key);
                         }
@@ -195,6 +195,8 @@ impl Storage {
                 (Some(Cf::Meta), OpKind::Delete | OpKind::SingleDelete) => {
                     self.cache.refresh(&op.key, None);
                     if let Some((pdb, _, key)) = codec::decode_meta_key(&op.key) {
+                        // A deleted stream's XREADGROUP waiters fail (others wait on).
+                        self.ready.signal(pdb, key);
                         if watching {
                             touched.push(((pdb, key.to_vec()), true));
                         }

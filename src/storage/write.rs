@@ -24,7 +24,7 @@ pub struct WriteTxn<'a> {
     cache_updates: Vec<(Vec<u8>, Option<MetaValue>)>,
     /// Physical databases cleared by this batch, dropped from the cache after it lands.
     cleared_dbs: Vec<u16>,
-    /// List and sorted-set keys stored, signalled to blocked clients after the batch lands.
+    /// List, sorted-set and stream keys stored (and streams removed), signalled to blocked clients after the batch lands.
     stored_blockable: Vec<(u16, Vec<u8>)>,
     /// Keys stored (false) or removed (true), reported to WATCH after the batch lands; only
     /// collected while some key is watched.
@@ -184,7 +184,16 @@ impl<'a> WriteTxn<'a> {
         let expires = i64::from(meta.expire_ms != 0) - i64::from(had_ttl);
         self.add_counts(state.pdb, keys, expires);
         self.touch(state.pdb, state.key(), false);
-        if matches!(meta.data_type, DataType::List | DataType::ZSet)
+        // A stream replaced by another type wakes its XREADGROUP waiters, which then fail.
+        let was_stream = state
+            .stored
+            .as_ref()
+            .is_some_and(|m| m.data_type == DataType::Stream);
+        if (was_stream
+            || matches!(
+                meta.data_type,
+                DataType::List | DataType::ZSet | DataType::Stream
+            ))
             && self.storage.ready.any_watched()
         {
             self.stored_blockable
@@ -197,6 +206,14 @@ impl<'a> WriteTxn<'a> {
         debug_assert!(cf.holds_elements());
         self.touch_element(key);
         self.batch.put(cf, key, value);
+    }
+
+    /// Deletes the collection elements whose keys lie in `[from, to)` (a stream's consumer
+    /// group and everything under it); only element column families.
+    pub(super) fn delete_raw_range(&mut self, cf: Cf, from: &[u8], to: &[u8]) {
+        debug_assert!(cf.holds_elements());
+        self.touch_element(from);
+        self.batch.delete_range(cf, from, to);
     }
 
     /// Deletes a collection element (see `collection`); only element column families.
@@ -217,6 +234,15 @@ impl<'a> WriteTxn<'a> {
         let had_ttl = state.stored.as_ref().is_some_and(|m| m.expire_ms != 0);
         self.add_counts(state.pdb, -1, -i64::from(had_ttl));
         self.touch(state.pdb, state.key(), true);
+        // XREADGROUP waiters on a deleted stream are answered with an error.
+        let was_stream = state
+            .stored
+            .as_ref()
+            .is_some_and(|m| m.data_type == DataType::Stream);
+        if was_stream && self.storage.ready.any_watched() {
+            self.stored_blockable
+                .push((state.pdb, state.key().to_vec()));
+        }
     }
 
     /// Deletes an expiry-index entry that no longer matches its key.
@@ -227,6 +253,10 @@ impl<'a> WriteTxn<'a> {
     /// Empties physical database `pdb` (caller holds the structure lock).
     pub fn clear_db(&mut self, pdb: u16) {
         self.cleared_dbs.push(pdb);
+        // Waiters on keys of the database re-check them (XREADGROUP fails on a vanished stream).
+        for key in self.storage.ready.watched_in(pdb) {
+            self.stored_blockable.push((pdb, key));
+        }
         // Watched keys stored there (expired or not) are deleted by the clear.
         for key in self.storage.watches.keys_in(pdb) {
             let stored = self

@@ -159,8 +159,56 @@ fn keynum_key_spec(flags: &[&'static str], numkeys_at: usize, first: usize, step
     )
 }
 
+/// A Redis 7 key specification that begins at `keyword` (searched from `startfrom`) and takes
+/// the first half of the arguments after it (XREAD's STREAMS).
+fn keyword_key_spec(flags: &[&'static str], keyword: &'static str, startfrom: usize) -> Reply {
+    let map = |pairs: Vec<(&'static str, Reply)>| {
+        Reply::Map(pairs.into_iter().map(|(k, v)| (bulk_str(k), v)).collect())
+    };
+    map(vec![
+        ("flags", status_set(flags.to_vec())),
+        (
+            "begin_search",
+            map(vec![
+                ("type", bulk_str("keyword")),
+                (
+                    "spec",
+                    map(vec![
+                        ("keyword", bulk_str(keyword)),
+                        ("startfrom", Reply::Integer(startfrom as i64)),
+                    ]),
+                ),
+            ]),
+        ),
+        (
+            "find_keys",
+            map(vec![
+                ("type", bulk_str("range")),
+                (
+                    "spec",
+                    map(vec![
+                        ("lastkey", Reply::Integer(-1)),
+                        ("keystep", Reply::Integer(1)),
+                        ("limit", Reply::Integer(2)),
+                    ]),
+                ),
+            ]),
+        ),
+    ])
+}
+
 /// The Redis 7 key specifications built from the simple [`KeySpec`] and the spec's key flags.
 fn key_specs(spec: &CommandSpec) -> Reply {
+    if let KeySpec::Keyword {
+        keyword, startfrom, ..
+    } = spec.keys
+    {
+        return Reply::Set(vec![keyword_key_spec(
+            spec_key_flags(spec)[0],
+            keyword,
+            startfrom,
+        )]);
+    }
     if let KeySpec::Keynum {
         numkeys_at,
         first,

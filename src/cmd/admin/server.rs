@@ -164,9 +164,10 @@ fn compaction_types(arg: &[u8]) -> Result<Option<Vec<DataType>>, CmdError> {
         "list" | "lists" => DataType::List,
         "set" | "sets" => DataType::Set,
         "zset" | "zsets" => DataType::ZSet,
+        "stream" | "streams" => DataType::Stream,
         _ => {
             return Err(CmdError::err(
-                "invalid type, expected all, string, hash, list, set or zset",
+                "invalid type, expected all, string, hash, list, set, zset or stream",
             ))
         }
     };

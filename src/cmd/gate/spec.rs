@@ -90,6 +90,14 @@ pub enum KeySpec {
         find: KeyFinder,
         legacy: (i64, i64, i64),
     },
+    /// Keys after a keyword (XREAD's `STREAMS k1 k2 id1 id2`: the first half of what follows
+    /// it), searched from argument `startfrom`; `find` gives their positions. Reported by
+    /// COMMAND INFO as movable keys (0, 0, 0) with a `keyword` key spec.
+    Keyword {
+        keyword: &'static str,
+        startfrom: usize,
+        find: KeyFinder,
+    },
     /// A destination key at `dest` plus [`KeySpec::Keynum`] keys (ZUNIONSTORE and friends).
     KeynumWithDest {
         dest: usize,
@@ -244,14 +252,17 @@ impl CommandSpec {
                 }
                 (first..=last).step_by(step.max(1)).collect()
             }
-            KeySpec::Find { find, .. } => (find.0)(argv),
+            KeySpec::Find { find, .. } | KeySpec::Keyword { find, .. } => (find.0)(argv),
         }
     }
 
     /// The (first, last, step) triple of COMMAND INFO, with Redis' negative "from the end" form.
     pub fn legacy_key_triple(&self) -> (i64, i64, i64) {
         match self.keys {
-            KeySpec::None | KeySpec::Keynum { .. } | KeySpec::KeynumWithDest { .. } => (0, 0, 0),
+            KeySpec::None
+            | KeySpec::Keynum { .. }
+            | KeySpec::KeynumWithDest { .. }
+            | KeySpec::Keyword { .. } => (0, 0, 0),
             KeySpec::Find { legacy, .. } => legacy,
             KeySpec::Range { first, last, step } => {
                 let last = match last {
@@ -291,7 +302,10 @@ impl CommandSpec {
             .collect();
         if matches!(
             self.keys,
-            KeySpec::Keynum { .. } | KeySpec::KeynumWithDest { .. } | KeySpec::Find { .. }
+            KeySpec::Keynum { .. }
+                | KeySpec::KeynumWithDest { .. }
+                | KeySpec::Find { .. }
+                | KeySpec::Keyword { .. }
         ) {
             names.push("movablekeys");
         }

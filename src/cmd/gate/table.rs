@@ -31,6 +31,7 @@ static TABLE: LazyLock<CommandTable> = LazyLock::new(|| {
         crate::cmd::types::sets::COMMANDS,
         crate::cmd::types::sort::COMMANDS,
         crate::cmd::types::sorted_sets::COMMANDS,
+        crate::cmd::types::streams::COMMANDS,
         crate::cmd::session::multi::COMMANDS,
         crate::cmd::session::pubsub::COMMANDS,
         crate::cmd::admin::replication::COMMANDS,
@@ -153,7 +154,7 @@ mod tests {
             let least = spec.arity.unsigned_abs() as usize;
             // The first declared key is an argument every call has.
             let first_key = match spec.keys {
-                KeySpec::None | KeySpec::Find { .. } => None,
+                KeySpec::None | KeySpec::Find { .. } | KeySpec::Keyword { .. } => None,
                 KeySpec::Range { first, last, step } => {
                     assert!(step >= 1, "{}", spec.name);
                     if let KeyEnd::At(last) = last {

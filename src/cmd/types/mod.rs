@@ -1,5 +1,5 @@
 //! Commands on data, one module per Redis type (strings, bitmaps, hyperloglog, hashes, lists, sets,
-//! sorted sets, geo), the type-independent key commands, SORT, and the reply helpers they share.
+//! sorted sets, geo, streams), the type-independent key commands, SORT, and the reply helpers they share.
 
 pub mod bitmaps;
 pub mod geo;
@@ -12,4 +12,5 @@ pub mod random_picks;
 pub mod sets;
 pub mod sort;
 pub mod sorted_sets;
+pub mod streams;
 pub mod strings;

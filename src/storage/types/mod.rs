@@ -2,7 +2,7 @@
 //!
 //! A [`Scope`] is one logical database as one writer sees it: the storage, the database index
 //! and the [`Writer`] named in the binlog note of every batch it commits. The typed views
-//! ([`Strings`], [`Hashes`], [`Lists`], [`Sets`], [`Zsets`], [`Keyspace`]) are scopes with the
+//! ([`Strings`], [`Hashes`], [`Lists`], [`Sets`], [`Zsets`], [`Streams`], [`Keyspace`]) are scopes with the
 //! operations of one type, named alike across types (`get`, `set`/`add`, `remove`, `len`,
 //! `range`, `pop`, `scan`, `random`, ...), so `storage.at(db, writer).hash().set(key, pairs)`.
 
@@ -12,6 +12,7 @@ pub mod keyspace;
 pub mod list;
 pub mod set;
 pub mod sort;
+pub mod stream;
 pub mod strings;
 pub mod zset;
 
@@ -81,6 +82,11 @@ impl<'a> Scope<'a> {
         Zsets(self)
     }
 
+    /// The stream view.
+    pub fn stream(self) -> Streams<'a> {
+        Streams(self)
+    }
+
     /// The type-independent view: existence, deletion, expiry, renames, scans.
     pub fn keys(self) -> Keyspace<'a> {
         Keyspace(self)
@@ -142,6 +148,10 @@ view!(
 view!(
     /// Sorted sets.
     Zsets
+);
+view!(
+    /// Streams.
+    Streams
 );
 view!(
     /// Operations on keys whatever their type.
