@@ -35,21 +35,23 @@ impl Storage {
             return Ok(());
         }
         if t == DataType::Stream {
-            // The counters (not the version, which differs between copies) and every entry.
-            if let Some(extra) = codec::CollectionHeader::decode(&meta.body).map(|h| h.extra) {
-                d.ordered(
-                    extra
-                        .get(..codec::stream::StreamCounters::LEN - 24)
-                        .unwrap_or(&extra),
-                );
-            }
+            // As Redis: every entry's id as `ms.seq`, then its fields and values.
             let Some(c) = self.collection_from(state, t)? else {
                 return Ok(());
             };
             let mut cur = self.elements(codec::Cf::Stream, &c, false);
             while let Some((id, value)) = cur.current() {
-                d.ordered(id);
-                d.ordered(value.get(8..).unwrap_or_default());
+                let (Some(id), Some((_, fields))) = (
+                    crate::util::stream_id::StreamId::from_be_bytes(id),
+                    codec::stream::decode_entry(value),
+                ) else {
+                    return Err(StorageError::Corrupt("unreadable stream entry".into()));
+                };
+                d.ordered(format!("{}.{}", id.ms, id.seq).as_bytes());
+                for (f, v) in &fields {
+                    d.ordered(f);
+                    d.ordered(v);
+                }
                 cur.advance();
             }
             return cur.status();

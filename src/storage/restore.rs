@@ -30,7 +30,10 @@ impl Keyspace<'_> {
         let t = meta.data_type;
         let value = match t {
             DataType::String => Value::String(meta.body.to_vec()),
-            DataType::Stream => return Ok(None),
+            DataType::Stream => match (**self).stream().export_key(key)? {
+                Some(stream) => Value::Stream(Box::new(stream)),
+                None => return Ok(None),
+            },
             _ => {
                 let Some(c) = self.collection_from(state, t)? else {
                     return Ok(None);
@@ -79,11 +82,6 @@ impl Keyspace<'_> {
         expire_ms: u64,
         replace: bool,
     ) -> Result<Result<(), RestoreRefusal>, StorageError> {
-        if matches!(value, Value::Stream(_)) {
-            // Streams are not restorable yet: refused before anything else, as "Bad data
-            // format", like a payload that does not decode.
-            return Ok(Err(RestoreRefusal::Duplicates));
-        }
         let state = self.load(self.db, key)?;
         if state.live().is_some() && !replace {
             return Ok(Err(RestoreRefusal::BusyKey));
@@ -107,7 +105,17 @@ impl Keyspace<'_> {
             Value::Set(_) => DataType::Set,
             Value::Hash(_) => DataType::Hash,
             Value::ZSet(_) => DataType::ZSet,
-            Value::Stream(_) => return Ok(Err(RestoreRefusal::Duplicates)),
+            Value::Stream(stream) => {
+                if past {
+                    txn.remove(&state);
+                } else {
+                    (**self)
+                        .stream()
+                        .import(&mut txn, state, stream, expire_ms)?;
+                }
+                txn.commit()?;
+                return Ok(Ok(()));
+            }
         };
         let mut c = self.fresh_collection(state, t);
         if !past {
