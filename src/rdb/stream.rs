@@ -88,7 +88,11 @@ pub(super) fn read_stream<R: Read>(
     let mut names = HashSet::new();
     for _ in 0..groups {
         let at = input.offset();
-        let g = read_group(input, version)?;
+        let mut g = read_group(input, version)?;
+        if version < StreamVersion::V2 {
+            // Redis 5 kept no read counters; Redis 7 estimates them when loading such a file.
+            g.entries_read = s.estimate_entries_read(g.last_id);
+        }
         if !names.insert(g.name.clone()) {
             return Err(RdbError::new(at, "duplicate consumer group name"));
         }
