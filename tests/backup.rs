@@ -40,6 +40,29 @@ fn fill(c: &mut Connection, tag: &str) {
     let _: () = call(c, &["SADD", &format!("{tag}:set"), "x", "y"]);
     let _: () = call(c, &["ZADD", &format!("{tag}:z"), "1", "m1", "2", "m2"]);
     let _: () = call(c, &["SET", &format!("{tag}:ttl"), "v", "EX", "1000"]);
+    let x = format!("{tag}:x");
+    let _: String = call(c, &["XADD", &x, "1-1", "f", "v"]);
+    let _: String = call(c, &["XADD", &x, "2-1", "f", "w"]);
+    let _: () = call(c, &["XGROUP", "CREATE", &x, "g", "0"]);
+    let _: redis::Value = call(
+        c,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "COUNT",
+            "1",
+            "STREAMS",
+            &x,
+            ">",
+        ],
+    );
+}
+
+/// A stream's entries, counters, group, consumer and pending entries.
+fn stream_state(c: &mut Connection, key: &str) -> redis::Value {
+    call(c, &["XINFO", "STREAM", key, "FULL"])
 }
 
 #[test]
@@ -50,6 +73,7 @@ fn bgsave_then_restore_gives_exactly_the_snapshot() {
     let mut c = server.conn();
     fill(&mut c, "before");
     let digest: String = call(&mut c, &["DEBUG", "DIGEST"]);
+    let stream = stream_state(&mut c, "before:x");
     let before: i64 = call(&mut c, &["LASTSAVE"]);
     let backup = bgsave(&mut c);
     assert!(backup.starts_with(dumps.path()), "{backup:?}");
@@ -88,6 +112,7 @@ fn bgsave_then_restore_gives_exactly_the_snapshot() {
     assert_eq!(missing, None);
     let ttl: i64 = call(&mut r, &["TTL", "before:ttl"]);
     assert!(ttl > 900, "{ttl}");
+    assert_eq!(stream_state(&mut r, "before:x"), stream);
 }
 
 #[test]
@@ -274,7 +299,7 @@ fn export_of_a_backup_loads_into_another_server_with_the_same_digest() {
             let _: () = call(&mut t, &["SELECT", "0"]);
             n
         };
-        n == 206 && big == 300
+        n == 207 && big == 300
     });
     let got: String = call(&mut t, &["DEBUG", "DIGEST"]);
     assert_eq!(got, digest);
