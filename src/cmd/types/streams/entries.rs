@@ -45,13 +45,7 @@ fn parse_add_or_trim(ctx: &Ctx<'_>, argv: &[Bytes], xadd: bool) -> Result<AddOrT
             if strategy.is_some() {
                 return Err(incompatible());
             }
-            approx = false;
-            if more >= 2 && argv[i + 1].as_ref() == b"~" {
-                approx = true;
-                i += 1;
-            } else if more >= 2 && argv[i + 1].as_ref() == b"=" {
-                i += 1;
-            }
+            approx = trim_operator(argv, &mut i, more);
             let max = args::int(&argv[i + 1])?;
             if max < 0 {
                 return Err(CmdError::err("The MAXLEN argument must be >= 0."));
@@ -62,13 +56,7 @@ fn parse_add_or_trim(ctx: &Ctx<'_>, argv: &[Bytes], xadd: bool) -> Result<AddOrT
             if strategy.is_some() {
                 return Err(incompatible());
             }
-            approx = false;
-            if more >= 2 && argv[i + 1].as_ref() == b"~" {
-                approx = true;
-                i += 1;
-            } else if more >= 2 && argv[i + 1].as_ref() == b"=" {
-                i += 1;
-            }
+            approx = trim_operator(argv, &mut i, more);
             strategy = Some(TrimStrategy::MinId(parse_strict_id(&argv[i + 1])?));
             i += 1;
         } else if args::is(opt, "limit") && more > 0 {
@@ -262,5 +250,24 @@ pub(super) fn xsetid(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         SetIdOutcome::EntriesAddedTooSmall => Err(CmdError::err(
             "The entries_added specified in XSETID is smaller than the target stream length",
         )),
+    }
+}
+
+/// The optional `~` or `=` after MAXLEN / MINID at `argv[*i]` (`more` arguments follow it):
+/// steps over it and tells whether trimming is approximate.
+fn trim_operator(argv: &[Bytes], i: &mut usize, more: usize) -> bool {
+    if more < 2 {
+        return false;
+    }
+    match argv[*i + 1].as_ref() {
+        b"~" => {
+            *i += 1;
+            true
+        }
+        b"=" => {
+            *i += 1;
+            false
+        }
+        _ => false,
     }
 }
