@@ -39,6 +39,8 @@ struct Pending {
     rep: Vec<u8>,
     /// One bit per hash of the (column family, key) pairs `rep` writes.
     written: Vec<u64>,
+    /// The words of `written` with a bit set, so clearing costs what was marked.
+    marked_words: Vec<usize>,
     /// A pending batch deletes a range: every read writes the round first.
     wrote_range: bool,
 }
@@ -49,13 +51,18 @@ impl Pending {
             open: false,
             rep: Vec::new(),
             written: vec![0; FILTER_BITS / 64],
+            marked_words: Vec::new(),
             wrote_range: false,
         }
     }
 
     fn mark(&mut self, hash: u64) {
         let bit = hash as usize % FILTER_BITS;
-        self.written[bit / 64] |= 1 << (bit % 64);
+        let word = &mut self.written[bit / 64];
+        if *word == 0 {
+            self.marked_words.push(bit / 64);
+        }
+        *word |= 1 << (bit % 64);
     }
 
     fn marked(&self, hash: u64) -> bool {
@@ -182,7 +189,9 @@ pub(super) fn recycle(mut rep: Vec<u8>) {
 
 /// Takes the (non-empty) pending writes; [`landed`] must follow once they are written.
 fn take(p: &mut Pending) -> Vec<u8> {
-    p.written.fill(0);
+    for word in p.marked_words.drain(..) {
+        p.written[word] = 0;
+    }
     p.wrote_range = false;
     std::mem::take(&mut p.rep)
 }
