@@ -95,49 +95,53 @@ fn key_flags_of(spec: &CommandSpec, cmd: &[Bytes], nth: usize) -> Vec<&'static s
     flags.to_vec()
 }
 
-/// A Redis 7 key specification whose search begins at argument `begin_index` and finds keys
-/// as `find_type` (`range`, `keynum`) describes with `find_spec`.
+/// A map reply of `(name, value)` pairs.
+fn map(pairs: Vec<(&'static str, Reply)>) -> Reply {
+    Reply::Map(pairs.into_iter().map(|(k, v)| (bulk_str(k), v)).collect())
+}
+
+/// A Redis 7 key specification: the search begins as `begin_type` (`index`, `keyword`) with
+/// `begin_spec` describes, and finds keys as `find_type` (`range`, `keynum`) with `find_spec`.
 fn key_spec(
     flags: &[&'static str],
-    begin_index: usize,
+    (begin_type, begin_spec): (&'static str, Vec<(&'static str, Reply)>),
     find_type: &'static str,
-    find_spec: Vec<(Reply, Reply)>,
+    find_spec: Vec<(&'static str, Reply)>,
 ) -> Reply {
-    let map = |pairs: Vec<(&'static str, Reply)>| {
-        Reply::Map(pairs.into_iter().map(|(k, v)| (bulk_str(k), v)).collect())
-    };
     map(vec![
         ("flags", status_set(flags.to_vec())),
         (
             "begin_search",
             map(vec![
-                ("type", bulk_str("index")),
-                (
-                    "spec",
-                    map(vec![("index", Reply::Integer(begin_index as i64))]),
-                ),
+                ("type", bulk_str(begin_type)),
+                ("spec", map(begin_spec)),
             ]),
         ),
         (
             "find_keys",
             map(vec![
                 ("type", bulk_str(find_type)),
-                ("spec", Reply::Map(find_spec)),
+                ("spec", map(find_spec)),
             ]),
         ),
     ])
+}
+
+/// The search of a key specification that begins at argument `index`.
+fn begin_at(index: usize) -> (&'static str, Vec<(&'static str, Reply)>) {
+    ("index", vec![("index", Reply::Integer(index as i64))])
 }
 
 /// A Redis 7 `index` / `range` key specification.
 fn one_key_spec(flags: &[&'static str], first: usize, lastkey: i64, step: usize) -> Reply {
     key_spec(
         flags,
-        first,
+        begin_at(first),
         "range",
         vec![
-            (bulk_str("lastkey"), Reply::Integer(lastkey)),
-            (bulk_str("keystep"), Reply::Integer(step as i64)),
-            (bulk_str("limit"), Reply::Integer(0)),
+            ("lastkey", Reply::Integer(lastkey)),
+            ("keystep", Reply::Integer(step as i64)),
+            ("limit", Reply::Integer(0)),
         ],
     )
 }
@@ -146,15 +150,12 @@ fn one_key_spec(flags: &[&'static str], first: usize, lastkey: i64, step: usize)
 fn keynum_key_spec(flags: &[&'static str], numkeys_at: usize, first: usize, step: usize) -> Reply {
     key_spec(
         flags,
-        numkeys_at,
+        begin_at(numkeys_at),
         "keynum",
         vec![
-            (bulk_str("keynumidx"), Reply::Integer(0)),
-            (
-                bulk_str("firstkey"),
-                Reply::Integer(first as i64 - numkeys_at as i64),
-            ),
-            (bulk_str("keystep"), Reply::Integer(step as i64)),
+            ("keynumidx", Reply::Integer(0)),
+            ("firstkey", Reply::Integer(first as i64 - numkeys_at as i64)),
+            ("keystep", Reply::Integer(step as i64)),
         ],
     )
 }
@@ -162,39 +163,22 @@ fn keynum_key_spec(flags: &[&'static str], numkeys_at: usize, first: usize, step
 /// A Redis 7 key specification that begins at `keyword` (searched from `startfrom`) and takes
 /// the first half of the arguments after it (XREAD's STREAMS).
 fn keyword_key_spec(flags: &[&'static str], keyword: &'static str, startfrom: usize) -> Reply {
-    let map = |pairs: Vec<(&'static str, Reply)>| {
-        Reply::Map(pairs.into_iter().map(|(k, v)| (bulk_str(k), v)).collect())
-    };
-    map(vec![
-        ("flags", status_set(flags.to_vec())),
+    key_spec(
+        flags,
         (
-            "begin_search",
-            map(vec![
-                ("type", bulk_str("keyword")),
-                (
-                    "spec",
-                    map(vec![
-                        ("keyword", bulk_str(keyword)),
-                        ("startfrom", Reply::Integer(startfrom as i64)),
-                    ]),
-                ),
-            ]),
+            "keyword",
+            vec![
+                ("keyword", bulk_str(keyword)),
+                ("startfrom", Reply::Integer(startfrom as i64)),
+            ],
         ),
-        (
-            "find_keys",
-            map(vec![
-                ("type", bulk_str("range")),
-                (
-                    "spec",
-                    map(vec![
-                        ("lastkey", Reply::Integer(-1)),
-                        ("keystep", Reply::Integer(1)),
-                        ("limit", Reply::Integer(2)),
-                    ]),
-                ),
-            ]),
-        ),
-    ])
+        "range",
+        vec![
+            ("lastkey", Reply::Integer(-1)),
+            ("keystep", Reply::Integer(1)),
+            ("limit", Reply::Integer(2)),
+        ],
+    )
 }
 
 /// The Redis 7 key specifications built from the simple [`KeySpec`] and the spec's key flags.
