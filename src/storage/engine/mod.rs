@@ -280,7 +280,7 @@ impl Engine {
         key: &[u8],
         f: impl FnOnce(&[u8]) -> R,
     ) -> Result<Option<R>, StorageError> {
-        if let Some(pending) = round::take_for_read(cf, key) {
+        if let Some(pending) = round::take_for_reads(cf, [key]) {
             self.write_pending(pending)?;
         }
         let pinned = self
@@ -611,7 +611,7 @@ impl Engine {
         cf: Cf,
         keys: &[Vec<u8>],
     ) -> Result<Vec<Option<Vec<u8>>>, StorageError> {
-        if let Some(pending) = round::take_for_reads(cf, keys) {
+        if let Some(pending) = round::take_for_reads(cf, keys.iter().map(Vec::as_slice)) {
             self.write_pending(pending)?;
         }
         self.db

@@ -149,21 +149,15 @@ pub(super) fn append(batch_rep: &[u8]) -> bool {
     })
 }
 
-/// Takes the pending writes if a read of `key` of `cf` must see them first.
-pub(super) fn take_for_read(cf: Cf, key: &[u8]) -> Option<Vec<u8>> {
-    ROUND.with(|r| {
-        let mut p = r.borrow_mut();
-        let needed = !p.rep.is_empty() && (p.wrote_range || p.marked(key_hash(cf, key)));
-        needed.then(|| take(&mut p))
-    })
-}
-
 /// Takes the pending writes if a read of any of `keys` of `cf` must see them first.
-pub(super) fn take_for_reads(cf: Cf, keys: &[Vec<u8>]) -> Option<Vec<u8>> {
+pub(super) fn take_for_reads<'k>(
+    cf: Cf,
+    keys: impl IntoIterator<Item = &'k [u8]>,
+) -> Option<Vec<u8>> {
     ROUND.with(|r| {
         let mut p = r.borrow_mut();
-        let needed =
-            !p.rep.is_empty() && (p.wrote_range || keys.iter().any(|k| p.marked(key_hash(cf, k))));
+        let needed = !p.rep.is_empty()
+            && (p.wrote_range || keys.into_iter().any(|k| p.marked(key_hash(cf, k))));
         needed.then(|| take(&mut p))
     })
 }
@@ -261,13 +255,13 @@ mod tests {
         open();
         note_key(Cf::Meta, b"k");
         assert!(append(&rep(1, b"k")));
-        assert_eq!(take_for_read(Cf::Meta, b"other"), None);
-        assert_eq!(take_for_read(Cf::Hash, b"k"), None);
-        assert!(take_for_read(Cf::Meta, b"k").is_some());
-        assert_eq!(take_for_read(Cf::Meta, b"k"), None, "taken once");
+        assert_eq!(take_for_reads(Cf::Meta, [&b"other"[..]]), None);
+        assert_eq!(take_for_reads(Cf::Hash, [&b"k"[..]]), None);
+        assert!(take_for_reads(Cf::Meta, [&b"k"[..]]).is_some());
+        assert_eq!(take_for_reads(Cf::Meta, [&b"k"[..]]), None, "taken once");
         note_range();
         assert!(append(&rep(1, b"r")));
-        assert!(take_for_read(Cf::Set, b"anything").is_some());
+        assert!(take_for_reads(Cf::Set, [&b"anything"[..]]).is_some());
         close();
     }
 }
