@@ -66,7 +66,9 @@ pub fn murmur64a(data: &[u8], seed: u64) -> u64 {
     let mut h = seed ^ (data.len() as u64).wrapping_mul(M);
     let mut chunks = data.chunks_exact(8);
     for chunk in &mut chunks {
-        let mut k = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let mut k = u64::from_le_bytes(word);
         k = k.wrapping_mul(M);
         k ^= k >> R;
         k = k.wrapping_mul(M);
@@ -139,12 +141,11 @@ fn header(enc: Encoding) -> Vec<u8> {
 
 /// The cached cardinality, if the cache is valid.
 pub fn cached_count(value: &[u8]) -> Option<u64> {
-    if value[CARD_AT + 7] & 0x80 != 0 {
+    let card: [u8; 8] = value.get(CARD_AT..CARD_AT + 8)?.try_into().ok()?;
+    if card[7] & 0x80 != 0 {
         return None;
     }
-    Some(u64::from_le_bytes(
-        value[CARD_AT..CARD_AT + 8].try_into().expect("8 bytes"),
-    ))
+    Some(u64::from_le_bytes(card))
 }
 
 /// Stores `card` as the cached cardinality.
