@@ -378,25 +378,38 @@ impl<'a> Streams<'a> {
                 cur.advance();
                 continue;
             };
-            let p = match consumer {
-                Some(_) => self.pending_entry(&s, group, id)?,
-                None => PendingRecord::decode(value),
-            };
-            if let Some(p) = p {
+            if let Some(p) = self.walked_pending(&s, group, consumer, id, value)? {
                 let idle = now.saturating_sub(p.delivery_time_ms);
                 if min_idle_ms == 0 || idle >= min_idle_ms {
-                    out.push(PendingItem {
-                        id,
-                        consumer: p.consumer,
-                        delivery_time_ms: p.delivery_time_ms,
-                        delivery_count: p.delivery_count,
-                    });
+                    out.push(p);
                 }
             }
             cur.advance();
         }
         cur.status()?;
         Ok(Ok(out))
+    }
+
+    /// The pending entry `id` met while walking the PEL of `group`: the group's PEL holds the
+    /// record itself (`value`); a consumer's index (`consumer` given) points to the group's.
+    fn walked_pending(
+        &self,
+        s: &StreamState,
+        group: &[u8],
+        consumer: Option<&[u8]>,
+        id: StreamId,
+        value: &[u8],
+    ) -> Result<Option<PendingItem>, StorageError> {
+        let record = match consumer {
+            Some(_) => self.pending_entry(s, group, id)?,
+            None => PendingRecord::decode(value),
+        };
+        Ok(record.map(|p| PendingItem {
+            id,
+            consumer: p.consumer,
+            delivery_time_ms: p.delivery_time_ms,
+            delivery_count: p.delivery_count,
+        }))
     }
 
     /// The PEL of `group` (of one consumer when given), at most `count` (0: all) from the
@@ -419,17 +432,8 @@ impl<'a> Streams<'a> {
                 break;
             }
             if let Some(id) = StreamId::from_be_bytes(sub) {
-                let p = match consumer {
-                    Some(_) => self.pending_entry(s, group, id)?,
-                    None => PendingRecord::decode(value),
-                };
-                if let Some(p) = p {
-                    out.push(PendingItem {
-                        id,
-                        consumer: p.consumer,
-                        delivery_time_ms: p.delivery_time_ms,
-                        delivery_count: p.delivery_count,
-                    });
+                if let Some(p) = self.walked_pending(s, group, consumer, id, value)? {
+                    out.push(p);
                 }
             }
             cur.advance();
