@@ -48,6 +48,8 @@ directives! {
         "Number of network I/O threads.";
     thread_pool_size: usize = "thread-pool-size", int(0, 256), "0", STARTUP,
         "Number of worker threads executing commands (0: one per core left by the network threads).";
+    network_thread_commands: bool = "network-thread-commands", BOOL, "yes", RUNTIME,
+        "Run a batch of @fast commands on the network thread that parsed it instead of handing it to a worker.";
     // ---- Storage / RocksDB
     db_path: std::path::PathBuf = "db-path", PATH, "./db/", STARTUP,
         "Directory holding the RocksDB data.";

@@ -5,6 +5,7 @@
 pub mod background;
 pub mod disk_guard;
 pub mod fd_limit;
+mod inline;
 pub mod network_task;
 pub mod request_queue;
 pub mod workers;
@@ -123,14 +124,14 @@ fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
     let runtime = if network_threads == 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
-            .on_thread_park(yield_before_parking)
+            .on_thread_park(before_parking(Arc::clone(&server)))
             .build()?
     } else {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(network_threads)
             .thread_name("net")
             .enable_all()
-            .on_thread_park(yield_before_parking)
+            .on_thread_park(before_parking(Arc::clone(&server)))
             .build()?
     };
     let result = runtime.block_on(accept_loop(&addr, Arc::clone(&server), &pool));
@@ -203,7 +204,9 @@ fn open_storage(cfg: &Config) -> Result<Storage, ServerError> {
     }
 }
 
-/// Runs when a network thread has nothing ready and is about to sleep in `epoll_wait`.
+/// What a network thread does when it has nothing ready and is about to sleep in
+/// `epoll_wait`: land the round of commands it ran itself (see `inline`), so their replies go
+/// out, then yield once.
 ///
 /// A network thread that just handed requests to a worker often shares its core with that
 /// worker. Yielding once lets the worker run the requests now, while this thread's requests
@@ -211,8 +214,11 @@ fn open_storage(cfg: &Config) -> Result<Storage, ServerError> {
 /// sleeping. Without the yield both threads slept and woke for a few requests each: on two
 /// cores under `redis-benchmark -c 50`, context switches fell from 0.56 to 0.08 per request
 /// and CPU per SADD from 17 to 12 µs. With nothing else runnable the yield returns at once.
-fn yield_before_parking() {
-    std::thread::yield_now();
+fn before_parking(server: Arc<ServerState>) -> impl Fn() + Send + Sync + 'static {
+    move || {
+        inline::land(&server);
+        std::thread::yield_now();
+    }
 }
 
 /// How long the listener waits after a failed accept (out of file descriptors).

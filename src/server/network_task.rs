@@ -252,33 +252,44 @@ fn parse_and_queue(
             Ok(Some(argv)) => {
                 batch.push(argv);
                 if batch.len() >= MAX_BATCH {
-                    submit(conn, workers, Work::Commands(std::mem::take(&mut batch)));
+                    submit(
+                        server,
+                        conn,
+                        workers,
+                        Work::Commands(std::mem::take(&mut batch)),
+                    );
                 }
             }
             Ok(None) => break,
             Err(e) => {
                 if !batch.is_empty() {
-                    submit(conn, workers, Work::Commands(batch));
+                    submit(server, conn, workers, Work::Commands(batch));
                 }
                 let mut out = BytesMut::new();
                 Reply::err(format!("ERR {}", e.0)).encode(&mut out, conn.client.protocol());
                 server.stats.record_error("ERR");
                 tracing::debug!(client = conn.client.id, "protocol error: {}", e.0);
-                submit(conn, workers, Work::FinalReply(out.freeze()));
+                submit(server, conn, workers, Work::FinalReply(out.freeze()));
                 return false;
             }
         }
     }
     if !batch.is_empty() {
-        submit(conn, workers, Work::Commands(batch));
+        if let Err(batch) = super::inline::try_run(server, conn, batch) {
+            submit(server, conn, workers, Work::Commands(batch));
+        }
     }
     true
 }
 
-/// Queues work and, if no worker owns the connection's queue, hands it to one.
-fn submit(conn: &Arc<Conn>, workers: &Sender<Arc<Conn>>, work: Work) {
-    if conn.enqueue(work) && workers.send(Arc::clone(conn)).is_err() {
-        // Workers are gone: the server is shutting down.
-        conn.client.close_after_reply();
+/// Queues work and, if no worker owns the connection's queue, hands it to one (after landing
+/// this thread's own round, which may keep key locks the worker needs).
+fn submit(server: &ServerState, conn: &Arc<Conn>, workers: &Sender<Arc<Conn>>, work: Work) {
+    if conn.enqueue(work) {
+        super::inline::land(server);
+        if workers.send(Arc::clone(conn)).is_err() {
+            // Workers are gone: the server is shutting down.
+            conn.client.close_after_reply();
+        }
     }
 }

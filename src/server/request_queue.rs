@@ -123,6 +123,21 @@ impl Conn {
         }
     }
 
+    /// Queues work and takes ownership of the queue if nothing else is queued, running or
+    /// streaming: the caller then runs it itself. Gives the work back otherwise.
+    pub fn claim_if_idle(&self, work: Work) -> Result<(), Work> {
+        let mut q = self.queue.lock();
+        if q.running || !q.pending.is_empty() || q.stream.is_some() {
+            return Err(work);
+        }
+        if let Work::Commands(c) = &work {
+            q.pending_requests += c.len();
+        }
+        q.pending.push_back(work);
+        q.running = true;
+        Ok(())
+    }
+
     /// Takes everything queued, for the worker that owns the queue (ownership is kept).
     pub fn take_pending(&self) -> Vec<Work> {
         let mut q = self.queue.lock();
@@ -296,7 +311,7 @@ impl Conn {
     }
 
     /// Gives the connection, whose queue is still owned, back to a worker.
-    fn hand_to_workers(self: &Arc<Self>) {
+    pub fn hand_to_workers(self: &Arc<Self>) {
         if self.workers.send(Arc::clone(self)).is_err() {
             // Workers are gone: the server is shutting down.
         }

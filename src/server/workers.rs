@@ -103,7 +103,7 @@ impl WorkerPool {
 }
 
 /// Most connections a worker serves between two WAL flushes.
-const MAX_GROUP: usize = 32;
+pub(super) const MAX_GROUP: usize = 32;
 
 /// Reply bytes past which a connection's turn ends (the next command waits for the next turn).
 const TURN_OUTPUT_MAX: usize = 256 * 1024;
@@ -111,7 +111,7 @@ const TURN_OUTPUT_MAX: usize = 256 * 1024;
 /// Commands a connection runs per turn: a long pipeline of small commands (whose replies never
 /// reach [`TURN_OUTPUT_MAX`]) is run a slice at a time, so the other connections of the round
 /// wait at most one slice for it.
-const TURN_COMMANDS_MAX: usize = 256;
+pub(super) const TURN_COMMANDS_MAX: usize = 256;
 
 /// Bytes of a streamed reply written per turn. Its items are read from storage as they are
 /// written, so a piece costs far more time than as many bytes of ready replies: a smaller
@@ -138,12 +138,63 @@ type Served = Vec<(Waiter, BytesMut)>;
 /// become ready meanwhile join it.
 fn run_group(server: &ServerState, rx: &Receiver<Arc<Conn>>, mut group: Vec<Arc<Conn>>) {
     while !group.is_empty() {
-        let mut served = Served::new();
+        group = run_round(server, group);
+        // Connections that became ready meanwhile take their turn in the next round, so one
+        // with a long queue or a streamed reply does not hold the worker.
+        join_waiting(rx, &mut group);
+    }
+}
+
+/// Runs one round: a turn of each connection in `group` (whose queues the caller owns), one
+/// landing of their writes and one WAL flush, then their replies. Returns the connections
+/// whose queues still hold work, still owned; the others are released, parked or suspended.
+fn run_round(server: &ServerState, group: Vec<Arc<Conn>>) -> Vec<Arc<Conn>> {
+    let mut round = Round::begin(server);
+    for conn in group {
+        round.run_turn(server, conn);
+    }
+    round.finish(server)
+}
+
+/// A round in progress on this thread: the connections that took their turn so far, with
+/// their replies, held until the round's writes land and the WAL is flushed.
+pub(super) struct Round {
+    group: Vec<Arc<Conn>>,
+    outputs: Vec<(BytesMut, Option<Parking>)>,
+    served: Served,
+}
+
+impl Round {
+    /// Opens a round: writes from here on collect in this thread's batch.
+    pub(super) fn begin(server: &ServerState) -> Round {
         server.storage.begin_round();
-        let outputs: Vec<(BytesMut, Option<Parking>)> = group
-            .iter()
-            .map(|conn| run_work(server, conn, &mut served))
-            .collect();
+        Round {
+            group: Vec::new(),
+            outputs: Vec::new(),
+            served: Served::new(),
+        }
+    }
+
+    /// Connections that took their turn in this round.
+    pub(super) fn len(&self) -> usize {
+        self.group.len()
+    }
+
+    /// Runs one turn of `conn`, whose queue the caller owns.
+    pub(super) fn run_turn(&mut self, server: &ServerState, conn: Arc<Conn>) {
+        let output = run_work(server, &conn, &mut self.served);
+        self.group.push(conn);
+        self.outputs.push(output);
+    }
+
+    /// Lands the round's writes, flushes the WAL, sends the replies. Returns the connections
+    /// whose queues still hold work, still owned; the others are released, parked or suspended.
+    pub(super) fn finish(self, server: &ServerState) -> Vec<Arc<Conn>> {
+        let Round {
+            group,
+            outputs,
+            served,
+        } = self;
         let landed = server.storage.end_round();
         if let Err(e) = landed.and_then(|()| server.storage.engine().sync_wal()) {
             // The round's writes may not have landed or be durable: acknowledge none of them.
@@ -188,11 +239,7 @@ fn run_group(server: &ServerState, rx: &Receiver<Arc<Conn>>, mut group: Vec<Arc<
                 still_running.push(conn);
             }
         }
-        group = still_running;
-        // Connections that became ready meanwhile take their turn in the next round, so one
-        // with a long queue or a streamed reply does not hold the worker.
-        join_waiting(rx, &mut group);
-        // Parked only now: until this point this worker owned their queues.
+        // Parked only now: until this point this thread owned their queues.
         let any_parked = !parked.is_empty();
         for (conn, p) in parked {
             park(server, conn, p);
@@ -202,6 +249,7 @@ fn run_group(server: &ServerState, rx: &Receiver<Arc<Conn>>, mut group: Vec<Arc<
         if any_parked && server.storage.ready.has_pending() {
             serve_and_answer(server);
         }
+        still_running
     }
 }
 

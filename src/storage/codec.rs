@@ -247,6 +247,28 @@ pub fn encode_element_prefix(db: u16, slot: u16, key: &[u8], version: u64) -> Ve
     out
 }
 
+/// The element prefix (`db | slot | key len | key | version`) that `raw` starts with, when
+/// `cf` holds elements and `raw` is long enough: every element of one collection shares it.
+pub fn element_scope(cf: Cf, raw: &[u8]) -> Option<&[u8]> {
+    if matches!(cf, Cf::Default | Cf::Meta | Cf::Expire) {
+        return None;
+    }
+    let len = u32::from_be_bytes(raw.get(4..8)?.try_into().ok()?) as usize;
+    raw.get(..16usize.checked_add(len)?)
+}
+
+/// Whether every key below `upper` that is `>= prefix` starts with `prefix`: `upper` extends
+/// `prefix` or is [`prefix_upper_bound`] of it.
+pub fn bounded_by_prefix(prefix: &[u8], upper: &[u8]) -> bool {
+    if upper.starts_with(prefix) {
+        return true;
+    }
+    let Some(last) = prefix.iter().rposition(|&b| b != 0xff) else {
+        return false;
+    };
+    upper.len() == last + 1 && upper[..last] == prefix[..last] && upper[last] == prefix[last] + 1
+}
+
 /// Splits an element key into (meta key, version, sub-key).
 pub fn decode_element_key(raw: &[u8]) -> Option<(Vec<u8>, u64, &[u8])> {
     let prefix = raw.get(..KEY_PREFIX_LEN)?;
@@ -576,6 +598,25 @@ mod tests {
         assert!(db_lower_bound(1) <= encode_meta_key(1, 0, b""));
         assert!(encode_meta_key(1, 16383, &[0xff; 8]) < db_upper_bound(1));
         assert!(db_upper_bound(1) <= encode_meta_key(2, 0, b""));
+    }
+
+    #[test]
+    fn element_scope_is_the_collection_prefix() {
+        let prefix = encode_element_prefix(3, 7, b"key", 42);
+        let mut element = prefix.clone();
+        element.extend_from_slice(b"member");
+        assert_eq!(element_scope(Cf::Hash, &element), Some(&prefix[..]));
+        assert_eq!(element_scope(Cf::Hash, &prefix), Some(&prefix[..]));
+        assert_eq!(element_scope(Cf::Hash, &prefix[..prefix.len() - 1]), None);
+        assert_eq!(element_scope(Cf::Meta, &element), None);
+        assert_eq!(element_scope(Cf::Set, b""), None);
+        let upper = prefix_upper_bound(&prefix).unwrap();
+        assert!(bounded_by_prefix(&prefix, &upper));
+        assert!(bounded_by_prefix(&prefix, &element));
+        assert!(!bounded_by_prefix(&prefix, b"\xff"));
+        assert!(bounded_by_prefix(b"a\xff\xff", b"b"));
+        assert!(!bounded_by_prefix(b"a\xff", b"c"));
+        assert!(!bounded_by_prefix(b"\xff", b"\x01"));
     }
 
     #[test]

@@ -122,6 +122,9 @@ pub struct Storage {
     lazy_expired: expire::LazyQueue,
     /// Hot meta records in memory; kept equal to disk by the write path.
     cache: MetaCache,
+    /// The last sequence number found in the binlog at open, before the open wrote its own
+    /// records: where the history before a crash ends.
+    recovered_sequence: u64,
     /// Versions for new collections.
     versions: collection::VersionSource,
     element_cursors: collection::ElementScanCursors,
@@ -196,6 +199,7 @@ impl Storage {
         opts: &EngineOptions,
     ) -> Result<Storage, StorageError> {
         let engine = Engine::open(path, opts)?;
+        let recovered_sequence = engine.latest_sequence();
         format::check_and_upgrade(&engine, path)?;
         let db_map = load_db_map(&engine, databases)?;
         let physical_count = db_map.iter().map(|&p| p as usize + 1).max().unwrap_or(0);
@@ -210,7 +214,11 @@ impl Storage {
             expires.push(counter(SysKey::expires(pdb as u16))?);
         }
         let versions = collection::VersionSource::open(&engine)?;
+        // The records written above are durable before anything is served, whichever thread
+        // flushes the WAL first.
+        engine.flush_wal_buffer()?;
         Ok(Storage {
+            recovered_sequence,
             versions,
             element_cursors: collection::ElementScanCursors::default(),
             spop_hints: types::set::PopHints::default(),

@@ -53,7 +53,7 @@ impl Storage {
     /// Returns the new id and the last sequence number of the old history.
     pub fn start_history_after_crash(&self) -> Result<(String, u64), StorageError> {
         let old = self.replication_id()?;
-        let survived = self.engine.latest_sequence();
+        let survived = self.recovered_sequence;
         let id = new_replication_id();
         let mut txn = self.txn_noted(Writer::named("replication"), BatchNote::NO_DB);
         txn.put_system(SysKey::REPL_ID, id.as_bytes());

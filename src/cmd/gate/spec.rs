@@ -34,6 +34,10 @@ bitflags! {
         /// Internal, not reported: refused unless `enable-debug-command` admits the client
         /// (DEBUG; Redis' `CMD_PROTECTED`).
         const PROTECTED = 1 << 18;
+        /// Internal, not reported: costs O(1) per argument whatever the values, like a `fast`
+        /// command, though Redis files it as slow (SET, MSET): a network thread may run it
+        /// itself (see `server::inline`).
+        const BOUNDED = 1 << 19;
     }
 }
 

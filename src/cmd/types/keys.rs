@@ -23,7 +23,7 @@ use crate::util::number::parse_i64;
 /// Commands of this group.
 #[rustfmt::skip]
 pub const COMMANDS: &[CommandSpec] = &[
-    command!("del", -2, [WRITE], KeySpec::rest(1), [KEYSPACE, WRITE, SLOW], "generic",
+    command!("del", -2, [WRITE, BOUNDED], KeySpec::rest(1), [KEYSPACE, WRITE, SLOW], "generic",
              "Deletes one or more keys.", del,
              key_flags: &[&["RM", "delete"]]),
     command!("unlink", -2, [WRITE, FAST], KeySpec::rest(1), [KEYSPACE, WRITE, FAST], "generic",

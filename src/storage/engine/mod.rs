@@ -586,7 +586,9 @@ impl Engine {
 
     /// A cursor over `[lower, upper)` of a column family (`upper = None`: to the end).
     pub fn range(&self, cf: Cf, lower: &[u8], upper: Option<&[u8]>) -> RangeCursor<'_> {
-        self.settle_reads();
+        if let Some(pending) = round::take_for_range(cf, lower, upper) {
+            let _ = self.write_pending(pending);
+        }
         let ro = bounded_read_options(lower, upper);
         let mut it = self.db.raw_iterator_cf_opt(self.handle(cf), ro);
         it.seek(lower);

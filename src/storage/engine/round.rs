@@ -22,7 +22,7 @@
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use crate::storage::codec::Cf;
+use crate::storage::codec::{self, Cf};
 use crate::util::fnv::fnv1a;
 
 /// Bytes of a WriteBatch's header: sequence number (u64) and operation count (u32), both LE.
@@ -106,12 +106,21 @@ pub(super) fn is_open() -> bool {
     ROUND.with(|r| r.borrow().open)
 }
 
+/// The filter bit of a collection's element prefix: set by a write of any of its elements, so
+/// a cursor over one collection lands the round only if the round wrote that collection.
+fn scope_hash(cf: Cf, scope: &[u8]) -> u64 {
+    key_hash(cf, scope).rotate_left(29) ^ 0x5851_f42d_4c95_7f2d
+}
+
 /// Remembers that a batch being built on this thread writes `key` of `cf`.
 pub(super) fn note_key(cf: Cf, key: &[u8]) {
     ROUND.with(|r| {
         let mut p = r.borrow_mut();
         if p.open {
             p.mark(key_hash(cf, key));
+            if let Some(scope) = codec::element_scope(cf, key) {
+                p.mark(scope_hash(cf, scope));
+            }
         }
     });
 }
@@ -162,7 +171,24 @@ pub(super) fn take_for_reads<'k>(
     })
 }
 
-/// Takes the pending writes, if any (before a cursor, a snapshot, a direct write).
+/// Takes the pending writes if a cursor over `[lower, upper)` of `cf` may meet any of them:
+/// unless the range lies within one collection's elements that the round did not write.
+pub(super) fn take_for_range(cf: Cf, lower: &[u8], upper: Option<&[u8]>) -> Option<Vec<u8>> {
+    ROUND.with(|r| {
+        let mut p = r.borrow_mut();
+        if p.rep.is_empty() {
+            return None;
+        }
+        let untouched_scope = !p.wrote_range
+            && codec::element_scope(cf, lower).is_some_and(|scope| {
+                upper.is_some_and(|u| codec::bounded_by_prefix(scope, u))
+                    && !p.marked(scope_hash(cf, scope))
+            });
+        (!untouched_scope).then(|| take(&mut p))
+    })
+}
+
+/// Takes the pending writes, if any (before a snapshot, a direct write).
 pub(super) fn take_all() -> Option<Vec<u8>> {
     ROUND.with(|r| {
         let mut p = r.borrow_mut();

@@ -1,0 +1,84 @@
+//! Running a batch on the network thread that parsed it.
+//!
+//! Handing a batch to a worker costs a channel send, a wake-up of the worker and the cache
+//! misses of moving the connection between threads: at one command per batch that is more than
+//! running a GET or SET itself. So a batch of cheap commands (see [`qualifies`]) on an idle
+//! connection runs right here, as a turn of a round this thread keeps open (see
+//! [`super::workers::Round`]): the turns of every connection the thread serves before it goes
+//! idle share one landing and one WAL flush, and their replies go out after it, as on a worker.
+//! The round lands when the thread is about to wait for I/O, after [`MAX_GROUP`] turns, and
+//! before any work is handed to the workers (which may need the key locks it keeps).
+//! Everything else, and whatever a turn leaves unfinished, goes to the workers, so a slow
+//! command never holds up the other connections of a network thread.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::request_queue::{Conn, Work};
+use super::workers::{Round, MAX_GROUP, TURN_COMMANDS_MAX};
+use crate::cmd::gate::dispatch;
+use crate::cmd::gate::spec::CmdFlags;
+use crate::state::client::Client;
+use crate::state::ServerState;
+
+thread_local! {
+    /// The round this network thread keeps open.
+    static OPEN: RefCell<Option<Round>> = const { RefCell::new(None) };
+}
+
+/// Most arguments a batch run here may carry: bounds what a multi-key command costs.
+const MAX_ARGS: usize = 4096;
+
+/// Runs `batch` here if it qualifies and the connection is idle; gives it back otherwise.
+pub fn try_run(
+    server: &ServerState,
+    conn: &Arc<Conn>,
+    batch: Vec<Vec<Bytes>>,
+) -> Result<(), Vec<Vec<Bytes>>> {
+    if !server.config().network_thread_commands || !qualifies(&conn.client, &batch) {
+        return Err(batch);
+    }
+    match conn.claim_if_idle(Work::Commands(batch)) {
+        Ok(()) => {}
+        Err(Work::Commands(batch)) => return Err(batch),
+        Err(Work::FinalReply(_)) => return Ok(()),
+    }
+    let full = OPEN.with(|open| {
+        let mut open = open.borrow_mut();
+        let round = open.get_or_insert_with(|| Round::begin(server));
+        round.run_turn(server, Arc::clone(conn));
+        round.len() >= MAX_GROUP
+    });
+    if full {
+        land(server);
+    }
+    Ok(())
+}
+
+/// Lands this thread's open round, if any: its replies go out, and connections with work
+/// left go to the workers.
+pub fn land(server: &ServerState) {
+    let Some(round) = OPEN.with(|open| open.borrow_mut().take()) else {
+        return;
+    };
+    for unfinished in round.finish(server) {
+        unfinished.hand_to_workers();
+    }
+}
+
+/// A batch short enough for one turn, of commands whose cost is bounded by their arguments
+/// (see [`CmdFlags::BOUNDED`]) and none blocking, from a client outside MULTI (whose EXEC runs
+/// the queued commands, cheap or not).
+fn qualifies(client: &Client, batch: &[Vec<Bytes>]) -> bool {
+    batch.len() <= TURN_COMMANDS_MAX
+        && !client.in_multi()
+        && batch.iter().map(Vec::len).sum::<usize>() <= MAX_ARGS
+        && batch.iter().all(|argv| {
+            dispatch::resolve_spec(argv).is_some_and(|spec| {
+                spec.flags.intersects(CmdFlags::FAST | CmdFlags::BOUNDED)
+                    && !spec.flags.contains(CmdFlags::BLOCKING)
+            })
+        })
+}
