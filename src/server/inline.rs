@@ -69,7 +69,7 @@ pub fn land(server: &ServerState) {
 }
 
 /// A batch short enough for one turn, of commands whose cost is bounded by their arguments
-/// (see [`CmdFlags::BOUNDED`]) and none blocking, from a client outside MULTI (whose EXEC runs
+/// (`fast`, [`CmdFlags::BOUNDED`], or a short [`CmdFlags::INDEX_RANGE`]) and none blocking, from a client outside MULTI (whose EXEC runs
 /// the queued commands, cheap or not).
 fn qualifies(client: &Client, batch: &[Vec<Bytes>]) -> bool {
     batch.len() <= TURN_COMMANDS_MAX
@@ -77,8 +77,68 @@ fn qualifies(client: &Client, batch: &[Vec<Bytes>]) -> bool {
         && batch.iter().map(Vec::len).sum::<usize>() <= MAX_ARGS
         && batch.iter().all(|argv| {
             dispatch::resolve_spec(argv).is_some_and(|spec| {
-                spec.flags.intersects(CmdFlags::FAST | CmdFlags::BOUNDED)
-                    && !spec.flags.contains(CmdFlags::BLOCKING)
+                !spec.flags.contains(CmdFlags::BLOCKING)
+                    && (spec.flags.intersects(CmdFlags::FAST | CmdFlags::BOUNDED)
+                        || spec.flags.contains(CmdFlags::INDEX_RANGE) && short_index_range(argv))
             })
         })
+}
+
+/// Longest index range run here (LRANGE 0 99 is 100).
+const SHORT_RANGE: i64 = 512;
+
+/// `cmd key start stop [WITHSCORES]` with both indexes counted from the same end and at most
+/// [`SHORT_RANGE`] elements apart; other options (BYSCORE, REV, LIMIT) go to the workers.
+fn short_index_range(argv: &[Bytes]) -> bool {
+    let index = |i: usize| -> Option<i64> { std::str::from_utf8(argv.get(i)?).ok()?.parse().ok() };
+    let plain = argv.len() == 4 || argv.len() == 5 && argv[4].eq_ignore_ascii_case(b"withscores");
+    match (plain, index(2), index(3)) {
+        (true, Some(start), Some(stop)) => {
+            (start >= 0) == (stop >= 0) && stop.saturating_sub(start) < SHORT_RANGE
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(parts: &[&str]) -> Vec<Bytes> {
+        parts.iter().map(|p| Bytes::from(p.to_string())).collect()
+    }
+
+    #[test]
+    fn short_index_ranges_are_told_apart() {
+        assert!(short_index_range(&argv(&["lrange", "l", "0", "99"])));
+        assert!(short_index_range(&argv(&["lrange", "l", "-100", "-1"])));
+        assert!(short_index_range(&argv(&[
+            "zrange",
+            "z",
+            "0",
+            "9",
+            "WITHSCORES"
+        ])));
+        assert!(short_index_range(&argv(&["lrange", "l", "5", "1"])));
+        assert!(!short_index_range(&argv(&["lrange", "l", "0", "-1"])));
+        assert!(!short_index_range(&argv(&["lrange", "l", "0", "100000"])));
+        assert!(!short_index_range(&argv(&["lrange", "l", "x", "1"])));
+        assert!(!short_index_range(&argv(&[
+            "zrange", "z", "0", "9", "BYSCORE"
+        ])));
+        assert!(!short_index_range(&argv(&[
+            "zrange",
+            "z",
+            "0",
+            "1",
+            "REV",
+            "WITHSCORES"
+        ])));
+        assert!(!short_index_range(&argv(&[
+            "lrange",
+            "l",
+            "-9223372036854775808",
+            "9223372036854775807"
+        ])));
+    }
 }

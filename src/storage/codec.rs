@@ -358,11 +358,16 @@ impl MetaValue {
     /// Serialises the record.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(META_HEADER_LEN + self.body.len());
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Appends the encoding to `out` (a buffer reused across writes).
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
         out.push(self.data_type as u8);
         out.push(self.flags);
         out.extend_from_slice(&self.expire_ms.to_be_bytes());
         out.extend_from_slice(&self.body);
-        out
     }
 
     /// Parses a record; `None` for a corrupt or unknown record.

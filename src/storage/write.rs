@@ -13,6 +13,15 @@ use super::engine::Batch;
 use super::types::Writer;
 use super::{KeyState, Storage, StorageError};
 
+thread_local! {
+    /// A meta record being encoded into a batch (which copies it): one buffer per thread
+    /// instead of an allocation per write.
+    static ENCODED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Largest [`ENCODED`] buffer kept for the next write: a big value's is given back.
+const ENCODED_KEPT: usize = 64 * 1024;
+
 /// Mutations of one command, applied atomically by [`WriteTxn::commit`].
 pub struct WriteTxn<'a> {
     storage: &'a Storage,
@@ -176,7 +185,15 @@ impl<'a> WriteTxn<'a> {
             let k = encode_expire_key(meta.expire_ms, state.pdb, state.slot, state.key());
             self.batch.put(Cf::Expire, &k, b"");
         }
-        self.batch.put(Cf::Meta, &state.meta_key, &meta.encode());
+        ENCODED.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            buf.clear();
+            meta.encode_into(&mut buf);
+            self.batch.put(Cf::Meta, &state.meta_key, &buf);
+            if buf.capacity() > ENCODED_KEPT {
+                *buf = Vec::new();
+            }
+        });
         self.cache_updates
             .push((state.meta_key.clone(), Some(meta.detached())));
         let had_ttl = state.stored.as_ref().is_some_and(|m| m.expire_ms != 0);

@@ -38,6 +38,9 @@ bitflags! {
         /// command, though Redis files it as slow (SET, MSET): a network thread may run it
         /// itself (see `server::inline`).
         const BOUNDED = 1 << 19;
+        /// Internal, not reported: `key start stop` reads an index range, whose cost is its
+        /// length (LRANGE, ZRANGE): a short range is as cheap as a `fast` command.
+        const INDEX_RANGE = 1 << 20;
     }
 }
 

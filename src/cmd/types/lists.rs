@@ -45,7 +45,7 @@ pub const COMMANDS: &[CommandSpec] = &[
              "Returns the length of a list.", llen),
     command!("lindex", 3, [READONLY], KeySpec::single(1), [READ, LIST, SLOW], "list",
              "Returns an element from a list by its index.", lindex),
-    command!("lrange", 4, [READONLY], KeySpec::single(1), [READ, LIST, SLOW], "list",
+    command!("lrange", 4, [READONLY, INDEX_RANGE], KeySpec::single(1), [READ, LIST, SLOW], "list",
              "Returns a range of elements from a list.", lrange),
     command!("lset", 4, [WRITE, DENYOOM], KeySpec::single(1), [WRITE, LIST, SLOW], "list",
              "Sets the value of an element in a list by its index.", lset),

@@ -69,7 +69,7 @@ pub const COMMANDS: &[CommandSpec] = &[
              "sorted_set", "Returns the count of members in a sorted set that have scores within a range.", zcount),
     command!("zlexcount", 4, [READONLY, FAST], KeySpec::single(1), [READ, SORTEDSET, FAST],
              "sorted_set", "Returns the number of members in a sorted set within a lexicographical range.", zlexcount),
-    command!("zrange", -4, [READONLY], KeySpec::single(1), [READ, SORTEDSET, SLOW],
+    command!("zrange", -4, [READONLY, INDEX_RANGE], KeySpec::single(1), [READ, SORTEDSET, SLOW],
              "sorted_set", "Returns members in a sorted set within a range of indexes.", zrange),
     command!("zrangestore", -5, [WRITE, DENYOOM], KeySpec::span(1, 2), [WRITE, SORTEDSET, SLOW],
              "sorted_set", "Stores a range of members from sorted set in a key.", zrangestore),
