@@ -9,14 +9,17 @@
 //! The round lands when the thread is about to wait for I/O, after [`MAX_GROUP`] turns, and
 //! before any work is handed to the workers (which may need the key locks it keeps).
 //! Everything else, and whatever a turn leaves unfinished, goes to the workers, so a slow
-//! command never holds up the other connections of a network thread.
+//! command never holds up the other connections of a network thread. While the workers have
+//! anything to run, every batch queues behind it: commands run in the order they arrived, also
+//! across connections, as in Redis (a client that sent EXEC before another sent LPUSH sees its
+//! transaction run first).
 
 use std::cell::RefCell;
 use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::request_queue::{Conn, Work};
+use super::request_queue::{self, Conn, Work};
 use super::workers::{Round, MAX_GROUP, TURN_COMMANDS_MAX};
 use crate::cmd::gate::dispatch;
 use crate::cmd::gate::spec::CmdFlags;
@@ -37,7 +40,10 @@ pub fn try_run(
     conn: &Arc<Conn>,
     batch: Vec<Vec<Bytes>>,
 ) -> Result<(), Vec<Vec<Bytes>>> {
-    if !server.config().network_thread_commands || !qualifies(&conn.client, &batch) {
+    if !server.config().network_thread_commands
+        || !request_queue::workers_idle()
+        || !qualifies(&conn.client, &batch)
+    {
         return Err(batch);
     }
     match conn.claim_if_idle(Work::Commands(batch)) {
@@ -64,7 +70,7 @@ pub fn land(server: &ServerState) {
         return;
     };
     for unfinished in round.finish(server) {
-        unfinished.hand_to_workers();
+        let _ = unfinished.hand_to_workers();
     }
 }
 

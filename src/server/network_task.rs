@@ -116,7 +116,7 @@ pub async fn serve(
             hand_over_to_replication(stream, buf, &server, &conn, &client, port).await;
             return;
         }
-        if !parse_and_queue(&mut parser, &mut buf, &server, &conn, &workers) {
+        if !parse_and_queue(&mut parser, &mut buf, &server, &conn) {
             finishing = true;
             continue;
         }
@@ -232,7 +232,6 @@ fn parse_and_queue(
     buf: &mut BytesMut,
     server: &ServerState,
     conn: &Arc<Conn>,
-    workers: &Sender<Arc<Conn>>,
 ) -> bool {
     let limits = ParseLimits {
         max_bulk_len: server.config().proto_max_bulk_len as usize,
@@ -252,31 +251,26 @@ fn parse_and_queue(
             Ok(Some(argv)) => {
                 batch.push(argv);
                 if batch.len() >= MAX_BATCH {
-                    submit(
-                        server,
-                        conn,
-                        workers,
-                        Work::Commands(std::mem::take(&mut batch)),
-                    );
+                    submit(server, conn, Work::Commands(std::mem::take(&mut batch)));
                 }
             }
             Ok(None) => break,
             Err(e) => {
                 if !batch.is_empty() {
-                    submit(server, conn, workers, Work::Commands(batch));
+                    submit(server, conn, Work::Commands(batch));
                 }
                 let mut out = BytesMut::new();
                 Reply::err(format!("ERR {}", e.0)).encode(&mut out, conn.client.protocol());
                 server.stats.record_error("ERR");
                 tracing::debug!(client = conn.client.id, "protocol error: {}", e.0);
-                submit(server, conn, workers, Work::FinalReply(out.freeze()));
+                submit(server, conn, Work::FinalReply(out.freeze()));
                 return false;
             }
         }
     }
     if !batch.is_empty() {
         if let Err(batch) = super::inline::try_run(server, conn, batch) {
-            submit(server, conn, workers, Work::Commands(batch));
+            submit(server, conn, Work::Commands(batch));
         }
     }
     true
@@ -284,10 +278,10 @@ fn parse_and_queue(
 
 /// Queues work and, if no worker owns the connection's queue, hands it to one (after landing
 /// this thread's own round, which may keep key locks the worker needs).
-fn submit(server: &ServerState, conn: &Arc<Conn>, workers: &Sender<Arc<Conn>>, work: Work) {
+fn submit(server: &ServerState, conn: &Arc<Conn>, work: Work) {
     if conn.enqueue(work) {
         super::inline::land(server);
-        if workers.send(Arc::clone(conn)).is_err() {
+        if !conn.hand_to_workers() {
             // Workers are gone: the server is shutting down.
             conn.client.close_after_reply();
         }

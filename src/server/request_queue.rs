@@ -15,7 +15,7 @@
 
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
@@ -80,6 +80,27 @@ pub struct Conn {
     pub wake: Notify,
     /// The workers, to hand the queue back to when a blocked command is answered.
     workers: Sender<Arc<Conn>>,
+}
+
+/// Connections handed to the workers that a worker has not finished with yet (released,
+/// parked or suspended them). While any is, a network thread runs no command itself (see
+/// `server::inline`): a command must not overtake one that arrived before it on another
+/// connection and still waits for a worker.
+static WITH_WORKERS: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether every connection handed to the workers has been finished with.
+pub fn workers_idle() -> bool {
+    WITH_WORKERS.load(Ordering::Acquire) == 0
+}
+
+/// A worker finished with `n` connections it was handed.
+pub fn left_workers(n: usize) {
+    WITH_WORKERS.fetch_sub(n, Ordering::AcqRel);
+}
+
+/// A new worker pool starts with no connection handed to it.
+pub fn reset_workers_count() {
+    WITH_WORKERS.store(0, Ordering::Release);
 }
 
 /// The network task stops reading while this many requests wait to run.
@@ -292,7 +313,7 @@ impl Conn {
         self.client.output_buffer_len.store(0, Ordering::Relaxed);
         if std::mem::take(&mut backlog.suspended) {
             drop(backlog);
-            self.hand_to_workers();
+            let _ = self.hand_to_workers();
         }
         Ok(true)
     }
@@ -310,11 +331,15 @@ impl Conn {
         backlog.suspended
     }
 
-    /// Gives the connection, whose queue is still owned, back to a worker.
-    pub fn hand_to_workers(self: &Arc<Self>) {
+    /// Gives the connection, whose queue the caller owns, to a worker; false when the workers
+    /// are gone (the server is shutting down).
+    pub fn hand_to_workers(self: &Arc<Self>) -> bool {
+        WITH_WORKERS.fetch_add(1, Ordering::AcqRel);
         if self.workers.send(Arc::clone(self)).is_err() {
-            // Workers are gone: the server is shutting down.
+            WITH_WORKERS.fetch_sub(1, Ordering::AcqRel);
+            return false;
         }
+        true
     }
 
     /// True when replies wait in the backlog.
@@ -345,7 +370,7 @@ impl ParkedConn for Conn {
     fn resume(self: Arc<Self>, reply: &[u8]) {
         self.send(reply);
         // The queue is still owned (a parked client keeps it): a worker runs what waited.
-        self.hand_to_workers();
+        let _ = self.hand_to_workers();
     }
 }
 

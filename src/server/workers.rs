@@ -29,7 +29,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError, Sender};
 
-use super::request_queue::{Conn, Work};
+use super::request_queue::{self, Conn, Work};
 use crate::cmd::gate::dispatch;
 use crate::resp::reply::StreamedReply;
 use crate::resp::Reply;
@@ -54,6 +54,7 @@ impl WorkerPool {
     /// Starts `size` worker threads.
     pub fn start(server: Arc<ServerState>, size: usize) -> std::io::Result<WorkerPool> {
         let (tx, rx) = unbounded::<Arc<Conn>>();
+        request_queue::reset_workers_count();
         let stopping = Arc::new(AtomicBool::new(false));
         let mut handles = Vec::with_capacity(size);
         for i in 0..size.max(1) {
@@ -138,7 +139,9 @@ type Served = Vec<(Waiter, BytesMut)>;
 /// become ready meanwhile join it.
 fn run_group(server: &ServerState, rx: &Receiver<Arc<Conn>>, mut group: Vec<Arc<Conn>>) {
     while !group.is_empty() {
+        let handed = group.len();
         group = run_round(server, group);
+        request_queue::left_workers(handed - group.len());
         // Connections that became ready meanwhile take their turn in the next round, so one
         // with a long queue or a streamed reply does not hold the worker.
         join_waiting(rx, &mut group);
