@@ -37,6 +37,7 @@
 //! master sends and starts over.
 
 pub mod binlog;
+pub mod from_redis;
 pub mod fullsync;
 pub mod master;
 pub mod priority;
@@ -227,6 +228,9 @@ pub struct Replication {
     /// or their deadline passes: the binlog after them must stay while the slave installs the
     /// snapshot and reconnects, or it would need another full sync (and another, forever).
     pins: Mutex<Vec<BinlogPin>>,
+    /// Following a Redis master: its replication id and the offset of the last byte of its
+    /// stream applied here, for `PSYNC` after a broken link (see [`from_redis`]).
+    redis_position: Mutex<Option<(String, u64)>>,
 }
 
 /// The binlog after `seq` kept for a slave that received a full sync, until it reconnects.
@@ -272,6 +276,7 @@ impl Replication {
             traffic: Traffic::default(),
             waits: Mutex::new(Vec::new()),
             pins: Mutex::new(Vec::new()),
+            redis_position: Mutex::new(None),
         }
     }
 
@@ -289,6 +294,7 @@ impl Replication {
     /// link thread for the new master must run under.
     pub fn set_master(&self, master: Option<MasterAddr>) -> u64 {
         *self.master.lock() = master;
+        *self.redis_position.lock() = None;
         self.set_link(|l| {
             l.state = LinkState::Connect;
             l.last_io = None;
@@ -296,6 +302,16 @@ impl Replication {
             l.last_error.clear();
         });
         self.generation.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Where this node stands in a Redis master's stream, when it follows one.
+    pub fn redis_position(&self) -> Option<(String, u64)> {
+        self.redis_position.lock().clone()
+    }
+
+    /// Records where this node stands in a Redis master's stream.
+    pub fn set_redis_position(&self, position: Option<(String, u64)>) {
+        *self.redis_position.lock() = position;
     }
 
     /// The generation of the current master (see [`Replication::set_master`]).

@@ -79,6 +79,9 @@ pub struct Client {
     /// Set by PIKA-REPLICATE: the connection becomes a replication link (the slave's listening
     /// port); the network task hands the socket over once the +OK is out.
     replica_port: Mutex<Option<u16>>,
+    /// Set on the client that applies a Redis master's command stream: its writes are the
+    /// master's, so a read-only replica accepts them.
+    master_link: AtomicBool,
 }
 
 /// Commands queued between MULTI and EXEC.
@@ -135,7 +138,18 @@ impl Client {
             subscription_count: AtomicUsize::new(0),
             executing: AtomicBool::new(false),
             replica_port: Mutex::new(None),
+            master_link: AtomicBool::new(false),
         }
+    }
+
+    /// Marks this client as the one applying a Redis master's stream (see `master_link`).
+    pub fn set_master_link(&self) {
+        self.master_link.store(true, Ordering::Relaxed);
+    }
+
+    /// True for the client applying a Redis master's stream.
+    pub fn is_master_link(&self) -> bool {
+        self.master_link.load(Ordering::Relaxed)
     }
 
     /// True in RESP2 while subscribed: only (P)(UN)SUBSCRIBE, PING, QUIT and RESET run.

@@ -104,7 +104,10 @@ fn role(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
             ]))
         }
         Some(m) => {
-            let offset = storage.master_position()?.map_or(-1, |(_, seq)| seq as i64);
+            let offset = match repl.redis_position() {
+                Some((_, offset)) => offset as i64,
+                None => storage.master_position()?.map_or(-1, |(_, seq)| seq as i64),
+            };
             Ok(Reply::Array(vec![
                 Reply::bulk("slave"),
                 Reply::bulk(m.host),
