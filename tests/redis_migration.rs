@@ -283,3 +283,77 @@ fn pika_authenticates_to_redis_with_masterauth() {
     let got: String = cmd(&mut p, &["GET", "k2"]).unwrap();
     assert_eq!(got, "v2");
 }
+
+/// Waits until the Redis replica holds what pika holds.
+fn wait_same_data(pika: &mut redis::Connection, replica: &mut redis::Connection) {
+    wait_for(
+        "the redis replica to catch up",
+        Duration::from_secs(60),
+        || {
+            let (a, b) = (digest(pika), digest(replica));
+            (a == b)
+                .then_some(())
+                .ok_or(format!("digests {a} (pika) / {b} (redis)"))
+        },
+    );
+}
+
+/// Migration out: redis-server REPLICAOF pika gets a full sync (an RDB of every type), then
+/// pika's writes; a cut link resumes with PSYNC from pika's backlog.
+#[test]
+fn redis_replicates_from_pika() {
+    let pika = TestServer::start();
+    let mut p = pika.conn();
+    fill(&mut p);
+    let port = pika.port.to_string();
+    let Some(redis) = RedisServer::start_with(&["--replicaof", "127.0.0.1", &port]) else {
+        eprintln!("skipped: redis-server is not installed");
+        return;
+    };
+    let mut r = redis.conn();
+    wait_for("the redis replica's link", Duration::from_secs(30), || {
+        let status = info_field(&mut r, "replication", "master_link_status");
+        (status == "up").then_some(()).ok_or(status)
+    });
+    wait_same_data(&mut p, &mut r);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let rounds = Arc::new(AtomicU64::new(0));
+    let w = writer(pika.port, stop.clone(), rounds.clone());
+    wait_for("writes", Duration::from_secs(20), || {
+        (rounds.load(Ordering::Relaxed) > 50)
+            .then_some(())
+            .ok_or_else(|| "writer stalled".to_string())
+    });
+    // Cut the link from the replica's side: it comes back with PSYNC and continues.
+    let _: i64 = cmd(&mut r, &["CLIENT", "KILL", "TYPE", "master"]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    wait_for("a partial resync", Duration::from_secs(30), || {
+        let ok = info_field(&mut p, "stats", "sync_partial_ok");
+        (ok == "1").then_some(()).ok_or(ok)
+    });
+    assert_eq!(info_field(&mut p, "stats", "sync_full"), "1");
+    stop.store(true, Ordering::Relaxed);
+    w.join().unwrap();
+    wait_same_data(&mut p, &mut r);
+
+    // Further writes arrive, deletions and a flushed database included.
+    let mut pipe = redis::pipe();
+    for i in 0..1000 {
+        pipe.cmd("SET").arg(format!("later:{i}")).arg(i).ignore();
+    }
+    pipe.cmd("DEL").arg("list:big").ignore();
+    pipe.cmd("SELECT").arg(3).ignore();
+    pipe.cmd("FLUSHDB").ignore();
+    pipe.cmd("SELECT").arg(0).ignore();
+    pipe.query::<()>(&mut p).unwrap();
+    wait_same_data(&mut p, &mut r);
+    let got: String = cmd(&mut r, &["GET", "later:999"]).unwrap();
+    assert_eq!(got, "999");
+    let db3: i64 = redis::cmd("SELECT")
+        .arg(3)
+        .query::<()>(&mut r)
+        .and_then(|_| redis::cmd("DBSIZE").query(&mut r))
+        .unwrap();
+    assert_eq!(db3, 0);
+}

@@ -42,6 +42,8 @@ pub mod fullsync;
 pub mod master;
 pub mod priority;
 pub mod purge;
+pub mod redis_feed;
+pub mod redis_replica;
 pub mod slave;
 pub mod tailer;
 pub mod wire;
@@ -231,6 +233,8 @@ pub struct Replication {
     /// Following a Redis master: its replication id and the offset of the last byte of its
     /// stream applied here, for `PSYNC` after a broken link (see [`from_redis`]).
     redis_position: Mutex<Option<(String, u64)>>,
+    /// The write stream for Redis replicas of this node, with its backlog.
+    pub redis_feed: redis_feed::RedisFeed,
 }
 
 /// The binlog after `seq` kept for a slave that received a full sync, until it reconnects.
@@ -277,6 +281,7 @@ impl Replication {
             waits: Mutex::new(Vec::new()),
             pins: Mutex::new(Vec::new()),
             redis_position: Mutex::new(None),
+            redis_feed: redis_feed::RedisFeed::default(),
         }
     }
 

@@ -82,6 +82,11 @@ pub struct Client {
     /// Set on the client that applies a Redis master's command stream: its writes are the
     /// master's, so a read-only replica accepts them.
     master_link: AtomicBool,
+    /// The port a Redis replica announced (`REPLCONF listening-port`).
+    announced_port: Mutex<Option<u16>>,
+    /// Set by PSYNC: the connection becomes a Redis replica's link, with what it was answered;
+    /// the network task hands the socket over once the answer is out.
+    redis_replica: Mutex<Option<crate::replication::redis_feed::PsyncAnswer>>,
 }
 
 /// Commands queued between MULTI and EXEC.
@@ -139,7 +144,40 @@ impl Client {
             executing: AtomicBool::new(false),
             replica_port: Mutex::new(None),
             master_link: AtomicBool::new(false),
+            announced_port: Mutex::new(None),
+            redis_replica: Mutex::new(None),
         }
+    }
+
+    /// Records the port a Redis replica announced.
+    pub fn set_announced_port(&self, port: u16) {
+        *self.announced_port.lock() = Some(port);
+    }
+
+    /// The port a Redis replica announced, if any.
+    pub fn announced_port(&self) -> Option<u16> {
+        *self.announced_port.lock()
+    }
+
+    /// Asks for the connection to be handed to a Redis replica's sender (see
+    /// `replication::redis_replica`).
+    pub fn request_redis_replica_handover(
+        &self,
+        answer: crate::replication::redis_feed::PsyncAnswer,
+    ) {
+        *self.redis_replica.lock() = Some(answer);
+    }
+
+    /// True when PSYNC asked for the connection to be handed over.
+    pub fn wants_redis_replica_handover(&self) -> bool {
+        self.redis_replica.lock().is_some()
+    }
+
+    /// Takes the PSYNC answer of a connection to hand over.
+    pub fn take_redis_replica_handover(
+        &self,
+    ) -> Option<crate::replication::redis_feed::PsyncAnswer> {
+        self.redis_replica.lock().take()
     }
 
     /// Marks this client as the one applying a Redis master's stream (see `master_link`).
