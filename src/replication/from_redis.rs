@@ -583,7 +583,7 @@ mod tests {
 
     #[test]
     fn a_link_closed_before_the_mark_is_an_error() {
-        let data = vec![1u8; 100];
+        let data = [1u8; 100];
         let mut rdb = EofMarked::new(&data[..], MARK);
         let mut got = Vec::new();
         assert!(rdb.read_to_end(&mut got).is_err());

@@ -35,6 +35,9 @@ const POLL: Duration = Duration::from_millis(5);
 /// see a live link.
 const PING_EVERY: Duration = Duration::from_secs(10);
 
+/// A command of the stream, with the database it runs in (`None`: any, as PING).
+type StreamCommand = (Option<usize>, Vec<Bytes>);
+
 /// The stream's bytes kept for replicas, and where they are.
 struct Backlog {
     /// Names this stream; a new one after the feed had to start over.
@@ -173,7 +176,7 @@ impl RedisFeed {
 
     /// Appends commands (each with its database, `None` for database-less ones) to the
     /// stream, SELECTing as needed, and trims the backlog to `limit` bytes.
-    fn append(&self, commands: &[(Option<usize>, Vec<Bytes>)], limit: usize) {
+    fn append(&self, commands: &[StreamCommand], limit: usize) {
         if commands.is_empty() {
             return;
         }
@@ -268,7 +271,7 @@ fn run_feed(handle: &ReplicationHandle, mut from: u64) {
 fn commands_of_batch(
     storage: &Storage,
     data: &[u8],
-) -> Result<Vec<(Option<usize>, Vec<Bytes>)>, String> {
+) -> Result<Vec<StreamCommand>, String> {
     let parsed = parse_batch(data).map_err(|e| e.to_string())?;
     // Physical database -> logical (SWAPDB moves them).
     let logical: Vec<(u16, usize)> = (0..storage.databases())

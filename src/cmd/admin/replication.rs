@@ -228,7 +228,7 @@ fn sync(_: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
 /// (listening-port, ip-address, capa); ACK and GETACK belong to the replication link, which
 /// is no longer a client connection then.
 fn replconf(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    if argv.len() % 2 == 0 {
+    if argv.len().is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
     for pair in argv[1..].chunks(2) {
