@@ -47,9 +47,27 @@ struct Backlog {
     bytes: VecDeque<u8>,
     /// The database the stream's last SELECT chose (`None`: the next command selects).
     selected: Option<usize>,
-    /// Redis replicas being served.
-    replicas: usize,
+    /// Redis replicas being served: the offset each has been sent up to, which the backlog
+    /// keeps (as Redis keeps a replica's output buffer) up to [`MAX_KEPT`].
+    readers: Vec<Reader>,
+    next_reader: u64,
 }
+
+/// A replica's place in the stream.
+struct Reader {
+    id: u64,
+    offset: u64,
+    /// When it last moved (a reader whose sender died without leaving stops pinning).
+    moved: Instant,
+}
+
+/// Bytes kept for replicas still behind at most, whatever `repl-backlog-size` says.
+const MAX_KEPT: usize = 256 << 20;
+/// How long a reader that does not move keeps the stream from being trimmed.
+const READER_PIN: Duration = Duration::from_secs(600);
+/// The stream's rate the feed aims at most: when it sends much, it waits longer for more
+/// batches, so a hot key's state goes out once for many changes.
+const STREAM_BYTES_PER_SEC: u64 = 32 << 20;
 
 impl Backlog {
     fn end(&self) -> u64 {
@@ -81,7 +99,8 @@ impl Default for RedisFeed {
                 start: 0,
                 bytes: VecDeque::new(),
                 selected: None,
-                replicas: 0,
+                readers: Vec::new(),
+                next_reader: 1,
             }),
             grew: Condvar::new(),
             started: AtomicBool::new(false),
@@ -107,39 +126,52 @@ impl RedisFeed {
         spawned.map(|_| ())
     }
 
-    /// Answers `PSYNC replid offset` (the offset of the first byte the replica wants).
+    /// Answers `PSYNC replid offset` (the offset of the first byte the replica wants) and
+    /// registers the replica as a reader from the answer's offset (see [`RedisFeed::leave`]).
     /// A full sync's stream starts with a SELECT.
-    pub fn psync(&self, replid: &[u8], wanted: Option<u64>) -> PsyncAnswer {
+    pub fn psync(&self, replid: &[u8], wanted: Option<u64>) -> (PsyncAnswer, u64) {
         let mut b = self.backlog.lock();
-        if let Some(wanted) = wanted {
-            let has = wanted.saturating_sub(1);
-            if replid == b.replid.as_bytes() && wanted >= 1 && has >= b.start && has <= b.end() {
-                return PsyncAnswer::Continue {
+        let answer = match wanted {
+            // The replica has the bytes before `wanted`: continue when the backlog holds the
+            // rest.
+            Some(wanted)
+                if replid == b.replid.as_bytes() && wanted > b.start && wanted <= b.end() + 1 =>
+            {
+                PsyncAnswer::Continue {
                     replid: b.replid.clone(),
-                    from: has,
-                };
+                    from: wanted - 1,
+                }
             }
-        }
-        b.selected = None;
-        PsyncAnswer::Full {
-            replid: b.replid.clone(),
-            offset: b.end(),
-        }
+            _ => {
+                b.selected = None;
+                PsyncAnswer::Full {
+                    replid: b.replid.clone(),
+                    offset: b.end(),
+                }
+            }
+        };
+        let offset = match &answer {
+            PsyncAnswer::Continue { from, .. } => *from,
+            PsyncAnswer::Full { offset, .. } => *offset,
+        };
+        let id = b.next_reader;
+        b.next_reader += 1;
+        b.readers.push(Reader {
+            id,
+            offset,
+            moved: Instant::now(),
+        });
+        (answer, id)
     }
 
-    /// Counts a replica in or out (INFO, and PINGs go out only while some is served).
-    pub fn replica_joined(&self, joined: bool) {
-        let mut b = self.backlog.lock();
-        if joined {
-            b.replicas += 1;
-        } else {
-            b.replicas = b.replicas.saturating_sub(1);
-        }
+    /// Forgets reader `id` (its replica is gone).
+    pub fn leave(&self, id: u64) {
+        self.backlog.lock().readers.retain(|r| r.id != id);
     }
 
     /// Replicas being served.
     pub fn replicas(&self) -> usize {
-        self.backlog.lock().replicas
+        self.backlog.lock().readers.len()
     }
 
     /// The stream's end offset.
@@ -152,12 +184,19 @@ impl RedisFeed {
     /// over under another id.
     pub fn read_from(
         &self,
+        reader: u64,
         replid: &str,
         from: u64,
         max: usize,
         wait: Duration,
     ) -> Result<Vec<u8>, String> {
         let mut b = self.backlog.lock();
+        if let Some(r) = b.readers.iter_mut().find(|r| r.id == reader) {
+            if r.offset != from {
+                r.moved = Instant::now();
+            }
+            r.offset = from;
+        }
         if b.end() <= from {
             self.grew.wait_for(&mut b, wait);
         }
@@ -194,7 +233,16 @@ impl RedisFeed {
             let _ = write_request(&mut out, &args);
         }
         b.bytes.extend(out);
-        let excess = b.bytes.len().saturating_sub(limit);
+        // Bytes a replica still needs stay, up to MAX_KEPT.
+        let needed = b
+            .readers
+            .iter()
+            .filter(|r| r.moved.elapsed() < READER_PIN)
+            .map(|r| r.offset)
+            .min()
+            .map_or(0, |lowest| b.end().saturating_sub(lowest) as usize);
+        let keep = limit.max(needed.min(MAX_KEPT));
+        let excess = b.bytes.len().saturating_sub(keep);
         if excess > 0 {
             b.bytes.drain(..excess);
             b.start += excess as u64;
@@ -246,33 +294,31 @@ fn run_feed(handle: &ReplicationHandle, mut from: u64) {
                     break;
                 }
             };
-            for (_, _, data) in &records {
-                match commands_of_batch(storage, data) {
-                    Ok(commands) => feed.append(&commands, limit),
-                    Err(e) => {
-                        tracing::warn!("the Redis replicas' stream cannot read a batch: {e}");
-                    }
-                }
+            let before = feed.offset();
+            match commands_of_records(storage, &records) {
+                Ok(commands) => feed.append(&commands, limit),
+                Err(e) => tracing::warn!("the Redis replicas' stream cannot read a batch: {e}"),
             }
+            let sent = feed.offset() - before;
             if last_ping.elapsed() >= PING_EVERY {
                 last_ping = Instant::now();
                 if feed.replicas() > 0 {
                     feed.append(&[(None, vec![Bytes::from_static(b"PING")])], limit);
                 }
             }
-            if records.is_empty() {
-                std::thread::sleep(POLL);
-            }
+            // Batches gather while the feed waits: each key touched goes out once.
+            let pace = Duration::from_micros(sent * 1_000_000 / STREAM_BYTES_PER_SEC);
+            std::thread::sleep(POLL.max(pace).min(Duration::from_secs(1)));
         }
     }
 }
 
-/// The commands that bring a replica's copy of the keys a batch touched to their state now.
-fn commands_of_batch(
+/// The commands that bring a replica's copy of the keys some batches touched to their state
+/// now, each key once (after a database flush, again).
+fn commands_of_records(
     storage: &Storage,
-    data: &[u8],
+    records: &[super::tailer::Record],
 ) -> Result<Vec<StreamCommand>, String> {
-    let parsed = parse_batch(data).map_err(|e| e.to_string())?;
     // Physical database -> logical (SWAPDB moves them).
     let logical: Vec<(u16, usize)> = (0..storage.databases())
         .filter_map(|db| storage.physical(db).ok().map(|p| (p, db)))
@@ -280,7 +326,11 @@ fn commands_of_batch(
     let db_of = |pdb: u16| logical.iter().find(|(p, _)| *p == pdb).map(|(_, db)| *db);
     let mut seen: HashSet<(usize, Vec<u8>)> = HashSet::new();
     let mut commands = Vec::new();
-    for op in &parsed.ops {
+    let mut ops = Vec::new();
+    for (_, _, data) in records {
+        ops.extend(parse_batch(data).map_err(|e| e.to_string())?.ops);
+    }
+    for op in &ops {
         let Some(cf) = storage.engine().cf_by_id(op.cf) else {
             continue;
         };
@@ -343,6 +393,13 @@ fn key_state(storage: &Storage, db: usize, key: &[u8]) -> Result<Vec<Bytes>, Str
 mod tests {
     use super::*;
 
+    /// PSYNC's answer, the replica leaving at once.
+    fn answer(feed: &RedisFeed, replid: &[u8], wanted: Option<u64>) -> PsyncAnswer {
+        let (answer, reader) = feed.psync(replid, wanted);
+        feed.leave(reader);
+        answer
+    }
+
     fn cmd(args: &[&str]) -> Vec<Bytes> {
         args.iter()
             .map(|a| Bytes::copy_from_slice(a.as_bytes()))
@@ -352,7 +409,7 @@ mod tests {
     #[test]
     fn psync_continues_inside_the_backlog_only() {
         let feed = RedisFeed::default();
-        let replid = match feed.psync(b"?", None) {
+        let replid = match answer(&feed, b"?", None) {
             PsyncAnswer::Full { replid, offset } => {
                 assert_eq!(offset, 0);
                 replid
@@ -364,7 +421,7 @@ mod tests {
         assert!(end > 0);
         // A replica that has everything continues at the end.
         assert_eq!(
-            feed.psync(replid.as_bytes(), Some(end + 1)),
+            answer(&feed, replid.as_bytes(), Some(end + 1)),
             PsyncAnswer::Continue {
                 replid: replid.clone(),
                 from: end
@@ -372,11 +429,11 @@ mod tests {
         );
         // Past the end, or another history: a full sync.
         assert!(matches!(
-            feed.psync(replid.as_bytes(), Some(end + 2)),
+            answer(&feed, replid.as_bytes(), Some(end + 2)),
             PsyncAnswer::Full { .. }
         ));
         assert!(matches!(
-            feed.psync(b"other", Some(1)),
+            answer(&feed, b"other", Some(1)),
             PsyncAnswer::Full { .. }
         ));
         // Bytes trimmed off the backlog are gone for PSYNC and for readers.
@@ -384,12 +441,12 @@ mod tests {
             feed.append(&[(Some(1), cmd(&["SET", "k", &i.to_string()]))], 64);
         }
         assert!(matches!(
-            feed.psync(replid.as_bytes(), Some(1)),
+            answer(&feed, replid.as_bytes(), Some(1)),
             PsyncAnswer::Full { .. }
         ));
-        assert!(feed.read_from(&replid, 0, 100, Duration::ZERO).is_err());
+        assert!(feed.read_from(0, &replid, 0, 100, Duration::ZERO).is_err());
         let tail = feed
-            .read_from(&replid, feed.offset() - 5, 100, Duration::ZERO)
+            .read_from(0, &replid, feed.offset() - 5, 100, Duration::ZERO)
             .expect("in the backlog");
         assert_eq!(tail.len(), 5);
     }
@@ -398,12 +455,12 @@ mod tests {
     fn a_full_sync_stream_starts_with_select() {
         let feed = RedisFeed::default();
         feed.append(&[(Some(2), cmd(&["DEL", "a"]))], 1 << 20);
-        let PsyncAnswer::Full { replid, offset } = feed.psync(b"?", None) else {
+        let PsyncAnswer::Full { replid, offset } = answer(&feed, b"?", None) else {
             panic!("full sync expected");
         };
         feed.append(&[(Some(2), cmd(&["DEL", "b"]))], 1 << 20);
         let bytes = feed
-            .read_from(&replid, offset, 1000, Duration::ZERO)
+            .read_from(0, &replid, offset, 1000, Duration::ZERO)
             .expect("stream");
         assert!(bytes.starts_with(b"*2\r\n$6\r\nSELECT\r\n$1\r\n2\r\n"));
     }

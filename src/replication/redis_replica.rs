@@ -30,15 +30,20 @@ const WAIT: Duration = Duration::from_millis(100);
 const SCAN_STEP: usize = 1000;
 
 /// Serves the replica on `stream` (`leftover`: bytes it sent after PSYNC) until it goes.
-pub fn serve(handle: ReplicationHandle, stream: TcpStream, leftover: Vec<u8>, answer: PsyncAnswer) {
+pub fn serve(
+    handle: ReplicationHandle,
+    stream: TcpStream,
+    leftover: Vec<u8>,
+    answer: PsyncAnswer,
+    reader: u64,
+) {
     let peer = stream
         .peer_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
     let feed = &handle.replication.redis_feed;
-    feed.replica_joined(true);
-    let result = run(&handle, stream, leftover, &answer);
-    feed.replica_joined(false);
+    let result = run(&handle, stream, leftover, &answer, reader);
+    feed.leave(reader);
     match result {
         Ok(()) => tracing::info!("redis replica {peer} disconnected"),
         Err(e) => tracing::warn!("redis replica {peer}: {e}"),
@@ -50,6 +55,7 @@ fn run(
     stream: TcpStream,
     leftover: Vec<u8>,
     answer: &PsyncAnswer,
+    reader: u64,
 ) -> Result<(), String> {
     let _ = stream.set_nodelay(true);
     let read_half = stream.try_clone().map_err(|e| e.to_string())?;
@@ -73,7 +79,9 @@ fn run(
             (replid.clone(), *offset)
         }
     };
-    let result = stream_commands(handle, &mut out, &replid, &mut sent, &last_ack, &closed);
+    let result = stream_commands(
+        handle, &mut out, reader, &replid, &mut sent, &last_ack, &closed,
+    );
     let _ = out.get_ref().shutdown(std::net::Shutdown::Both);
     result
 }
@@ -82,6 +90,7 @@ fn run(
 fn stream_commands(
     handle: &ReplicationHandle,
     out: &mut BufWriter<TcpStream>,
+    reader: u64,
     replid: &str,
     sent: &mut u64,
     last_ack: &AtomicU64,
@@ -97,7 +106,7 @@ fn stream_commands(
         if silent > timeout_ms {
             return Err(format!("no acknowledgement for {}s", silent / 1000));
         }
-        let bytes = feed.read_from(replid, *sent, SEND_MAX, WAIT)?;
+        let bytes = feed.read_from(reader, replid, *sent, SEND_MAX, WAIT)?;
         if bytes.is_empty() {
             continue;
         }

@@ -67,7 +67,7 @@ pub async fn serve(
     loop {
         if client.wants_redis_replica_handover() {
             // PSYNC answered: what follows is Redis' replication protocol.
-            if let Some(answer) = client.take_redis_replica_handover() {
+            if let Some((answer, reader)) = client.take_redis_replica_handover() {
                 hand_over(
                     stream,
                     buf,
@@ -75,7 +75,9 @@ pub async fn serve(
                     &conn,
                     &client,
                     move |handle, s, leftover| {
-                        crate::replication::redis_replica::serve(handle, s, leftover, answer)
+                        crate::replication::redis_replica::serve(
+                            handle, s, leftover, answer, reader,
+                        )
                     },
                 )
                 .await;

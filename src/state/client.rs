@@ -86,7 +86,7 @@ pub struct Client {
     announced_port: Mutex<Option<u16>>,
     /// Set by PSYNC: the connection becomes a Redis replica's link, with what it was answered;
     /// the network task hands the socket over once the answer is out.
-    redis_replica: Mutex<Option<crate::replication::redis_feed::PsyncAnswer>>,
+    redis_replica: Mutex<Option<(crate::replication::redis_feed::PsyncAnswer, u64)>>,
 }
 
 /// Commands queued between MULTI and EXEC.
@@ -161,11 +161,13 @@ impl Client {
 
     /// Asks for the connection to be handed to a Redis replica's sender (see
     /// `replication::redis_replica`).
+    /// `reader`: the replica's place in the stream (`RedisFeed::psync`).
     pub fn request_redis_replica_handover(
         &self,
         answer: crate::replication::redis_feed::PsyncAnswer,
+        reader: u64,
     ) {
-        *self.redis_replica.lock() = Some(answer);
+        *self.redis_replica.lock() = Some((answer, reader));
     }
 
     /// True when PSYNC asked for the connection to be handed over.
@@ -176,7 +178,7 @@ impl Client {
     /// Takes the PSYNC answer of a connection to hand over.
     pub fn take_redis_replica_handover(
         &self,
-    ) -> Option<crate::replication::redis_feed::PsyncAnswer> {
+    ) -> Option<(crate::replication::redis_feed::PsyncAnswer, u64)> {
         self.redis_replica.lock().take()
     }
 

@@ -180,7 +180,7 @@ fn psync(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     feed.ensure_started(&handle)
         .map_err(|e| CmdError::err(format!("cannot start the replication stream: {e}")))?;
     let wanted = args::int(&argv[2]).ok().and_then(|o| u64::try_from(o).ok());
-    let answer = feed.psync(&argv[1], wanted);
+    let (answer, reader) = feed.psync(&argv[1], wanted);
     let reply = match &answer {
         PsyncAnswer::Continue { replid, from } => {
             tracing::info!(
@@ -212,7 +212,7 @@ fn psync(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             format!("FULLRESYNC {replid} {offset}")
         }
     };
-    ctx.client.request_redis_replica_handover(answer);
+    ctx.client.request_redis_replica_handover(answer, reader);
     Ok(Reply::Simple(reply.into()))
 }
 
