@@ -382,6 +382,9 @@ fn replication_section(server: &ServerState, w: &mut Lines<'_>) {
             ),
         );
     }
+    // Redis replicas of this node (redis-server REPLICAOF it) and their stream's offset.
+    w.field("redis_replicas", repl.redis_feed.replicas());
+    w.field("redis_repl_offset", repl.redis_feed.offset());
     w.field("master_failover_state", "no-failover");
     w.field("master_replid", &replid);
     let previous = storage.previous_history().ok().flatten();
