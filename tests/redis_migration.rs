@@ -237,6 +237,10 @@ fn migrate_in(redis_args: &[&str]) {
     stop.store(true, Ordering::Relaxed);
     w.join().unwrap();
     wait_caught_up(&mut r, &mut p);
+    // WAIT makes redis ask REPLCONF GETACK; pika's ACK counts it as a replica.
+    let _: () = cmd(&mut r, &["SET", "acked", "1"]).unwrap();
+    let acked: i64 = cmd(&mut r, &["WAIT", "1", "5000"]).unwrap();
+    assert_eq!(acked, 1);
 
     // Cutover: the data stays and takes writes.
     let before = digest(&mut p);
