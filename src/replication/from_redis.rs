@@ -45,7 +45,7 @@ pub type LinkInput = BufReader<Counted<TcpStream>>;
 pub type LinkOutput = BufWriter<TcpStream>;
 
 /// Commands applied in one group commit at most.
-const GROUP_COMMANDS: usize = 512;
+const GROUP_COMMANDS: usize = 4096;
 /// Bytes of commands applied in one group commit at most.
 const GROUP_BYTES: usize = 4 << 20;
 /// How often the offset is acknowledged.
