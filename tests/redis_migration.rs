@@ -361,3 +361,34 @@ fn redis_replicates_from_pika() {
         .unwrap();
     assert_eq!(db3, 0);
 }
+
+/// SYNC (what `redis-cli --rdb` sends): a sized RDB of every type that redis-server loads to
+/// the same data.
+#[test]
+fn redis_cli_rdb_takes_an_rdb_redis_loads() {
+    let pika = TestServer::start();
+    let mut p = pika.conn();
+    fill(&mut p);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("from-pika.rdb");
+    let port = pika.port.to_string();
+    let Ok(status) = std::process::Command::new("redis-cli")
+        .args(["-p", &port, "--rdb"])
+        .arg(&file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+    else {
+        eprintln!("skipped: redis-cli is not installed");
+        return;
+    };
+    assert!(status.success(), "redis-cli --rdb failed");
+    let dir_arg = dir.path().to_string_lossy().into_owned();
+    let Some(redis) =
+        RedisServer::start_with(&["--dir", &dir_arg, "--dbfilename", "from-pika.rdb"])
+    else {
+        return;
+    };
+    let mut r = redis.conn();
+    assert_eq!(digest(&mut r), digest(&mut p));
+}

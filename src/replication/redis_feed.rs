@@ -82,6 +82,9 @@ pub enum PsyncAnswer {
     Continue { replid: String, from: u64 },
     /// `+FULLRESYNC <replid> <offset>`: an RDB, then the stream from `offset` on.
     Full { replid: String, offset: u64 },
+    /// `SYNC` (before PSYNC existed): no answer line, a sized RDB (`$<len>`), then the stream
+    /// from `offset` on.
+    Sync { offset: u64 },
 }
 
 /// The stream and its backlog, shared by the feed thread and the replicas' senders.
@@ -152,7 +155,7 @@ impl RedisFeed {
         };
         let offset = match &answer {
             PsyncAnswer::Continue { from, .. } => *from,
-            PsyncAnswer::Full { offset, .. } => *offset,
+            PsyncAnswer::Full { offset, .. } | PsyncAnswer::Sync { offset } => *offset,
         };
         let id = b.next_reader;
         b.next_reader += 1;
@@ -167,6 +170,11 @@ impl RedisFeed {
     /// Forgets reader `id` (its replica is gone).
     pub fn leave(&self, id: u64) {
         self.backlog.lock().readers.retain(|r| r.id != id);
+    }
+
+    /// The stream's current replication id.
+    pub fn replid(&self) -> String {
+        self.backlog.lock().replid.clone()
     }
 
     /// Replicas being served.

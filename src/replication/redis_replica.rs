@@ -72,8 +72,13 @@ fn run(
     let mut out = BufWriter::with_capacity(SEND_MAX, stream);
     let (replid, mut sent) = match answer {
         PsyncAnswer::Continue { replid, from } => (replid.clone(), *from),
+        PsyncAnswer::Sync { offset } => {
+            send_rdb(handle, &mut out, true).map_err(|e| format!("full sync failed: {e}"))?;
+            last_ack.store(crate::util::clock::unix_ms(), Ordering::Relaxed);
+            (handle.replication.redis_feed.replid(), *offset)
+        }
         PsyncAnswer::Full { replid, offset } => {
-            send_rdb(handle, &mut out).map_err(|e| format!("full sync failed: {e}"))?;
+            send_rdb(handle, &mut out, false).map_err(|e| format!("full sync failed: {e}"))?;
             // The replica's acknowledgements start once it loaded the RDB.
             last_ack.store(crate::util::clock::unix_ms(), Ordering::Relaxed);
             (replid.clone(), *offset)
@@ -171,8 +176,13 @@ fn sibling(db_path: &Path, suffix: &str) -> PathBuf {
     db_path.with_file_name(name)
 }
 
-/// Writes the diskless RDB of a snapshot of the store: `$EOF:<mark>`, the RDB, the mark.
-fn send_rdb(handle: &ReplicationHandle, out: &mut BufWriter<TcpStream>) -> Result<(), String> {
+/// Writes the RDB of a snapshot of the store: diskless (`$EOF:<mark>`, the RDB, the mark),
+/// or `sized` (`$<len>`, the RDB, written to a file first to know its length).
+fn send_rdb(
+    handle: &ReplicationHandle,
+    out: &mut BufWriter<TcpStream>,
+    sized: bool,
+) -> Result<(), String> {
     let cfg = handle.config();
     let dir = sibling(
         &cfg.db_path,
@@ -184,6 +194,21 @@ fn send_rdb(handle: &ReplicationHandle, out: &mut BufWriter<TcpStream>) -> Resul
     let result = (|| {
         let snapshot = Storage::open(&dir, cfg.databases, &EngineOptions::default())
             .map_err(|e| format!("cannot open the snapshot: {e}"))?;
+        if sized {
+            let path = dir.join("dump.rdb");
+            let file = std::fs::File::create(&path).map_err(|e| e.to_string())?;
+            let mut file = std::io::BufWriter::new(file);
+            let keys = write_rdb(&snapshot, &mut file, cfg.databases)?;
+            file.flush().map_err(|e| e.to_string())?;
+            drop(file);
+            let len = std::fs::metadata(&path).map_err(|e| e.to_string())?.len();
+            write!(out, "${len}\r\n").map_err(|e| e.to_string())?;
+            let mut file = std::fs::File::open(&path).map_err(|e| e.to_string())?;
+            std::io::copy(&mut file, &mut *out)
+                .and_then(|_| out.flush())
+                .map_err(|e| format!("link broken: {e}"))?;
+            return Ok::<u64, String>(keys);
+        }
         let mark = crate::storage::replica::new_replication_id();
         write!(out, "$EOF:{mark}\r\n").map_err(|e| e.to_string())?;
         let keys = write_rdb(&snapshot, &mut *out, cfg.databases)?;

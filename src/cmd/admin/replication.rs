@@ -211,17 +211,30 @@ fn psync(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             }
             format!("FULLRESYNC {replid} {offset}")
         }
+        // Only SYNC makes this one.
+        PsyncAnswer::Sync { offset } => format!("FULLRESYNC {} {offset}", feed.replid()),
     };
     ctx.client.request_redis_replica_handover(answer, reader);
     Ok(Reply::Simple(reply.into()))
 }
 
-/// SYNC: the pre-PSYNC handshake, whose RDB comes sized (`$<len>`); Redis replicas since
-/// 2.8 send PSYNC, which is what this node serves.
-fn sync(_: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
-    Err(CmdError::err(
-        "SYNC is not supported; replicas of this node must use PSYNC (Redis 2.8 or later)",
-    ))
+/// SYNC: the pre-PSYNC handshake (and `redis-cli --rdb`): no answer line, a sized RDB
+/// (`$<len>`), then the stream; the connection becomes the replica's link.
+fn sync(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    let server = ctx.server;
+    let feed = &server.replication.redis_feed;
+    feed.ensure_started(&server.replication_handle())
+        .map_err(|e| CmdError::err(format!("cannot start the replication stream: {e}")))?;
+    let (answer, reader) = feed.psync(b"?", None);
+    let offset = match answer {
+        PsyncAnswer::Full { offset, .. } | PsyncAnswer::Sync { offset } => offset,
+        PsyncAnswer::Continue { from, .. } => from,
+    };
+    server.replication.sync_full.fetch_add(1, Ordering::Relaxed);
+    tracing::info!("full sync (SYNC) for {}", ctx.client.addr);
+    ctx.client
+        .request_redis_replica_handover(PsyncAnswer::Sync { offset }, reader);
+    Ok(Reply::Sequence(Vec::new()))
 }
 
 /// REPLCONF option value ...: what a Redis replica tells about itself before PSYNC
