@@ -31,6 +31,12 @@
 //! valid only up to what survived (`storage::durability`), so a slave holding batches the
 //! master lost makes a full sync instead of resuming onto other data.
 //!
+//! **Redis, both ways** (live migration). A node told to follow a redis-server speaks Redis'
+//! replica protocol instead ([`from_redis`]): it loads the master's RDB and applies its command
+//! stream through the server's dispatch. A redis-server told to follow this node gets an RDB of
+//! a checkpoint and then a stream of the changed keys' states made from the binlog
+//! ([`redis_feed`], [`redis_replica`]).
+//!
 //! **Faults.** A slave making no progress for `repl-timeout` is dropped; a full sync's
 //! position stays pinned in the binlog until its slave is back. A slave that cannot go on
 //! from what it received asks for a full sync, once; its link thread survives anything a
