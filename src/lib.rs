@@ -12,7 +12,8 @@
 //!   clients parked in blocking commands, pub/sub, MONITOR.
 //! - [`services`]: background work behind narrow handles: backups, the compact thread, the
 //!   keyspace statistics.
-//! - [`replication`]: master and slave sides of binlog replication, full sync, binlog purge.
+//! - [`replication`]: master and slave sides of binlog replication, full sync, binlog purge;
+//!   and Redis' own replication protocol, both ways (live migration to and from redis-server).
 //! - [`storage`]: Redis types over RocksDB as typed views (`storage::types`: one per type and one
 //!   over the keyspace; the one engine module imports `rocksdb`), the single
 //!   write path, expiry, scans, the WAL reader, damaged-file checks, and the cache of hot meta

@@ -105,6 +105,8 @@ directives! {
         "Compress incremental replication streams (Snappy frames) when both sides have it on; applies to links started afterwards.";
     repl_timeout: u64 = "repl-timeout", int(1, I32_MAX), "60", RUNTIME,
         "Seconds without progress after which a master drops a slave (it stops reading or acknowledging; its binlog and snapshot are released) and a slave drops its link to a silent master.";
+    repl_backlog_size: u64 = "repl-backlog-size", memory(16384, MEM_MAX), "1048576", RUNTIME,
+        "Bytes of the Redis-protocol command stream kept for Redis replicas of this node, so one whose link broke resumes with PSYNC (+CONTINUE) instead of a full sync.";
     expire_logs_nums: usize = "expire-logs-nums", int(1, 1_000_000), "10", RUNTIME,
         "Binlog (archived WAL) files kept at most, unless a connected slave still needs them.";
     expire_logs_days: u64 = "expire-logs-days", int(1, 36500), "7", RUNTIME,

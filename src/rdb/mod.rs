@@ -37,6 +37,7 @@ mod string;
 #[cfg(test)]
 mod tests;
 mod value;
+pub mod writer;
 mod ziplist;
 mod zipmap;
 
@@ -61,12 +62,12 @@ const OP_FUNCTION: u8 = 0xf6;
 const OP_MODULE_AUX: u8 = 0xf7;
 const OP_IDLE: u8 = 0xf8;
 const OP_FREQ: u8 = 0xf9;
-const OP_AUX: u8 = 0xfa;
-const OP_RESIZEDB: u8 = 0xfb;
-const OP_EXPIRETIME_MS: u8 = 0xfc;
+pub(crate) const OP_AUX: u8 = 0xfa;
+pub(crate) const OP_RESIZEDB: u8 = 0xfb;
+pub(crate) const OP_EXPIRETIME_MS: u8 = 0xfc;
 const OP_EXPIRETIME: u8 = 0xfd;
-const OP_SELECTDB: u8 = 0xfe;
-const OP_EOF: u8 = 0xff;
+pub(crate) const OP_SELECTDB: u8 = 0xfe;
+pub(crate) const OP_EOF: u8 = 0xff;
 
 /// One key read from the file.
 #[derive(Debug, Clone, PartialEq)]

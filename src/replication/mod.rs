@@ -31,16 +31,25 @@
 //! valid only up to what survived (`storage::durability`), so a slave holding batches the
 //! master lost makes a full sync instead of resuming onto other data.
 //!
+//! **Redis, both ways** (live migration). A node told to follow a redis-server speaks Redis'
+//! replica protocol instead ([`from_redis`]): it loads the master's RDB and applies its command
+//! stream through the server's dispatch. A redis-server told to follow this node gets an RDB of
+//! a checkpoint and then a stream of the changed keys' states made from the binlog
+//! ([`redis_feed`], [`redis_replica`]).
+//!
 //! **Faults.** A slave making no progress for `repl-timeout` is dropped; a full sync's
 //! position stays pinned in the binlog until its slave is back. A slave that cannot go on
 //! from what it received asks for a full sync, once; its link thread survives anything a
 //! master sends and starts over.
 
 pub mod binlog;
+pub mod from_redis;
 pub mod fullsync;
 pub mod master;
 pub mod priority;
 pub mod purge;
+pub mod redis_feed;
+pub mod redis_replica;
 pub mod slave;
 pub mod tailer;
 pub mod wire;
@@ -227,6 +236,11 @@ pub struct Replication {
     /// or their deadline passes: the binlog after them must stay while the slave installs the
     /// snapshot and reconnects, or it would need another full sync (and another, forever).
     pins: Mutex<Vec<BinlogPin>>,
+    /// Following a Redis master: its replication id and the offset of the last byte of its
+    /// stream applied here, for `PSYNC` after a broken link (see [`from_redis`]).
+    redis_position: Mutex<Option<(String, u64)>>,
+    /// The write stream for Redis replicas of this node, with its backlog.
+    pub redis_feed: redis_feed::RedisFeed,
 }
 
 /// The binlog after `seq` kept for a slave that received a full sync, until it reconnects.
@@ -272,6 +286,8 @@ impl Replication {
             traffic: Traffic::default(),
             waits: Mutex::new(Vec::new()),
             pins: Mutex::new(Vec::new()),
+            redis_position: Mutex::new(None),
+            redis_feed: redis_feed::RedisFeed::default(),
         }
     }
 
@@ -289,6 +305,7 @@ impl Replication {
     /// link thread for the new master must run under.
     pub fn set_master(&self, master: Option<MasterAddr>) -> u64 {
         *self.master.lock() = master;
+        *self.redis_position.lock() = None;
         self.set_link(|l| {
             l.state = LinkState::Connect;
             l.last_io = None;
@@ -296,6 +313,16 @@ impl Replication {
             l.last_error.clear();
         });
         self.generation.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Where this node stands in a Redis master's stream, when it follows one.
+    pub fn redis_position(&self) -> Option<(String, u64)> {
+        self.redis_position.lock().clone()
+    }
+
+    /// Records where this node stands in a Redis master's stream.
+    pub fn set_redis_position(&self, position: Option<(String, u64)>) {
+        *self.redis_position.lock() = position;
     }
 
     /// The generation of the current master (see [`Replication::set_master`]).

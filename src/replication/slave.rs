@@ -14,6 +14,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::binlog::transaction_marks;
+use super::from_redis::{self, CommandApplier};
 use super::priority::LagPriority;
 use super::wire::{self, pb, MasterMsg, SlaveMsg};
 use super::{LinkState, MasterAddr, ReplicationHandle};
@@ -33,7 +34,7 @@ pub enum SupervisorEnd {
 
 /// Keeps this node following its master, whichever SLAVEOF names, until shutdown or until a
 /// full sync was received (the caller then restarts the storage).
-pub fn supervise(handle: &ReplicationHandle) -> SupervisorEnd {
+pub fn supervise(handle: &ReplicationHandle, applier: &dyn CommandApplier) -> SupervisorEnd {
     let repl = &handle.replication;
     while !handle.shutdown_requested() {
         let generation = repl.generation();
@@ -42,7 +43,7 @@ pub fn supervise(handle: &ReplicationHandle) -> SupervisorEnd {
                 // Nothing a master sends may take replication down for good: a panic is a bug,
                 // logged, and the link starts over.
                 let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    run_link(handle, &master, generation)
+                    run_link(handle, applier, &master, generation)
                 }));
                 match run {
                     Ok(Outcome::Installing) => return SupervisorEnd::InstallSnapshot,
@@ -76,11 +77,16 @@ fn current(handle: &ReplicationHandle, generation: u64) -> bool {
 }
 
 /// Follows `master` until this node stops following it, or a full sync is staged.
-fn run_link(handle: &ReplicationHandle, master: &MasterAddr, generation: u64) -> Outcome {
+fn run_link(
+    handle: &ReplicationHandle,
+    applier: &dyn CommandApplier,
+    master: &MasterAddr,
+    generation: u64,
+) -> Outcome {
     let repl = &handle.replication;
     while current(handle, generation) {
         repl.set_link(|l| l.state = LinkState::Connecting);
-        let result = follow(handle, master, generation);
+        let result = follow(handle, applier, master, generation);
         if !current(handle, generation) {
             break;
         }
@@ -117,6 +123,7 @@ enum Outcome {
 
 fn follow(
     handle: &ReplicationHandle,
+    applier: &dyn CommandApplier,
     master: &MasterAddr,
     generation: u64,
 ) -> Result<Outcome, String> {
@@ -146,7 +153,17 @@ fn follow(
         call(&["AUTH", &cfg.masterauth])?.map_err(|e| format!("master refused masterauth: {e}"))?;
     }
     let port = cfg.port.to_string();
-    call(&["PIKA-REPLICATE", &port])?.map_err(|e| format!("master refused to replicate: {e}"))?;
+    match call(&["PIKA-REPLICATE", &port])? {
+        Ok(_) => {}
+        // A real redis-server: its own replica protocol from here.
+        Err(e) if from_redis::is_redis_refusal(&e) => {
+            return from_redis::follow(handle, applier, master, input, out, &|| {
+                current(handle, generation)
+            })
+            .map(|()| Outcome::Stopped);
+        }
+        Err(e) => return Err(format!("master refused to replicate: {e}")),
+    }
     let storage = &handle.storage;
     let position = storage.master_position().map_err(|e| e.to_string())?;
     let (replid, next_seq) = match position {

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::disk_guard::{DiskWatch, WatchEnd};
+use super::master_link::MasterLink;
 use crate::replication::purge;
 use crate::replication::slave::{self, SupervisorEnd};
 use crate::services::compaction::{CompactionScheduler, CronWindow, Interval};
@@ -39,8 +40,9 @@ pub fn start(
 
     let link = server.replication_handle();
     let restarter = Arc::clone(server);
+    let applier = MasterLink::new(Arc::clone(server));
     threads.spawn("repl-link", move |_| {
-        if slave::supervise(&link) == SupervisorEnd::InstallSnapshot {
+        if slave::supervise(&link, &applier) == SupervisorEnd::InstallSnapshot {
             restarter.request_restart();
         }
     })?;

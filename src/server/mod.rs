@@ -6,6 +6,7 @@ pub mod background;
 pub mod disk_guard;
 pub mod fd_limit;
 mod inline;
+pub mod master_link;
 pub mod network_task;
 pub mod request_queue;
 pub mod workers;

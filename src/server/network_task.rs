@@ -65,6 +65,25 @@ pub async fn serve(
     let mut finishing = false;
 
     loop {
+        if client.wants_redis_replica_handover() {
+            // PSYNC answered: what follows is Redis' replication protocol.
+            if let Some((answer, reader)) = client.take_redis_replica_handover() {
+                hand_over(
+                    stream,
+                    buf,
+                    &server,
+                    &conn,
+                    &client,
+                    move |handle, s, leftover| {
+                        crate::replication::redis_replica::serve(
+                            handle, s, leftover, answer, reader,
+                        )
+                    },
+                )
+                .await;
+            }
+            return;
+        }
         if conn.has_backlog() {
             match conn.drain_backlog(&stream) {
                 Ok(true) => {}
@@ -113,7 +132,17 @@ pub async fn serve(
         }
         if let Some(port) = client.replica_handover() {
             // PIKA-REPLICATE answered: what follows is the replication protocol.
-            hand_over_to_replication(stream, buf, &server, &conn, &client, port).await;
+            hand_over(
+                stream,
+                buf,
+                &server,
+                &conn,
+                &client,
+                move |handle, s, leftover| {
+                    crate::replication::master::serve_slave(handle, s, leftover, port)
+                },
+            )
+            .await;
             return;
         }
         if !parse_and_queue(&mut parser, &mut buf, &server, &conn) {
@@ -158,14 +187,17 @@ fn grow_read_buffer(buf: &mut BytesMut, missing_bulk: usize) {
     }
 }
 
-/// Gives a slave's connection to a replication thread, with the bytes it already sent.
-async fn hand_over_to_replication(
+/// Gives a slave's connection to a replication thread running `serve`, with the bytes it
+/// already sent.
+async fn hand_over(
     stream: TcpStream,
     buf: BytesMut,
     server: &Arc<ServerState>,
     conn: &Conn,
     client: &Client,
-    listening_port: u16,
+    serve: impl FnOnce(crate::replication::ReplicationHandle, std::net::TcpStream, Vec<u8>)
+        + Send
+        + 'static,
 ) {
     // The +OK goes out before the slave sends anything else; wait until it is written.
     while !conn.is_idle() || conn.has_backlog() {
@@ -187,9 +219,7 @@ async fn hand_over_to_replication(
     let leftover = buf.to_vec();
     let spawned = std::thread::Builder::new()
         .name("repl-slave".into())
-        .spawn(move || {
-            crate::replication::master::serve_slave(handle, std_stream, leftover, listening_port)
-        });
+        .spawn(move || serve(handle, std_stream, leftover));
     if let Err(e) = spawned {
         tracing::warn!("cannot start a replication sender: {e}");
     }

@@ -354,7 +354,10 @@ impl Conn {
 
     /// Called by the worker after it ran work: wakes the network task if it waits for that.
     pub fn after_work(&self) {
-        if self.net_waiting.load(Ordering::SeqCst) || self.client.is_closing() {
+        if self.net_waiting.load(Ordering::SeqCst)
+            || self.client.is_closing()
+            || self.client.wants_redis_replica_handover()
+        {
             self.wake.notify_one();
         }
     }

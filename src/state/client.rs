@@ -79,6 +79,14 @@ pub struct Client {
     /// Set by PIKA-REPLICATE: the connection becomes a replication link (the slave's listening
     /// port); the network task hands the socket over once the +OK is out.
     replica_port: Mutex<Option<u16>>,
+    /// Set on the client that applies a Redis master's command stream: its writes are the
+    /// master's, so a read-only replica accepts them.
+    master_link: AtomicBool,
+    /// The port a Redis replica announced (`REPLCONF listening-port`).
+    announced_port: Mutex<Option<u16>>,
+    /// Set by PSYNC: the connection becomes a Redis replica's link, with what it was answered;
+    /// the network task hands the socket over once the answer is out.
+    redis_replica: Mutex<Option<(crate::replication::redis_feed::PsyncAnswer, u64)>>,
 }
 
 /// Commands queued between MULTI and EXEC.
@@ -135,7 +143,53 @@ impl Client {
             subscription_count: AtomicUsize::new(0),
             executing: AtomicBool::new(false),
             replica_port: Mutex::new(None),
+            master_link: AtomicBool::new(false),
+            announced_port: Mutex::new(None),
+            redis_replica: Mutex::new(None),
         }
+    }
+
+    /// Records the port a Redis replica announced.
+    pub fn set_announced_port(&self, port: u16) {
+        *self.announced_port.lock() = Some(port);
+    }
+
+    /// The port a Redis replica announced, if any.
+    pub fn announced_port(&self) -> Option<u16> {
+        *self.announced_port.lock()
+    }
+
+    /// Asks for the connection to be handed to a Redis replica's sender (see
+    /// `replication::redis_replica`).
+    /// `reader`: the replica's place in the stream (`RedisFeed::psync`).
+    pub fn request_redis_replica_handover(
+        &self,
+        answer: crate::replication::redis_feed::PsyncAnswer,
+        reader: u64,
+    ) {
+        *self.redis_replica.lock() = Some((answer, reader));
+    }
+
+    /// True when PSYNC asked for the connection to be handed over.
+    pub fn wants_redis_replica_handover(&self) -> bool {
+        self.redis_replica.lock().is_some()
+    }
+
+    /// Takes the PSYNC answer of a connection to hand over.
+    pub fn take_redis_replica_handover(
+        &self,
+    ) -> Option<(crate::replication::redis_feed::PsyncAnswer, u64)> {
+        self.redis_replica.lock().take()
+    }
+
+    /// Marks this client as the one applying a Redis master's stream (see `master_link`).
+    pub fn set_master_link(&self) {
+        self.master_link.store(true, Ordering::Relaxed);
+    }
+
+    /// True for the client applying a Redis master's stream.
+    pub fn is_master_link(&self) -> bool {
+        self.master_link.load(Ordering::Relaxed)
     }
 
     /// True in RESP2 while subscribed: only (P)(UN)SUBSCRIBE, PING, QUIT and RESET run.

@@ -120,6 +120,13 @@ impl ServerState {
         client
     }
 
+    /// A client of the server itself, not connected and not listed (the link applying a Redis
+    /// master's commands).
+    pub fn internal_client(&self, addr: std::net::SocketAddr) -> Arc<Client> {
+        let id = self.next_client_id.fetch_add(1, Ordering::Relaxed);
+        Arc::new(Client::new(id, addr, addr, true))
+    }
+
     /// Forgets a closed connection.
     pub fn unregister_client(&self, id: u64) {
         self.monitors.remove(id);

@@ -562,6 +562,11 @@ pub struct RedisServer {
 
 impl RedisServer {
     pub fn start() -> Option<RedisServer> {
+        RedisServer::start_with(&[])
+    }
+
+    /// Starts redis-server with extra `--directive value` arguments after the harness' own.
+    pub fn start_with(extra: &[&str]) -> Option<RedisServer> {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
         let child = Command::new("redis-server")
@@ -576,6 +581,7 @@ impl RedisServer {
             .args(["--enable-debug-command", "yes", "--dbfilename", "dump.rdb"])
             .arg("--dir")
             .arg(dir.path())
+            .args(extra)
             .stdout(Stdio::null())
             .spawn()
             .ok()?;

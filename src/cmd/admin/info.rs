@@ -332,14 +332,22 @@ fn replication_section(server: &ServerState, w: &mut Lines<'_>) {
             let syncing = link.state == crate::replication::LinkState::Sync;
             w.field("master_sync_in_progress", u8::from(syncing));
             if syncing {
-                w.field("master_sync_total_bytes", link.sync_total);
+                // A diskless RDB's size is unknown until its end, as Redis shows it.
+                let total = if link.sync_total == 0 {
+                    -1
+                } else {
+                    link.sync_total as i64
+                };
+                w.field("master_sync_total_bytes", total);
                 w.field("master_sync_read_bytes", link.sync_received);
                 w.field(
                     "master_sync_left_bytes",
                     link.sync_total.saturating_sub(link.sync_received),
                 );
             }
-            let position = storage.master_position().ok().flatten();
+            let position = repl
+                .redis_position()
+                .or_else(|| storage.master_position().ok().flatten());
             w.field("slave_repl_offset", position.as_ref().map_or(0, |p| p.1));
             w.field("slave_priority", server.config().slave_priority);
             w.field("slave_read_only", u8::from(server.config().slave_read_only));
@@ -374,6 +382,9 @@ fn replication_section(server: &ServerState, w: &mut Lines<'_>) {
             ),
         );
     }
+    // Redis replicas of this node (redis-server REPLICAOF it) and their stream's offset.
+    w.field("redis_replicas", repl.redis_feed.replicas());
+    w.field("redis_repl_offset", repl.redis_feed.offset());
     w.field("master_failover_state", "no-failover");
     w.field("master_replid", &replid);
     let previous = storage.previous_history().ok().flatten();
@@ -382,7 +393,10 @@ fn replication_section(server: &ServerState, w: &mut Lines<'_>) {
         None => w.field("master_replid2", "0".repeat(40)),
     }
     let offset = match &master {
-        Some(_) => storage.master_position().ok().flatten().map_or(0, |p| p.1),
+        Some(_) => repl
+            .redis_position()
+            .or_else(|| storage.master_position().ok().flatten())
+            .map_or(0, |p| p.1),
         None => latest,
     };
     w.field("master_repl_offset", offset);

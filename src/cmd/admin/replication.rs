@@ -9,6 +9,7 @@ use bytes::Bytes;
 use crate::cmd::gate::spec::{CommandSpec, KeySpec};
 use crate::cmd::{args, CmdError, CmdResult, Ctx};
 use crate::command;
+use crate::replication::redis_feed::PsyncAnswer;
 use crate::replication::{MasterAddr, PendingWait};
 use crate::resp::Reply;
 
@@ -35,6 +36,15 @@ pub const COMMANDS: &[CommandSpec] = &[
     command!("pika-replicate", 2, [ADMIN, NOSCRIPT, STALE, NO_MULTI], KeySpec::None,
              [ADMIN, SLOW, DANGEROUS], "server",
              "Turns this connection into a replication link (sent by slaves).", replicate),
+    command!("psync", -3, [NO_ASYNC_LOADING, ADMIN, NOSCRIPT, NO_MULTI], KeySpec::None,
+             [ADMIN, SLOW, DANGEROUS], "server",
+             "An internal command used in replication.", psync),
+    command!("sync", 1, [NO_ASYNC_LOADING, ADMIN, NOSCRIPT, NO_MULTI], KeySpec::None,
+             [ADMIN, SLOW, DANGEROUS], "server",
+             "An internal command used in replication.", sync),
+    command!("replconf", -1, [ADMIN, NOSCRIPT, LOADING, STALE], KeySpec::None,
+             [ADMIN, SLOW, DANGEROUS], "server",
+             "An internal command for configuring the replication stream.", replconf),
 ];
 
 /// SLAVEOF host port | SLAVEOF NO ONE.
@@ -104,7 +114,10 @@ fn role(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
             ]))
         }
         Some(m) => {
-            let offset = storage.master_position()?.map_or(-1, |(_, seq)| seq as i64);
+            let offset = match repl.redis_position() {
+                Some((_, offset)) => offset as i64,
+                None => storage.master_position()?.map_or(-1, |(_, seq)| seq as i64),
+            };
             Ok(Reply::Array(vec![
                 Reply::bulk("slave"),
                 Reply::bulk(m.host),
@@ -153,6 +166,106 @@ fn replicate(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         .and_then(|p| u16::try_from(p).ok())
         .ok_or_else(|| CmdError::err("Invalid listening port"))?;
     ctx.client.request_replica_handover(port);
+    Ok(Reply::ok())
+}
+
+/// PSYNC replid offset: a Redis replica asks for the stream from `offset` of history
+/// `replid` (`? -1`: from scratch). Answered `+CONTINUE` when the backlog holds it, else
+/// `+FULLRESYNC`; the connection then becomes the replica's link (see
+/// `replication::redis_replica`).
+fn psync(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let server = ctx.server;
+    let handle = server.replication_handle();
+    let feed = &server.replication.redis_feed;
+    feed.ensure_started(&handle)
+        .map_err(|e| CmdError::err(format!("cannot start the replication stream: {e}")))?;
+    let wanted = args::int(&argv[2]).ok().and_then(|o| u64::try_from(o).ok());
+    let (answer, reader) = feed.psync(&argv[1], wanted);
+    let reply = match &answer {
+        PsyncAnswer::Continue { replid, from } => {
+            tracing::info!(
+                "redis replica {} continues at offset {}",
+                ctx.client.addr,
+                from + 1
+            );
+            server
+                .replication
+                .sync_partial_ok
+                .fetch_add(1, Ordering::Relaxed);
+            format!("CONTINUE {replid}")
+        }
+        PsyncAnswer::Full { replid, offset } => {
+            tracing::info!(
+                "full sync for redis replica {} (announced port {})",
+                ctx.client.addr,
+                ctx.client.announced_port().unwrap_or(0)
+            );
+            if args::is(&argv[1], "?") {
+                server.replication.sync_full.fetch_add(1, Ordering::Relaxed);
+            } else {
+                server
+                    .replication
+                    .sync_partial_err
+                    .fetch_add(1, Ordering::Relaxed);
+                server.replication.sync_full.fetch_add(1, Ordering::Relaxed);
+            }
+            format!("FULLRESYNC {replid} {offset}")
+        }
+        // Only SYNC makes this one.
+        PsyncAnswer::Sync { offset } => format!("FULLRESYNC {} {offset}", feed.replid()),
+    };
+    ctx.client.request_redis_replica_handover(answer, reader);
+    Ok(Reply::Simple(reply.into()))
+}
+
+/// SYNC: the pre-PSYNC handshake (and `redis-cli --rdb`): no answer line, a sized RDB
+/// (`$<len>`), then the stream; the connection becomes the replica's link.
+fn sync(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    let server = ctx.server;
+    let feed = &server.replication.redis_feed;
+    feed.ensure_started(&server.replication_handle())
+        .map_err(|e| CmdError::err(format!("cannot start the replication stream: {e}")))?;
+    let (answer, reader) = feed.psync(b"?", None);
+    let offset = match answer {
+        PsyncAnswer::Full { offset, .. } | PsyncAnswer::Sync { offset } => offset,
+        PsyncAnswer::Continue { from, .. } => from,
+    };
+    server.replication.sync_full.fetch_add(1, Ordering::Relaxed);
+    tracing::info!("full sync (SYNC) for {}", ctx.client.addr);
+    ctx.client
+        .request_redis_replica_handover(PsyncAnswer::Sync { offset }, reader);
+    Ok(Reply::Sequence(Vec::new()))
+}
+
+/// REPLCONF option value ...: what a Redis replica tells about itself before PSYNC
+/// (listening-port, ip-address, capa); ACK and GETACK belong to the replication link, which
+/// is no longer a client connection then.
+fn replconf(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    if argv.len().is_multiple_of(2) {
+        return Err(CmdError::Syntax);
+    }
+    for pair in argv[1..].chunks(2) {
+        let (option, value) = (&pair[0], &pair[1]);
+        if args::is(option, "listening-port") {
+            let port = args::int(value)
+                .ok()
+                .and_then(|p| u16::try_from(p).ok())
+                .ok_or_else(|| CmdError::err("value is out of range"))?;
+            ctx.client.set_announced_port(port);
+        } else if args::is(option, "ip-address")
+            || args::is(option, "capa")
+            || args::is(option, "rdb-only")
+            || args::is(option, "rdb-filter-only")
+        {
+        } else if args::is(option, "ack") || args::is(option, "getack") {
+            return Ok(Reply::Sequence(Vec::new()));
+        } else {
+            return Err(CmdError::err(format!(
+                "Unrecognized REPLCONF option: {}",
+                String::from_utf8_lossy(option)
+            )));
+        }
+    }
     Ok(Reply::ok())
 }
 

@@ -96,6 +96,7 @@ pub fn execute(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
     if spec.flags.contains(CmdFlags::WRITE)
         && server.storage.is_replica()
         && server.config().slave_read_only
+        && !client.is_master_link()
     {
         let reply = Reply::err("READONLY You can't write against a read only replica.");
         return reject(server, client, Some((idx, spec)), reply);
