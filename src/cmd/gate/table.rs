@@ -28,6 +28,7 @@ static TABLE: LazyLock<CommandTable> = LazyLock::new(|| {
         crate::cmd::session::connection::COMMANDS,
         crate::cmd::admin::server::COMMANDS,
         crate::cmd::admin::function::COMMANDS,
+        crate::cmd::scripting::eval::COMMANDS,
         crate::cmd::types::sets::COMMANDS,
         crate::cmd::types::sort::COMMANDS,
         crate::cmd::types::sorted_sets::COMMANDS,
