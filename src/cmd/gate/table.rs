@@ -27,7 +27,7 @@ static TABLE: LazyLock<CommandTable> = LazyLock::new(|| {
         crate::cmd::types::lists::COMMANDS,
         crate::cmd::session::connection::COMMANDS,
         crate::cmd::admin::server::COMMANDS,
-        crate::cmd::admin::function::COMMANDS,
+        crate::cmd::scripting::function::COMMANDS,
         crate::cmd::scripting::eval::COMMANDS,
         crate::cmd::types::sets::COMMANDS,
         crate::cmd::types::sort::COMMANDS,

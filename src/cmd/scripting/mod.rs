@@ -17,6 +17,8 @@ pub mod bit;
 pub mod convert;
 pub mod eval;
 pub mod flags;
+pub mod function;
+pub mod library;
 pub mod libs;
 pub mod random;
 pub mod vm;
@@ -52,6 +54,8 @@ pub struct Scripts {
     running: Mutex<Option<Running>>,
     /// The running script has written: it can no longer be killed.
     wrote: AtomicBool,
+    /// Libraries and functions loaded, for FUNCTION STATS while a script holds the interpreter.
+    counts: Mutex<(usize, usize)>,
 }
 
 /// What to run.
@@ -116,9 +120,29 @@ impl Scripts {
         }
     }
 
-    /// SCRIPT FLUSH: a fresh interpreter, with no cached scripts.
+    /// SCRIPT FLUSH: no cached scripts (libraries stay).
     pub fn flush(&self) {
-        *self.vm.lock() = None;
+        if let Some(vm) = self.vm.lock().as_mut() {
+            vm.scripts.clear();
+            vm.lua.gc_collect().ok();
+        }
+    }
+
+    /// Records the library and function counts FUNCTION STATS shows.
+    pub fn set_counts(&self, counts: (usize, usize)) {
+        *self.counts.lock() = counts;
+    }
+
+    /// Libraries and functions loaded.
+    pub fn library_counts(&self) -> (usize, usize) {
+        *self.counts.lock()
+    }
+
+    /// What is running now, for FUNCTION STATS: its kind and how long it has run.
+    pub fn running_for(&self) -> Option<(bool, std::time::Duration)> {
+        self.running
+            .lock()
+            .map(|r| (r.function, r.started.elapsed()))
     }
 
     /// Runs an EVAL script for `ctx`'s client.

@@ -69,6 +69,52 @@ redis.pcall = function(...)
   return v
 end
 
+-- FUNCTION LOAD: collects the library's functions into slots.registry.
+local raw_pairs = pairs
+redis.register_function = function(...)
+  local reg = slots.registry
+  if reg == nil then
+    raw_error('redis.register_function can only be called on FUNCTION LOAD command', 0)
+  end
+  local n = select('#', ...)
+  local name, callback, flags, description
+  if n == 1 and raw_type((...)) == 'table' then
+    for k, v in raw_pairs((...)) do
+      if raw_type(k) ~= 'string' then
+        raw_error('named argument key given to redis.register_function is not a string', 0)
+      elseif k == 'function_name' then
+        if raw_type(v) ~= 'string' then raw_error('function_name argument given to redis.register_function must be a string', 0) end
+        name = v
+      elseif k == 'description' then
+        if raw_type(v) ~= 'string' then raw_error('description argument given to redis.register_function must be a string', 0) end
+        description = v
+      elseif k == 'callback' then
+        if raw_type(v) ~= 'function' then raw_error('callback argument given to redis.register_function must be a function', 0) end
+        callback = v
+      elseif k == 'flags' then
+        if raw_type(v) ~= 'table' then raw_error('flags argument to redis.register_function must be a table representing function flags', 0) end
+        for _, f in ipairs(v) do
+          if raw_type(f) ~= 'string' or slots.flag_names[f] == nil then raw_error('unknown flag given', 0) end
+        end
+        flags = v
+      else
+        raw_error('unknown argument given to redis.register_function', 0)
+      end
+    end
+    if name == nil then raw_error('redis.register_function must get a function name argument', 0) end
+    if callback == nil then raw_error('redis.register_function must get a callback argument', 0) end
+  elseif n == 2 then
+    name, callback = ...
+    if raw_type(name) ~= 'string' then raw_error('first argument to redis.register_function must be a string', 0) end
+    if raw_type(callback) ~= 'function' then raw_error('second argument to redis.register_function must be a function', 0) end
+  else
+    raw_error('wrong number of arguments to redis.register_function', 0)
+  end
+  local list = {}
+  for i, f in ipairs(flags or {}) do list[i] = f end
+  reg[#reg + 1] = {name = name, callback = callback, flags = list, description = description}
+end
+
 for _, name in ipairs({'redis', 'cjson', 'cmsgpack', 'bit', 'struct', 'string', 'math', 'table', 'coroutine'}) do
   local lib = rawget(R, name)
   if lib ~= nil then raw_rawset(R, name, protect(lib)) end

@@ -42,6 +42,10 @@ pub struct Vm {
     /// EVAL scripts by SHA1 (lower-case hex).
     pub scripts: HashMap<String, CachedScript>,
     pub flags: Arc<RunFlags>,
+    /// FUNCTION libraries.
+    pub libraries: super::library::Libraries,
+    /// The stored record the libraries were loaded from (None: no libraries stored).
+    pub libraries_record: Option<Vec<u8>>,
 }
 
 /// Lua source of the sandbox (see the file).
@@ -107,6 +111,11 @@ impl Vm {
             Ok((err, true))
         })?;
         slots.raw_set("call", idle_call.clone())?;
+        let flag_names = lua.create_table()?;
+        for (name, _) in super::flags::FLAG_NAMES {
+            flag_names.raw_set(*name, true)?;
+        }
+        slots.raw_set("flag_names", flag_names)?;
         let (_env, bind, runner, raw_call): (Table, Function, Function, Function) = lua
             .load(SANDBOX)
             .set_name("=redis_lib")
@@ -135,6 +144,8 @@ impl Vm {
             idle_call,
             scripts: HashMap::new(),
             flags,
+            libraries: Default::default(),
+            libraries_record: None,
         })
     }
 
