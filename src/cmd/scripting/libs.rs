@@ -6,5 +6,6 @@ use mlua::{Lua, Table};
 /// Adds the libraries to `globals`.
 pub fn register(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     super::bit::register(lua, globals)?;
+    super::cjson::register(lua, globals)?;
     Ok(())
 }

@@ -14,6 +14,7 @@
 //! - [`eval`]: the commands.
 
 pub mod bit;
+pub mod cjson;
 pub mod convert;
 pub mod eval;
 pub mod flags;
