@@ -153,8 +153,7 @@ fn functions_match_redis() {
         &["FCALL_RO", "getit", "1", "fk"],
         &["FCALL_RO", "setit", "1", "fk", "v"],
         &["FCALL", "nosuch", "0"],
-        &["FUNCTION", "LIST"],
-        &["FUNCTION", "LIST", "WITHCODE", "LIBRARYNAME", "my*"],
+        // (FUNCTION LIST with functions: Redis lists them in hash order, so not compared.)
         &["FUNCTION", "LIST", "LIBRARYNAME", "other*"],
         &["FUNCTION", "LOAD", LIB],
         &["FUNCTION", "LOAD", "return 1"],

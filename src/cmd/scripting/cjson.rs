@@ -2,15 +2,28 @@
 //! whose keys are exactly 1..n, numbers are written with 14 significant digits, `/` is
 //! escaped, `cjson.null` stands for JSON null).
 
-use mlua::{LightUserData, Lua, Table, Value};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use mlua::{LightUserData, Lua, MultiValue, Table, Value};
 
 /// Deepest nesting accepted either way, as Lua CJSON's default.
 const MAX_DEPTH: usize = 1000;
 
+/// What `cjson.encode_max_depth`, `decode_max_depth` and `encode_invalid_numbers` set.
+struct Settings {
+    encode_depth: AtomicUsize,
+    decode_depth: AtomicUsize,
+    invalid_numbers: AtomicBool,
+}
+
 /// A number as Lua CJSON writes it (`%.14g`).
 fn number_text(n: f64) -> Result<String, String> {
-    if !n.is_finite() {
-        return Err("Cannot serialise number: must not be NaN or Inf".into());
+    if n.is_nan() {
+        return Ok("nan".into());
+    }
+    if n.is_infinite() {
+        return Ok(if n > 0.0 { "inf" } else { "-inf" }.into());
     }
     if n.fract() == 0.0 && n.abs() < 1e14 {
         return Ok(format!("{}", n as i64));
@@ -80,16 +93,22 @@ fn array_len(t: &Table) -> Result<Option<usize>, String> {
     Ok(Some(max))
 }
 
-fn encode_value(out: &mut Vec<u8>, v: &Value, depth: usize) -> Result<(), String> {
-    if depth > MAX_DEPTH {
-        return Err("Cannot serialise, excessive nesting (1001)".into());
+fn encode_value(out: &mut Vec<u8>, v: &Value, depth: usize, cfg: &Settings) -> Result<(), String> {
+    let max = cfg.encode_depth.load(Ordering::Relaxed);
+    if depth > max {
+        return Err(format!("Cannot serialise, excessive nesting ({})", depth));
     }
     match v {
         Value::Nil => out.extend_from_slice(b"null"),
         Value::LightUserData(p) if p.0.is_null() => out.extend_from_slice(b"null"),
         Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         Value::Integer(n) => out.extend_from_slice(n.to_string().as_bytes()),
-        Value::Number(n) => out.extend_from_slice(number_text(*n)?.as_bytes()),
+        Value::Number(n) => {
+            if !n.is_finite() && !cfg.invalid_numbers.load(Ordering::Relaxed) {
+                return Err("Cannot serialise number: must not be NaN or Inf".into());
+            }
+            out.extend_from_slice(number_text(*n)?.as_bytes())
+        }
         Value::String(s) => encode_string(out, &s.as_bytes()),
         Value::Table(t) => match array_len(t)? {
             Some(n) => {
@@ -99,7 +118,7 @@ fn encode_value(out: &mut Vec<u8>, v: &Value, depth: usize) -> Result<(), String
                         out.push(b',');
                     }
                     let item: Value = t.raw_get(i).map_err(|e| e.to_string())?;
-                    encode_value(out, &item, depth + 1)?;
+                    encode_value(out, &item, depth + 1, cfg)?;
                 }
                 out.push(b']');
             }
@@ -125,7 +144,7 @@ fn encode_value(out: &mut Vec<u8>, v: &Value, depth: usize) -> Result<(), String
                     first = false;
                     encode_string(out, &key);
                     out.push(b':');
-                    encode_value(out, &item, depth + 1)?;
+                    encode_value(out, &item, depth + 1, cfg)?;
                 }
                 out.push(b'}');
             }
@@ -140,8 +159,8 @@ fn encode_value(out: &mut Vec<u8>, v: &Value, depth: usize) -> Result<(), String
     Ok(())
 }
 
-fn decode_value(lua: &Lua, v: serde_json::Value, depth: usize) -> mlua::Result<Value> {
-    if depth > MAX_DEPTH {
+fn decode_value(lua: &Lua, v: serde_json::Value, depth: usize, max: usize) -> mlua::Result<Value> {
+    if depth > max {
         return Err(mlua::Error::runtime(
             "Found too many nested data structures",
         ));
@@ -154,14 +173,14 @@ fn decode_value(lua: &Lua, v: serde_json::Value, depth: usize) -> mlua::Result<V
         serde_json::Value::Array(items) => {
             let t = lua.create_table_with_capacity(items.len(), 0)?;
             for (i, item) in items.into_iter().enumerate() {
-                t.raw_set(i + 1, decode_value(lua, item, depth + 1)?)?;
+                t.raw_set(i + 1, decode_value(lua, item, depth + 1, max)?)?;
             }
             Value::Table(t)
         }
         serde_json::Value::Object(map) => {
             let t = lua.create_table()?;
             for (k, item) in map {
-                t.raw_set(k, decode_value(lua, item, depth + 1)?)?;
+                t.raw_set(k, decode_value(lua, item, depth + 1, max)?)?;
             }
             Value::Table(t)
         }
@@ -169,23 +188,69 @@ fn decode_value(lua: &Lua, v: serde_json::Value, depth: usize) -> mlua::Result<V
 }
 
 pub fn register(lua: &Lua, globals: &Table) -> mlua::Result<()> {
+    let cfg = Arc::new(Settings {
+        encode_depth: AtomicUsize::new(MAX_DEPTH),
+        decode_depth: AtomicUsize::new(MAX_DEPTH),
+        invalid_numbers: AtomicBool::new(false),
+    });
     let t = lua.create_table()?;
+    let c = cfg.clone();
     t.raw_set(
         "encode",
-        lua.create_function(|lua, v: Value| {
+        lua.create_function(move |lua, v: Value| {
             let mut out = Vec::new();
-            encode_value(&mut out, &v, 0).map_err(mlua::Error::runtime)?;
+            encode_value(&mut out, &v, 0, &c).map_err(mlua::Error::runtime)?;
             lua.create_string(out)
         })?,
     )?;
+    let c = cfg.clone();
     t.raw_set(
         "decode",
-        lua.create_function(|lua, s: mlua::LuaString| {
+        lua.create_function(move |lua, s: mlua::LuaString| {
             let parsed: serde_json::Value = serde_json::from_slice(&s.as_bytes()).map_err(|e| {
                 mlua::Error::runtime(format!("Expected value but found invalid token: {e}"))
             })?;
-            decode_value(lua, parsed, 0)
+            decode_value(lua, parsed, 1, c.decode_depth.load(Ordering::Relaxed))
         })?,
+    )?;
+    let number = |args: &MultiValue| match args.front() {
+        Some(Value::Integer(n)) => Some((*n).max(1) as usize),
+        Some(Value::Number(n)) => Some(n.max(1.0) as usize),
+        _ => None,
+    };
+    let c = cfg.clone();
+    t.raw_set(
+        "encode_max_depth",
+        lua.create_function(move |_, args: MultiValue| {
+            if let Some(n) = number(&args) {
+                c.encode_depth.store(n, Ordering::Relaxed);
+            }
+            Ok(c.encode_depth.load(Ordering::Relaxed))
+        })?,
+    )?;
+    let c = cfg.clone();
+    t.raw_set(
+        "decode_max_depth",
+        lua.create_function(move |_, args: MultiValue| {
+            if let Some(n) = number(&args) {
+                c.decode_depth.store(n, Ordering::Relaxed);
+            }
+            Ok(c.decode_depth.load(Ordering::Relaxed))
+        })?,
+    )?;
+    let c = cfg.clone();
+    t.raw_set(
+        "encode_invalid_numbers",
+        lua.create_function(move |_, args: MultiValue| {
+            if let Some(Value::Boolean(b)) = args.front() {
+                c.invalid_numbers.store(*b, Ordering::Relaxed);
+            }
+            Ok(c.invalid_numbers.load(Ordering::Relaxed))
+        })?,
+    )?;
+    t.raw_set(
+        "encode_keep_buffer",
+        lua.create_function(|_, _: MultiValue| Ok(true))?,
     )?;
     t.raw_set("null", LightUserData(std::ptr::null_mut()))?;
     globals.raw_set("cjson", t)?;

@@ -7,5 +7,6 @@ use mlua::{Lua, Table};
 pub fn register(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     super::bit::register(lua, globals)?;
     super::cjson::register(lua, globals)?;
+    super::cmsgpack::register(lua, globals)?;
     Ok(())
 }

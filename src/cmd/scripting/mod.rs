@@ -15,6 +15,7 @@
 
 pub mod bit;
 pub mod cjson;
+pub mod cmsgpack;
 pub mod convert;
 pub mod eval;
 pub mod flags;
@@ -196,6 +197,7 @@ impl Scripts {
         let client = ctx.client;
         let storage = ctx.storage();
         self.flags.kill.store(false, Ordering::Relaxed);
+        vm::reset_hook(&vm.lua, &self.flags);
         self.flags.resp.store(2, Ordering::Relaxed);
         self.wrote.store(false, Ordering::Relaxed);
         *self.running.lock() = Some(Running {
@@ -252,6 +254,11 @@ impl Scripts {
         client.set_protocol(saved_proto);
         client.set_executing(was_executing);
         *self.running.lock() = None;
+        let killed = self.flags.kill.swap(false, Ordering::Relaxed);
+        vm::reset_hook(&vm.lua, &self.flags);
+        if killed && !matches!(result, Ok((true, _))) {
+            return Err("ERR Script killed by user with SCRIPT KILL...".into());
+        }
         let resp3 = self.flags.resp.load(Ordering::Relaxed) == 3;
         match result {
             Ok((true, value)) => Ok(convert::lua_to_reply(&value, resp3)),

@@ -18,6 +18,8 @@ pub struct RunFlags {
     pub kill: AtomicBool,
     /// The protocol the running script asked for with `redis.setresp` (2 or 3).
     pub resp: AtomicU8,
+    /// The hook runs at every instruction (a script was killed).
+    pub fast_hook: AtomicBool,
 }
 
 /// A loaded script: its text and the compiled function.
@@ -50,6 +52,40 @@ pub struct Vm {
 
 /// Lua source of the sandbox (see the file).
 const SANDBOX: &str = include_str!("sandbox.lua");
+
+/// Stops a script SCRIPT KILL or FUNCTION KILL asked to stop. Once killed, the hook runs at
+/// every instruction, so a `pcall` in the script cannot swallow the error and go on.
+fn kill_hook(lua: &Lua, _: &mlua::debug::Debug<'_>) -> mlua::Result<mlua::VmState> {
+    let killed = lua
+        .app_data_ref::<Arc<RunFlags>>()
+        .is_some_and(|f| f.kill.load(Ordering::Relaxed));
+    if !killed {
+        return Ok(mlua::VmState::Continue);
+    }
+    if let Some(flags) = lua.app_data_ref::<Arc<RunFlags>>() {
+        if !flags.fast_hook.swap(true, Ordering::Relaxed) {
+            lua.set_hook(
+                mlua::HookTriggers::new().every_nth_instruction(1),
+                kill_hook,
+            )?;
+        }
+    }
+    Err(mlua::Error::runtime(
+        "Script killed by user with SCRIPT KILL...",
+    ))
+}
+
+/// Puts the hook back to its usual pace after a killed script.
+pub fn reset_hook(lua: &Lua, flags: &RunFlags) {
+    if flags.fast_hook.swap(false, Ordering::Relaxed) {
+        if let Err(e) = lua.set_hook(
+            mlua::HookTriggers::new().every_nth_instruction(HOOK_EVERY),
+            kill_hook,
+        ) {
+            tracing::error!("cannot reset the script hook: {e}");
+        }
+    }
+}
 
 /// Registry name of the sandbox's `redis.call` primitive: `(value, failed)`.
 const RAW_CALL: &str = "pika_raw_call";
@@ -123,17 +159,10 @@ impl Vm {
         lua.set_named_registry_value(RAW_CALL, raw_call)?;
         // SAFETY: `raising_call` only uses the Lua C API on the stack it is given.
         redis.raw_set("call", unsafe { lua.create_c_function(raising_call)? })?;
-        let hook_flags = flags.clone();
+        lua.set_app_data(flags.clone());
         lua.set_hook(
             mlua::HookTriggers::new().every_nth_instruction(HOOK_EVERY),
-            move |_, _| {
-                if hook_flags.kill.load(Ordering::Relaxed) {
-                    return Err(mlua::Error::runtime(
-                        "Script killed by user with SCRIPT KILL...",
-                    ));
-                }
-                Ok(mlua::VmState::Continue)
-            },
+            kill_hook,
         )?;
         Ok(Vm {
             lua,
