@@ -50,6 +50,14 @@ R.loadstring = function(s, name)
   if f then raw_setfenv(f, env) end
   return f, e
 end
+-- A killed script stops even when it catches errors: pcall and xpcall pass the kill on.
+local raw_pcall, raw_xpcall = pcall, xpcall
+local function pass_kill(...)
+  if slots.killed() then raw_error('Script killed by user with SCRIPT KILL...', 0) end
+  return ...
+end
+R.pcall = function(...) return pass_kill(raw_pcall(...)) end
+R.xpcall = function(...) return pass_kill(raw_xpcall(...)) end
 R.load = nil
 R.loadfile = nil
 R.dofile = nil

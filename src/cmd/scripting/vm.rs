@@ -152,6 +152,11 @@ impl Vm {
             flag_names.raw_set(*name, true)?;
         }
         slots.raw_set("flag_names", flag_names)?;
+        let kill_flags = flags.clone();
+        slots.raw_set(
+            "killed",
+            lua.create_function(move |_, ()| Ok(kill_flags.kill.load(Ordering::Relaxed)))?,
+        )?;
         let (_env, bind, runner, raw_call): (Table, Function, Function, Function) = lua
             .load(SANDBOX)
             .set_name("=redis_lib")
