@@ -19,6 +19,7 @@
 pub mod admin;
 pub mod args;
 pub mod gate;
+pub mod scripting;
 pub mod session;
 pub mod types;
 

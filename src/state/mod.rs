@@ -64,6 +64,8 @@ pub struct ServerState {
     pub keyspace_stats: Arc<KeyspaceStats>,
     /// Free space of the disk holding db-path (see `server::disk_guard`).
     pub disk: Arc<disk::DiskGuard>,
+    /// Lua scripting: the interpreter, the script cache, the running script.
+    pub scripts: crate::cmd::scripting::Scripts,
 }
 
 impl ServerState {
@@ -81,6 +83,7 @@ impl ServerState {
             pubsub: Default::default(),
             keyspace_stats: Default::default(),
             disk: Default::default(),
+            scripts: Default::default(),
             storage,
             config: Arc::new(ArcSwap::from_pointee(config)),
             clients: Mutex::new(BTreeMap::new()),

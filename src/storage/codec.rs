@@ -20,6 +20,8 @@
 //!              "expires" | db u16 -> i64 BE counter of keys with a deadline, likewise
 //!              "dbmap"            -> u16 BE per logical database: its physical id (SWAPDB)
 //!              "version-floor"    -> u64 BE, above every collection version handed out
+//!              "functions"        -> the FUNCTION libraries: a tag line, then per library
+//!                                    u32 BE code length | code (see `cmd::scripting::library`)
 //! ```
 //! `expire_ms == 0` means the key has no expiry.
 //!
@@ -472,6 +474,9 @@ impl SysKey {
     /// u64 BE: the id of the last transaction whose batches were closed (the closing batch
     /// of an EXEC in the binlog, see `batch_note`).
     pub const TRANSACTION_END: &'static [u8] = b"transaction-end";
+    /// The FUNCTION libraries, as FUNCTION DUMP writes them: they persist, replicate and
+    /// travel in backups with the data.
+    pub const FUNCTIONS: &'static [u8] = b"functions";
 
     /// The persisted key counter of physical database `db`.
     pub fn dbsize(db: u16) -> Vec<u8> {

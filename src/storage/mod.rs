@@ -324,6 +324,12 @@ impl Storage {
         Ok(())
     }
 
+    /// The stored FUNCTION libraries record, if any (see `SysKey::FUNCTIONS`).
+    pub fn functions_record(&self) -> Result<Option<Vec<u8>>, StorageError> {
+        self.engine
+            .get(codec::Cf::Default, codec::SysKey::FUNCTIONS)
+    }
+
     /// The engine, for maintenance and INFO.
     pub fn engine(&self) -> &Engine {
         &self.engine

@@ -4,7 +4,6 @@
 pub mod command;
 pub mod config;
 pub mod debug;
-pub mod function;
 pub mod info;
 pub mod memory;
 pub mod replication;

@@ -118,6 +118,12 @@ pub fn execute(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
         let reply = Reply::err("ERR Command not allowed inside a transaction");
         return reject(server, client, Some((idx, spec)), reply);
     }
+    if !spec.flags.contains(CmdFlags::ALLOW_BUSY) {
+        let threshold = server.config().busy_reply_threshold;
+        if let Some(busy) = server.scripts.busy_error(threshold) {
+            return reject(server, client, Some((idx, spec)), Reply::err(busy));
+        }
+    }
     client.touch(spec.name);
     if let Some(queued) = multi::queue_if_in_multi(client, spec, argv) {
         return queued;
@@ -154,6 +160,57 @@ pub fn execute_queued(
         Ok((idx, spec)) => run(server, client, idx, spec, argv, Some(transaction)),
         Err(reply) => reply,
     }
+}
+
+/// Runs a command for `redis.call` inside a script, with the checks Redis makes there; the
+/// caller holds the script's keys and `transaction` groups its writes. Returns the reply and
+/// whether the command is a write.
+pub fn execute_in_script(
+    server: &ServerState,
+    client: &Client,
+    argv: &[Bytes],
+    transaction: &TransactionGroup<'_>,
+    read_only: bool,
+) -> (Reply, bool) {
+    let (idx, spec) = match resolve(argv) {
+        Ok(found) => found,
+        Err(_) if CommandTable::get().lookup(&argv[0]).is_none() => {
+            return (
+                Reply::err("ERR Unknown Redis command called from script"),
+                false,
+            )
+        }
+        Err(reply) => return (reply, false),
+    };
+    if !spec.arity_ok(argv.len()) {
+        let reply = Reply::err("ERR Wrong number of args calling Redis command from script");
+        return (record_rejected(server, Some(idx), reply), false);
+    }
+    if spec.flags.contains(CmdFlags::NOSCRIPT) {
+        let reply = Reply::err("ERR This Redis command is not allowed from script");
+        return (record_rejected(server, Some(idx), reply), false);
+    }
+    let write = spec.flags.contains(CmdFlags::WRITE);
+    if write && read_only {
+        let reply = Reply::err("ERR Write commands are not allowed from read-only scripts.");
+        return (record_rejected(server, Some(idx), reply), false);
+    }
+    if write && server.storage.is_replica() && server.config().slave_read_only {
+        let reply = Reply::err("READONLY You can't write against a read only replica.");
+        return (record_rejected(server, Some(idx), reply), false);
+    }
+    if spec.flags.contains(CmdFlags::DENYOOM) {
+        if let Some(refusal) = server.disk.refusal() {
+            return (
+                record_rejected(server, Some(idx), Reply::err(refusal)),
+                false,
+            );
+        }
+    }
+    (
+        run(server, client, idx, spec, argv, Some(transaction)),
+        write,
+    )
 }
 
 fn reject(

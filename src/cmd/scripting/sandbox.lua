@@ -1,0 +1,162 @@
+-- The sandbox scripts run in, built once when the interpreter starts (chunk "=redis_lib").
+-- It receives the real globals table and the table of per-run slots filled in by Rust, and
+-- returns: the environment scripts see, a function binding a loaded chunk to it, and the
+-- runner that calls a script under the error handler.
+local R, slots, redis = ...
+
+local raw_setmetatable, raw_rawset, raw_getfenv, raw_setfenv = setmetatable, rawset, getfenv, setfenv
+local raw_loadstring, raw_type, raw_tostring, raw_error = loadstring, type, tostring, error
+local dbg = debug
+
+-- Tables scripts may read but never change (Redis' readonly tables).
+local readonly = raw_setmetatable({}, {__mode = 'k'})
+local function refuse() raw_error('Attempt to modify a readonly table', 2) end
+
+local function protect(t)
+  local meta = {__index = t, __newindex = refuse}
+  local shown = raw_setmetatable({}, {__index = meta, __newindex = refuse, __metatable = false})
+  readonly[shown] = true
+  meta.__metatable = shown
+  local proxy = raw_setmetatable({}, meta)
+  readonly[proxy] = true
+  return proxy
+end
+
+-- Reading a global nobody defined is an error, as in Redis.
+raw_setmetatable(R, {__index = function(_, name)
+  raw_error("Script attempted to access nonexistent global variable '" .. raw_tostring(name) .. "'", 2)
+end})
+
+local env = protect(R)
+
+R.setmetatable = function(t, m)
+  if readonly[t] then raw_error('Attempt to modify a readonly table', 0) end
+  return raw_setmetatable(t, m)
+end
+R.rawset = function(t, k, v)
+  if readonly[t] then raw_error('Attempt to modify a readonly table', 0) end
+  return raw_rawset(t, k, v)
+end
+R.getfenv = function(f)
+  local e = raw_getfenv(f or 1)
+  if e == R then return env end
+  return e
+end
+R.setfenv = nil
+-- Source only: binary chunks could break out of the VM.
+R.loadstring = function(s, name)
+  if raw_type(s) == 'string' and s:byte(1) == 27 then return nil, 'binary chunks are not allowed' end
+  local f, e = raw_loadstring(s, name)
+  if f then raw_setfenv(f, env) end
+  return f, e
+end
+-- A killed script stops even when it catches errors: pcall and xpcall pass the kill on.
+local raw_pcall, raw_xpcall = pcall, xpcall
+local function pass_kill(...)
+  if slots.killed() then raw_error('Script killed by user with SCRIPT KILL...', 0) end
+  return ...
+end
+R.pcall = function(...) return pass_kill(raw_pcall(...)) end
+R.xpcall = function(...) return pass_kill(raw_xpcall(...)) end
+R.load = nil
+R.loadfile = nil
+R.dofile = nil
+R.print = nil
+R.module = nil
+R.require = nil
+R.newproxy = nil
+R.gcinfo = nil
+R.debug = nil
+R._G = env
+
+-- redis.call (a C function added by Rust around raw_call) raises a failed command's error
+-- table; redis.pcall returns it.
+local raw_call = function(...) return slots.call(...) end
+redis.pcall = function(...)
+  local v = raw_call(...)
+  return v
+end
+
+-- FUNCTION LOAD: collects the library's functions into slots.registry.
+local raw_pairs = pairs
+redis.register_function = function(...)
+  local reg = slots.registry
+  if reg == nil then
+    raw_error('redis.register_function can only be called on FUNCTION LOAD command', 0)
+  end
+  local n = select('#', ...)
+  local name, callback, flags, description
+  if n == 1 and raw_type((...)) == 'table' then
+    for k, v in raw_pairs((...)) do
+      if raw_type(k) ~= 'string' then
+        raw_error('named argument key given to redis.register_function is not a string', 0)
+      elseif k == 'function_name' then
+        if raw_type(v) ~= 'string' then raw_error('function_name argument given to redis.register_function must be a string', 0) end
+        name = v
+      elseif k == 'description' then
+        if raw_type(v) ~= 'string' then raw_error('description argument given to redis.register_function must be a string', 0) end
+        description = v
+      elseif k == 'callback' then
+        if raw_type(v) ~= 'function' then raw_error('callback argument given to redis.register_function must be a function', 0) end
+        callback = v
+      elseif k == 'flags' then
+        if raw_type(v) ~= 'table' then raw_error('flags argument to redis.register_function must be a table representing function flags', 0) end
+        for _, f in ipairs(v) do
+          if raw_type(f) ~= 'string' or slots.flag_names[f] == nil then raw_error('unknown flag given', 0) end
+        end
+        flags = v
+      else
+        raw_error('unknown argument given to redis.register_function', 0)
+      end
+    end
+    if name == nil then raw_error('redis.register_function must get a function name argument', 0) end
+    if callback == nil then raw_error('redis.register_function must get a callback argument', 0) end
+  elseif n == 2 then
+    name, callback = ...
+    if raw_type(name) ~= 'string' then raw_error('first argument to redis.register_function must be a string', 0) end
+    if raw_type(callback) ~= 'function' then raw_error('second argument to redis.register_function must be a function', 0) end
+  else
+    raw_error('wrong number of arguments to redis.register_function', 0)
+  end
+  local list = {}
+  for i, f in ipairs(flags or {}) do list[i] = f end
+  reg[#reg + 1] = {name = name, callback = callback, flags = list, description = description}
+end
+
+for _, name in ipairs({'redis', 'cjson', 'cmsgpack', 'bit', 'struct', 'string', 'math', 'table', 'coroutine'}) do
+  local lib = rawget(R, name)
+  if lib ~= nil then raw_rawset(R, name, protect(lib)) end
+end
+
+-- Where an error was raised: the first frame that is neither C nor this file.
+local function on_error(err)
+  local level = 2
+  local info = dbg.getinfo(level, 'Sl')
+  while info and (info.what == 'C' or info.source == '=redis_lib') do
+    level = level + 1
+    info = dbg.getinfo(level, 'Sl')
+  end
+  if raw_type(err) ~= 'table' then err = {err = 'ERR ' .. raw_tostring(err)} end
+  if info then
+    err.source = info.source
+    err.line = info.currentline
+  end
+  return err
+end
+
+local function bind(f)
+  raw_setfenv(f, env)
+  return f
+end
+
+local function run(f, keys, args)
+  local ok, result
+  if keys ~= nil then
+    ok, result = xpcall(function() return f(keys, args) end, on_error)
+  else
+    ok, result = xpcall(f, on_error)
+  end
+  return ok, result
+end
+
+return env, bind, run, raw_call

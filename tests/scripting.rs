@@ -1,0 +1,304 @@
+//! Lua scripting and functions: EVAL and friends, SCRIPT, FUNCTION and FCALL, compared reply
+//! for reply with a real redis-server where one is installed, plus what only pika-rs can show
+//! (libraries surviving a restart, a slave receiving a script's effects).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{beside_redis, call, err, int, TestServer};
+use redis::{Connection, Value};
+
+/// The reply to `args` (an error as its text), comparable across servers.
+fn reply(c: &mut Connection, args: &[&str]) -> Result<Value, String> {
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query::<Value>(c).map_err(|e| common::error_text(&e))
+}
+
+/// Runs every command on both servers and asserts the replies are the same.
+fn same_on_both(commands: &[&[&str]]) {
+    let Some((redis, s)) = beside_redis() else {
+        return;
+    };
+    let mut r = redis.conn();
+    let mut p = s.conn();
+    for args in commands {
+        let want = reply(&mut r, args);
+        let got = reply(&mut p, args);
+        assert_eq!(got, want, "{args:?}");
+    }
+}
+
+#[test]
+fn eval_conversions_match_redis() {
+    same_on_both(&[
+        &["EVAL", "return 'hello'", "0"],
+        &["EVAL", "return 100.5", "0"],
+        &["EVAL", "return {1,2,3,'ciao',{1,2}}", "0"],
+        &["EVAL", "return {1,2,nil,4}", "0"],
+        &["EVAL", "return true", "0"],
+        &["EVAL", "return false", "0"],
+        &["EVAL", "return nil", "0"],
+        &["EVAL", "return redis.status_reply('FINE')", "0"],
+        &["EVAL", "return redis.error_reply('My Error')", "0"],
+        &["EVAL", "return redis.error_reply('NOCODE')", "0"],
+        &["EVAL", "return {err='ERR this is an error'}", "0"],
+        &["EVAL", "return redis.sha1hex('Pizza & Mandolino')", "0"],
+        &["SET", "k", "v"],
+        &["EVAL", "return redis.call('get', KEYS[1])", "1", "k"],
+        &["EVAL", "return redis.call('get', 'missing')", "0"],
+        &["HSET", "h", "a", "1"],
+        &["EVAL", "return redis.call('hgetall', KEYS[1])", "1", "h"],
+        &[
+            "EVAL",
+            "redis.setresp(3); return redis.call('hgetall', KEYS[1])",
+            "1",
+            "h",
+        ],
+        &["EVAL", "return redis.call('incr', KEYS[1])", "1", "k"],
+        &["EVAL", "return redis.pcall('incr', KEYS[1])", "1", "k"],
+        &[
+            "EVAL",
+            "local t = redis.pcall('incr', KEYS[1]); return t['err']",
+            "1",
+            "k",
+        ],
+        &["EVAL", "return redis.call('set', KEYS[1], 1.5)", "1", "n"],
+        &["GET", "n"],
+        &["EVAL", "return cjson.encode({1,2,{a=1}})", "0"],
+        &["EVAL", "return cjson.decode('[1,2,3,\"x\"]')", "0"],
+        &["EVAL", "return bit.tohex(bit.bor(0xf0, 0x0f))", "0"],
+    ]);
+}
+
+#[test]
+fn script_errors_match_redis() {
+    same_on_both(&[
+        &["EVAL", "return a", "0"],
+        &["EVAL", "a = 10", "0"],
+        &["EVAL", "setmetatable(_G, {})", "0"],
+        &["EVAL", "redis.call = function() end", "0"],
+        &["EVAL", "cjson.encode = function() end", "0"],
+        &["EVAL", "print('x')", "0"],
+        &["EVAL", "return redis.call('nosuch')", "0"],
+        &["EVAL", "return redis.call('get')", "0"],
+        &["EVAL", "return redis.call()", "0"],
+        &["EVAL", "return redis.call('eval', 'return 1', '0')", "0"],
+        &["EVAL", "return redis.call({})", "0"],
+        &["EVAL", "error('boom')", "0"],
+        &["EVAL", "return foo(", "0"],
+        &["EVAL", "return 1", "2", "a"],
+        &["EVAL", "return 1", "-1"],
+        &["EVAL", "return 1", "x"],
+        &["EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"],
+        &["EVALSHA", "short", "0"],
+        &["EVAL_RO", "return redis.call('set', 'a', 'b')", "1", "a"],
+        &[
+            "EVAL",
+            "#!lua flags=no-writes\nreturn redis.call('set', 'a', 'b')",
+            "1",
+            "a",
+        ],
+        &["EVAL", "#!lua flags=bogus\nreturn 1", "0"],
+        &["EVAL", "#!python\nreturn 1", "0"],
+        &[
+            "EVAL",
+            "return loadstring(string.dump(function() return 1 end))()",
+            "0",
+        ],
+    ]);
+}
+
+#[test]
+fn script_cache_commands_match_redis() {
+    same_on_both(&[
+        &["SCRIPT", "LOAD", "return KEYS[1]"],
+        &[
+            "EVALSHA",
+            "be4f2a6b2d6ed3a81b07eb9f6ea9c2a9e9b0cd06",
+            "1",
+            "x",
+        ],
+        &[
+            "SCRIPT",
+            "EXISTS",
+            "be4f2a6b2d6ed3a81b07eb9f6ea9c2a9e9b0cd06",
+            "0000",
+        ],
+        &["SCRIPT", "FLUSH"],
+        &[
+            "SCRIPT",
+            "EXISTS",
+            "be4f2a6b2d6ed3a81b07eb9f6ea9c2a9e9b0cd06",
+        ],
+        &["SCRIPT", "FLUSH", "bad"],
+        &["SCRIPT", "KILL"],
+        &["SCRIPT", "LOAD", "return ("],
+    ]);
+}
+
+const LIB: &str = "#!lua name=mylib\n\
+    redis.register_function('setit', function(keys, args) return redis.call('set', keys[1], args[1]) end)\n\
+    redis.register_function{function_name='getit', callback=function(keys) return redis.call('get', keys[1]) end, flags={'no-writes'}, description='reads'}";
+
+#[test]
+fn functions_match_redis() {
+    same_on_both(&[
+        &["FUNCTION", "FLUSH"],
+        &["FUNCTION", "LOAD", LIB],
+        &["FCALL", "setit", "1", "fk", "v1"],
+        &["FCALL_RO", "getit", "1", "fk"],
+        &["FCALL_RO", "setit", "1", "fk", "v"],
+        &["FCALL", "nosuch", "0"],
+        // (FUNCTION LIST with functions: Redis lists them in hash order, so not compared.)
+        &["FUNCTION", "LIST", "LIBRARYNAME", "other*"],
+        &["FUNCTION", "LOAD", LIB],
+        &["FUNCTION", "LOAD", "return 1"],
+        &["FUNCTION", "LOAD", "#!lua name=x\nreturn 1"],
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=x\nredis.register_function('setit', function() end)",
+        ],
+        &["FUNCTION", "LOAD", "#!lua name=x\nfoo("],
+        &["FUNCTION", "LOAD", "#!lua\nfoo("],
+        &["FUNCTION", "LOAD", "#!js name=x\nfoo("],
+        &["FUNCTION", "DELETE", "mylib"],
+        &["FUNCTION", "DELETE", "mylib"],
+        &["FCALL", "setit", "1", "fk", "v1"],
+    ]);
+}
+
+#[test]
+fn function_dump_restore_round_trips() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    call::<String>(&mut c, &["FUNCTION", "LOAD", LIB]);
+    let payload: Vec<u8> = redis::cmd("FUNCTION").arg("DUMP").query(&mut c).unwrap();
+    call::<()>(&mut c, &["FUNCTION", "FLUSH"]);
+    assert!(err(&mut c, &["FCALL", "getit", "1", "k"]).contains("Function not found"));
+    let ok: String = redis::cmd("FUNCTION")
+        .arg("RESTORE")
+        .arg(&payload)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(ok, "OK");
+    let e: redis::RedisResult<String> = redis::cmd("FUNCTION")
+        .arg("RESTORE")
+        .arg(&payload)
+        .query(&mut c);
+    assert!(common::error_text(&e.unwrap_err()).contains("already exists"));
+    let ok: String = redis::cmd("FUNCTION")
+        .arg("RESTORE")
+        .arg(&payload)
+        .arg("REPLACE")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(ok, "OK");
+    assert!(err(&mut c, &["FUNCTION", "RESTORE", "junk"]).contains("payload"));
+}
+
+#[test]
+fn libraries_survive_a_restart() {
+    let mut s = TestServer::start();
+    {
+        let mut c = s.conn();
+        call::<String>(&mut c, &["FUNCTION", "LOAD", LIB]);
+        call::<String>(&mut c, &["FCALL", "setit", "1", "k", "v"]);
+    }
+    s.restart();
+    let mut c = s.conn();
+    let v: String = call(&mut c, &["FCALL_RO", "getit", "1", "k"]);
+    assert_eq!(v, "v");
+}
+
+#[test]
+fn a_script_writes_as_one_group_and_slaves_get_its_effects() {
+    let master = TestServer::start();
+    let addr = format!("127.0.0.1:{}", master.port);
+    let slave = TestServer::start_with(&["--slaveof", &addr]);
+    let mut m = master.conn();
+    let n = int(
+        &mut m,
+        &[
+            "EVAL",
+            "redis.call('set', KEYS[1], 'a'); redis.call('rpush', KEYS[2], 1, 2); return redis.call('llen', KEYS[2])",
+            "2",
+            "s1",
+            "l1",
+        ],
+    );
+    assert_eq!(n, 2);
+    call::<String>(&mut m, &["FUNCTION", "LOAD", LIB]);
+    // The slave restarts its listener after the full sync: reconnect until it answers.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let slave_url = slave.url();
+    let on_slave = |args: &[&str]| -> Option<Result<Value, String>> {
+        let mut c = redis::Client::open(slave_url.as_str())
+            .ok()?
+            .get_connection()
+            .ok()?;
+        Some(reply(&mut c, args))
+    };
+    loop {
+        let got = on_slave(&["GET", "s1"]);
+        let len = on_slave(&["LLEN", "l1"]);
+        if got == Some(Ok(Value::BulkString(b"a".to_vec()))) && len == Some(Ok(Value::Int(2))) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "slave never got the effects"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The library reached the slave too; its read-only function runs there.
+    loop {
+        if let Some(Ok(v)) = on_slave(&["FCALL_RO", "getit", "1", "s1"]) {
+            assert_eq!(v, Value::BulkString(b"a".to_vec()));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "slave never got the library"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_long_script_makes_others_busy_and_can_be_killed() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    call::<()>(&mut c, &["CONFIG", "SET", "busy-reply-threshold", "100"]);
+    let url = s.url();
+    let runner = std::thread::spawn(move || {
+        let mut c = redis::Client::open(url).unwrap().get_connection().unwrap();
+        reply(&mut c, &["EVAL", "while true do end", "0"])
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(err(&mut c, &["PING"]).starts_with("BUSY"));
+    assert!(err(&mut c, &["FUNCTION", "KILL"]).starts_with("BUSY"));
+    call::<()>(&mut c, &["SCRIPT", "KILL"]);
+    let out = runner.join().unwrap();
+    assert!(out.unwrap_err().contains("killed by user"));
+    assert_eq!(call::<String>(&mut c, &["PING"]), "PONG");
+    assert!(err(&mut c, &["SCRIPT", "KILL"]).starts_with("NOTBUSY"));
+}
+
+#[test]
+fn eval_inside_multi_runs_at_exec() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    call::<()>(&mut c, &["MULTI"]);
+    call::<String>(
+        &mut c,
+        &["EVAL", "return redis.call('incr', KEYS[1])", "1", "m"],
+    );
+    call::<String>(&mut c, &["INCR", "m"]);
+    let out: Vec<i64> = call(&mut c, &["EXEC"]);
+    assert_eq!(out, vec![1, 2]);
+}
