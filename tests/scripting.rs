@@ -271,7 +271,7 @@ fn a_script_writes_as_one_group_and_slaves_get_its_effects() {
 
 #[test]
 fn a_long_script_makes_others_busy_and_can_be_killed() {
-    let s = TestServer::start();
+    let s = TestServer::start_with(&["--thread-pool-size", "2"]);
     let mut c = s.conn();
     call::<()>(&mut c, &["CONFIG", "SET", "busy-reply-threshold", "100"]);
     let url = s.url();

@@ -47,7 +47,7 @@ directives! {
     thread_num: usize = "thread-num", int(1, 64), "1", STARTUP,
         "Number of network I/O threads.";
     thread_pool_size: usize = "thread-pool-size", int(0, 256), "0", STARTUP,
-        "Number of worker threads executing commands (0: one per core left by the network threads, at least 2).";
+        "Number of worker threads executing commands (0: one per core left by the network threads, at least 1).";
     network_thread_commands: bool = "network-thread-commands", BOOL, "yes", RUNTIME,
         "Run a batch of cheap commands on the network thread that parsed it instead of handing it to a worker.";
     // ---- Storage / RocksDB

@@ -49,15 +49,15 @@ pub fn engine_options(cfg: &Config) -> EngineOptions {
     }
 }
 
-/// Workers to start: as configured, or for 0 one per core the network threads leave free,
-/// and at least two, so that while one runs a long script another answers BUSY and SCRIPT
-/// KILL.
+/// Workers to start: as configured, or for 0 one per core the network threads leave free (at
+/// least one). With one worker, commands run in arrival order across connections; a second
+/// one lets another client get BUSY or run SCRIPT KILL while a long script runs.
 fn worker_count(configured: usize, network_threads: usize) -> usize {
     if configured > 0 {
         return configured;
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    cores.saturating_sub(network_threads).max(2)
+    cores.saturating_sub(network_threads).max(1)
 }
 
 /// Runs the server until SHUTDOWN or a termination signal.
