@@ -308,10 +308,9 @@ fn register_redis_lib(lua: &Lua, redis: &Table, flags: &Arc<RunFlags>) -> mlua::
                     "redis.log() requires two arguments or more.",
                 ));
             }
-            let level = match args.front() {
-                Some(Value::Number(n)) => *n as i64,
-                Some(Value::Integer(n)) => *n,
-                _ => {
+            let level = match first_number(&args) {
+                Some(n) => n,
+                None => {
                     return Err(mlua::Error::runtime(
                         "First argument must be a number (log level).",
                     ))
@@ -349,11 +348,7 @@ fn register_redis_lib(lua: &Lua, redis: &Table, flags: &Arc<RunFlags>) -> mlua::
                     "redis.setresp() requires one argument.",
                 ));
             }
-            let v = match args.front() {
-                Some(Value::Number(n)) => *n as i64,
-                Some(Value::Integer(n)) => *n,
-                _ => 0,
-            };
+            let v = first_number(&args).unwrap_or(0);
             if v != 2 && v != 3 {
                 return Err(mlua::Error::runtime("RESP version must be 2 or 3."));
             }
@@ -369,11 +364,7 @@ fn register_redis_lib(lua: &Lua, redis: &Table, flags: &Arc<RunFlags>) -> mlua::
                     "redis.set_repl() requires two arguments.",
                 ));
             }
-            let v = match args.front() {
-                Some(Value::Number(n)) => *n as i64,
-                Some(Value::Integer(n)) => *n,
-                _ => -1,
-            };
+            let v = first_number(&args).unwrap_or(-1);
             if !(0..=3).contains(&v) {
                 return Err(mlua::Error::runtime(
                     "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
@@ -432,4 +423,14 @@ fn register_redis_lib(lua: &Lua, redis: &Table, flags: &Arc<RunFlags>) -> mlua::
     redis.raw_set("REDIS_VERSION", "7.0.15")?;
     redis.raw_set("REDIS_VERSION_NUM", 0x07000f)?;
     Ok(())
+}
+
+/// The first argument as an integer when it is a Lua number (floats truncated, as Redis'
+/// `lua_tonumber` cast does).
+fn first_number(args: &MultiValue) -> Option<i64> {
+    match args.front() {
+        Some(Value::Number(n)) => Some(*n as i64),
+        Some(Value::Integer(n)) => Some(*n),
+        _ => None,
+    }
 }
