@@ -69,11 +69,23 @@ impl BatchNote {
         command: &str,
         mark: Option<TransactionMark>,
     ) -> Vec<u8> {
+        let mut out = Vec::with_capacity(Self::FIXED_LEN + command.len() + Self::MARK_LEN);
+        Self::encode_marked_into(&mut out, time_ms, db, command, mark);
+        out
+    }
+
+    /// [`BatchNote::encode_marked`] appending to `out`, so the write path reuses one buffer.
+    pub fn encode_marked_into(
+        out: &mut Vec<u8>,
+        time_ms: u64,
+        db: u16,
+        command: &str,
+        mark: Option<TransactionMark>,
+    ) {
         let mut len = command.len().min(u16::MAX as usize);
         while !command.is_char_boundary(len) {
             len -= 1;
         }
-        let mut out = Vec::with_capacity(Self::FIXED_LEN + len + Self::MARK_LEN);
         out.extend_from_slice(Self::MAGIC);
         out.extend_from_slice(&time_ms.to_be_bytes());
         out.extend_from_slice(&db.to_be_bytes());
@@ -84,7 +96,6 @@ impl BatchNote {
             out.extend_from_slice(&mark.id.to_be_bytes());
             out.push(u8::from(mark.closing));
         }
-        out
     }
 
     /// The transaction mark of a note; `None` when `raw` is not a note or has no mark.

@@ -14,7 +14,7 @@ use super::types::Writer;
 use super::{KeyState, Storage, StorageError};
 
 thread_local! {
-    /// A meta record being encoded into a batch (which copies it): one buffer per thread
+    /// A meta record or batch note being encoded into a batch (which copies it): one buffer per thread
     /// instead of an allocation per write.
     static ENCODED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
@@ -121,12 +121,18 @@ impl Storage {
     fn txn_marked(&self, command: &str, db: u16, mark: Option<TransactionMark>) -> WriteTxn<'_> {
         let mut batch = self.engine.batch();
         // First in the batch, so a WAL record that merged several batches splits at notes.
-        batch.log_data(&BatchNote::encode_marked(
-            crate::util::clock::unix_ms(),
-            db,
-            command,
-            mark,
-        ));
+        ENCODED.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            buf.clear();
+            BatchNote::encode_marked_into(
+                &mut buf,
+                crate::util::clock::unix_ms(),
+                db,
+                command,
+                mark,
+            );
+            batch.log_data(&buf);
+        });
         WriteTxn {
             storage: self,
             batch,
@@ -142,6 +148,10 @@ impl Storage {
 
 impl<'a> WriteTxn<'a> {
     fn add_counts(&mut self, pdb: u16, keys: i64, expires: i64) {
+        if keys == 0 && expires == 0 {
+            // An overwrite: nothing to count, and no allocation for it.
+            return;
+        }
         match self.dbsize_deltas.iter_mut().find(|(p, _, _)| *p == pdb) {
             Some((_, k, e)) => {
                 *k += keys;
@@ -323,10 +333,12 @@ impl<'a> WriteTxn<'a> {
         }
         let deltas = std::mem::take(&mut self.dbsize_deltas);
         for &(pdb, keys, expires) in &deltas {
-            for (key, delta) in [(SysKey::dbsize(pdb), keys), (SysKey::expires(pdb), expires)] {
+            let counters: [(fn(u16) -> Vec<u8>, i64); 2] =
+                [(SysKey::dbsize, keys), (SysKey::expires, expires)];
+            for (counter_key, delta) in counters {
                 if delta != 0 {
                     self.batch
-                        .merge(Cf::Default, &key, &codec::counter::add(delta));
+                        .merge(Cf::Default, &counter_key(pdb), &codec::counter::add(delta));
                 }
             }
         }
