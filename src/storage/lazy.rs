@@ -11,6 +11,8 @@
 //! Invariant: a [`LazyItems`] yields exactly its announced `len` items unless the disk fails
 //! (then it yields the error once and stops; the caller keeps the reply's framing).
 
+use bytes::Bytes;
+
 use super::collection::ElementCursor;
 use super::StorageError;
 
@@ -20,6 +22,42 @@ pub const DIRECT_ITEMS_MAX: u64 = 4096;
 /// Results taking more than this many bytes are read lazily even when they have few items
 /// (LRANGE of a few thousand large values).
 pub const DIRECT_BYTES_MAX: usize = 8 << 20;
+
+/// Reads the values of the next `take` entries of `cursor` into one buffer that the returned
+/// items share, so a short range (LRANGE 0 99) costs a few allocations instead of one per
+/// element. `None` when the values pass [`DIRECT_BYTES_MAX`] (the caller reads lazily then);
+/// fewer items than `take` when the cursor ends first.
+pub(super) fn read_packed_values(
+    mut cursor: ElementCursor<'_>,
+    take: u64,
+) -> Result<Option<Vec<Bytes>>, StorageError> {
+    let take = take.min(DIRECT_ITEMS_MAX) as usize;
+    let mut data = Vec::new();
+    let mut ends = Vec::with_capacity(take);
+    while ends.len() < take {
+        let Some((_, value)) = cursor.current() else {
+            break;
+        };
+        if data.len() + value.len() > DIRECT_BYTES_MAX {
+            return Ok(None);
+        }
+        data.extend_from_slice(value);
+        ends.push(data.len());
+        cursor.advance();
+    }
+    cursor.status()?;
+    let data = Bytes::from(data);
+    let mut start = 0;
+    Ok(Some(
+        ends.into_iter()
+            .map(|end| {
+                let item = data.slice(start..end);
+                start = end;
+                item
+            })
+            .collect(),
+    ))
+}
 
 /// The result of a read whose size the client chooses.
 pub enum ReadRange<T> {

@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::resp::reply::{ReplyStream, StreamedReply};
 use crate::resp::{Protocol, Reply};
@@ -44,6 +44,21 @@ impl ItemReply for Bulks {
 
     fn push(&self, item: Vec<u8>, out: &mut Vec<Reply>, _: Protocol) {
         out.push(Reply::bulk(item));
+    }
+}
+
+/// Each item is one bulk string already held as [`Bytes`] (slices of one read buffer).
+struct SharedBulks;
+
+impl ItemReply for SharedBulks {
+    type Item = Bytes;
+
+    fn entries(&self, _: Protocol) -> u64 {
+        1
+    }
+
+    fn push(&self, item: Bytes, out: &mut Vec<Reply>, _: Protocol) {
+        out.push(Reply::Bulk(item));
     }
 }
 
@@ -193,6 +208,11 @@ where
 /// A reply of bulk strings (LRANGE, KEYS; SMEMBERS with [`Shape::Set`]).
 pub fn bulks(range: ReadRange<Vec<u8>>, shape: Shape) -> Reply {
     reply(range, Bulks, shape, Protocol::Resp2)
+}
+
+/// A reply of bulk strings held as [`Bytes`] (LRANGE).
+pub fn shared_bulks(range: ReadRange<Bytes>) -> Reply {
+    reply(range, SharedBulks, Shape::Array, Protocol::Resp2)
 }
 
 /// Each item is several optional bulk strings, nulls where `None` (SORT ... GET).

@@ -23,7 +23,9 @@ use super::Lists;
 use crate::storage::codec::{Cf, DataType};
 use crate::storage::collection::{elements_between_in, Collection};
 use crate::storage::engine::ReadView;
-use crate::storage::lazy::{LazyItems, ReadRange, Step, Walk, DIRECT_ITEMS_MAX};
+use crate::storage::lazy::{
+    read_packed_values, LazyItems, ReadRange, Step, Walk, DIRECT_ITEMS_MAX,
+};
 use crate::storage::write::WriteTxn;
 use crate::storage::StorageError;
 
@@ -362,7 +364,7 @@ impl Lists<'_> {
         key: &[u8],
         start: i64,
         stop: i64,
-    ) -> Result<ReadRange<Vec<u8>>, StorageError> {
+    ) -> Result<ReadRange<Bytes>, StorageError> {
         let Some(l) = self.read(key)? else {
             return Ok(ReadRange::empty());
         };
@@ -371,8 +373,7 @@ impl Lists<'_> {
         };
         if to - from <= DIRECT_ITEMS_MAX {
             let cur = self.elements_between(Cf::List, &l.c, &l.sub(from), &l.sub(to), false);
-            let walk = Walk::new(cur, to - from, |_, v| Ok(Step::Yield(v.to_vec())));
-            if let Some(items) = walk.collect_small(Vec::len)? {
+            if let Some(items) = read_packed_values(cur, to - from)? {
                 if items.len() as u64 != to - from {
                     return Err(l.corrupt());
                 }
@@ -392,7 +393,9 @@ impl Lists<'_> {
         };
         let view = ReadView::Snapshot(snap);
         let cur = elements_between_in(&view, Cf::List, &l.c, &l.sub(from), &l.sub(to), false);
-        let walk = Walk::new(cur, to - from, |_, v| Ok(Step::Yield(v.to_vec())));
+        let walk = Walk::new(cur, to - from, |_, v| {
+            Ok(Step::Yield(Bytes::copy_from_slice(v)))
+        });
         Ok(ReadRange::Lazy(LazyItems::new(to - from, walk)))
     }
 
