@@ -61,6 +61,12 @@ use lock::{KeysGuard, LockTable};
 
 pub use codec::DataType;
 
+/// Where storage's own background work (the active expirer) reports how long a unit of work
+/// took, for the latency monitor; the server decides what counts as a spike.
+pub trait LatencySink: Send + Sync {
+    fn spike(&self, event: &'static str, took: std::time::Duration);
+}
+
 /// Errors of the storage layer. The dispatcher turns them into Redis error replies.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -140,6 +146,8 @@ pub struct Storage {
     replica: AtomicBool,
     /// Id of the next transaction (EXEC) whose batches are marked as one group.
     next_transaction_id: AtomicU64,
+    /// The latency monitor, once the server has installed it.
+    latency_sink: std::sync::OnceLock<Box<dyn LatencySink>>,
 }
 
 /// The error for a meta record of `key` that does not decode.
@@ -191,6 +199,18 @@ impl KeyState {
 }
 
 impl Storage {
+    /// Installs the latency monitor (once; later calls are ignored).
+    pub fn set_latency_sink(&self, sink: Box<dyn LatencySink>) {
+        let _ = self.latency_sink.set(sink);
+    }
+
+    /// Reports how long `event` took to the latency monitor, if one is installed.
+    pub(crate) fn report_latency(&self, event: &'static str, took: std::time::Duration) {
+        if let Some(sink) = self.latency_sink.get() {
+            sink.spike(event, took);
+        }
+    }
+
     /// Opens the store at `path` with `databases` logical databases, checking (and upgrading)
     /// its on-disk format.
     pub fn open(
@@ -236,6 +256,7 @@ impl Storage {
             replica: AtomicBool::new(false),
             // Ids differ across restarts too, so a slave never mixes up two transactions.
             next_transaction_id: AtomicU64::new(crate::util::clock::unix_ms() << 16),
+            latency_sink: std::sync::OnceLock::new(),
             stats: StorageStats {
                 last_save_secs: AtomicU64::new(crate::util::clock::unix_ms() / 1000),
                 ..StorageStats::default()

@@ -27,6 +27,7 @@ const SECTIONS: &[(&str, bool)] = &[
     ("modules", true),
     ("commandstats", false),
     ("errorstats", true),
+    ("latencystats", false),
     ("cluster", true),
     ("keyspace", true),
     ("rocksdb", true),
@@ -94,6 +95,7 @@ fn render_section(server: &ServerState, name: &str, out: &mut String) {
         "cpu" => cpu_section(&mut w),
         "commandstats" => commandstats_section(server, &mut w),
         "errorstats" => errorstats_section(server, &mut w),
+        "latencystats" => latencystats_section(server, &mut w),
         "cluster" => w.field("cluster_enabled", 0),
         "keyspace" => keyspace_section(server, &mut w),
         "rocksdb" => rocksdb_section(server, &mut w),
@@ -478,6 +480,33 @@ fn commandstats_section(server: &ServerState, w: &mut Lines<'_>) {
                 "calls={calls},usec={usec},usec_per_call={per_call:.2},\
                  rejected_calls={rejected},failed_calls={failed}"
             ),
+        );
+    }
+}
+
+/// `latency_percentiles_usec_<cmd>:p50=..,p99=..` for every command that has run, at the
+/// percentiles of `latency-tracking-info-percentiles`.
+fn latencystats_section(server: &ServerState, w: &mut Lines<'_>) {
+    let cfg = server.config();
+    if !cfg.latency_tracking {
+        return;
+    }
+    let percentiles = crate::config::parse_percentiles(&cfg.latency_tracking_info_percentiles)
+        .unwrap_or_default();
+    for (i, spec) in CommandTable::get().all() {
+        let Some(snapshot) = server.latency.commands.snapshot(i) else {
+            continue;
+        };
+        let values: Vec<String> = percentiles
+            .iter()
+            .map(|&p| {
+                let usec = snapshot.value_at_percentile(p) as f64 / 1000.0;
+                format!("p{p}={usec:.3}")
+            })
+            .collect();
+        w.field(
+            &format!("latency_percentiles_usec_{}", spec.name),
+            values.join(","),
         );
     }
 }
