@@ -53,6 +53,9 @@ pub struct ServerState {
     /// Clients parked in blocking commands.
     pub blocking: blocking::BlockedClients,
     pub started: Instant,
+    /// The server's own heap (or resident memory, without the counting allocator) once
+    /// started: INFO's used_memory_startup.
+    pub used_memory_startup: u64,
     /// Set when shutdown is requested: the stop signal of every background thread.
     shutdown_requested: StopSignal,
     shutdown_mode: Mutex<ShutdownMode>,
@@ -103,6 +106,10 @@ impl ServerState {
             monitors: monitor::Monitors::default(),
             blocking: blocking::BlockedClients::default(),
             started: Instant::now(),
+            used_memory_startup: match crate::util::alloc_counter::allocated_bytes() {
+                0 => crate::util::alloc_counter::resident_bytes(),
+                n => n,
+            },
             shutdown_requested: StopSignal::new(),
             shutdown_mode: Mutex::new(ShutdownMode::Save),
             shutdown_signal: Notify::new(),

@@ -158,6 +158,12 @@ pub fn run_expirer(storage: &Storage, stop: &StopSignal) {
         }
         match cycle {
             Ok((last, more)) => {
+                if more {
+                    storage
+                        .stats
+                        .expire_cycles_capped
+                        .fetch_add(1, Ordering::Relaxed);
+                }
                 watermark = watermark.max(last);
                 busy = more;
             }

@@ -110,6 +110,13 @@ pub struct StorageStats {
     /// Directory of the last backup written.
     pub last_backup: parking_lot::Mutex<String>,
     pub expired_keys: AtomicU64,
+    /// Expiry cycles that stopped at their batch limit with more keys due (Redis'
+    /// expired_time_cap_reached_count).
+    pub expire_cycles_capped: AtomicU64,
+    /// Unix ms the running save started at (0: none running).
+    pub save_started_ms: AtomicU64,
+    /// Seconds the last completed save took (-1: none yet).
+    pub last_save_duration_secs: std::sync::atomic::AtomicI64,
     pub keyspace_hits: AtomicU64,
     pub keyspace_misses: AtomicU64,
 }
@@ -259,6 +266,7 @@ impl Storage {
             latency_sink: std::sync::OnceLock::new(),
             stats: StorageStats {
                 last_save_secs: AtomicU64::new(crate::util::clock::unix_ms() / 1000),
+                last_save_duration_secs: std::sync::atomic::AtomicI64::new(-1),
                 ..StorageStats::default()
             },
         })

@@ -143,7 +143,15 @@ fn take_backup(
 ) -> Result<(), String> {
     let stats = &storage.stats;
     let covered = stats.changes_since_save.load(Ordering::Relaxed);
+    let started = std::time::Instant::now();
+    stats
+        .save_started_ms
+        .store(crate::util::clock::unix_ms(), Ordering::Relaxed);
     let result = crate::services::backup::create(storage, &cfg.dump_path, &cfg.dump_prefix);
+    stats.save_started_ms.store(0, Ordering::Relaxed);
+    stats
+        .last_save_duration_secs
+        .store(started.elapsed().as_secs() as i64, Ordering::Relaxed);
     match &result {
         Ok(dir) => {
             storage.record_save(covered);
