@@ -13,6 +13,12 @@ fn latest(c: &mut redis::Connection) -> Vec<(String, i64, i64, i64)> {
     call(c, &["LATENCY", "LATEST"])
 }
 
+/// The LATENCY LATEST row of `event`. Other events (a slow WAL write on a busy machine) may
+/// appear beside it; tests look at the one they cause.
+fn latest_of(c: &mut redis::Connection, event: &str) -> Option<(String, i64, i64, i64)> {
+    latest(c).into_iter().find(|r| r.0 == event)
+}
+
 /// LATENCY HISTOGRAM as (command, calls) pairs, in reply order.
 fn histogram_calls(c: &mut redis::Connection, args: &[&str]) -> Vec<(String, i64)> {
     let mut full = vec!["LATENCY", "HISTOGRAM"];
@@ -62,18 +68,14 @@ fn a_command_above_the_threshold_shows_in_latest_and_history() {
         &["CONFIG", "SET", "latency-monitor-threshold", "50"],
     );
     let _: () = call(&mut c, &["DEBUG", "SLEEP", "0.1"]);
-    let _: () = call(&mut c, &["SET", "k", "v"]); // fast, far below the threshold
-    let rows = latest(&mut c);
-    assert_eq!(rows.len(), 1, "{rows:?}");
-    let (event, time, last, max) = rows[0].clone();
-    assert_eq!(event, "command");
+    let (_, time, last, max) = latest_of(&mut c, "command").expect("a command spike");
     assert!((100..1000).contains(&last), "{last}");
     assert_eq!(max, last);
     let now: Vec<String> = call(&mut c, &["TIME"]);
     let now: i64 = now[0].parse().unwrap();
     assert!((now - time).abs() <= 2, "{now} vs {time}");
     let history: Vec<(i64, i64)> = call(&mut c, &["LATENCY", "HISTORY", "command"]);
-    assert_eq!(history, vec![(time, last)]);
+    assert_eq!(history.first(), Some(&(time, last)), "{history:?}");
 }
 
 #[test]
@@ -91,7 +93,7 @@ fn a_second_keeps_its_largest_spike() {
     // The three sleeps may straddle a second boundary; the largest is kept in its second.
     assert!(!history.is_empty() && history.len() <= 2, "{history:?}");
     assert!(history.iter().any(|&(_, ms)| ms >= 80), "{history:?}");
-    let max = latest(&mut c)[0].3;
+    let max = latest_of(&mut c, "command").unwrap().3;
     assert!(max >= 80);
 }
 
@@ -105,11 +107,15 @@ fn reset_clears_events() {
     );
     let _: () = call(&mut c, &["DEBUG", "SLEEP", "0.02"]);
     assert_eq!(int(&mut c, &["LATENCY", "RESET", "no-such-event"]), 0);
-    assert_eq!(latest(&mut c).len(), 1);
+    assert!(latest_of(&mut c, "command").is_some());
     assert_eq!(int(&mut c, &["LATENCY", "RESET", "command"]), 1);
-    assert!(latest(&mut c).is_empty());
+    assert!(latest_of(&mut c, "command").is_none());
     let _: () = call(&mut c, &["DEBUG", "SLEEP", "0.02"]);
-    assert_eq!(int(&mut c, &["LATENCY", "RESET"]), 1);
+    assert!(int(&mut c, &["LATENCY", "RESET"]) >= 1);
+    // With the monitor off nothing comes back after a reset.
+    let _: () = call(&mut c, &["CONFIG", "SET", "latency-monitor-threshold", "0"]);
+    let _: i64 = call(&mut c, &["LATENCY", "RESET"]);
+    let _: () = call(&mut c, &["DEBUG", "SLEEP", "0.02"]);
     assert!(latest(&mut c).is_empty());
 }
 
@@ -132,7 +138,7 @@ fn graph_and_doctor_describe_the_spikes() {
     assert!(graph.starts_with("command - high "), "{graph}");
     assert!(graph.contains(&"-".repeat(80)), "{graph}");
     let report: String = call(&mut c, &["LATENCY", "DOCTOR"]);
-    assert!(report.contains("1. command: 1 latency spikes"), "{report}");
+    assert!(report.contains(". command: 1 latency spikes"), "{report}");
 }
 
 #[test]

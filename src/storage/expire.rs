@@ -152,7 +152,9 @@ pub fn run_expirer(storage: &Storage, stop: &StopSignal) {
         }
         let started = std::time::Instant::now();
         let cycle = storage.expire_cycle(watermark.saturating_sub(WATERMARK_MARGIN_MS));
-        storage.report_latency("expire-cycle", started.elapsed());
+        if let Some(monitor) = storage.latency_monitor() {
+            monitor.spike("expire-cycle", started.elapsed());
+        }
         if let Err(e) = storage.engine().sync_wal() {
             tracing::warn!("WAL flush after expiry failed: {e}");
         }

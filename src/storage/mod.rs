@@ -64,6 +64,9 @@ pub use codec::DataType;
 /// Where storage's own background work (the active expirer) reports how long a unit of work
 /// took, for the latency monitor; the server decides what counts as a spike.
 pub trait LatencySink: Send + Sync {
+    /// Whether the monitor is on: when it is off, nothing is timed.
+    fn enabled(&self) -> bool;
+    /// `event` took `took`; the sink keeps it if it passes the threshold.
     fn spike(&self, event: &'static str, took: std::time::Duration);
 }
 
@@ -211,11 +214,30 @@ impl Storage {
         let _ = self.latency_sink.set(sink);
     }
 
-    /// Reports how long `event` took to the latency monitor, if one is installed.
-    pub(crate) fn report_latency(&self, event: &'static str, took: std::time::Duration) {
-        if let Some(sink) = self.latency_sink.get() {
-            sink.spike(event, took);
-        }
+    /// The latency monitor, when one is installed and on.
+    pub(crate) fn latency_monitor(&self) -> Option<&dyn LatencySink> {
+        self.latency_sink
+            .get()
+            .map(|s| s.as_ref())
+            .filter(|s| s.enabled())
+    }
+
+    /// Hands this thread's WAL records to the operating system (and fsyncs them under
+    /// `binlog-fsync always`) before a round's replies go out. A slow one is reported to the
+    /// latency monitor under Redis' names for its AOF: `aof-fsync-always` or `aof-write`.
+    pub fn sync_wal_before_replies(&self) -> Result<(), StorageError> {
+        let Some(monitor) = self.latency_monitor() else {
+            return self.engine.sync_wal();
+        };
+        let started = std::time::Instant::now();
+        let result = self.engine.sync_wal();
+        let event = if self.engine.wal_fsync() == engine::WalFsync::Always {
+            "aof-fsync-always"
+        } else {
+            "aof-write"
+        };
+        monitor.spike(event, started.elapsed());
+        result
     }
 
     /// Opens the store at `path` with `databases` logical databases, checking (and upgrading)

@@ -36,6 +36,10 @@ pub struct EventSink {
 }
 
 impl crate::storage::LatencySink for EventSink {
+    fn enabled(&self) -> bool {
+        self.config.load().latency_monitor_threshold > 0
+    }
+
     fn spike(&self, event: &'static str, took: Duration) {
         let threshold = self.config.load().latency_monitor_threshold;
         self.events.add_if_needed(

@@ -4,12 +4,12 @@
 //! Recording must cost nothing measurable, so every thread that runs commands owns a shard:
 //! one lazily allocated [`histogram`](super::histogram) per command it has run, which only
 //! that thread writes (a relaxed load and store, no locked instruction, no shared cache line).
-//! Readers merge the shards of all threads. A shard outlives its thread (the registry keeps
-//! it), so nothing recorded is lost when a thread ends.
+//! Readers merge the shards of all threads. A shard outlives its thread, so nothing recorded
+//! is lost when a thread ends.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use parking_lot::Mutex;
 
@@ -35,15 +35,18 @@ impl Shard {
 static NEXT_TRACKER_ID: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
+    /// This thread's shard of the tracker it recorded into last (the usual case: one server
+    /// per process), checked before the list of all of them.
+    static LAST: Cell<Option<(u64, &'static Shard)>> = const { Cell::new(None) };
     /// This thread's shard of each tracker it has recorded into.
-    static SHARDS: RefCell<Vec<(u64, Arc<Shard>)>> = const { RefCell::new(Vec::new()) };
+    static SHARDS: RefCell<Vec<(u64, &'static Shard)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The per-command histograms of a server.
 pub struct CommandLatencies {
     id: u64,
     command_count: usize,
-    shards: Mutex<Vec<Arc<Shard>>>,
+    shards: Mutex<Vec<&'static Shard>>,
 }
 
 impl CommandLatencies {
@@ -62,25 +65,36 @@ impl CommandLatencies {
             return;
         }
         let bucket = bucket_of(ns);
-        SHARDS.with(|cell| {
+        let shard = match LAST.with(Cell::get) {
+            Some((id, shard)) if id == self.id => shard,
+            _ => self.thread_shard(),
+        };
+        let Some(slot) = shard.commands.get(idx) else {
+            return;
+        };
+        let buckets = slot.get_or_init(|| (0..BUCKETS).map(|_| AtomicU64::new(0)).collect());
+        if let Some(counter) = buckets.get(bucket) {
+            // Only this thread writes this counter: no read-modify-write needed.
+            counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        }
+    }
+
+    /// This thread's shard, created and registered on the thread's first record. Shards live
+    /// as long as the process (a few kilobytes per thread and server, and a server lives as
+    /// long as its process), so the fast path holds a plain reference.
+    fn thread_shard(&self) -> &'static Shard {
+        let shard = SHARDS.with(|cell| {
             let mut shards = cell.borrow_mut();
-            if !shards.iter().any(|(id, _)| *id == self.id) {
-                let shard = Arc::new(Shard::new(self.command_count));
-                self.shards.lock().push(Arc::clone(&shard));
-                shards.push((self.id, shard));
+            if let Some((_, shard)) = shards.iter().find(|(id, _)| *id == self.id) {
+                return *shard;
             }
-            let Some((_, shard)) = shards.iter().find(|(id, _)| *id == self.id) else {
-                return;
-            };
-            let Some(slot) = shard.commands.get(idx) else {
-                return;
-            };
-            let buckets = slot.get_or_init(|| (0..BUCKETS).map(|_| AtomicU64::new(0)).collect());
-            if let Some(counter) = buckets.get(bucket) {
-                // Only this thread writes this counter: no read-modify-write needed.
-                counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-            }
+            let shard: &'static Shard = Box::leak(Box::new(Shard::new(self.command_count)));
+            self.shards.lock().push(shard);
+            shards.push((self.id, shard));
+            shard
         });
+        LAST.with(|last| last.set(Some((self.id, shard))));
+        shard
     }
 
     /// The merged histogram of command `idx`, or `None` if no thread ever ran it.
@@ -117,9 +131,9 @@ mod tests {
 
     #[test]
     fn merges_the_shards_of_every_thread() {
-        let t = Arc::new(CommandLatencies::new(4));
+        let t = std::sync::Arc::new(CommandLatencies::new(4));
         t.record(1, 1000);
-        let other = Arc::clone(&t);
+        let other = std::sync::Arc::clone(&t);
         std::thread::spawn(move || other.record(1, 2000))
             .join()
             .unwrap();
