@@ -2,7 +2,7 @@
 //! every metric it exports for redis-server, except those of Redis' allocator,
 //! defragmentation, append-only file, fork and I/O threads, which a RocksDB store does not
 //! have; and it logs no error against pika. Skipped when the exporter or redis-server is not
-//! installed.
+//! installed. Also the INFO fields behind those metrics, which need neither.
 
 mod common;
 
@@ -223,5 +223,88 @@ fn exporter_sees_every_redis_metric_but_the_excepted_families() {
     assert!(
         complaints.is_empty(),
         "the exporter complained: {complaints:?}"
+    );
+}
+
+/// An INFO field as a number.
+fn info_num(c: &mut redis::Connection, section: &str, field: &str) -> f64 {
+    info_field(c, section, field)
+        .trim_end_matches('%')
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn keyspace_lines_hold_exactly_redis_fields() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let _: () = call(&mut c, &["SET", "a", "1", "EX", "100"]);
+    let _: () = call(&mut c, &["SET", "b", "1"]);
+    let line = info_field(&mut c, "keyspace", "db0");
+    let names: Vec<&str> = line
+        .split(',')
+        .map(|kv| kv.split('=').next().unwrap())
+        .collect();
+    assert_eq!(names, ["keys", "expires", "avg_ttl"], "{line}");
+    assert!(line.starts_with("keys=2,expires=1,avg_ttl="), "{line}");
+}
+
+#[test]
+fn socket_reads_writes_and_output_bytes_are_counted() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let reads = info_num(&mut c, "stats", "total_reads_processed");
+    let writes = info_num(&mut c, "stats", "total_writes_processed");
+    let out = info_num(&mut c, "stats", "total_net_output_bytes");
+    for i in 0..10 {
+        let _: () = call(&mut c, &["SET", &format!("k{i}"), "v"]);
+    }
+    assert!(info_num(&mut c, "stats", "total_reads_processed") >= reads + 10.0);
+    assert!(info_num(&mut c, "stats", "total_writes_processed") >= writes + 10.0);
+    // Ten "+OK\r\n" and the INFO replies in between.
+    assert!(info_num(&mut c, "stats", "total_net_output_bytes") >= out + 50.0);
+}
+
+#[test]
+fn used_memory_splits_into_overhead_and_dataset() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let _: String = call(&mut c, &["SCRIPT", "LOAD", "return 1"]);
+    let _: String = call(&mut c, &["SCRIPT", "LOAD", "return 2"]);
+    let text: String = call(&mut c, &["INFO", "memory"]);
+    let field = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .unwrap_or_else(|| panic!("no {name}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let used = field("used_memory");
+    assert_eq!(
+        field("used_memory_overhead") + field("used_memory_dataset"),
+        used
+    );
+    assert!(field("used_memory_startup") > 0.0 && field("used_memory_startup") <= used);
+    assert_eq!(field("number_of_cached_scripts"), 2.0);
+    assert_eq!(field("used_memory_scripts"), 16.0);
+    assert!(field("used_memory_lua") > 0.0);
+    assert!(field("mem_clients_normal") > 0.0);
+}
+
+#[test]
+fn save_durations_are_reported() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    assert_eq!(
+        info_num(&mut c, "persistence", "rdb_last_bgsave_time_sec"),
+        -1.0
+    );
+    let _: () = call(&mut c, &["SET", "k", "v"]);
+    let _: () = call(&mut c, &["SAVE"]);
+    assert!(info_num(&mut c, "persistence", "rdb_last_bgsave_time_sec") >= 0.0);
+    assert_eq!(
+        info_num(&mut c, "persistence", "rdb_current_bgsave_time_sec"),
+        -1.0
     );
 }
