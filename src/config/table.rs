@@ -138,7 +138,7 @@ directives! {
         "Maximum number of slow log entries kept.";
     // ---- Latency
     latency_monitor_threshold: i64 = "latency-monitor-threshold", int(0, I64_MAX), "0", RUNTIME,
-        "Record commands, expiry cycles and WAL writes before replies (Redis' aof-write / aof-fsync-always) taking at least this many milliseconds as latency spikes for LATENCY LATEST/HISTORY; 0 disables the monitor.";
+        "Record commands, expiry cycles and deletions, and WAL writes before replies (Redis' aof-write / aof-fsync-always) taking at least this many milliseconds as latency spikes for LATENCY LATEST/HISTORY; 0 disables the monitor.";
     latency_tracking: bool = "latency-tracking", BOOL, "yes", RUNTIME,
         "Keep a latency histogram per command (LATENCY HISTOGRAM, INFO latencystats).";
     latency_tracking_info_percentiles: String = "latency-tracking-info-percentiles", PERCENTILES,

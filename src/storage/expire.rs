@@ -61,9 +61,14 @@ impl Storage {
         if state.stored.is_none() || state.live().is_some() {
             return Ok(false);
         }
+        let monitor = self.latency_monitor();
+        let started = monitor.map(|_| std::time::Instant::now());
         let mut txn = self.txn_noted(Writer::named("expired"), pdb);
         txn.remove(&state);
         txn.commit()?;
+        if let (Some(monitor), Some(started)) = (monitor, started) {
+            monitor.spike("expire-del", started.elapsed());
+        }
         self.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
         Ok(true)
     }

@@ -114,6 +114,7 @@ pub fn doctor(
     );
     let mut slow_commands = false;
     let mut expiry = false;
+    let mut wal = false;
     for (n, (name, series)) in recorded.iter().enumerate() {
         let count = series.samples.len() as u64;
         let sum: u64 = series.samples.iter().map(|s| s.latency_ms).sum();
@@ -135,6 +136,7 @@ pub fn doctor(
         );
         slow_commands |= name == "command" || name == "fast-command";
         expiry |= name.starts_with("expire");
+        wal |= name.starts_with("aof-");
     }
     out.push_str("\nI have a few advices for you:\n\n");
     if slow_commands {
@@ -156,6 +158,13 @@ pub fn doctor(
         out.push_str(
             "- A read that misses the block cache goes to disk: a larger block-cache, or \
              faster storage, shortens those reads.\n",
+        );
+    }
+    if wal {
+        out.push_str(
+            "- Replies wait for the write-ahead log: under binlog-fsync always every round \
+             waits for an fsync; everysec fsyncs in the background instead. A slow or busy \
+             disk (check its utilisation) delays every write.\n",
         );
     }
     if expiry {

@@ -1,5 +1,5 @@
 //! The latency monitor: for each event class ("command", "fast-command", "expire-cycle",
-//! "aof-write", "aof-fsync-always"),
+//! "expire-del", "aof-write", "aof-fsync-always"),
 //! the spikes at or above `latency-monitor-threshold` ms, one sample per second (the largest
 //! of that second), the last [`HISTORY_LEN`] seconds that had one, and the largest ever seen.
 
