@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks to build and test pika-rs: a C++ compiler for
-# RocksDB, libclang for bindgen, and redis-server and redis-cli, which the tests compare
-# against. Safe to run again; does nothing when everything is present.
+# RocksDB, libclang for bindgen, redis-server and redis-cli, which the tests compare
+# against, and Prometheus' Redis exporter, whose metrics the exporter test compares. Safe to run again; does nothing when everything is present.
 set -euo pipefail
 need=()
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
+command -v prometheus-redis-exporter >/dev/null 2>&1 || need+=(prometheus-redis-exporter)
 command -v cargo >/dev/null 2>&1 || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"

@@ -37,6 +37,8 @@ pub enum Kind {
     /// `client-output-buffer-limit`: `<class> <hard> <soft> <seconds>` groups; a setting changes
     /// only the classes it names.
     OutputLimits,
+    /// `latency-tracking-info-percentiles`: space-separated numbers from 0 to 100.
+    Percentiles,
 }
 
 /// Table helper: an integer directive with inclusive bounds.
@@ -62,6 +64,8 @@ pub const STR: Kind = Kind::Str;
 pub const PATH: Kind = Kind::Path;
 /// Table helper: per-class output buffer limits.
 pub const OUTPUT_LIMITS: Kind = Kind::OutputLimits;
+/// Table helper: a list of percentiles.
+pub const PERCENTILES: Kind = Kind::Percentiles;
 /// Whether, and on which conditions, CONFIG SET may change a directive while the server runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -143,6 +147,12 @@ impl Directive {
             Kind::Str | Kind::Path => Ok(Value::Text(text.to_string())),
             Kind::OutputLimits => super::output_limit::OutputLimits::parse_classes(text)
                 .map(|_| Value::Text(text.to_string())),
+            Kind::Percentiles => parse_percentiles(text)
+                .map(|list| {
+                    let shown: Vec<String> = list.iter().map(f64::to_string).collect();
+                    Value::Text(shown.join(" "))
+                })
+                .ok_or_else(|| "Invalid latency-tracking-info-percentiles parameters".to_string()),
             Kind::Enum(values) => parse_enum(values, text).map(Value::Text).ok_or_else(|| {
                 let names: Vec<&str> = values.iter().map(|v| canonical_spelling(v)).collect();
                 format!(
@@ -220,6 +230,17 @@ pub fn parse_memory(text: &str) -> Option<u64> {
         _ => return None,
     };
     digits.parse::<u64>().ok()?.checked_mul(mul)
+}
+
+/// Space-separated percentiles, each a number from 0 to 100 (an empty list is valid).
+pub fn parse_percentiles(text: &str) -> Option<Vec<f64>> {
+    text.split_whitespace()
+        .map(|p| {
+            p.parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && (0.0..=100.0).contains(v))
+        })
+        .collect()
 }
 
 /// `yes`/`no`, case-insensitive.

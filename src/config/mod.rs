@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use crate::util::glob::glob_match;
 
-pub use directive::{parse_memory, Access, Directive, Kind};
+pub use directive::{parse_memory, parse_percentiles, Access, Directive, Kind};
 pub use output_limit::{ClientClass, OutputLimit, OutputLimits};
 pub use table::{Config, DIRECTIVES, NAME_ALIASES};
 

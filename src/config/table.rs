@@ -4,7 +4,7 @@
 
 use super::directive::{
     directives, int, memory, one_of, Directive, FieldValue, Value, BOOL, I32_MAX, I64_MAX, MB,
-    MEM_MAX, OUTPUT_LIMITS, PATH, PROTECTED, RUNTIME, SENSITIVE, STARTUP, STR,
+    MEM_MAX, OUTPUT_LIMITS, PATH, PERCENTILES, PROTECTED, RUNTIME, SENSITIVE, STARTUP, STR,
 };
 
 /// Older or alternative names that CONFIG GET/SET and the config file also accept,
@@ -136,6 +136,14 @@ directives! {
         "Log commands slower than this many microseconds; -1 disables, 0 logs all.";
     slowlog_max_len: usize = "slowlog-max-len", int(0, I64_MAX), "128", RUNTIME,
         "Maximum number of slow log entries kept.";
+    // ---- Latency
+    latency_monitor_threshold: i64 = "latency-monitor-threshold", int(0, I64_MAX), "0", RUNTIME,
+        "Record commands, expiry cycles and deletions, and WAL writes before replies (Redis' aof-write / aof-fsync-always) taking at least this many milliseconds as latency spikes for LATENCY LATEST/HISTORY; 0 disables the monitor.";
+    latency_tracking: bool = "latency-tracking", BOOL, "yes", RUNTIME,
+        "Keep a latency histogram per command (LATENCY HISTOGRAM, INFO latencystats).";
+    latency_tracking_info_percentiles: String = "latency-tracking-info-percentiles", PERCENTILES,
+        "50 99 99.9", RUNTIME,
+        "Percentiles INFO latencystats reports for each command, space-separated.";
     // ---- Redis compatibility: encodings reported by OBJECT ENCODING
     stream_node_max_entries: i64 = "stream-node-max-entries", int(0, I64_MAX), "100", RUNTIME,
         "Entries per stream node (what `~` trimming removes at once, as in Redis).";
@@ -182,10 +190,6 @@ directives! {
         "Redis RDB snapshot schedule (stored, not used).";
     busy_reply_threshold: i64 = "busy-reply-threshold", int(0, I64_MAX), "5000", RUNTIME,
         "Milliseconds a script may run before BUSY replies (alias lua-time-limit).";
-    latency_tracking: bool = "latency-tracking", BOOL, "yes", RUNTIME,
-        "Redis compatibility: per-command latency tracking (stored, not used).";
-    latency_monitor_threshold: i64 = "latency-monitor-threshold", int(0, I64_MAX), "0", RUNTIME,
-        "Redis compatibility: latency monitor threshold in ms (stored, not used).";
     lazyfree_lazy_user_del: bool = "lazyfree-lazy-user-del", BOOL, "no", RUNTIME,
         "Make DEL behave like UNLINK (stored, not used).";
     lazyfree_lazy_user_flush: bool = "lazyfree-lazy-user-flush", BOOL, "no", RUNTIME,

@@ -182,6 +182,17 @@ impl RedisFeed {
         self.backlog.lock().readers.len()
     }
 
+    /// The backlog's first byte's offset and its length (Redis' repl_backlog_first_byte_offset
+    /// and repl_backlog_histlen); (0, 0) before the stream has carried anything, as Redis
+    /// reports a master that never had a replica.
+    pub fn backlog_span(&self) -> (u64, u64) {
+        let b = self.backlog.lock();
+        if b.start == 0 && b.bytes.is_empty() {
+            return (0, 0);
+        }
+        (b.start + 1, b.bytes.len() as u64)
+    }
+
     /// The stream's end offset.
     pub fn offset(&self) -> u64 {
         self.backlog.lock().end()

@@ -48,6 +48,10 @@ impl CommandApplier for MasterLink {
             }))
             .unwrap_or_else(|_| Reply::err("ERR internal error while running the command"));
             if let Reply::Error(text) = reply {
+                self.server
+                    .stats
+                    .unexpected_error_replies
+                    .fetch_add(1, Ordering::Relaxed);
                 let n = self.errors.fetch_add(1, Ordering::Relaxed);
                 if n < LOGGED_ERRORS {
                     tracing::warn!(

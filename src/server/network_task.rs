@@ -55,6 +55,7 @@ pub async fn serve(
         out,
         workers.clone(),
         Arc::downgrade(&server),
+        Arc::clone(&server.stats.io),
     ));
     let weak_conn = Arc::downgrade(&conn);
     let sink: std::sync::Weak<dyn crate::state::monitor::ReplySink> = weak_conn;
@@ -121,9 +122,22 @@ pub async fn serve(
         let missing_bulk = parser.missing_bulk_bytes(buf.len());
         grow_read_buffer(&mut buf, missing_bulk);
         match next_event(&mut stream, &mut buf, &conn, &client, &server).await {
-            Event::Close | Event::Read(0) => break,
+            Event::Close => break,
+            Event::Read(0) => {
+                server
+                    .stats
+                    .io
+                    .reads_processed
+                    .fetch_add(1, Ordering::Relaxed);
+                break;
+            }
             Event::Wake => continue,
             Event::Read(n) => {
+                server
+                    .stats
+                    .io
+                    .reads_processed
+                    .fetch_add(1, Ordering::Relaxed);
                 server
                     .stats
                     .total_net_input_bytes

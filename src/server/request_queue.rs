@@ -30,6 +30,7 @@ use crate::resp::reply::StreamedReply;
 use crate::state::blocking::ParkedConn;
 use crate::state::client::Client;
 use crate::state::monitor::ReplySink;
+use crate::state::stats::IoTotals;
 use crate::state::ServerState;
 
 /// A unit of queued work, in arrival order.
@@ -73,6 +74,8 @@ pub struct Conn {
     /// For the output buffer limits and their statistics (weak: parked connections are held
     /// by the server state).
     server: Weak<ServerState>,
+    /// The server's output totals, counted as the socket is written.
+    io: Arc<IoTotals>,
     queue: Mutex<Queue>,
     /// Set while the network task waits for the queue to drain or the backlog to empty.
     net_waiting: AtomicBool,
@@ -116,12 +119,14 @@ impl Conn {
         out: std::net::TcpStream,
         workers: Sender<Arc<Conn>>,
         server: Weak<ServerState>,
+        io: Arc<IoTotals>,
     ) -> Conn {
         Conn {
             workers,
             client,
             out,
             server,
+            io,
             backlog: Mutex::new(Backlog::default()),
             queue: Mutex::new(Queue::default()),
             net_waiting: AtomicBool::new(false),
@@ -227,7 +232,11 @@ impl Conn {
             return;
         }
         if backlog.bytes.is_empty() {
-            match (&self.out).write(out) {
+            let written = (&self.out).write(out);
+            if let Ok(n) = written {
+                self.count_write(n);
+            }
+            match written {
                 Ok(n) if n == out.len() => return,
                 Ok(n) => backlog.bytes.extend_from_slice(&out[n..]),
                 Err(e)
@@ -256,6 +265,14 @@ impl Conn {
         }
         drop(backlog);
         self.wake.notify_one();
+    }
+
+    /// Counts one write of `n` bytes to the socket.
+    fn count_write(&self, n: usize) {
+        self.io.writes_processed.fetch_add(1, Ordering::Relaxed);
+        self.io
+            .net_output_bytes
+            .fetch_add(n as u64, Ordering::Relaxed);
     }
 
     /// Checks the backlog against the client class' `client-output-buffer-limit`; logs and
@@ -299,7 +316,10 @@ impl Conn {
         let mut backlog = self.backlog.lock();
         while !backlog.bytes.is_empty() {
             match stream.try_write(&backlog.bytes) {
-                Ok(n) => backlog.bytes.advance(n),
+                Ok(n) => {
+                    self.count_write(n);
+                    backlog.bytes.advance(n);
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
                     self.client
                         .output_buffer_len

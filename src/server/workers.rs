@@ -199,7 +199,7 @@ impl Round {
             served,
         } = self;
         let landed = server.storage.end_round();
-        if let Err(e) = landed.and_then(|()| server.storage.engine().sync_wal()) {
+        if let Err(e) = landed.and_then(|()| server.storage.sync_wal_before_replies()) {
             // The round's writes may not have landed or be durable: acknowledge none of them.
             // Closing the connections tells the clients their last commands are in doubt.
             tracing::error!(
@@ -273,7 +273,7 @@ pub(super) fn serve_and_answer(server: &ServerState) {
     if served.is_empty() {
         return;
     }
-    match server.storage.engine().sync_wal() {
+    match server.storage.sync_wal_before_replies() {
         Ok(()) => {
             for (w, out) in served {
                 w.conn.resume(&out);

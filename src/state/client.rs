@@ -369,6 +369,15 @@ impl Client {
         now.saturating_sub(self.last_interaction_ms.load(Ordering::Relaxed)) / 1000
     }
 
+    /// (query buffer bytes, unread reply bytes, memory the connection holds in all), as
+    /// CLIENT LIST's qbuf, omem and tot-mem.
+    pub fn buffer_figures(&self) -> (usize, usize, usize) {
+        let qbuf = self.query_buffer_len.load(Ordering::Relaxed);
+        let qbuf_capacity = self.query_buffer_capacity.load(Ordering::Relaxed).max(qbuf);
+        let omem = self.output_buffer_len.load(Ordering::Relaxed);
+        (qbuf, omem, CLIENT_OVERHEAD_BYTES + qbuf_capacity + omem)
+    }
+
     /// One line of CLIENT LIST / CLIENT INFO, with Redis' field names.
     pub fn info_line(&self) -> String {
         let name = self

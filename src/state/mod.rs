@@ -6,6 +6,7 @@
 pub mod blocking;
 pub mod client;
 pub mod disk;
+pub mod latency;
 pub mod monitor;
 pub mod pubsub;
 pub mod slowlog;
@@ -46,10 +47,15 @@ pub struct ServerState {
     next_client_id: AtomicU64,
     pub stats: stats::Stats,
     pub slowlog: slowlog::SlowLog,
+    /// The latency monitor and the per-command latency histograms.
+    pub latency: latency::Latency,
     pub monitors: monitor::Monitors,
     /// Clients parked in blocking commands.
     pub blocking: blocking::BlockedClients,
     pub started: Instant,
+    /// The server's own heap (or resident memory, without the counting allocator) once
+    /// started: INFO's used_memory_startup.
+    pub used_memory_startup: u64,
     /// Set when shutdown is requested: the stop signal of every background thread.
     shutdown_requested: StopSignal,
     shutdown_mode: Mutex<ShutdownMode>,
@@ -77,7 +83,14 @@ impl ServerState {
             None
         });
         storage.set_replica(master.is_some());
+        let config = Arc::new(ArcSwap::from_pointee(config));
+        let latency = latency::Latency::new(command_count);
+        storage.set_latency_sink(Box::new(latency::EventSink {
+            events: Arc::clone(&latency.events),
+            config: Arc::clone(&config),
+        }));
         ServerState {
+            latency,
             replication: Arc::new(Replication::new(master)),
             compaction: Default::default(),
             pubsub: Default::default(),
@@ -85,7 +98,7 @@ impl ServerState {
             disk: Default::default(),
             scripts: Default::default(),
             storage,
-            config: Arc::new(ArcSwap::from_pointee(config)),
+            config,
             clients: Mutex::new(BTreeMap::new()),
             next_client_id: AtomicU64::new(1),
             stats: stats::Stats::new(command_count),
@@ -93,6 +106,10 @@ impl ServerState {
             monitors: monitor::Monitors::default(),
             blocking: blocking::BlockedClients::default(),
             started: Instant::now(),
+            used_memory_startup: match crate::util::alloc_counter::allocated_bytes() {
+                0 => crate::util::alloc_counter::resident_bytes(),
+                n => n,
+            },
             shutdown_requested: StopSignal::new(),
             shutdown_mode: Mutex::new(ShutdownMode::Save),
             shutdown_signal: Notify::new(),

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 
@@ -14,14 +15,30 @@ pub struct CommandStats {
     pub failed_calls: AtomicU64,
 }
 
+/// Socket traffic counted where the socket is written (worker threads, through the
+/// connection) and read (network threads); shared with every connection.
+#[derive(Default)]
+pub struct IoTotals {
+    /// Reply bytes written to client sockets.
+    pub net_output_bytes: AtomicU64,
+    /// Reads from client sockets that returned data or end of stream.
+    pub reads_processed: AtomicU64,
+    /// Writes to client sockets.
+    pub writes_processed: AtomicU64,
+}
+
 /// Server-wide counters.
 pub struct Stats {
     pub total_connections_received: AtomicU64,
     pub rejected_connections: AtomicU64,
     pub total_commands_processed: AtomicU64,
     pub total_net_input_bytes: AtomicU64,
-    pub total_net_output_bytes: AtomicU64,
+    /// Output bytes and socket reads and writes (INFO's total_net_output_bytes,
+    /// total_reads_processed, total_writes_processed).
+    pub io: Arc<IoTotals>,
     pub total_error_replies: AtomicU64,
+    /// Error replies to the commands a Redis master sent (Redis' unexpected_error_replies).
+    pub unexpected_error_replies: AtomicU64,
     /// Clients closed for passing `client-output-buffer-limit`.
     pub output_buffer_limit_disconnections: AtomicU64,
     /// Indexed like the command table.
@@ -39,8 +56,9 @@ impl Stats {
             rejected_connections: AtomicU64::new(0),
             total_commands_processed: AtomicU64::new(0),
             total_net_input_bytes: AtomicU64::new(0),
-            total_net_output_bytes: AtomicU64::new(0),
+            io: Arc::default(),
             total_error_replies: AtomicU64::new(0),
+            unexpected_error_replies: AtomicU64::new(0),
             output_buffer_limit_disconnections: AtomicU64::new(0),
             commands: (0..command_count)
                 .map(|_| CommandStats::default())
@@ -86,8 +104,11 @@ impl Stats {
             &self.rejected_connections,
             &self.total_commands_processed,
             &self.total_net_input_bytes,
-            &self.total_net_output_bytes,
+            &self.io.net_output_bytes,
+            &self.io.reads_processed,
+            &self.io.writes_processed,
             &self.total_error_replies,
+            &self.unexpected_error_replies,
         ] {
             c.store(0, Ordering::Relaxed);
         }

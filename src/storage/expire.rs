@@ -61,9 +61,14 @@ impl Storage {
         if state.stored.is_none() || state.live().is_some() {
             return Ok(false);
         }
+        let monitor = self.latency_monitor();
+        let started = monitor.map(|_| std::time::Instant::now());
         let mut txn = self.txn_noted(Writer::named("expired"), pdb);
         txn.remove(&state);
         txn.commit()?;
+        if let (Some(monitor), Some(started)) = (monitor, started) {
+            monitor.spike("expire-del", started.elapsed());
+        }
         self.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
         Ok(true)
     }
@@ -150,12 +155,22 @@ pub fn run_expirer(storage: &Storage, stop: &StopSignal) {
             busy = false;
             continue;
         }
+        let started = std::time::Instant::now();
         let cycle = storage.expire_cycle(watermark.saturating_sub(WATERMARK_MARGIN_MS));
+        if let Some(monitor) = storage.latency_monitor() {
+            monitor.spike("expire-cycle", started.elapsed());
+        }
         if let Err(e) = storage.engine().sync_wal() {
             tracing::warn!("WAL flush after expiry failed: {e}");
         }
         match cycle {
             Ok((last, more)) => {
+                if more {
+                    storage
+                        .stats
+                        .expire_cycles_capped
+                        .fetch_add(1, Ordering::Relaxed);
+                }
                 watermark = watermark.max(last);
                 busy = more;
             }

@@ -61,6 +61,15 @@ use lock::{KeysGuard, LockTable};
 
 pub use codec::DataType;
 
+/// Where storage's own background work (the active expirer) reports how long a unit of work
+/// took, for the latency monitor; the server decides what counts as a spike.
+pub trait LatencySink: Send + Sync {
+    /// Whether the monitor is on: when it is off, nothing is timed.
+    fn enabled(&self) -> bool;
+    /// `event` took `took`; the sink keeps it if it passes the threshold.
+    fn spike(&self, event: &'static str, took: std::time::Duration);
+}
+
 /// Errors of the storage layer. The dispatcher turns them into Redis error replies.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -104,6 +113,13 @@ pub struct StorageStats {
     /// Directory of the last backup written.
     pub last_backup: parking_lot::Mutex<String>,
     pub expired_keys: AtomicU64,
+    /// Expiry cycles that stopped at their batch limit with more keys due (Redis'
+    /// expired_time_cap_reached_count).
+    pub expire_cycles_capped: AtomicU64,
+    /// Unix ms the running save started at (0: none running).
+    pub save_started_ms: AtomicU64,
+    /// Seconds the last completed save took (-1: none yet).
+    pub last_save_duration_secs: std::sync::atomic::AtomicI64,
     pub keyspace_hits: AtomicU64,
     pub keyspace_misses: AtomicU64,
 }
@@ -140,6 +156,8 @@ pub struct Storage {
     replica: AtomicBool,
     /// Id of the next transaction (EXEC) whose batches are marked as one group.
     next_transaction_id: AtomicU64,
+    /// The latency monitor, once the server has installed it.
+    latency_sink: std::sync::OnceLock<Box<dyn LatencySink>>,
 }
 
 /// The error for a meta record of `key` that does not decode.
@@ -191,6 +209,37 @@ impl KeyState {
 }
 
 impl Storage {
+    /// Installs the latency monitor (once; later calls are ignored).
+    pub fn set_latency_sink(&self, sink: Box<dyn LatencySink>) {
+        let _ = self.latency_sink.set(sink);
+    }
+
+    /// The latency monitor, when one is installed and on.
+    pub(crate) fn latency_monitor(&self) -> Option<&dyn LatencySink> {
+        self.latency_sink
+            .get()
+            .map(|s| s.as_ref())
+            .filter(|s| s.enabled())
+    }
+
+    /// Hands this thread's WAL records to the operating system (and fsyncs them under
+    /// `binlog-fsync always`) before a round's replies go out. A slow one is reported to the
+    /// latency monitor under Redis' names for its AOF: `aof-fsync-always` or `aof-write`.
+    pub fn sync_wal_before_replies(&self) -> Result<(), StorageError> {
+        let Some(monitor) = self.latency_monitor() else {
+            return self.engine.sync_wal();
+        };
+        let started = std::time::Instant::now();
+        let result = self.engine.sync_wal();
+        let event = if self.engine.wal_fsync() == engine::WalFsync::Always {
+            "aof-fsync-always"
+        } else {
+            "aof-write"
+        };
+        monitor.spike(event, started.elapsed());
+        result
+    }
+
     /// Opens the store at `path` with `databases` logical databases, checking (and upgrading)
     /// its on-disk format.
     pub fn open(
@@ -236,8 +285,10 @@ impl Storage {
             replica: AtomicBool::new(false),
             // Ids differ across restarts too, so a slave never mixes up two transactions.
             next_transaction_id: AtomicU64::new(crate::util::clock::unix_ms() << 16),
+            latency_sink: std::sync::OnceLock::new(),
             stats: StorageStats {
                 last_save_secs: AtomicU64::new(crate::util::clock::unix_ms() / 1000),
+                last_save_duration_secs: std::sync::atomic::AtomicI64::new(-1),
                 ..StorageStats::default()
             },
         })

@@ -81,3 +81,15 @@ unsafe impl GlobalAlloc for CountingAlloc {
         p
     }
 }
+
+/// Resident set size of this process, from /proc (0 where it is not available).
+pub fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}

@@ -73,6 +73,7 @@ pub(super) fn set_secret_args(argv: &[Bytes]) -> Vec<usize> {
 /// CONFIG RESETSTAT: zeroes INFO's counters (the slow log is kept, as in Redis).
 pub(super) fn resetstat(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     ctx.server.stats.reset();
+    ctx.server.latency.commands.reset();
     let st = &ctx.server.storage.stats;
     for c in [&st.expired_keys, &st.keyspace_hits, &st.keyspace_misses] {
         c.store(0, Ordering::Relaxed);

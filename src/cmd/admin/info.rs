@@ -27,6 +27,7 @@ const SECTIONS: &[(&str, bool)] = &[
     ("modules", true),
     ("commandstats", false),
     ("errorstats", true),
+    ("latencystats", false),
     ("cluster", true),
     ("keyspace", true),
     ("rocksdb", true),
@@ -94,6 +95,7 @@ fn render_section(server: &ServerState, name: &str, out: &mut String) {
         "cpu" => cpu_section(&mut w),
         "commandstats" => commandstats_section(server, &mut w),
         "errorstats" => errorstats_section(server, &mut w),
+        "latencystats" => latencystats_section(server, &mut w),
         "cluster" => w.field("cluster_enabled", 0),
         "keyspace" => keyspace_section(server, &mut w),
         "rocksdb" => rocksdb_section(server, &mut w),
@@ -159,9 +161,37 @@ fn clients_section(server: &ServerState, w: &mut Lines<'_>) {
     w.field("connected_clients", server.client_count());
     w.field("cluster_connections", 0);
     w.field("maxclients", server.config().maxclients);
+    let buffers = client_buffers(server);
+    w.field("client_recent_max_input_buffer", buffers.max_input);
+    w.field("client_recent_max_output_buffer", buffers.max_output);
     w.field("blocked_clients", server.blocking.count());
     w.field("tracking_clients", 0);
     w.field("clients_in_timeout_table", 0);
+}
+
+/// The connected clients' buffers, summed over all of them at the time of the call.
+struct ClientBuffers {
+    /// Largest query buffer.
+    max_input: usize,
+    /// Largest unread reply.
+    max_output: usize,
+    /// Memory held by all connections (CLIENT LIST's tot-mem summed).
+    total: usize,
+}
+
+fn client_buffers(server: &ServerState) -> ClientBuffers {
+    let mut b = ClientBuffers {
+        max_input: 0,
+        max_output: 0,
+        total: 0,
+    };
+    for client in server.clients.lock().values() {
+        let (qbuf, omem, total) = client.buffer_figures();
+        b.max_input = b.max_input.max(qbuf);
+        b.max_output = b.max_output.max(omem);
+        b.total += total;
+    }
+    b
 }
 
 /// Redis' bytesToHuman.
@@ -178,24 +208,12 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
-/// Resident set size of this process, from /proc (0 where it is not available).
-pub(super) fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
-}
-
 /// The highest `used_memory` INFO has reported.
 static USED_MEMORY_PEAK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 fn memory_section(server: &ServerState, w: &mut Lines<'_>) {
     let cfg = server.config();
-    let rss = rss_bytes();
+    let rss = crate::util::alloc_counter::resident_bytes();
     let engine = server.storage.engine();
     let sum = |property: &str| -> u64 {
         Cf::ALL
@@ -224,6 +242,45 @@ fn memory_section(server: &ServerState, w: &mut Lines<'_>) {
     w.field("used_memory_rss_human", human_bytes(rss));
     w.field("used_memory_peak", peak);
     w.field("used_memory_peak_human", human_bytes(peak));
+    // Redis' split of used_memory: what the server needs whatever the data (its start-up
+    // heap, client buffers, the replication backlog, scripts) and the rest.
+    let buffers = client_buffers(server);
+    let (_, backlog_len) = server.replication.redis_feed.backlog_span();
+    let replicas_kept = if server.replication.redis_feed.replicas() > 0 {
+        backlog_len.saturating_sub(cfg.repl_backlog_size)
+    } else {
+        0
+    };
+    let (scripts, script_bytes, lua_bytes) = server.scripts.memory_figures();
+    let startup = server.used_memory_startup.min(used);
+    let overhead =
+        (startup + buffers.total as u64 + backlog_len + script_bytes as u64 + lua_bytes as u64)
+            .min(used);
+    let dataset = used - overhead;
+    w.field("used_memory_startup", startup);
+    w.field("used_memory_overhead", overhead);
+    w.field("used_memory_dataset", dataset);
+    w.field(
+        "used_memory_dataset_perc",
+        format!(
+            "{:.2}%",
+            dataset as f64 * 100.0 / used.saturating_sub(startup).max(1) as f64
+        ),
+    );
+    w.field("used_memory_lua", lua_bytes);
+    w.field("used_memory_lua_human", human_bytes(lua_bytes as u64));
+    w.field("used_memory_vm_eval", lua_bytes);
+    w.field("used_memory_scripts", script_bytes);
+    w.field(
+        "used_memory_scripts_human",
+        human_bytes(script_bytes as u64),
+    );
+    w.field("used_memory_scripts_eval", script_bytes);
+    w.field("number_of_cached_scripts", scripts);
+    let (libraries, functions) = server.scripts.library_counts();
+    w.field("number_of_functions", functions);
+    w.field("number_of_libraries", libraries);
+    w.field("total_system_memory", total_system_memory());
     w.field("used_memory_memtables", memtables);
     w.field("used_memory_rocksdb_block_cache", block_cache);
     w.field("used_memory_rocksdb_table_readers", table_readers);
@@ -232,6 +289,18 @@ fn memory_section(server: &ServerState, w: &mut Lines<'_>) {
         "mem_fragmentation_ratio",
         format!("{:.2}", rss as f64 / (used + rocksdb).max(1) as f64),
     );
+    // Resident memory beyond what the server and RocksDB account for.
+    w.field(
+        "mem_fragmentation_bytes",
+        rss as i64 - (used + rocksdb) as i64,
+    );
+    // Bytes kept for lagging Redis replicas beyond repl-backlog-size: their output buffers.
+    w.field("mem_not_counted_for_evict", replicas_kept);
+    w.field("mem_replication_backlog", backlog_len);
+    w.field("mem_clients_slaves", replicas_kept);
+    w.field("mem_clients_normal", buffers.total);
+    // Nothing is freed in the background: a deletion is one RocksDB write.
+    w.field("lazyfree_pending_objects", 0);
     let cache = server.storage.cache();
     w.field("cache_used_memory", cache.used_bytes());
     w.field("cache_keys", cache.len());
@@ -240,6 +309,18 @@ fn memory_section(server: &ServerState, w: &mut Lines<'_>) {
     w.field("maxmemory_human", human_bytes(cfg.maxmemory));
     w.field("maxmemory_policy", &cfg.maxmemory_policy);
     w.field("mem_allocator", "libc");
+}
+
+/// Physical memory of the machine, from /proc/meminfo (0 where it is not available).
+fn total_system_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
 }
 
 fn persistence_section(server: &ServerState, w: &mut Lines<'_>) {
@@ -265,6 +346,19 @@ fn persistence_section(server: &ServerState, w: &mut Lines<'_>) {
     );
     let failed = stats.last_save_failed.load(relaxed);
     w.field("rdb_last_bgsave_status", if failed { "err" } else { "ok" });
+    w.field(
+        "rdb_last_bgsave_time_sec",
+        stats.last_save_duration_secs.load(relaxed),
+    );
+    let started = stats.save_started_ms.load(relaxed);
+    w.field(
+        "rdb_current_bgsave_time_sec",
+        if started == 0 {
+            -1
+        } else {
+            (crate::util::clock::unix_ms().saturating_sub(started) / 1000) as i64
+        },
+    );
     w.field("backup_path", stats.last_backup.lock().as_str());
     w.field("aof_enabled", 0);
     w.field("aof_rewrite_in_progress", 0);
@@ -291,7 +385,16 @@ fn stats_section(server: &ServerState, w: &mut Lines<'_>) {
         s.instantaneous_ops().round() as u64,
     );
     w.field("total_net_input_bytes", load(&s.total_net_input_bytes));
-    w.field("total_net_output_bytes", load(&s.total_net_output_bytes));
+    w.field("total_net_output_bytes", load(&s.io.net_output_bytes));
+    let t = &server.replication.traffic;
+    w.field(
+        "total_net_repl_input_bytes",
+        t.wire_received.load(Ordering::Relaxed),
+    );
+    w.field(
+        "total_net_repl_output_bytes",
+        t.wire_sent.load(Ordering::Relaxed),
+    );
     w.field("rejected_connections", load(&s.rejected_connections));
     w.field(
         "client_output_buffer_limit_disconnections",
@@ -302,12 +405,47 @@ fn stats_section(server: &ServerState, w: &mut Lines<'_>) {
     w.field("sync_partial_ok", load(&repl.sync_partial_ok));
     w.field("sync_partial_err", load(&repl.sync_partial_err));
     w.field("expired_keys", load(&st.expired_keys));
+    // Keys past their deadline not yet removed, as a share of all keys, by the latest scan.
+    let scan = server.keyspace_stats.latest();
+    let (stale, seen) = scan.as_ref().map_or((0, 0), |s| {
+        s.databases.iter().fold((0, 0), |(i, k), c| {
+            (i + c.invalid, k + c.keys() + c.invalid)
+        })
+    });
+    w.field(
+        "expired_stale_perc",
+        format!("{:.2}", stale as f64 * 100.0 / seen.max(1) as f64),
+    );
+    w.field(
+        "expired_time_cap_reached_count",
+        load(&st.expire_cycles_capped),
+    );
     w.field("evicted_keys", 0);
     w.field("keyspace_hits", load(&st.keyspace_hits));
     w.field("keyspace_misses", load(&st.keyspace_misses));
     w.field("pubsub_channels", 0);
     w.field("pubsub_patterns", 0);
     w.field("total_error_replies", load(&s.total_error_replies));
+    w.field(
+        "unexpected_error_replies",
+        load(&s.unexpected_error_replies),
+    );
+    // RESTORE decodes every payload in full before it writes anything: each is a deep check.
+    let restores = CommandTable::get()
+        .lookup(b"restore")
+        .and_then(|(i, _)| s.commands.get(i))
+        .map_or(0, |c| load(&c.calls));
+    w.field("dump_payload_sanitizations", restores);
+    w.field("total_reads_processed", load(&s.io.reads_processed));
+    w.field("total_writes_processed", load(&s.io.writes_processed));
+    // MIGRATE is not offered, so no sockets are cached for it; a replica never expires keys
+    // itself (its master's deletions arrive), so it tracks none.
+    w.field("migrate_cached_sockets", 0);
+    w.field("slave_expires_tracked_keys", 0);
+    // Client tracking keeps no table of keys here (yet).
+    w.field("tracking_total_keys", 0);
+    w.field("tracking_total_items", 0);
+    w.field("tracking_total_prefixes", 0);
 }
 
 fn replication_section(server: &ServerState, w: &mut Lines<'_>) {
@@ -405,7 +543,16 @@ fn replication_section(server: &ServerState, w: &mut Lines<'_>) {
         "second_repl_offset",
         previous.map_or(-1, |(_, last)| last as i64 + 1),
     );
-    w.field("repl_backlog_active", u8::from(!slaves.is_empty()));
+    let feed = &repl.redis_feed;
+    w.field(
+        "repl_backlog_active",
+        u8::from(!slaves.is_empty() || feed.replicas() > 0),
+    );
+    // The backlog of the Redis-protocol stream (what a Redis replica's PSYNC resumes from).
+    let (first, histlen) = feed.backlog_span();
+    w.field("repl_backlog_size", server.config().repl_backlog_size);
+    w.field("repl_backlog_first_byte_offset", first);
+    w.field("repl_backlog_histlen", histlen);
     // Pika's view: the binlog is the WAL; its position is the last sequence number.
     let files = crate::storage::wal::wal_files(storage.engine().path()).unwrap_or_default();
     w.field("binlog_files", files.len());
@@ -446,12 +593,27 @@ fn cpu_times() -> (f64, f64) {
     (tick(11), tick(12))
 }
 
+/// (user, system) CPU seconds of the calling thread.
+fn thread_cpu_times() -> (f64, f64) {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) } != 0 {
+        return (0.0, 0.0);
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (secs(usage.ru_utime), secs(usage.ru_stime))
+}
+
 fn cpu_section(w: &mut Lines<'_>) {
     let (user, sys) = cpu_times();
     w.field("used_cpu_sys", format!("{sys:.6}"));
     w.field("used_cpu_user", format!("{user:.6}"));
     w.field("used_cpu_sys_children", "0.000000");
     w.field("used_cpu_user_children", "0.000000");
+    // The thread answering INFO is the one that runs commands: Redis' main thread.
+    let (user, sys) = thread_cpu_times();
+    w.field("used_cpu_sys_main_thread", format!("{sys:.6}"));
+    w.field("used_cpu_user_main_thread", format!("{user:.6}"));
 }
 
 fn commandstats_section(server: &ServerState, w: &mut Lines<'_>) {
@@ -482,6 +644,33 @@ fn commandstats_section(server: &ServerState, w: &mut Lines<'_>) {
     }
 }
 
+/// `latency_percentiles_usec_<cmd>:p50=..,p99=..` for every command that has run, at the
+/// percentiles of `latency-tracking-info-percentiles`.
+fn latencystats_section(server: &ServerState, w: &mut Lines<'_>) {
+    let cfg = server.config();
+    if !cfg.latency_tracking {
+        return;
+    }
+    let percentiles = crate::config::parse_percentiles(&cfg.latency_tracking_info_percentiles)
+        .unwrap_or_default();
+    for (i, spec) in CommandTable::get().all() {
+        let Some(snapshot) = server.latency.commands.snapshot(i) else {
+            continue;
+        };
+        let values: Vec<String> = percentiles
+            .iter()
+            .map(|&p| {
+                let usec = snapshot.value_at_percentile(p) as f64 / 1000.0;
+                format!("p{p}={usec:.3}")
+            })
+            .collect();
+        w.field(
+            &format!("latency_percentiles_usec_{}", spec.name),
+            values.join(","),
+        );
+    }
+}
+
 fn errorstats_section(server: &ServerState, w: &mut Lines<'_>) {
     for (code, count) in server.stats.errors.lock().iter() {
         w.field(&format!("errorstat_{code}"), format!("count={count}"));
@@ -489,7 +678,8 @@ fn errorstats_section(server: &ServerState, w: &mut Lines<'_>) {
 }
 
 /// Redis' `dbN:keys=,expires=,avg_ttl=` (keys and expires exact, from the write path's
-/// counters), followed by the per-type counts of the statistics thread's latest scan.
+/// counters; avg_ttl from the statistics thread's latest scan). The scan's per-type counts
+/// are in the RocksDB section (`keyspace_dbN`).
 fn keyspace_section(server: &ServerState, w: &mut Lines<'_>) {
     let storage = &server.storage;
     let scan = server.keyspace_stats.latest();
@@ -500,15 +690,15 @@ fn keyspace_section(server: &ServerState, w: &mut Lines<'_>) {
         }
         let expires = storage.expires_count(db).unwrap_or(0);
         let counted = scan.as_ref().and_then(|s| s.databases.get(db));
-        let avg_ttl = counted.map_or(0, |c| c.avg_ttl_ms);
-        let mut line = format!("keys={keys},expires={expires},avg_ttl={avg_ttl}");
-        if let Some(c) = counted {
-            line.push_str(&format!(
-                ",strings={},hashes={},lists={},sets={},zsets={},invalid_keys={}",
-                c.strings, c.hashes, c.lists, c.sets, c.zsets, c.invalid
-            ));
-        }
-        w.field(&format!("db{db}"), line);
+        // The scan's mean remaining TTL, aged by the time since the scan.
+        let since_scan_ms = scan.as_ref().map_or(0, |s| {
+            crate::util::clock::unix_secs().saturating_sub(s.finished_at) * 1000
+        });
+        let avg_ttl = counted.map_or(0, |c| c.avg_ttl_ms.saturating_sub(since_scan_ms));
+        w.field(
+            &format!("db{db}"),
+            format!("keys={keys},expires={expires},avg_ttl={avg_ttl}"),
+        );
     }
 }
 
@@ -541,6 +731,22 @@ fn rocksdb_section(server: &ServerState, w: &mut Lines<'_>) {
         "keyspace_scan_ms",
         scan.as_ref().map_or(0, |s| s.took.as_millis()),
     );
+    // Per-type counts of the latest scan, a line per database (Redis tools read the keyspace
+    // section's lines as exactly keys, expires and avg_ttl).
+    if let Some(s) = scan.as_ref() {
+        for (db, c) in s.databases.iter().enumerate() {
+            if c.keys() + c.invalid == 0 {
+                continue;
+            }
+            w.field(
+                &format!("keyspace_db{db}"),
+                format!(
+                    "strings={},hashes={},lists={},sets={},zsets={},streams={},invalid_keys={}",
+                    c.strings, c.hashes, c.lists, c.sets, c.zsets, c.streams, c.invalid
+                ),
+            );
+        }
+    }
     let engine = server.storage.engine();
     for cf in Cf::ALL {
         for prop in PROPERTIES {

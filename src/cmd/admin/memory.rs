@@ -7,7 +7,6 @@
 use bytes::Bytes;
 
 use crate::cmd::admin::command::help_reply;
-use crate::cmd::admin::info;
 use crate::cmd::gate::spec::{CommandSpec, KeySpec};
 use crate::cmd::{args, CmdError, CmdResult, Ctx};
 use crate::command;
@@ -60,7 +59,7 @@ fn usage(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 fn stats(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
-    let rss = info::rss_bytes();
+    let rss = crate::util::alloc_counter::resident_bytes();
     let storage = ctx.storage();
     let mut keys: u64 = 0;
     let mut per_db = Vec::new();

@@ -15,6 +15,7 @@ use crate::cmd::admin::command::help_reply;
 use crate::cmd::admin::config;
 use crate::cmd::admin::debug;
 use crate::cmd::admin::info;
+use crate::cmd::admin::latency;
 use crate::cmd::admin::memory;
 use crate::cmd::gate::spec::{CommandSpec, KeySpec};
 use crate::cmd::{args, CmdError, CmdResult, Ctx};
@@ -61,6 +62,9 @@ pub const COMMANDS: &[CommandSpec] = &[
     command!("shutdown", -1, [ADMIN, NOSCRIPT, LOADING, STALE, NO_MULTI, ALLOW_BUSY],
              KeySpec::None, [ADMIN, SLOW, DANGEROUS], "server",
              "Synchronously saves the database(s) to disk and shuts down the server.", shutdown),
+    command!("latency", -2, [], KeySpec::None, [SLOW], "server",
+             "A container for latency diagnostics commands.", latency::latency,
+             subcommands: latency::SUBCOMMANDS),
     command!("memory", -2, [], KeySpec::None, [SLOW], "server",
              "A container for memory diagnostics commands.", memory::memory,
              subcommands: memory::SUBCOMMANDS),
@@ -139,7 +143,15 @@ fn take_backup(
 ) -> Result<(), String> {
     let stats = &storage.stats;
     let covered = stats.changes_since_save.load(Ordering::Relaxed);
+    let started = std::time::Instant::now();
+    stats
+        .save_started_ms
+        .store(crate::util::clock::unix_ms(), Ordering::Relaxed);
     let result = crate::services::backup::create(storage, &cfg.dump_path, &cfg.dump_prefix);
+    stats.save_started_ms.store(0, Ordering::Relaxed);
+    stats
+        .last_save_duration_secs
+        .store(started.elapsed().as_secs() as i64, Ordering::Relaxed);
     match &result {
         Ok(dir) => {
             storage.record_save(covered);

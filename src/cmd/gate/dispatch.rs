@@ -267,19 +267,40 @@ fn run(
             access_times::touch(db, &argv[i]);
         }
     }
-    let elapsed_us = start.elapsed().as_micros() as u64;
+    let elapsed = start.elapsed();
+    let elapsed_us = elapsed.as_micros() as u64;
 
     let stats = &server.stats;
     stats
         .total_commands_processed
         .fetch_add(1, Ordering::Relaxed);
     let cs = &stats.commands[idx];
+    let cfg = server.config();
     // A command that must wait is counted once, by the run that finishes it (as in Redis).
     if !client.has_block_request() {
         cs.calls.fetch_add(1, Ordering::Relaxed);
+        if cfg.latency_tracking {
+            server
+                .latency
+                .commands
+                .record(idx, elapsed.as_nanos() as u64);
+        }
+        if cfg.latency_monitor_threshold > 0 {
+            let event = if spec.flags.contains(CmdFlags::FAST) {
+                "fast-command"
+            } else {
+                "command"
+            };
+            server.latency.events.add_if_needed(
+                event,
+                elapsed_us / 1000,
+                cfg.latency_monitor_threshold,
+                crate::util::clock::unix_secs(),
+            );
+        }
     }
     cs.usec.fetch_add(elapsed_us, Ordering::Relaxed);
-    maybe_slowlog(server, client, spec, argv, elapsed_us);
+    maybe_slowlog(server, client, spec, argv, elapsed_us, &cfg);
 
     match result {
         Ok(reply) => {
@@ -319,11 +340,11 @@ fn maybe_slowlog(
     spec: &CommandSpec,
     argv: &[Bytes],
     elapsed_us: u64,
+    cfg: &crate::config::Config,
 ) {
     if spec.flags.contains(CmdFlags::SKIP_SLOWLOG) {
         return;
     }
-    let cfg = server.config();
     let threshold = cfg.slowlog_log_slower_than;
     if threshold < 0 || elapsed_us < threshold as u64 {
         return;

@@ -58,6 +58,8 @@ pub struct Scripts {
     wrote: AtomicBool,
     /// Libraries and functions loaded, for FUNCTION STATS while a script holds the interpreter.
     counts: Mutex<(usize, usize)>,
+    /// The latest [`Scripts::memory_figures`].
+    last_figures: Mutex<(usize, usize, usize)>,
 }
 
 /// What to run.
@@ -128,6 +130,21 @@ impl Scripts {
             vm.scripts.clear();
             vm.lua.gc_collect().ok();
         }
+    }
+
+    /// (cached EVAL scripts, their text's bytes, the Lua interpreter's memory) for INFO; zeros
+    /// before the interpreter starts. While a script runs the interpreter is busy and the
+    /// figures are those of the last call that found it free.
+    pub fn memory_figures(&self) -> (usize, usize, usize) {
+        if let Some(guard) = self.vm.try_lock() {
+            let figures = guard.as_ref().map_or((0, 0, 0), |vm| {
+                let bodies = vm.scripts.values().map(|s| s.body.len()).sum();
+                (vm.scripts.len(), bodies, vm.lua.used_memory())
+            });
+            *self.last_figures.lock() = figures;
+            return figures;
+        }
+        *self.last_figures.lock()
     }
 
     /// Records the library and function counts FUNCTION STATS shows.
