@@ -37,6 +37,9 @@ pub enum Kind {
     /// `client-output-buffer-limit`: `<class> <hard> <soft> <seconds>` groups; a setting changes
     /// only the classes it names.
     OutputLimits,
+    /// `shutdown-on-sigterm` / `shutdown-on-sigint`: `default` or words among `save nosave
+    /// now force` (see [`super::ShutdownFlags`]), stored in their canonical order.
+    ShutdownFlags,
 }
 
 /// Table helper: an integer directive with inclusive bounds.
@@ -62,6 +65,8 @@ pub const STR: Kind = Kind::Str;
 pub const PATH: Kind = Kind::Path;
 /// Table helper: per-class output buffer limits.
 pub const OUTPUT_LIMITS: Kind = Kind::OutputLimits;
+/// Table helper: SHUTDOWN options for a signal.
+pub const SHUTDOWN_FLAGS: Kind = Kind::ShutdownFlags;
 /// Whether, and on which conditions, CONFIG SET may change a directive while the server runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -143,6 +148,9 @@ impl Directive {
             Kind::Str | Kind::Path => Ok(Value::Text(text.to_string())),
             Kind::OutputLimits => super::output_limit::OutputLimits::parse_classes(text)
                 .map(|_| Value::Text(text.to_string())),
+            Kind::ShutdownFlags => {
+                super::ShutdownFlags::parse_directive(text).map(|f| Value::Text(f.render()))
+            }
             Kind::Enum(values) => parse_enum(values, text).map(Value::Text).ok_or_else(|| {
                 let names: Vec<&str> = values.iter().map(|v| canonical_spelling(v)).collect();
                 format!(
