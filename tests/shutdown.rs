@@ -311,3 +311,67 @@ fn shutdown_on_sigterm_now_skips_the_wait() {
     );
     slave.signal("CONT");
 }
+
+#[test]
+fn commands_sent_before_sigterm_run_and_are_answered() {
+    use std::io::{Read, Write};
+    let mut s = TestServer::start();
+    let mut raw = s.raw();
+    let mut pipeline = b"DEBUG SLEEP 1\r\n".to_vec();
+    for i in 0..200 {
+        pipeline.extend_from_slice(format!("SET p:{i} v{i}\r\n").as_bytes());
+    }
+    raw.write_all(&pipeline).unwrap();
+    // The server stops while the first command runs and the others wait behind it.
+    std::thread::sleep(Duration::from_millis(300));
+    s.signal("TERM");
+    let mut replies = Vec::new();
+    raw.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let _ = raw.read_to_end(&mut replies);
+    assert_eq!(
+        replies,
+        b"+OK\r\n".repeat(201),
+        "{}",
+        String::from_utf8_lossy(&replies)
+    );
+    let status = s.exit_status(EXIT_WAIT).expect("no exit");
+    assert_eq!(status.code(), Some(0));
+    s.restart();
+    assert_eq!(s.q::<String>(&["GET", "p:199"]), "v199");
+}
+
+#[test]
+fn shutdown_waits_for_a_lagging_redis_replica() {
+    let mut pika = TestServer::start_with(&["--shutdown-timeout", "30"]);
+    let port = pika.port.to_string();
+    let Some(redis) = RedisServer::start_with(&["--replicaof", "127.0.0.1", &port]) else {
+        eprintln!("skipped: redis-server is not installed");
+        return;
+    };
+    let mut r = redis.conn();
+    pika.q::<()>(&["SET", "first", "1"]);
+    wait_until("the redis replica to get the first write", || {
+        get(&mut r, "first").as_deref() == Some("1")
+    });
+    let redis_signal = |name: &str| {
+        let _ = std::process::Command::new("kill")
+            .args(["-s", name, &redis.pid().to_string()])
+            .status();
+    };
+    redis_signal("STOP");
+    pika.q::<()>(&["SET", "late", "write"]);
+    let started = Instant::now();
+    let shutdown = shutdown_in_background(&pika, &[]);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(pika.is_running(), "pika did not wait for its Redis replica");
+    redis_signal("CONT");
+    let status = pika.exit_status(EXIT_WAIT).expect("pika did not exit");
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "waited {:?}: the replica's acknowledgement did not end the wait",
+        started.elapsed()
+    );
+    assert!(shutdown.join().unwrap().is_err());
+    assert_eq!(get(&mut r, "late").as_deref(), Some("write"));
+}

@@ -202,22 +202,29 @@ impl ServerState {
         }
     }
 
-    /// True when every slave acknowledged the last write (Redis' `isReadyToShutdown`).
+    /// True when every slave, pika or Redis, acknowledged the last write (Redis'
+    /// `isReadyToShutdown`).
     fn slaves_caught_up(&self) -> bool {
         let last = self.storage.engine().latest_sequence();
         self.replication
             .slaves()
             .iter()
             .all(|s| s.acked.load(Ordering::Relaxed) >= last)
+            && self.replication.redis_feed.replicas_caught_up(last)
     }
 
     fn log_lagging_slaves(&self) {
         let last = self.storage.engine().latest_sequence();
         let slaves = self.replication.slaves();
-        if slaves.is_empty() {
+        let (redis_behind, redis_replicas) = self.replication.redis_feed.lagging();
+        for bytes in &redis_behind {
+            tracing::warn!("Lagging Redis replica reported offset {bytes} behind master.");
+        }
+        let total = slaves.len() + redis_replicas;
+        if total == 0 {
             return;
         }
-        let mut in_sync = 0;
+        let mut in_sync = redis_replicas - redis_behind.len();
         for s in &slaves {
             let acked = s.acked.load(Ordering::Relaxed);
             if acked >= last {
@@ -232,10 +239,7 @@ impl ServerState {
                 );
             }
         }
-        tracing::warn!(
-            "{in_sync} of {} replicas are in sync when shutting down.",
-            slaves.len()
-        );
+        tracing::warn!("{in_sync} of {total} replicas are in sync when shutting down.");
     }
 
     /// How this server tells its supervisor about its state (`supervised`).

@@ -617,6 +617,11 @@ impl RedisServer {
         Some(RedisServer { child, port, dir })
     }
 
+    /// The redis-server process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn conn(&self) -> redis::Connection {
         redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
             .expect("client")
