@@ -375,3 +375,37 @@ fn shutdown_waits_for_a_lagging_redis_replica() {
     assert!(shutdown.join().unwrap().is_err());
     assert_eq!(get(&mut r, "late").as_deref(), Some("write"));
 }
+
+#[test]
+fn shutdown_nosave_stops_a_server_stuck_in_a_script() {
+    let mut s =
+        TestServer::start_with(&["--thread-pool-size", "2", "--busy-reply-threshold", "200"]);
+    s.q::<()>(&["SET", "before", "1"]);
+    let mut c = s.conn();
+    let script = std::thread::spawn(move || {
+        cmd::<Value>(
+            &mut c,
+            &[
+                "EVAL",
+                "redis.call('SET','in-script','1') while true do end",
+                "0",
+            ],
+        )
+    });
+    wait_until(
+        "the script to be busy",
+        || matches!(s.try_q(&["PING"]), Err(e) if error_text(&e).starts_with("BUSY")),
+    );
+    assert_eq!(
+        err(&mut s.conn(), &["SHUTDOWN"]),
+        "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+    );
+    let _ = cmd::<Value>(&mut s.conn(), &["SHUTDOWN", "NOSAVE"]);
+    let status = s
+        .exit_status(Duration::from_secs(10))
+        .expect("stuck in the script");
+    assert_eq!(status.code(), Some(0));
+    assert!(script.join().unwrap().is_err());
+    s.restart();
+    assert_eq!(s.q::<String>(&["GET", "before"]), "1");
+}

@@ -158,6 +158,9 @@ impl ServerState {
                 }
             }
         }
+        if self.scripts.is_running() {
+            self.exit_under_running_script();
+        }
         tracing::warn!("pika is now ready to exit, bye bye...");
         let mode = if nosave {
             ShutdownMode::NoSave
@@ -168,6 +171,31 @@ impl ServerState {
         // Writes held back never run: they were not acknowledged, and the server stops.
         self.shutdown.release_writes();
         ShutdownStart::Stopping
+    }
+
+    /// SHUTDOWN NOSAVE while a script runs (Redis' way out of a script that cannot be
+    /// killed): the process exits without waiting for the script, whose writes are not
+    /// committed. Everything acknowledged is in the WAL; once fsynced, the stop is clean.
+    fn exit_under_running_script(&self) -> ! {
+        tracing::warn!("a script is still running: exiting without waiting for it");
+        let cfg = self.config();
+        match self.storage.engine().fsync_wal() {
+            Ok(()) => {
+                if let Err(e) =
+                    crate::storage::durability::write_clean_shutdown_marker(&cfg.db_path)
+                {
+                    tracing::error!("cannot leave the clean-shutdown marker: {e}");
+                }
+            }
+            Err(e) => tracing::error!("WAL fsync at shutdown failed: {e}"),
+        }
+        if !cfg.pidfile.is_empty() {
+            let _ = std::fs::remove_file(&cfg.pidfile);
+        }
+        tracing::warn!("pika is now ready to exit, bye bye...");
+        // The log is written by a thread of its own: give it the lines.
+        std::thread::sleep(Duration::from_millis(50));
+        std::process::exit(0)
     }
 
     fn cancel_shutdown(&self, p: Pending) {
