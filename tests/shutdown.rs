@@ -317,7 +317,7 @@ fn commands_sent_before_sigterm_run_and_are_answered() {
     use std::io::{Read, Write};
     let mut s = TestServer::start();
     let mut raw = s.raw();
-    let mut pipeline = b"DEBUG SLEEP 1\r\n".to_vec();
+    let mut pipeline = b"DEBUG SLEEP 2\r\n".to_vec();
     for i in 0..200 {
         pipeline.extend_from_slice(format!("SET p:{i} v{i}\r\n").as_bytes());
     }
@@ -325,6 +325,12 @@ fn commands_sent_before_sigterm_run_and_are_answered() {
     // The server stops while the first command runs and the others wait behind it.
     std::thread::sleep(Duration::from_millis(300));
     s.signal("TERM");
+    // New connections are refused at once, while the old one is still being served.
+    let refused_from = Instant::now();
+    wait_until("the listener to close", || {
+        std::net::TcpStream::connect(("127.0.0.1", s.port)).is_err()
+    });
+    assert!(refused_from.elapsed() < Duration::from_millis(1500));
     let mut replies = Vec::new();
     raw.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let _ = raw.read_to_end(&mut replies);
