@@ -11,7 +11,7 @@ pub mod network_task;
 pub mod request_queue;
 pub mod workers;
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tokio::io::AsyncWriteExt;
@@ -338,12 +338,17 @@ async fn handle_signals(server: Arc<ServerState>) {
             tracing::error!("cannot handle SIGTERM and SIGINT");
             return;
         };
+        // Set while a signal's shutdown is starting (the save may take a while): a SIGINT
+        // meanwhile is a second one.
+        let starting = Arc::new(AtomicBool::new(false));
         loop {
             let sigint = tokio::select! {
                 _ = term.recv() => false,
                 _ = int.recv() => true,
             };
-            let under_way = server.shutdown_requested() || server.shutdown.is_waiting();
+            let under_way = starting.load(Ordering::SeqCst)
+                || server.shutdown_requested()
+                || server.shutdown.is_waiting();
             if sigint && under_way {
                 tracing::warn!("You insist... exiting now.");
                 // The log is written by a thread of its own: give it the line.
@@ -361,13 +366,15 @@ async fn handle_signals(server: Arc<ServerState>) {
                 server.config().shutdown_on_sigterm.clone()
             };
             let flags = ShutdownFlags::parse_directive(&directive).unwrap_or_default();
-            // The save flushes memtables: not on a network thread.
-            let starting = Arc::clone(&server);
-            let started =
-                tokio::task::spawn_blocking(move || starting.begin_shutdown(flags, None)).await;
-            if let Ok(ShutdownStart::Failed) = started {
-                tracing::warn!("{name} received but errors trying to shut down the server, check the logs for more information");
-            }
+            starting.store(true, Ordering::SeqCst);
+            let (server, starting) = (Arc::clone(&server), Arc::clone(&starting));
+            // Not on a network thread, and not awaited: the next signal is handled meanwhile.
+            tokio::task::spawn_blocking(move || {
+                if server.begin_shutdown(flags, None) == ShutdownStart::Failed {
+                    tracing::warn!("{name} received but errors trying to shut down the server, check the logs for more information");
+                }
+                starting.store(false, Ordering::SeqCst);
+            });
         }
     }
     #[cfg(not(unix))]
