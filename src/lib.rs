@@ -9,7 +9,7 @@
 //!   specs), `types` (one module per Redis type, key commands, SORT), `session` (connection,
 //!   CLIENT, MULTI, pub/sub) and `admin` (INFO, CONFIG, DEBUG, replication, saving).
 //! - [`state`]: what threads share: storage, live configuration, clients, statistics, slow log,
-//!   clients parked in blocking commands, pub/sub, MONITOR.
+//!   clients parked in blocking commands, pub/sub, MONITOR, a shutdown waiting for slaves.
 //! - [`services`]: background work behind narrow handles: backups, the compact thread, the
 //!   keyspace statistics.
 //! - [`replication`]: master and slave sides of binlog replication, full sync, binlog purge;
@@ -25,7 +25,7 @@
 //! - [`config`]: `pika.conf` directives, command-line overrides, CONFIG GET/SET/REWRITE.
 //! - [`cli`]: the command line of the `pika` binary.
 //! - [`util`]: glob matching, strict number parsing, cluster slots, the clock, FNV-1a, disk
-//!   space, the stop signal, Redis' HyperLogLog representation (`util::hll`), Redis' geohash
+//!   space, the stop signal, systemd's sd_notify, Redis' HyperLogLog representation (`util::hll`), Redis' geohash
 //!   arithmetic (`util::geohash`).
 
 pub mod cli;

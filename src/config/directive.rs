@@ -39,6 +39,9 @@ pub enum Kind {
     OutputLimits,
     /// `latency-tracking-info-percentiles`: space-separated numbers from 0 to 100.
     Percentiles,
+    /// `shutdown-on-sigterm` / `shutdown-on-sigint`: `default` or words among `save nosave
+    /// now force` (see [`super::ShutdownFlags`]), stored in their canonical order.
+    ShutdownFlags,
 }
 
 /// Table helper: an integer directive with inclusive bounds.
@@ -66,6 +69,8 @@ pub const PATH: Kind = Kind::Path;
 pub const OUTPUT_LIMITS: Kind = Kind::OutputLimits;
 /// Table helper: a list of percentiles.
 pub const PERCENTILES: Kind = Kind::Percentiles;
+/// Table helper: SHUTDOWN options for a signal.
+pub const SHUTDOWN_FLAGS: Kind = Kind::ShutdownFlags;
 /// Whether, and on which conditions, CONFIG SET may change a directive while the server runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -153,6 +158,9 @@ impl Directive {
                     Value::Text(shown.join(" "))
                 })
                 .ok_or_else(|| "Invalid latency-tracking-info-percentiles parameters".to_string()),
+            Kind::ShutdownFlags => {
+                super::ShutdownFlags::parse_directive(text).map(|f| Value::Text(f.render()))
+            }
             Kind::Enum(values) => parse_enum(values, text).map(Value::Text).ok_or_else(|| {
                 let names: Vec<&str> = values.iter().map(|v| canonical_spelling(v)).collect();
                 format!(

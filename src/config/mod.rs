@@ -8,6 +8,7 @@
 mod directive;
 mod file;
 mod output_limit;
+mod shutdown_flags;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -20,6 +21,7 @@ use crate::util::glob::glob_match;
 
 pub use directive::{parse_memory, parse_percentiles, Access, Directive, Kind};
 pub use output_limit::{ClientClass, OutputLimit, OutputLimits};
+pub use shutdown_flags::ShutdownFlags;
 pub use table::{Config, DIRECTIVES, NAME_ALIASES};
 
 /// Where a bad setting came from, so load errors can point at it.

@@ -4,7 +4,8 @@
 
 use super::directive::{
     directives, int, memory, one_of, Directive, FieldValue, Value, BOOL, I32_MAX, I64_MAX, MB,
-    MEM_MAX, OUTPUT_LIMITS, PATH, PERCENTILES, PROTECTED, RUNTIME, SENSITIVE, STARTUP, STR,
+    MEM_MAX, OUTPUT_LIMITS, PATH, PERCENTILES, PROTECTED, RUNTIME, SENSITIVE, SHUTDOWN_FLAGS,
+    STARTUP, STR,
 };
 
 /// Older or alternative names that CONFIG GET/SET and the config file also accept,
@@ -33,6 +34,15 @@ directives! {
         "Detach from the terminal and run in the background.";
     pidfile: String = "pidfile", PATH, "", STARTUP,
         "File to write the process id to; empty means none.";
+    supervised: String = "supervised", one_of(&["no", "systemd", "auto", "upstart"]), "no",
+        STARTUP,
+        "Tell a supervisor when the server is ready and when it stops: systemd (sd_notify READY=1 and STOPPING=1 on $NOTIFY_SOCKET), auto (systemd when NOTIFY_SOCKET is set), no; upstart is accepted and does nothing.";
+    shutdown_timeout: u64 = "shutdown-timeout", int(0, I32_MAX), "10", RUNTIME,
+        "Seconds SHUTDOWN and the termination signals wait for lagging slaves to catch up (writes held meanwhile); 0 does not wait.";
+    shutdown_on_sigterm: String = "shutdown-on-sigterm", SHUTDOWN_FLAGS, "default", RUNTIME,
+        "SHUTDOWN options applied on SIGTERM: default, or any of save, nosave, now, force (space-separated).";
+    shutdown_on_sigint: String = "shutdown-on-sigint", SHUTDOWN_FLAGS, "default", RUNTIME,
+        "SHUTDOWN options applied on SIGINT (a second SIGINT exits at once): default, or any of save, nosave, now, force.";
     log_path: std::path::PathBuf = "log-path", PATH, "./log/", STARTUP,
         "Directory for server log files.";
     loglevel: String = "loglevel",

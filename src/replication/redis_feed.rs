@@ -15,7 +15,7 @@
 //! `master_replid` names pika's binlog history, which Redis replicas never see).
 
 use std::collections::{HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -57,6 +57,8 @@ struct Backlog {
 struct Reader {
     id: u64,
     offset: u64,
+    /// The offset its last `REPLCONF ACK` reported.
+    acked: u64,
     /// When it last moved (a reader whose sender died without leaving stops pinning).
     moved: Instant,
 }
@@ -92,6 +94,8 @@ pub struct RedisFeed {
     backlog: Mutex<Backlog>,
     grew: Condvar,
     started: AtomicBool,
+    /// The last binlog sequence number whose batches are in the stream.
+    fed_through: AtomicU64,
 }
 
 impl Default for RedisFeed {
@@ -107,6 +111,7 @@ impl Default for RedisFeed {
             }),
             grew: Condvar::new(),
             started: AtomicBool::new(false),
+            fed_through: AtomicU64::new(0),
         }
     }
 }
@@ -119,6 +124,7 @@ impl RedisFeed {
         }
         // Fixed now, before any replica is answered: every batch after it is in the stream.
         let from = handle.storage.engine().latest_sequence() + 1;
+        self.fed_through.store(from - 1, Ordering::SeqCst);
         let handle = handle.clone();
         let spawned = std::thread::Builder::new()
             .name("redis-feed".into())
@@ -162,9 +168,40 @@ impl RedisFeed {
         b.readers.push(Reader {
             id,
             offset,
+            acked: 0,
             moved: Instant::now(),
         });
         (answer, id)
+    }
+
+    /// Records the offset reader `id`'s replica acknowledged.
+    pub fn record_ack(&self, id: u64, offset: u64) {
+        if let Some(r) = self.backlog.lock().readers.iter_mut().find(|r| r.id == id) {
+            r.acked = r.acked.max(offset);
+        }
+    }
+
+    /// True when every Redis replica acknowledged the stream up to the batches of binlog
+    /// sequence `seq` (a shutdown waits for that).
+    pub fn replicas_caught_up(&self, seq: u64) -> bool {
+        let b = self.backlog.lock();
+        b.readers.is_empty()
+            || (self.fed_through.load(Ordering::SeqCst) >= seq
+                && b.readers.iter().all(|r| r.acked >= b.end()))
+    }
+
+    /// How far behind the stream's end each lagging Redis replica's acknowledgement is, in
+    /// bytes, and how many replicas there are.
+    pub fn lagging(&self) -> (Vec<u64>, usize) {
+        let b = self.backlog.lock();
+        let end = b.end();
+        let behind = b
+            .readers
+            .iter()
+            .filter(|r| r.acked < end)
+            .map(|r| end - r.acked)
+            .collect();
+        (behind, b.readers.len())
     }
 
     /// Forgets reader `id` (its replica is gone).
@@ -309,6 +346,7 @@ fn run_feed(handle: &ReplicationHandle, mut from: u64) {
                         "the Redis replicas' stream lost the binlog ({e}); it starts over"
                     );
                     from = storage.engine().latest_sequence() + 1;
+                    feed.fed_through.fetch_max(from - 1, Ordering::SeqCst);
                     feed.restart();
                     break;
                 }
@@ -317,6 +355,10 @@ fn run_feed(handle: &ReplicationHandle, mut from: u64) {
             match commands_of_records(storage, &records) {
                 Ok(commands) => feed.append(&commands, limit),
                 Err(e) => tracing::warn!("the Redis replicas' stream cannot read a batch: {e}"),
+            }
+            if let Some((first, count, _)) = records.last() {
+                let last = first + u64::from(*count).max(1) - 1;
+                feed.fed_through.fetch_max(last, Ordering::SeqCst);
             }
             let sent = feed.offset() - before;
             if last_ping.elapsed() >= PING_EVERY {

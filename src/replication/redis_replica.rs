@@ -59,14 +59,17 @@ fn run(
 ) -> Result<(), String> {
     let _ = stream.set_nodelay(true);
     let read_half = stream.try_clone().map_err(|e| e.to_string())?;
-    let acked = Arc::new(AtomicU64::new(0));
     let last_ack = Arc::new(AtomicU64::new(crate::util::clock::unix_ms()));
     let closed = Arc::new(AtomicBool::new(false));
     {
-        let (acked, last_ack, closed) = (acked.clone(), last_ack.clone(), closed.clone());
+        let (last_ack, closed) = (last_ack.clone(), closed.clone());
+        let replication = Arc::clone(&handle.replication);
         std::thread::Builder::new()
             .name("redis-replica-acks".into())
-            .spawn(move || read_acks(read_half, leftover, &acked, &last_ack, &closed))
+            .spawn(move || {
+                let ack = |n: u64| replication.redis_feed.record_ack(reader, n);
+                read_acks(read_half, leftover, &ack, &last_ack, &closed)
+            })
             .map_err(|e| e.to_string())?;
     }
     let mut out = BufWriter::with_capacity(SEND_MAX, stream);
@@ -126,7 +129,7 @@ fn stream_commands(
 fn read_acks(
     stream: TcpStream,
     leftover: Vec<u8>,
-    acked: &AtomicU64,
+    ack: &dyn Fn(u64),
     last_ack: &AtomicU64,
     closed: &AtomicBool,
 ) {
@@ -147,7 +150,7 @@ fn read_acks(
                             .and_then(|a| std::str::from_utf8(a).ok())
                             .and_then(|a| a.parse::<u64>().ok())
                         {
-                            acked.fetch_max(n, Ordering::Relaxed);
+                            ack(n);
                         }
                         last_ack.store(crate::util::clock::unix_ms(), Ordering::Relaxed);
                     }

@@ -101,11 +101,13 @@ fn serve_published_keys(server: &ServerState, stop: &StopSignal) {
 }
 
 /// Answers parked WAIT commands as slaves acknowledge or deadlines pass, so a waiting client
-/// holds no worker; returns when `stop` is set.
+/// holds no worker, and moves a shutdown waiting for slaves on (see `state::shutdown`);
+/// returns when `stop` is set.
 fn run_wait_watcher(server: &ServerState, stop: &StopSignal) {
     let repl = &server.replication;
     while !stop.is_stopped() {
         repl.wait_for_ack(Duration::from_millis(10));
+        server.shutdown_tick();
         for (wait, reached) in repl.take_answerable_waits() {
             match server
                 .blocking

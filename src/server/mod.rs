@@ -11,7 +11,7 @@ pub mod network_task;
 pub mod request_queue;
 pub mod workers;
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tokio::io::AsyncWriteExt;
@@ -19,8 +19,10 @@ use tokio::net::TcpListener;
 
 use crate::cmd::gate::table::CommandTable;
 use crate::config::Config;
+use crate::config::ShutdownFlags;
 use crate::replication::fullsync;
 use crate::services::compaction;
+use crate::state::shutdown::ShutdownStart;
 use crate::state::{ServerState, ShutdownMode};
 use crate::storage::engine::EngineOptions;
 use crate::storage::{durability, integrity, Storage};
@@ -137,7 +139,11 @@ fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
             .on_thread_park(before_parking(Arc::clone(&server)))
             .build()?
     };
-    let result = runtime.block_on(accept_loop(&addr, Arc::clone(&server), &pool));
+    let result = runtime.block_on(async {
+        let result = accept_loop(&addr, Arc::clone(&server), &pool).await;
+        drain_connections(&server).await;
+        result
+    });
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     pool.stop();
     server.blocking.stop();
@@ -238,12 +244,10 @@ async fn accept_loop(
     let Some(jobs) = pool.sender() else {
         return Ok(());
     };
-    let signal_server = Arc::clone(&server);
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("received a termination signal, shutting down");
-        signal_server.request_shutdown(ShutdownMode::Save);
-    });
+    tokio::spawn(handle_signals(Arc::clone(&server)));
+    server
+        .supervision()
+        .notify("STATUS=Ready to accept connections\nREADY=1\n");
     loop {
         let accepted = tokio::select! {
             r = listener.accept() => r,
@@ -295,26 +299,88 @@ async fn accept_loop(
     Ok(())
 }
 
-/// Resolves on SIGTERM or SIGINT.
-async fn wait_for_signal() {
+/// Longest wait at a stop for connections to finish the commands they sent.
+const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// At a stop, once the listener is closed: every connection runs what it already sent, its
+/// replies go out, and it closes (see `network_task`); clients blocked in BLPOP and the like
+/// are closed at once. Returns when all are gone, or after [`DRAIN_LIMIT`].
+async fn drain_connections(server: &ServerState) {
+    for client in server.clients.lock().values() {
+        if client.blocked.load(Ordering::Relaxed) {
+            client.kill();
+        }
+    }
+    let deadline = std::time::Instant::now() + DRAIN_LIMIT;
+    while server.client_count() > 0 && std::time::Instant::now() < deadline {
+        // Wakes the tasks waiting now; one busy at this moment sees the stop when it loops.
+        server.shutdown.draining.notify_waiters();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let left = server.client_count();
+    if left > 0 {
+        tracing::warn!("{left} connections still busy at the stop are closed");
+    }
+}
+
+/// SIGTERM and SIGINT as in Redis: the first starts a shutdown with the options of
+/// `shutdown-on-sigterm` / `shutdown-on-sigint`; a SIGINT while a shutdown is under way exits
+/// at once, with exit code 1 (the stop was not clean). A shutdown whose save fails leaves the
+/// server serving, and a later signal tries again.
+async fn handle_signals(server: Arc<ServerState>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match (
+        let (Ok(mut term), Ok(mut int)) = (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
-        ) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
-                }
+        ) else {
+            tracing::error!("cannot handle SIGTERM and SIGINT");
+            return;
+        };
+        // Set while a signal's shutdown is starting (the save may take a while): a SIGINT
+        // meanwhile is a second one.
+        let starting = Arc::new(AtomicBool::new(false));
+        loop {
+            let sigint = tokio::select! {
+                _ = term.recv() => false,
+                _ = int.recv() => true,
+            };
+            let under_way = starting.load(Ordering::SeqCst)
+                || server.shutdown_requested()
+                || server.shutdown.is_waiting();
+            if sigint && under_way {
+                tracing::warn!("You insist... exiting now.");
+                // The log is written by a thread of its own: give it the line.
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                std::process::exit(1);
             }
-            _ => std::future::pending::<()>().await,
+            let name = if sigint { "SIGINT" } else { "SIGTERM" };
+            tracing::warn!("Received {name} scheduling shutdown...");
+            if under_way {
+                continue;
+            }
+            let directive = if sigint {
+                server.config().shutdown_on_sigint.clone()
+            } else {
+                server.config().shutdown_on_sigterm.clone()
+            };
+            let flags = ShutdownFlags::parse_directive(&directive).unwrap_or_default();
+            starting.store(true, Ordering::SeqCst);
+            let (server, starting) = (Arc::clone(&server), Arc::clone(&starting));
+            // Not on a network thread, and not awaited: the next signal is handled meanwhile.
+            tokio::task::spawn_blocking(move || {
+                if server.begin_shutdown(flags, None) == ShutdownStart::Failed {
+                    tracing::warn!("{name} received but errors trying to shut down the server, check the logs for more information");
+                }
+                starting.store(false, Ordering::SeqCst);
+            });
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        if tokio::signal::ctrl_c().await.is_ok() {
+            server.begin_shutdown(ShutdownFlags::empty(), None);
+        }
     }
 }

@@ -18,6 +18,8 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 use super::request_queue::{Conn, Work};
+use crate::cmd::gate::spec::CmdFlags;
+use crate::cmd::gate::table::CommandTable;
 use crate::resp::{ParseLimits, Reply, RequestParser};
 use crate::state::client::Client;
 use crate::state::ServerState;
@@ -25,6 +27,8 @@ use crate::state::ServerState;
 /// Most requests handed to a worker in one batch, bounding the memory of one batch's replies.
 const MAX_BATCH: usize = 1024;
 const READ_CHUNK: usize = 16 * 1024;
+/// How often a connection holding writes back looks whether the hold ended.
+const HOLD_POLL: Duration = Duration::from_millis(50);
 
 /// What woke the network task.
 enum Event {
@@ -64,6 +68,8 @@ pub async fn serve(
     let mut parser = RequestParser::new();
     // Set after a protocol error: read nothing more, close once the error reply is out.
     let mut finishing = false;
+    // Commands from the first write on, held while a shutdown waits for slaves.
+    let mut held: Vec<Vec<Bytes>> = Vec::new();
 
     loop {
         if client.wants_redis_replica_handover() {
@@ -98,6 +104,8 @@ pub async fn serve(
                 Err(_) => break,
             }
         }
+        // The server stops: what was sent runs and is answered, nothing more is read.
+        finishing |= server.shutdown_requested();
         let closing = client.is_closing() || finishing;
         if closing || conn.is_congested() {
             // Wait for the worker: to finish before closing, or to make room before reading.
@@ -117,6 +125,21 @@ pub async fn serve(
                 }
             }
             conn.set_net_waiting(false);
+            continue;
+        }
+        if !held.is_empty() {
+            if !server.shutdown.writes_held() {
+                for chunk in std::mem::take(&mut held).chunks(MAX_BATCH) {
+                    submit(&server, &conn, Work::Commands(chunk.to_vec()));
+                }
+                continue;
+            }
+            tokio::select! {
+                _ = server.shutdown.writes_released.notified() => {}
+                _ = server.shutdown.draining.notified() => {}
+                _ = client.kill_signal.notified() => break,
+                _ = tokio::time::sleep(HOLD_POLL) => {}
+            }
             continue;
         }
         let missing_bulk = parser.missing_bulk_bytes(buf.len());
@@ -159,7 +182,7 @@ pub async fn serve(
             .await;
             return;
         }
-        if !parse_and_queue(&mut parser, &mut buf, &server, &conn) {
+        if !parse_and_queue(&mut parser, &mut buf, &server, &conn, &mut held) {
             finishing = true;
             continue;
         }
@@ -263,6 +286,7 @@ async fn next_event(
         r = stream.read_buf(buf) => match r { Ok(n) => Event::Read(n), Err(_) => Event::Close },
         _ = conn.wake.notified() => Event::Wake,
         _ = client.kill_signal.notified() => Event::Close,
+        _ = server.shutdown.draining.notified() => Event::Wake,
         _ = idle => {
             // Only idle if nothing of ours is running either.
             if conn.is_idle() { Event::Close } else { Event::Wake }
@@ -271,11 +295,13 @@ async fn next_event(
 }
 
 /// Parses every complete request in `buf` and queues them; false after a protocol error.
+/// While a shutdown waits for slaves, the first write and everything after it go to `held`.
 fn parse_and_queue(
     parser: &mut RequestParser,
     buf: &mut BytesMut,
     server: &ServerState,
     conn: &Arc<Conn>,
+    held: &mut Vec<Vec<Bytes>>,
 ) -> bool {
     let limits = ParseLimits {
         max_bulk_len: server.config().proto_max_bulk_len as usize,
@@ -293,6 +319,10 @@ fn parse_and_queue(
     loop {
         match parser.next_request(buf, &limits) {
             Ok(Some(argv)) => {
+                if !held.is_empty() || (server.shutdown.writes_held() && may_write(&argv)) {
+                    held.push(argv);
+                    continue;
+                }
                 batch.push(argv);
                 if batch.len() >= MAX_BATCH {
                     submit(server, conn, Work::Commands(std::mem::take(&mut batch)));
@@ -318,6 +348,17 @@ fn parse_and_queue(
         }
     }
     true
+}
+
+/// Commands a shutdown waiting for slaves holds back: those that may write (Redis pauses the
+/// same), EXEC included.
+fn may_write(argv: &[Bytes]) -> bool {
+    let Some((_, spec)) = argv.first().and_then(|n| CommandTable::get().lookup(n)) else {
+        return false;
+    };
+    spec.flags
+        .intersects(CmdFlags::WRITE | CmdFlags::MAY_REPLICATE)
+        || spec.name == "exec"
 }
 
 /// Queues work and, if no worker owns the connection's queue, hands it to one (after landing

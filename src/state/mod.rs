@@ -9,6 +9,7 @@ pub mod disk;
 pub mod latency;
 pub mod monitor;
 pub mod pubsub;
+pub mod shutdown;
 pub mod slowlog;
 pub mod stats;
 
@@ -61,6 +62,8 @@ pub struct ServerState {
     shutdown_mode: Mutex<ShutdownMode>,
     /// Wakes the listener when shutdown is requested.
     pub shutdown_signal: Notify,
+    /// A shutdown waiting for slaves, and the writes it holds back (see [`shutdown`]).
+    pub shutdown: shutdown::ShutdownControl,
     pub replication: Arc<Replication>,
     /// Compactions queued for the compact thread, and its state.
     pub compaction: Arc<CompactionQueue>,
@@ -113,6 +116,7 @@ impl ServerState {
             shutdown_requested: StopSignal::new(),
             shutdown_mode: Mutex::new(ShutdownMode::Save),
             shutdown_signal: Notify::new(),
+            shutdown: Default::default(),
         }
     }
 

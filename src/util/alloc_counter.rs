@@ -7,15 +7,11 @@
 //! [`FLUSH_BYTES`], so the count costs no shared-cache-line traffic per allocation; the total
 //! is off by at most that much per thread.
 
-use std::alloc::{GlobalAlloc, Layout};
-
-use mimalloc::MiMalloc;
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicIsize, Ordering};
 
-/// mimalloc, counting. Small allocations (request arguments, keys, reply pieces) are the
-/// common case on the command path, and mimalloc's per-thread free lists serve them in a
-/// fraction of glibc malloc's time.
+/// The system allocator, counting.
 pub struct CountingAlloc;
 
 static ALLOCATED: AtomicIsize = AtomicIsize::new(0);
@@ -49,11 +45,11 @@ pub fn allocated_bytes() -> u64 {
     ALLOCATED.load(Ordering::Relaxed).max(0) as u64
 }
 
-// SAFETY: every call is forwarded to mimalloc unchanged; counting only reads the
+// SAFETY: every call is forwarded to the system allocator unchanged; counting only reads the
 // layout.
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = MiMalloc.alloc(layout);
+        let p = System.alloc(layout);
         if !p.is_null() {
             record(layout.size() as isize);
         }
@@ -61,7 +57,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = MiMalloc.alloc_zeroed(layout);
+        let p = System.alloc_zeroed(layout);
         if !p.is_null() {
             record(layout.size() as isize);
         }
@@ -69,12 +65,12 @@ unsafe impl GlobalAlloc for CountingAlloc {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        MiMalloc.dealloc(ptr, layout);
+        System.dealloc(ptr, layout);
         record(-(layout.size() as isize));
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = MiMalloc.realloc(ptr, layout, new_size);
+        let p = System.realloc(ptr, layout, new_size);
         if !p.is_null() {
             record(new_size as isize - layout.size() as isize);
         }

@@ -22,6 +22,7 @@ pub mod number;
 pub mod priority;
 pub mod redis_digest;
 pub mod repr;
+pub mod sd_notify;
 pub mod slot;
 pub mod stop;
 pub mod stream_id;

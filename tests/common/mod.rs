@@ -283,6 +283,30 @@ impl TestServer {
         false
     }
 
+    /// Sends a signal (a `kill -s` name: TERM, INT, STOP, CONT) to the server process.
+    pub fn signal(&self, name: &str) {
+        if let Some(pid) = self.pid() {
+            let _ = Command::new("kill")
+                .args(["-s", name, &pid.to_string()])
+                .status();
+        }
+    }
+
+    /// Waits for the process to exit by itself and returns how it ended (None: still
+    /// running at the deadline).
+    pub fn exit_status(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            let c = self.child.as_mut()?;
+            if let Ok(Some(status)) = c.try_wait() {
+                self.child = None;
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
     /// Starts the server again on the same port and data directory.
     pub fn restart(&mut self) {
         if self.child.is_some() {
@@ -591,6 +615,11 @@ impl RedisServer {
             std::thread::sleep(Duration::from_millis(20));
         }
         Some(RedisServer { child, port, dir })
+    }
+
+    /// The redis-server process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn conn(&self) -> redis::Connection {

@@ -20,9 +20,11 @@ use crate::cmd::admin::memory;
 use crate::cmd::gate::spec::{CommandSpec, KeySpec};
 use crate::cmd::{args, CmdError, CmdResult, Ctx};
 use crate::command;
+use crate::config::ShutdownFlags;
 use crate::resp::Reply;
 use crate::state::client::ReplyMode;
-use crate::state::{ServerState, ShutdownMode};
+use crate::state::shutdown::{ShutdownStart, SHUTDOWN_FAILED};
+use crate::state::ServerState;
 use crate::storage::DataType;
 
 /// Commands of this group.
@@ -269,40 +271,54 @@ fn bgsave(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     Ok(Reply::Simple("Background saving started".into()))
 }
 
-/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. On success nothing is sent back: the
-/// connection just closes, as in Redis.
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT] (see `state::shutdown`). On success nothing
+/// is sent back: the connection just closes, as in Redis. While slaves catch up the client
+/// waits; if the shutdown is then aborted or its save fails, it gets an error.
 fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let (mut nosave, mut save, mut abort, mut other_flag) = (false, false, false, false);
+    let mut flags = ShutdownFlags::empty();
+    let mut abort = false;
     for a in &argv[1..] {
         if args::is(a, "nosave") {
-            nosave = true;
+            flags |= ShutdownFlags::NOSAVE;
         } else if args::is(a, "save") {
-            save = true;
-        } else if args::is(a, "now") || args::is(a, "force") {
-            other_flag = true;
+            flags |= ShutdownFlags::SAVE;
+        } else if args::is(a, "now") {
+            flags |= ShutdownFlags::NOW;
+        } else if args::is(a, "force") {
+            flags |= ShutdownFlags::FORCE;
         } else if args::is(a, "abort") {
             abort = true;
         } else {
             return Err(CmdError::Syntax);
         }
     }
-    if (abort && (nosave || save || other_flag)) || (nosave && save) {
+    if (abort && !flags.is_empty()) || flags.contains(ShutdownFlags::SAVE | ShutdownFlags::NOSAVE) {
         return Err(CmdError::Syntax);
     }
     if abort {
-        // Shutdown is immediate here, so there is never one to abort.
-        return Err(CmdError::err("No shutdown in progress."));
+        return if ctx.server.abort_shutdown() {
+            Ok(Reply::ok())
+        } else {
+            Err(CmdError::err("No shutdown in progress."))
+        };
     }
-    let mode = if nosave {
-        ShutdownMode::NoSave
-    } else {
-        ShutdownMode::Save
-    };
-    tracing::warn!(?mode, client = %ctx.client.addr, "SHUTDOWN requested");
-    ctx.client.set_reply_mode(ReplyMode::Skip);
-    ctx.client.close_after_reply();
-    ctx.server.request_shutdown(mode);
-    Ok(Reply::ok())
+    if !flags.contains(ShutdownFlags::NOSAVE) {
+        let threshold = ctx.server.config().busy_reply_threshold;
+        if let Some(busy) = ctx.server.scripts.busy_error(threshold) {
+            return Err(CmdError::Other(busy.into()));
+        }
+    }
+    tracing::warn!(?flags, client = %ctx.client.addr, "SHUTDOWN requested");
+    match ctx.server.begin_shutdown(flags, Some(ctx.client.id)) {
+        ShutdownStart::Stopping => {
+            ctx.client.set_reply_mode(ReplyMode::Skip);
+            ctx.client.close_after_reply();
+            Ok(Reply::ok())
+        }
+        // Parked without a deadline: the shutdown ends the connection, or a cancel answers.
+        ShutdownStart::Waiting => ctx.block(&[], None, Reply::Null),
+        ShutdownStart::Failed => Err(CmdError::err(SHUTDOWN_FAILED)),
+    }
 }
 
 /// The SLOWLOG container; the dispatcher always resolves a subcommand first.

@@ -88,6 +88,11 @@ impl Scripts {
         })
     }
 
+    /// True while a script or function runs.
+    pub fn is_running(&self) -> bool {
+        self.running.lock().is_some()
+    }
+
     /// SCRIPT KILL (`function` false) or FUNCTION KILL.
     pub fn kill(&self, function: bool) -> Result<(), &'static str> {
         let Some(running) = *self.running.lock() else {
