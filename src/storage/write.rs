@@ -333,13 +333,19 @@ impl<'a> WriteTxn<'a> {
         }
         let deltas = std::mem::take(&mut self.dbsize_deltas);
         for &(pdb, keys, expires) in &deltas {
-            let counters: [(fn(u16) -> Vec<u8>, i64); 2] =
-                [(SysKey::dbsize, keys), (SysKey::expires, expires)];
-            for (counter_key, delta) in counters {
-                if delta != 0 {
-                    self.batch
-                        .merge(Cf::Default, &counter_key(pdb), &codec::counter::add(delta));
-                }
+            if keys != 0 {
+                self.batch.merge(
+                    Cf::Default,
+                    &SysKey::dbsize(pdb),
+                    &codec::counter::add(keys),
+                );
+            }
+            if expires != 0 {
+                self.batch.merge(
+                    Cf::Default,
+                    &SysKey::expires(pdb),
+                    &codec::counter::add(expires),
+                );
             }
         }
         let storage = self.storage;
