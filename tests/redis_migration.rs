@@ -360,6 +360,19 @@ fn redis_replicates_from_pika() {
         .and_then(|_| redis::cmd("DBSIZE").query(&mut r))
         .unwrap();
     assert_eq!(db3, 0);
+
+    // SWAPDB reaches the replica as SWAPDB, and later writes land in the swapped databases.
+    let mut pipe = redis::pipe();
+    pipe.cmd("SELECT").arg(5).ignore();
+    pipe.cmd("SET").arg("in:five").arg("5").ignore();
+    pipe.cmd("SELECT").arg(0).ignore();
+    pipe.cmd("SWAPDB").arg(0).arg(5).ignore();
+    pipe.cmd("SET").arg("after:swap").arg("0").ignore();
+    pipe.query::<()>(&mut p).unwrap();
+    wait_same_data(&mut p, &mut r);
+    let _: () = cmd(&mut r, &["SELECT", "0"]).unwrap();
+    let moved: String = cmd(&mut r, &["GET", "in:five"]).unwrap();
+    assert_eq!(moved, "5");
 }
 
 /// SYNC (what `redis-cli --rdb` sends): a sized RDB of every type that redis-server loads to

@@ -24,10 +24,10 @@ use parking_lot::{Condvar, Mutex};
 use super::tailer::Tailer;
 use super::ReplicationHandle;
 use crate::resp::client::write_request;
-use crate::storage::codec::{self, Cf};
+use crate::storage::codec::{self, Cf, SysKey};
 use crate::storage::types::Writer;
 use crate::storage::wal::{parse_batch, OpKind};
-use crate::storage::Storage;
+use crate::storage::{decode_db_map, Storage};
 
 /// How often the feed looks for new batches.
 const POLL: Duration = Duration::from_millis(5);
@@ -326,6 +326,7 @@ fn run_feed(handle: &ReplicationHandle, mut from: u64) {
     let mut last_ping = Instant::now();
     while !handle.shutdown_requested() {
         let storage = &handle.storage;
+        let mut replica_map = current_map(storage);
         let mut tailer = match Tailer::open(&handle.config().db_path, from) {
             Ok(t) => t,
             Err(e) => {
@@ -352,7 +353,7 @@ fn run_feed(handle: &ReplicationHandle, mut from: u64) {
                 }
             };
             let before = feed.offset();
-            match commands_of_records(storage, &records) {
+            match commands_of_records(storage, &records, &mut replica_map) {
                 Ok(commands) => feed.append(&commands, limit),
                 Err(e) => tracing::warn!("the Redis replicas' stream cannot read a batch: {e}"),
             }
@@ -379,6 +380,7 @@ fn run_feed(handle: &ReplicationHandle, mut from: u64) {
 fn commands_of_records(
     storage: &Storage,
     records: &[super::tailer::Record],
+    replica_map: &mut [u16],
 ) -> Result<Vec<StreamCommand>, String> {
     // Physical database -> logical (SWAPDB moves them).
     let logical: Vec<(u16, usize)> = (0..storage.databases())
@@ -390,6 +392,16 @@ fn commands_of_records(
     let mut ops = Vec::new();
     for (_, _, data) in records {
         ops.extend(parse_batch(data).map_err(|e| e.to_string())?.ops);
+    }
+    // Databases swapped first: the key states below are read now, so they belong to the
+    // databases as they are after every swap.
+    for op in &ops {
+        if storage.engine().cf_by_id(op.cf) == Some(Cf::Default)
+            && op.kind == OpKind::Put
+            && op.key == SysKey::DB_MAP
+        {
+            commands.extend(swaps_between(replica_map, &decode_db_map(&op.value)));
+        }
     }
     for op in &ops {
         let Some(cf) = storage.engine().cf_by_id(op.cf) else {
@@ -429,6 +441,36 @@ fn commands_of_records(
     Ok(commands)
 }
 
+/// The SWAPDB commands that turn the database layout a replica has (`known`: logical index →
+/// physical id) into `new`; `known` becomes `new` as far as the swaps reach.
+fn swaps_between(known: &mut [u16], new: &[u16]) -> Vec<StreamCommand> {
+    let n = known.len().min(new.len());
+    let mut commands = Vec::new();
+    for a in 0..n {
+        for b in a + 1..n {
+            if known[a] != known[b] && known[a] == new[b] && known[b] == new[a] {
+                known.swap(a, b);
+                commands.push((
+                    None,
+                    vec![
+                        Bytes::from_static(b"SWAPDB"),
+                        Bytes::from(a.to_string()),
+                        Bytes::from(b.to_string()),
+                    ],
+                ));
+            }
+        }
+    }
+    commands
+}
+
+/// The database layout now (logical index → physical id): what a replica that synced now has.
+fn current_map(storage: &Storage) -> Vec<u16> {
+    (0..storage.databases())
+        .filter_map(|db| storage.physical(db).ok())
+        .collect()
+}
+
 /// The command that makes a replica's `key` what it is here now.
 fn key_state(storage: &Storage, db: usize, key: &[u8]) -> Result<Vec<Bytes>, String> {
     let found = storage
@@ -465,6 +507,22 @@ mod tests {
         args.iter()
             .map(|a| Bytes::copy_from_slice(a.as_bytes()))
             .collect()
+    }
+
+    #[test]
+    fn a_changed_database_map_becomes_swapdb_commands() {
+        let mut known = vec![0, 1, 2, 3];
+        assert_eq!(
+            swaps_between(&mut known, &[2, 1, 0, 3]),
+            vec![(None, cmd(&["SWAPDB", "0", "2"]))]
+        );
+        assert_eq!(known, vec![2, 1, 0, 3]);
+        assert!(swaps_between(&mut known, &[2, 1, 0, 3]).is_empty());
+        // Swapping back restores the first layout.
+        assert_eq!(
+            swaps_between(&mut known, &[0, 1, 2, 3]),
+            vec![(None, cmd(&["SWAPDB", "0", "2"]))]
+        );
     }
 
     #[test]

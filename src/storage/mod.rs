@@ -493,11 +493,7 @@ impl Storage {
 fn load_db_map(engine: &Engine, databases: usize) -> Result<Vec<u16>, StorageError> {
     let mut map: Vec<u16> = engine
         .get(Cf::Default, SysKey::DB_MAP)?
-        .map(|raw| {
-            raw.chunks_exact(2)
-                .map(|c| u16::from_be_bytes([c[0], c[1]]))
-                .collect()
-        })
+        .map(|raw| decode_db_map(&raw))
         .unwrap_or_default();
     let mut changed = false;
     while map.len() < databases {
@@ -522,6 +518,13 @@ fn load_db_map(engine: &Engine, databases: usize) -> Result<Vec<u16>, StorageErr
 /// Serialises the database map.
 fn encode_db_map(map: &[u16]) -> Vec<u8> {
     map.iter().flat_map(|p| p.to_be_bytes()).collect()
+}
+
+/// The database map a `SysKey::DB_MAP` record holds (logical index → physical id).
+pub fn decode_db_map(raw: &[u8]) -> Vec<u16> {
+    raw.chunks_exact(2)
+        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+        .collect()
 }
 
 #[cfg(test)]

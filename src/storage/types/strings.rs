@@ -183,12 +183,10 @@ impl Strings<'_> {
             states.push(state);
         }
         let mut txn = self.txn();
-        // A key given twice: the last value wins and the counter sees the key once.
-        for (i, (state, (_, value))) in states.iter().zip(pairs).enumerate() {
-            if pairs[i + 1..].iter().any(|(k, _)| *k == state.key()) {
-                continue;
+        for ((state, (_, value)), last) in states.iter().zip(pairs).zip(last_of_each_key(pairs)) {
+            if last {
+                txn.put(state, &MetaValue::string(value.clone(), 0, 0));
             }
-            txn.put(state, &MetaValue::string(value.clone(), 0, 0));
         }
         txn.commit()?;
         Ok(true)
@@ -231,5 +229,35 @@ impl Strings<'_> {
         }
         txn.commit()?;
         Ok(Some(value))
+    }
+}
+
+/// Whether each pair is the last of its key: of a key given twice the last value wins and the
+/// key counter sees it once. A hash set, so an MSET of a million keys stays linear.
+fn last_of_each_key(pairs: &[(&[u8], Bytes)]) -> Vec<bool> {
+    let mut seen = std::collections::HashSet::with_capacity(pairs.len());
+    let mut last: Vec<bool> = pairs.iter().rev().map(|(k, _)| seen.insert(*k)).collect();
+    last.reverse();
+    last
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_last_pair_of_a_repeated_key_is_written() {
+        let pairs: Vec<(&[u8], Bytes)> = vec![
+            (b"a", Bytes::from_static(b"1")),
+            (b"b", Bytes::from_static(b"2")),
+            (b"a", Bytes::from_static(b"3")),
+            (b"c", Bytes::from_static(b"4")),
+            (b"a", Bytes::from_static(b"5")),
+        ];
+        assert_eq!(
+            last_of_each_key(&pairs),
+            vec![false, true, false, true, true]
+        );
+        assert!(last_of_each_key(&[]).is_empty());
     }
 }
