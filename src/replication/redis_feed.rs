@@ -326,7 +326,7 @@ fn run_feed(handle: &ReplicationHandle, mut from: u64) {
     let mut last_ping = Instant::now();
     while !handle.shutdown_requested() {
         let storage = &handle.storage;
-        let mut replica_map = current_map(storage);
+        let mut replica_map = storage.db_map();
         let mut tailer = match Tailer::open(&handle.config().db_path, from) {
             Ok(t) => t,
             Err(e) => {
@@ -383,8 +383,11 @@ fn commands_of_records(
     replica_map: &mut [u16],
 ) -> Result<Vec<StreamCommand>, String> {
     // Physical database -> logical (SWAPDB moves them).
-    let logical: Vec<(u16, usize)> = (0..storage.databases())
-        .filter_map(|db| storage.physical(db).ok().map(|p| (p, db)))
+    let logical: Vec<(u16, usize)> = storage
+        .db_map()
+        .into_iter()
+        .enumerate()
+        .map(|(db, p)| (p, db))
         .collect();
     let db_of = |pdb: u16| logical.iter().find(|(p, _)| *p == pdb).map(|(_, db)| *db);
     let mut seen: HashSet<(usize, Vec<u8>)> = HashSet::new();
@@ -462,13 +465,6 @@ fn swaps_between(known: &mut [u16], new: &[u16]) -> Vec<StreamCommand> {
         }
     }
     commands
-}
-
-/// The database layout now (logical index → physical id): what a replica that synced now has.
-fn current_map(storage: &Storage) -> Vec<u16> {
-    (0..storage.databases())
-        .filter_map(|db| storage.physical(db).ok())
-        .collect()
 }
 
 /// The command that makes a replica's `key` what it is here now.

@@ -310,6 +310,11 @@ impl Storage {
         self.db_map.read().len()
     }
 
+    /// The database layout now: each logical database's physical id, by logical index.
+    pub fn db_map(&self) -> Vec<u16> {
+        self.db_map.read().clone()
+    }
+
     /// Physical id of logical database `db`.
     pub fn physical(&self, db: usize) -> Result<u16, StorageError> {
         self.db_map

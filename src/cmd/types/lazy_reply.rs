@@ -8,6 +8,7 @@
 //! still reads a well-framed reply.
 
 use std::collections::VecDeque;
+use std::marker::PhantomData;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -32,33 +33,19 @@ trait ItemReply: Send + 'static {
     type Item;
 }
 
-/// Each item is one bulk string.
-struct Bulks;
+/// Each item is one bulk string, owned (`Vec<u8>`) or shared (`Bytes`, e.g. slices of one
+/// read buffer).
+struct Bulks<T>(PhantomData<fn() -> T>);
 
-impl ItemReply for Bulks {
-    type Item = Vec<u8>;
+impl<T: Into<Bytes> + Send + 'static> ItemReply for Bulks<T> {
+    type Item = T;
 
     fn entries(&self, _: Protocol) -> u64 {
         1
     }
 
-    fn push(&self, item: Vec<u8>, out: &mut Vec<Reply>, _: Protocol) {
+    fn push(&self, item: T, out: &mut Vec<Reply>, _: Protocol) {
         out.push(Reply::bulk(item));
-    }
-}
-
-/// Each item is one bulk string already held as [`Bytes`] (slices of one read buffer).
-struct SharedBulks;
-
-impl ItemReply for SharedBulks {
-    type Item = Bytes;
-
-    fn entries(&self, _: Protocol) -> u64 {
-        1
-    }
-
-    fn push(&self, item: Bytes, out: &mut Vec<Reply>, _: Protocol) {
-        out.push(Reply::Bulk(item));
     }
 }
 
@@ -206,13 +193,8 @@ where
 }
 
 /// A reply of bulk strings (LRANGE, KEYS; SMEMBERS with [`Shape::Set`]).
-pub fn bulks(range: ReadRange<Vec<u8>>, shape: Shape) -> Reply {
-    reply(range, Bulks, shape, Protocol::Resp2)
-}
-
-/// A reply of bulk strings held as [`Bytes`] (LRANGE).
-pub fn shared_bulks(range: ReadRange<Bytes>) -> Reply {
-    reply(range, SharedBulks, Shape::Array, Protocol::Resp2)
+pub fn bulks<T: Into<Bytes> + Send + 'static>(range: ReadRange<T>, shape: Shape) -> Reply {
+    reply(range, Bulks(PhantomData), shape, Protocol::Resp2)
 }
 
 /// Each item is several optional bulk strings, nulls where `None` (SORT ... GET).

@@ -10,7 +10,7 @@
 use bytes::Bytes;
 
 use crate::cmd::gate::spec::{CommandSpec, KeyEnd, KeySpec};
-use crate::cmd::types::lazy_reply;
+use crate::cmd::types::lazy_reply::{self, Shape};
 use crate::cmd::{args, CmdError, CmdResult, Ctx};
 use crate::command;
 use crate::resp::Reply;
@@ -202,7 +202,7 @@ fn lrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let start = args::int(&argv[2])?;
     let stop = args::int(&argv[3])?;
     let range = ctx.list().range(&argv[1], start, stop)?;
-    Ok(lazy_reply::shared_bulks(range))
+    Ok(lazy_reply::bulks(range, Shape::Array))
 }
 
 fn ltrim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
