@@ -39,6 +39,9 @@ pub enum Kind {
     OutputLimits,
     /// `latency-tracking-info-percentiles`: space-separated numbers from 0 to 100.
     Percentiles,
+    /// `cache-type`: a comma-separated list of string, hash, list, set, zset, bit (Pika's
+    /// names), stored as given but lower-cased and without spaces.
+    CacheTypes,
     /// `shutdown-on-sigterm` / `shutdown-on-sigint`: `default` or words among `save nosave
     /// now force` (see [`super::ShutdownFlags`]), stored in their canonical order.
     ShutdownFlags,
@@ -69,6 +72,8 @@ pub const PATH: Kind = Kind::Path;
 pub const OUTPUT_LIMITS: Kind = Kind::OutputLimits;
 /// Table helper: a list of percentiles.
 pub const PERCENTILES: Kind = Kind::Percentiles;
+/// Table helper: the `cache-type` list.
+pub const CACHE_TYPES: Kind = Kind::CacheTypes;
 /// Table helper: SHUTDOWN options for a signal.
 pub const SHUTDOWN_FLAGS: Kind = Kind::ShutdownFlags;
 /// Whether, and on which conditions, CONFIG SET may change a directive while the server runs.
@@ -158,6 +163,14 @@ impl Directive {
                     Value::Text(shown.join(" "))
                 })
                 .ok_or_else(|| "Invalid latency-tracking-info-percentiles parameters".to_string()),
+            Kind::CacheTypes => crate::storage::cache::body::parse_cache_types(text).map(|_| {
+                let names: Vec<String> = text
+                    .split(|c: char| c == ',' || c.is_whitespace())
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_ascii_lowercase)
+                    .collect();
+                Value::Text(names.join(","))
+            }),
             Kind::ShutdownFlags => {
                 super::ShutdownFlags::parse_directive(text).map(|f| Value::Text(f.render()))
             }

@@ -3,9 +3,9 @@
 //! plus its documented line in `conf/pika.conf` (a unit test checks the file lists them all).
 
 use super::directive::{
-    directives, int, memory, one_of, Directive, FieldValue, Value, BOOL, I32_MAX, I64_MAX, MB,
-    MEM_MAX, OUTPUT_LIMITS, PATH, PERCENTILES, PROTECTED, RUNTIME, SENSITIVE, SHUTDOWN_FLAGS,
-    STARTUP, STR,
+    directives, int, memory, one_of, Directive, FieldValue, Value, BOOL, CACHE_TYPES, I32_MAX,
+    I64_MAX, MB, MEM_MAX, OUTPUT_LIMITS, PATH, PERCENTILES, PROTECTED, RUNTIME, SENSITIVE,
+    SHUTDOWN_FLAGS, STARTUP, STR,
 };
 
 /// Older or alternative names that CONFIG GET/SET and the config file also accept,
@@ -75,6 +75,16 @@ directives! {
         "Table files RocksDB keeps open at most; counted with maxclients against the open-files limit raised at start.";
     cache_maxmemory: u64 = "cache-maxmemory", memory(0, MEM_MAX), "67108864", STARTUP,
         "Memory for the in-process cache of hot keys' records, in bytes; 0 disables it.";
+    cache_type: String = "cache-type", CACHE_TYPES, "string,hash,list,set,zset", RUNTIME,
+        "Types the hot tier holds, comma-separated: string, hash, list, set, zset (bit = string); strings with their values, hashes and sets whole up to zset-cache-field-num-per-key members, sorted sets and lists as a window of that many members.";
+    zset_cache_field_num_per_key: i64 = "zset-cache-field-num-per-key", int(1, 1 << 20), "512",
+        RUNTIME,
+        "Members the hot tier holds per sorted set or list (and the largest hash or set it holds whole).";
+    zset_cache_start_direction: i64 = "zset-cache-start-direction", int(-1, 0), "0", RUNTIME,
+        "Which members of a sorted set or list the hot tier holds: 0 the first ones (lowest ranks, the head), -1 the last ones.";
+    cache_value_item_max_size: u64 = "cache-value-item-max-size", memory(0, MEM_MAX), "1048576",
+        RUNTIME,
+        "Largest string value or collection (in bytes) the hot tier holds; larger ones are read from disk each time.";
     compression: String = "compression", one_of(&["snappy", "lz4", "zstd", "none"]), "snappy",
         STARTUP, "RocksDB block compression: snappy, lz4, zstd or none.";
     max_background_jobs: i32 = "max-background-jobs", int(1, 64), "2", STARTUP,

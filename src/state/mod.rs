@@ -207,8 +207,8 @@ impl ServerState {
     }
 }
 
-/// Copies the compact-encoding thresholds (OBJECT ENCODING) and the WAL fsync policy into the
-/// storage.
+/// Copies the compact-encoding thresholds (OBJECT ENCODING), the WAL fsync policy and the hot
+/// tier's shape into the storage.
 fn apply_encoding_limits(storage: &Storage, cfg: &Config) {
     storage
         .engine()
@@ -223,4 +223,14 @@ fn apply_encoding_limits(storage: &Storage, cfg: &Config) {
     set(&l.set_max_intset_entries, cfg.set_max_intset_entries);
     set(&l.stream_node_max_entries, cfg.stream_node_max_entries);
     set(&l.stream_node_max_bytes, cfg.stream_node_max_bytes);
+    let reshaped = storage.tier.configure(
+        crate::storage::cache::body::parse_cache_types(&cfg.cache_type).unwrap_or_default(),
+        cfg.zset_cache_field_num_per_key.max(1) as u64,
+        cfg.zset_cache_start_direction < 0,
+        cfg.cache_value_item_max_size,
+    );
+    if reshaped {
+        // Held records and bodies may no longer fit the new shape.
+        storage.cache().clear();
+    }
 }

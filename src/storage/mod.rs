@@ -42,6 +42,7 @@ pub mod replica;
 pub mod restore;
 pub mod round;
 pub mod scan;
+mod tier;
 pub mod types;
 pub mod wal;
 pub mod watch;
@@ -138,6 +139,8 @@ pub struct Storage {
     lazy_expired: expire::LazyQueue,
     /// Hot meta records in memory; kept equal to disk by the write path.
     cache: MetaCache,
+    /// What the hot tier admits (`cache-type` and the collection windows).
+    pub tier: cache::body::TierShape,
     /// The last sequence number found in the binlog at open, before the open wrote its own
     /// records: where the history before a crash ends.
     recovered_sequence: u64,
@@ -282,6 +285,7 @@ impl Storage {
             scan_cursors: scan::CursorTable::default(),
             lazy_expired: expire::LazyQueue::default(),
             cache: MetaCache::new(0),
+            tier: cache::body::TierShape::default(),
             replica: AtomicBool::new(false),
             // Ids differ across restarts too, so a slave never mixes up two transactions.
             next_transaction_id: AtomicU64::new(crate::util::clock::unix_ms() << 16),
@@ -449,7 +453,7 @@ impl Storage {
                     Some(None) => return Err(corrupt_meta(key)),
                     None => None,
                 };
-                if let Some(meta) = &stored {
+                if let Some(meta) = stored.as_ref().filter(|m| self.tier.admits_record(m)) {
                     if engine::round::fill_allowed(token) {
                         self.cache.fill(meta_key, meta, generation);
                     }

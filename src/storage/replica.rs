@@ -219,10 +219,14 @@ impl Storage {
                 (Some(Cf::Default), OpKind::Put) if op.key == SysKey::DB_MAP => {
                     self.reload_db_map()?;
                 }
-                (Some(cf), OpKind::Put | OpKind::Delete) if watching && cf.holds_elements() => {
+                (Some(cf), _) if cf.holds_elements() => {
                     if let Some((meta_key, _, _)) = codec::decode_element_key(&op.key) {
-                        if let Some((pdb, _, key)) = codec::decode_meta_key(&meta_key) {
-                            touched.push(((pdb, key.to_vec()), false));
+                        // The tier's copy of the collection is gone with the write.
+                        self.cache.drop_body(&meta_key);
+                        if watching && matches!(op.kind, OpKind::Put | OpKind::Delete) {
+                            if let Some((pdb, _, key)) = codec::decode_meta_key(&meta_key) {
+                                touched.push(((pdb, key.to_vec()), false));
+                            }
                         }
                     }
                 }

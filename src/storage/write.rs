@@ -31,6 +31,9 @@ pub struct WriteTxn<'a> {
     dbsize_deltas: Vec<(u16, i64, i64)>,
     /// Meta records written (None: deleted), applied to the cache after the batch lands.
     cache_updates: Vec<(Vec<u8>, Option<MetaValue>)>,
+    /// Collections whose elements this batch writes (meta keys): their tier bodies are dropped
+    /// after it lands. Collected only while the tier holds collection types.
+    body_drops: Vec<Vec<u8>>,
     /// Physical databases cleared by this batch, dropped from the cache after it lands.
     cleared_dbs: Vec<u16>,
     /// List, sorted-set and stream keys stored (and streams removed), signalled to blocked clients after the batch lands.
@@ -138,6 +141,7 @@ impl Storage {
             batch,
             dbsize_deltas: Vec::new(),
             cache_updates: Vec::new(),
+            body_drops: Vec::new(),
             cleared_dbs: Vec::new(),
             stored_blockable: Vec::new(),
             touched: Vec::new(),
@@ -169,6 +173,13 @@ impl<'a> WriteTxn<'a> {
 
     /// An element write changes its collection's key.
     fn touch_element(&mut self, element_key: &[u8]) {
+        if self.storage.tier.holds_bodies() {
+            if let Some((meta_key, _, _)) = codec::decode_element_key(element_key) {
+                if self.body_drops.last() != Some(&meta_key) {
+                    self.body_drops.push(meta_key);
+                }
+            }
+        }
         if !self.storage.watches.any() {
             return;
         }
@@ -358,7 +369,13 @@ impl<'a> WriteTxn<'a> {
         }
         let changes = self.cache_updates.len() + self.cleared_dbs.len();
         for (key, meta) in &self.cache_updates {
-            storage.cache.update(key, meta.as_ref());
+            match meta {
+                Some(m) if !storage.tier.admits_record(m) => storage.cache.refresh(key, None),
+                _ => storage.cache.update(key, meta.as_ref()),
+            }
+        }
+        for key in &self.body_drops {
+            storage.cache.drop_body(key);
         }
         if !self.stored_blockable.is_empty() {
             // Blocked clients may be served by another worker: the data must have landed.

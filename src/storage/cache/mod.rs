@@ -11,13 +11,17 @@
 //! It lives inside storage: it holds storage's decoded records (`codec::MetaValue`) and the
 //! write path updates it.
 
+pub mod body;
+
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasherDefault;
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 
 use super::codec::MetaValue;
 use crate::util::fnv::{fnv1a, Fnv1a};
+use body::Body;
 
 /// Number of independently locked shards.
 const SHARDS: usize = 64;
@@ -31,6 +35,10 @@ type FnvMap<V> = HashMap<Vec<u8>, V, BuildHasherDefault<Fnv1a>>;
 
 struct Entry {
     value: MetaValue,
+    body: Option<Arc<Body>>,
+    /// Lookups for a body since the entry was last written: a body is read from disk only for
+    /// collections read repeatedly without writes in between.
+    quiet_reads: u32,
     /// Insertion stamp, matching the eviction queue's record of this insertion.
     stamp: u64,
 }
@@ -47,25 +55,47 @@ struct Shard {
 }
 
 /// What an entry costs: the key twice (map and eviction queue), the value, the bookkeeping.
-fn entry_size(key: &[u8], value: &MetaValue) -> usize {
-    2 * key.len() + value.body.len() + ENTRY_OVERHEAD
+fn entry_size(key: &[u8], value: &MetaValue, body: Option<&Arc<Body>>) -> usize {
+    2 * key.len() + value.body.len() + ENTRY_OVERHEAD + body.map_or(0, |b| b.size_bytes())
 }
 
 impl Shard {
     fn insert(&mut self, key: &[u8], value: MetaValue, budget: usize) {
-        let size = entry_size(key, &value);
+        self.insert_with(key, value, None, budget)
+    }
+
+    fn insert_with(
+        &mut self,
+        key: &[u8],
+        value: MetaValue,
+        body: Option<Arc<Body>>,
+        budget: usize,
+    ) {
+        let size = entry_size(key, &value, body.as_ref());
         if size > budget {
             self.remove(key);
             return;
         }
         if let Some(entry) = self.map.get_mut(key) {
             // Rewrites keep the key's place in the eviction order: no allocation on the hot path.
-            self.bytes = self.bytes + size - entry_size(key, &entry.value);
+            self.bytes = self.bytes + size - entry_size(key, &entry.value, entry.body.as_ref());
             entry.value = value;
+            if body.is_none() {
+                entry.quiet_reads = 0;
+            }
+            entry.body = body;
         } else {
             self.next_stamp += 1;
             let stamp = self.next_stamp;
-            self.map.insert(key.to_vec(), Entry { value, stamp });
+            self.map.insert(
+                key.to_vec(),
+                Entry {
+                    value,
+                    body,
+                    quiet_reads: 0,
+                    stamp,
+                },
+            );
             self.bytes += size;
             self.order.push_back((key.to_vec(), stamp));
         }
@@ -87,7 +117,7 @@ impl Shard {
 
     fn remove(&mut self, key: &[u8]) {
         if let Some(old) = self.map.remove(key) {
-            self.bytes -= entry_size(key, &old.value);
+            self.bytes -= entry_size(key, &old.value, old.body.as_ref());
         }
     }
 }
@@ -96,6 +126,15 @@ impl Shard {
 pub struct MetaCache {
     shards: Box<[Mutex<Shard>]>,
     shard_budget: usize,
+}
+
+/// Result of a lookup of a collection's body.
+pub enum BodyLookup {
+    Hit(MetaValue, Arc<Body>),
+    /// The meta record is cached, its body is not; pass the generation to `fill_body`. The
+    /// count is of such lookups since the collection was last written.
+    MetaOnly(MetaValue, u64, u32),
+    Miss(u64),
 }
 
 /// Result of a lookup.
@@ -129,6 +168,48 @@ impl MetaCache {
         match shard.map.get(key) {
             Some(e) => Lookup::Hit(e.value.clone()),
             None => Lookup::Miss(shard.generation),
+        }
+    }
+
+    /// Looks a collection's meta record and body up.
+    pub fn get_body(&self, key: &[u8]) -> BodyLookup {
+        let mut shard = self.shard(key).lock();
+        let generation = shard.generation;
+        match shard.map.get_mut(key) {
+            Some(Entry {
+                value,
+                body: Some(body),
+                ..
+            }) => BodyLookup::Hit(value.clone(), Arc::clone(body)),
+            Some(e) => {
+                e.quiet_reads = e.quiet_reads.saturating_add(1);
+                BodyLookup::MetaOnly(e.value.clone(), generation, e.quiet_reads)
+            }
+            None => BodyLookup::Miss(generation),
+        }
+    }
+
+    /// Caches a collection read from disk, unless a writer changed the shard since `generation`.
+    pub fn fill_body(&self, key: &[u8], meta: &MetaValue, body: Arc<Body>, generation: u64) {
+        if self.is_disabled() {
+            return;
+        }
+        let mut shard = self.shard(key).lock();
+        if shard.generation == generation {
+            shard.insert_with(key, meta.clone(), Some(body), self.shard_budget);
+        }
+    }
+
+    /// Records a committed element write: the collection's body (if held) is gone.
+    pub fn drop_body(&self, key: &[u8]) {
+        let mut shard = self.shard(key).lock();
+        shard.generation += 1;
+        let shard = &mut *shard;
+        if let Some(e) = shard.map.get_mut(key) {
+            e.quiet_reads = 0;
+            if let Some(b) = e.body.take() {
+                shard.bytes -= b.size_bytes();
+            }
         }
     }
 

@@ -6,11 +6,13 @@
 //! the updated header in one batch.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use rand::seq::SliceRandom;
 use rand::Rng;
 
 use super::Hashes;
+use crate::storage::cache::body::Body;
 use crate::storage::codec::{Cf, DataType};
 use crate::storage::collection::{Collection, EncodingLimits, ScannedElement};
 use crate::storage::{Storage, StorageError};
@@ -168,10 +170,21 @@ impl Hashes<'_> {
         Ok(c)
     }
 
+    /// A hash for a point or whole read, with the tier's copy of it when there is one.
+    fn for_tier_read(
+        &self,
+        key: &[u8],
+    ) -> Result<Option<(Collection, Option<Arc<Body>>)>, StorageError> {
+        let r = self.read_with_body(self.db, key, DataType::Hash)?;
+        self.count_lookup(r.is_some());
+        Ok(r)
+    }
+
     /// HGET.
     pub fn get(&self, key: &[u8], field: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        match self.for_read(key)? {
-            Some(c) => self.element_get(Cf::Hash, &c, field),
+        match self.for_tier_read(key)? {
+            Some((_, Some(body))) => Ok(body.hash_get(field).map(|v| v.to_vec())),
+            Some((c, None)) => self.element_get(Cf::Hash, &c, field),
             None => Ok(None),
         }
     }
@@ -183,8 +196,9 @@ impl Hashes<'_> {
         field: &[u8],
         f: impl FnOnce(&[u8]) -> R,
     ) -> Result<Option<R>, StorageError> {
-        match self.for_read(key)? {
-            Some(c) => self.engine.get_with(Cf::Hash, &c.element_key(field), f),
+        match self.for_tier_read(key)? {
+            Some((_, Some(body))) => Ok(body.hash_get(field).map(|v| f(v))),
+            Some((c, None)) => self.engine.get_with(Cf::Hash, &c.element_key(field), f),
             None => Ok(None),
         }
     }
@@ -195,8 +209,12 @@ impl Hashes<'_> {
         key: &[u8],
         fields: &[&[u8]],
     ) -> Result<Vec<Option<Vec<u8>>>, StorageError> {
-        match self.for_read(key)? {
-            Some(c) => self.element_multi_get(Cf::Hash, &c, fields),
+        match self.for_tier_read(key)? {
+            Some((_, Some(body))) => Ok(fields
+                .iter()
+                .map(|f| body.hash_get(f).map(|v| v.to_vec()))
+                .collect()),
+            Some((c, None)) => self.element_multi_get(Cf::Hash, &c, fields),
             None => Ok(vec![None; fields.len()]),
         }
     }
@@ -213,9 +231,15 @@ impl Hashes<'_> {
         key: &[u8],
         mut f: impl FnMut(&[u8], &[u8]),
     ) -> Result<u64, StorageError> {
-        let Some(c) = self.for_read(key)? else {
+        let Some((c, body)) = self.for_tier_read(key)? else {
             return Ok(0);
         };
+        if let Some(Body::Hash(pairs)) = body.as_deref() {
+            for (field, value) in pairs {
+                f(field, value);
+            }
+            return Ok(pairs.len() as u64);
+        }
         let mut cur = self.elements(Cf::Hash, &c, false);
         let mut n = 0u64;
         while let Some((field, value)) = cur.current() {

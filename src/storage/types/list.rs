@@ -365,12 +365,18 @@ impl Lists<'_> {
         start: i64,
         stop: i64,
     ) -> Result<ReadRange<Bytes>, StorageError> {
-        let Some(l) = self.read(key)? else {
+        let read = self.read_with_body(self.db, key, DataType::List)?;
+        self.count_lookup(read.is_some());
+        let Some((c, body)) = read else {
             return Ok(ReadRange::empty());
         };
+        let l = List::new(c)?;
         let Some((from, to)) = l.span(start, stop) else {
             return Ok(ReadRange::empty());
         };
+        if let Some(held) = body.as_deref().and_then(|w| w.list_span(l.len(), from, to)) {
+            return Ok(ReadRange::Whole(held.to_vec()));
+        }
         if to - from <= DIRECT_ITEMS_MAX {
             let cur = self.elements_between(Cf::List, &l.c, &l.sub(from), &l.sub(to), false);
             if let Some(items) = read_packed_values(cur, to - from)? {

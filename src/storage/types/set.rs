@@ -15,6 +15,7 @@
 use rand::Rng;
 
 use super::Sets;
+use crate::storage::cache::body::Body;
 use crate::storage::codec::{flags, Cf, DataType};
 use crate::storage::collection::{elements_in, Collection, EncodingLimits};
 use crate::storage::engine::ReadView;
@@ -137,9 +138,12 @@ impl Sets<'_> {
 
     /// SISMEMBER / SMISMEMBER: membership of each member (all false for a missing key).
     pub fn contains_many(&self, key: &[u8], members: &[&[u8]]) -> Result<Vec<bool>, StorageError> {
-        let Some(c) = self.read(key)? else {
+        let Some((c, body)) = self.read_with_body(self.db, key, DataType::Set)? else {
             return Ok(vec![false; members.len()]);
         };
+        if let Some(body) = body {
+            return Ok(members.iter().map(|m| body.set_contains(m)).collect());
+        }
         if let [one] = members {
             return Ok(vec![self.element_get(Cf::Set, &c, one)?.is_some()]);
         }
@@ -165,9 +169,14 @@ impl Sets<'_> {
     /// SMEMBERS (empty for a missing key). A big set is read lazily from a snapshot (see
     /// [`lazy`](crate::storage::lazy)).
     pub fn members(&self, key: &[u8]) -> Result<ReadRange<Vec<u8>>, StorageError> {
-        let Some(c) = self.read(key)? else {
+        let Some((c, body)) = self.read_with_body(self.db, key, DataType::Set)? else {
             return Ok(ReadRange::empty());
         };
+        if let Some(Body::Set(members)) = body.as_deref() {
+            return Ok(ReadRange::Whole(
+                members.iter().map(|m| m.to_vec()).collect(),
+            ));
+        }
         if c.len() <= DIRECT_ITEMS_MAX {
             let cur = self.elements(Cf::Set, &c, false);
             let walk = Walk::new(cur, c.len(), |member, _| Ok(Step::Yield(member.to_vec())));

@@ -340,8 +340,28 @@ impl Zsets<'_> {
         query: &ZRangeQuery,
         reverse: bool,
     ) -> Result<ReadRange<ScoredMember>, StorageError> {
-        let Some(c) = self.read(key)? else {
-            return Ok(ReadRange::empty());
+        let c = match query {
+            ZRangeQuery::Rank(start, end) => {
+                let Some((c, body)) = self.read_with_body(self.db, key, DataType::ZSet)? else {
+                    return Ok(ReadRange::empty());
+                };
+                let Some((a, b)) = rank_span(c.len(), *start, *end, reverse) else {
+                    return Ok(ReadRange::empty());
+                };
+                if let Some(held) = body.as_deref().and_then(|w| w.zset_ranks(c.len(), a, b)) {
+                    let owned = |(m, s): &(bytes::Bytes, f64)| (m.to_vec(), *s);
+                    return Ok(ReadRange::Whole(if reverse {
+                        held.iter().rev().map(owned).collect()
+                    } else {
+                        held.iter().map(owned).collect()
+                    }));
+                }
+                c
+            }
+            _ => match self.read(key)? {
+                Some(c) => c,
+                None => return Ok(ReadRange::empty()),
+            },
         };
         let walk_first = match query {
             ZRangeQuery::Rank(start, end) => match rank_span(c.len(), *start, *end, reverse) {
