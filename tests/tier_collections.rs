@@ -310,3 +310,25 @@ fn slave_drops_held_collections_when_its_master_writes() {
         got == ["z", "y"]
     });
 }
+
+#[test]
+fn values_over_the_item_limit_skip_the_tier() {
+    let s = TestServer::start_with(&["--cache-value-item-max-size", "1kb"]);
+    let mut c = s.conn();
+    let big = "b".repeat(4000);
+    let _: () = call(&mut c, &["SET", "big", &big]);
+    assert!(growth_after_reads(&mut c, &["GET", "big"]) < 1000);
+    for i in 0..40 {
+        let _: i64 = call(&mut c, &["HSET", "h", &format!("f{i}"), &"v".repeat(100)]);
+    }
+    assert!(growth_after_reads(&mut c, &["HGETALL", "h"]) < 1000);
+    let got: String = call(&mut c, &["GET", "big"]);
+    assert_eq!(got, big);
+    // Raising the limit at run time lets them in.
+    let _: () = call(
+        &mut c,
+        &["CONFIG", "SET", "cache-value-item-max-size", "1mb"],
+    );
+    assert!(growth_after_reads(&mut c, &["GET", "big"]) > 4000);
+    assert!(growth_after_reads(&mut c, &["HGETALL", "h"]) > 4000);
+}
