@@ -5,6 +5,7 @@
 //! [`Config`] struct (so the server reads `cfg.port` without parsing) as well as the
 //! metadata ([`DIRECTIVES`]) that the loader and the CONFIG commands iterate over.
 
+pub mod budget;
 mod directive;
 mod file;
 mod output_limit;

@@ -69,8 +69,8 @@ directives! {
         "RocksDB memtable size per column family, in bytes.";
     max_write_buffer_number: i32 = "max-write-buffer-number", int(1, 64), "2", STARTUP,
         "RocksDB maximum number of memtables per column family; all column families together keep at most write-buffer-size * max-write-buffer-number bytes in memtables.";
-    block_cache: u64 = "block-cache", memory(0, MEM_MAX), "8388608", STARTUP,
-        "RocksDB block cache capacity, in bytes.";
+    block_cache: u64 = "block-cache", memory(0, MEM_MAX), "8388608", RUNTIME,
+        "RocksDB block cache capacity, in bytes (index and filter blocks included); CONFIG SET resizes it.";
     max_cache_files: i32 = "max-cache-files", int(16, I32_MAX), "5000", STARTUP,
         "Table files RocksDB keeps open at most; counted with maxclients against the open-files limit raised at start.";
     cache_maxmemory: u64 = "cache-maxmemory", memory(0, MEM_MAX), "67108864", STARTUP,
@@ -143,6 +143,8 @@ directives! {
         "Seconds a client may stay idle before it is closed; 0 means never.";
     maxclients: usize = "maxclients", int(1, 1_000_000), "20000", RUNTIME,
         "Maximum number of simultaneously connected clients.";
+    memory_budget_clients: usize = "memory-budget-clients", int(0, 1_000_000), "100", RUNTIME,
+        "Connections the memory budget (INFO memory_budget) provisions for, at 32 KiB each.";
     proto_max_bulk_len: u64 = "proto-max-bulk-len", memory(MB, MEM_MAX), "536870912", RUNTIME,
         "Largest bulk string a client may send, in bytes.";
     client_query_buffer_limit: u64 = "client-query-buffer-limit", memory(MB, MEM_MAX),

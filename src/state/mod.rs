@@ -123,6 +123,11 @@ impl ServerState {
     /// Installs a new configuration (CONFIG SET) and applies what storage takes from it.
     pub fn set_config(&self, config: Config) {
         apply_encoding_limits(&self.storage, &config);
+        if config.block_cache != self.config().block_cache {
+            self.storage
+                .engine()
+                .set_block_cache_capacity(config.block_cache as usize);
+        }
         self.config.store(Arc::new(config));
     }
 

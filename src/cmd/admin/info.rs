@@ -227,6 +227,15 @@ fn memory_section(server: &ServerState, w: &mut Lines<'_>) {
     let block_cache = engine
         .property_int(Cf::Meta, "rocksdb.block-cache-usage")
         .unwrap_or(0);
+    // Index and filter memory: the block cache's pinned entries (the pinned top-level index
+    // and filter partitions and level-0 files' index and filter blocks, plus whatever data
+    // blocks open iterators pin at the moment), which are part of `block_cache`, and the
+    // table readers' own memory outside the cache. Unpinned index and filter partitions are
+    // cached like data blocks and RocksDB does not report them apart.
+    let pinned = engine
+        .property_int(Cf::Meta, "rocksdb.block-cache-pinned-usage")
+        .unwrap_or(0);
+    let index_filter = pinned + table_readers;
     let rocksdb = memtables + table_readers + block_cache;
     // What the server's own code holds (buffers, cached records); RocksDB's share is below.
     let used = match crate::util::alloc_counter::allocated_bytes() {
@@ -284,6 +293,7 @@ fn memory_section(server: &ServerState, w: &mut Lines<'_>) {
     w.field("used_memory_memtables", memtables);
     w.field("used_memory_rocksdb_block_cache", block_cache);
     w.field("used_memory_rocksdb_table_readers", table_readers);
+    w.field("used_memory_rocksdb_index_filter", index_filter);
     w.field("used_memory_rocksdb", rocksdb);
     w.field(
         "mem_fragmentation_ratio",
@@ -309,6 +319,10 @@ fn memory_section(server: &ServerState, w: &mut Lines<'_>) {
     w.field("maxmemory_human", human_bytes(cfg.maxmemory));
     w.field("maxmemory_policy", &cfg.maxmemory_policy);
     w.field("mem_allocator", "libc");
+    // The bound on resident memory the live configuration sets (conf/pika.conf explains it).
+    let budget = crate::config::budget::MemoryBudget::of(&cfg).total();
+    w.field("memory_budget", budget);
+    w.field("memory_budget_human", human_bytes(budget));
 }
 
 /// Physical memory of the machine, from /proc/meminfo (0 where it is not available).

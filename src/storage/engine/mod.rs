@@ -118,7 +118,8 @@ pub struct Engine {
     /// RocksDB's id of each column family, in [`Cf::ALL`] order.
     cf_ids: [u32; Cf::ALL.len()],
     write_opts: WriteOptions,
-    _cache: Cache,
+    /// The block cache shared by every column family (resized by CONFIG SET block-cache).
+    cache: Cache,
     /// The [`WalFsync`] policy in force.
     wal_fsync: AtomicU8,
     /// Every batch up to this sequence number is fsynced (in the WAL or a table file).
@@ -217,11 +218,13 @@ impl Engine {
         db_opts.set_max_background_jobs(opts.max_background_jobs);
         db_opts.set_max_open_files(opts.max_open_files);
         // One memtable budget for all column families together, so adding element column
-        // families does not multiply memory: past it, the largest memtable is flushed.
+        // families does not multiply memory: near it, the largest memtable is flushed, and at
+        // it writes wait for a flush to free memory (the stall), so memtables never hold more
+        // than the budget (counted in INFO memory_budget) however fast clients write.
         let memtable_budget = opts.write_buffer_size * opts.max_write_buffer_number.max(1) as usize;
         db_opts.set_write_buffer_manager(&WriteBufferManager::new_write_buffer_manager(
             memtable_budget,
-            false,
+            true,
         ));
         db_opts.set_keep_log_file_num(4);
         // WAL records are buffered until `sync_wal` runs before replies are sent, so one write
@@ -252,7 +255,7 @@ impl Engine {
             cf_ids: Self::column_family_ids(&db)?,
             db,
             write_opts,
-            _cache: cache,
+            cache,
             wal_fsync: AtomicU8::new(opts.wal_fsync as u8),
             durable_seq: AtomicU64::new(recovered),
             wal_fsyncs: AtomicU64::new(0),
@@ -635,6 +638,13 @@ impl Engine {
         o.set_bottommost_level_compaction(BottommostLevelCompaction::Force);
         o.set_exclusive_manual_compaction(false);
         self.db.compact_range_cf_opt(self.handle(cf), from, to, &o);
+    }
+
+    /// Resizes the block cache (CONFIG SET block-cache); shrinking evicts unpinned blocks.
+    pub fn set_block_cache_capacity(&self, bytes: usize) {
+        // `Cache` is a shared handle: the clone resizes the one cache every family uses.
+        let mut cache = self.cache.clone();
+        cache.set_capacity(bytes.max(1 << 20));
     }
 
     /// A RocksDB integer property of one column family.
