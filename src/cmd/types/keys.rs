@@ -12,6 +12,7 @@ use crate::cmd::types::lazy_reply::{self, Shape};
 use crate::cmd::{args, CmdError, CmdResult, Ctx};
 use crate::command;
 use crate::resp::Reply;
+use crate::storage::cache::Access;
 use crate::storage::codec::{flags, MetaValue};
 use crate::storage::restore::RestoreRefusal;
 use crate::storage::scan::ScanFilter;
@@ -576,16 +577,28 @@ fn object_encoding(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     })
 }
 
-/// True when maxmemory-policy is an LFU policy (access frequency instead of idle time).
+/// True when the hot tier's policy is an LFU policy (access frequency instead of idle time).
 fn lfu_policy(ctx: &Ctx<'_>) -> bool {
-    ctx.server.config().maxmemory_policy.contains("lfu")
+    ctx.server.storage.cache().policy().is_lfu()
 }
 
 const POLICY_SWITCH_NOTE: &str = "Please note that when switching between policies at runtime LRU \
                                   and LFU data will take some time to adjust.";
 
+/// The hot tier's access data of a live key, loading the key into the tier if it was not
+/// there (OBJECT runs untouched: the load is no access). A key the tier does not take (it is
+/// off, or full under noeviction) reports what a fresh entry would.
+fn tier_access(ctx: &Ctx<'_>, key: &[u8]) -> Result<Option<Access>, CmdError> {
+    let state = ctx.keys().state(key)?;
+    if state.live().is_none() {
+        return Ok(None);
+    }
+    let cache = ctx.server.storage.cache();
+    Ok(Some(cache.access(&state.meta_key).unwrap_or(Access::FRESH)))
+}
+
 fn object_freq(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let Some(_) = object_target(ctx, &argv[2])? else {
+    let Some(access) = tier_access(ctx, &argv[2])? else {
         return Ok(Reply::Null);
     };
     if !lfu_policy(ctx) {
@@ -594,12 +607,11 @@ fn object_freq(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
              {POLICY_SWITCH_NOTE}"
         )));
     }
-    // Access frequency is not tracked yet; every key reports the floor.
-    Ok(Reply::Integer(0))
+    Ok(Reply::Integer(i64::from(access.freq)))
 }
 
 fn object_idletime(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let Some(_) = object_target(ctx, &argv[2])? else {
+    let Some(access) = tier_access(ctx, &argv[2])? else {
         return Ok(Reply::Null);
     };
     if lfu_policy(ctx) {
@@ -607,9 +619,7 @@ fn object_idletime(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             "An LFU maxmemory policy is selected, idle time not tracked. {POLICY_SWITCH_NOTE}"
         )));
     }
-    Ok(Reply::Integer(
-        crate::cmd::gate::access_times::idle_secs(ctx.db(), &argv[2]) as i64,
-    ))
+    Ok(Reply::Integer((access.idle_ms / 1000) as i64))
 }
 
 fn object_refcount(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
