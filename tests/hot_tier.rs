@@ -43,12 +43,22 @@ fn hits_reading(c: &mut redis::Connection, keys: impl Iterator<Item = (String, u
 }
 
 fn server(policy: &str) -> TestServer {
-    TestServer::start_with(&["--cache-maxmemory", "1mb", "--cache-maxmemory-policy", policy])
+    TestServer::start_with(&[
+        "--cache-maxmemory",
+        "1mb",
+        "--cache-maxmemory-policy",
+        policy,
+    ])
 }
 
 #[test]
 fn volatile_policies_evict_only_keys_with_a_ttl() {
-    for policy in ["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"] {
+    for policy in [
+        "volatile-lru",
+        "volatile-lfu",
+        "volatile-random",
+        "volatile-ttl",
+    ] {
         let s = server(policy);
         let mut c = s.conn();
         fill(&mut c, "plain", 200, |_| None);
@@ -188,7 +198,10 @@ fn the_tier_starts_cold_after_a_restart_with_the_data_intact() {
     assert_eq!(tier(&mut c, "cache_hits"), 0);
     hits_reading(&mut c, (0..1_000).map(|i| (format!("k{i}"), i)));
     assert_eq!(tier(&mut c, "cache_misses"), 1_000);
-    assert_eq!(hits_reading(&mut c, (0..1_000).map(|i| (format!("k{i}"), i))), 1_000);
+    assert_eq!(
+        hits_reading(&mut c, (0..1_000).map(|i| (format!("k{i}"), i))),
+        1_000
+    );
 }
 
 #[test]
@@ -202,11 +215,18 @@ fn policy_settings_are_one_setting_under_redis_and_pika_names() {
     };
     assert_eq!(get_cfg(&mut c, "cache-maxmemory-policy"), "allkeys-lru");
     assert_eq!(get_cfg(&mut c, "maxmemory-policy"), "allkeys-lru");
-    let _: () = cmd(&mut c, &["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"]).unwrap();
+    let _: () = cmd(
+        &mut c,
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"],
+    )
+    .unwrap();
     assert_eq!(get_cfg(&mut c, "cache-maxmemory-policy"), "allkeys-lfu");
     let _: () = cmd(&mut c, &["CONFIG", "SET", "cache-maxmemory-policy", "6"]).unwrap();
     assert_eq!(get_cfg(&mut c, "maxmemory-policy"), "volatile-ttl");
-    assert_eq!(info_field(&mut c, "memory", "cache_maxmemory_policy"), "volatile-ttl");
+    assert_eq!(
+        info_field(&mut c, "memory", "cache_maxmemory_policy"),
+        "volatile-ttl"
+    );
     let _: () = cmd(&mut c, &["CONFIG", "SET", "maxmemory-samples", "10"]).unwrap();
     assert_eq!(get_cfg(&mut c, "cache-maxmemory-samples"), "10");
     let _: () = cmd(&mut c, &["CONFIG", "SET", "lfu-log-factor", "1"]).unwrap();
@@ -231,8 +251,10 @@ fn object_freq_and_idletime_match_redis() {
         let _: () = cmd(c, &["SET", "k", "v"]).unwrap();
     }
     let both = |r: &mut redis::Connection, p: &mut redis::Connection, args: &[&str]| {
-        let a: redis::Value = cmd(r, args).unwrap_or_else(|e| redis::Value::SimpleString(e.to_string()));
-        let b: redis::Value = cmd(p, args).unwrap_or_else(|e| redis::Value::SimpleString(e.to_string()));
+        let a: redis::Value =
+            cmd(r, args).unwrap_or_else(|e| redis::Value::SimpleString(e.to_string()));
+        let b: redis::Value =
+            cmd(p, args).unwrap_or_else(|e| redis::Value::SimpleString(e.to_string()));
         assert_eq!(a, b, "{args:?}");
     };
     // Under LRU: FREQ is refused, IDLETIME answers.
@@ -275,16 +297,54 @@ fn object_loads_a_cold_key_without_counting_an_access() {
     let _: i64 = cmd(&mut c, &["TTL", "k"]).unwrap();
     let _: i64 = cmd(&mut c, &["EXISTS", "k"]).unwrap();
     assert_eq!(int(&mut c, &["OBJECT", "FREQ", "k"]), 5);
-    let _: () = cmd(&mut c, &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]).unwrap();
+    let _: () = cmd(
+        &mut c,
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"],
+    )
+    .unwrap();
     assert_eq!(int(&mut c, &["OBJECT", "IDLETIME", "k"]), 0);
-    assert!(err(&mut c, &["OBJECT", "FREQ", "k"]).starts_with("ERR An LFU maxmemory policy is not selected"));
+    assert!(err(&mut c, &["OBJECT", "FREQ", "k"])
+        .starts_with("ERR An LFU maxmemory policy is not selected"));
 }
 
 #[test]
 fn a_disabled_tier_still_answers_object() {
-    let s = TestServer::start_with(&["--cache-maxmemory", "0", "--maxmemory-policy", "volatile-lfu"]);
+    let s = TestServer::start_with(&[
+        "--cache-maxmemory",
+        "0",
+        "--maxmemory-policy",
+        "volatile-lfu",
+    ]);
     let mut c = s.conn();
     let _: () = cmd(&mut c, &["SET", "k", "v"]).unwrap();
     assert_eq!(int(&mut c, &["OBJECT", "FREQ", "k"]), 5);
     assert_eq!(tier(&mut c, "cache_keys"), 0);
+}
+
+#[test]
+fn restore_sets_the_counters_of_the_policy() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let _: () = cmd(&mut c, &["SET", "k", "v"]).unwrap();
+    let dump: Vec<u8> = cmd(&mut c, &["DUMP", "k"]).unwrap();
+    let restore = |c: &mut redis::Connection, key: &str, opt: &str, n: &str| {
+        let _: () = redis::cmd("RESTORE")
+            .arg(key)
+            .arg(0)
+            .arg(&dump)
+            .arg(opt)
+            .arg(n)
+            .query(c)
+            .unwrap();
+    };
+    restore(&mut c, "idle", "IDLETIME", "1000");
+    let idle = int(&mut c, &["OBJECT", "IDLETIME", "idle"]);
+    assert!((1000..1002).contains(&idle), "{idle}");
+    let _: () = cmd(
+        &mut c,
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"],
+    )
+    .unwrap();
+    restore(&mut c, "freq", "FREQ", "100");
+    assert_eq!(int(&mut c, &["OBJECT", "FREQ", "freq"]), 100);
 }

@@ -600,6 +600,10 @@ fn tier_settings_are_one_setting_under_two_names() {
     assert_eq!(c.cache_maxmemory, 1 << 20);
     for (a, b) in TWINS {
         let (da, db) = (lookup(a).unwrap(), lookup(b).unwrap());
-        assert_eq!((da.default, da.access), (db.default, db.access), "{a} / {b}");
+        assert_eq!(
+            (da.default, da.access),
+            (db.default, db.access),
+            "{a} / {b}"
+        );
     }
 }

@@ -434,10 +434,11 @@ fn dump(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 /// RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f], with Redis' checks in
-/// Redis' order. IDLETIME and FREQ are validated; there is no LRU/LFU state to set.
+/// Redis' order. IDLETIME / FREQ set the restored key's hot-tier counters, the one the policy
+/// reads (as Redis' objectSetLRUOrLFU).
 fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let (mut replace, mut absttl) = (false, false);
-    let (mut idle, mut freq) = (false, false);
+    let (mut idle, mut freq): (Option<u64>, Option<u8>) = (None, None);
     let mut i = 4;
     while i < argv.len() {
         let more = i + 1 < argv.len();
@@ -445,17 +446,15 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             replace = true;
         } else if args::is(&argv[i], "absttl") {
             absttl = true;
-        } else if args::is(&argv[i], "idletime") && more && !freq {
-            if args::int(&argv[i + 1])? < 0 {
-                return Err(CmdError::err("Invalid IDLETIME value, must be >= 0"));
-            }
-            idle = true;
+        } else if args::is(&argv[i], "idletime") && more && freq.is_none() {
+            let secs = u64::try_from(args::int(&argv[i + 1])?)
+                .map_err(|_| CmdError::err("Invalid IDLETIME value, must be >= 0"))?;
+            idle = Some(secs);
             i += 1;
-        } else if args::is(&argv[i], "freq") && more && !idle {
-            if !(0..=255).contains(&args::int(&argv[i + 1])?) {
-                return Err(CmdError::err("Invalid FREQ value, must be >= 0 and <= 255"));
-            }
-            freq = true;
+        } else if args::is(&argv[i], "freq") && more && idle.is_none() {
+            let f = u8::try_from(args::int(&argv[i + 1])?)
+                .map_err(|_| CmdError::err("Invalid FREQ value, must be >= 0 and <= 255"))?;
+            freq = Some(f);
             i += 1;
         } else {
             return Err(CmdError::Syntax);
@@ -483,7 +482,18 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         t => unix_ms().saturating_add(t as u64),
     };
     match ctx.keys().restore(key, &value, expire_ms, replace)? {
-        Ok(()) => Ok(Reply::ok()),
+        Ok(()) => {
+            if idle.is_some() || freq.is_some() {
+                let state = ctx.keys().state(key)?;
+                let cache = ctx.server.storage.cache();
+                if cache.policy().is_lfu() {
+                    cache.set_access(&state.meta_key, None, freq);
+                } else {
+                    cache.set_access(&state.meta_key, idle, None);
+                }
+            }
+            Ok(Reply::ok())
+        }
         Err(RestoreRefusal::BusyKey) => Err(busy()),
         Err(RestoreRefusal::Duplicates) => Err(CmdError::err("Bad data format")),
     }

@@ -78,7 +78,10 @@ impl Policy {
     pub fn volatile_only(self) -> bool {
         matches!(
             self,
-            Policy::VolatileLru | Policy::VolatileLfu | Policy::VolatileRandom | Policy::VolatileTtl
+            Policy::VolatileLru
+                | Policy::VolatileLfu
+                | Policy::VolatileRandom
+                | Policy::VolatileTtl
         )
     }
 }
@@ -123,9 +126,7 @@ pub fn lfu_decayed(lfu: u32, now_min: u16, decay_time: u32) -> u8 {
     let last = (lfu >> 8) as u16;
     let counter = (lfu & 0xff) as u8;
     let elapsed = now_min.wrapping_sub(last);
-    let periods = u32::from(elapsed)
-        .checked_div(decay_time)
-        .unwrap_or(0);
+    let periods = u32::from(elapsed).checked_div(decay_time).unwrap_or(0);
     counter.saturating_sub(periods.min(255) as u8)
 }
 

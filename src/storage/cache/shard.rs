@@ -203,8 +203,8 @@ impl Shard {
         };
         let size = entry_size(key, &meta, body.as_ref());
         self.bytes = self.bytes + size - e.size;
-        self.volatile = self.volatile + usize::from(meta.expire_ms != 0)
-            - usize::from(e.meta.expire_ms != 0);
+        self.volatile =
+            self.volatile + usize::from(meta.expire_ms != 0) - usize::from(e.meta.expire_ms != 0);
         e.meta = meta;
         e.body = body;
         e.size = size;
@@ -248,11 +248,7 @@ impl Shard {
     pub fn remove_where(&mut self, mut doomed: impl FnMut(&[u8]) -> bool) {
         self.map.retain(|k, _| !doomed(k));
         self.bytes = self.map.values().map(|e| e.size).sum();
-        self.volatile = self
-            .map
-            .values()
-            .filter(|e| e.meta.expire_ms != 0)
-            .count();
+        self.volatile = self.map.values().filter(|e| e.meta.expire_ms != 0).count();
     }
 
     pub fn clear(&mut self) {
@@ -414,8 +410,16 @@ mod tests {
             assert!(s.admit(k.as_bytes(), meta(0), None, budget, &t));
         }
         // k00 is read again later: k01 is now the longest idle.
-        assert!(s.get(b"k00", Some(&tuning(Policy::AllkeysLru, 1010))).is_some());
-        assert!(s.admit(b"k03", meta(0), None, budget, &tuning(Policy::AllkeysLru, 1011)));
+        assert!(s
+            .get(b"k00", Some(&tuning(Policy::AllkeysLru, 1010)))
+            .is_some());
+        assert!(s.admit(
+            b"k03",
+            meta(0),
+            None,
+            budget,
+            &tuning(Policy::AllkeysLru, 1011)
+        ));
         assert_eq!(keys(&s), ["k00", "k02", "k03"]);
     }
 
@@ -459,7 +463,11 @@ mod tests {
 
     #[test]
     fn random_policies_keep_within_budget() {
-        for policy in [Policy::AllkeysRandom, Policy::AllkeysLru, Policy::AllkeysLfu] {
+        for policy in [
+            Policy::AllkeysRandom,
+            Policy::AllkeysLru,
+            Policy::AllkeysLfu,
+        ] {
             let t = tuning(policy, 1000);
             let mut s = Shard::default();
             let budget = budget_for(10);
@@ -484,6 +492,9 @@ mod tests {
         if let Some(e) = s.peek_mut(b"k00") {
             e.set_access(&later, Some(7), Some(100));
         }
-        assert_eq!(s.peek_mut(b"k00").map(|e| e.access(&later)), Some((7000, 100)));
+        assert_eq!(
+            s.peek_mut(b"k00").map(|e| e.access(&later)),
+            Some((7000, 100))
+        );
     }
 }
