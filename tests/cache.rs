@@ -1,4 +1,4 @@
-//! The meta-record cache in front of RocksDB never changes what clients see: with the cache
+//! The hot tier in front of RocksDB never changes what clients see: with the cache
 //! disabled, tiny (constant eviction) or large, every read agrees with the last write, across
 //! deletes, expiry, FLUSHDB, SWAPDB and restarts.
 

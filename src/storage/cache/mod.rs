@@ -117,15 +117,17 @@ impl Inner {
                 let mut s = shard.lock();
                 let budget = self.budget();
                 let t = self.tuning();
+                let mut stuck = false;
                 for _ in 0..SHRINK_BATCH {
                     if s.bytes() <= budget {
                         break;
                     }
                     if !s.evict_one(&t, None) && !s.evict_any(&t) {
+                        stuck = true;
                         break;
                     }
                 }
-                if s.bytes() <= budget || s.len() == 0 {
+                if stuck || s.bytes() <= budget {
                     break;
                 }
             }
@@ -300,7 +302,14 @@ impl MetaCache {
         if shard.generation != generation {
             return;
         }
-        if !shard.replace(key, meta.clone(), Some(Arc::clone(&body)), budget, None) {
+        if !shard.replace(
+            key,
+            meta.clone(),
+            Some(Arc::clone(&body)),
+            budget,
+            &t,
+            false,
+        ) {
             shard.admit(key, meta.clone(), Some(body), budget, &t);
         }
     }
@@ -321,7 +330,7 @@ impl MetaCache {
         shard.generation += 1;
         match value {
             Some(v) if budget > 0 => {
-                if !shard.replace(key, v.clone(), None, budget, Some(&t)) {
+                if !shard.replace(key, v.clone(), None, budget, &t, true) {
                     shard.admit(key, v.clone(), None, budget, &t);
                 }
             }
@@ -333,11 +342,12 @@ impl MetaCache {
     /// applying its master's stream would otherwise churn the cache with every written key.
     pub fn refresh(&self, key: &[u8], value: Option<&MetaValue>) {
         let budget = self.inner.budget();
+        let t = self.inner.tuning();
         let mut shard = self.shard(key).lock();
         shard.generation += 1;
         match value {
             Some(v) => {
-                shard.replace(key, v.clone(), None, budget, None);
+                shard.replace(key, v.clone(), None, budget, &t, false);
             }
             None => shard.remove(key),
         }

@@ -52,6 +52,8 @@ pub(super) struct Entry {
     pub meta: MetaValue,
     pub body: Option<Arc<Body>>,
     size: usize,
+    /// The body's share of `size`, as counted when it was cached.
+    body_size: usize,
     /// LRU clock of the last access.
     lru: u32,
     /// LFU data (minutes << 8 | counter).
@@ -164,6 +166,7 @@ impl Shard {
         t: &Tuning,
     ) -> bool {
         let size = entry_size(key, &meta, body.as_ref());
+        let body_size = body.as_ref().map_or(0, |b| b.size_bytes());
         if size > budget {
             return false;
         }
@@ -181,6 +184,7 @@ impl Shard {
                 meta,
                 body,
                 size,
+                body_size,
                 lru,
                 lfu,
             },
@@ -188,33 +192,34 @@ impl Shard {
         true
     }
 
-    /// Replaces a cached key's record (and body); false when the key is not cached. If the
-    /// shard is then over budget, other entries make room by the policy, or else this one goes.
+    /// Replaces a cached key's record (and body); false when the key is not cached. `touch`
+    /// counts it as an access. If the shard is then over budget, other entries make room by
+    /// the policy, or else this one goes.
     pub fn replace(
         &mut self,
         key: &[u8],
         meta: MetaValue,
         body: Option<Arc<Body>>,
         budget: usize,
-        touch: Option<&Tuning>,
+        t: &Tuning,
+        touch: bool,
     ) -> bool {
         let Some(e) = self.map.get_mut(key) else {
             return false;
         };
         let size = entry_size(key, &meta, body.as_ref());
+        e.body_size = body.as_ref().map_or(0, |b| b.size_bytes());
         self.bytes = self.bytes + size - e.size;
         self.volatile =
             self.volatile + usize::from(meta.expire_ms != 0) - usize::from(e.meta.expire_ms != 0);
         e.meta = meta;
         e.body = body;
         e.size = size;
-        if let Some(t) = touch {
+        if touch {
             e.touch(t);
         }
         if self.bytes > budget {
-            if let Some(t) = touch {
-                while self.bytes > budget && self.evict_one(t, Some(key)) {}
-            }
+            while self.bytes > budget && self.evict_one(t, Some(key)) {}
             if self.bytes > budget {
                 self.remove(key);
             }
@@ -225,10 +230,10 @@ impl Shard {
     /// Drops a cached key's body, keeping its record.
     pub fn drop_body(&mut self, key: &[u8]) {
         if let Some(e) = self.map.get_mut(key) {
-            if let Some(body) = e.body.take() {
-                let less = body.size_bytes().min(e.size);
-                e.size -= less;
-                self.bytes -= less;
+            if e.body.take().is_some() {
+                e.size -= e.body_size;
+                self.bytes -= e.body_size;
+                e.body_size = 0;
             }
         }
     }
@@ -452,11 +457,11 @@ mod tests {
         assert!(s.admit(b"k00", meta(0), None, budget, &t));
         assert!(s.admit(b"k01", meta(0), None, budget, &t));
         assert!(!s.admit(b"k02", meta(0), None, budget, &t));
-        assert!(s.replace(b"k00", meta(7), None, budget, Some(&t)));
+        assert!(s.replace(b"k00", meta(7), None, budget, &t, true));
         assert_eq!(s.peek_mut(b"k00").map(|e| e.meta.expire_ms), Some(7));
         // A rewrite that no longer fits invalidates the key instead of evicting another.
         let big = MetaValue::string(Bytes::from(vec![b'x'; 64]), 0, 0);
-        assert!(s.replace(b"k01", big, None, budget, Some(&t)));
+        assert!(s.replace(b"k01", big, None, budget, &t, true));
         assert_eq!(keys(&s), ["k00"]);
         assert_eq!(s.bytes(), budget_for(1));
     }
