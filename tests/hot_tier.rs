@@ -100,7 +100,7 @@ fn lfu_keeps_a_key_read_often_over_keys_read_once() {
     let s = server("allkeys-lfu");
     let mut c = s.conn();
     fill(&mut c, "hot", 1, |_| None);
-    for _ in 0..100 {
+    for _ in 0..200 {
         assert_eq!(get(&mut c, "hot0"), Some(value(0)));
     }
     assert!(int(&mut c, &["OBJECT", "FREQ", "hot0"]) > 6);
@@ -264,6 +264,8 @@ fn object_freq_and_idletime_match_redis() {
     both(&mut r, &mut p, &["OBJECT", "IDLETIME", "missing"]);
     for c in [&mut r, &mut p] {
         let _: () = cmd(c, &["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"]).unwrap();
+        // No decay: a minute turning between the two servers' answers must not matter.
+        let _: () = cmd(c, &["CONFIG", "SET", "lfu-decay-time", "0"]).unwrap();
         let _: () = cmd(c, &["SET", "f", "v"]).unwrap();
     }
     // A new key starts at LFU_INIT_VAL; OBJECT is no access; the first read always counts.
@@ -279,10 +281,16 @@ fn object_freq_and_idletime_match_redis() {
 
 #[test]
 fn object_loads_a_cold_key_without_counting_an_access() {
-    let mut s = TestServer::start_with(&["--cache-maxmemory-policy", "allkeys-lfu"]);
+    // No decay: a minute turning during the test must not lower the counters.
+    let mut s = TestServer::start_with(&[
+        "--cache-maxmemory-policy",
+        "allkeys-lfu",
+        "--cache-lfu-decay-time",
+        "0",
+    ]);
     let mut c = s.conn();
     let _: () = cmd(&mut c, &["SET", "k", "v"]).unwrap();
-    for _ in 0..20 {
+    for _ in 0..200 {
         assert_eq!(get(&mut c, "k").as_deref(), Some("v"));
     }
     assert!(int(&mut c, &["OBJECT", "FREQ", "k"]) > 6);
@@ -345,6 +353,7 @@ fn restore_sets_the_counters_of_the_policy() {
         &["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"],
     )
     .unwrap();
+    let _: () = cmd(&mut c, &["CONFIG", "SET", "lfu-decay-time", "0"]).unwrap();
     restore(&mut c, "freq", "FREQ", "100");
     assert_eq!(int(&mut c, &["OBJECT", "FREQ", "freq"]), 100);
 }

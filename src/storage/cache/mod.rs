@@ -162,10 +162,15 @@ thread_local! {
 /// Runs `f` with the tier's lookups on this thread not counting as accesses (Redis'
 /// LOOKUP_NOTOUCH: OBJECT, TYPE, TTL and the like must not make a key look hot).
 pub fn untouched<R>(f: impl FnOnce() -> R) -> R {
-    let before = UNTOUCHED.with(|u| u.replace(true));
-    let out = f();
-    UNTOUCHED.with(|u| u.set(before));
-    out
+    /// Restores the previous mode even if `f` unwinds, so a worker thread never stays untouched.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            UNTOUCHED.with(|u| u.set(self.0));
+        }
+    }
+    let _restore = Restore(UNTOUCHED.with(|u| u.replace(true)));
+    f()
 }
 
 fn touching() -> bool {
@@ -614,7 +619,12 @@ mod tests {
 
     #[test]
     fn untouched_lookups_leave_counters_alone() {
-        let c = with(Policy::AllkeysLfu, 1 << 20);
+        // No decay: a minute turning during the test must not lower the counter.
+        let c = MetaCache::with_settings(TierSettings {
+            policy: Policy::AllkeysLfu,
+            lfu_decay_time: 0,
+            ..TierSettings::with_capacity(1 << 20)
+        });
         c.update(b"k", Some(&v("a")));
         assert_eq!(c.access(b"k").map(|a| a.freq), Some(LFU_INIT_VAL));
         untouched(|| {
