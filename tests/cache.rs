@@ -1,4 +1,4 @@
-//! The meta-record cache in front of RocksDB never changes what clients see: with the cache
+//! The hot tier in front of RocksDB never changes what clients see: with the cache
 //! disabled, tiny (constant eviction) or large, every read agrees with the last write, across
 //! deletes, expiry, FLUSHDB, SWAPDB and restarts.
 
@@ -120,7 +120,7 @@ fn info_reports_cache_use() {
     let _: () = cmd(&mut c, &["SET", "a", "1"]).unwrap();
     assert_eq!(get(&mut c, "a").as_deref(), Some("1"));
     assert_eq!(info_memory_field(&mut c, "cache_keys"), 1);
-    assert!(info_memory_field(&mut c, "cache_used_memory") > 0);
+    assert!(info_memory_field(&mut c, "cache_memory") > 0);
     assert_eq!(info_memory_field(&mut c, "cache_maxmemory"), 64 << 20);
 
     let off = TestServer::start_with(&["--cache-maxmemory", "0"]);

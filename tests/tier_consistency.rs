@@ -1080,7 +1080,7 @@ fn tiny_tier_never_serves_a_stale_value() {
     let started = Instant::now();
     let (ops, ambiguous) = run_clients(&server, seed);
     let mut c = server.conn();
-    let cached = common::info_field(&mut c, "memory", "cache_used_memory");
+    let cached = common::info_field(&mut c, "memory", "cache_memory");
     println!(
         "seed {seed:#x}: {ops} operations by {CLIENTS} clients in {:.1}s, no stale read \
          ({ambiguous} expiry races resolved by DEL; tier holds {cached} bytes)",

@@ -23,7 +23,7 @@ use crate::util::glob::glob_match;
 pub use directive::{parse_memory, parse_percentiles, Access, Directive, Kind};
 pub use output_limit::{ClientClass, OutputLimit, OutputLimits};
 pub use shutdown_flags::ShutdownFlags;
-pub use table::{Config, DIRECTIVES, NAME_ALIASES};
+pub use table::{Config, DIRECTIVES, NAME_ALIASES, TWINS};
 
 /// Where a bad setting came from, so load errors can point at it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +97,19 @@ pub fn lookup(name: &str) -> Option<&'static Directive> {
         .find(|(alias, _)| *alias == lower)
         .map_or(lower.as_str(), |(_, canon)| *canon);
     DIRECTIVES.iter().find(|d| d.name == canonical)
+}
+
+/// The other name of a directive that is one setting under two names (see [`TWINS`]).
+fn twin_of(name: &str) -> Option<&'static str> {
+    TWINS.iter().find_map(|&(a, b)| {
+        if a == name {
+            Some(b)
+        } else if b == name {
+            Some(a)
+        } else {
+            None
+        }
+    })
 }
 
 /// True when CONFIG SET shows the value of directive `name` (name or alias, any case) only as
@@ -186,6 +199,9 @@ impl Config {
     /// Parses `value` for `d` and stores it; the error is the bare reason.
     fn apply(&mut self, d: &Directive, value: &str) -> Result<(), String> {
         let v = d.parse(value)?;
+        if let Some(twin) = twin_of(d.name) {
+            self.store(twin, v.clone())?;
+        }
         self.store(d.name, v)
     }
 
@@ -265,6 +281,18 @@ impl Config {
         }
         *self = next;
         Ok(())
+    }
+
+    /// The hot tier's settings.
+    pub fn tier_settings(&self) -> crate::storage::cache::TierSettings {
+        use crate::storage::cache::{Policy, TierSettings};
+        TierSettings {
+            capacity: usize::try_from(self.cache_maxmemory).unwrap_or(usize::MAX),
+            policy: Policy::parse(&self.cache_maxmemory_policy),
+            samples: usize::try_from(self.cache_maxmemory_samples).unwrap_or(5),
+            lfu_log_factor: u32::try_from(self.cache_lfu_log_factor).unwrap_or(u32::MAX),
+            lfu_decay_time: u32::try_from(self.cache_lfu_decay_time).unwrap_or(u32::MAX),
+        }
     }
 
     /// CONFIG REWRITE: rewrites config_file in place keeping every comment and blank line and the order of existing lines; existing directive lines get the current value; directives whose value differs from the default and that have no line are appended at the end. Errors if no config file: "The server is running without a config file".

@@ -25,6 +25,19 @@ pub static NAME_ALIASES: &[(&str, &str)] = &[
     ("appendfsync", "binlog-fsync"),
 ];
 
+/// Pairs of directives that are one setting under two names, Pika's and Redis' (the hot tier's
+/// eviction settings): setting either sets both, and both answer CONFIG GET under their own
+/// name. Twins have the same kind and default.
+pub static TWINS: &[(&str, &str)] = &[
+    ("cache-maxmemory-policy", "maxmemory-policy"),
+    ("cache-maxmemory-samples", "maxmemory-samples"),
+    ("cache-lfu-log-factor", "lfu-log-factor"),
+    ("cache-lfu-decay-time", "lfu-decay-time"),
+];
+
+/// The eviction policies: Redis' names, Pika's numbers accepted too.
+const POLICIES: &[&str] = crate::storage::cache::POLICY_NAMES;
+
 /// Values of the directives that open a protected action to clients (Redis' `enable-*`).
 const PROTECTED_ACTION: &[&str] = &["no", "yes", "local"];
 
@@ -73,8 +86,17 @@ directives! {
         "RocksDB block cache capacity, in bytes (index and filter blocks included); CONFIG SET resizes it.";
     max_cache_files: i32 = "max-cache-files", int(16, I32_MAX), "5000", STARTUP,
         "Table files RocksDB keeps open at most; counted with maxclients against the open-files limit raised at start.";
-    cache_maxmemory: u64 = "cache-maxmemory", memory(0, MEM_MAX), "67108864", STARTUP,
-        "Memory for the in-process cache of hot keys' records, in bytes; 0 disables it.";
+    cache_maxmemory: u64 = "cache-maxmemory", memory(0, MEM_MAX), "67108864", RUNTIME,
+        "Memory for the hot tier (hot keys' records in process), in bytes; 0 disables it. Shrinking it at run time evicts in the background.";
+    cache_maxmemory_policy: String = "cache-maxmemory-policy", one_of(POLICIES), "allkeys-lru",
+        RUNTIME,
+        "Which keys leave the full hot tier (alias maxmemory-policy): allkeys-lru, volatile-lru, allkeys-lfu, volatile-lfu, allkeys-random, volatile-random, volatile-ttl (volatile-*: only keys with a TTL) or noeviction (the tier stops taking new keys; clients are never refused); Pika's numbers 0-7 too.";
+    cache_maxmemory_samples: i64 = "cache-maxmemory-samples", int(1, 64), "5", RUNTIME,
+        "Hot-tier entries sampled per eviction (alias maxmemory-samples).";
+    cache_lfu_log_factor: i64 = "cache-lfu-log-factor", int(0, I32_MAX), "10", RUNTIME,
+        "LFU counter logarithm factor: higher makes the counter grow slower (alias lfu-log-factor).";
+    cache_lfu_decay_time: i64 = "cache-lfu-decay-time", int(0, I32_MAX), "1", RUNTIME,
+        "Minutes per decrement of an idle key's LFU counter; 0 never decays (alias lfu-decay-time).";
     cache_type: String = "cache-type", CACHE_TYPES, "string,hash,list,set,zset", RUNTIME,
         "Types the hot tier holds, comma-separated: string, hash, list, set, zset (bit = string); strings with their values, hashes and sets whole up to zset-cache-field-num-per-key members, sorted sets and lists as a window of that many members.";
     zset_cache_field_num_per_key: i64 = "zset-cache-field-num-per-key", int(1, 1 << 20), "512",
@@ -194,16 +216,14 @@ directives! {
     // ---- Redis compatibility: accepted and stored, no effect yet
     maxmemory: u64 = "maxmemory", memory(0, MEM_MAX), "0", RUNTIME,
         "Redis compatibility: memory limit in bytes (stored, not enforced).";
-    maxmemory_policy: String = "maxmemory-policy",
-        one_of(&["noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru",
-            "volatile-lfu", "volatile-random", "volatile-ttl"]), "noeviction", RUNTIME,
-        "Redis compatibility: eviction policy (stored, not enforced).";
+    maxmemory_policy: String = "maxmemory-policy", one_of(POLICIES), "allkeys-lru", RUNTIME,
+        "Redis' name of cache-maxmemory-policy (one setting).";
     maxmemory_samples: i64 = "maxmemory-samples", int(1, 64), "5", RUNTIME,
-        "Redis compatibility: eviction sample size (stored, not used).";
+        "Redis' name of cache-maxmemory-samples (one setting).";
     lfu_log_factor: i64 = "lfu-log-factor", int(0, I32_MAX), "10", RUNTIME,
-        "Redis compatibility: LFU counter logarithm factor (stored, not used).";
+        "Redis' name of cache-lfu-log-factor (one setting).";
     lfu_decay_time: i64 = "lfu-decay-time", int(0, I32_MAX), "1", RUNTIME,
-        "Redis compatibility: LFU counter decay in minutes (stored, not used).";
+        "Redis' name of cache-lfu-decay-time (one setting).";
     notify_keyspace_events: String = "notify-keyspace-events", STR, "", RUNTIME,
         "Keyspace notification classes (stored, not used).";
     appendonly: bool = "appendonly", BOOL, "no", RUNTIME,

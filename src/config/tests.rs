@@ -112,7 +112,8 @@ fn defaults_are_typed() {
     assert_eq!(c.pidfile, "");
     assert_eq!(c.list_max_listpack_size, -2);
     assert_eq!(c.set_max_intset_entries, 512);
-    assert_eq!(c.maxmemory_policy, "noeviction");
+    assert_eq!(c.maxmemory_policy, "allkeys-lru");
+    assert_eq!(c.cache_maxmemory_policy, "allkeys-lru");
     assert!(c.latency_tracking);
     assert_eq!(c.busy_reply_threshold, 5000);
     assert_eq!(c.enable_debug_command, "no");
@@ -574,6 +575,35 @@ fn shipped_conf_lists_every_directive() {
             names.iter().any(|n| n == d.name),
             "{} missing from conf/pika.conf",
             d.name
+        );
+    }
+}
+
+#[test]
+fn tier_settings_are_one_setting_under_two_names() {
+    let mut c = Config::defaults();
+    c.set("maxmemory-policy", "volatile-lfu").unwrap();
+    assert_eq!(c.get("cache-maxmemory-policy").unwrap(), "volatile-lfu");
+    // Pika's numbers name the same policies.
+    c.set("cache-maxmemory-policy", "6").unwrap();
+    assert_eq!(c.get("maxmemory-policy").unwrap(), "volatile-ttl");
+    c.set("cache-maxmemory-policy", "7").unwrap();
+    assert_eq!(c.maxmemory_policy, "noeviction");
+    c.set("maxmemory-samples", "9").unwrap();
+    assert_eq!(c.cache_maxmemory_samples, 9);
+    c.set("cache-lfu-log-factor", "3").unwrap();
+    assert_eq!(c.lfu_log_factor, 3);
+    c.set("lfu-decay-time", "0").unwrap();
+    assert_eq!(c.cache_lfu_decay_time, 0);
+    assert!(c.set("cache-maxmemory-policy", "8").is_err());
+    c.set("cache-maxmemory", "1mb").unwrap();
+    assert_eq!(c.cache_maxmemory, 1 << 20);
+    for (a, b) in TWINS {
+        let (da, db) = (lookup(a).unwrap(), lookup(b).unwrap());
+        assert_eq!(
+            (da.default, da.access),
+            (db.default, db.access),
+            "{a} / {b}"
         );
     }
 }

@@ -94,7 +94,7 @@ fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
     if installed {
         tracing::info!("full sync snapshot swapped in at {}", cfg.db_path.display());
     }
-    let storage = Arc::new(open_storage(&cfg)?.with_cache_capacity(cfg.cache_maxmemory as usize));
+    let storage = Arc::new(open_storage(&cfg)?.with_cache(&cfg.tier_settings()));
     fullsync::finish_install(&storage, &cfg.db_path).map_err(std::io::Error::other)?;
     if last_shutdown == durability::LastShutdown::Unclean && !installed {
         let (replid, survived) = storage.start_history_after_crash()?;

@@ -298,13 +298,13 @@ impl Storage {
         })
     }
 
-    /// Gives the store a meta-record cache of about `bytes` (0: none).
-    pub fn with_cache_capacity(mut self, bytes: usize) -> Storage {
-        self.cache = MetaCache::new(bytes);
+    /// Gives the store a hot tier with these settings.
+    pub fn with_cache(mut self, settings: &cache::TierSettings) -> Storage {
+        self.cache = MetaCache::with_settings(*settings);
         self
     }
 
-    /// The meta-record cache, for INFO.
+    /// The hot tier: INFO, OBJECT, and CONFIG SET of its settings.
     pub fn cache(&self) -> &MetaCache {
         &self.cache
     }

@@ -55,6 +55,10 @@ pub(super) fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     if level_changed {
         crate::logging::set_level(&next.loglevel);
     }
+    let tier = next.tier_settings();
+    if tier != ctx.server.config().tier_settings() {
+        ctx.server.storage.cache().configure(&tier);
+    }
     ctx.server.set_config(next);
     Ok(Reply::ok())
 }
@@ -78,6 +82,7 @@ pub(super) fn resetstat(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     for c in [&st.expired_keys, &st.keyspace_hits, &st.keyspace_misses] {
         c.store(0, Ordering::Relaxed);
     }
+    ctx.server.storage.cache().reset_stats();
     Ok(Reply::ok())
 }
 

@@ -311,10 +311,14 @@ fn memory_section(server: &ServerState, w: &mut Lines<'_>) {
     w.field("mem_clients_normal", buffers.total);
     // Nothing is freed in the background: a deletion is one RocksDB write.
     w.field("lazyfree_pending_objects", 0);
-    let cache = server.storage.cache();
-    w.field("cache_used_memory", cache.used_bytes());
-    w.field("cache_keys", cache.len());
+    let tier = server.storage.cache().stats();
+    w.field("cache_memory", tier.memory);
+    w.field("cache_keys", tier.keys);
+    w.field("cache_hits", tier.hits);
+    w.field("cache_misses", tier.misses);
+    w.field("evicted_keys", tier.evicted);
     w.field("cache_maxmemory", cfg.cache_maxmemory);
+    w.field("cache_maxmemory_policy", &cfg.cache_maxmemory_policy);
     w.field("maxmemory", cfg.maxmemory);
     w.field("maxmemory_human", human_bytes(cfg.maxmemory));
     w.field("maxmemory_policy", &cfg.maxmemory_policy);
@@ -434,7 +438,8 @@ fn stats_section(server: &ServerState, w: &mut Lines<'_>) {
         "expired_time_cap_reached_count",
         load(&st.expire_cycles_capped),
     );
-    w.field("evicted_keys", 0);
+    // Keys the hot tier dropped to stay within cache-maxmemory (the data stays on disk).
+    w.field("evicted_keys", server.storage.cache().stats().evicted);
     w.field("keyspace_hits", load(&st.keyspace_hits));
     w.field("keyspace_misses", load(&st.keyspace_misses));
     w.field("pubsub_channels", 0);

@@ -8,7 +8,6 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::cmd::gate::access_times;
 use crate::cmd::gate::spec::{CmdFlags, CommandSpec};
 use crate::cmd::gate::table::CommandTable;
 use crate::cmd::session::multi;
@@ -244,7 +243,6 @@ fn run(
 
     let start = Instant::now();
     let positions = spec.key_positions(argv);
-    let db = client.db();
     let writer = Writer {
         command: spec.name,
         transaction,
@@ -260,13 +258,14 @@ fn run(
             client,
             writer,
         };
-        (spec.handler)(&mut ctx, argv)
-    };
-    if !spec.flags.contains(CmdFlags::NO_TOUCH) {
-        for &i in &positions {
-            access_times::touch(db, &argv[i]);
+        // The hot tier counts key lookups as accesses (LRU/LFU), except for the commands
+        // Redis runs with LOOKUP_NOTOUCH.
+        if spec.flags.contains(CmdFlags::NO_TOUCH) {
+            crate::storage::cache::untouched(|| (spec.handler)(&mut ctx, argv))
+        } else {
+            (spec.handler)(&mut ctx, argv)
         }
-    }
+    };
     let elapsed = start.elapsed();
     let elapsed_us = elapsed.as_micros() as u64;
 

@@ -1,7 +1,6 @@
 //! The gate every command passes: the declarative table, the spec of each command, the dispatcher
 //! that checks and runs it, and the access times it records.
 
-pub mod access_times;
 pub mod dispatch;
 pub mod spec;
 pub mod table;

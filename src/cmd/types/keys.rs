@@ -12,6 +12,7 @@ use crate::cmd::types::lazy_reply::{self, Shape};
 use crate::cmd::{args, CmdError, CmdResult, Ctx};
 use crate::command;
 use crate::resp::Reply;
+use crate::storage::cache::Access;
 use crate::storage::codec::{flags, MetaValue};
 use crate::storage::restore::RestoreRefusal;
 use crate::storage::scan::ScanFilter;
@@ -433,10 +434,11 @@ fn dump(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 /// RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f], with Redis' checks in
-/// Redis' order. IDLETIME and FREQ are validated; there is no LRU/LFU state to set.
+/// Redis' order. IDLETIME / FREQ set the restored key's hot-tier counters, the one the policy
+/// reads (as Redis' objectSetLRUOrLFU).
 fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let (mut replace, mut absttl) = (false, false);
-    let (mut idle, mut freq) = (false, false);
+    let (mut idle, mut freq): (Option<u64>, Option<u8>) = (None, None);
     let mut i = 4;
     while i < argv.len() {
         let more = i + 1 < argv.len();
@@ -444,17 +446,15 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             replace = true;
         } else if args::is(&argv[i], "absttl") {
             absttl = true;
-        } else if args::is(&argv[i], "idletime") && more && !freq {
-            if args::int(&argv[i + 1])? < 0 {
-                return Err(CmdError::err("Invalid IDLETIME value, must be >= 0"));
-            }
-            idle = true;
+        } else if args::is(&argv[i], "idletime") && more && freq.is_none() {
+            let secs = u64::try_from(args::int(&argv[i + 1])?)
+                .map_err(|_| CmdError::err("Invalid IDLETIME value, must be >= 0"))?;
+            idle = Some(secs);
             i += 1;
-        } else if args::is(&argv[i], "freq") && more && !idle {
-            if !(0..=255).contains(&args::int(&argv[i + 1])?) {
-                return Err(CmdError::err("Invalid FREQ value, must be >= 0 and <= 255"));
-            }
-            freq = true;
+        } else if args::is(&argv[i], "freq") && more && idle.is_none() {
+            let f = u8::try_from(args::int(&argv[i + 1])?)
+                .map_err(|_| CmdError::err("Invalid FREQ value, must be >= 0 and <= 255"))?;
+            freq = Some(f);
             i += 1;
         } else {
             return Err(CmdError::Syntax);
@@ -482,7 +482,18 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         t => unix_ms().saturating_add(t as u64),
     };
     match ctx.keys().restore(key, &value, expire_ms, replace)? {
-        Ok(()) => Ok(Reply::ok()),
+        Ok(()) => {
+            if idle.is_some() || freq.is_some() {
+                let state = ctx.keys().state(key)?;
+                let cache = ctx.server.storage.cache();
+                if cache.policy().is_lfu() {
+                    cache.set_access(&state.meta_key, None, freq);
+                } else {
+                    cache.set_access(&state.meta_key, idle, None);
+                }
+            }
+            Ok(Reply::ok())
+        }
         Err(RestoreRefusal::BusyKey) => Err(busy()),
         Err(RestoreRefusal::Duplicates) => Err(CmdError::err("Bad data format")),
     }
@@ -576,16 +587,28 @@ fn object_encoding(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     })
 }
 
-/// True when maxmemory-policy is an LFU policy (access frequency instead of idle time).
+/// True when the hot tier's policy is an LFU policy (access frequency instead of idle time).
 fn lfu_policy(ctx: &Ctx<'_>) -> bool {
-    ctx.server.config().maxmemory_policy.contains("lfu")
+    ctx.server.storage.cache().policy().is_lfu()
 }
 
 const POLICY_SWITCH_NOTE: &str = "Please note that when switching between policies at runtime LRU \
                                   and LFU data will take some time to adjust.";
 
+/// The hot tier's access data of a live key, loading the key into the tier if it was not
+/// there (OBJECT runs untouched: the load is no access). A key the tier does not take (it is
+/// off, or full under noeviction) reports what a fresh entry would.
+fn tier_access(ctx: &Ctx<'_>, key: &[u8]) -> Result<Option<Access>, CmdError> {
+    let state = ctx.keys().state(key)?;
+    if state.live().is_none() {
+        return Ok(None);
+    }
+    let cache = ctx.server.storage.cache();
+    Ok(Some(cache.access(&state.meta_key).unwrap_or(Access::FRESH)))
+}
+
 fn object_freq(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let Some(_) = object_target(ctx, &argv[2])? else {
+    let Some(access) = tier_access(ctx, &argv[2])? else {
         return Ok(Reply::Null);
     };
     if !lfu_policy(ctx) {
@@ -594,12 +617,11 @@ fn object_freq(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
              {POLICY_SWITCH_NOTE}"
         )));
     }
-    // Access frequency is not tracked yet; every key reports the floor.
-    Ok(Reply::Integer(0))
+    Ok(Reply::Integer(i64::from(access.freq)))
 }
 
 fn object_idletime(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let Some(_) = object_target(ctx, &argv[2])? else {
+    let Some(access) = tier_access(ctx, &argv[2])? else {
         return Ok(Reply::Null);
     };
     if lfu_policy(ctx) {
@@ -607,9 +629,7 @@ fn object_idletime(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             "An LFU maxmemory policy is selected, idle time not tracked. {POLICY_SWITCH_NOTE}"
         )));
     }
-    Ok(Reply::Integer(
-        crate::cmd::gate::access_times::idle_secs(ctx.db(), &argv[2]) as i64,
-    ))
+    Ok(Reply::Integer((access.idle_ms / 1000) as i64))
 }
 
 fn object_refcount(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
