@@ -42,7 +42,7 @@ pub mod replica;
 pub mod restore;
 pub mod round;
 pub mod scan;
-mod tier;
+pub mod tier;
 pub mod types;
 pub mod wal;
 pub mod watch;

@@ -20,6 +20,9 @@ use crate::util::slot::key_slot;
 /// for every point lookup.
 const BODY_AFTER_READS: u32 = 2;
 
+/// A collection loaded for a read, with the tier's decoded copy of it when there is one.
+pub type WithBody = (Collection, Option<Arc<Body>>);
+
 impl Storage {
     /// The live collection of type `t` at `key` with its body, when the tier holds it or takes
     /// it now; the body is `None` when the tier does not hold this type or this collection is
@@ -29,7 +32,7 @@ impl Storage {
         db: usize,
         key: &[u8],
         t: DataType,
-    ) -> Result<Option<(Collection, Option<Arc<Body>>)>, StorageError> {
+    ) -> Result<Option<WithBody>, StorageError> {
         if !self.tier.admits(t) || self.cache.is_disabled() {
             return Ok(self.read_collection(db, key, t)?.map(|c| (c, None)));
         }

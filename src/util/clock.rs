@@ -20,9 +20,33 @@ pub fn unix_secs() -> u64 {
     since_epoch().as_secs()
 }
 
+/// Seconds since the Unix epoch from the kernel's coarse clock: as cheap as a memory read,
+/// behind the exact clock by at most a scheduler tick. For once-per-command readings of
+/// second-resolution clocks (the hot tier's LRU and LFU clocks), never for deadlines.
+pub fn unix_secs_coarse() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the call only writes it.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
+    if rc == 0 && ts.tv_sec > 0 {
+        ts.tv_sec as u64
+    } else {
+        unix_secs()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_coarse_clock_trails_by_less_than_a_second() {
+        let coarse = unix_secs_coarse();
+        let exact = unix_secs();
+        assert!(coarse <= exact && exact - coarse <= 1, "{coarse} vs {exact}");
+    }
 
     #[test]
     fn the_readings_agree() {

@@ -102,7 +102,7 @@ impl Inner {
             samples: self.samples.load(Ordering::Relaxed),
             log_factor: self.log_factor.load(Ordering::Relaxed),
             decay_time: self.decay_time.load(Ordering::Relaxed),
-            now_secs: crate::util::clock::unix_secs(),
+            now_secs: crate::util::clock::unix_secs_coarse(),
         }
     }
 

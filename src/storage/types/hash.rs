@@ -6,13 +6,13 @@
 //! the updated header in one batch.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
 use rand::seq::SliceRandom;
 use rand::Rng;
 
 use super::Hashes;
 use crate::storage::cache::body::Body;
+use crate::storage::tier::WithBody;
 use crate::storage::codec::{Cf, DataType};
 use crate::storage::collection::{Collection, EncodingLimits, ScannedElement};
 use crate::storage::{Storage, StorageError};
@@ -174,7 +174,7 @@ impl Hashes<'_> {
     fn for_tier_read(
         &self,
         key: &[u8],
-    ) -> Result<Option<(Collection, Option<Arc<Body>>)>, StorageError> {
+    ) -> Result<Option<WithBody>, StorageError> {
         let r = self.read_with_body(self.db, key, DataType::Hash)?;
         self.count_lookup(r.is_some());
         Ok(r)
