@@ -16,8 +16,8 @@
 //!   and Redis' own replication protocol, both ways (live migration to and from redis-server).
 //! - [`storage`]: Redis types over RocksDB as typed views (`storage::types`: one per type and one
 //!   over the keyspace; the one engine module imports `rocksdb`), the single
-//!   write path, expiry, scans, the WAL reader, damaged-file checks, and the cache of hot meta
-//!   records the write path keeps equal to disk.
+//!   write path, expiry, scans, the WAL reader, damaged-file checks, and the hot tier (meta
+//!   records evicted by Redis' policies) the write path keeps equal to disk.
 //! - [`rdb`]: Redis' RDB format: reading dumps and DUMP payloads, writing DUMP payloads.
 //! - [`dataset`]: key/value records in a form independent of storage, for import and export.
 //! - [`resp`]: the RESP request parser and reply encoder (no I/O).

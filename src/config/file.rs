@@ -119,6 +119,8 @@ pub(super) fn rewrite_file(cfg: &Config, path: &Path) -> Result<(), String> {
     let missing: Vec<String> = DIRECTIVES
         .iter()
         .filter(|d| !seen.contains(&d.name))
+        // One setting under two names needs one line: a second could override the first.
+        .filter(|d| super::twin_of(d.name).is_none_or(|twin| !seen.contains(&twin)))
         .filter_map(|d| {
             let current = cfg.render(d.name)?;
             (defaults.render(d.name).as_deref() != Some(current.as_str()))

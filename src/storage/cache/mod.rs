@@ -12,7 +12,12 @@
 //! sampling `cache-maxmemory-samples` entries, volatile-* only among records with a deadline);
 //! when nothing may be evicted (noeviction, or no deadline under volatile-*) the key is simply
 //! not cached: clients are never refused, the data is on disk. A shrunk budget is enforced by a
-//! background thread, a few entries per lock so clients are not paused.
+//! background thread, a few entries per lock so clients are not paused; it is a memory bound, so
+//! when the policy may not free enough, other entries go too (least recently used first).
+//!
+//! A record write ([`MetaCache::update`], or [`MetaCache::refresh`] on a slave) replaces the
+//! record and drops the body; an element write ([`MetaCache::drop_body`]) drops only the body.
+//! Both bump the generation, so [`MetaCache::fill_body`] from an older read never lands.
 //!
 //! Lookups count as accesses for the policies, except inside [`untouched`] (commands that
 //! Redis runs with LOOKUP_NOTOUCH: OBJECT, TYPE, TTL, ...).
