@@ -10,6 +10,7 @@ static ALLOCATOR: pika::util::alloc_counter::CountingAlloc =
     pika::util::alloc_counter::CountingAlloc;
 
 fn main() -> ExitCode {
+    pika::util::malloc_tuning::apply();
     let args = pika::cli::parse_args(std::env::args_os()).unwrap_or_else(|e| e.exit());
     let cfg = match Config::load(args.config_file.as_deref(), &args.overrides) {
         Ok(cfg) => cfg,

@@ -16,6 +16,7 @@ pub mod fnv;
 pub mod geohash;
 pub mod glob;
 pub mod hll;
+pub mod malloc_tuning;
 #[cfg(test)]
 pub(crate) mod mutate;
 pub mod number;
