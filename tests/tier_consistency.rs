@@ -15,6 +15,10 @@
 //! sent, or of a write that overlapped it, never an older one (a stale cache fill after a
 //! concurrent write shows up here).
 //!
+//! A second test runs the same clients against a master and reads on its replica (after WAIT
+//! acknowledges the writes before each read), without TTLs: the replica's tier must follow
+//! what its master applied.
+//!
 //! The seed is fixed (`TIER_SEED` overrides it) and printed with any failure.
 
 mod common;
@@ -241,6 +245,15 @@ impl Op {
             Persist(k) => vec![s("PERSIST"), s(&name(*k))],
             Exists(k) => vec![s("EXISTS"), s(&name(*k))],
         }
+    }
+
+    /// Whether it only reads (so a replica can answer it).
+    fn reads_only(&self) -> bool {
+        use Op::*;
+        matches!(
+            self,
+            Get(_) | HGet(..) | HGetAll(_) | LRange(_) | SMembers(_) | ZRange(_) | Exists(_)
+        )
     }
 
     /// Sorts what the server may return in any order.
@@ -622,6 +635,11 @@ struct Client {
     ops: u64,
     ambiguous: u64,
     shared: Arc<Shared>,
+    /// With a replica: connections to it (by database), where reads go once the writes
+    /// before them are acknowledged by it (WAIT); no TTLs and no shared strings then.
+    replica: Option<[redis::Connection; 2]>,
+    /// A write was sent since the last WAIT.
+    unsynced: bool,
     /// Versions of this client's shared writes.
     version: u64,
     /// Recent operations, for the failure report.
@@ -673,7 +691,13 @@ impl Client {
                 }
             }
         }
-        let reply = self.send(db, &args);
+        let reply = if op.reads_only() && self.replica.is_some() {
+            self.sync_replica();
+            self.send_replica(db, &args)
+        } else {
+            self.unsynced = true;
+            self.send(db, &args)
+        };
         let answered = Instant::now();
         let reply = op.normalize(reply);
         self.ops += 1;
@@ -733,6 +757,33 @@ impl Client {
                 self.send(d, &[b"DEL".to_vec(), name.into_bytes()]);
                 self.model[d][k] = None;
             }
+        }
+    }
+
+    /// Waits until the replica applied every write so far.
+    fn sync_replica(&mut self) {
+        if !self.unsynced {
+            return;
+        }
+        let r = self.send(0, &[b"WAIT".to_vec(), b"1".to_vec(), b"10000".to_vec()]);
+        if r != R::Int(1) {
+            self.fail(&format!("WAIT 1 10000 answered {r:?}"));
+        }
+        self.unsynced = false;
+    }
+
+    fn send_replica(&mut self, db: usize, args: &[Vec<u8>]) -> R {
+        let mut c = redis::cmd(std::str::from_utf8(&args[0]).unwrap_or("?"));
+        for a in &args[1..] {
+            c.arg(&a[..]);
+        }
+        let Some(conns) = self.replica.as_mut() else {
+            return R::Err("no replica".into());
+        };
+        match c.query::<redis::Value>(&mut conns[db]) {
+            Ok(v) => from_value(v),
+            Err(e) if common::is_transport(&e) => self.fail(&format!("replica link failed: {e}")),
+            Err(e) => R::Err(error_text(&e)),
         }
     }
 
@@ -840,6 +891,19 @@ impl Client {
     }
 
     fn random_op(&mut self) -> Op {
+        let op = self.any_op();
+        if self.replica.is_none() {
+            return op;
+        }
+        // A replica leaves expiry to its master: no deadlines in this variant.
+        match op {
+            Op::Set(k, v, Some(_)) => Op::Set(k, v, None),
+            Op::Expire(k, _) | Op::PExpire(k, _) => Op::Persist(k),
+            op => op,
+        }
+    }
+
+    fn any_op(&mut self) -> Op {
         let r = &mut self.rng;
         let k = r.below(KEYS);
         // Each key leans to one type, so most operations find the type they expect, and
@@ -958,13 +1022,14 @@ fn connect(server: &TestServer, db: usize) -> redis::Connection {
 }
 
 /// Runs the clients against `server` and returns (operations, ambiguous outcomes resolved).
-fn run_clients(server: &TestServer, seed: u64) -> (u64, u64) {
+fn run_clients(server: &TestServer, replica: Option<&TestServer>, seed: u64) -> (u64, u64) {
     let gate = Arc::new(Gate::new());
     let shared = Arc::new(Shared::new());
     shared.cleared(Instant::now());
     let handles: Vec<_> = (0..CLIENTS)
         .map(|id| {
             let conns = [connect(server, 0), connect(server, 1)];
+            let replica = replica.map(|r| [connect(r, 0), connect(r, 1)]);
             let gate = Arc::clone(&gate);
             let shared = Arc::clone(&shared);
             std::thread::spawn(move || {
@@ -987,6 +1052,8 @@ fn run_clients(server: &TestServer, seed: u64) -> (u64, u64) {
                     ops: 0,
                     ambiguous: 0,
                     shared,
+                    unsynced: replica.is_some(),
+                    replica,
                     version: 0,
                     recent: VecDeque::new(),
                 };
@@ -994,8 +1061,8 @@ fn run_clients(server: &TestServer, seed: u64) -> (u64, u64) {
                     let end = Instant::now() + PHASE;
                     while Instant::now() < end && !gate.failed.load(Ordering::SeqCst) {
                         match c.rng.below(100) {
-                            0..=5 => c.write_shared(),
-                            6..=14 => c.read_shared(),
+                            0..=5 if c.replica.is_none() => c.write_shared(),
+                            6..=14 if c.replica.is_none() => c.read_shared(),
                             n => {
                                 let db = if n < 84 { 0 } else { 1 };
                                 let op = c.random_op();
@@ -1024,6 +1091,10 @@ fn run_clients(server: &TestServer, seed: u64) -> (u64, u64) {
                         }
                         if cleared.contains(&0) {
                             c.shared.cleared(Instant::now());
+                        }
+                        c.unsynced = true;
+                        if c.replica.is_some() {
+                            c.sync_replica();
                         }
                     }
                     if !gate.wait() {
@@ -1078,7 +1149,7 @@ fn tiny_tier_never_serves_a_stale_value() {
         "4",
     ]);
     let started = Instant::now();
-    let (ops, ambiguous) = run_clients(&server, seed);
+    let (ops, ambiguous) = run_clients(&server, None, seed);
     let mut c = server.conn();
     let cached = common::info_field(&mut c, "memory", "cache_memory");
     println!(
@@ -1087,4 +1158,40 @@ fn tiny_tier_never_serves_a_stale_value() {
         started.elapsed().as_secs_f64()
     );
     assert!(ops > 10_000, "only {ops} operations ran");
+}
+
+#[test]
+fn replica_tier_follows_its_master() {
+    let seed = seed();
+    let tiny = [
+        "--cache-maxmemory",
+        "64kb",
+        "--thread-num",
+        "2",
+        "--thread-pool-size",
+        "2",
+    ];
+    let master = TestServer::start_with(&tiny);
+    let replica = TestServer::slave_of(&master, &tiny);
+    // The replica may restart to install its first snapshot: it refuses connections a moment.
+    common::wait_until("the replica is linked", || {
+        let linked = redis::Client::open(replica.url())
+            .and_then(|c| c.get_connection())
+            .and_then(|mut c| {
+                redis::cmd("INFO")
+                    .arg("replication")
+                    .query::<String>(&mut c)
+            })
+            .is_ok_and(|t| t.contains("master_link_status:up"));
+        let mut m = master.conn();
+        linked && redis::cmd("WAIT").arg(1).arg(1000).query::<i64>(&mut m) == Ok(1)
+    });
+    let started = Instant::now();
+    let (ops, _) = run_clients(&master, Some(&replica), seed);
+    println!(
+        "seed {seed:#x}: {ops} operations on a master, reads on its replica after WAIT, in \
+         {:.1}s, no stale read",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(ops > 2_000, "only {ops} operations ran");
 }

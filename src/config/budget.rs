@@ -89,14 +89,16 @@ mod tests {
 
     #[test]
     fn budget_sums_the_configured_limits() {
-        let mut cfg = Config::default();
-        cfg.cache_maxmemory = 10 << 20;
-        cfg.block_cache = 20 << 20;
-        cfg.write_buffer_size = 4 << 20;
-        cfg.max_write_buffer_number = 3;
-        cfg.max_cache_files = 100;
-        cfg.memory_budget_clients = 10;
-        cfg.repl_backlog_size = 1 << 20;
+        let cfg = Config {
+            cache_maxmemory: 10 << 20,
+            block_cache: 20 << 20,
+            write_buffer_size: 4 << 20,
+            max_write_buffer_number: 3,
+            max_cache_files: 100,
+            memory_budget_clients: 10,
+            repl_backlog_size: 1 << 20,
+            ..Config::default()
+        };
         let b = MemoryBudget::of(&cfg);
         assert_eq!(b.memtables, 12 << 20);
         assert_eq!(
@@ -113,8 +115,10 @@ mod tests {
 
     #[test]
     fn a_tiny_block_cache_counts_as_the_engine_makes_it() {
-        let mut cfg = Config::default();
-        cfg.block_cache = 0;
+        let cfg = Config {
+            block_cache: 0,
+            ..Config::default()
+        };
         assert_eq!(MemoryBudget::of(&cfg).block_cache, 1 << 20);
     }
 }
