@@ -79,7 +79,7 @@ pub fn start(
     })?;
     let checked = Arc::clone(storage);
     threads.spawn("table-check", move |stop| check_tables(&checked, stop))?;
-    threads.spawn("heap-trim", crate::util::heap_trim::run)?;
+    threads.spawn("heap-trim", crate::util::malloc_tuning::run)?;
     let serving = Arc::clone(server);
     threads.spawn("ready-keys", move |stop| {
         serve_published_keys(&serving, stop)

@@ -45,7 +45,10 @@ mod tests {
     fn the_coarse_clock_trails_by_less_than_a_second() {
         let coarse = unix_secs_coarse();
         let exact = unix_secs();
-        assert!(coarse <= exact && exact - coarse <= 1, "{coarse} vs {exact}");
+        assert!(
+            coarse <= exact && exact - coarse <= 1,
+            "{coarse} vs {exact}"
+        );
     }
 
     #[test]

@@ -15,7 +15,6 @@ pub mod disk_space;
 pub mod fnv;
 pub mod geohash;
 pub mod glob;
-pub mod heap_trim;
 pub mod hll;
 pub mod malloc_tuning;
 #[cfg(test)]

@@ -12,9 +12,9 @@ use rand::Rng;
 
 use super::Hashes;
 use crate::storage::cache::body::Body;
-use crate::storage::tier::WithBody;
 use crate::storage::codec::{Cf, DataType};
 use crate::storage::collection::{Collection, EncodingLimits, ScannedElement};
+use crate::storage::tier::WithBody;
 use crate::storage::{Storage, StorageError};
 
 /// A field picked by HRANDFIELD, with its value when asked for.
@@ -171,10 +171,7 @@ impl Hashes<'_> {
     }
 
     /// A hash for a point or whole read, with the tier's copy of it when there is one.
-    fn for_tier_read(
-        &self,
-        key: &[u8],
-    ) -> Result<Option<WithBody>, StorageError> {
+    fn for_tier_read(&self, key: &[u8]) -> Result<Option<WithBody>, StorageError> {
         let r = self.read_with_body(self.db, key, DataType::Hash)?;
         self.count_lookup(r.is_some());
         Ok(r)
