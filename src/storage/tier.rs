@@ -5,9 +5,7 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-
-use super::cache::body::Body;
+use super::cache::body::{Body, PackedBuilder};
 use super::cache::BodyLookup;
 use super::codec::{decode_score, encode_meta_key, Cf, DataType, MetaValue};
 use super::collection::Collection;
@@ -80,10 +78,9 @@ impl Storage {
         if whole_only && c.len() > self.tier.window() {
             return Ok(Some((c, None)));
         }
-        let body = self.read_body(&c)?;
-        if body.size_bytes() as u64 > self.tier.item_max() {
+        let Some(body) = self.read_body(&c)? else {
             return Ok(Some((c, None)));
-        }
+        };
         let body = Arc::new(body);
         if let Some(meta) = c.state.stored.as_ref() {
             if engine::round::fill_allowed(token) {
@@ -95,71 +92,84 @@ impl Storage {
     }
 
     /// Reads what the tier holds of `c` from disk: all of it, or the window of a sorted set
-    /// or list.
-    fn read_body(&self, c: &Collection) -> Result<Body, StorageError> {
-        let window = self.tier.window();
+    /// or list; `None` when that is more than `cache-value-item-max-size`.
+    fn read_body(&self, c: &Collection) -> Result<Option<Body>, StorageError> {
         let from_end = self.tier.from_end();
-        let take = c.len().min(window) as usize;
-        Ok(match c.data_type {
-            DataType::Hash => {
-                Body::Hash(self.read_elements(Cf::Hash, c, false, take, |k, v| {
-                    Ok((Bytes::copy_from_slice(k), Bytes::copy_from_slice(v)))
-                })?)
-            }
-            DataType::Set => Body::Set(self.read_elements(Cf::Set, c, false, take, |k, _| {
-                Ok(Bytes::copy_from_slice(k))
-            })?),
-            DataType::ZSet => {
-                let mut members = self.read_elements(Cf::ZScore, c, from_end, take, |k, _| {
-                    let score = decode_score(k)
-                        .ok_or_else(|| StorageError::Corrupt("zset score index entry".into()))?;
-                    Ok((Bytes::copy_from_slice(&k[8..]), score))
-                })?;
-                if from_end {
-                    members.reverse();
-                }
-                Body::ZSet { members, from_end }
-            }
-            DataType::List => {
-                let mut items = self.read_elements(Cf::List, c, from_end, take, |_, v| {
-                    Ok(Bytes::copy_from_slice(v))
-                })?;
-                if from_end {
-                    items.reverse();
-                }
-                Body::List { items, from_end }
-            }
+        let take = c.len().min(self.tier.window()) as usize;
+        let limit = usize::try_from(self.tier.item_max()).unwrap_or(usize::MAX);
+        let (cf, reverse, items) = match c.data_type {
+            DataType::Hash => (Cf::Hash, false, 2 * take),
+            DataType::Set => (Cf::Set, false, take),
+            DataType::ZSet => (Cf::ZScore, from_end, take),
+            DataType::List => (Cf::List, from_end, take),
             DataType::String | DataType::Stream => {
                 return Err(StorageError::Corrupt("no tier body for this type".into()))
             }
-        })
-    }
-
-    /// The first `take` elements of `c` in `cf` (the last ones, `reverse`), decoded by `f`.
-    fn read_elements<T>(
-        &self,
-        cf: Cf,
-        c: &Collection,
-        reverse: bool,
-        take: usize,
-        mut f: impl FnMut(&[u8], &[u8]) -> Result<T, StorageError>,
-    ) -> Result<Vec<T>, StorageError> {
-        let mut out = Vec::with_capacity(take);
+        };
+        let mut packed = PackedBuilder::new(items, limit);
+        let mut scores = Vec::new();
+        // Windows read from the end arrive last first; they are kept in order.
+        let mut from_back: Vec<Vec<u8>> = Vec::new();
+        let mut read = 0;
         let mut cur = self.elements(cf, c, reverse);
-        while out.len() < take {
+        while read < take {
             let Some((k, v)) = cur.current() else {
                 break;
             };
-            out.push(f(k, v)?);
+            let fits = match c.data_type {
+                DataType::Hash => packed.push(k) && packed.push(v),
+                DataType::Set => packed.push(k),
+                DataType::ZSet => {
+                    let score = decode_score(k)
+                        .ok_or_else(|| StorageError::Corrupt("zset score index entry".into()))?;
+                    scores.push(score);
+                    if reverse {
+                        from_back.push(k[8..].to_vec());
+                        true
+                    } else {
+                        packed.push(&k[8..])
+                    }
+                }
+                _ if reverse => {
+                    from_back.push(v.to_vec());
+                    true
+                }
+                _ => packed.push(v),
+            };
+            if !fits {
+                return Ok(None);
+            }
+            read += 1;
             cur.advance();
         }
         cur.status()?;
-        if out.len() != take {
+        if read != take {
             return Err(StorageError::Corrupt(format!(
                 "{:?} holds fewer elements than its header counts",
                 String::from_utf8_lossy(c.state.key())
             )));
         }
-        Ok(out)
+        if reverse {
+            scores.reverse();
+        }
+        for item in from_back.iter().rev() {
+            if !packed.push(item) {
+                return Ok(None);
+            }
+        }
+        let packed = packed.finish();
+        Ok(Some(match c.data_type {
+            DataType::Hash => Body::Hash(packed),
+            DataType::Set => Body::Set(packed),
+            DataType::ZSet => Body::ZSet {
+                members: packed,
+                scores,
+                from_end,
+            },
+            _ => Body::List {
+                items: packed,
+                from_end,
+            },
+        }))
     }
 }

@@ -13,87 +13,205 @@ use bytes::Bytes;
 
 use crate::storage::codec::{DataType, MetaValue};
 
-/// Bookkeeping counted per held element on top of its bytes (the `Bytes` handle, its
-/// allocation's rounding).
-const ITEM_OVERHEAD: usize = 40;
+/// Bookkeeping counted per held element on top of its bytes (its end offset, a score).
+const ITEM_OVERHEAD: usize = 16;
+
+/// Items stored back to back in one buffer, as Redis' listpacks are: a lookup reads a few
+/// adjacent cache lines instead of chasing one allocation per item.
+#[derive(Debug, Default)]
+pub struct Packed {
+    buf: Bytes,
+    /// End offset of each item in `buf`.
+    ends: Vec<usize>,
+}
+
+impl Packed {
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// True when there is no item.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    fn span(&self, i: usize) -> std::ops::Range<usize> {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        start..self.ends[i]
+    }
+
+    /// Item `i`'s bytes.
+    pub fn get(&self, i: usize) -> &[u8] {
+        &self.buf[self.span(i)]
+    }
+
+    /// Item `i`, sharing the buffer.
+    pub fn bytes(&self, i: usize) -> Bytes {
+        self.buf.slice(self.span(i))
+    }
+
+    fn size_bytes(&self) -> usize {
+        self.buf.len() + self.ends.len() * ITEM_OVERHEAD
+    }
+}
+
+/// Builds a [`Packed`], giving up past a size limit.
+pub struct PackedBuilder {
+    buf: Vec<u8>,
+    ends: Vec<usize>,
+    limit: usize,
+}
+
+impl PackedBuilder {
+    /// A builder that refuses to grow past `limit` bytes.
+    pub fn new(items: usize, limit: usize) -> PackedBuilder {
+        PackedBuilder {
+            buf: Vec::new(),
+            ends: Vec::with_capacity(items),
+            limit,
+        }
+    }
+
+    /// Appends an item; false once the limit is passed (the body is then not held).
+    pub fn push(&mut self, item: &[u8]) -> bool {
+        if self.buf.len() + item.len() > self.limit {
+            return false;
+        }
+        self.buf.extend_from_slice(item);
+        self.ends.push(self.buf.len());
+        true
+    }
+
+    pub fn finish(self) -> Packed {
+        Packed {
+            buf: Bytes::from(self.buf),
+            ends: self.ends,
+        }
+    }
+}
 
 /// A decoded collection (or window of one).
 #[derive(Debug)]
 pub enum Body {
-    /// Every (field, value) of a hash, in field order.
-    Hash(Vec<(Bytes, Bytes)>),
+    /// Every field and value of a hash, alternating, in field order.
+    Hash(Packed),
     /// Every member of a set, in member order.
-    Set(Vec<Bytes>),
+    Set(Packed),
     /// The first `members.len()` entries of a sorted set in rank order (or the last ones,
-    /// `from_end`), as (member, score).
+    /// `from_end`), with their scores.
     ZSet {
-        members: Vec<(Bytes, f64)>,
+        members: Packed,
+        scores: Vec<f64>,
         from_end: bool,
     },
     /// The first (or last, `from_end`) elements of a list, in list order.
-    List { items: Vec<Bytes>, from_end: bool },
+    List { items: Packed, from_end: bool },
 }
 
 impl Body {
     /// Bytes this body holds, as the tier accounts them.
     pub fn size_bytes(&self) -> usize {
         match self {
-            Body::Hash(pairs) => pairs
-                .iter()
-                .map(|(f, v)| f.len() + v.len() + 2 * ITEM_OVERHEAD)
-                .sum(),
-            Body::Set(members) => members.iter().map(|m| m.len() + ITEM_OVERHEAD).sum(),
-            Body::ZSet { members, .. } => members
-                .iter()
-                .map(|(m, _)| m.len() + 8 + ITEM_OVERHEAD)
-                .sum(),
-            Body::List { items, .. } => items.iter().map(|i| i.len() + ITEM_OVERHEAD).sum(),
+            Body::Hash(p) | Body::Set(p) | Body::List { items: p, .. } => p.size_bytes(),
+            Body::ZSet { members, .. } => members.size_bytes(),
         }
     }
 
     /// The value of a hash field.
-    pub fn hash_get(&self, field: &[u8]) -> Option<&Bytes> {
+    pub fn hash_get(&self, field: &[u8]) -> Option<Bytes> {
         let Body::Hash(pairs) = self else {
             return None;
         };
-        pairs
-            .binary_search_by(|(f, _)| f.as_ref().cmp(field))
-            .ok()
-            .map(|i| &pairs[i].1)
+        let (mut lo, mut hi) = (0, pairs.len() / 2);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match pairs.get(2 * mid).cmp(field) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(pairs.bytes(2 * mid + 1)),
+            }
+        }
+        None
+    }
+
+    /// Every (field, value) of a hash, in field order.
+    pub fn hash_pairs(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        let pairs = match self {
+            Body::Hash(p) => Some(p),
+            _ => None,
+        };
+        let n = pairs.map_or(0, |p| p.len() / 2);
+        (0..n).filter_map(move |i| pairs.map(|p| (p.get(2 * i), p.get(2 * i + 1))))
     }
 
     /// Whether a set holds `member`.
     pub fn set_contains(&self, member: &[u8]) -> bool {
-        match self {
-            Body::Set(members) => members.binary_search_by(|m| m.as_ref().cmp(member)).is_ok(),
-            _ => false,
+        let Body::Set(members) = self else {
+            return false;
+        };
+        let (mut lo, mut hi) = (0, members.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match members.get(mid).cmp(member) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return true,
+            }
         }
+        false
     }
 
-    /// Forward ranks `[a, b]` of a sorted set of `len` members, when the window holds them all.
-    pub fn zset_ranks(&self, len: u64, a: u64, b: u64) -> Option<&[(Bytes, f64)]> {
-        let Body::ZSet { members, from_end } = self else {
+    /// Every member of a set, in member order.
+    pub fn set_members(&self) -> Option<Vec<Vec<u8>>> {
+        let Body::Set(members) = self else {
             return None;
         };
-        window_slice(members, *from_end, len, a, b)
+        Some(
+            (0..members.len())
+                .map(|i| members.get(i).to_vec())
+                .collect(),
+        )
+    }
+
+    /// Forward ranks `[a, b]` of a sorted set of `len` members as (member, score), when the
+    /// window holds them all.
+    pub fn zset_ranks(&self, len: u64, a: u64, b: u64) -> Option<Vec<(Bytes, f64)>> {
+        let Body::ZSet {
+            members,
+            scores,
+            from_end,
+        } = self
+        else {
+            return None;
+        };
+        let held = window_span(members.len(), *from_end, len, a, b)?;
+        Some(held.map(|i| (members.bytes(i), scores[i])).collect())
     }
 
     /// List positions `[from, to)` of a list of `len` elements, when the window holds them all.
-    pub fn list_span(&self, len: u64, from: u64, to: u64) -> Option<&[Bytes]> {
+    pub fn list_span(&self, len: u64, from: u64, to: u64) -> Option<Vec<Bytes>> {
         let Body::List { items, from_end } = self else {
             return None;
         };
         if from >= to {
-            return Some(&[]);
+            return Some(Vec::new());
         }
-        window_slice(items, *from_end, len, from, to - 1)
+        let held = window_span(items.len(), *from_end, len, from, to - 1)?;
+        Some(held.map(|i| items.bytes(i)).collect())
     }
 }
 
-/// The part of a window of `window.len()` items (taken from the front of a sequence of `len`,
-/// or from its end) that covers the inclusive positions `[a, b]`, when it covers them.
-fn window_slice<T>(window: &[T], from_end: bool, len: u64, a: u64, b: u64) -> Option<&[T]> {
-    let held = window.len() as u64;
+/// The window indexes (of a window of `held` items taken from the front of a sequence of
+/// `len`, or from its end) that cover the inclusive positions `[a, b]`, when it covers them.
+fn window_span(
+    held: usize,
+    from_end: bool,
+    len: u64,
+    a: u64,
+    b: u64,
+) -> Option<std::ops::RangeInclusive<usize>> {
+    let held = held as u64;
     if a > b || b >= len || held > len {
         return None;
     }
@@ -101,7 +219,7 @@ fn window_slice<T>(window: &[T], from_end: bool, len: u64, a: u64, b: u64) -> Op
     if a < first || b >= first + held {
         return None;
     }
-    window.get((a - first) as usize..=(b - first) as usize)
+    Some((a - first) as usize..=(b - first) as usize)
 }
 
 /// What the tier admits, from the configuration (settable at run time).
@@ -217,36 +335,57 @@ impl TierShape {
 mod tests {
     use super::*;
 
-    fn b(s: &str) -> Bytes {
-        Bytes::copy_from_slice(s.as_bytes())
+    fn packed(items: &[&str]) -> Packed {
+        let mut b = PackedBuilder::new(items.len(), 1 << 20);
+        for i in items {
+            assert!(b.push(i.as_bytes()));
+        }
+        b.finish()
     }
 
     #[test]
     fn hash_and_set_lookups() {
-        let h = Body::Hash(vec![(b("a"), b("1")), (b("c"), b("3"))]);
-        assert_eq!(h.hash_get(b"c").map(|v| v.as_ref()), Some(&b"3"[..]));
-        assert!(h.hash_get(b"b").is_none());
-        let s = Body::Set(vec![b("x"), b("y")]);
-        assert!(s.set_contains(b"y") && !s.set_contains(b"z"));
+        let h = Body::Hash(packed(&["a", "1", "c", "3", "e", ""]));
+        assert_eq!(h.hash_get(b"c").as_deref(), Some(&b"3"[..]));
+        assert_eq!(h.hash_get(b"e").as_deref(), Some(&b""[..]));
+        assert!(h.hash_get(b"b").is_none() && h.hash_get(b"z").is_none());
+        assert_eq!(h.hash_pairs().count(), 3);
+        let s = Body::Set(packed(&["x", "y"]));
+        assert!(s.set_contains(b"y") && s.set_contains(b"x") && !s.set_contains(b"z"));
+        assert_eq!(s.set_members(), Some(vec![b"x".to_vec(), b"y".to_vec()]));
     }
 
     #[test]
     fn windows_answer_only_what_they_hold() {
         let head = Body::List {
-            items: vec![b("a"), b("b"), b("c")],
+            items: packed(&["a", "b", "c"]),
             from_end: false,
         };
         assert_eq!(head.list_span(10, 0, 3).map(|s| s.len()), Some(3));
-        assert_eq!(head.list_span(10, 1, 2).map(|s| s[0].clone()), Some(b("b")));
+        assert_eq!(
+            head.list_span(10, 1, 2).map(|s| s[0].clone()),
+            Some(Bytes::from_static(b"b"))
+        );
         assert!(head.list_span(10, 2, 4).is_none());
         let tail = Body::ZSet {
-            members: vec![(b("x"), 8.0), (b("y"), 9.0)],
+            members: packed(&["x", "y"]),
+            scores: vec![8.0, 9.0],
             from_end: true,
         };
-        assert_eq!(tail.zset_ranks(10, 8, 9).map(|s| s.len()), Some(2));
+        assert_eq!(
+            tail.zset_ranks(10, 9, 9),
+            Some(vec![(Bytes::from_static(b"y"), 9.0)])
+        );
         assert!(tail.zset_ranks(10, 7, 9).is_none());
         // A window longer than the collection it claims to cover is answered from disk.
         assert!(tail.zset_ranks(1, 0, 0).is_none());
+    }
+
+    #[test]
+    fn a_builder_gives_up_past_its_limit() {
+        let mut b = PackedBuilder::new(2, 5);
+        assert!(b.push(b"abc"));
+        assert!(!b.push(b"def"));
     }
 
     #[test]

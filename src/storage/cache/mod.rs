@@ -529,7 +529,7 @@ mod tests {
     fn bodies_are_filled_kept_and_dropped() {
         let c = MetaCache::new(1 << 20);
         let g = generation(&c, b"h");
-        c.fill_body(b"h", &v("hdr"), Arc::new(Body::Set(Vec::new())), g);
+        c.fill_body(b"h", &v("hdr"), Arc::new(Body::Set(Default::default())), g);
         assert!(matches!(c.get_body(b"h"), BodyLookup::Hit(m, _) if m.body == "hdr"));
         // An element write keeps the record and drops the body.
         c.drop_body(b"h");
@@ -537,7 +537,7 @@ mod tests {
             panic!("body kept")
         };
         assert_eq!(m.body, "hdr");
-        c.fill_body(b"h", &m, Arc::new(Body::Set(Vec::new())), g);
+        c.fill_body(b"h", &m, Arc::new(Body::Set(Default::default())), g);
         assert!(matches!(c.get_body(b"h"), BodyLookup::Hit(..)));
         // A record write drops the body too.
         c.update(b"h", Some(&v("hdr2")));
@@ -556,11 +556,16 @@ mod tests {
             panic!("record cached")
         };
         c.drop_body(b"h");
-        c.fill_body(b"h", &m, Arc::new(Body::Set(Vec::new())), g);
+        c.fill_body(b"h", &m, Arc::new(Body::Set(Default::default())), g);
         assert!(matches!(c.get_body(b"h"), BodyLookup::MetaOnly(..)));
         // An absent key is inserted with its body.
         let g = generation(&c, b"other");
-        c.fill_body(b"other", &v("o"), Arc::new(Body::Set(Vec::new())), g);
+        c.fill_body(
+            b"other",
+            &v("o"),
+            Arc::new(Body::Set(Default::default())),
+            g,
+        );
         assert!(matches!(c.get_body(b"other"), BodyLookup::Hit(..)));
     }
 

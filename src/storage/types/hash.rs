@@ -11,7 +11,6 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 
 use super::Hashes;
-use crate::storage::cache::body::Body;
 use crate::storage::codec::{Cf, DataType};
 use crate::storage::collection::{Collection, EncodingLimits, ScannedElement};
 use crate::storage::tier::WithBody;
@@ -194,7 +193,7 @@ impl Hashes<'_> {
         f: impl FnOnce(&[u8]) -> R,
     ) -> Result<Option<R>, StorageError> {
         match self.for_tier_read(key)? {
-            Some((_, Some(body))) => Ok(body.hash_get(field).map(|v| f(v))),
+            Some((_, Some(body))) => Ok(body.hash_get(field).map(|v| f(&v))),
             Some((c, None)) => self.engine.get_with(Cf::Hash, &c.element_key(field), f),
             None => Ok(None),
         }
@@ -231,11 +230,13 @@ impl Hashes<'_> {
         let Some((c, body)) = self.for_tier_read(key)? else {
             return Ok(0);
         };
-        if let Some(Body::Hash(pairs)) = body.as_deref() {
-            for (field, value) in pairs {
+        if let Some(body) = body {
+            let mut n = 0;
+            for (field, value) in body.hash_pairs() {
                 f(field, value);
+                n += 1;
             }
-            return Ok(pairs.len() as u64);
+            return Ok(n);
         }
         let mut cur = self.elements(Cf::Hash, &c, false);
         let mut n = 0u64;

@@ -375,7 +375,7 @@ impl Lists<'_> {
             return Ok(ReadRange::empty());
         };
         if let Some(held) = body.as_deref().and_then(|w| w.list_span(l.len(), from, to)) {
-            return Ok(ReadRange::Whole(held.to_vec()));
+            return Ok(ReadRange::Whole(held));
         }
         if to - from <= DIRECT_ITEMS_MAX {
             let cur = self.elements_between(Cf::List, &l.c, &l.sub(from), &l.sub(to), false);

@@ -15,7 +15,6 @@
 use rand::Rng;
 
 use super::Sets;
-use crate::storage::cache::body::Body;
 use crate::storage::codec::{flags, Cf, DataType};
 use crate::storage::collection::{elements_in, Collection, EncodingLimits};
 use crate::storage::engine::ReadView;
@@ -172,10 +171,8 @@ impl Sets<'_> {
         let Some((c, body)) = self.read_with_body(self.db, key, DataType::Set)? else {
             return Ok(ReadRange::empty());
         };
-        if let Some(Body::Set(members)) = body.as_deref() {
-            return Ok(ReadRange::Whole(
-                members.iter().map(|m| m.to_vec()).collect(),
-            ));
+        if let Some(members) = body.as_deref().and_then(|b| b.set_members()) {
+            return Ok(ReadRange::Whole(members));
         }
         if c.len() <= DIRECT_ITEMS_MAX {
             let cur = self.elements(Cf::Set, &c, false);

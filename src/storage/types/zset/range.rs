@@ -349,11 +349,11 @@ impl Zsets<'_> {
                     return Ok(ReadRange::empty());
                 };
                 if let Some(held) = body.as_deref().and_then(|w| w.zset_ranks(c.len(), a, b)) {
-                    let owned = |(m, s): &(bytes::Bytes, f64)| (m.to_vec(), *s);
+                    let owned = |(m, s): (bytes::Bytes, f64)| (m.to_vec(), s);
                     return Ok(ReadRange::Whole(if reverse {
-                        held.iter().rev().map(owned).collect()
+                        held.into_iter().rev().map(owned).collect()
                     } else {
-                        held.iter().map(owned).collect()
+                        held.into_iter().map(owned).collect()
                     }));
                 }
                 c
