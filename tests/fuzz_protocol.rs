@@ -21,25 +21,7 @@ const FRAMES_PER_ATTACKER: usize = 1000;
 /// Longest a bystander's PING may take while the attack runs.
 const PING_BUDGET: Duration = Duration::from_secs(1);
 
-/// xorshift64*: deterministic junk, reproducible from the seed in a failure message.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn junk(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
+use common::SeededRng as Rng;
 
 fn multibulk(args: &[&[u8]]) -> Vec<u8> {
     let mut out = format!("*{}\r\n", args.len()).into_bytes();

@@ -49,32 +49,7 @@ const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kin
 const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 const NO_SUCH_KEY: &str = "ERR no such key";
 
-/// xorshift64*: deterministic per client, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-
-    fn text(&mut self, max: usize) -> String {
-        let len = 1 + self.below(max);
-        (0..len)
-            .map(|_| (b'a' + self.below(26) as u8) as char)
-            .collect()
-    }
-}
+use common::SeededRng as Rng;
 
 /// A key's value in the model.
 #[derive(Clone, Debug, PartialEq)]

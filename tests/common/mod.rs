@@ -636,3 +636,39 @@ impl Drop for RedisServer {
         let _ = self.child.wait();
     }
 }
+
+/// xorshift64*: a deterministic generator for randomized tests, reproducible from the seed a
+/// failure prints.
+pub struct SeededRng(pub u64);
+
+impl SeededRng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number below `n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// True `percent` times in 100.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+
+    /// 1 to `max` lowercase letters.
+    pub fn text(&mut self, max: usize) -> String {
+        let len = 1 + self.below(max);
+        (0..len)
+            .map(|_| (b'a' + self.below(26) as u8) as char)
+            .collect()
+    }
+
+    /// `n` arbitrary bytes.
+    pub fn junk(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+}
