@@ -428,11 +428,23 @@ impl Storage {
         let slot = key_slot(key);
         let meta_key = encode_meta_key(pdb, slot, key);
         let stored = self.cached_or_read(key, &meta_key)?;
+        Ok(self.observed(pdb, slot, meta_key, stored))
+    }
+
+    /// The state of a key whose record was just read as `stored`; an expired record is
+    /// queued for lazy removal.
+    fn observed(
+        &self,
+        pdb: u16,
+        slot: u16,
+        meta_key: Vec<u8>,
+        stored: Option<MetaValue>,
+    ) -> KeyState {
         let state = KeyState::read_now(pdb, slot, meta_key, stored);
         if state.stored.is_some() && state.live().is_none() {
-            self.lazy_expired.push(pdb, key);
+            self.lazy_expired.push(pdb, state.key());
         }
-        Ok(state)
+        state
     }
 
     /// A meta record from the cache, or from disk (filling the cache).
@@ -441,26 +453,35 @@ impl Storage {
         key: &[u8],
         meta_key: &[u8],
     ) -> Result<Option<MetaValue>, StorageError> {
-        Ok(match self.cache.get(meta_key) {
-            Lookup::Hit(meta) => Some(meta),
-            Lookup::Miss(generation) => {
-                let token = engine::round::fill_token();
-                let stored = match self
-                    .engine
-                    .get_with(Cf::Meta, meta_key, MetaValue::decode)?
-                {
-                    Some(Some(meta)) => Some(meta),
-                    Some(None) => return Err(corrupt_meta(key)),
-                    None => None,
-                };
-                if let Some(meta) = stored.as_ref().filter(|m| self.tier.admits_record(m)) {
-                    if engine::round::fill_allowed(token) {
-                        self.cache.fill(meta_key, meta, generation);
-                    }
-                }
-                stored
+        match self.cache.get(meta_key) {
+            Lookup::Hit(meta) => Ok(Some(meta)),
+            Lookup::Miss(generation) => self.read_and_fill(key, meta_key, generation),
+        }
+    }
+
+    /// A meta record from disk, cached (if the tier admits it) unless a writer changed its
+    /// shard since `generation` or a write was pending while it was read.
+    fn read_and_fill(
+        &self,
+        key: &[u8],
+        meta_key: &[u8],
+        generation: u64,
+    ) -> Result<Option<MetaValue>, StorageError> {
+        let token = engine::round::fill_token();
+        let stored = match self
+            .engine
+            .get_with(Cf::Meta, meta_key, MetaValue::decode)?
+        {
+            Some(Some(meta)) => Some(meta),
+            Some(None) => return Err(corrupt_meta(key)),
+            None => None,
+        };
+        if let Some(meta) = stored.as_ref().filter(|m| self.tier.admits_record(m)) {
+            if engine::round::fill_allowed(token) {
+                self.cache.fill(meta_key, meta, generation);
             }
-        })
+        }
+        Ok(stored)
     }
 
     /// Exact number of keys in logical database `db` (expired keys count until removed, as in Redis).

@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use super::cache::body::{Body, PackedBuilder};
 use super::cache::BodyLookup;
-use super::codec::{decode_score, encode_meta_key, Cf, DataType, MetaValue};
+use super::codec::{decode_score, encode_meta_key, Cf, DataType};
 use super::collection::Collection;
 use super::engine;
-use super::{corrupt_meta, KeyState, Storage, StorageError};
+use super::{Storage, StorageError};
 use crate::util::slot::key_slot;
 
 /// Reads of a collection, with no write in between, after which its body is read into the
@@ -45,26 +45,10 @@ impl Storage {
                 (Some(meta), None, hot.then_some(generation))
             }
             BodyLookup::Miss(generation) => {
-                let stored = match self
-                    .engine
-                    .get_with(Cf::Meta, &meta_key, MetaValue::decode)?
-                {
-                    Some(Some(meta)) => Some(meta),
-                    Some(None) => return Err(corrupt_meta(key)),
-                    None => None,
-                };
-                if let Some(meta) = &stored {
-                    if engine::round::fill_allowed(token) {
-                        self.cache.fill(&meta_key, meta, generation);
-                    }
-                }
-                (stored, None, None)
+                (self.read_and_fill(key, &meta_key, generation)?, None, None)
             }
         };
-        let state = KeyState::read_now(pdb, slot, meta_key, stored);
-        if state.stored.is_some() && state.live().is_none() {
-            self.lazy_expired.push(pdb, key);
-        }
+        let state = self.observed(pdb, slot, meta_key, stored);
         let Some(c) = self.collection_from(state, t)? else {
             return Ok(None);
         };
