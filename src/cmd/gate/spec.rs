@@ -41,6 +41,9 @@ bitflags! {
         /// Internal, not reported: `key start stop` reads an index range, whose cost is its
         /// length (LRANGE, ZRANGE): a short range is as cheap as a `fast` command.
         const INDEX_RANGE = 1 << 20;
+        /// Served for a slot being imported as if the client had sent ASKING
+        /// (RESTORE-ASKING, sent by MIGRATE in a cluster).
+        const ASKING = 1 << 21;
     }
 }
 
@@ -301,6 +304,7 @@ impl CommandSpec {
             (CmdFlags::NO_ASYNC_LOADING, "no_async_loading"),
             (CmdFlags::NO_MULTI, "no_multi"),
             (CmdFlags::ALLOW_BUSY, "allow_busy"),
+            (CmdFlags::ASKING, "asking"),
         ];
         let mut names: Vec<&'static str> = NAMES
             .iter()
