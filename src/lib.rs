@@ -4,7 +4,8 @@
 //! Every module, from the top down; a module uses only modules listed below it (checked by
 //! `scripts/module-cycles.sh`, which finds no cycle among them).
 //! - [`server`]: listener, connections, the worker pool that runs commands, starting and
-//!   stopping the background threads, the disk guard, shutdown and in-process restarts.
+//!   stopping the background threads, the cluster bus, the disk guard, shutdown and
+//!   in-process restarts.
 //! - [`cmd`]: commands in four folders: `gate` (the declarative table, the dispatcher, command
 //!   specs), `types` (one module per Redis type, key commands, SORT), `session` (connection,
 //!   CLIENT, MULTI, pub/sub) and `admin` (INFO, CONFIG, DEBUG, replication, saving).
@@ -14,6 +15,8 @@
 //!   keyspace statistics.
 //! - [`replication`]: master and slave sides of binlog replication, full sync, binlog purge;
 //!   and Redis' own replication protocol, both ways (live migration to and from redis-server).
+//! - [`cluster`]: Redis Cluster: the slot map and nodes this node knows, redirects, nodes.conf,
+//!   the bus protocol's rules and failover elections (the bus threads are in `server`).
 //! - [`storage`]: Redis types over RocksDB as typed views (`storage::types`: one per type and one
 //!   over the keyspace; the one engine module imports `rocksdb`), the single
 //!   write path, expiry, scans, the WAL reader, damaged-file checks, and the hot tier (meta
@@ -29,6 +32,7 @@
 //!   arithmetic (`util::geohash`).
 
 pub mod cli;
+pub mod cluster;
 pub mod cmd;
 pub mod config;
 pub mod dataset;

@@ -153,6 +153,27 @@ directives! {
         "Binlog (archived WAL) files kept at most, unless a connected slave still needs them.";
     expire_logs_days: u64 = "expire-logs-days", int(1, 36500), "7", RUNTIME,
         "Days binlog files are kept at most, unless a connected slave still needs them.";
+    // ---- Cluster
+    cluster_enabled: bool = "cluster-enabled", BOOL, "no", STARTUP,
+        "Run as a node of a Redis Cluster: 16384 hash slots, only database 0, redirects (-MOVED, -ASK) for keys this node does not serve, and the cluster bus on cluster-port.";
+    cluster_config_file: std::path::PathBuf = "cluster-config-file", PATH, "nodes.conf", STARTUP,
+        "The node's cluster state (Redis' nodes.conf format), rewritten atomically on every change; a relative path is beside db-path (in its parent directory), since a full sync replaces db-path's contents. Nodes whose db-paths share a directory need one each.";
+    cluster_node_timeout: u64 = "cluster-node-timeout", int(1, I64_MAX), "15000", RUNTIME,
+        "Milliseconds a node may be unreachable before it is suspected (PFAIL); a majority of masters' reports then mark it failed and its replica takes over.";
+    cluster_port: u16 = "cluster-port", int(0, 65535), "0", STARTUP,
+        "TCP port of the cluster bus; 0 means port + 10000.";
+    cluster_require_full_coverage: bool = "cluster-require-full-coverage", BOOL, "yes", RUNTIME,
+        "Refuse queries (-CLUSTERDOWN) while some slot has no live owner.";
+    cluster_replica_validity_factor: u64 = "cluster-replica-validity-factor", int(0, I32_MAX), "10", RUNTIME,
+        "A replica disconnected from its master for longer than factor x node-timeout (+ ping period) does not try a failover; 0 always tries.";
+    cluster_allow_reads_when_down: bool = "cluster-allow-reads-when-down", BOOL, "no", RUNTIME,
+        "Serve reads while the cluster state is fail.";
+    cluster_announce_ip: String = "cluster-announce-ip", STR, "", RUNTIME,
+        "Address this node announces to the others (default: the one they see).";
+    cluster_announce_port: u16 = "cluster-announce-port", int(0, 65535), "0", RUNTIME,
+        "Client port this node announces; 0 means port.";
+    cluster_announce_bus_port: u16 = "cluster-announce-bus-port", int(0, 65535), "0", RUNTIME,
+        "Bus port this node announces; 0 means the bus port.";
     // ---- Backup
     dump_path: std::path::PathBuf = "dump-path", PATH, "./dump/", PROTECTED,
         "Directory BGSAVE and SAVE write backups to, one subdirectory each.";

@@ -335,6 +335,18 @@ impl Replication {
         self.link.lock().clone()
     }
 
+    /// Milliseconds since the slave side's link went down; 0 while it is up (or on a master).
+    pub fn link_down_ms(&self) -> u64 {
+        if !self.is_slave() {
+            return 0;
+        }
+        let link = self.link.lock();
+        if link.state == LinkState::Connected {
+            return 0;
+        }
+        link.down_since.elapsed().as_millis() as u64
+    }
+
     /// Updates the slave side's link status.
     pub fn set_link(&self, f: impl FnOnce(&mut LinkStatus)) {
         f(&mut self.link.lock());

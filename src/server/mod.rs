@@ -3,6 +3,7 @@
 //! SHUTDOWN NOSAVE).
 
 pub mod background;
+pub mod cluster_bus;
 pub mod disk_guard;
 pub mod fd_limit;
 mod inline;
@@ -111,11 +112,18 @@ fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
     let network_threads = cfg.thread_num.max(1);
     let pool_size = worker_count(cfg.thread_pool_size, network_threads);
     let addr = format!("{}:{}", cfg.bind, cfg.port);
-    let server = Arc::new(ServerState::new(
-        Arc::clone(&storage),
-        cfg,
-        CommandTable::get().len(),
-    ));
+    let cluster = if cfg.cluster_enabled {
+        let cluster = crate::cluster::Cluster::open(&cfg).map_err(std::io::Error::other)?;
+        Some(Arc::new(cluster))
+    } else {
+        None
+    };
+    let mut state = ServerState::new(Arc::clone(&storage), cfg, CommandTable::get().len());
+    state.cluster = cluster;
+    let server = Arc::new(state);
+    if server.cluster.is_some() {
+        cluster_bus::start(Arc::clone(&server))?;
+    }
     let pool = WorkerPool::start(Arc::clone(&server), pool_size)?;
     let timer_server = Arc::clone(&server);
     let blocking_timer = std::thread::Builder::new()

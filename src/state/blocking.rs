@@ -180,6 +180,17 @@ impl BlockedClients {
         self.registry.lock().waiters.len()
     }
 
+    /// Every parked client with the keys it waits on (a cluster node redirects those whose
+    /// slot left it).
+    pub fn parked_keys(&self) -> Vec<(u64, Vec<Bytes>)> {
+        self.registry
+            .lock()
+            .waiters
+            .iter()
+            .map(|(id, w)| (*id, w.keys.clone()))
+            .collect()
+    }
+
     /// CLIENT UNBLOCK: answers a parked client with its timeout reply, or with an
     /// `-UNBLOCKED` error; false when the client is not blocked.
     pub fn unblock(&self, ready: &ReadyKeys, id: u64, with_error: bool) -> bool {

@@ -46,6 +46,10 @@ pub struct Client {
     /// Wakes the connection task when another client kills this one.
     pub kill_signal: Notify,
     pub no_evict: AtomicBool,
+    /// ASKING was sent: the next command may use a slot this cluster node is importing.
+    pub asking: AtomicBool,
+    /// READONLY was sent: a cluster replica serves reads of its master's slots.
+    pub cluster_readonly: AtomicBool,
     name: Mutex<Option<Bytes>>,
     last_command: Mutex<String>,
     /// Milliseconds since `created` of the last command.
@@ -127,6 +131,8 @@ impl Client {
             closing: AtomicBool::new(false),
             kill_signal: Notify::new(),
             no_evict: AtomicBool::new(false),
+            asking: AtomicBool::new(false),
+            cluster_readonly: AtomicBool::new(false),
             name: Mutex::new(None),
             last_command: Mutex::new(String::from("NULL")),
             last_interaction_ms: AtomicU64::new(0),

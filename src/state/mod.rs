@@ -9,6 +9,7 @@ pub mod disk;
 pub mod latency;
 pub mod monitor;
 pub mod pubsub;
+pub mod role;
 pub mod shutdown;
 pub mod slowlog;
 pub mod stats;
@@ -75,6 +76,8 @@ pub struct ServerState {
     pub disk: Arc<disk::DiskGuard>,
     /// Lua scripting: the interpreter, the script cache, the running script.
     pub scripts: crate::cmd::scripting::Scripts,
+    /// The cluster state, on a node started with cluster-enabled.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 impl ServerState {
@@ -100,6 +103,7 @@ impl ServerState {
             keyspace_stats: Default::default(),
             disk: Default::default(),
             scripts: Default::default(),
+            cluster: None,
             storage,
             config,
             clients: Mutex::new(BTreeMap::new()),

@@ -96,7 +96,7 @@ fn render_section(server: &ServerState, name: &str, out: &mut String) {
         "commandstats" => commandstats_section(server, &mut w),
         "errorstats" => errorstats_section(server, &mut w),
         "latencystats" => latencystats_section(server, &mut w),
-        "cluster" => w.field("cluster_enabled", 0),
+        "cluster" => w.field("cluster_enabled", u8::from(server.cluster.is_some())),
         "keyspace" => keyspace_section(server, &mut w),
         "rocksdb" => rocksdb_section(server, &mut w),
         _ => {}

@@ -49,16 +49,11 @@ pub const COMMANDS: &[CommandSpec] = &[
 
 /// SLAVEOF host port | SLAVEOF NO ONE.
 fn slaveof(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let server = ctx.server;
-    let repl = &server.replication;
-    let storage = ctx.storage();
+    if ctx.server.cluster.is_some() {
+        return Err(CmdError::err("REPLICAOF not allowed in cluster mode."));
+    }
     if args::is(&argv[1], "no") && args::is(&argv[2], "one") {
-        if repl.is_slave() {
-            repl.set_master(None);
-            storage.set_replica(false);
-            storage.clear_master_position()?;
-            storage.continue_versions_after_master()?;
-            set_slaveof_directive(ctx, "");
+        if ctx.server.follow_master(None)? {
             tracing::info!("promoted to master by SLAVEOF NO ONE");
         }
         return Ok(Reply::ok());
@@ -72,23 +67,12 @@ fn slaveof(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         host: String::from_utf8_lossy(&argv[1]).into_owned(),
         port,
     };
-    if repl.master().as_ref() == Some(&master) {
+    if !ctx.server.follow_master(Some(master))? {
         return Ok(Reply::Simple(
             "OK Already connected to specified master".into(),
         ));
     }
-    storage.set_replica(true);
-    repl.set_master(Some(master.clone()));
-    set_slaveof_directive(ctx, &master.to_directive());
-    tracing::info!("now a slave of {}:{}", master.host, master.port);
     Ok(Reply::ok())
-}
-
-/// Keeps CONFIG GET slaveof (and a storage restart after a full sync) in step with SLAVEOF.
-fn set_slaveof_directive(ctx: &Ctx<'_>, value: &str) {
-    let mut cfg = (**ctx.server.config()).clone();
-    cfg.slaveof = value.to_string();
-    ctx.server.set_config(cfg);
 }
 
 fn role(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {

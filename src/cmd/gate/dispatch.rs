@@ -69,6 +69,8 @@ pub fn execute(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
         Ok(found) => found,
         Err(reply) => return reject(server, client, None, reply),
     };
+    // ASKING holds for the one command after it, whatever becomes of that command.
+    let _asking = (spec.name != "asking").then_some(super::cluster_route::AskingSpent(client));
     if !spec.arity_ok(argv.len()) {
         let reply = Reply::err(CmdError::WrongArity(spec.name.to_string()).to_string());
         return reject(server, client, Some((idx, spec)), reply);
@@ -91,6 +93,17 @@ pub fn execute(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
     if !client.is_authenticated() && !spec.flags.contains(CmdFlags::NO_AUTH) {
         let reply = Reply::err("NOAUTH Authentication required.");
         return reject(server, client, Some((idx, spec)), reply);
+    }
+    if let Some(cluster) = server.cluster.as_deref() {
+        if !client.is_master_link() {
+            let routed = super::cluster_route::check(server, cluster, client, spec, argv);
+            if let Err(reply) = routed {
+                return reject(server, client, Some((idx, spec)), reply);
+            }
+            if spec.flags.contains(CmdFlags::WRITE) {
+                cluster.wait_while_writes_paused();
+            }
+        }
     }
     if spec.flags.contains(CmdFlags::WRITE)
         && server.storage.is_replica()
@@ -253,6 +266,13 @@ fn run(
                 .storage
                 .lock_keys(positions.iter().map(|&i| argv[i].as_ref()))
         });
+        if transaction.is_none() {
+            if let Err(redirect) =
+                super::cluster_route::recheck_under_locks(server, client, spec, argv)
+            {
+                return redirect;
+            }
+        }
         let mut ctx = Ctx {
             server,
             client,

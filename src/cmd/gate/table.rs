@@ -36,6 +36,7 @@ static TABLE: LazyLock<CommandTable> = LazyLock::new(|| {
         crate::cmd::session::multi::COMMANDS,
         crate::cmd::session::pubsub::COMMANDS,
         crate::cmd::admin::replication::COMMANDS,
+        crate::cmd::admin::cluster::COMMANDS,
     ];
     let mut t = CommandTable {
         by_name: HashMap::new(),

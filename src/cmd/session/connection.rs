@@ -86,6 +86,9 @@ fn reset(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
 fn select(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     // Redis reads the index as a C int: anything outside i32 is "not an integer".
     let index = i32::try_from(args::int(&argv[1])?).map_err(|_| CmdError::NotInteger)?;
+    if ctx.server.cluster.is_some() && index != 0 {
+        return Err(CmdError::err("SELECT is not allowed in cluster mode"));
+    }
     match usize::try_from(index) {
         Ok(db) if db < ctx.storage().databases() => {
             ctx.client.set_db(db);

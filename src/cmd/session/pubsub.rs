@@ -203,8 +203,18 @@ fn punsubscribe(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 /// PUBLISH channel message: the number of clients that received it.
+/// PUBLISH: delivered here, and on a cluster node to every other node's subscribers too
+/// (the count is this node's receivers, as in Redis).
 fn publish(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let n = ctx.server.pubsub.publish(&argv[1], &argv[2]);
+    if let Some(bus) = ctx.server.cluster.as_deref().and_then(|c| c.bus()) {
+        use crate::cluster::bus::wire::{pb, Body};
+        bus.broadcast(Body::Publish(pb::Publish {
+            channel: argv[1].to_vec(),
+            message: argv[2].to_vec(),
+            shard: false,
+        }));
+    }
     Ok(Reply::Integer(n as i64))
 }
 

@@ -11,6 +11,7 @@ pub mod hash;
 pub mod keyspace;
 pub mod list;
 pub mod set;
+pub mod slots;
 pub mod sort;
 pub mod stream;
 pub mod strings;

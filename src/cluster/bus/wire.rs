@@ -1,0 +1,94 @@
+//! Bus frames (`proto/cluster.proto`): a 4-byte big-endian length, then one `BusMessage`.
+
+use std::io::{self, Read, Write};
+
+use prost::Message;
+
+/// The messages generated from `proto/cluster.proto`.
+pub mod pb {
+    include!(concat!(env!("OUT_DIR"), "/pika.cluster.rs"));
+}
+
+pub use pb::bus_message::Body;
+pub use pb::BusMessage;
+
+/// Largest frame accepted: a message with the slot bitmap and gossip on a few hundred nodes
+/// is a few kilobytes; PUBLISH payloads may be larger.
+pub const MAX_FRAME: usize = 64 << 20;
+
+/// Encodes one framed message.
+pub fn frame(msg: &BusMessage) -> Vec<u8> {
+    let len = msg.encoded_len();
+    let mut buf = Vec::with_capacity(len + 4);
+    buf.extend_from_slice(&(len as u32).to_be_bytes());
+    // Encoding into a Vec cannot run out of room.
+    let _ = msg.encode(&mut buf);
+    buf
+}
+
+/// Writes one framed message.
+pub fn send(out: &mut impl Write, msg: &BusMessage) -> io::Result<()> {
+    out.write_all(&frame(msg))
+}
+
+/// Reads one framed message.
+pub fn recv(input: &mut impl Read) -> io::Result<BusMessage> {
+    let mut len = [0u8; 4];
+    input.read_exact(&mut len)?;
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MAX_FRAME {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("cluster bus frame of {len} bytes is too large"),
+        ));
+    }
+    let mut buf = Vec::with_capacity(len.min(1 << 16));
+    input.take(len as u64).read_to_end(&mut buf)?;
+    if buf.len() != len {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "cluster bus frame cut short",
+        ));
+    }
+    BusMessage::decode(buf.as_slice()).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// The counter name of a message type, as CLUSTER INFO shows it.
+pub fn kind(body: &Body) -> &'static str {
+    match body {
+        Body::Ping(_) => "ping",
+        Body::Pong(_) => "pong",
+        Body::Meet(_) => "meet",
+        Body::Fail(_) => "fail",
+        Body::Update(_) => "update",
+        Body::AuthRequest(_) => "auth-req",
+        Body::AuthAck(_) => "auth-ack",
+        Body::MfStart(_) => "mfstart",
+        Body::Publish(p) if p.shard => "publishshard",
+        Body::Publish(_) => "publish",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip() {
+        let msg = BusMessage {
+            sender: Some(pb::Header {
+                name: "a".repeat(40),
+                current_epoch: 3,
+                slots: vec![0xff; 2048],
+                ..Default::default()
+            }),
+            body: Some(Body::Ping(pb::Ping::default())),
+        };
+        let bytes = frame(&msg);
+        let back = recv(&mut bytes.as_slice()).unwrap();
+        assert_eq!(back, msg);
+        assert!(recv(&mut &bytes[..bytes.len() - 1]).is_err());
+        let huge = (u32::MAX).to_be_bytes();
+        assert!(recv(&mut &huge[..]).is_err());
+    }
+}

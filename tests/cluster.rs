@@ -1,0 +1,357 @@
+//! Cluster mode, black-box: slots and redirects on real `pika` processes, a cluster formed
+//! by MEET and ADDSLOTS, `redis-cli --cluster create` and `check`, nodes.conf across restarts,
+//! replicas, and a failover after kill -9.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{free_port, wait_for, TestServer};
+
+/// Node timeout of the test clusters: failures are detected in seconds.
+const NODE_TIMEOUT_MS: u64 = 3000;
+
+/// Starts a cluster node with its bus on a port of its own.
+fn node(extra: &[&str]) -> TestServer {
+    let bus = free_port().to_string();
+    let timeout = NODE_TIMEOUT_MS.to_string();
+    let mut args = vec![
+        "--cluster-enabled",
+        "yes",
+        "--cluster-port",
+        bus.as_str(),
+        "--cluster-node-timeout",
+        timeout.as_str(),
+    ];
+    args.extend_from_slice(extra);
+    TestServer::start_with(&args)
+}
+
+fn bus_port(s: &TestServer) -> String {
+    let v: Vec<String> = s.q(&["CONFIG", "GET", "cluster-port"]);
+    v[1].clone()
+}
+
+fn cluster_info(s: &TestServer, field: &str) -> String {
+    let text: String = s.q(&["CLUSTER", "INFO"]);
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+fn myid(s: &TestServer) -> String {
+    s.q(&["CLUSTER", "MYID"])
+}
+
+fn err_text(s: &TestServer, args: &[&str]) -> String {
+    match s.try_q(args) {
+        Err(e) => common::error_text(&e),
+        Ok(v) => panic!("{args:?} should fail, got {v:?}"),
+    }
+}
+
+/// Waits until every node reports `cluster_state:ok` and knows `nodes` nodes.
+fn wait_ok(nodes: &[&TestServer], known: usize, timeout: Duration) {
+    wait_for("cluster state ok", timeout, || {
+        for n in nodes {
+            let state = cluster_info(n, "cluster_state");
+            let count = cluster_info(n, "cluster_known_nodes");
+            if state != "ok" || count != known.to_string() {
+                return Err(format!("node {}: state {state}, {count} nodes", n.port));
+            }
+        }
+        Ok(())
+    });
+}
+
+fn meet(a: &TestServer, b: &TestServer) {
+    let port = b.port.to_string();
+    let bus = bus_port(b);
+    let _: String = a.q(&["CLUSTER", "MEET", "127.0.0.1", &port, &bus]);
+}
+
+#[test]
+fn one_node_serves_its_slots_and_refuses_the_rest() {
+    let s = node(&[]);
+    let mut c = s.conn();
+    assert_eq!(
+        common::info_field(&mut c, "cluster", "cluster_enabled"),
+        "1"
+    );
+    assert_eq!(cluster_info(&s, "cluster_state"), "fail");
+    assert_eq!(cluster_info(&s, "cluster_known_nodes"), "1");
+    assert_eq!(
+        err_text(&s, &["SELECT", "1"]),
+        "ERR SELECT is not allowed in cluster mode"
+    );
+    let _: String = s.q(&["SELECT", "0"]);
+    assert_eq!(
+        err_text(&s, &["GET", "foo"]),
+        "CLUSTERDOWN Hash slot not served"
+    );
+    let _: String = s.q(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]);
+    assert_eq!(cluster_info(&s, "cluster_state"), "ok");
+    assert_eq!(cluster_info(&s, "cluster_slots_assigned"), "16384");
+    assert_eq!(
+        err_text(&s, &["CLUSTER", "ADDSLOTS", "5"]),
+        "ERR Slot 5 is already busy"
+    );
+    assert_eq!(
+        err_text(&s, &["CLUSTER", "ADDSLOTS", "16384"]),
+        "ERR Invalid or out of range slot"
+    );
+    let _: String = s.q(&["SET", "foo", "bar"]);
+    let _: String = s.q(&["SET", "{foo}2", "bar"]);
+    assert_eq!(s.q::<i64>(&["CLUSTER", "KEYSLOT", "foo"]), 12182);
+    assert_eq!(s.q::<i64>(&["CLUSTER", "COUNTKEYSINSLOT", "12182"]), 2);
+    let keys: Vec<String> = s.q(&["CLUSTER", "GETKEYSINSLOT", "12182", "10"]);
+    assert_eq!(keys, vec!["foo", "{foo}2"]);
+    assert_eq!(
+        err_text(&s, &["MGET", "foo", "bar"]),
+        "CROSSSLOT Keys in request don't hash to the same slot"
+    );
+    let both: Vec<String> = s.q(&["MGET", "foo", "{foo}2"]);
+    assert_eq!(both, vec!["bar", "bar"]);
+    assert_eq!(
+        err_text(&s, &["CLUSTER", "FLUSHSLOTS"]),
+        "ERR DB must be empty to perform CLUSTER FLUSHSLOTS."
+    );
+    // Without its slot the key is not served, and the cluster is down.
+    let _: String = s.q(&["CLUSTER", "DELSLOTS", "12182"]);
+    assert_eq!(cluster_info(&s, "cluster_state"), "fail");
+    assert_eq!(
+        err_text(&s, &["GET", "foo"]),
+        "CLUSTERDOWN Hash slot not served"
+    );
+    assert_eq!(
+        err_text(&s, &["GET", "bar"]),
+        "CLUSTERDOWN The cluster is down"
+    );
+    let _: String = s.q(&["CONFIG", "SET", "cluster-allow-reads-when-down", "yes"]);
+    assert_eq!(s.q::<Option<String>>(&["GET", "bar"]), None);
+    assert_eq!(
+        err_text(&s, &["SET", "bar", "1"]),
+        "CLUSTERDOWN The cluster is down and only accepts read commands"
+    );
+    let nodes: String = s.q(&["CLUSTER", "NODES"]);
+    let me = myid(&s);
+    let line = nodes.lines().next().unwrap();
+    assert!(
+        line.starts_with(&format!("{me} 127.0.0.1:{}@", s.port))
+            || line.starts_with(&format!("{me} :{}@", s.port)),
+        "{nodes}"
+    );
+    assert!(
+        line.contains(" myself,master - 0 0 0 connected 0-12181 12183-16383"),
+        "{line}"
+    );
+}
+
+#[test]
+fn nodes_conf_survives_a_restart() {
+    let mut s = node(&[]);
+    let _: String = s.q(&["CLUSTER", "ADDSLOTSRANGE", "0", "99", "200", "300"]);
+    let _: String = s.q(&["CLUSTER", "SET-CONFIG-EPOCH", "7"]);
+    let before = myid(&s);
+    let conf = std::fs::read_to_string(s.dir().join("nodes.conf")).unwrap();
+    assert!(conf.contains(&before), "{conf}");
+    assert!(
+        conf.contains("vars currentEpoch 7 lastVoteEpoch 0"),
+        "{conf}"
+    );
+    s.restart();
+    assert_eq!(myid(&s), before);
+    assert_eq!(cluster_info(&s, "cluster_slots_assigned"), "201");
+    assert_eq!(cluster_info(&s, "cluster_my_epoch"), "7");
+    let nodes: String = s.q(&["CLUSTER", "NODES"]);
+    assert!(nodes.contains(" 0-99 200-300"), "{nodes}");
+}
+
+#[test]
+fn three_masters_meet_and_redirect() {
+    let a = node(&[]);
+    let b = node(&[]);
+    let c = node(&[]);
+    let _: String = a.q(&["CLUSTER", "ADDSLOTSRANGE", "0", "5460"]);
+    let _: String = b.q(&["CLUSTER", "ADDSLOTSRANGE", "5461", "10922"]);
+    let _: String = c.q(&["CLUSTER", "ADDSLOTSRANGE", "10923", "16383"]);
+    meet(&a, &b);
+    meet(&a, &c);
+    wait_ok(&[&a, &b, &c], 3, Duration::from_secs(20));
+    // Every node agrees on who serves what.
+    let slots_of = |s: &TestServer| -> String {
+        let text: String = s.q(&["CLUSTER", "NODES"]);
+        let mut lines: Vec<String> = text
+            .lines()
+            .map(|l| {
+                let f: Vec<&str> = l.split(' ').collect();
+                format!("{} {}", f[0], f[8..].join(" "))
+            })
+            .collect();
+        lines.sort();
+        lines.join("\n")
+    };
+    assert_eq!(slots_of(&a), slots_of(&b));
+    assert_eq!(slots_of(&a), slots_of(&c));
+    // "foo" is slot 12182, served by c.
+    assert_eq!(
+        err_text(&a, &["SET", "foo", "1"]),
+        format!("MOVED 12182 127.0.0.1:{}", c.port)
+    );
+    let _: String = c.q(&["SET", "foo", "1"]);
+    // Migrating slot 12182 from c to b: keys c no longer has are asked of b.
+    let (b_id, c_id) = (myid(&b), myid(&c));
+    let _: String = b.q(&["CLUSTER", "SETSLOT", "12182", "IMPORTING", &c_id]);
+    let _: String = c.q(&["CLUSTER", "SETSLOT", "12182", "MIGRATING", &b_id]);
+    assert_eq!(c.q::<String>(&["GET", "foo"]), "1");
+    assert_eq!(
+        err_text(&c, &["GET", "{foo}missing"]),
+        format!("ASK 12182 127.0.0.1:{}", b.port)
+    );
+    assert_eq!(
+        err_text(&c, &["MGET", "foo", "{foo}missing"]),
+        "TRYAGAIN Multiple keys request during rehashing of slot"
+    );
+    let mut bc = b.conn();
+    let moved = common::err(&mut bc, &["SET", "{foo}new", "x"]);
+    assert_eq!(moved, format!("MOVED 12182 127.0.0.1:{}", c.port));
+    let _: () = redis::cmd("ASKING").query(&mut bc).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("{foo}new")
+        .arg("x")
+        .query(&mut bc)
+        .unwrap();
+    // ASKING holds for one command only.
+    let again = common::err(&mut bc, &["GET", "{foo}new"]);
+    assert!(again.starts_with("MOVED"), "{again}");
+    let nodes: String = c.q(&["CLUSTER", "NODES"]);
+    assert!(nodes.contains(&format!("[12182->-{b_id}]")), "{nodes}");
+    // The key moves, then the slot: every node learns the new owner.
+    let _: i64 = c.q(&["DEL", "foo"]);
+    let _: String = b.q(&["CLUSTER", "SETSLOT", "12182", "NODE", &b_id]);
+    let _: String = c.q(&["CLUSTER", "SETSLOT", "12182", "NODE", &b_id]);
+    wait_for(
+        "slot 12182 moves to b everywhere",
+        Duration::from_secs(10),
+        || {
+            let text = err_text(&a, &["GET", "foo"]);
+            if text == format!("MOVED 12182 127.0.0.1:{}", b.port) {
+                Ok(())
+            } else {
+                Err(text)
+            }
+        },
+    );
+    assert_eq!(b.q::<String>(&["GET", "{foo}new"]), "x");
+}
+
+/// Runs redis-cli with `args`; its output, or None when redis-cli is not installed.
+fn redis_cli(args: &[&str]) -> Option<(bool, String)> {
+    let out = Command::new("redis-cli").args(args).output().ok()?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some((out.status.success(), text))
+}
+
+#[test]
+fn redis_cli_creates_checks_and_survives_a_master_kill() {
+    let mut nodes: Vec<TestServer> = (0..6).map(|_| node(&[])).collect();
+    let addrs: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("127.0.0.1:{}", n.port))
+        .collect();
+    let mut args = vec!["--cluster", "create"];
+    args.extend(addrs.iter().map(String::as_str));
+    args.extend(["--cluster-replicas", "1", "--cluster-yes"]);
+    let Some((ok, out)) = redis_cli(&args) else {
+        eprintln!("skipped: redis-cli is not installed");
+        return;
+    };
+    assert!(ok, "{out}");
+    assert!(out.contains("[OK] All 16384 slots covered."), "{out}");
+    let refs: Vec<&TestServer> = nodes.iter().collect();
+    wait_ok(&refs, 6, Duration::from_secs(30));
+    let (ok, out) = redis_cli(&["--cluster", "check", &addrs[0]]).unwrap();
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("[OK] All nodes agree about slots configuration."),
+        "{out}"
+    );
+    assert!(out.contains("[OK] All 16384 slots covered."), "{out}");
+    assert_eq!(out.matches("1 additional replica(s)").count(), 3, "{out}");
+
+    // Writes through a cluster client (redis-cli -c follows MOVED), acknowledged by a replica.
+    let port = nodes[0].port.to_string();
+    for i in 0..200 {
+        let key = format!("key:{i}");
+        let (ok, out) = redis_cli(&["-c", "-p", &port, "SET", &key, &i.to_string()]).unwrap();
+        assert!(ok && out.trim() == "OK", "{out}");
+    }
+    let victim = nodes
+        .iter()
+        .position(|n| {
+            let text: String = n.q(&["CLUSTER", "NODES"]);
+            text.lines()
+                .next()
+                .is_some_and(|l| l.contains("myself,master"))
+        })
+        .expect("a master");
+    let victim_id = myid(&nodes[victim]);
+    let replica = nodes
+        .iter()
+        .position(|n| {
+            let text: String = n.q(&["CLUSTER", "NODES"]);
+            text.lines()
+                .next()
+                .is_some_and(|l| l.contains("myself,slave") && l.contains(&victim_id))
+        })
+        .expect("the victim's replica");
+    // WAIT: the replica has every write of the victim's shard.
+    let victim_port = nodes[victim].port.to_string();
+    let (_, acked) = redis_cli(&["-p", &victim_port, "WAIT", "1", "5000"]).unwrap();
+    assert_eq!(acked.trim(), "1", "{acked}");
+    let killed_at = Instant::now();
+    nodes[victim].kill9();
+    let survivors: Vec<&TestServer> = nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != victim)
+        .map(|(_, n)| n)
+        .collect();
+    wait_for("the replica is promoted", Duration::from_secs(30), || {
+        let text: String = nodes[replica].q(&["CLUSTER", "NODES"]);
+        match text.lines().next() {
+            Some(l) if l.contains("myself,master") => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    });
+    let promoted_after = killed_at.elapsed();
+    wait_for("the cluster is ok again", Duration::from_secs(30), || {
+        for n in &survivors {
+            let state = cluster_info(n, "cluster_state");
+            if state != "ok" {
+                return Err(format!("{}: {state}", n.port));
+            }
+        }
+        Ok(())
+    });
+    eprintln!("replica promoted {promoted_after:?} after kill -9");
+    // Redis promises a replica within about twice the node timeout; a loaded test machine
+    // gets a little slack.
+    assert!(
+        promoted_after < Duration::from_millis(2 * NODE_TIMEOUT_MS + 2000),
+        "promoted only after {promoted_after:?}"
+    );
+    let port = nodes[replica].port.to_string();
+    for i in 0..200 {
+        let key = format!("key:{i}");
+        let (_, out) = redis_cli(&["-c", "-p", &port, "GET", &key]).unwrap();
+        assert_eq!(out.trim(), i.to_string(), "{key}");
+    }
+}
