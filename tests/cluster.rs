@@ -314,7 +314,7 @@ fn redis_cli_creates_checks_and_survives_a_master_kill() {
         .expect("the victim's replica");
     // WAIT: the replica has every write of the victim's shard.
     let victim_port = nodes[victim].port.to_string();
-    let (_, acked) = redis_cli(&["-p", &victim_port, "WAIT", "1", "5000"]).unwrap();
+    let (_, acked) = redis_cli(&["-p", &victim_port, "WAIT", "1", "0"]).unwrap();
     assert_eq!(acked.trim(), "1", "{acked}");
     let killed_at = Instant::now();
     nodes[victim].kill9();
@@ -353,5 +353,110 @@ fn redis_cli_creates_checks_and_survives_a_master_kill() {
         let key = format!("key:{i}");
         let (_, out) = redis_cli(&["-c", "-p", &port, "GET", &key]).unwrap();
         assert_eq!(out.trim(), i.to_string(), "{key}");
+    }
+}
+
+/// Replies of a fresh one-node cluster, with its id and ports put back to placeholders.
+fn normalized_replies(port: u16) -> Vec<String> {
+    let p = port.to_string();
+    let id = redis_cli(&["-p", &p, "CLUSTER", "MYID"])
+        .unwrap()
+        .1
+        .trim()
+        .to_string();
+    let commands: &[&[&str]] = &[
+        &["CLUSTER", "ADDSLOTSRANGE", "0", "16383"],
+        &["CLUSTER", "NODES"],
+        &["CLUSTER", "SLOTS"],
+        &["-3", "CLUSTER", "SHARDS"],
+        &["CLUSTER", "LINKS"],
+        &["CLUSTER", "KEYSLOT", "{user1}:a"],
+        &["CLUSTER", "COUNTKEYSINSLOT", "20000"],
+        &["CLUSTER", "GETKEYSINSLOT", "1", "-1"],
+        &["CLUSTER", "SETSLOT", "1", "foo"],
+        &[
+            "CLUSTER",
+            "SETSLOT",
+            "1",
+            "MIGRATING",
+            "0000000000000000000000000000000000000000",
+        ],
+        &["CLUSTER", "ADDSLOTS"],
+        &["CLUSTER", "ADDSLOTSRANGE", "1"],
+        &["CLUSTER", "ADDSLOTSRANGE", "5", "2"],
+        &["CLUSTER", "DELSLOTS", "16384"],
+        &["CLUSTER", "MEET", "1.2.3", "5"],
+        &[
+            "CLUSTER",
+            "FORGET",
+            "0000000000000000000000000000000000000000",
+        ],
+        &["CLUSTER", "REPLICATE", &id],
+        &["CLUSTER", "FAILOVER"],
+        &["CLUSTER", "FAILOVER", "NOW"],
+        &["CLUSTER", "SET-CONFIG-EPOCH", "3"],
+        &["CLUSTER", "SET-CONFIG-EPOCH", "4"],
+        &["CLUSTER", "BUMPEPOCH"],
+        &["CLUSTER", "COUNT-FAILURE-REPORTS", &id],
+        &["CLUSTER", "REPLICAS", &id],
+        &["CLUSTER", "RESET", "MEDIUM"],
+        &["CLUSTER", "NOPE"],
+        &["SELECT", "1"],
+        &["ASKING"],
+        &["READONLY"],
+        &["READWRITE"],
+        &["COMMAND", "INFO", "cluster|setslot", "asking", "readonly"],
+    ];
+    commands
+        .iter()
+        .map(|args| {
+            let mut full = vec!["-p", p.as_str()];
+            full.extend_from_slice(args);
+            let (_, out) = redis_cli(&full).unwrap();
+            out.replace(&id, "<id>")
+                .replace(&p, "<port>")
+                .replace(&(port + 10000).to_string(), "<bus>")
+        })
+        .collect()
+}
+
+#[test]
+fn replies_match_a_redis_cluster_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis_port = free_port();
+    let conf = dir.path().join("nodes.conf");
+    let Ok(mut redis) = Command::new("redis-server")
+        .args([
+            "--port",
+            &redis_port.to_string(),
+            "--cluster-enabled",
+            "yes",
+            "--save",
+            "",
+        ])
+        .args(["--appendonly", "no", "--cluster-config-file"])
+        .arg(&conf)
+        .arg("--dir")
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+    else {
+        eprintln!("skipped: redis-server is not installed");
+        return;
+    };
+    wait_for("redis-server", Duration::from_secs(10), || {
+        if common::answers_ping(redis_port) {
+            Ok(())
+        } else {
+            Err("no PONG".into())
+        }
+    });
+    let ours = TestServer::start_with(&["--cluster-enabled", "yes"]);
+    let theirs = normalized_replies(redis_port);
+    let mine = normalized_replies(ours.port);
+    let _ = redis.kill();
+    let _ = redis.wait();
+    for (i, (t, m)) in theirs.iter().zip(&mine).enumerate() {
+        assert_eq!(m, t, "reply {i} differs");
     }
 }

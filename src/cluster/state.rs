@@ -204,17 +204,9 @@ impl ClusterState {
     /// bump without consensus: SETSLOT NODE on an importing node, TAKEOVER, BUMPEPOCH).
     /// Returns whether the epoch changed.
     pub fn bump_epoch_without_consensus(&mut self) -> bool {
-        let max = self.max_config_epoch();
+        let max = self.max_config_epoch().max(self.current_epoch);
         let mine = self.me().config_epoch;
-        if mine == 0
-            || mine != max
-            || self
-                .nodes
-                .values()
-                .filter(|n| n.config_epoch == max)
-                .count()
-                > 1
-        {
+        if mine == 0 || mine != max {
             self.current_epoch += 1;
             let epoch = self.current_epoch;
             self.me_mut().config_epoch = epoch;
