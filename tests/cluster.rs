@@ -196,7 +196,35 @@ fn three_masters_meet_and_redirect() {
     };
     assert_eq!(slots_of(&a), slots_of(&b));
     assert_eq!(slots_of(&a), slots_of(&c));
+    // PUBLISH reaches every node's subscribers; SPUBLISH only the shard of its slot.
+    let mut sub = b.conn();
+    let _: () = redis::cmd("SUBSCRIBE").arg("news").query(&mut sub).unwrap();
+    wait_for(
+        "PUBLISH reaches another node",
+        Duration::from_secs(10),
+        || {
+            let _: i64 = a.q(&["PUBLISH", "news", "hello"]);
+            sub.set_read_timeout(Some(Duration::from_millis(300)))
+                .unwrap();
+            match sub.recv_response() {
+                Ok(v) => {
+                    let text = format!("{v:?}");
+                    if text.contains("hello") {
+                        Ok(())
+                    } else {
+                        Err(text)
+                    }
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        },
+    );
     // "foo" is slot 12182, served by c.
+    assert_eq!(
+        err_text(&a, &["SPUBLISH", "foo", "m"]),
+        format!("MOVED 12182 127.0.0.1:{}", c.port)
+    );
+    assert_eq!(c.q::<i64>(&["SPUBLISH", "foo", "m"]), 0);
     assert_eq!(
         err_text(&a, &["SET", "foo", "1"]),
         format!("MOVED 12182 127.0.0.1:{}", c.port)

@@ -168,3 +168,40 @@ fn subscribe_is_refused_inside_multi() {
         b"-ERR Command not allowed inside a transaction\r\n",
     );
 }
+
+#[test]
+fn shard_channels_are_a_namespace_of_their_own() {
+    let s = TestServer::start();
+    let mut sub = s.raw();
+    expect_raw(
+        &mut sub,
+        b"SSUBSCRIBE orders\r\nSUBSCRIBE orders\r\n",
+        b"*3\r\n$10\r\nssubscribe\r\n$6\r\norders\r\n:1\r\n*3\r\n$9\r\nsubscribe\r\n$6\r\norders\r\n:1\r\n",
+    );
+    let mut c = s.conn();
+    assert_eq!(int(&mut c, &["SPUBLISH", "orders", "o1"]), 1);
+    assert_eq!(
+        read_at_least(&mut sub, 35),
+        b"*3\r\n$8\r\nsmessage\r\n$6\r\norders\r\n$2\r\no1\r\n"
+    );
+    assert_eq!(publish(&s, "orders", "p1"), 1);
+    assert_eq!(
+        read_at_least(&mut sub, 33),
+        b"*3\r\n$7\r\nmessage\r\n$6\r\norders\r\n$2\r\np1\r\n"
+    );
+    let shard: Vec<String> = common::call(&mut c, &["PUBSUB", "SHARDCHANNELS"]);
+    assert_eq!(shard, vec!["orders"]);
+    let counts: Vec<redis::Value> = common::call(&mut c, &["PUBSUB", "SHARDNUMSUB", "orders", "x"]);
+    assert_eq!(counts.len(), 4);
+    assert_eq!(counts[1], redis::Value::Int(1));
+    assert_eq!(counts[3], redis::Value::Int(0));
+    expect_raw(
+        &mut sub,
+        b"SUNSUBSCRIBE\r\n",
+        b"*3\r\n$12\r\nsunsubscribe\r\n$6\r\norders\r\n:0\r\n",
+    );
+    assert_eq!(int(&mut c, &["SPUBLISH", "orders", "o2"]), 0);
+    let keys: Vec<String> =
+        common::call(&mut c, &["COMMAND", "GETKEYS", "SPUBLISH", "orders", "m"]);
+    assert_eq!(keys, vec!["orders"]);
+}

@@ -18,6 +18,8 @@ pub struct Query {
     pub migrate: bool,
     /// Reads are served while the cluster is down.
     pub allow_reads_when_down: bool,
+    /// Sharded pub/sub (SSUBSCRIBE, SPUBLISH): channels, not keys; replicas serve them.
+    pub shard_channel: bool,
 }
 
 /// Why a command is not served here.
@@ -82,7 +84,7 @@ pub fn route<'k>(
                 }
             }
         }
-        if migrating || importing {
+        if (migrating || importing) && !query.shard_channel {
             if exists(key) {
                 present += 1;
             } else {
@@ -93,7 +95,9 @@ pub fn route<'k>(
     let Some((_, slot, owner)) = first else {
         return Ok(());
     };
-    if state.health != Health::Ok {
+    // Sharded pub/sub stays up with the cluster down (Redis'
+    // cluster-allow-pubsubshard-when-down defaults to yes).
+    if state.health != Health::Ok && !query.shard_channel {
         if !query.allow_reads_when_down {
             return Err(Redirect::Down);
         }
@@ -117,7 +121,7 @@ pub fn route<'k>(
         }
         return Ok(());
     }
-    if query.readonly && !query.write && state.my_master() == Some(owner) {
+    if (query.readonly || query.shard_channel) && !query.write && state.my_master() == Some(owner) {
         return Ok(());
     }
     if owner != myself {

@@ -249,8 +249,17 @@ impl Bus {
                     }
                 }
                 Action::PauseWrites(until) => self.cluster().pause_writes_until(until),
-                Action::Publish { channel, message } => {
-                    self.server.pubsub.publish(&channel.into(), &message.into());
+                Action::Publish {
+                    channel,
+                    message,
+                    shard,
+                } => {
+                    let (channel, message) = (channel.into(), message.into());
+                    if shard {
+                        self.server.pubsub.spublish(&channel, &message);
+                    } else {
+                        self.server.pubsub.publish(&channel, &message);
+                    }
                 }
             }
         }

@@ -216,7 +216,7 @@ impl Client {
         let mut subs = self.subscriptions.lock();
         let result = f(&mut subs);
         self.subscription_count
-            .store(subs.count(), Ordering::Relaxed);
+            .store(subs.total(), Ordering::Relaxed);
         result
     }
 

@@ -22,6 +22,8 @@ use crate::util::glob::glob_match;
 pub struct Subscriptions {
     pub channels: BTreeSet<Bytes>,
     pub patterns: BTreeSet<Bytes>,
+    /// Shard channels (SSUBSCRIBE), a namespace of their own.
+    pub shard_channels: BTreeSet<Bytes>,
     /// Set when (P)SUBSCRIBE added something the registry does not deliver to yet.
     pub pending: bool,
 }
@@ -31,6 +33,11 @@ impl Subscriptions {
     pub fn count(&self) -> usize {
         self.channels.len() + self.patterns.len()
     }
+
+    /// Every subscription of any kind: the client is in subscribed mode while it is not 0.
+    pub fn total(&self) -> usize {
+        self.count() + self.shard_channels.len()
+    }
 }
 
 type Subscribers = HashMap<u64, Weak<Client>>;
@@ -39,6 +46,7 @@ type Subscribers = HashMap<u64, Weak<Client>>;
 struct Registry {
     channels: HashMap<Bytes, Subscribers>,
     patterns: HashMap<Bytes, Subscribers>,
+    shard_channels: HashMap<Bytes, Subscribers>,
 }
 
 /// The server's subscriptions.
@@ -81,6 +89,69 @@ impl PubSub {
                 .or_default()
                 .insert(client.id, Arc::downgrade(client));
         }
+        for ch in subs.shard_channels {
+            r.shard_channels
+                .entry(ch)
+                .or_default()
+                .insert(client.id, Arc::downgrade(client));
+        }
+    }
+
+    /// Stops delivering shard `channels` to client `id`.
+    pub fn deactivate_shard(&self, id: u64, channels: &[Bytes]) {
+        let mut r = self.registry.lock();
+        for ch in channels {
+            forget(&mut r.shard_channels, ch, id);
+        }
+    }
+
+    /// SPUBLISH: sends `message` to the subscribers of shard channel `channel`.
+    pub fn spublish(&self, channel: &Bytes, message: &Bytes) -> usize {
+        let mut targets: Vec<Arc<Client>> = Vec::new();
+        if let Some(subs) = self.registry.lock().shard_channels.get_mut(channel) {
+            subs.retain(|_, c| match c.upgrade() {
+                Some(c) => {
+                    targets.push(c);
+                    true
+                }
+                None => false,
+            });
+        }
+        for client in &targets {
+            let frame = vec![
+                Reply::bulk_from_slice(b"smessage"),
+                Reply::Bulk(channel.clone()),
+                Reply::Bulk(message.clone()),
+            ];
+            let mut out = BytesMut::new();
+            Reply::Push(frame).encode(&mut out, client.protocol());
+            if let Some(sink) = client.sink.get().and_then(Weak::upgrade) {
+                sink.push(&out);
+            }
+        }
+        targets.len()
+    }
+
+    /// PUBSUB SHARDCHANNELS [pattern]: shard channels with at least one subscriber.
+    pub fn shard_channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        let r = self.registry.lock();
+        let mut out: Vec<Bytes> = r
+            .shard_channels
+            .keys()
+            .filter(|c| pattern.is_none_or(|p| glob_match(p, c, false)))
+            .cloned()
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// PUBSUB SHARDNUMSUB: subscribers of one shard channel.
+    pub fn shard_numsub(&self, channel: &[u8]) -> usize {
+        self.registry
+            .lock()
+            .shard_channels
+            .get(channel)
+            .map_or(0, |s| s.len())
     }
 
     /// Stops delivering `channels` and `patterns` to client `id`.
@@ -176,6 +247,8 @@ impl PubSub {
         let subs = client.update_subscriptions(std::mem::take);
         let channels: Vec<Bytes> = subs.channels.into_iter().collect();
         let patterns: Vec<Bytes> = subs.patterns.into_iter().collect();
+        let shard: Vec<Bytes> = subs.shard_channels.into_iter().collect();
         self.deactivate(client.id, &channels, &patterns);
+        self.deactivate_shard(client.id, &shard);
     }
 }

@@ -44,8 +44,12 @@ pub enum Action {
     CloseLink(NodeName),
     /// Pause writes for a replica's manual failover until this unix ms.
     PauseWrites(u64),
-    /// Deliver a cluster-wide PUBLISH to this node's subscribers.
-    Publish { channel: Vec<u8>, message: Vec<u8> },
+    /// Deliver a PUBLISH (or, `shard`, an SPUBLISH) to this node's subscribers.
+    Publish {
+        channel: Vec<u8>,
+        message: Vec<u8>,
+        shard: bool,
+    },
 }
 
 /// The role bits a message may set on a node.
@@ -257,6 +261,7 @@ pub fn process(
         Body::Publish(p) => actions.push(Action::Publish {
             channel: p.channel.clone(),
             message: p.message.clone(),
+            shard: p.shard,
         }),
         _ => {}
     }

@@ -62,6 +62,7 @@ pub fn check(
         readonly: client.cluster_readonly.load(Ordering::Relaxed),
         migrate: spec.name == "migrate",
         allow_reads_when_down: server.config().cluster_allow_reads_when_down,
+        shard_channel: matches!(spec.name, "ssubscribe" | "sunsubscribe" | "spublish"),
     };
     let view = server.storage.at(0, Writer::INTERNAL).keys();
     let state = cluster.read();

@@ -3,12 +3,13 @@
 
 use bytes::Bytes;
 
-use crate::cmd::gate::spec::{CommandSpec, KeySpec};
+use crate::cmd::gate::spec::{CommandSpec, KeyEnd, KeySpec};
 use crate::cmd::{CmdResult, Ctx};
 use crate::command;
 use crate::resp::Reply;
 
 /// Commands of this group.
+#[rustfmt::skip]
 pub const COMMANDS: &[CommandSpec] = &[
     command!(
         "subscribe",
@@ -60,11 +61,43 @@ pub const COMMANDS: &[CommandSpec] = &[
         "Posts a message to a channel.",
         publish
     ),
+    command!("ssubscribe", -2, [PUBSUB, NOSCRIPT, LOADING, STALE],
+             KeySpec::Range { first: 1, last: KeyEnd::FromEnd(1), step: 1 }, [PUBSUB, SLOW],
+             "pubsub", "Listens for messages published to shard channels.", ssubscribe,
+             key_flags: &[&["NOT_KEY"]]),
+    command!("sunsubscribe", -1, [PUBSUB, NOSCRIPT, LOADING, STALE],
+             KeySpec::Range { first: 1, last: KeyEnd::FromEnd(1), step: 1 }, [PUBSUB, SLOW],
+             "pubsub", "Stops listening to messages posted to shard channels.", sunsubscribe,
+             key_flags: &[&["NOT_KEY"]]),
+    command!("spublish", 3, [PUBSUB, LOADING, STALE, FAST, MAY_REPLICATE],
+             KeySpec::Range { first: 1, last: KeyEnd::At(1), step: 1 }, [PUBSUB, FAST],
+             "pubsub", "Post a message to a shard channel", spublish,
+             key_flags: &[&["NOT_KEY"]]),
     command!("pubsub", -2, [], KeySpec::None, [SLOW], "pubsub",
              "A container for Pub/Sub commands.", pubsub_help, subcommands: PUBSUB_SUBCOMMANDS),
 ];
 
 const PUBSUB_SUBCOMMANDS: &[CommandSpec] = &[
+    command!(
+        "pubsub|shardchannels",
+        -2,
+        [PUBSUB, LOADING, STALE],
+        KeySpec::None,
+        [PUBSUB, SLOW],
+        "pubsub",
+        "Returns the active shard channels.",
+        pubsub_shardchannels
+    ),
+    command!(
+        "pubsub|shardnumsub",
+        -2,
+        [PUBSUB, LOADING, STALE],
+        KeySpec::None,
+        [PUBSUB, SLOW],
+        "pubsub",
+        "Returns the count of subscribers of shard channels.",
+        pubsub_shardnumsub
+    ),
     command!(
         "pubsub|channels",
         -2,
@@ -256,10 +289,114 @@ fn pubsub_help(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
         "NUMSUB [<channel> ...]",
         "    Return the number of subscribers for the specified channels, excluding",
         "    pattern subscriptions(default: no channels).",
+        "SHARDCHANNELS [<pattern>]",
+        "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+        "SHARDNUMSUB [<shardchannel> ...]",
+        "    Return the number of subscribers for the specified shard level channel(s)",
         "HELP",
         "    Prints this help.",
     ];
     Ok(Reply::Array(
         LINES.iter().map(|l| Reply::Simple((*l).into())).collect(),
     ))
+}
+
+/// SSUBSCRIBE shardchannel...: confirmations count shard channels only, as in Redis.
+fn ssubscribe(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let frames = ctx.client.update_subscriptions(|subs| {
+        subs.pending = true;
+        argv[1..]
+            .iter()
+            .map(|name| {
+                subs.shard_channels.insert(name.clone());
+                confirmation("ssubscribe", Some(name), subs.shard_channels.len())
+            })
+            .collect()
+    });
+    Ok(Reply::Sequence(frames))
+}
+
+/// SUNSUBSCRIBE [shardchannel...]: every shard channel without names.
+fn sunsubscribe(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let (frames, removed) = ctx.client.update_subscriptions(|subs| {
+        let names: Vec<Bytes> = if argv.len() > 1 {
+            argv[1..].to_vec()
+        } else {
+            subs.shard_channels.iter().cloned().collect()
+        };
+        let mut removed = Vec::new();
+        let mut frames = Vec::new();
+        for name in names {
+            if subs.shard_channels.remove(&name) {
+                removed.push(name.clone());
+            }
+            frames.push(confirmation(
+                "sunsubscribe",
+                Some(&name),
+                subs.shard_channels.len(),
+            ));
+        }
+        if frames.is_empty() {
+            frames.push(confirmation("sunsubscribe", None, 0));
+        }
+        (frames, removed)
+    });
+    ctx.server.pubsub.deactivate_shard(ctx.client.id, &removed);
+    Ok(Reply::Sequence(frames))
+}
+
+/// SPUBLISH shardchannel message: delivered here, and on a cluster node to the other nodes of
+/// its shard (master and replicas); the count is this node's receivers.
+fn spublish(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let n = ctx.server.pubsub.spublish(&argv[1], &argv[2]);
+    if let Some(cluster) = ctx.server.cluster.as_deref() {
+        if let Some(bus) = cluster.bus() {
+            use crate::cluster::bus::wire::{pb, Body};
+            let shard: Vec<crate::cluster::node::NodeName> = {
+                let state = cluster.read();
+                let master = state.shard_of(state.me());
+                std::iter::once(master)
+                    .chain(state.replicas_of(&master).iter().map(|r| r.name))
+                    .filter(|n| *n != state.myself)
+                    .collect()
+            };
+            for node in shard {
+                bus.send(
+                    &node,
+                    Body::Publish(pb::Publish {
+                        channel: argv[1].to_vec(),
+                        message: argv[2].to_vec(),
+                        shard: true,
+                    }),
+                );
+            }
+        }
+    }
+    Ok(Reply::Integer(n as i64))
+}
+
+fn pubsub_shardchannels(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    if argv.len() > 3 {
+        return Err(crate::cmd::CmdError::WrongArity(
+            "pubsub|shardchannels".into(),
+        ));
+    }
+    let pattern = argv.get(2).map(|p| p.as_ref());
+    Ok(Reply::Array(
+        ctx.server
+            .pubsub
+            .shard_channels(pattern)
+            .into_iter()
+            .map(Reply::Bulk)
+            .collect(),
+    ))
+}
+
+fn pubsub_shardnumsub(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let mut out = Vec::with_capacity((argv.len() - 2) * 2);
+    for ch in &argv[2..] {
+        out.push(Reply::Bulk(ch.clone()));
+        out.push(Reply::Integer(ctx.server.pubsub.shard_numsub(ch) as i64));
+    }
+    Ok(Reply::Array(out))
 }

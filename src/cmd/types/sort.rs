@@ -205,6 +205,15 @@ struct Item {
 
 fn sort_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], readonly: bool) -> CmdResult {
     let mut o = parse_options(argv, readonly)?;
+    // A pattern's keys may live on other nodes: Redis 7 refuses both options in a cluster.
+    if ctx.server.cluster.is_some() {
+        if o.by.is_some_and(|p| p.contains(&b'*')) {
+            return Err(CmdError::err("BY option of SORT denied in Cluster mode."));
+        }
+        if !o.gets.is_empty() {
+            return Err(CmdError::err("GET option of SORT denied in Cluster mode."));
+        }
+    }
     let scope = ctx.scope();
     let live = Live(scope);
     let source = scope.sort_source(&argv[1])?;
