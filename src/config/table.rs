@@ -174,6 +174,8 @@ directives! {
         "Client port this node announces; 0 means port.";
     cluster_announce_bus_port: u16 = "cluster-announce-bus-port", int(0, 65535), "0", RUNTIME,
         "Bus port this node announces; 0 means the bus port.";
+    slotmigrate: bool = "slotmigrate", BOOL, "no", STARTUP,
+        "Keep Codis' per-slot key index (crc32 of the key or its {tag}, mod 1024) for the SLOTS* commands of Codis' proxy and dashboard; turning it on builds the index at start.";
     // ---- Backup
     dump_path: std::path::PathBuf = "dump-path", PATH, "./dump/", PROTECTED,
         "Directory BGSAVE and SAVE write backups to, one subdirectory each.";

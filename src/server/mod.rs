@@ -96,6 +96,7 @@ fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
         tracing::info!("full sync snapshot swapped in at {}", cfg.db_path.display());
     }
     let storage = Arc::new(open_storage(&cfg)?.with_cache(&cfg.tier_settings()));
+    storage.set_codis_index(cfg.slotmigrate)?;
     fullsync::finish_install(&storage, &cfg.db_path).map_err(std::io::Error::other)?;
     if last_shutdown == durability::LastShutdown::Unclean && !installed {
         let (replid, survived) = storage.start_history_after_crash()?;

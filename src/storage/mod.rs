@@ -28,6 +28,7 @@ pub mod batch_note;
 pub mod cache;
 pub mod census;
 pub mod codec;
+pub mod codis_index;
 pub mod collection;
 pub mod digest;
 pub mod durability;
@@ -157,6 +158,8 @@ pub struct Storage {
     pub stats: StorageStats,
     /// True on a slave: keys are not expired here (see [`replica`]).
     replica: AtomicBool,
+    /// Writes keep Codis' per-slot key index (`slotmigrate`, see [`codis_index`]).
+    codis_index: AtomicBool,
     /// Id of the next transaction (EXEC) whose batches are marked as one group.
     next_transaction_id: AtomicU64,
     /// The latency monitor, once the server has installed it.
@@ -287,6 +290,7 @@ impl Storage {
             cache: MetaCache::new(0),
             tier: cache::body::TierShape::default(),
             replica: AtomicBool::new(false),
+            codis_index: AtomicBool::new(false),
             // Ids differ across restarts too, so a slave never mixes up two transactions.
             next_transaction_id: AtomicU64::new(crate::util::clock::unix_ms() << 16),
             latency_sink: std::sync::OnceLock::new(),

@@ -217,6 +217,10 @@ impl<'a> WriteTxn<'a> {
         });
         self.cache_updates
             .push((state.meta_key.clone(), Some(meta.detached())));
+        if state.stored.is_none() && self.storage.codis_index_on() {
+            let record = super::codis_index::entry(state.pdb, state.key());
+            self.batch.put(Cf::Default, &record, b"");
+        }
         let had_ttl = state.stored.as_ref().is_some_and(|m| m.expire_ms != 0);
         let keys = i64::from(state.stored.is_none());
         let expires = i64::from(meta.expire_ms != 0) - i64::from(had_ttl);
@@ -269,6 +273,10 @@ impl<'a> WriteTxn<'a> {
         self.drop_expire_entry(state, 0);
         self.batch.delete(Cf::Meta, &state.meta_key);
         self.cache_updates.push((state.meta_key.clone(), None));
+        if self.storage.codis_index_on() {
+            let record = super::codis_index::entry(state.pdb, state.key());
+            self.batch.delete(Cf::Default, &record);
+        }
         let had_ttl = state.stored.as_ref().is_some_and(|m| m.expire_ms != 0);
         self.add_counts(state.pdb, -1, -i64::from(had_ttl));
         self.touch(state.pdb, state.key(), true);
@@ -310,6 +318,8 @@ impl<'a> WriteTxn<'a> {
             &codec::db_lower_bound(pdb),
             &codec::db_upper_bound(pdb),
         );
+        let (lower, upper) = super::codis_index::db_range(pdb);
+        self.batch.delete_range(Cf::Default, &lower, &upper);
         // Expiry entries of the cleared keys go stale; the expirer drops them at their deadline.
         let current = |counters: &[std::sync::atomic::AtomicI64]| {
             counters
@@ -330,6 +340,11 @@ impl<'a> WriteTxn<'a> {
     /// Deletes a system record.
     pub fn delete_system(&mut self, key: &[u8]) {
         self.batch.delete(Cf::Default, key);
+    }
+
+    /// Deletes the system records in `[from, to)`.
+    pub fn delete_system_range(&mut self, from: &[u8], to: &[u8]) {
+        self.batch.delete_range(Cf::Default, from, to);
     }
 
     /// True when the transaction has nothing to write.

@@ -11,6 +11,7 @@ pub mod alloc_counter;
 pub mod bits;
 pub mod civil;
 pub mod clock;
+pub mod codis;
 pub mod disk_space;
 pub mod fnv;
 pub mod geohash;

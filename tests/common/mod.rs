@@ -315,6 +315,12 @@ impl TestServer {
         self.launch();
     }
 
+    /// Stops the server and starts it again with `args` added to its arguments.
+    pub fn restart_with(&mut self, args: &[&str]) {
+        self.args.extend(args.iter().map(|a| a.to_string()));
+        self.restart();
+    }
+
     /// The server's log file (`pika.log` under the log directory) as text; empty when absent.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("log").join("pika.log")).unwrap_or_default()

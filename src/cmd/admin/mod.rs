@@ -2,6 +2,7 @@
 //! (SLAVEOF, SYNC), and SAVE/SHUTDOWN/SLOWLOG.
 
 pub mod cluster;
+pub mod codis;
 pub mod command;
 pub mod config;
 pub mod debug;
