@@ -488,3 +488,62 @@ fn replies_match_a_redis_cluster_node() {
         assert_eq!(m, t, "reply {i} differs");
     }
 }
+
+#[test]
+fn transactions_and_blocked_clients_follow_their_slot() {
+    let a = node(&[]);
+    let b = node(&[]);
+    let _: String = a.q(&["CLUSTER", "ADDSLOTSRANGE", "0", "8191"]);
+    let _: String = b.q(&["CLUSTER", "ADDSLOTSRANGE", "8192", "16383"]);
+    meet(&a, &b);
+    wait_ok(&[&a, &b], 2, Duration::from_secs(20));
+    // "bar" is slot 5061 (a), "foo" 12182 (b).
+    let mut c = a.conn();
+    let _: () = redis::cmd("MULTI").query(&mut c).unwrap();
+    let _: () = redis::cmd("SET").arg("bar").arg("1").query(&mut c).unwrap();
+    let moved = common::err(&mut c, &["SET", "foo", "1"]);
+    assert_eq!(moved, format!("MOVED 12182 127.0.0.1:{}", b.port));
+    let aborted = common::err(&mut c, &["EXEC"]);
+    assert!(aborted.starts_with("EXECABORT"), "{aborted}");
+    assert_eq!(a.q::<Option<String>>(&["GET", "bar"]), None);
+    let _: () = redis::cmd("MULTI").query(&mut c).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("{bar}1")
+        .arg("1")
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("{bar}2")
+        .arg("2")
+        .query(&mut c)
+        .unwrap();
+    let done: Vec<String> = redis::cmd("EXEC").query(&mut c).unwrap();
+    assert_eq!(done, vec!["OK", "OK"]);
+
+    // A client blocked on a key of slot 5061 is redirected once the slot moves to b.
+    let a_port = a.port;
+    let blocked = std::thread::spawn(move || {
+        let mut conn = redis::Client::open(format!("redis://127.0.0.1:{a_port}/"))
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        redis::cmd("BLPOP")
+            .arg("bar")
+            .arg(0)
+            .query::<Vec<String>>(&mut conn)
+            .map_err(|e| common::error_text(&e))
+    });
+    wait_for(
+        "the client blocks",
+        Duration::from_secs(10),
+        || match common::info_field(&mut a.conn(), "clients", "blocked_clients").as_str() {
+            "1" => Ok(()),
+            other => Err(other.to_string()),
+        },
+    );
+    let b_id = myid(&b);
+    let _: i64 = a.q(&["DEL", "{bar}1", "{bar}2"]);
+    let _: String = a.q(&["CLUSTER", "SETSLOT", "5061", "NODE", &b_id]);
+    let reply = blocked.join().unwrap();
+    assert_eq!(reply, Err(format!("MOVED 5061 127.0.0.1:{}", b.port)));
+}
