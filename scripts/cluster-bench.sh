@@ -44,7 +44,7 @@ start_cluster() { # kind first-port -> starts six nodes and joins them
   for _ in $(seq 200); do
     ok=0
     for i in 0 1 2 3 4 5; do
-      redis-cli -p $((first + i)) cluster info | grep -q 'cluster_state:ok' && ok=$((ok + 1))
+      redis-cli -p $((first + i)) cluster info 2>/dev/null | grep -q 'cluster_state:ok' && ok=$((ok + 1))
     done
     [ $ok -eq 6 ] && break
     sleep 0.2
@@ -53,7 +53,7 @@ start_cluster() { # kind first-port -> starts six nodes and joins them
 
 rates() { # port -> "test rps" lines
   redis-benchmark --cluster -p "$1" -t "$TESTS" -c "$CLIENTS" -n "$REQUESTS" -P "$PIPELINE" \
-    -r "$KEYSPACE" --csv 2>/dev/null | grep -v '^"test"' | awk -F'","' '{gsub(/"/, "", $1); gsub(/"/, "", $2); print $1, $2}'
+    -r "$KEYSPACE" --csv 2>/dev/null | grep '^"' | grep -v '^"test"' | awk -F'","' '{gsub(/"/, "", $1); gsub(/"/, "", $2); print $1, $2}'
 }
 
 declare -A redis_rps pika_rps
