@@ -382,6 +382,27 @@ fn redis_cli_creates_checks_and_survives_a_master_kill() {
         let (_, out) = redis_cli(&["-c", "-p", &port, "GET", &key]).unwrap();
         assert_eq!(out.trim(), i.to_string(), "{key}");
     }
+    // The old master comes back and follows the replica that replaced it.
+    let new_master = myid(&nodes[replica]);
+    nodes[victim].restart();
+    wait_for(
+        "the old master returns as a replica",
+        Duration::from_secs(30),
+        || {
+            let line = match redis::Client::open(nodes[victim].url())
+                .and_then(|c| c.get_connection())
+                .and_then(|mut c| redis::cmd("CLUSTER").arg("NODES").query::<String>(&mut c))
+            {
+                Ok(text) => text.lines().next().unwrap_or_default().to_string(),
+                Err(e) => e.to_string(),
+            };
+            if line.contains(&format!("myself,slave {new_master}")) {
+                Ok(())
+            } else {
+                Err(line)
+            }
+        },
+    );
 }
 
 /// Replies of a fresh one-node cluster, with its id and ports put back to placeholders.
@@ -546,4 +567,110 @@ fn transactions_and_blocked_clients_follow_their_slot() {
     let _: String = a.q(&["CLUSTER", "SETSLOT", "5061", "NODE", &b_id]);
     let reply = blocked.join().unwrap();
     assert_eq!(reply, Err(format!("MOVED 5061 127.0.0.1:{}", b.port)));
+}
+
+/// The `myself` line of a node's CLUSTER NODES.
+fn my_line(s: &TestServer) -> String {
+    let text: String = s.q(&["CLUSTER", "NODES"]);
+    text.lines().next().unwrap_or_default().to_string()
+}
+
+#[test]
+fn manual_failover_demotes_the_master_and_takeover_reverses_it() {
+    let masters: Vec<TestServer> = (0..3).map(|_| node(&[])).collect();
+    let replica = node(&[]);
+    let ranges = [("0", "5460"), ("5461", "10922"), ("10923", "16383")];
+    for (m, (from, to)) in masters.iter().zip(ranges) {
+        let _: String = m.q(&["CLUSTER", "ADDSLOTSRANGE", from, to]);
+    }
+    for (i, m) in masters.iter().enumerate() {
+        let _: String = m.q(&["CLUSTER", "SET-CONFIG-EPOCH", &(i + 1).to_string()]);
+    }
+    meet(&masters[0], &masters[1]);
+    meet(&masters[0], &masters[2]);
+    meet(&masters[0], &replica);
+    let all: Vec<&TestServer> = masters.iter().chain([&replica]).collect();
+    wait_ok(&all, 4, Duration::from_secs(20));
+    let m0 = myid(&masters[0]);
+    let _: String = replica.q(&["CLUSTER", "REPLICATE", &m0]);
+    // "bar" is slot 5061, served by masters[0].
+    for i in 0..50 {
+        let _: () = masters[0].q(&["SET", &format!("{{bar}}{i}"), &i.to_string()]);
+    }
+    wait_for("the replica has the data", Duration::from_secs(20), || {
+        let acked: i64 = masters[0].q(&["WAIT", "1", "100"]);
+        if acked == 1 {
+            Ok(())
+        } else {
+            Err(format!("{acked} acks"))
+        }
+    });
+    // The default manual failover: the master pauses writes until the replica caught up.
+    wait_for(
+        "the replica's bus link to its master",
+        Duration::from_secs(20),
+        || {
+            let text: String = replica.q(&["CLUSTER", "NODES"]);
+            match text.lines().find(|l| l.starts_with(&m0)) {
+                Some(l) if l.ends_with(" connected 0-5460") => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    );
+    let _: String = replica.q(&["CLUSTER", "FAILOVER"]);
+    let r_id = myid(&replica);
+    wait_for("the replica took over", Duration::from_secs(20), || {
+        let mine = my_line(&replica);
+        let old = my_line(&masters[0]);
+        if mine.contains("myself,master") && old.contains(&format!("myself,slave {r_id}")) {
+            Ok(())
+        } else {
+            Err(format!("{mine}\n{old}"))
+        }
+    });
+    let moved = err_text(&masters[0], &["SET", "bar", "x"]);
+    assert_eq!(moved, format!("MOVED 5061 127.0.0.1:{}", replica.port));
+    let _: () = replica.q(&["SET", "{bar}new", "after"]);
+    for i in 0..50 {
+        assert_eq!(
+            replica.q::<String>(&["GET", &format!("{{bar}}{i}")]),
+            i.to_string()
+        );
+    }
+    // The old master now replicates the new one.
+    wait_for(
+        "writes reach the old master",
+        Duration::from_secs(20),
+        || {
+            // It restarts in-process after its full sync: the port may be closed a moment.
+            let mut c = redis::Client::open(masters[0].url())
+                .and_then(|c| c.get_connection())
+                .map_err(|e| e.to_string())?;
+            let _: () = redis::cmd("READONLY")
+                .query(&mut c)
+                .map_err(|e| e.to_string())?;
+            let v: Option<String> = redis::cmd("GET")
+                .arg("{bar}new")
+                .query(&mut c)
+                .map_err(|e| e.to_string())?;
+            if v.as_deref() == Some("after") {
+                Ok(())
+            } else {
+                Err(format!("{v:?}"))
+            }
+        },
+    );
+    // TAKEOVER: the old master takes its slots back without a vote.
+    let _: String = masters[0].q(&["CLUSTER", "FAILOVER", "TAKEOVER"]);
+    wait_for("the takeover spread", Duration::from_secs(20), || {
+        let text = err_text(&masters[1], &["GET", "bar"]);
+        if text == format!("MOVED 5061 127.0.0.1:{}", masters[0].port)
+            && my_line(&replica).contains("myself,slave")
+        {
+            Ok(())
+        } else {
+            Err(format!("{text}\n{}", my_line(&replica)))
+        }
+    });
+    wait_ok(&all, 4, Duration::from_secs(20));
 }
