@@ -615,3 +615,64 @@ fn in_a_cluster_keys_move_as_restore_asking_into_an_importing_slot() {
     assert_eq!(common::get(&mut cb, "foo").as_deref(), Some("v"));
     assert_eq!(digest(&mut cb, "{foo}z"), want);
 }
+
+/// `redis-cli --cluster reshard` drives MIGRATE (KEYS form, in pipelines of keys) between two
+/// pika cluster nodes: the keys of the slots moved (0..16, the first ones it takes) end up on
+/// the other node, the rest stay, and everything is readable where its slot is served.
+#[test]
+fn redis_cli_reshards_keys_between_pika_nodes() {
+    use pika::util::slot::key_slot;
+    let a = cluster_node(&["--migrate-chunk-elements", "100"]);
+    let b = cluster_node(&[]);
+    let _: String = a.q(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]);
+    let bus: Vec<String> = b.q(&["CONFIG", "GET", "cluster-port"]);
+    let _: String = a.q(&["CLUSTER", "MEET", "127.0.0.1", &b.port.to_string(), &bus[1]]);
+    let known = |s: &TestServer| {
+        let text: String = s.q(&["CLUSTER", "INFO"]);
+        text.contains("cluster_state:ok") && text.contains("cluster_known_nodes:2")
+    };
+    common::wait_until("both nodes know each other", || known(&a) && known(&b));
+    let named = |prefix: &'static str, moves: bool| {
+        (0..)
+            .map(move |i| format!("{prefix}:{i}"))
+            .filter(move |k| (key_slot(k.as_bytes()) < 16) == moves)
+    };
+    let moving: Vec<String> = named("key", true).take(40).collect();
+    let staying: Vec<String> = named("stay", false).take(20).collect();
+    let bigz = format!("{{{}}}z", moving[0]);
+    let mut ca = a.conn();
+    for k in moving.iter().chain(&staying) {
+        run(&mut ca, &["SET", k, k]);
+    }
+    fill_collection(&mut ca, "zset", &bigz, 1000);
+    let want = digest(&mut ca, &bigz);
+    let (a_id, b_id): (String, String) = (a.q(&["CLUSTER", "MYID"]), b.q(&["CLUSTER", "MYID"]));
+    let from = format!("127.0.0.1:{}", a.port);
+    let resharded = std::process::Command::new("redis-cli")
+        .args(["--cluster", "reshard", &from, "--cluster-from", &a_id])
+        .args([
+            "--cluster-to",
+            &b_id,
+            "--cluster-slots",
+            "16",
+            "--cluster-yes",
+        ])
+        .output();
+    let Ok(out) = resharded else {
+        eprintln!("skipped: redis-cli is not installed");
+        return;
+    };
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    let mut cb = b.conn();
+    for k in &moving {
+        assert_eq!(common::get(&mut cb, k).as_deref(), Some(k.as_str()), "{k}");
+    }
+    for k in &staying {
+        assert_eq!(common::get(&mut ca, k).as_deref(), Some(k.as_str()), "{k}");
+    }
+    assert_eq!(digest(&mut cb, &bigz), want);
+    assert_eq!(int(&mut cb, &["DBSIZE"]), 41);
+    assert_eq!(int(&mut ca, &["DBSIZE"]), 20);
+}
