@@ -676,3 +676,53 @@ fn redis_cli_reshards_keys_between_pika_nodes() {
     assert_eq!(int(&mut cb, &["DBSIZE"]), 41);
     assert_eq!(int(&mut ca, &["DBSIZE"]), 20);
 }
+
+#[test]
+fn many_keys_move_in_one_call() {
+    let src = TestServer::start();
+    let dst = TestServer::start();
+    let (mut a, mut b) = (src.conn(), dst.conn());
+    let keys: Vec<String> = (0..3000).map(|i| format!("k{i}")).collect();
+    let mut mset = redis::cmd("MSET");
+    for k in &keys {
+        mset.arg(k).arg(k);
+    }
+    let _: () = mset.query(&mut a).unwrap();
+    let port = dst.port.to_string();
+    let mut args = vec!["127.0.0.1", &port, "", "0", "5000", "KEYS"];
+    args.extend(keys.iter().map(String::as_str));
+    assert_eq!(migrate(&mut a, &args), Ok("OK".into()));
+    assert_eq!(int(&mut a, &["DBSIZE"]), 0);
+    assert_eq!(int(&mut b, &["DBSIZE"]), 3000);
+    assert_eq!(common::get(&mut b, "k2999").as_deref(), Some("k2999"));
+}
+
+#[test]
+fn other_workers_serve_while_a_migration_waits_on_its_target() {
+    let s = TestServer::start_with(&["--thread-pool-size", "2", "--network-thread-commands", "no"]);
+    let mut c = s.conn();
+    run(&mut c, &["MSET", "moving", "1", "other", "2"]);
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port().to_string();
+    let mut m = s.conn();
+    let waiting = std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        let r = migrate(&mut m, &["127.0.0.1", &port, "moving", "0", "1500"]);
+        (r, started.elapsed())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    run(&mut c, &["SET", "other", "3"]);
+    assert_eq!(common::get(&mut c, "other").as_deref(), Some("3"));
+    let served_in = started.elapsed();
+    let (reply, took) = waiting.join().unwrap();
+    assert_eq!(
+        reply,
+        Err("IOERR error or timeout reading to target instance".into())
+    );
+    assert!(took >= std::time::Duration::from_millis(1400), "{took:?}");
+    assert!(
+        served_in < std::time::Duration::from_millis(500),
+        "other keys waited {served_in:?}"
+    );
+}
