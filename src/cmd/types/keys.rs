@@ -439,8 +439,8 @@ fn dump(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 /// RESTORE (and RESTORE-ASKING) key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f], with
-/// Redis' checks in Redis' order. IDLETIME / FREQ set the restored key's hot-tier counters, the one the policy
-/// reads (as Redis' objectSetLRUOrLFU).
+/// Redis' checks in Redis' order. IDLETIME / FREQ set the restored key's hot-tier counters, the
+/// one the policy reads (as Redis' objectSetLRUOrLFU).
 fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let (mut replace, mut absttl) = (false, false);
     let (mut idle, mut freq): (Option<u64>, Option<u8>) = (None, None);
