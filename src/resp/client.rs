@@ -1,5 +1,6 @@
-//! The client side, as far as a slave and `pika_tools` need it: send a command, read its one
-//! reply. Blocking, for short exchanges before or beside the real work.
+//! The client side, as far as a slave, MIGRATE and `pika_tools` need it: send a command, read
+//! its one reply. Blocking, for short exchanges before or beside the real work, or for a
+//! pipeline whose replies are all single values.
 
 use std::io::{self, BufRead, Read, Write};
 
@@ -31,6 +32,13 @@ pub fn call(
     let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
     write_request(out, &args)?;
     out.flush()?;
+    read_reply(input)
+}
+
+/// Reads one reply, as [`call`] returns it: `Ok(Ok(text))` for a status, integer or bulk
+/// string (a null bulk reads as empty), `Ok(Err(message))` for an error reply (without its
+/// `-`), `Err` when the connection fails or closes. For pipelines: one call per request sent.
+pub fn read_reply(input: &mut impl BufRead) -> io::Result<Result<String, String>> {
     let mut line = String::new();
     input.by_ref().take(MAX_LINE).read_line(&mut line)?;
     if line.is_empty() {

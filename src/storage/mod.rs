@@ -11,7 +11,8 @@
 //! - [`types`] the typed views callers use: `storage.at(db, writer)` is a [`types::Scope`]
 //!   (a database as one writer sees it), and `.strings()`, `.hash()`, `.list()`, `.set()`,
 //!   `.zset()`, `.stream()`, `.keys()` its per-type views, one module each (and `algebra` for set and
-//!   sorted-set algebra side by side, `sort` for SORT); DUMP/RESTORE ([`restore`]), DEBUG
+//!   sorted-set algebra side by side, `sort` for SORT); DUMP/RESTORE ([`restore`]), MIGRATE's
+//!   element-at-a-time reads ([`element_walk`]), DEBUG
 //!   DIGEST ([`digest`]) and SCAN ([`scan`]) add to the keyspace view;
 //! - [`collection`] what the collection types share (header, versions, element cursors);
 //!   [`ready`] the keys blocked clients wait on; [`watch`] the keys WATCH follows;
@@ -32,6 +33,7 @@ pub mod codis_index;
 pub mod collection;
 pub mod digest;
 pub mod durability;
+pub mod element_walk;
 pub mod engine;
 pub mod expire;
 pub mod format;

@@ -91,6 +91,13 @@ fn key_flags_of(spec: &CommandSpec, cmd: &[Bytes], nth: usize) -> Vec<&'static s
         };
     }
     let specs = spec_key_flags(spec);
+    // MIGRATE's keys, in either form, are all the first spec's (its keyword spec differs only
+    // by `incomplete`, which describes the spec, not a key).
+    let nth = if matches!(spec.keys, KeySpec::KeyOrKeyword { .. }) {
+        0
+    } else {
+        nth
+    };
     let flags = specs.get(nth).or(specs.last()).copied().unwrap_or(&[]);
     flags.to_vec()
 }
@@ -160,23 +167,30 @@ fn keynum_key_spec(flags: &[&'static str], numkeys_at: usize, first: usize, step
     )
 }
 
-/// A Redis 7 key specification that begins at `keyword` (searched from `startfrom`) and takes
-/// the first half of the arguments after it (XREAD's STREAMS).
-fn keyword_key_spec(flags: &[&'static str], keyword: &'static str, startfrom: usize) -> Reply {
+/// A Redis 7 key specification that begins at `keyword` (searched from `startfrom`, negative
+/// for a backward search from the end) and takes the arguments after it up to the last,
+/// `limit` giving the part of them that are keys (2: the first half, XREAD's STREAMS; 0: all,
+/// MIGRATE's KEYS).
+fn keyword_key_spec(
+    flags: &[&'static str],
+    keyword: &'static str,
+    startfrom: i64,
+    limit: i64,
+) -> Reply {
     key_spec(
         flags,
         (
             "keyword",
             vec![
                 ("keyword", bulk_str(keyword)),
-                ("startfrom", Reply::Integer(startfrom as i64)),
+                ("startfrom", Reply::Integer(startfrom)),
             ],
         ),
         "range",
         vec![
             ("lastkey", Reply::Integer(-1)),
             ("keystep", Reply::Integer(1)),
-            ("limit", Reply::Integer(2)),
+            ("limit", Reply::Integer(limit)),
         ],
     )
 }
@@ -190,8 +204,23 @@ fn key_specs(spec: &CommandSpec) -> Reply {
         return Reply::Set(vec![keyword_key_spec(
             spec_key_flags(spec)[0],
             keyword,
-            startfrom,
+            startfrom as i64,
+            2,
         )]);
+    }
+    if let KeySpec::KeyOrKeyword {
+        at,
+        keyword,
+        startfrom,
+        ..
+    } = spec.keys
+    {
+        let flags = spec_key_flags(spec);
+        let of = |i: usize| flags.get(i).or(flags.last()).copied().unwrap_or(&[]);
+        return Reply::Set(vec![
+            one_key_spec(of(0), at, 0, 1),
+            keyword_key_spec(of(1), keyword, startfrom, 0),
+        ]);
     }
     if let KeySpec::Keynum {
         numkeys_at,

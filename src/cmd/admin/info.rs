@@ -457,9 +457,11 @@ fn stats_section(server: &ServerState, w: &mut Lines<'_>) {
     w.field("dump_payload_sanitizations", restores);
     w.field("total_reads_processed", load(&s.io.reads_processed));
     w.field("total_writes_processed", load(&s.io.writes_processed));
-    // MIGRATE is not offered, so no sockets are cached for it; a replica never expires keys
-    // itself (its master's deletions arrive), so it tracks none.
-    w.field("migrate_cached_sockets", 0);
+    w.field(
+        "migrate_cached_sockets",
+        crate::cmd::types::migrate::cached_sockets(),
+    );
+    // A replica never expires keys itself (its master's deletions arrive), so it tracks none.
     w.field("slave_expires_tracked_keys", 0);
     // Client tracking keeps no table of keys here (yet).
     w.field("tracking_total_keys", 0);

@@ -108,6 +108,17 @@ pub enum KeySpec {
         startfrom: usize,
         find: KeyFinder,
     },
+    /// One key at `at`, or, in the extended form, the keys after a keyword that the backward
+    /// search from argument `startfrom` (negative: from the end) finds: MIGRATE's `key` or
+    /// `"" ... KEYS k1 k2`. `find` gives the positions of whichever form the call uses.
+    /// Reported by COMMAND INFO as movable keys with the legacy triple `(at, at, 1)` and two
+    /// key specs, an `index` one and a `keyword` one.
+    KeyOrKeyword {
+        at: usize,
+        keyword: &'static str,
+        startfrom: i64,
+        find: KeyFinder,
+    },
     /// A destination key at `dest` plus [`KeySpec::Keynum`] keys (ZUNIONSTORE and friends).
     KeynumWithDest {
         dest: usize,
@@ -262,7 +273,9 @@ impl CommandSpec {
                 }
                 (first..=last).step_by(step.max(1)).collect()
             }
-            KeySpec::Find { find, .. } | KeySpec::Keyword { find, .. } => (find.0)(argv),
+            KeySpec::Find { find, .. }
+            | KeySpec::Keyword { find, .. }
+            | KeySpec::KeyOrKeyword { find, .. } => (find.0)(argv),
         }
     }
 
@@ -274,6 +287,7 @@ impl CommandSpec {
             | KeySpec::KeynumWithDest { .. }
             | KeySpec::Keyword { .. } => (0, 0, 0),
             KeySpec::Find { legacy, .. } => legacy,
+            KeySpec::KeyOrKeyword { at, .. } => (at as i64, at as i64, 1),
             KeySpec::Range { first, last, step } => {
                 let last = match last {
                     KeyEnd::At(i) => i as i64,
@@ -317,6 +331,7 @@ impl CommandSpec {
                 | KeySpec::KeynumWithDest { .. }
                 | KeySpec::Find { .. }
                 | KeySpec::Keyword { .. }
+                | KeySpec::KeyOrKeyword { .. }
         ) {
             names.push("movablekeys");
         }

@@ -24,6 +24,7 @@ static TABLE: LazyLock<CommandTable> = LazyLock::new(|| {
         crate::cmd::types::geo::COMMANDS,
         crate::cmd::types::hashes::COMMANDS,
         crate::cmd::types::keys::COMMANDS,
+        crate::cmd::types::migrate::COMMANDS,
         crate::cmd::types::lists::COMMANDS,
         crate::cmd::session::connection::COMMANDS,
         crate::cmd::admin::server::COMMANDS,
@@ -122,7 +123,14 @@ mod tests {
 
     /// Key-spec flags Redis 7 reports: exactly one access kind, then any of the operations.
     const KEY_ACCESS: &[&str] = &["RO", "RW", "OW", "RM"];
-    const KEY_OPERATIONS: &[&str] = &["access", "update", "insert", "delete", "variable_flags"];
+    const KEY_OPERATIONS: &[&str] = &[
+        "access",
+        "update",
+        "insert",
+        "delete",
+        "variable_flags",
+        "incomplete",
+    ];
 
     fn every_spec() -> Vec<&'static CommandSpec> {
         CommandTable::get().all().map(|(_, spec)| spec).collect()
@@ -157,7 +165,10 @@ mod tests {
             let least = spec.arity.unsigned_abs() as usize;
             // The first declared key is an argument every call has.
             let first_key = match spec.keys {
-                KeySpec::None | KeySpec::Find { .. } | KeySpec::Keyword { .. } => None,
+                KeySpec::None
+                | KeySpec::Find { .. }
+                | KeySpec::Keyword { .. }
+                | KeySpec::KeyOrKeyword { .. } => None,
                 KeySpec::Range { first, last, step } => {
                     assert!(step >= 1, "{}", spec.name);
                     if let KeyEnd::At(last) = last {

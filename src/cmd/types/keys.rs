@@ -72,7 +72,12 @@ pub const COMMANDS: &[CommandSpec] = &[
     command!("dump", 2, [READONLY], KeySpec::single(1), [KEYSPACE, READ, SLOW], "generic",
              "Returns a serialized representation of the value stored at a key.", dump),
     command!("restore", -4, [WRITE, DENYOOM], KeySpec::single(1), [KEYSPACE, WRITE, SLOW, DANGEROUS], "generic",
-             "Creates a key from the serialized representation of a value.", restore),
+             "Creates a key from the serialized representation of a value.", restore,
+             key_flags: &[&["OW", "update"]]),
+    // What MIGRATE sends in a cluster: RESTORE, served for a slot being imported.
+    command!("restore-asking", -4, [WRITE, DENYOOM, ASKING], KeySpec::single(1), [KEYSPACE, WRITE, SLOW, DANGEROUS], "server",
+             "An internal command for migrating keys in a cluster", restore,
+             key_flags: &[&["OW", "update"]]),
     command!("copy", -3, [WRITE, DENYOOM], KeySpec::span(1, 2), [KEYSPACE, WRITE, SLOW], "generic",
              "Copies the value of a key to a new key.", copy,
              key_flags: &[&["RO", "access"], &["OW", "update"]]),
@@ -433,9 +438,9 @@ fn dump(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     })
 }
 
-/// RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f], with Redis' checks in
-/// Redis' order. IDLETIME / FREQ set the restored key's hot-tier counters, the one the policy
-/// reads (as Redis' objectSetLRUOrLFU).
+/// RESTORE (and RESTORE-ASKING) key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f], with
+/// Redis' checks in Redis' order. IDLETIME / FREQ set the restored key's hot-tier counters, the
+/// one the policy reads (as Redis' objectSetLRUOrLFU).
 fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let (mut replace, mut absttl) = (false, false);
     let (mut idle, mut freq): (Option<u64>, Option<u8>) = (None, None);
