@@ -697,3 +697,196 @@ fn manual_failover_demotes_the_master_and_takeover_reverses_it() {
     });
     wait_ok(&all, 4, Duration::from_secs(20));
 }
+/// Creates a cluster of `masters` masters and `replicas` replicas each with redis-cli;
+/// None when redis-cli is not installed.
+fn create_cluster(masters: usize, replicas: usize) -> Option<Vec<TestServer>> {
+    let nodes: Vec<TestServer> = (0..masters * (1 + replicas)).map(|_| node(&[])).collect();
+    let addrs: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("127.0.0.1:{}", n.port))
+        .collect();
+    let replicas = replicas.to_string();
+    let mut args = vec!["--cluster", "create"];
+    args.extend(addrs.iter().map(String::as_str));
+    args.extend(["--cluster-replicas", replicas.as_str(), "--cluster-yes"]);
+    let (ok, out) = redis_cli(&args)?;
+    assert!(ok, "{out}");
+    let refs: Vec<&TestServer> = nodes.iter().collect();
+    wait_ok(&refs, nodes.len(), Duration::from_secs(30));
+    Some(nodes)
+}
+
+/// `redis-cli --cluster check` passes: every node agrees and every slot is covered.
+fn assert_check(addr: &str) {
+    wait_for("a clean cluster check", Duration::from_secs(20), || {
+        let (ok, out) = redis_cli(&["--cluster", "check", addr]).unwrap();
+        if ok
+            && out.contains("[OK] All nodes agree about slots configuration.")
+            && out.contains("[OK] All 16384 slots covered.")
+            && !out.contains("[WARNING]")
+            && !out.contains("[ERR]")
+        {
+            Ok(())
+        } else {
+            Err(out)
+        }
+    });
+}
+
+/// Waits until `s` knows `n` nodes.
+fn wait_known(s: &TestServer, n: usize) {
+    wait_for(
+        "the node learns of every node",
+        Duration::from_secs(20),
+        || {
+            let known = cluster_info(s, "cluster_known_nodes");
+            if known == n.to_string() {
+                Ok(())
+            } else {
+                Err(known)
+            }
+        },
+    );
+}
+
+fn master_id_of(s: &TestServer) -> String {
+    myid(s)
+}
+
+#[test]
+fn reshard_add_rebalance_and_delete_under_a_cluster_client() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    let Some(nodes) = create_cluster(3, 0) else {
+        eprintln!("skipped: redis-cli is not installed");
+        return;
+    };
+    let first = format!("127.0.0.1:{}", nodes[0].port);
+    let urls: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("redis://127.0.0.1:{}/", n.port))
+        .collect();
+    let client = redis::cluster::ClusterClient::new(urls).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(parking_lot::Mutex::new(Vec::<String>::new()));
+    let writer = {
+        let (stop, written, errors) = (stop.clone(), written.clone(), errors.clone());
+        let mut conn = client.get_connection().unwrap();
+        std::thread::spawn(move || {
+            let mut i: u64 = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let key = format!("k:{i}");
+                let set: redis::RedisResult<()> =
+                    redis::cmd("SET").arg(&key).arg(i).query(&mut conn);
+                if let Err(e) = set {
+                    errors.lock().push(format!("SET {key}: {e}"));
+                }
+                // Read back an earlier key.
+                let j = i / 2;
+                let got: redis::RedisResult<Option<u64>> =
+                    redis::cmd("GET").arg(format!("k:{j}")).query(&mut conn);
+                match got {
+                    Ok(Some(v)) if v == j => {}
+                    other => errors.lock().push(format!("GET k:{j}: {other:?}")),
+                }
+                i += 1;
+                written.store(i, Ordering::Relaxed);
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let (from, to) = (master_id_of(&nodes[0]), master_id_of(&nodes[1]));
+    let (ok, out) = redis_cli(&[
+        "--cluster",
+        "reshard",
+        &first,
+        "--cluster-from",
+        &from,
+        "--cluster-to",
+        &to,
+        "--cluster-slots",
+        "1000",
+        "--cluster-yes",
+    ])
+    .unwrap();
+    assert!(ok, "{out}");
+    assert_check(&first);
+
+    // A new master joins, then a replica of it; rebalancing gives the master slots.
+    let fresh = node(&[]);
+    let fresh_addr = format!("127.0.0.1:{}", fresh.port);
+    let (ok, out) = redis_cli(&["--cluster", "add-node", &fresh_addr, &first]).unwrap();
+    assert!(ok, "{out}");
+    wait_known(&nodes[0], 4);
+    assert_check(&first);
+    let replica = node(&[]);
+    let replica_addr = format!("127.0.0.1:{}", replica.port);
+    let fresh_id = myid(&fresh);
+    let (ok, out) = redis_cli(&[
+        "--cluster",
+        "add-node",
+        &replica_addr,
+        &first,
+        "--cluster-slave",
+        "--cluster-master-id",
+        &fresh_id,
+    ])
+    .unwrap();
+    assert!(ok, "{out}");
+    wait_known(&nodes[0], 5);
+    wait_for(
+        "the first node sees the replica",
+        Duration::from_secs(20),
+        || {
+            let text: String = nodes[0].q(&["CLUSTER", "NODES"]);
+            if text.contains(&format!("slave {fresh_id}")) {
+                Ok(())
+            } else {
+                Err(text)
+            }
+        },
+    );
+    assert_check(&first);
+    let (ok, out) = redis_cli(&[
+        "--cluster",
+        "rebalance",
+        &first,
+        "--cluster-use-empty-masters",
+    ])
+    .unwrap();
+    assert!(ok, "{out}");
+    assert_check(&first);
+    assert_ne!(cluster_info(&fresh, "cluster_size"), "");
+    let fresh_slots: String = fresh.q(&["CLUSTER", "NODES"]);
+    assert!(
+        fresh_slots.lines().next().unwrap().split(' ').count() > 8,
+        "the new master got no slots: {fresh_slots}"
+    );
+    // The replica leaves.
+    let replica_id = myid(&replica);
+    let (ok, out) = redis_cli(&["--cluster", "del-node", &first, &replica_id]).unwrap();
+    assert!(ok, "{out}");
+    assert_check(&first);
+
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    let errors = errors.lock().clone();
+    assert!(
+        errors.is_empty(),
+        "{} errors, first: {:?}",
+        errors.len(),
+        &errors[..errors.len().min(5)]
+    );
+    let total = written.load(Ordering::Relaxed);
+    assert!(total > 100, "only {total} writes");
+    let mut conn = client.get_connection().unwrap();
+    for i in 0..total {
+        let v: Option<u64> = redis::cmd("GET")
+            .arg(format!("k:{i}"))
+            .query(&mut conn)
+            .unwrap();
+        assert_eq!(v, Some(i), "k:{i}");
+    }
+    drop(nodes);
+}

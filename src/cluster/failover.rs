@@ -162,7 +162,7 @@ pub fn tick(
         actions.push(Action::Broadcast(Body::AuthRequest(pb::AuthRequest {
             force: election.manual.is_some(),
         })));
-        actions.push(Action::Save);
+        actions.push(Action::SaveDurable);
         return actions;
     }
     let quorum = state.size() / 2 + 1;
@@ -195,7 +195,7 @@ pub fn replace_master(
         old.set_replica_of(me);
     }
     actions.push(Action::Promote);
-    actions.push(Action::Save);
+    actions.push(Action::SaveDurable);
     actions.push(Action::Broadcast(Body::Pong(
         crate::cluster::bus::gossip::gossip(state, None),
     )));
@@ -263,7 +263,8 @@ pub fn vote(
         "failover auth granted to {requester} for epoch {}",
         state.current_epoch
     );
-    actions.push(Action::Save);
+    // The vote is on disk before the replica hears of it.
+    actions.push(Action::SaveDurable);
     actions.push(Action::Send(requester, Body::AuthAck(pb::AuthAck {})));
     actions
 }

@@ -107,16 +107,27 @@ impl Cluster {
         self.state.write()
     }
 
-    /// Rewrites nodes.conf from the current state.
+    /// Rewrites nodes.conf from the current state, fsynced (SAVECONFIG, epochs, votes).
     pub fn save(&self) -> std::io::Result<()> {
-        let _one_at_a_time = self.save_lock.lock();
-        let snapshot = self.state.read().clone();
-        nodes_conf::save(&snapshot, &self.conf_path)
+        self.save_as(true)
     }
 
-    /// Rewrites nodes.conf, logging a failure (the state in memory stays authoritative).
+    fn save_as(&self, durable: bool) -> std::io::Result<()> {
+        let _one_at_a_time = self.save_lock.lock();
+        let text = nodes_conf::render(&self.state.read());
+        nodes_conf::write(&text, &self.conf_path, durable)
+    }
+
+    /// Rewrites nodes.conf without waiting for the disk (slot and node changes, which the
+    /// cluster would tell this node again), logging a failure.
     pub fn save_or_log(&self) {
-        if let Err(e) = self.save() {
+        self.save_logged(false);
+    }
+
+    /// Rewrites nodes.conf, fsynced when `durable`, logging a failure (the state in memory
+    /// stays authoritative).
+    pub fn save_logged(&self, durable: bool) {
+        if let Err(e) = self.save_as(durable) {
             tracing::error!("cannot write {}: {e}", self.conf_path.display());
         }
     }

@@ -9,22 +9,37 @@ use super::node::{ClusterNode, NodeFlags, NodeName};
 use super::render;
 use super::state::ClusterState;
 
-/// Writes `state` to `path` through a temporary file, fsynced, then renamed over it.
-pub fn save(state: &ClusterState, path: &Path) -> std::io::Result<()> {
+/// Writes `state` to `path` through a temporary file renamed over it; with `durable` the
+/// data and the rename are fsynced first (epochs and votes must survive a power loss).
+pub fn save(state: &ClusterState, path: &Path, durable: bool) -> std::io::Result<()> {
+    write(&render(state), path, durable)
+}
+
+/// The text of nodes.conf for `state`.
+pub fn render(state: &ClusterState) -> String {
     let mut text = render::nodes(state);
     text.push_str(&format!(
         "vars currentEpoch {} lastVoteEpoch {}\n",
         state.current_epoch, state.last_vote_epoch
     ));
+    text
+}
+
+/// Replaces `path` with `text` through a temporary file (see [`save`]).
+pub fn write(text: &str, path: &Path, durable: bool) -> std::io::Result<()> {
     let tmp = path.with_extension("conf.tmp");
     {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(text.as_bytes())?;
-        f.sync_all()?;
+        if durable {
+            f.sync_all()?;
+        }
     }
     std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::File::open(dir)?.sync_all()?;
+    if durable {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
     }
     Ok(())
 }
@@ -177,7 +192,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("nodes-conf-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("nodes.conf");
-        save(&s, &path).unwrap();
+        save(&s, &path, true).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains(&format!("{me} 127.0.0.1:7000@17000 myself,master - 0 0 2 connected 0-99 [5->-{other}] [300-<-{other}]")), "{text}");
         assert!(text.ends_with("vars currentEpoch 7 lastVoteEpoch 3\n"));

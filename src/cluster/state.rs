@@ -38,6 +38,9 @@ pub struct ClusterState {
     pub nodes: HashMap<NodeName, ClusterNode>,
     /// Owner of every slot.
     slots: Vec<Option<NodeName>>,
+    /// How many slots each owner serves, kept with `slots` (CLUSTER INFO and the health
+    /// check read it on every message).
+    owned: HashMap<NodeName, usize>,
     /// Slots this node is handing to another node (SETSLOT MIGRATING).
     pub migrating: BTreeMap<u16, NodeName>,
     /// Slots this node is receiving from another node (SETSLOT IMPORTING).
@@ -67,6 +70,7 @@ impl ClusterState {
             myself,
             nodes,
             slots: vec![None; usize::from(SLOT_COUNT)],
+            owned: HashMap::new(),
             migrating: BTreeMap::new(),
             importing: BTreeMap::new(),
             current_epoch: 0,
@@ -96,7 +100,18 @@ impl ClusterState {
 
     /// Gives `slot` to `node` (or to nobody).
     pub fn set_owner(&mut self, slot: u16, node: Option<NodeName>) {
-        self.slots[usize::from(slot)] = node;
+        let previous = std::mem::replace(&mut self.slots[usize::from(slot)], node);
+        if let Some(p) = previous {
+            if let Some(n) = self.owned.get_mut(&p) {
+                *n -= 1;
+                if *n == 0 {
+                    self.owned.remove(&p);
+                }
+            }
+        }
+        if let Some(n) = node {
+            *self.owned.entry(n).or_insert(0) += 1;
+        }
     }
 
     /// The slots `node` serves, ascending.
@@ -119,10 +134,7 @@ impl ClusterState {
 
     /// How many slots `node` serves.
     pub fn slot_count(&self, node: &NodeName) -> usize {
-        self.slots
-            .iter()
-            .filter(|o| o.as_ref() == Some(node))
-            .count()
+        self.owned.get(node).copied().unwrap_or(0)
     }
 
     /// The slots `node` serves as inclusive ranges.
@@ -132,24 +144,21 @@ impl ClusterState {
 
     /// Masters serving at least one slot: the cluster's size.
     pub fn size(&self) -> usize {
-        let mut owners: Vec<NodeName> = self.slots.iter().flatten().copied().collect();
-        owners.sort_unstable();
-        owners.dedup();
-        owners.len()
+        self.owned.len()
     }
 
     /// Slots with an owner.
     pub fn assigned_slots(&self) -> usize {
-        self.slots.iter().filter(|o| o.is_some()).count()
+        self.owned.values().sum()
     }
 
     /// Assigned slots whose owner is suspected (`pfail`) or failed (`fail`).
     pub fn slots_in_state(&self, flag: NodeFlags) -> usize {
-        self.slots
+        self.owned
             .iter()
-            .flatten()
-            .filter(|n| self.nodes.get(n).is_some_and(|n| n.flags.contains(flag)))
-            .count()
+            .filter(|(n, _)| self.nodes.get(n).is_some_and(|n| n.flags.contains(flag)))
+            .map(|(_, count)| count)
+            .sum()
     }
 
     /// The replicas of `master`.
@@ -176,10 +185,8 @@ impl ClusterState {
     /// Removes a node and everything that points at it.
     pub fn remove_node(&mut self, name: &NodeName) {
         self.nodes.remove(name);
-        for owner in self.slots.iter_mut() {
-            if owner.as_ref() == Some(name) {
-                *owner = None;
-            }
+        for slot in self.slots_of(name) {
+            self.set_owner(slot, None);
         }
         self.migrating.retain(|_, n| n != name);
         self.importing.retain(|_, n| n != name);
@@ -218,11 +225,8 @@ impl ClusterState {
 
     /// Masters serving slots that this node considers reachable (neither pfail nor fail).
     fn reachable_masters(&self) -> usize {
-        let mut owners: Vec<NodeName> = self.slots.iter().flatten().copied().collect();
-        owners.sort_unstable();
-        owners.dedup();
-        owners
-            .iter()
+        self.owned
+            .keys()
             .filter(|n| {
                 self.nodes
                     .get(n)
@@ -236,10 +240,11 @@ impl ClusterState {
     pub fn update_health(&mut self, rules: &Rules) -> Health {
         let mut ok = true;
         if rules.require_full_coverage {
-            ok = self.slots.iter().all(|o| {
-                o.and_then(|n| self.nodes.get(&n))
-                    .is_some_and(|n| !n.is_failed())
-            });
+            ok = self.assigned_slots() == usize::from(SLOT_COUNT)
+                && self
+                    .owned
+                    .keys()
+                    .all(|n| self.nodes.get(n).is_some_and(|n| !n.is_failed()));
         }
         let size = self.size();
         if ok && size > 0 && self.reachable_masters() < size / 2 + 1 {
@@ -273,8 +278,8 @@ impl ClusterState {
         for n in others {
             self.remove_node(&n);
         }
-        for owner in self.slots.iter_mut() {
-            *owner = None;
+        for slot in 0..SLOT_COUNT {
+            self.set_owner(slot, None);
         }
         self.migrating.clear();
         self.importing.clear();
@@ -296,10 +301,8 @@ impl ClusterState {
         };
         node.name = to;
         self.nodes.insert(to, node);
-        for owner in self.slots.iter_mut() {
-            if owner.as_ref() == Some(from) {
-                *owner = Some(to);
-            }
+        for slot in self.slots_of(from) {
+            self.set_owner(slot, Some(to));
         }
         if self.myself == *from {
             self.myself = to;

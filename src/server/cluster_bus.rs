@@ -216,13 +216,18 @@ impl Bus {
     /// Takes the actions of a message, a cron tick or a command; returns the replies.
     fn run(&self, actions: Vec<Action>) -> Vec<Body> {
         let mut replies = Vec::new();
-        let mut save = false;
+        let (mut save, mut durable) = (false, false);
         for action in actions {
             match action {
                 Action::Reply(body) => replies.push(body),
                 Action::Send(node, body) => self.send_to(&node, body),
                 Action::Broadcast(body) => self.broadcast_all(body),
                 Action::Save => save = true,
+                Action::SaveDurable => {
+                    // Written before anything after it (a vote's ack) is sent.
+                    self.cluster().save_logged(true);
+                    durable = true;
+                }
                 Action::Follow(master) => self.follow(master),
                 Action::Promote => {
                     if let Err(e) = self.server.follow_master(None) {
@@ -263,7 +268,7 @@ impl Bus {
                 }
             }
         }
-        if save {
+        if save && !durable {
             self.cluster().save_or_log();
         }
         replies

@@ -36,6 +36,8 @@ pub enum Action {
     Promote,
     /// Rewrite nodes.conf.
     Save,
+    /// Rewrite nodes.conf and fsync it: epochs and votes.
+    SaveDurable,
     /// Delete this node's keys in these slots: it lost them to a newer owner.
     DropSlotKeys(Vec<u16>),
     /// The link of a handshake node now belongs to its real name.
@@ -162,7 +164,7 @@ pub fn process(
     if known {
         if h.current_epoch > state.current_epoch {
             state.current_epoch = h.current_epoch;
-            actions.push(Action::Save);
+            actions.push(Action::SaveDurable);
         }
         if let Some(node) = state.nodes.get_mut(&name) {
             node.data_received = now;
@@ -555,7 +557,7 @@ fn epoch_collision(
     let epoch = state.current_epoch;
     state.me_mut().config_epoch = epoch;
     tracing::info!("config epoch collision with {name}: my config epoch is now {epoch}");
-    actions.push(Action::Save);
+    actions.push(Action::SaveDurable);
 }
 
 fn process_gossip(

@@ -126,10 +126,15 @@ fn apply(cluster: &Cluster, actions: Vec<Action>) {
 
 /// Updates the health and saves nodes.conf, as Redis does before answering.
 fn settle(ctx: &Ctx<'_>, cluster: &Cluster) {
+    settle_as(ctx, cluster, false);
+}
+
+/// [`settle`], fsyncing nodes.conf when `durable` (config epochs).
+fn settle_as(ctx: &Ctx<'_>, cluster: &Cluster, durable: bool) {
     cluster
         .write()
         .update_health(&crate::cluster::rules(&ctx.server.config()));
-    cluster.save_or_log();
+    cluster.save_logged(durable);
 }
 
 fn asking(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
@@ -481,7 +486,7 @@ fn bumpepoch(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
         let bumped = state.bump_epoch_without_consensus();
         (bumped, state.me().config_epoch)
     };
-    settle(ctx, cluster);
+    settle_as(ctx, cluster, true);
     let word = if bumped { "BUMPED" } else { "STILL" };
     Ok(Reply::Simple(format!("{word} {epoch}").into()))
 }
@@ -519,7 +524,7 @@ fn set_config_epoch(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         }
         tracing::warn!("config epoch set to {epoch} via CLUSTER SET-CONFIG-EPOCH");
     }
-    settle(ctx, cluster);
+    settle_as(ctx, cluster, true);
     Ok(Reply::ok())
 }
 
