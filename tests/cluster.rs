@@ -890,3 +890,126 @@ fn reshard_add_rebalance_and_delete_under_a_cluster_client() {
     }
     drop(nodes);
 }
+
+#[test]
+fn a_slot_of_every_type_and_a_huge_key_moves_while_a_client_writes() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    let a = node(&["--migrate-chunk-elements", "1000"]);
+    let b = node(&[]);
+    let _: String = a.q(&["CLUSTER", "ADDSLOTSRANGE", "8192", "16383"]);
+    let _: String = b.q(&["CLUSTER", "ADDSLOTSRANGE", "0", "8191"]);
+    meet(&a, &b);
+    wait_ok(&[&a, &b], 2, Duration::from_secs(20));
+    // Every key carries the tag {m}: one slot, served by a.
+    let slot: i64 = a.q(&["CLUSTER", "KEYSLOT", "{m}"]);
+    assert!(slot >= 8192, "slot {slot}");
+    let _: () = a.q(&["SET", "{m}str", "v"]);
+    let _: () = a.q(&["SET", "{m}ttl", "v", "EX", "1000"]);
+    let _: i64 = a.q(&["HSET", "{m}hash", "f1", "a", "f2", "b"]);
+    let _: i64 = a.q(&["RPUSH", "{m}list", "1", "2", "3"]);
+    let _: i64 = a.q(&["SADD", "{m}set", "x", "y"]);
+    let _: String = a.q(&["XADD", "{m}stream", "1-1", "f", "v"]);
+    let mut c = a.conn();
+    for chunk in 0..30 {
+        let mut cmd = redis::cmd("ZADD");
+        cmd.arg("{m}huge");
+        for i in 0..1000 {
+            let n = chunk * 1000 + i;
+            cmd.arg(n).arg(format!("member:{n}"));
+        }
+        let _: i64 = cmd.query(&mut c).unwrap();
+    }
+    let names = [
+        "{m}str",
+        "{m}ttl",
+        "{m}hash",
+        "{m}list",
+        "{m}set",
+        "{m}stream",
+        "{m}huge",
+    ];
+    let digests: Vec<String> = names
+        .iter()
+        .map(|k| a.q::<Vec<String>>(&["DEBUG", "DIGEST-VALUE", k]).remove(0))
+        .collect();
+
+    // A cluster client keeps writing and reading keys of the slot meanwhile.
+    let urls = vec![format!("redis://127.0.0.1:{}/", a.port)];
+    let client = redis::cluster::ClusterClient::new(urls).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(parking_lot::Mutex::new(Vec::<String>::new()));
+    let writer = {
+        let (stop, written, errors) = (stop.clone(), written.clone(), errors.clone());
+        let mut conn = client.get_connection().unwrap();
+        std::thread::spawn(move || {
+            let mut i: u64 = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let key = format!("{{m}}w:{i}");
+                if let Err(e) = redis::cmd("SET").arg(&key).arg(i).query::<()>(&mut conn) {
+                    errors.lock().push(format!("SET {key}: {e}"));
+                }
+                match redis::cmd("GET").arg(&key).query::<Option<u64>>(&mut conn) {
+                    Ok(Some(v)) if v == i => {}
+                    other => errors.lock().push(format!("GET {key}: {other:?}")),
+                }
+                i += 1;
+                written.store(i, Ordering::Relaxed);
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let (a_id, b_id) = (myid(&a), myid(&b));
+    let slot_s = slot.to_string();
+    let _: String = b.q(&["CLUSTER", "SETSLOT", &slot_s, "IMPORTING", &a_id]);
+    let _: String = a.q(&["CLUSTER", "SETSLOT", &slot_s, "MIGRATING", &b_id]);
+    let b_port = b.port.to_string();
+    loop {
+        let keys: Vec<String> = a.q(&["CLUSTER", "GETKEYSINSLOT", &slot_s, "10"]);
+        if keys.is_empty() {
+            break;
+        }
+        let mut args = vec!["MIGRATE", "127.0.0.1", &b_port, "", "0", "10000", "KEYS"];
+        args.extend(keys.iter().map(String::as_str));
+        let _: String = a.q(&args);
+    }
+    let _: String = b.q(&["CLUSTER", "SETSLOT", &slot_s, "NODE", &b_id]);
+    let _: String = a.q(&["CLUSTER", "SETSLOT", &slot_s, "NODE", &b_id]);
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+
+    let errors = errors.lock().clone();
+    assert!(
+        errors.is_empty(),
+        "{} errors: {:?}",
+        errors.len(),
+        &errors[..errors.len().min(5)]
+    );
+    for (k, d) in names.iter().zip(&digests) {
+        assert_eq!(
+            &b.q::<Vec<String>>(&["DEBUG", "DIGEST-VALUE", k])[0],
+            d,
+            "{k}"
+        );
+    }
+    let ttl: i64 = b.q(&["TTL", "{m}ttl"]);
+    assert!(ttl > 900, "{ttl}");
+    assert_eq!(b.q::<i64>(&["ZCARD", "{m}huge"]), 30_000);
+    // The huge key came in batches (ZADD under ASKING), not as one payload.
+    let zadd = common::info_field(&mut b.conn(), "commandstats", "cmdstat_zadd");
+    let calls: u64 = zadd
+        .split(',')
+        .find_map(|f| f.strip_prefix("calls="))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(calls >= 30, "{zadd}");
+    assert_eq!(a.q::<i64>(&["CLUSTER", "COUNTKEYSINSLOT", &slot_s]), 0);
+    let total = written.load(Ordering::Relaxed);
+    assert!(total > 10, "only {total} writes");
+    for i in 0..total {
+        let v: Option<u64> = b.q(&["GET", &format!("{{m}}w:{i}")]);
+        assert_eq!(v, Some(i), "{{m}}w:{i}");
+    }
+}

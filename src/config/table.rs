@@ -185,7 +185,7 @@ directives! {
         "Days after which BGSAVE deletes older backups; 0 keeps them all.";
     // ---- Migration (MIGRATE)
     migrate_chunk_elements: u64 = "migrate-chunk-elements", int(1, I32_MAX), "10000", RUNTIME,
-        "MIGRATE sends a list, set, hash or sorted set of more than this many elements in batches of this many (ordinary writes to a temporary key on the target, renamed over the key at the end) instead of one RESTORE payload, so no buffer holds the whole value; streams, and every key on a cluster node (RESTORE-ASKING), always go as one payload.";
+        "MIGRATE sends a list, set, hash or sorted set of more than this many elements in batches of this many (ordinary writes to a temporary key on the target, renamed over the key at the end) instead of one RESTORE payload, so no buffer holds the whole value; on a cluster node the batches build the key itself on the importing node, each after ASKING; streams always go as one payload.";
     // ---- Limits
     timeout: u64 = "timeout", int(0, I32_MAX), "0", RUNTIME,
         "Seconds a client may stay idle before it is closed; 0 means never.";

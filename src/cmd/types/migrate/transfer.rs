@@ -45,7 +45,7 @@ pub struct Options<'a> {
     pub replace: bool,
     /// AUTH's arguments: an optional user name, then the password.
     pub auth: Option<(Option<&'a [u8]>, &'a [u8])>,
-    /// In a cluster: RESTORE-ASKING, no SELECT, no batched path.
+    /// In a cluster: RESTORE-ASKING, no SELECT, and big keys built in place under ASKING.
     pub cluster: bool,
     /// Collections with more elements go in batches of this many.
     pub chunk_elements: u64,
@@ -95,6 +95,8 @@ enum Expect {
     Restore(Bytes),
     /// A step of the batched path: an error fails the key being sent.
     Step,
+    /// The ASKING before a step on a cluster's importing node.
+    Asking,
 }
 
 /// The exchange in progress.
@@ -156,10 +158,9 @@ pub fn run(
 impl Exchange<'_, '_> {
     /// True when `c` goes in batches rather than as one payload.
     fn is_big(&self, c: &Candidate) -> bool {
-        !self.opts.cluster
-            && c.outline
-                .elements
-                .is_some_and(|n| n > self.opts.chunk_elements)
+        c.outline
+            .elements
+            .is_some_and(|n| n > self.opts.chunk_elements)
     }
 
     /// The reply as the report keeps it: the first target error wins.
@@ -211,7 +212,7 @@ impl Exchange<'_, '_> {
                     self.step_error = Some(e);
                 }
             }
-            (Expect::Step, Ok(_)) => {}
+            (Expect::Step, Ok(_)) | (Expect::Asking, _) => {}
         }
         Ok(())
     }
@@ -224,9 +225,21 @@ impl Exchange<'_, '_> {
         Ok(())
     }
 
+    /// Queues a step of the batched path; a cluster's importing node needs ASKING before it.
+    fn step(&mut self, args: &[&[u8]]) -> Result<(), LinkError> {
+        if self.opts.cluster {
+            self.send(&[b"ASKING"], Expect::Asking)?;
+        }
+        self.send(args, Expect::Step)
+    }
+
     /// Sends and reads one command of the batched path, with nothing else pending.
     fn call(&mut self, args: &[&[u8]]) -> Result<Result<String, String>, LinkError> {
         self.read_all()?;
+        if self.opts.cluster {
+            self.link.send(&[b"ASKING"])?;
+            let _ = self.link.reply()?;
+        }
         self.link.send(args)?;
         self.link.reply()
     }
@@ -276,7 +289,10 @@ impl Exchange<'_, '_> {
         Ok(())
     }
 
-    /// Phase 2 for one key: batches into a temporary key, its TTL, the rename.
+    /// Phase 2 for one key: batches into a temporary key, its TTL, the rename. In a cluster
+    /// the batches build the key itself (a rename there is a multi-key command the importing
+    /// node refuses with -TRYAGAIN); no client sees it before the source deletes its own copy,
+    /// since until then the source serves the key and sends nobody to the target.
     fn send_in_batches(&mut self, keys: &Keyspace<'_>, c: &Candidate) -> Result<(), Stop> {
         self.step_error = None;
         let key: &[u8] = &c.key;
@@ -293,8 +309,12 @@ impl Exchange<'_, '_> {
                 }
             }
         }
-        let temp = temporary_name(key);
-        self.send(&[b"DEL", &temp], Expect::Step)?;
+        let temp = if self.opts.cluster {
+            key.to_vec()
+        } else {
+            temporary_name(key)
+        };
+        self.step(&[b"DEL", &temp])?;
         let mut batch = Batch::new(c.outline.data_type, &temp, self.opts.chunk_elements);
         let walked = keys.walk_elements(key, |element| {
             batch.push(element);
@@ -312,14 +332,19 @@ impl Exchange<'_, '_> {
             self.send_batch(&mut batch)?;
         }
         match remaining_ttl(c.outline.expire_ms) {
-            Some(0) => self.send(&[b"PERSIST", &temp], Expect::Step)?,
+            Some(0) => self.step(&[b"PERSIST", &temp])?,
             // Expired while it was being sent: it goes with the shortest TTL, as Redis sends it.
             ttl => {
                 let ms = ttl.unwrap_or(1).to_string();
-                self.send(&[b"PEXPIRE", &temp, ms.as_bytes()], Expect::Step)?;
+                self.step(&[b"PEXPIRE", &temp, ms.as_bytes()])?;
             }
         }
-        if self.opts.replace {
+        if self.opts.cluster {
+            self.read_all()?;
+            if self.step_error.is_some() {
+                return self.abandon(&temp);
+            }
+        } else if self.opts.replace {
             self.send(&[b"RENAME", &temp, key], Expect::Step)?;
             self.read_all()?;
             if self.step_error.is_some() {
@@ -350,10 +375,11 @@ impl Exchange<'_, '_> {
     /// too many batches are unanswered; stops the walk once the target refused one.
     fn send_batch(&mut self, batch: &mut Batch) -> Result<(), Stop> {
         let args: Vec<&[u8]> = batch.args.iter().map(Vec::as_slice).collect();
-        self.send(&args, Expect::Step)?;
-        self.send(&[b"PEXPIRE", &batch.args[1], ORPHAN_TTL_MS], Expect::Step)?;
+        self.step(&args)?;
+        let temp = batch.args[1].clone();
+        self.step(&[b"PEXPIRE", &temp, ORPHAN_TTL_MS])?;
         batch.clear();
-        while self.pending.len() > 2 * BATCH_WINDOW {
+        while self.pending.len() > 4 * BATCH_WINDOW {
             self.read_one()?;
         }
         if self.step_error.is_some() {
