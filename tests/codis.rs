@@ -139,3 +139,60 @@ fn slotsrestore_stores_dumped_keys_with_their_ttl() {
         "{bad}"
     );
 }
+
+#[test]
+fn slotsmgrt_moves_a_slot_key_by_key_and_tags_together() {
+    let src = TestServer::start_with(&["--slotmigrate", "yes"]);
+    let dst = TestServer::start_with(&["--slotmigrate", "yes"]);
+    let port = dst.port.to_string();
+    // Keys of one Codis slot: the tag decides it.
+    for i in 0..20 {
+        let _: () = src.q(&["SET", &format!("{{order}}:{i}"), &i.to_string()]);
+    }
+    let _: i64 = src.q(&["SADD", "{order}:set", "a", "b"]);
+    let _: () = src.q(&["SET", "elsewhere", "x", "EX", "1000"]);
+    let slot = codis_slot("order").to_string();
+    // SLOTSMGRTSLOT moves one key per call until the slot is empty.
+    let mut moved = 0;
+    loop {
+        let (n, left): (i64, i64) = src.q(&["SLOTSMGRTSLOT", "127.0.0.1", &port, "1000", &slot]);
+        moved += n;
+        if n == 0 {
+            assert_eq!(left, 0);
+            break;
+        }
+        assert!(moved <= 21, "moved {moved}");
+    }
+    assert_eq!(moved, 21);
+    assert_eq!(src.q::<i64>(&["DBSIZE"]), 1);
+    assert_eq!(dst.q::<i64>(&["DBSIZE"]), 21);
+    assert_eq!(dst.q::<String>(&["GET", "{order}:7"]), "7");
+    assert_eq!(dst.q::<i64>(&["SCARD", "{order}:set"]), 2);
+    let info: Vec<(i64, i64)> = dst.q(&["SLOTSINFO"]);
+    assert_eq!(info, vec![(codis_slot("order"), 21)]);
+    // One key, with its TTL; a missing one moves nothing.
+    assert_eq!(
+        src.q::<i64>(&["SLOTSMGRTONE", "127.0.0.1", &port, "1000", "elsewhere"]),
+        1
+    );
+    assert!(dst.q::<i64>(&["TTL", "elsewhere"]) > 900);
+    assert_eq!(
+        src.q::<i64>(&["SLOTSMGRTONE", "127.0.0.1", &port, "1000", "nope"]),
+        0
+    );
+    // A tag moves together, back the other way.
+    let back = src.port.to_string();
+    let n: i64 = dst.q(&["SLOTSMGRTTAGONE", "127.0.0.1", &back, "1000", "{order}:3"]);
+    assert_eq!(n, 21);
+    assert_eq!(src.q::<i64>(&["DBSIZE"]), 21);
+    let (n, left): (i64, i64) = src.q(&["SLOTSMGRTTAGSLOT", "127.0.0.1", &port, "1000", &slot]);
+    assert_eq!((n, left), (21, 0));
+    // A target that is not there: the key stays.
+    let _: () = src.q(&["SET", "stay", "1"]);
+    let dead = common::free_port().to_string();
+    let err = src
+        .try_q(&["SLOTSMGRTONE", "127.0.0.1", &dead, "200", "stay"])
+        .unwrap_err();
+    assert!(common::error_text(&err).starts_with("IOERR"), "{err}");
+    assert_eq!(src.q::<String>(&["GET", "stay"]), "1");
+}

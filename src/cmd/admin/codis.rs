@@ -5,12 +5,13 @@
 use bytes::Bytes;
 
 use crate::cmd::gate::spec::{CommandSpec, KeyEnd, KeySpec};
+use crate::cmd::types::migrate::{send_keys, Destination};
 use crate::cmd::{args, CmdError, CmdResult, Ctx};
 use crate::command;
 use crate::resp::Reply;
 use crate::storage::restore::RestoreRefusal;
 use crate::util::clock::unix_ms;
-use crate::util::codis::{codis_slot, CODIS_SLOTS};
+use crate::util::codis::{codis_slot, codis_tag, CODIS_SLOTS};
 
 /// Commands of this group.
 #[rustfmt::skip]
@@ -26,6 +27,20 @@ pub const COMMANDS: &[CommandSpec] = &[
              "Iterates the keys of one Codis slot: SLOTSSCAN slot cursor [COUNT n].", slotsscan),
     command!("slotscheck", 1, [ADMIN], KeySpec::None, [ADMIN, SLOW], "server",
              "Brings the Codis slot index in line with the keys.", slotscheck),
+    command!("slotsmgrtslot", 5, [WRITE, ADMIN], KeySpec::None, [ADMIN, WRITE, SLOW, DANGEROUS],
+             "server",
+             "Moves one key of a Codis slot to another node: SLOTSMGRTSLOT host port timeout slot.",
+             slotsmgrtslot),
+    command!("slotsmgrtone", 5, [WRITE, ADMIN], KeySpec::None, [ADMIN, WRITE, SLOW, DANGEROUS],
+             "server", "Moves one key to another node: SLOTSMGRTONE host port timeout key.",
+             slotsmgrtone),
+    command!("slotsmgrttagslot", 5, [WRITE, ADMIN], KeySpec::None,
+             [ADMIN, WRITE, SLOW, DANGEROUS], "server",
+             "Moves one key of a Codis slot and every key with its {tag} to another node.",
+             slotsmgrttagslot),
+    command!("slotsmgrttagone", 5, [WRITE, ADMIN], KeySpec::None,
+             [ADMIN, WRITE, SLOW, DANGEROUS], "server",
+             "Moves a key and every key with its {tag} to another node.", slotsmgrttagone),
     command!("slotsrestore", -4, [WRITE, DENYOOM], KeySpec::Range { first: 1, last: KeyEnd::FromEnd(3), step: 3 },
              [WRITE, SLOW, DANGEROUS], "server",
              "Stores keys sent by a migrating node: SLOTSRESTORE key ttl-ms payload [...].",
@@ -180,4 +195,108 @@ fn slotsrestore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         }
     }
     Ok(Reply::ok())
+}
+
+/// `host port timeout` of the SLOTSMGRT* commands (timeout in ms; 0 or less: Redis'
+/// MIGRATE default).
+fn destination(argv: &[Bytes]) -> Result<Destination<'_>, CmdError> {
+    let timeout = args::int(&argv[3])?;
+    let timeout_ms = u64::try_from(timeout)
+        .ok()
+        .filter(|&t| t > 0)
+        .unwrap_or(1000);
+    Ok(Destination {
+        host: &argv[1],
+        port: &argv[2],
+        timeout: std::time::Duration::from_millis(timeout_ms),
+        db: 0,
+        replace: true,
+        auth: None,
+    })
+}
+
+/// Moves `keys` (under their locks) to `to` as Codis expects: replacing what the target has,
+/// deleted here once acknowledged. Returns how many moved.
+fn move_keys(ctx: &Ctx<'_>, to: &Destination<'_>, keys: &[Bytes]) -> Result<usize, CmdError> {
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    let refs: Vec<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
+    let _locks = ctx.storage().lock_keys(refs.iter().copied());
+    let to = Destination {
+        db: ctx.db() as i64,
+        ..*to
+    };
+    send_keys(ctx, &to, keys, false)
+}
+
+/// `key` and the keys sharing its Codis `{tag}` (just `key` without a tag).
+fn with_its_tag(ctx: &Ctx<'_>, key: &[u8]) -> Result<Vec<Bytes>, CmdError> {
+    let tag = codis_tag(key);
+    if tag.len() == key.len() {
+        return Ok(vec![Bytes::copy_from_slice(key)]);
+    }
+    let (keys, _) = ctx.keys().codis_keys(codis_slot(key), 0, usize::MAX)?;
+    let mut out: Vec<Bytes> = keys
+        .into_iter()
+        .filter(|k| codis_tag(k) == tag)
+        .map(Bytes::from)
+        .collect();
+    if !out.iter().any(|k| k.as_ref() == key) {
+        out.push(Bytes::copy_from_slice(key));
+    }
+    Ok(out)
+}
+
+/// One key of `slot`, if it has any.
+fn first_key(ctx: &Ctx<'_>, slot: u16) -> Result<Option<Bytes>, CmdError> {
+    let (keys, _) = ctx.keys().codis_keys(slot, 0, 1)?;
+    Ok(keys.into_iter().next().map(Bytes::from))
+}
+
+/// `[moved, keys left in the slot]`, the SLOTSMGRT*SLOT reply.
+fn slot_reply(ctx: &Ctx<'_>, moved: usize, slot: u16) -> CmdResult {
+    Ok(Reply::Array(vec![
+        Reply::Integer(moved as i64),
+        Reply::Integer(ctx.keys().codis_count(slot)? as i64),
+    ]))
+}
+
+fn slotsmgrtslot(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    require_index(ctx)?;
+    let to = destination(argv)?;
+    let slot = codis_slot_arg(&argv[4])?;
+    let moved = match first_key(ctx, slot)? {
+        Some(key) => move_keys(ctx, &to, &[key])?,
+        None => 0,
+    };
+    slot_reply(ctx, moved, slot)
+}
+
+fn slotsmgrtone(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let to = destination(argv)?;
+    let moved = move_keys(ctx, &to, &argv[4..5])?;
+    Ok(Reply::Integer(moved as i64))
+}
+
+fn slotsmgrttagslot(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    require_index(ctx)?;
+    let to = destination(argv)?;
+    let slot = codis_slot_arg(&argv[4])?;
+    let moved = match first_key(ctx, slot)? {
+        Some(key) => {
+            let keys = with_its_tag(ctx, &key)?;
+            move_keys(ctx, &to, &keys)?
+        }
+        None => 0,
+    };
+    slot_reply(ctx, moved, slot)
+}
+
+fn slotsmgrttagone(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    require_index(ctx)?;
+    let to = destination(argv)?;
+    let keys = with_its_tag(ctx, &argv[4])?;
+    let moved = move_keys(ctx, &to, &keys)?;
+    Ok(Reply::Integer(moved as i64))
 }

@@ -168,9 +168,47 @@ fn parse(argv: &[Bytes]) -> Result<MigrateArgs<'_>, CmdError> {
 
 fn migrate(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let m = parse(argv)?;
+    let to = Destination {
+        host: m.host,
+        port: m.port,
+        timeout: m.timeout,
+        db: m.db,
+        replace: m.replace,
+        auth: m.auth,
+    };
+    match send_keys(ctx, &to, m.keys, m.copy)? {
+        0 => Ok(Reply::Simple("NOKEY".into())),
+        _ => Ok(Reply::ok()),
+    }
+}
+
+/// Where keys are sent, and how.
+pub struct Destination<'a> {
+    pub host: &'a [u8],
+    pub port: &'a [u8],
+    /// For connecting and for every exchange.
+    pub timeout: Duration,
+    /// Destination database (ignored on a cluster node).
+    pub db: i64,
+    /// Replace keys the target already has.
+    pub replace: bool,
+    /// AUTH's arguments: an optional user name, then the password.
+    pub auth: Option<(Option<&'a [u8]>, &'a [u8])>,
+}
+
+/// Sends those of `keys` that exist to `to` and, unless `copy`, deletes here the ones the
+/// target acknowledged (a DEL in the binlog). Returns how many existed (0: none, MIGRATE's
+/// NOKEY); errors carry MIGRATE's texts. The caller holds the keys' locks. MIGRATE and
+/// Codis' SLOTSMGRT* share it.
+pub fn send_keys(
+    ctx: &Ctx<'_>,
+    to: &Destination<'_>,
+    keys: &[Bytes],
+    copy: bool,
+) -> Result<usize, CmdError> {
     let keyspace = ctx.keys();
-    let mut candidates = Vec::with_capacity(m.keys.len());
-    for key in m.keys {
+    let mut candidates = Vec::with_capacity(keys.len());
+    for key in keys {
         if let Some(outline) = keyspace.outline(key)? {
             candidates.push(Candidate {
                 key: key.clone(),
@@ -179,13 +217,13 @@ fn migrate(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         }
     }
     if candidates.is_empty() {
-        return Ok(Reply::Simple("NOKEY".into()));
+        return Ok(0);
     }
     let cfg = ctx.server.config();
     let opts = Options {
-        db: m.db,
-        replace: m.replace,
-        auth: m.auth,
+        db: to.db,
+        replace: to.replace,
+        auth: to.auth,
         cluster: cfg.cluster_enabled,
         chunk_elements: cfg.migrate_chunk_elements.max(1),
     };
@@ -194,12 +232,12 @@ fn migrate(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     // unless something was acknowledged or the time ran out (as Redis retries).
     let mut may_retry = true;
     let report = loop {
-        let mut conn = link::take(m.host, m.port, m.timeout)
+        let mut conn = link::take(to.host, to.port, to.timeout)
             .map_err(|e| CmdError::Other(e.reply_text().into()))?;
         let report = transfer::run(&mut conn, &keyspace, &candidates, &opts)?;
         match &report.link_error {
             None => {
-                link::give_back(m.host, m.port, conn);
+                link::give_back(to.host, to.port, conn);
                 break report;
             }
             Some(e) if may_retry && conn.reused && !e.is_timeout() && report.acked.is_empty() => {
@@ -208,7 +246,7 @@ fn migrate(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             Some(_) => break report,
         }
     };
-    if !m.copy && !report.acked.is_empty() {
+    if !copy && !report.acked.is_empty() {
         keyspace.delete(&args::key_slices(&report.acked))?;
     }
     if let Some(e) = report.target_error {
@@ -219,7 +257,7 @@ fn migrate(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     if let Some(e) = report.link_error {
         return Err(CmdError::Other(e.reply_text().into()));
     }
-    Ok(Reply::ok())
+    Ok(candidates.len())
 }
 
 #[cfg(test)]
