@@ -27,7 +27,8 @@
 //! - [`logging`]: tracing to file and stderr, with a level CONFIG SET can change.
 //! - [`config`]: `pika.conf` directives, command-line overrides, CONFIG GET/SET/REWRITE.
 //! - [`cli`]: the command line of the `pika` binary.
-//! - [`util`]: glob matching, strict number parsing, cluster slots, the clock, FNV-1a, disk
+//! - [`util`]: glob matching, strict number parsing, cluster and Codis slots, length-prefixed
+//!   protobuf frames, the clock, FNV-1a, disk
 //!   space, the stop signal, systemd's sd_notify, Redis' HyperLogLog representation (`util::hll`), Redis' geohash
 //!   arithmetic (`util::geohash`).
 

@@ -753,10 +753,53 @@ fn master_id_of(s: &TestServer) -> String {
     myid(s)
 }
 
+/// A cluster client writing `prefix<i>` = i and reading each key back, until stopped; it
+/// records every error it sees.
+struct BusyClient {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: std::thread::JoinHandle<(u64, Vec<String>)>,
+}
+
+impl BusyClient {
+    fn start(client: &redis::cluster::ClusterClient, prefix: &str) -> BusyClient {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let mut conn = client.get_connection().unwrap();
+        let (prefix, stopped) = (prefix.to_string(), stop.clone());
+        let handle = std::thread::spawn(move || {
+            let (mut i, mut errors) = (0u64, Vec::new());
+            while !stopped.load(Ordering::Relaxed) {
+                let key = format!("{prefix}{i}");
+                if let Err(e) = redis::cmd("SET").arg(&key).arg(i).query::<()>(&mut conn) {
+                    errors.push(format!("SET {key}: {e}"));
+                }
+                match redis::cmd("GET").arg(&key).query::<Option<u64>>(&mut conn) {
+                    Ok(Some(v)) if v == i => {}
+                    other => errors.push(format!("GET {key}: {other:?}")),
+                }
+                i += 1;
+            }
+            (i, errors)
+        });
+        BusyClient { stop, handle }
+    }
+
+    /// Stops it; fails on any error it saw; returns how many keys it wrote.
+    fn finish(self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (written, errors) = self.handle.join().unwrap();
+        assert!(
+            errors.is_empty(),
+            "{} errors, first: {:?}",
+            errors.len(),
+            &errors[..errors.len().min(5)]
+        );
+        written
+    }
+}
+
 #[test]
 fn reshard_add_rebalance_and_delete_under_a_cluster_client() {
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-    use std::sync::Arc;
     let Some(nodes) = create_cluster(3, 0) else {
         eprintln!("skipped: redis-cli is not installed");
         return;
@@ -767,34 +810,7 @@ fn reshard_add_rebalance_and_delete_under_a_cluster_client() {
         .map(|n| format!("redis://127.0.0.1:{}/", n.port))
         .collect();
     let client = redis::cluster::ClusterClient::new(urls).unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let written = Arc::new(AtomicU64::new(0));
-    let errors = Arc::new(parking_lot::Mutex::new(Vec::<String>::new()));
-    let writer = {
-        let (stop, written, errors) = (stop.clone(), written.clone(), errors.clone());
-        let mut conn = client.get_connection().unwrap();
-        std::thread::spawn(move || {
-            let mut i: u64 = 0;
-            while !stop.load(Ordering::Relaxed) {
-                let key = format!("k:{i}");
-                let set: redis::RedisResult<()> =
-                    redis::cmd("SET").arg(&key).arg(i).query(&mut conn);
-                if let Err(e) = set {
-                    errors.lock().push(format!("SET {key}: {e}"));
-                }
-                // Read back an earlier key.
-                let j = i / 2;
-                let got: redis::RedisResult<Option<u64>> =
-                    redis::cmd("GET").arg(format!("k:{j}")).query(&mut conn);
-                match got {
-                    Ok(Some(v)) if v == j => {}
-                    other => errors.lock().push(format!("GET k:{j}: {other:?}")),
-                }
-                i += 1;
-                written.store(i, Ordering::Relaxed);
-            }
-        })
-    };
+    let writer = BusyClient::start(&client, "k:");
     std::thread::sleep(Duration::from_millis(500));
     let (from, to) = (master_id_of(&nodes[0]), master_id_of(&nodes[1]));
     let (ok, out) = redis_cli(&[
@@ -869,16 +885,7 @@ fn reshard_add_rebalance_and_delete_under_a_cluster_client() {
     assert!(ok, "{out}");
     assert_check(&first);
 
-    stop.store(true, Ordering::Relaxed);
-    writer.join().unwrap();
-    let errors = errors.lock().clone();
-    assert!(
-        errors.is_empty(),
-        "{} errors, first: {:?}",
-        errors.len(),
-        &errors[..errors.len().min(5)]
-    );
-    let total = written.load(Ordering::Relaxed);
+    let total = writer.finish();
     assert!(total > 100, "only {total} writes");
     let mut conn = client.get_connection().unwrap();
     for i in 0..total {
@@ -893,8 +900,6 @@ fn reshard_add_rebalance_and_delete_under_a_cluster_client() {
 
 #[test]
 fn a_slot_of_every_type_and_a_huge_key_moves_while_a_client_writes() {
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-    use std::sync::Arc;
     let a = node(&["--migrate-chunk-elements", "1000"]);
     let b = node(&[]);
     let _: String = a.q(&["CLUSTER", "ADDSLOTSRANGE", "8192", "16383"]);
@@ -931,34 +936,13 @@ fn a_slot_of_every_type_and_a_huge_key_moves_while_a_client_writes() {
     ];
     let digests: Vec<String> = names
         .iter()
-        .map(|k| a.q::<Vec<String>>(&["DEBUG", "DIGEST-VALUE", k]).remove(0))
+        .map(|k| common::digest_value(&mut c, k))
         .collect();
 
     // A cluster client keeps writing and reading keys of the slot meanwhile.
     let urls = vec![format!("redis://127.0.0.1:{}/", a.port)];
     let client = redis::cluster::ClusterClient::new(urls).unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let written = Arc::new(AtomicU64::new(0));
-    let errors = Arc::new(parking_lot::Mutex::new(Vec::<String>::new()));
-    let writer = {
-        let (stop, written, errors) = (stop.clone(), written.clone(), errors.clone());
-        let mut conn = client.get_connection().unwrap();
-        std::thread::spawn(move || {
-            let mut i: u64 = 0;
-            while !stop.load(Ordering::Relaxed) {
-                let key = format!("{{m}}w:{i}");
-                if let Err(e) = redis::cmd("SET").arg(&key).arg(i).query::<()>(&mut conn) {
-                    errors.lock().push(format!("SET {key}: {e}"));
-                }
-                match redis::cmd("GET").arg(&key).query::<Option<u64>>(&mut conn) {
-                    Ok(Some(v)) if v == i => {}
-                    other => errors.lock().push(format!("GET {key}: {other:?}")),
-                }
-                i += 1;
-                written.store(i, Ordering::Relaxed);
-            }
-        })
-    };
+    let writer = BusyClient::start(&client, "{m}w:");
     std::thread::sleep(Duration::from_millis(300));
     let (a_id, b_id) = (myid(&a), myid(&b));
     let slot_s = slot.to_string();
@@ -977,22 +961,9 @@ fn a_slot_of_every_type_and_a_huge_key_moves_while_a_client_writes() {
     let _: String = b.q(&["CLUSTER", "SETSLOT", &slot_s, "NODE", &b_id]);
     let _: String = a.q(&["CLUSTER", "SETSLOT", &slot_s, "NODE", &b_id]);
     std::thread::sleep(Duration::from_millis(300));
-    stop.store(true, Ordering::Relaxed);
-    writer.join().unwrap();
-
-    let errors = errors.lock().clone();
-    assert!(
-        errors.is_empty(),
-        "{} errors: {:?}",
-        errors.len(),
-        &errors[..errors.len().min(5)]
-    );
+    let total = writer.finish();
     for (k, d) in names.iter().zip(&digests) {
-        assert_eq!(
-            &b.q::<Vec<String>>(&["DEBUG", "DIGEST-VALUE", k])[0],
-            d,
-            "{k}"
-        );
+        assert_eq!(&common::digest_value(&mut b.conn(), k), d, "{k}");
     }
     let ttl: i64 = b.q(&["TTL", "{m}ttl"]);
     assert!(ttl > 900, "{ttl}");
@@ -1006,7 +977,6 @@ fn a_slot_of_every_type_and_a_huge_key_moves_while_a_client_writes() {
         .unwrap_or(0);
     assert!(calls >= 30, "{zadd}");
     assert_eq!(a.q::<i64>(&["CLUSTER", "COUNTKEYSINSLOT", &slot_s]), 0);
-    let total = written.load(Ordering::Relaxed);
     assert!(total > 10, "only {total} writes");
     for i in 0..total {
         let v: Option<u64> = b.q(&["GET", &format!("{{m}}w:{i}")]);

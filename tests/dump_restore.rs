@@ -25,15 +25,6 @@ fn restore(
         .query(c)
 }
 
-fn digest_value(c: &mut Connection, key: &str) -> String {
-    let v: Vec<String> = redis::cmd("DEBUG")
-        .arg("DIGEST-VALUE")
-        .arg(key)
-        .query(c)
-        .unwrap();
-    v[0].clone()
-}
-
 fn fill(c: &mut Connection) {
     let commands: &[&[&str]] = &[
         &["SET", "s", "hello"],
@@ -70,8 +61,8 @@ fn every_type_round_trips_with_its_ttl() {
         let copy = format!("{key}-copy");
         restore(&mut c, &copy, 0, &payload, &[]).unwrap();
         assert_eq!(
-            digest_value(&mut c, &copy),
-            digest_value(&mut c, key),
+            common::digest_value(&mut c, &copy),
+            common::digest_value(&mut c, key),
             "{key}"
         );
         assert_eq!(int(&mut c, &["TTL", &copy]), -1);
@@ -169,11 +160,11 @@ fn a_restored_key_survives_a_restart() {
     fill(&mut c);
     let payload = dump(&mut c, "z").unwrap();
     restore(&mut c, "z2", 0, &payload, &[]).unwrap();
-    let before = digest_value(&mut c, "z2");
+    let before = common::digest_value(&mut c, "z2");
     drop(c);
     s.restart();
     let mut c = s.conn();
-    assert_eq!(digest_value(&mut c, "z2"), before);
+    assert_eq!(common::digest_value(&mut c, "z2"), before);
 }
 
 #[test]
@@ -191,9 +182,13 @@ fn payloads_move_between_pika_and_redis_both_ways() {
         let copy = format!("{key}-copy");
         restore(&mut p, &copy, 0, &from_redis, &[]).unwrap();
         restore(&mut r, &copy, 0, &from_pika, &[]).unwrap();
-        let want = digest_value(&mut r, key);
-        assert_eq!(digest_value(&mut p, &copy), want, "{key} into pika");
-        assert_eq!(digest_value(&mut r, &copy), want, "{key} into redis");
+        let want = common::digest_value(&mut r, key);
+        assert_eq!(common::digest_value(&mut p, &copy), want, "{key} into pika");
+        assert_eq!(
+            common::digest_value(&mut r, &copy),
+            want,
+            "{key} into redis"
+        );
     }
 }
 
@@ -253,9 +248,9 @@ fn streams_move_between_pika_and_redis_with_their_groups() {
         full(&mut p, "x"),
         "pika's payload in redis"
     );
-    let want = digest_value(&mut r, "x");
-    assert_eq!(digest_value(&mut p, "x"), want);
-    assert_eq!(digest_value(&mut p, "copy"), want);
+    let want = common::digest_value(&mut r, "x");
+    assert_eq!(common::digest_value(&mut p, "x"), want);
+    assert_eq!(common::digest_value(&mut p, "copy"), want);
     let xlen: i64 = redis::cmd("XLEN").arg("copy").query(&mut p).unwrap();
     assert_eq!(xlen, 2);
 }

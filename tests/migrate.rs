@@ -15,15 +15,6 @@ fn migrate(c: &mut Connection, args: &[&str]) -> Result<String, String> {
         .map_err(|e| common::error_text(&e))
 }
 
-fn digest(c: &mut Connection, key: &str) -> String {
-    let v: Vec<String> = redis::cmd("DEBUG")
-        .arg("DIGEST-VALUE")
-        .arg(key)
-        .query(c)
-        .unwrap();
-    v[0].clone()
-}
-
 fn run(c: &mut Connection, args: &[&str]) {
     let _: Value = redis::cmd(args[0]).arg(&args[1..]).query(c).unwrap();
 }
@@ -111,14 +102,17 @@ fn every_type_moves_to_redis_and_back_with_its_ttl() {
     };
     let (mut p, mut r) = (s.conn(), redis.conn());
     let keys = fill_every_type(&mut p);
-    let digests: Vec<String> = keys.iter().map(|k| digest(&mut p, k)).collect();
+    let digests: Vec<String> = keys
+        .iter()
+        .map(|k| common::digest_value(&mut p, k))
+        .collect();
     let port = redis.port.to_string();
     let mut args = vec!["127.0.0.1", &port, "", "0", "5000", "KEYS"];
     args.extend(keys.iter().map(String::as_str));
     assert_eq!(migrate(&mut p, &args), Ok("OK".into()));
     for (key, want) in keys.iter().zip(&digests) {
         assert!(!exists(&mut p, key), "{key} still in pika");
-        assert_eq!(&digest(&mut r, key), want, "{key} in redis");
+        assert_eq!(&common::digest_value(&mut r, key), want, "{key} in redis");
         let pttl = int(&mut r, &["PTTL", key]);
         if key.ends_with("_t") {
             assert!(pttl > 90_000 && pttl <= 100_000, "{key}: {pttl}");
@@ -133,7 +127,11 @@ fn every_type_moves_to_redis_and_back_with_its_ttl() {
     assert_eq!(migrate(&mut r, &args), Ok("OK".into()));
     for (key, want) in keys.iter().zip(&digests) {
         assert!(!exists(&mut r, key), "{key} still in redis");
-        assert_eq!(&digest(&mut p, key), want, "{key} back in pika");
+        assert_eq!(
+            &common::digest_value(&mut p, key),
+            want,
+            "{key} back in pika"
+        );
         let pttl = int(&mut p, &["PTTL", key]);
         assert_eq!(key.ends_with("_t"), pttl > 80_000, "{key}: {pttl}");
     }
@@ -159,14 +157,17 @@ fn big_collections_reach_redis_in_batches() {
     let kinds = ["list", "set", "hash", "zset", "stream"];
     // One already on the target: REPLACE overwrites it.
     run(&mut r, &["SET", "hash", "old"]);
-    let want: Vec<String> = kinds.iter().map(|k| digest(&mut p, k)).collect();
+    let want: Vec<String> = kinds
+        .iter()
+        .map(|k| common::digest_value(&mut p, k))
+        .collect();
     let port = redis.port.to_string();
     let mut args = vec!["127.0.0.1", &port, "", "0", "5000", "REPLACE", "KEYS"];
     args.extend(kinds);
     assert_eq!(migrate(&mut p, &args), Ok("OK".into()));
     for (kind, want) in kinds.iter().zip(&want) {
         assert!(!exists(&mut p, kind), "{kind} still in pika");
-        assert_eq!(&digest(&mut r, kind), want, "{kind} in redis");
+        assert_eq!(&common::digest_value(&mut r, kind), want, "{kind} in redis");
     }
     // Batches of 100; the stream's RESTORE.
     for command in ["rpush", "sadd", "hset", "zadd"] {
@@ -187,7 +188,7 @@ fn a_big_sorted_set_arrives_complete_in_chunks_with_its_ttl() {
     let (mut a, mut b) = (src.conn(), dst.conn());
     fill_collection(&mut a, "zset", "big", 50_000);
     run(&mut a, &["EXPIRE", "big", "1000"]);
-    let want = digest(&mut a, "big");
+    let want = common::digest_value(&mut a, "big");
     let port = dst.port.to_string();
     assert_eq!(
         migrate(&mut a, &["127.0.0.1", &port, "big", "0", "10000"]),
@@ -197,7 +198,7 @@ fn a_big_sorted_set_arrives_complete_in_chunks_with_its_ttl() {
     assert_eq!(int(&mut b, &["ZCARD", "big"]), 50_000);
     assert_eq!(calls(&mut b, "zadd"), 50);
     assert_eq!(calls(&mut b, "restore"), 0);
-    assert_eq!(digest(&mut b, "big"), want);
+    assert_eq!(common::digest_value(&mut b, "big"), want);
     let ttl = int(&mut b, &["TTL", "big"]);
     assert!(ttl > 990 && ttl <= 1000, "{ttl}");
     assert_eq!(int(&mut b, &["DBSIZE"]), 1);
@@ -543,7 +544,10 @@ fn restore_asking_restores_as_restore_does() {
         Err("BUSYKEY Target key name already exists.".into())
     );
     assert_eq!(restore(&mut c, &["REPLACE"]), Ok("OK".into()));
-    assert_eq!(digest(&mut c, "copy"), digest(&mut c, "l"));
+    assert_eq!(
+        common::digest_value(&mut c, "copy"),
+        common::digest_value(&mut c, "l")
+    );
 }
 
 #[test]
@@ -597,7 +601,7 @@ fn in_a_cluster_keys_move_into_an_importing_slot_small_ones_whole_big_ones_in_ba
     let (mut ca, mut cb) = (a.conn(), b.conn());
     run(&mut ca, &["SET", "foo", "v"]);
     fill_collection(&mut ca, "zset", "{foo}z", 100);
-    let want = digest(&mut ca, "{foo}z");
+    let want = common::digest_value(&mut ca, "{foo}z");
     let _: String = b.q(&["CLUSTER", "SETSLOT", "12182", "IMPORTING", &a_id]);
     let _: String = a.q(&["CLUSTER", "SETSLOT", "12182", "MIGRATING", &b_id]);
     assert_eq!(
@@ -620,7 +624,7 @@ fn in_a_cluster_keys_move_into_an_importing_slot_small_ones_whole_big_ones_in_ba
     let _: String = b.q(&["CLUSTER", "SETSLOT", "12182", "NODE", &b_id]);
     let _: String = a.q(&["CLUSTER", "SETSLOT", "12182", "NODE", &b_id]);
     assert_eq!(common::get(&mut cb, "foo").as_deref(), Some("v"));
-    assert_eq!(digest(&mut cb, "{foo}z"), want);
+    assert_eq!(common::digest_value(&mut cb, "{foo}z"), want);
 }
 
 /// `redis-cli --cluster reshard` drives MIGRATE (KEYS form, in pipelines of keys) between two
@@ -652,7 +656,7 @@ fn redis_cli_reshards_keys_between_pika_nodes() {
         run(&mut ca, &["SET", k, k]);
     }
     fill_collection(&mut ca, "zset", &bigz, 1000);
-    let want = digest(&mut ca, &bigz);
+    let want = common::digest_value(&mut ca, &bigz);
     let (a_id, b_id): (String, String) = (a.q(&["CLUSTER", "MYID"]), b.q(&["CLUSTER", "MYID"]));
     let from = format!("127.0.0.1:{}", a.port);
     let resharded = std::process::Command::new("redis-cli")
@@ -679,7 +683,7 @@ fn redis_cli_reshards_keys_between_pika_nodes() {
     for k in &staying {
         assert_eq!(common::get(&mut ca, k).as_deref(), Some(k.as_str()), "{k}");
     }
-    assert_eq!(digest(&mut cb, &bigz), want);
+    assert_eq!(common::digest_value(&mut cb, &bigz), want);
     assert_eq!(int(&mut cb, &["DBSIZE"]), 41);
     assert_eq!(int(&mut ca, &["DBSIZE"]), 20);
 }

@@ -40,25 +40,7 @@ pub fn send<M: Message>(out: &mut impl Write, msg: &M) -> io::Result<()> {
 
 /// Reads one framed message.
 pub fn recv<M: Message + Default>(input: &mut impl Read) -> io::Result<M> {
-    let mut len = [0u8; 4];
-    input.read_exact(&mut len)?;
-    let len = u32::from_be_bytes(len) as usize;
-    if len > MAX_FRAME {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("replication frame of {len} bytes is too large"),
-        ));
-    }
-    // Grows with what arrives: a length the peer does not send costs no memory.
-    let mut buf = Vec::with_capacity(len.min(1 << 20));
-    input.take(len as u64).read_to_end(&mut buf)?;
-    if buf.len() != len {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            format!("replication frame cut short ({} of {len} bytes)", buf.len()),
-        ));
-    }
-    M::decode(buf.as_slice()).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    crate::util::frame::read(input, MAX_FRAME, "replication")
 }
 
 /// Sends batch `seq` (`count` sequence numbers): whole, or in pieces of [`PIECE`] bytes to a

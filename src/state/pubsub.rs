@@ -55,6 +55,37 @@ pub struct PubSub {
     registry: Mutex<Registry>,
 }
 
+/// Hands each live subscriber of `subs` to `found`, dropping the closed ones.
+fn live_subscribers(subs: &mut Subscribers, mut found: impl FnMut(Arc<Client>)) {
+    subs.retain(|_, c| match c.upgrade() {
+        Some(c) => {
+            found(c);
+            true
+        }
+        None => false,
+    });
+}
+
+/// Sends a message frame straight to a subscriber's socket, in its protocol.
+fn push_to(client: &Client, frame: Vec<Reply>) {
+    let mut out = BytesMut::new();
+    Reply::Push(frame).encode(&mut out, client.protocol());
+    if let Some(sink) = client.sink.get().and_then(Weak::upgrade) {
+        sink.push(&out);
+    }
+}
+
+/// The names in `map` matching `pattern` (all without one), sorted.
+fn names_matching(map: &HashMap<Bytes, Subscribers>, pattern: Option<&[u8]>) -> Vec<Bytes> {
+    let mut out: Vec<Bytes> = map
+        .keys()
+        .filter(|c| pattern.is_none_or(|p| glob_match(p, c, false)))
+        .cloned()
+        .collect();
+    out.sort();
+    out
+}
+
 fn forget(map: &mut HashMap<Bytes, Subscribers>, name: &Bytes, id: u64) {
     if let Some(subs) = map.get_mut(name) {
         subs.remove(&id);
@@ -77,23 +108,17 @@ impl PubSub {
             s.clone()
         };
         let mut r = self.registry.lock();
-        for ch in subs.channels {
-            r.channels
-                .entry(ch)
-                .or_default()
-                .insert(client.id, Arc::downgrade(client));
-        }
-        for p in subs.patterns {
-            r.patterns
-                .entry(p)
-                .or_default()
-                .insert(client.id, Arc::downgrade(client));
-        }
-        for ch in subs.shard_channels {
-            r.shard_channels
-                .entry(ch)
-                .or_default()
-                .insert(client.id, Arc::downgrade(client));
+        let r = &mut *r;
+        for (names, map) in [
+            (subs.channels, &mut r.channels),
+            (subs.patterns, &mut r.patterns),
+            (subs.shard_channels, &mut r.shard_channels),
+        ] {
+            for name in names {
+                map.entry(name)
+                    .or_default()
+                    .insert(client.id, Arc::downgrade(client));
+            }
         }
     }
 
@@ -109,40 +134,24 @@ impl PubSub {
     pub fn spublish(&self, channel: &Bytes, message: &Bytes) -> usize {
         let mut targets: Vec<Arc<Client>> = Vec::new();
         if let Some(subs) = self.registry.lock().shard_channels.get_mut(channel) {
-            subs.retain(|_, c| match c.upgrade() {
-                Some(c) => {
-                    targets.push(c);
-                    true
-                }
-                None => false,
-            });
+            live_subscribers(subs, |c| targets.push(c));
         }
         for client in &targets {
-            let frame = vec![
-                Reply::bulk_from_slice(b"smessage"),
-                Reply::Bulk(channel.clone()),
-                Reply::Bulk(message.clone()),
-            ];
-            let mut out = BytesMut::new();
-            Reply::Push(frame).encode(&mut out, client.protocol());
-            if let Some(sink) = client.sink.get().and_then(Weak::upgrade) {
-                sink.push(&out);
-            }
+            push_to(
+                client,
+                vec![
+                    Reply::bulk_from_slice(b"smessage"),
+                    Reply::Bulk(channel.clone()),
+                    Reply::Bulk(message.clone()),
+                ],
+            );
         }
         targets.len()
     }
 
     /// PUBSUB SHARDCHANNELS [pattern]: shard channels with at least one subscriber.
     pub fn shard_channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
-        let r = self.registry.lock();
-        let mut out: Vec<Bytes> = r
-            .shard_channels
-            .keys()
-            .filter(|c| pattern.is_none_or(|p| glob_match(p, c, false)))
-            .cloned()
-            .collect();
-        out.sort();
-        out
+        names_matching(&self.registry.lock().shard_channels, pattern)
     }
 
     /// PUBSUB SHARDNUMSUB: subscribers of one shard channel.
@@ -172,23 +181,11 @@ impl PubSub {
         {
             let mut r = self.registry.lock();
             if let Some(subs) = r.channels.get_mut(channel) {
-                subs.retain(|_, c| match c.upgrade() {
-                    Some(c) => {
-                        targets.push((c, None));
-                        true
-                    }
-                    None => false,
-                });
+                live_subscribers(subs, |c| targets.push((c, None)));
             }
             for (pattern, subs) in r.patterns.iter_mut() {
                 if glob_match(pattern, channel, false) {
-                    subs.retain(|_, c| match c.upgrade() {
-                        Some(c) => {
-                            targets.push((c, Some(pattern.clone())));
-                            true
-                        }
-                        None => false,
-                    });
+                    live_subscribers(subs, |c| targets.push((c, Some(pattern.clone()))));
                 }
             }
         }
@@ -206,26 +203,14 @@ impl PubSub {
                     Reply::Bulk(message.clone()),
                 ],
             };
-            let mut out = BytesMut::new();
-            Reply::Push(frame).encode(&mut out, client.protocol());
-            if let Some(sink) = client.sink.get().and_then(Weak::upgrade) {
-                sink.push(&out);
-            }
+            push_to(client, frame);
         }
         targets.len()
     }
 
     /// PUBSUB CHANNELS [pattern]: channels with at least one subscriber.
     pub fn channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
-        let r = self.registry.lock();
-        let mut out: Vec<Bytes> = r
-            .channels
-            .keys()
-            .filter(|c| pattern.is_none_or(|p| glob_match(p, c, false)))
-            .cloned()
-            .collect();
-        out.sort();
-        out
+        names_matching(&self.registry.lock().channels, pattern)
     }
 
     /// PUBSUB NUMSUB: subscribers of one channel.

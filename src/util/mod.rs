@@ -14,6 +14,7 @@ pub mod clock;
 pub mod codis;
 pub mod disk_space;
 pub mod fnv;
+pub mod frame;
 pub mod geohash;
 pub mod glob;
 pub mod hll;

@@ -540,6 +540,16 @@ pub fn run_pika(args: &[&str]) -> (Option<i32>, String, String) {
 }
 
 /// One `field:value` of an INFO section (panics when absent).
+/// DEBUG DIGEST-VALUE of `key` (the server needs `enable-debug-command`).
+pub fn digest_value(c: &mut redis::Connection, key: &str) -> String {
+    let v: Vec<String> = redis::cmd("DEBUG")
+        .arg("DIGEST-VALUE")
+        .arg(key)
+        .query(c)
+        .unwrap();
+    v[0].clone()
+}
+
 pub fn info_field(conn: &mut redis::Connection, section: &str, field: &str) -> String {
     let text: String = redis::cmd("INFO").arg(section).query(conn).unwrap();
     text.lines()

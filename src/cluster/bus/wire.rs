@@ -2,8 +2,6 @@
 
 use std::io::{self, Read, Write};
 
-use prost::Message;
-
 /// The messages generated from `proto/cluster.proto`.
 pub mod pb {
     include!(concat!(env!("OUT_DIR"), "/pika.cluster.rs"));
@@ -18,12 +16,7 @@ pub const MAX_FRAME: usize = 64 << 20;
 
 /// Encodes one framed message.
 pub fn frame(msg: &BusMessage) -> Vec<u8> {
-    let len = msg.encoded_len();
-    let mut buf = Vec::with_capacity(len + 4);
-    buf.extend_from_slice(&(len as u32).to_be_bytes());
-    // Encoding into a Vec cannot run out of room.
-    let _ = msg.encode(&mut buf);
-    buf
+    crate::util::frame::encode(msg)
 }
 
 /// Writes one framed message.
@@ -33,24 +26,7 @@ pub fn send(out: &mut impl Write, msg: &BusMessage) -> io::Result<()> {
 
 /// Reads one framed message.
 pub fn recv(input: &mut impl Read) -> io::Result<BusMessage> {
-    let mut len = [0u8; 4];
-    input.read_exact(&mut len)?;
-    let len = u32::from_be_bytes(len) as usize;
-    if len > MAX_FRAME {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("cluster bus frame of {len} bytes is too large"),
-        ));
-    }
-    let mut buf = Vec::with_capacity(len.min(1 << 16));
-    input.take(len as u64).read_to_end(&mut buf)?;
-    if buf.len() != len {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "cluster bus frame cut short",
-        ));
-    }
-    BusMessage::decode(buf.as_slice()).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    crate::util::frame::read(input, MAX_FRAME, "cluster bus")
 }
 
 /// The counter name of a message type, as CLUSTER INFO shows it.
