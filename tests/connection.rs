@@ -974,3 +974,89 @@ fn reset_under_a_pending_skip_stays_silent() {
         b"$5\r\nafter\r\n",
     );
 }
+
+#[test]
+fn client_pause_holds_writes_or_everything_until_it_ends() {
+    use std::time::{Duration, Instant};
+    let s = TestServer::start();
+    let mut admin = s.conn();
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("0")
+        .query(&mut admin)
+        .unwrap();
+    let bad = common::err(&mut admin, &["CLIENT", "PAUSE", "abc"]);
+    assert_eq!(bad, "ERR timeout is not an integer or out of range");
+    let bad = common::err(&mut admin, &["CLIENT", "PAUSE", "-1"]);
+    assert_eq!(bad, "ERR timeout is negative");
+    let bad = common::err(&mut admin, &["CLIENT", "PAUSE", "10", "NOPE"]);
+    assert_eq!(bad, "ERR syntax error");
+
+    // WRITE: reads go on, a write waits for the end of the pause.
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(400)
+        .arg("WRITE")
+        .query(&mut admin)
+        .unwrap();
+    let started = Instant::now();
+    let mut reader = s.conn();
+    let v: String = redis::cmd("GET").arg("k").query(&mut reader).unwrap();
+    assert_eq!(v, "0");
+    assert!(started.elapsed() < Duration::from_millis(300));
+    let mut writer = s.conn();
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("1")
+        .query(&mut writer)
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(350),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // ALL: a read waits too, until the pause runs out.
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(300)
+        .query(&mut admin)
+        .unwrap();
+    let started = Instant::now();
+    let v: String = redis::cmd("GET").arg("k").query(&mut reader).unwrap();
+    assert_eq!(v, "1");
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // UNPAUSE ends a WRITE pause at once.
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(100_000)
+        .arg("WRITE")
+        .query(&mut admin)
+        .unwrap();
+    let port = s.port;
+    let blocked = std::thread::spawn(move || {
+        let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let started = Instant::now();
+        let _: () = redis::cmd("SET").arg("k").arg("2").query(&mut c).unwrap();
+        started.elapsed()
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let v: String = redis::cmd("GET").arg("k").query(&mut reader).unwrap();
+    assert_eq!(v, "1", "the write ran during the pause");
+    let _: () = redis::cmd("CLIENT")
+        .arg("UNPAUSE")
+        .query(&mut admin)
+        .unwrap();
+    let waited = blocked.join().unwrap();
+    assert!(waited < Duration::from_secs(5), "{waited:?}");
+    let v: String = redis::cmd("GET").arg("k").query(&mut reader).unwrap();
+    assert_eq!(v, "2");
+}

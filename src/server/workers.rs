@@ -464,7 +464,7 @@ fn serve_ready(server: &ServerState, served: &mut Served) {
                 let serves = server
                     .blocking
                     .command_of(id)
-                    .is_some_and(|cmd| type_serves(kind, &cmd));
+                    .is_some_and(|cmd| type_serves(kind, &cmd, &key.1));
                 if !serves {
                     continue;
                 }
@@ -501,7 +501,11 @@ fn key_type(server: &ServerState, (pdb, key): &(u16, Vec<u8>)) -> Result<Option<
 }
 
 /// Whether a client blocked in `cmd` is served by a key of type `kind`.
-fn type_serves(kind: Result<Option<DataType>, ()>, cmd: &[u8]) -> bool {
+fn type_serves(kind: Result<Option<DataType>, ()>, cmd: &[u8], key: &[u8]) -> bool {
+    // Clients held by CLIENT PAUSE run again whenever it is signalled.
+    if key == crate::state::pause::PAUSE_KEY {
+        return true;
+    }
     let Ok(kind) = kind else {
         return true;
     };

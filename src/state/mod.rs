@@ -8,6 +8,7 @@ pub mod client;
 pub mod disk;
 pub mod latency;
 pub mod monitor;
+pub mod pause;
 pub mod pubsub;
 pub mod role;
 pub mod shutdown;
@@ -78,6 +79,8 @@ pub struct ServerState {
     pub scripts: crate::cmd::scripting::Scripts,
     /// The cluster state, on a node started with cluster-enabled.
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// CLIENT PAUSE.
+    pub pause: pause::ClientPause,
 }
 
 impl ServerState {
@@ -104,6 +107,7 @@ impl ServerState {
             disk: Default::default(),
             scripts: Default::default(),
             cluster: None,
+            pause: Default::default(),
             storage,
             config,
             clients: Mutex::new(BTreeMap::new()),

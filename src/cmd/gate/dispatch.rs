@@ -136,11 +136,38 @@ pub fn execute(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
             return reject(server, client, Some((idx, spec)), Reply::err(busy));
         }
     }
+    if !client.is_master_link() && server.pause.holds(may_write(client, spec)) {
+        // Parked until the pause ends, then the whole command runs again through this gate.
+        client.request_block(crate::state::client::BlockRequest {
+            keys: vec![Bytes::from_static(crate::state::pause::PAUSE_KEY)],
+            deadline: None,
+            on_timeout: Reply::Null,
+            rerun_argv: None,
+        });
+        return Reply::Null;
+    }
     client.touch(spec.name);
     if let Some(queued) = multi::queue_if_in_multi(client, spec, argv) {
         return queued;
     }
     run(server, client, idx, spec, argv, None)
+}
+
+/// Whether a command may write (or replicate), what CLIENT PAUSE WRITE holds back: EXEC
+/// counts what it queued.
+fn may_write(client: &Client, spec: &CommandSpec) -> bool {
+    let writes = |s: &CommandSpec| {
+        s.flags
+            .intersects(CmdFlags::WRITE | CmdFlags::MAY_REPLICATE)
+    };
+    if spec.name == "exec" {
+        return client.transaction().as_ref().is_some_and(|t| {
+            t.queued
+                .iter()
+                .any(|argv| resolve_spec(argv).is_some_and(writes))
+        });
+    }
+    writes(spec)
 }
 
 /// What a RESP2 client may run while subscribed, as in Redis.

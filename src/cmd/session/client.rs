@@ -40,6 +40,10 @@ const SUBCOMMANDS: &[CommandSpec] = &[
              "Terminates open connections.", kill),
     command!("client|no-evict", 3, [ADMIN, NOSCRIPT, LOADING, STALE], KeySpec::None, [ADMIN, SLOW, DANGEROUS, CONNECTION], "connection",
              "Sets the client eviction mode of the connection.", no_evict),
+    command!("client|pause", -3, [ADMIN, NOSCRIPT, LOADING, STALE], KeySpec::None, [ADMIN, SLOW, DANGEROUS, CONNECTION], "connection",
+             "Suspends commands processing.", pause),
+    command!("client|unpause", 2, [ADMIN, NOSCRIPT, LOADING, STALE], KeySpec::None, [ADMIN, SLOW, DANGEROUS, CONNECTION], "connection",
+             "Resumes processing of clients that were paused.", unpause),
     command!("client|reply", 3, [NOSCRIPT, LOADING, STALE], KeySpec::None, [SLOW, CONNECTION], "connection",
              "Instructs the server whether to reply to commands.", reply),
     command!("client|unblock", -3, [ADMIN, NOSCRIPT, LOADING, STALE], KeySpec::None, [ADMIN, SLOW, DANGEROUS, CONNECTION], "connection",
@@ -288,6 +292,34 @@ fn no_evict(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     Ok(Reply::ok())
 }
 
+/// CLIENT PAUSE timeout [WRITE|ALL]: commands (ALL, the default) or writes (WRITE) wait
+/// for `timeout` ms.
+fn pause(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    if argv.len() > 4 {
+        return Err(CmdError::Syntax);
+    }
+    let timeout = args::int(&argv[2])
+        .map_err(|_| CmdError::err("timeout is not an integer or out of range"))?;
+    if timeout < 0 {
+        return Err(CmdError::err("timeout is negative"));
+    }
+    let all = match argv.get(3) {
+        None => true,
+        Some(a) if args::is(a, "all") => true,
+        Some(a) if args::is(a, "write") => false,
+        Some(_) => return Err(CmdError::Syntax),
+    };
+    let until = crate::util::clock::unix_ms().saturating_add(timeout as u64);
+    ctx.server.pause.pause(until, all, &ctx.server.storage);
+    Ok(Reply::ok())
+}
+
+/// CLIENT UNPAUSE: paused clients run now.
+fn unpause(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    ctx.server.pause.unpause(&ctx.server.storage);
+    Ok(Reply::ok())
+}
+
 /// The worker pool applies the mode: it drops the replies of OFF and of the command after
 /// SKIP (and of CLIENT REPLY OFF/SKIP themselves).
 fn reply(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
@@ -363,6 +395,10 @@ const HELP: &[&str] = &[
     "      Return clients of specified type.",
     "    * ID <id> [<id> ...]",
     "      Return clients with the given IDs.",
+    "UNPAUSE",
+    "    Stop the current client pause, resuming traffic.",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "    Suspend all, or just write, clients for <timeout> milliseconds.",
     "REPLY (ON|OFF|SKIP)",
     "    Control the replies sent to the current connection.",
     "SETNAME <name>",
