@@ -37,8 +37,8 @@ pub struct Cluster {
     save_lock: Mutex<()>,
     /// The failover this node (a replica) is running, if any.
     pub failover: Mutex<failover::Election>,
-    /// Unix ms until which writes wait: a master pauses them while its replica takes over
-    /// in a manual failover.
+    /// Unix ms until which this master's writes are paused while its replica takes over in a
+    /// manual failover.
     writes_paused_until: AtomicU64,
     /// The running bus, for messages commands send (PUBLISH, CLUSTER FAILOVER).
     bus: OnceLock<Weak<dyn bus::BusHandle>>,
@@ -132,7 +132,8 @@ impl Cluster {
         }
     }
 
-    /// Pauses writes until unix ms `until` (a manual failover of this master's replica).
+    /// Notes that writes are paused (by CLIENT PAUSE's mechanism) until unix ms `until` for
+    /// a replica's manual failover: the headers this master sends say so.
     pub fn pause_writes_until(&self, until: u64) {
         self.writes_paused_until.store(until, Ordering::SeqCst);
     }
@@ -140,13 +141,6 @@ impl Cluster {
     /// True while writes are paused for a manual failover.
     pub fn writes_paused(&self) -> bool {
         self.writes_paused_until.load(Ordering::SeqCst) > crate::util::clock::unix_ms()
-    }
-
-    /// Waits while writes are paused (at most the pause, which is bounded).
-    pub fn wait_while_writes_paused(&self) {
-        while self.writes_paused() {
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
     }
 
     /// Registers the running bus.

@@ -228,7 +228,15 @@ impl Bus {
                     self.cluster().save_logged(true);
                     durable = true;
                 }
-                Action::Follow(master) => self.follow(master),
+                Action::Follow(master) => {
+                    // A manual failover that demoted this master is over: writes go on
+                    // (redirected to the new master).
+                    if self.cluster().writes_paused() {
+                        self.cluster().pause_writes_until(0);
+                        self.server.pause.unpause(&self.server.storage);
+                    }
+                    self.follow(master);
+                }
                 Action::Promote => {
                     if let Err(e) = self.server.follow_master(None) {
                         tracing::error!("cannot stop replicating after a failover: {e}");
@@ -253,7 +261,11 @@ impl Bus {
                         n.link_connected = false;
                     }
                 }
-                Action::PauseWrites(until) => self.cluster().pause_writes_until(until),
+                Action::PauseWrites(until) => {
+                    // As Redis does: the writes wait as under CLIENT PAUSE WRITE.
+                    self.server.pause.pause(until, false, &self.server.storage);
+                    self.cluster().pause_writes_until(until);
+                }
                 Action::Publish {
                     channel,
                     message,

@@ -32,13 +32,17 @@ impl ClientPause {
             Ordering::SeqCst,
         );
         self.until_ms.fetch_max(until, Ordering::SeqCst);
-        let storage = Arc::clone(storage);
+        // A weak handle: a sleeping timer must not keep the storage open (an in-process
+        // restart after a full sync waits for every holder to let go).
+        let storage = Arc::downgrade(storage);
         let wait = until.saturating_sub(unix_ms());
         let spawned = std::thread::Builder::new()
             .name("client-pause".into())
             .spawn(move || {
                 std::thread::sleep(std::time::Duration::from_millis(wait));
-                wake(&storage);
+                if let Some(storage) = storage.upgrade() {
+                    wake(&storage);
+                }
             });
         if spawned.is_err() {
             tracing::warn!(

@@ -100,9 +100,6 @@ pub fn execute(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
             if let Err(reply) = routed {
                 return reject(server, client, Some((idx, spec)), reply);
             }
-            if spec.flags.contains(CmdFlags::WRITE) {
-                cluster.wait_while_writes_paused();
-            }
         }
     }
     if spec.flags.contains(CmdFlags::WRITE)
