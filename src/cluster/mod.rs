@@ -152,15 +152,6 @@ impl Cluster {
     pub fn bus(&self) -> Option<std::sync::Arc<dyn bus::BusHandle>> {
         self.bus.get().and_then(Weak::upgrade)
     }
-
-    /// `ip:port` of a node for redirects.
-    pub fn address_of(&self, name: &NodeName) -> String {
-        self.read()
-            .nodes
-            .get(name)
-            .map(|n| format!("{}:{}", n.ip, n.port))
-            .unwrap_or_default()
-    }
 }
 
 /// Where nodes.conf lives: a relative `cluster-config-file` is beside db-path (in its parent

@@ -35,8 +35,15 @@ pub enum Redirect {
 }
 
 impl Redirect {
-    /// The error reply text; `address` gives a node's `ip:port`.
-    pub fn reply_text(&self, address: impl Fn(&NodeName) -> String) -> String {
+    /// The error reply text, naming nodes by the `ip:port` `state` knows them at.
+    pub fn reply_text(&self, state: &ClusterState) -> String {
+        let address = |name: &NodeName| {
+            state
+                .nodes
+                .get(name)
+                .map(|n| format!("{}:{}", n.ip, n.port))
+                .unwrap_or_default()
+        };
         match self {
             Redirect::Moved { slot, node } => format!("MOVED {slot} {}", address(node)),
             Redirect::Ask { slot, node } => format!("ASK {slot} {}", address(node)),

@@ -183,7 +183,12 @@ impl ClusterState {
     }
 
     /// Removes a node and everything that points at it.
+    /// This node itself is never removed (a hand-edited nodes.conf could flag it as a
+    /// handshake node, which would otherwise time out).
     pub fn remove_node(&mut self, name: &NodeName) {
+        if *name == self.myself {
+            return;
+        }
         self.nodes.remove(name);
         for slot in self.slots_of(name) {
             self.set_owner(slot, None);

@@ -475,16 +475,7 @@ impl Bus {
                     };
                     let routed =
                         routing::route(&state, keys.iter().map(|k| k.as_ref()), query, |_| true);
-                    routed.err().map(|r| {
-                        let text = r.reply_text(|n| {
-                            state
-                                .nodes
-                                .get(n)
-                                .map(|n| format!("{}:{}", n.ip, n.port))
-                                .unwrap_or_default()
-                        });
-                        (id, text)
-                    })
+                    routed.err().map(|r| (id, r.reply_text(&state)))
                 })
                 .collect()
         };

@@ -385,6 +385,12 @@ fn flushslots(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     Ok(Reply::ok())
 }
 
+/// The node a command names, or Redis' `Unknown node` error.
+fn known_node(state: &ClusterState, arg: &[u8]) -> Result<NodeName, CmdError> {
+    lookup(state, arg)
+        .ok_or_else(|| CmdError::err(format!("Unknown node {}", String::from_utf8_lossy(arg))))
+}
+
 /// Looks a node up by the name a command gives.
 fn lookup(state: &ClusterState, arg: &[u8]) -> Option<NodeName> {
     NodeName::parse(arg).filter(|n| state.nodes.contains_key(n))
@@ -438,8 +444,7 @@ fn setslot(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         ("node", 5) => {
             let keys_here = ctx.keys().count_in_slot(slot)?;
             let mut state = cluster.write();
-            let n = lookup(&state, node_arg)
-                .ok_or_else(|| CmdError::err(format!("Unknown node {shown}")))?;
+            let n = known_node(&state, node_arg)?;
             if state.nodes[&n].is_replica() {
                 return Err(not_master());
             }
@@ -586,9 +591,7 @@ fn forget(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let cluster = cluster(ctx)?;
     {
         let mut state = cluster.write();
-        let shown = String::from_utf8_lossy(&argv[2]).into_owned();
-        let n = lookup(&state, &argv[2])
-            .ok_or_else(|| CmdError::err(format!("Unknown node {shown}")))?;
+        let n = known_node(&state, &argv[2])?;
         if n == state.myself {
             return Err(CmdError::err("I tried hard but I can't forget myself..."));
         }
@@ -607,9 +610,7 @@ fn replicate(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let keys = ctx.keys().size()?;
     let master = {
         let mut state = cluster.write();
-        let shown = String::from_utf8_lossy(&argv[2]).into_owned();
-        let n = lookup(&state, &argv[2])
-            .ok_or_else(|| CmdError::err(format!("Unknown node {shown}")))?;
+        let n = known_node(&state, &argv[2])?;
         if n == state.myself {
             return Err(CmdError::err("Can't replicate myself"));
         }
@@ -637,9 +638,7 @@ fn replicate(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn replicas(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let cluster = cluster(ctx)?;
     let state = cluster.read();
-    let shown = String::from_utf8_lossy(&argv[2]).into_owned();
-    let n =
-        lookup(&state, &argv[2]).ok_or_else(|| CmdError::err(format!("Unknown node {shown}")))?;
+    let n = known_node(&state, &argv[2])?;
     if state.nodes[&n].is_replica() {
         return Err(CmdError::err("The specified node is not a master"));
     }
@@ -655,9 +654,7 @@ fn replicas(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn count_failure_reports(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let cluster = cluster(ctx)?;
     let state = cluster.read();
-    let shown = String::from_utf8_lossy(&argv[2]).into_owned();
-    let n =
-        lookup(&state, &argv[2]).ok_or_else(|| CmdError::err(format!("Unknown node {shown}")))?;
+    let n = known_node(&state, &argv[2])?;
     let max_age = ctx.server.config().cluster_node_timeout * 2;
     let now = unix_ms();
     let live = state.nodes[&n]

@@ -113,15 +113,7 @@ fn slotsdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let keys = ctx.keys();
     let mut out = Vec::new();
     for slot in slots {
-        loop {
-            let (batch, _) = keys.codis_keys(slot, 0, 256)?;
-            if batch.is_empty() {
-                break;
-            }
-            let refs: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
-            let _locks = ctx.storage().lock_keys(refs.iter().copied());
-            keys.delete(&refs)?;
-        }
+        keys.delete_batches(|keys, limit| Ok(keys.codis_keys(slot, 0, limit)?.0))?;
         out.push(Reply::Array(vec![
             Reply::Integer(i64::from(slot)),
             Reply::Integer(keys.codis_count(slot)? as i64),

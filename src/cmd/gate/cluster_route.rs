@@ -69,15 +69,7 @@ pub fn check(
     let result = routing::route(&state, keys.iter().map(|k| k.as_ref()), query, |key| {
         view.exists(&[key]).is_ok_and(|n| n > 0)
     });
-    result.map_err(|redirect| {
-        Reply::err(redirect.reply_text(|node| {
-            state
-                .nodes
-                .get(node)
-                .map(|n| format!("{}:{}", n.ip, n.port))
-                .unwrap_or_default()
-        }))
-    })
+    result.map_err(|redirect| Reply::err(redirect.reply_text(&state)))
 }
 
 /// Checks again once the command holds its key locks, while some slot of this node is in

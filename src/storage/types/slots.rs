@@ -51,20 +51,31 @@ impl Keyspace<'_> {
     }
 }
 
-impl Storage {
-    /// Deletes every key of `slot` in database 0 (a cluster node has no other), in batches
-    /// under their key locks, through the write path so replicas follow.
-    pub fn delete_slot(&self, slot: u16) -> Result<u64, StorageError> {
-        let keys = self.at(0, Writer::named("del")).keys();
+impl Keyspace<'_> {
+    /// Deletes the keys `next` lists, batch after batch (of at most `DROP_BATCH`), each under
+    /// its key locks, through the write path so replicas follow, until it lists none.
+    pub fn delete_batches(
+        &self,
+        mut next: impl FnMut(&Self, usize) -> Result<Vec<Vec<u8>>, StorageError>,
+    ) -> Result<u64, StorageError> {
         let mut deleted = 0;
         loop {
-            let batch = keys.keys_in_slot(slot, DROP_BATCH)?;
+            let batch = next(self, DROP_BATCH)?;
             if batch.is_empty() {
                 return Ok(deleted);
             }
             let refs: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
             let _locks = self.lock_keys(refs.iter().copied());
-            deleted += keys.delete(&refs)? as u64;
+            deleted += self.delete(&refs)? as u64;
         }
+    }
+}
+
+impl Storage {
+    /// Deletes every key of `slot` in database 0 (a cluster node has no other).
+    pub fn delete_slot(&self, slot: u16) -> Result<u64, StorageError> {
+        self.at(0, Writer::named("del"))
+            .keys()
+            .delete_batches(|keys, limit| keys.keys_in_slot(slot, limit))
     }
 }
