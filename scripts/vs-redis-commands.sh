@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Throughput of single commands (XADD, PFADD, PFCOUNT, GEOADD, ...) on pika against
+# Throughput of single commands (XADD, PFADD, PFCOUNT, GEOADD, EVALSHA ...) on pika against
 # redis-server, side by side, with redis-benchmark's custom-command form. Complements
 # ../shared/bench/vs-redis.sh, whose -t list has no stream, HyperLogLog or geo tests.
 #
-# usage: scripts/vs-redis-commands.sh [ROUNDS]
+# usage: scripts/vs-redis-commands.sh [ROUNDS]      (NAMES=EVALSHA for the script benchmark)
 # env:   PIKA_BIN (target/release/pika)  NAMES ("XADD PFADD PFCOUNT GEOADD")
 #        CLIENTS (50) REQUESTS (200000) PIPELINE (1) KEYSPACE (100000)
 # needs: redis-server, redis-benchmark
@@ -26,8 +26,12 @@ rps() { # port command... -> requests per second
 }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print (NR%2)? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 printf "%-10s %12s %12s %8s\n" command redis_rps ours_rps ratio
+# EVALSHA runs this five-command script (SCRIPT LOAD'ed into both servers first).
+SCRIPT="redis.call('SET', KEYS[1], ARGV[1]) redis.call('INCR', KEYS[2]) redis.call('HSET', KEYS[3], 'f', ARGV[1]) redis.call('GET', KEYS[1]) return redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[3])"
 for name in $NAMES; do
   case $name in
+    EVALSHA) sha=$(redis-cli -p $rport SCRIPT LOAD "$SCRIPT"); redis-cli -p $pport SCRIPT LOAD "$SCRIPT" >/dev/null
+      c=(EVALSHA "$sha" 3 k:__rand_int__ c:__rand_int__ h:__rand_int__ v) ;;
     XADD) c=(XADD s '*' f __rand_int__) ;;
     XRANGE) c=(XRANGE s - + COUNT 10) ;;
     PFADD) c=(PFADD h __rand_int__) ;;

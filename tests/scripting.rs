@@ -71,6 +71,27 @@ fn eval_conversions_match_redis() {
         &["EVAL", "return cjson.encode({1,2,{a=1}})", "0"],
         &["EVAL", "return cjson.decode('[1,2,3,\"x\"]')", "0"],
         &["EVAL", "return bit.tohex(bit.bor(0xf0, 0x0f))", "0"],
+        &[
+            "EVAL",
+            "return struct.pack('>I2 b s c2', 258, -1, 'hi', 'xyz')",
+            "0",
+        ],
+        &[
+            "EVAL",
+            "return {struct.unpack('<i2 c0 !4 d', struct.pack('<i2 c0 !4 d', 3, 'abc', 7.5))}",
+            "0",
+        ],
+        &["EVAL", "return struct.size('!4 b i h')", "0"],
+        &["EVAL", "return struct.pack('q', 1)", "0"],
+        &["EVAL", "return struct.pack('i')", "0"],
+        &["EVAL", "return struct.unpack('i', 'ab')", "0"],
+        &["EVAL", "return struct.size('s')", "0"],
+        &[
+            "EVAL",
+            "local ok, e = pcall(struct.pack, 'i40', 1) return e",
+            "0",
+        ],
+        &["EVAL", "return bit.tobit()", "0"],
     ]);
 }
 

@@ -40,10 +40,11 @@ pub fn try_run(
     conn: &Arc<Conn>,
     batch: Vec<Vec<Bytes>>,
 ) -> Result<(), Vec<Vec<Bytes>>> {
-    if !server.config().network_thread_commands
-        || !request_queue::workers_idle()
-        || !qualifies(&conn.client, &batch)
-    {
+    let here = answered_while_busy(server, &batch)
+        || server.config().network_thread_commands
+            && request_queue::workers_idle()
+            && qualifies(&conn.client, &batch);
+    if !here {
         return Err(batch);
     }
     match conn.claim_if_idle(Work::Commands(batch)) {
@@ -87,6 +88,21 @@ fn qualifies(client: &Client, batch: &[Vec<Bytes>]) -> bool {
                     && (spec.flags.intersects(CmdFlags::FAST | CmdFlags::BOUNDED)
                         || spec.flags.contains(CmdFlags::INDEX_RANGE) && short_index_range(argv))
             })
+        })
+}
+
+/// While a script has run past `busy-reply-threshold`, every command gets -BUSY except the few
+/// flagged allow-busy (SCRIPT KILL, MULTI, ...), all cheap and keyless: the gate decides, here,
+/// so that a busy worker (the only one on a small machine) does not hold them up, as Redis
+/// answers them between the script's steps.
+fn answered_while_busy(server: &ServerState, batch: &[Vec<Bytes>]) -> bool {
+    batch.len() <= TURN_COMMANDS_MAX
+        && server
+            .scripts
+            .busy_error(server.config().busy_reply_threshold)
+            .is_some()
+        && batch.iter().all(|argv| {
+            dispatch::resolve_spec(argv).is_none_or(|spec| !spec.flags.contains(CmdFlags::BLOCKING))
         })
 }
 

@@ -22,6 +22,7 @@ pub mod flags;
 pub mod function;
 pub mod library;
 pub mod libs;
+pub mod lua_struct;
 pub mod random;
 pub mod vm;
 
