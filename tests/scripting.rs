@@ -292,22 +292,33 @@ fn a_script_writes_as_one_group_and_slaves_get_its_effects() {
 
 #[test]
 fn a_long_script_makes_others_busy_and_can_be_killed() {
-    let s = TestServer::start_with(&["--thread-pool-size", "2"]);
-    let mut c = s.conn();
-    call::<()>(&mut c, &["CONFIG", "SET", "busy-reply-threshold", "100"]);
-    let url = s.url();
-    let runner = std::thread::spawn(move || {
-        let mut c = redis::Client::open(url).unwrap().get_connection().unwrap();
-        reply(&mut c, &["EVAL", "while true do end", "0"])
-    });
-    std::thread::sleep(Duration::from_millis(400));
-    assert!(err(&mut c, &["PING"]).starts_with("BUSY"));
-    assert!(err(&mut c, &["FUNCTION", "KILL"]).starts_with("BUSY"));
-    call::<()>(&mut c, &["SCRIPT", "KILL"]);
-    let out = runner.join().unwrap();
-    assert!(out.unwrap_err().contains("killed by user"));
-    assert_eq!(call::<String>(&mut c, &["PING"]), "PONG");
-    assert!(err(&mut c, &["SCRIPT", "KILL"]).starts_with("NOTBUSY"));
+    // One worker: the others are answered while it runs the script.
+    for workers in ["1", "2"] {
+        let s = TestServer::start_with(&["--thread-pool-size", workers]);
+        let mut c = s.conn();
+        call::<()>(&mut c, &["CONFIG", "SET", "busy-reply-threshold", "100"]);
+        call::<()>(&mut c, &["SET", "n", "1"]);
+        let url = s.url();
+        let runner = std::thread::spawn(move || {
+            let mut c = redis::Client::open(url).unwrap().get_connection().unwrap();
+            reply(&mut c, &["EVAL", "while true do end", "0"])
+        });
+        std::thread::sleep(Duration::from_millis(400));
+        assert!(err(&mut c, &["PING"]).starts_with("BUSY"));
+        assert!(err(&mut c, &["FUNCTION", "KILL"]).starts_with("BUSY"));
+        // A transaction that met BUSY while queueing is refused as a whole.
+        call::<()>(&mut c, &["MULTI"]);
+        assert!(err(&mut c, &["INCR", "n"]).starts_with("BUSY"));
+        let mut k = s.conn();
+        call::<()>(&mut k, &["SCRIPT", "KILL"]);
+        let out = runner.join().unwrap();
+        assert!(out.unwrap_err().contains("killed by user"));
+        call::<String>(&mut c, &["INCR", "n"]);
+        assert!(err(&mut c, &["EXEC"]).starts_with("EXECABORT"));
+        assert_eq!(call::<String>(&mut c, &["GET", "n"]), "1");
+        assert_eq!(call::<String>(&mut c, &["PING"]), "PONG");
+        assert!(err(&mut c, &["SCRIPT", "KILL"]).starts_with("NOTBUSY"));
+    }
 }
 
 #[test]

@@ -177,9 +177,15 @@ fn number_arg(lua: &Lua, args: &MultiValue, pos: usize, function: &str) -> mlua:
         .ok_or_else(|| expected(args, pos, function, "number"))
 }
 
-/// `luaL_typerror`'s complaint about argument `pos`.
+/// `luaL_typerror`'s complaint about argument `pos`. A missing argument of `pack` reads as
+/// nil: lua_struct pushes a nil after its arguments.
 fn expected(args: &MultiValue, pos: usize, function: &str, what: &str) -> mlua::Error {
-    let got = args.get(pos - 1).map_or("no value", Value::type_name);
+    let missing = if function == "pack" {
+        "nil"
+    } else {
+        "no value"
+    };
+    let got = args.get(pos - 1).map_or(missing, Value::type_name);
     bad_argument(pos, function, &format!("{what} expected, got {got}"))
 }
 
