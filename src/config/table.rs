@@ -239,9 +239,8 @@ directives! {
         "Sorted sets whose members are at most this long report encoding listpack.";
     hll_sparse_max_bytes: u64 = "hll-sparse-max-bytes", memory(0, MEM_MAX), "3000", RUNTIME,
         "HyperLogLogs in the sparse encoding are rewritten dense once they would grow past this many bytes (header included).";
-    // ---- Redis compatibility: accepted and stored, no effect yet
     maxmemory: u64 = "maxmemory", memory(0, MEM_MAX), "0", RUNTIME,
-        "Redis compatibility: memory limit in bytes (stored, not enforced).";
+        "Memory limit in bytes for the server's own allocations (INFO used_memory; RocksDB's block cache and memtables have their own settings): past it, commands that add data get -OOM. 0: no limit.";
     maxmemory_policy: String = "maxmemory-policy", one_of(POLICIES), "allkeys-lru", RUNTIME,
         "Redis' name of cache-maxmemory-policy (one setting).";
     maxmemory_samples: i64 = "maxmemory-samples", int(1, 64), "5", RUNTIME,

@@ -144,6 +144,19 @@ impl ServerState {
         self.config.load()
     }
 
+    /// Why a command that adds data (`denyoom`) is refused now, if it is: the disk is nearly
+    /// full, or the server's own memory (INFO's `used_memory`) is past `maxmemory`. The data
+    /// lives on disk, so there is nothing to evict: as Redis does under `noeviction`, such
+    /// commands get -OOM until memory is back under the limit.
+    pub fn oom_refusal(&self) -> Option<String> {
+        if let Some(refusal) = self.disk.refusal() {
+            return Some(refusal);
+        }
+        let limit = self.config().maxmemory;
+        (limit > 0 && crate::util::alloc_counter::allocated_bytes() > limit)
+            .then(|| "OOM command not allowed when used memory > 'maxmemory'.".to_string())
+    }
+
     /// Registers a new connection and returns its client record.
     pub fn register_client(
         &self,

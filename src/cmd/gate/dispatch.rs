@@ -112,7 +112,7 @@ pub fn execute(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
     }
     // As Redis refuses these past maxmemory: the disk is kept from filling up under RocksDB.
     if spec.flags.contains(CmdFlags::DENYOOM) {
-        if let Some(refusal) = server.disk.refusal() {
+        if let Some(refusal) = server.oom_refusal() {
             return reject(server, client, Some((idx, spec)), Reply::err(refusal));
         }
     }
@@ -207,14 +207,17 @@ pub fn execute_queued(
 }
 
 /// Runs a command for `redis.call` inside a script, with the checks Redis makes there; the
-/// caller holds the script's keys and `transaction` groups its writes. Returns the reply and
-/// whether the command is a write.
+/// caller holds the script's keys and `transaction` groups its writes. `refuse_oom`: the
+/// script found the server out of memory when it started, may not ignore that, and has not
+/// written yet (once it has, it cannot be stopped halfway). Returns the reply and whether the
+/// command is a write.
 pub fn execute_in_script(
     server: &ServerState,
     client: &Client,
     argv: &[Bytes],
     transaction: &TransactionGroup<'_>,
     read_only: bool,
+    refuse_oom: bool,
 ) -> (Reply, bool) {
     let (idx, spec) = match resolve(argv) {
         Ok(found) => found,
@@ -243,8 +246,8 @@ pub fn execute_in_script(
         let reply = Reply::err("READONLY You can't write against a read only replica.");
         return (record_rejected(server, Some(idx), reply), false);
     }
-    if spec.flags.contains(CmdFlags::DENYOOM) {
-        if let Some(refusal) = server.disk.refusal() {
+    if refuse_oom && spec.flags.contains(CmdFlags::DENYOOM) {
+        if let Some(refusal) = server.oom_refusal() {
             return (
                 record_rejected(server, Some(idx), Reply::err(refusal)),
                 false,

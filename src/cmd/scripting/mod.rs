@@ -57,6 +57,8 @@ pub struct Scripts {
     running: Mutex<Option<Running>>,
     /// The running script has written: it can no longer be killed.
     wrote: AtomicBool,
+    /// The running script's flags let it write past `maxmemory` (`allow-oom`).
+    allow_oom: AtomicBool,
     /// Libraries and functions loaded, for FUNCTION STATS while a script holds the interpreter.
     counts: Mutex<(usize, usize)>,
     /// The latest [`Scripts::memory_figures`].
@@ -241,6 +243,8 @@ impl Scripts {
         };
         let flags = self.flags.clone();
         let wrote = &self.wrote;
+        let oom_at_start =
+            !self.allow_oom.load(Ordering::Relaxed) && server.oom_refusal().is_some();
         let result = vm.lua.scope(|scope| {
             let call = scope.create_function(|lua, args: MultiValue| {
                 let proto = if flags.resp.load(Ordering::Relaxed) == 3 {
@@ -253,8 +257,10 @@ impl Scripts {
                     Err(text) => return Ok((convert::error_table(lua, text)?, true)),
                 };
                 client.set_protocol(proto);
-                let (reply, is_write) =
-                    dispatch::execute_in_script(server, client, &argv, group, read_only);
+                let refuse_oom = oom_at_start && !wrote.load(Ordering::Relaxed);
+                let (reply, is_write) = dispatch::execute_in_script(
+                    server, client, &argv, group, read_only, refuse_oom,
+                );
                 if is_write && !reply.is_error() {
                     wrote.store(true, Ordering::Relaxed);
                 }
@@ -297,6 +303,10 @@ impl Scripts {
 
 /// Refuses a script its flags do not allow here; returns whether it may not write.
 pub fn check_flags(ctx: &Ctx<'_>, flags: ScriptFlags, ro_command: bool) -> Result<bool, CmdError> {
+    ctx.server
+        .scripts
+        .allow_oom
+        .store(flags.contains(ScriptFlags::ALLOW_OOM), Ordering::Relaxed);
     if flags.contains(ScriptFlags::EVAL_COMPAT) {
         return Ok(ro_command);
     }
@@ -312,7 +322,7 @@ pub fn check_flags(ctx: &Ctx<'_>, flags: ScriptFlags, ro_command: bool) -> Resul
             ));
         }
         if !flags.contains(ScriptFlags::ALLOW_OOM) {
-            if let Some(refusal) = ctx.server.disk.refusal() {
+            if let Some(refusal) = ctx.server.oom_refusal() {
                 return Err(CmdError::Other(refusal.into()));
             }
         }

@@ -202,9 +202,11 @@ fn exec(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     let storage = ctx.storage();
     let id = ctx.client.id;
     if adds_data(&tx.queued) {
-        if let Some(refusal) = ctx.server.disk.refusal() {
+        if let Some(refusal) = ctx.server.oom_refusal() {
             storage.watches.unwatch_all(id);
-            return Err(CmdError::Other(refusal.into()));
+            return Err(CmdError::Other(
+                format!("EXECABORT Transaction discarded because of: {refusal}").into(),
+            ));
         }
     }
     if tx.failed {
