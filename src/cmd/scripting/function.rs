@@ -147,6 +147,11 @@ fn delete(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 fn flush(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    if argv.len() > 3 {
+        return Err(CmdError::err(
+            "unknown subcommand or wrong number of arguments for 'flush'. Try FUNCTION HELP.",
+        ));
+    }
     match argv.get(2) {
         None => {}
         Some(mode) if argv.len() == 3 && (args::is(mode, "async") || args::is(mode, "sync")) => {}
@@ -240,6 +245,11 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         Replace,
         Flush,
     }
+    if argv.len() > 4 {
+        return Err(CmdError::err(
+            "unknown subcommand or wrong number of arguments for 'restore'. Try FUNCTION HELP.",
+        ));
+    }
     let policy = match argv.get(3) {
         None => Policy::Append,
         Some(p) if argv.len() == 4 && args::is(p, "append") => Policy::Append,
@@ -281,14 +291,24 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 
 fn stats(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     let running = match ctx.server.scripts.running_for() {
-        Some((_, elapsed)) => Reply::Map(vec![
-            (Reply::bulk("name"), Reply::bulk("")),
-            (Reply::bulk("command"), Reply::Array(Vec::new())),
-            (
-                Reply::bulk("duration_ms"),
-                Reply::Integer(elapsed.as_millis() as i64),
-            ),
-        ]),
+        Some((is_function, elapsed)) => {
+            let (name, command) = if is_function {
+                ctx.server.scripts.function_call()
+            } else {
+                Default::default()
+            };
+            Reply::Map(vec![
+                (Reply::bulk("name"), Reply::bulk(name)),
+                (
+                    Reply::bulk("command"),
+                    Reply::Array(command.into_iter().map(Reply::Bulk).collect()),
+                ),
+                (
+                    Reply::bulk("duration_ms"),
+                    Reply::Integer(elapsed.as_millis() as i64),
+                ),
+            ])
+        }
         None => Reply::Null,
     };
     // Not behind the interpreter's lock: STATS answers while a script runs.
@@ -336,6 +356,9 @@ fn help(_: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
 }
 
 fn call(ctx: &mut Ctx<'_>, argv: &[Bytes], read_only: bool) -> CmdResult {
+    if args::int(&argv[2]).is_err() {
+        return Err(CmdError::err("Bad number of keys provided"));
+    }
     let (keys, fargs) = super::eval::split_keys(argv)?;
     let name = args::text(&argv[1]);
     let storage = ctx.server.storage.clone();
@@ -359,6 +382,7 @@ fn call(ctx: &mut Ctx<'_>, argv: &[Bytes], read_only: bool) -> CmdResult {
         };
         let callback = f.callback.clone();
         let read_only = check_flags(ctx, f.flags, read_only)?;
+        scripts.note_function_call(&f.name, argv);
         let keys = string_array(&vm.lua, keys)?;
         let fargs = string_array(&vm.lua, fargs)?;
         Ok(scripts

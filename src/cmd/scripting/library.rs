@@ -2,6 +2,7 @@
 //! collect `redis.register_function` calls, and the registry of loaded libraries.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use mlua::{Function, Table, Value};
@@ -28,14 +29,21 @@ pub struct Library {
 #[derive(Default)]
 pub struct Libraries {
     pub by_name: BTreeMap<String, Library>,
+    /// Library of each function, by the function's lower-case name: FCALL finds functions
+    /// whatever the case, as Redis does.
     pub function_lib: HashMap<String, String>,
 }
 
 impl Libraries {
     /// The function `name`.
     pub fn function(&self, name: &str) -> Option<&LibFunction> {
-        let lib = self.function_lib.get(name)?;
-        self.by_name.get(lib)?.functions.get(name)
+        let lib = self.function_lib.get(&name.to_ascii_lowercase())?;
+        let functions = &self.by_name.get(lib)?.functions;
+        functions.get(name).or_else(|| {
+            functions
+                .values()
+                .find(|f| f.name.eq_ignore_ascii_case(name))
+        })
     }
 
     /// Removes library `name`; false when there is none.
@@ -44,7 +52,7 @@ impl Libraries {
             return false;
         };
         for f in lib.functions.keys() {
-            self.function_lib.remove(f);
+            self.function_lib.remove(&f.to_ascii_lowercase());
         }
         true
     }
@@ -119,9 +127,18 @@ impl Vm {
         self.slots
             .raw_set("registry", registry.clone())
             .map_err(|e| e.to_string())?;
+        let deadline = crate::util::clock::unix_ms() + super::vm::LOAD_TIMEOUT_MS;
+        self.flags
+            .load_deadline_ms
+            .store(deadline, Ordering::Relaxed);
+        self.set_loading
+            .call::<()>(true)
+            .map_err(|e| e.to_string())?;
         let ran = self
             .runner
             .call::<(bool, Value)>((chunk, Value::Nil, Value::Nil));
+        let _ = self.set_loading.call::<()>(false);
+        self.flags.load_deadline_ms.store(0, Ordering::Relaxed);
         let _ = self.slots.raw_set("registry", Value::Nil);
         match ran {
             Ok((true, _)) => {}
@@ -149,7 +166,7 @@ impl Vm {
             return Err("ERR No functions registered".into());
         }
         for fname in functions.keys() {
-            if let Some(owner) = self.libraries.function_lib.get(fname) {
+            if let Some(owner) = self.libraries.function_lib.get(&fname.to_ascii_lowercase()) {
                 if *owner != name {
                     return Err(format!("ERR Function {fname} already exists"));
                 }
@@ -159,7 +176,7 @@ impl Vm {
         for fname in functions.keys() {
             self.libraries
                 .function_lib
-                .insert(fname.clone(), name.clone());
+                .insert(fname.to_ascii_lowercase(), name.clone());
         }
         self.libraries.by_name.insert(
             name.clone(),

@@ -57,6 +57,8 @@ pub struct Scripts {
     running: Mutex<Option<Running>>,
     /// The running script has written: it can no longer be killed.
     wrote: AtomicBool,
+    /// The function FCALL runs and its command, for FUNCTION STATS.
+    function_call: Mutex<(String, Vec<Bytes>)>,
     /// The running script's flags let it write past `maxmemory` (`allow-oom`).
     allow_oom: AtomicBool,
     /// Libraries and functions loaded, for FUNCTION STATS while a script holds the interpreter.
@@ -158,6 +160,16 @@ impl Scripts {
     /// Records the library and function counts FUNCTION STATS shows.
     pub fn set_counts(&self, counts: (usize, usize)) {
         *self.counts.lock() = counts;
+    }
+
+    /// Records the function an FCALL is about to run, and its command.
+    pub fn note_function_call(&self, name: &str, argv: &[Bytes]) {
+        *self.function_call.lock() = (name.to_string(), argv.to_vec());
+    }
+
+    /// The last function FCALL ran and its command.
+    pub fn function_call(&self) -> (String, Vec<Bytes>) {
+        self.function_call.lock().clone()
     }
 
     /// Libraries and functions loaded.

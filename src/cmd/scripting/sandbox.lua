@@ -19,7 +19,7 @@ local function protect(t)
   meta.__metatable = shown
   local proxy = raw_setmetatable({}, meta)
   readonly[proxy] = true
-  return proxy
+  return proxy, meta
 end
 
 -- Reading a global nobody defined is an error, as in Redis.
@@ -27,7 +27,7 @@ raw_setmetatable(R, {__index = function(_, name)
   raw_error("Script attempted to access nonexistent global variable '" .. raw_tostring(name) .. "'", 2)
 end})
 
-local env = protect(R)
+local env, env_meta = protect(R)
 
 R.setmetatable = function(t, m)
   if readonly[t] then raw_error('Attempt to modify a readonly table', 0) end
@@ -111,6 +111,8 @@ redis.register_function = function(...)
     end
     if name == nil then raw_error('redis.register_function must get a function name argument', 0) end
     if callback == nil then raw_error('redis.register_function must get a callback argument', 0) end
+  elseif n == 1 then
+    raw_error('calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).', 0)
   elseif n == 2 then
     name, callback = ...
     if raw_type(name) ~= 'string' then raw_error('first argument to redis.register_function must be a string', 0) end
@@ -126,6 +128,23 @@ end
 for _, name in ipairs({'redis', 'cjson', 'cmsgpack', 'bit', 'struct', 'string', 'math', 'table', 'coroutine'}) do
   local lib = rawget(R, name)
   if lib ~= nil then raw_rawset(R, name, protect(lib)) end
+end
+
+-- What a library's code sees while FUNCTION LOAD runs it, as in Redis: only `redis` with
+-- register_function, log and the version fields; anything else is an unknown global. At run
+-- time `redis` has no register_function.
+local function unknown_global(_, name)
+  raw_error("Script attempted to access nonexistent global variable '" .. raw_tostring(name) .. "'", 2)
+end
+local load_redis = {register_function = redis.register_function, log = redis.log,
+  LOG_DEBUG = redis.LOG_DEBUG, LOG_VERBOSE = redis.LOG_VERBOSE, LOG_NOTICE = redis.LOG_NOTICE,
+  LOG_WARNING = redis.LOG_WARNING, REDIS_VERSION = redis.REDIS_VERSION,
+  REDIS_VERSION_NUM = redis.REDIS_VERSION_NUM}
+raw_setmetatable(load_redis, {__index = unknown_global})
+local load_globals = raw_setmetatable({redis = protect(load_redis)}, {__index = unknown_global})
+redis.register_function = nil
+local function set_loading(on)
+  if on then env_meta.__index = load_globals else env_meta.__index = R end
 end
 
 -- Where an error was raised: the first frame that is neither C nor this file.
@@ -159,4 +178,4 @@ local function run(f, keys, args)
   return ok, result
 end
 
-return env, bind, run, raw_call
+return env, bind, run, raw_call, set_loading

@@ -2,7 +2,7 @@
 //! runs one script at a time), with the sandbox, the `redis` library and the script cache.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -20,7 +20,12 @@ pub struct RunFlags {
     pub resp: AtomicU8,
     /// The hook runs at every instruction (a script was killed).
     pub fast_hook: AtomicBool,
+    /// Unix milliseconds past which FUNCTION LOAD's run of a library is stopped; 0: none.
+    pub load_deadline_ms: AtomicU64,
 }
+
+/// How long FUNCTION LOAD may run a library's code, as in Redis.
+pub const LOAD_TIMEOUT_MS: u64 = 500;
 
 /// A loaded script: its text and the compiled function.
 pub struct CachedScript {
@@ -39,6 +44,8 @@ pub struct Vm {
     pub bind: Function,
     /// Calls a script under the error handler: `(ok, result)`.
     pub runner: Function,
+    /// Switches the globals scripts see to FUNCTION LOAD's (true) and back.
+    pub set_loading: Function,
     /// `redis.call` outside a run: always an error.
     pub idle_call: Function,
     /// EVAL scripts by SHA1 (lower-case hex).
@@ -56,6 +63,13 @@ const SANDBOX: &str = include_str!("sandbox.lua");
 /// Stops a script SCRIPT KILL or FUNCTION KILL asked to stop. Once killed, the hook runs at
 /// every instruction, so a `pcall` in the script cannot swallow the error and go on.
 fn kill_hook(lua: &Lua, _: &mlua::debug::Debug<'_>) -> mlua::Result<mlua::VmState> {
+    let overdue = lua.app_data_ref::<Arc<RunFlags>>().is_some_and(|f| {
+        let deadline = f.load_deadline_ms.load(Ordering::Relaxed);
+        deadline != 0 && crate::util::clock::unix_ms() > deadline
+    });
+    if overdue {
+        return Err(mlua::Error::runtime("FUNCTION LOAD timeout"));
+    }
     let killed = lua
         .app_data_ref::<Arc<RunFlags>>()
         .is_some_and(|f| f.kill.load(Ordering::Relaxed));
@@ -157,10 +171,17 @@ impl Vm {
             "killed",
             lua.create_function(move |_, ()| Ok(kill_flags.kill.load(Ordering::Relaxed)))?,
         )?;
-        let (_env, bind, runner, raw_call): (Table, Function, Function, Function) = lua
-            .load(SANDBOX)
-            .set_name("=redis_lib")
-            .call((globals.clone(), slots.clone(), redis.clone()))?;
+        let (_env, bind, runner, raw_call, set_loading): (
+            Table,
+            Function,
+            Function,
+            Function,
+            Function,
+        ) = lua.load(SANDBOX).set_name("=redis_lib").call((
+            globals.clone(),
+            slots.clone(),
+            redis.clone(),
+        ))?;
         lua.set_named_registry_value(RAW_CALL, raw_call)?;
         // SAFETY: `raising_call` only uses the Lua C API on the stack it is given.
         redis.raw_set("call", unsafe { lua.create_c_function(raising_call)? })?;
@@ -175,6 +196,7 @@ impl Vm {
             slots,
             bind,
             runner,
+            set_loading,
             idle_call,
             scripts: HashMap::new(),
             flags,
