@@ -80,8 +80,14 @@ fn a_read_only_user_on_app_keys_reads_them_and_nothing_else() {
     assert_eq!(log.len(), 3);
     assert_eq!(log[0]["object"], "other:x");
     assert_eq!(log[0]["count"], "2");
-    assert_eq!(info_field(&mut admin, "stats", "acl_access_denied_key"), "2");
-    assert_eq!(info_field(&mut admin, "stats", "acl_access_denied_cmd"), "2");
+    assert_eq!(
+        info_field(&mut admin, "stats", "acl_access_denied_key"),
+        "2"
+    );
+    assert_eq!(
+        info_field(&mut admin, "stats", "acl_access_denied_cmd"),
+        "2"
+    );
     let _: () = call(&mut admin, &["ACL", "LOG", "RESET"]);
     assert!(acl_log(&mut admin).is_empty());
 }
@@ -113,7 +119,10 @@ fn auth_and_hello_authenticate_as_a_user() {
     assert_eq!(log[0]["reason"], "auth");
     assert_eq!(log[0]["object"], "AUTH");
     assert_eq!(log[0]["username"], "bob");
-    assert_eq!(info_field(&mut admin, "stats", "acl_access_denied_auth"), "2");
+    assert_eq!(
+        info_field(&mut admin, "stats", "acl_access_denied_auth"),
+        "2"
+    );
     // RESET goes back to the default user.
     let _: String = call(&mut c, &["RESET"]);
     assert_eq!(call::<String>(&mut c, &["ACL", "WHOAMI"]), "default");
@@ -143,7 +152,10 @@ fn selectors_allow_a_command_when_any_of_them_does() {
     };
     assert_eq!(selectors.len(), 1);
     let fields: Vec<String> = redis::from_redis_value(selectors[0].clone()).unwrap();
-    assert_eq!(fields, ["commands", "-@all +set", "keys", "~b*", "channels", ""]);
+    assert_eq!(
+        fields,
+        ["commands", "-@all +set", "keys", "~b*", "channels", ""]
+    );
     let _: () = call(&mut admin, &["ACL", "SETUSER", "u", "clearselectors"]);
     assert_eq!(
         err(&mut u, &["SET", "b1", "v"]),
@@ -155,7 +167,10 @@ fn selectors_allow_a_command_when_any_of_them_does() {
 fn read_and_write_key_patterns() {
     let s = TestServer::start();
     let mut admin = s.conn();
-    setuser(&mut admin, &["rw", "on", "nopass", "+@all", "%R~in:*", "%W~out:*"]);
+    setuser(
+        &mut admin,
+        &["rw", "on", "nopass", "+@all", "%R~in:*", "%W~out:*"],
+    );
     let mut c = conn_as(&s, "rw", "x");
     assert_eq!(get(&mut c, "in:1"), None);
     let _: () = call(&mut c, &["SET", "out:1", "v"]);
@@ -166,7 +181,10 @@ fn read_and_write_key_patterns() {
     assert_eq!(int(&mut c, &["COPY", "in:2", "out:2"]), 1);
     assert_eq!(err(&mut c, &["COPY", "out:2", "in:3"]), NO_KEY);
     let dry: String = call(&mut admin, &["ACL", "DRYRUN", "rw", "GET", "out:1"]);
-    assert_eq!(dry, "This user has no permissions to access the 'out:1' key");
+    assert_eq!(
+        dry,
+        "This user has no permissions to access the 'out:1' key"
+    );
     let ok: String = call(&mut admin, &["ACL", "DRYRUN", "rw", "GET", "in:1"]);
     assert_eq!(ok, "OK");
 }
@@ -175,7 +193,10 @@ fn read_and_write_key_patterns() {
 fn channel_patterns_limit_publish_and_subscribe() {
     let s = TestServer::start();
     let mut admin = s.conn();
-    setuser(&mut admin, &["p", "on", "nopass", "+@all", "resetchannels", "&news.*"]);
+    setuser(
+        &mut admin,
+        &["p", "on", "nopass", "+@all", "resetchannels", "&news.*"],
+    );
     let mut c = conn_as(&s, "p", "x");
     assert_eq!(int(&mut c, &["PUBLISH", "news.today", "hi"]), 0);
     assert_eq!(err(&mut c, &["PUBLISH", "gossip", "hi"]), NO_CHANNEL);
@@ -188,7 +209,10 @@ fn channel_patterns_limit_publish_and_subscribe() {
     let _: () = call(&mut sub, &["AUTH", "p", "x"]);
     let mut pubsub = sub.as_pubsub();
     pubsub.psubscribe("news.*").unwrap();
-    assert_eq!(info_field(&mut admin, "stats", "acl_access_denied_channel"), "3");
+    assert_eq!(
+        info_field(&mut admin, "stats", "acl_access_denied_channel"),
+        "3"
+    );
     // Narrowing the user's channels closes the subscriber that now exceeds them.
     setuser(&mut admin, &["p", "resetchannels", "&sport.*"]);
     pubsub
@@ -202,7 +226,10 @@ fn channel_patterns_limit_publish_and_subscribe() {
 fn queued_commands_are_checked_when_queued_and_again_at_exec() {
     let s = TestServer::start();
     let mut admin = s.conn();
-    setuser(&mut admin, &["m", "on", "nopass", "~*", "+@all", "-flushall"]);
+    setuser(
+        &mut admin,
+        &["m", "on", "nopass", "~*", "+@all", "-flushall"],
+    );
     let mut raw = s.raw();
     expect_raw(&mut raw, b"AUTH m x\r\n", b"+OK\r\n");
     expect_raw(&mut raw, b"MULTI\r\n", b"+OK\r\n");
@@ -303,7 +330,10 @@ fn the_acl_file_is_saved_and_loaded_across_a_restart() {
     let path_text = path.to_str().unwrap();
     let mut s = TestServer::start_with(&["--aclfile", path_text]);
     let mut admin = s.conn();
-    setuser(&mut admin, &["saved", "on", ">pw", "~k*", "+get", "(%R~r* +@read)"]);
+    setuser(
+        &mut admin,
+        &["saved", "on", ">pw", "~k*", "+get", "(%R~r* +@read)"],
+    );
     let before: Vec<String> = call(&mut admin, &["ACL", "LIST"]);
     let _: () = call(&mut admin, &["ACL", "SAVE"]);
     let text = std::fs::read_to_string(&path).unwrap();

@@ -79,7 +79,11 @@ fn bulk(s: impl Into<String>) -> Reply {
 
 /// Closes the connections running as `user`; they fall back to the unauthenticated default
 /// user first, so nothing runs as the removed user meanwhile.
-fn disconnect_users_clients(server: &ServerState, me: &crate::state::client::Client, user: &Arc<User>) {
+fn disconnect_users_clients(
+    server: &ServerState,
+    me: &crate::state::client::Client,
+    user: &Arc<User>,
+) {
     let clients: Vec<_> = server.clients.lock().values().cloned().collect();
     for c in clients {
         if Arc::ptr_eq(&c.user(), user) {

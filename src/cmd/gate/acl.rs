@@ -63,7 +63,7 @@ pub fn install_catalog() {
 /// The keys of a call and whether it reads or writes each (key-spec flags `access` for
 /// reads; `insert`, `delete`, `update` for writes).
 fn key_uses(spec: &CommandSpec, argv: &[Bytes]) -> Vec<KeyUse> {
-    let args = &argv[..];
+    let args = argv;
     spec.key_positions(args)
         .into_iter()
         .enumerate()
@@ -276,9 +276,16 @@ mod tests {
     fn descriptions_replay_to_the_same_rules() {
         install_catalog();
         let acl = Acl::new("");
-        set(&acl, "a", &["on", "~app:*", "+@read", "-keys", "+config|get"]);
+        set(
+            &acl,
+            "a",
+            &["on", "~app:*", "+@read", "-keys", "+config|get"],
+        );
         let described = list(&acl, "a");
-        assert!(described.starts_with("on ~app:* resetchannels -@all +@read"), "{described}");
+        assert!(
+            described.starts_with("on ~app:* resetchannels -@all +@read"),
+            "{described}"
+        );
         let ops: Vec<String> = described.split(' ').map(String::from).collect();
         let ops: Vec<&str> = ops.iter().map(String::as_str).collect();
         set(&acl, "b", &ops);
@@ -292,7 +299,11 @@ mod tests {
     fn commands_subcommands_and_first_args_are_checked() {
         install_catalog();
         let acl = Acl::new("");
-        set(&acl, "u", &["on", "allkeys", "+get", "+config|get", "+select|0"]);
+        set(
+            &acl,
+            "u",
+            &["on", "allkeys", "+get", "+config|get", "+select|0"],
+        );
         assert!(allowed(&acl, "u", &["get", "k"]).is_ok());
         assert!(allowed(&acl, "u", &["config", "get", "x"]).is_ok());
         let refused = allowed(&acl, "u", &["config", "set", "x", "y"]).unwrap_err();

@@ -97,7 +97,12 @@ pub fn execute(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
         return reject(server, client, Some((idx, spec)), reply);
     }
     if let Err(kind) = acl::check(server, client, idx, spec, argv, || acl::context_of(client)) {
-        return reject(server, client, Some((idx, spec)), acl::denied_reply(spec, kind));
+        return reject(
+            server,
+            client,
+            Some((idx, spec)),
+            acl::denied_reply(spec, kind),
+        );
     }
     if let Some(cluster) = server.cluster.as_deref() {
         if !client.is_master_link() {

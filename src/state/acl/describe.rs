@@ -39,19 +39,31 @@ pub fn describe_commands(selector: &Selector) -> String {
         let name = CATEGORIES[j].as_bytes();
         fake.apply_category(name, additive);
         remaining.apply_category(name, !additive);
-        rules.push(format!("{}@{}", if additive { '+' } else { '-' }, CATEGORIES[j]));
+        rules.push(format!(
+            "{}@{}",
+            if additive { '+' } else { '-' },
+            CATEGORIES[j]
+        ));
         applied[j] = true;
     }
     for index in 0..cat.len() {
         let want = selector.bit(index);
         if want != fake.bit(index) {
-            rules.push(format!("{}{}", if want { '+' } else { '-' }, cat.name(index)));
+            rules.push(format!(
+                "{}{}",
+                if want { '+' } else { '-' },
+                cat.name(index)
+            ));
             fake.change(cat, index, want);
         }
         if !want {
             if let Some(args) = selector.first_args().get(&index) {
                 for arg in args {
-                    rules.push(format!("+{}|{}", cat.name(index), String::from_utf8_lossy(arg)));
+                    rules.push(format!(
+                        "+{}|{}",
+                        cat.name(index),
+                        String::from_utf8_lossy(arg)
+                    ));
                 }
             }
         }

@@ -140,7 +140,10 @@ impl Acl {
     pub fn new(requirepass: &str) -> Acl {
         let default = Arc::new(User::new(b"default", UserRules::everything()));
         let acl = Acl {
-            users: RwLock::new(BTreeMap::from([(b"default".to_vec(), Arc::clone(&default))])),
+            users: RwLock::new(BTreeMap::from([(
+                b"default".to_vec(),
+                Arc::clone(&default),
+            )])),
             default,
             log: Default::default(),
             denied: Default::default(),
@@ -160,7 +163,9 @@ impl Acl {
         rules.passwords.clear();
         rules.nopass = password.is_empty();
         if !password.is_empty() {
-            rules.passwords.push(user::hash_password(password.as_bytes()));
+            rules
+                .passwords
+                .push(user::hash_password(password.as_bytes()));
         }
         self.default.set_rules(rules);
     }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
-use super::catalog::{category_flag, catalog, CommandCatalog};
+use super::catalog::{catalog, category_flag, CommandCatalog};
 use super::RuleError;
 use crate::util::glob::glob_match;
 
@@ -115,7 +115,7 @@ impl CommandBits {
     fn fill(&mut self, len: usize, on: bool) {
         self.words = if on {
             let mut words = vec![u64::MAX; len.div_ceil(64)];
-            if len % 64 != 0 {
+            if !len.is_multiple_of(64) {
                 if let Some(last) = words.last_mut() {
                     *last = (1u64 << (len % 64)) - 1;
                 }

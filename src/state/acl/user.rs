@@ -96,9 +96,8 @@ impl UserRules {
             match selector.check(req) {
                 Ok(()) => return Ok(()),
                 Err(d) => {
-                    let replace = worst.is_none_or(|w| {
-                        d.kind > w.kind || (d.kind == w.kind && d.pos > w.pos)
-                    });
+                    let replace = worst
+                        .is_none_or(|w| d.kind > w.kind || (d.kind == w.kind && d.pos > w.pos));
                     if replace {
                         worst = Some(d);
                     }
@@ -188,7 +187,10 @@ impl UserRules {
             (self.enabled, "on"),
             (!self.enabled, "off"),
             (self.nopass, "nopass"),
-            (self.sanitize_payload == Some(false), "skip-sanitize-payload"),
+            (
+                self.sanitize_payload == Some(false),
+                "skip-sanitize-payload",
+            ),
             (self.sanitize_payload == Some(true), "sanitize-payload"),
         ];
         for (set, name) in flags {
