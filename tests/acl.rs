@@ -276,6 +276,40 @@ fn a_scripts_calls_are_checked_against_its_callers_user() {
     let log = acl_log(&mut admin);
     assert_eq!(log[0]["context"], "lua");
     assert_eq!(log[0]["object"], "set");
+    // redis.acl_check_cmd answers for the caller's user without running anything.
+    let check = "return redis.acl_check_cmd(unpack(ARGV))";
+    let yes: i64 = call(&mut c, &["EVAL", check, "0", "get", "k"]);
+    assert_eq!(yes, 1);
+    let no: Option<i64> = call(&mut c, &["EVAL", check, "0", "set", "k", "v"]);
+    assert_eq!(no, None);
+    let e = err(&mut c, &["EVAL", check, "0", "nosuchcommand"]);
+    assert!(
+        e.contains("Invalid command passed to redis.acl_check_cmd()"),
+        "{e}"
+    );
+}
+
+#[test]
+fn cat_genpass_and_help() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let categories: Vec<String> = call(&mut c, &["ACL", "CAT"]);
+    assert_eq!(categories.len(), 21);
+    assert_eq!(categories[0], "keyspace");
+    let reads: Vec<String> = call(&mut c, &["ACL", "CAT", "read"]);
+    assert!(reads.contains(&"get".to_string()) && !reads.contains(&"set".to_string()));
+    assert_eq!(
+        err(&mut c, &["ACL", "CAT", "nope"]),
+        "ERR Unknown category 'nope'"
+    );
+    let pass: String = call(&mut c, &["ACL", "GENPASS"]);
+    assert_eq!(pass.len(), 64);
+    assert!(pass.chars().all(|ch| ch.is_ascii_hexdigit()));
+    let short: String = call(&mut c, &["ACL", "GENPASS", "5"]);
+    assert_eq!(short.len(), 2);
+    assert!(err(&mut c, &["ACL", "GENPASS", "0"]).starts_with("ERR ACL GENPASS argument"));
+    let help: Vec<String> = call(&mut c, &["ACL", "HELP"]);
+    assert!(help[0].starts_with("ACL <subcommand>"));
 }
 
 #[test]
