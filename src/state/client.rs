@@ -39,6 +39,9 @@ pub struct Client {
     authenticated: AtomicBool,
     /// The ACL user the client runs as (`default` until AUTH names another).
     user: arc_swap::ArcSwap<super::acl::User>,
+    /// The user's "unrestricted" flag as of the ACL epoch in `user_checked_epoch`.
+    user_unrestricted: AtomicBool,
+    user_checked_epoch: AtomicU64,
     reply_mode: AtomicU8,
     /// Bumped by every explicit change of the reply mode, so the worker can tell a command
     /// that set the mode (CLIENT REPLY ...) from one that ran under it.
@@ -135,6 +138,9 @@ impl Client {
             resp3: AtomicBool::new(false),
             authenticated: AtomicBool::new(authenticated),
             user: arc_swap::ArcSwap::new(user),
+            user_unrestricted: AtomicBool::new(false),
+            // No epoch yet: the first check reads the user's flag.
+            user_checked_epoch: AtomicU64::new(u64::MAX),
             reply_mode: AtomicU8::new(ReplyMode::On as u8),
             reply_mode_changes: AtomicU64::new(0),
             closing: AtomicBool::new(false),
@@ -262,14 +268,25 @@ impl Client {
         self.user.load_full()
     }
 
-    /// True when the client's user may run anything (the ACL check is skipped).
+    /// True when the client's user may run anything (the ACL check is skipped). Cached
+    /// until the ACL epoch moves (a SETUSER, LOAD or AUTH anywhere), so the usual cost is
+    /// two atomic loads.
     pub fn user_unrestricted(&self) -> bool {
-        self.user.load().unrestricted()
+        let epoch = super::acl::rules_epoch();
+        if self.user_checked_epoch.load(Ordering::Acquire) == epoch {
+            return self.user_unrestricted.load(Ordering::Relaxed);
+        }
+        let unrestricted = self.user.load().unrestricted();
+        self.user_unrestricted
+            .store(unrestricted, Ordering::Relaxed);
+        self.user_checked_epoch.store(epoch, Ordering::Release);
+        unrestricted
     }
 
     /// Makes the client run as `user` (AUTH, HELLO AUTH, RESET, a deleted user).
     pub fn set_user(&self, user: std::sync::Arc<super::acl::User>) {
         self.user.store(user);
+        super::acl::bump_rules_epoch();
     }
 
     pub fn reply_mode(&self) -> ReplyMode {

@@ -71,6 +71,21 @@ impl RuleError {
     }
 }
 
+/// Bumped after any change of which user a client runs as or of a user's rules: a client
+/// re-reads its user's "unrestricted" flag only when this moved (see
+/// `Client::user_unrestricted`), so the gate's fast path is two atomic loads.
+static RULES_EPOCH: AtomicU64 = AtomicU64::new(0);
+
+/// The current [`RULES_EPOCH`].
+pub fn rules_epoch() -> u64 {
+    RULES_EPOCH.load(Ordering::Acquire)
+}
+
+/// Marks a change of rules or of a client's user.
+pub fn bump_rules_epoch() {
+    RULES_EPOCH.fetch_add(1, Ordering::AcqRel);
+}
+
 /// A user: its name and its current rules.
 pub struct User {
     pub name: Vec<u8>,
@@ -103,6 +118,7 @@ impl User {
         self.unrestricted
             .store(rules.unrestricted(), Ordering::Relaxed);
         self.rules.store(Arc::new(rules));
+        bump_rules_epoch();
     }
 
     /// The name for replies and logs.
