@@ -464,3 +464,19 @@ fn setuser_getuser_and_list_match_redis() {
         assert_eq!(p_reply, r_reply, "{dry:?}");
     }
 }
+
+#[test]
+fn client_kill_user_closes_that_users_connections() {
+    let s = TestServer::start();
+    let mut admin = s.conn();
+    setuser(&mut admin, &["k", "on", ">pw", "+@all", "~*"]);
+    let mut victim = conn_as(&s, "k", "pw");
+    assert_eq!(
+        err(&mut admin, &["CLIENT", "KILL", "USER", "nobody"]),
+        "ERR No such user 'nobody'"
+    );
+    assert_eq!(int(&mut admin, &["CLIENT", "KILL", "USER", "k"]), 1);
+    assert!(cmd::<String>(&mut victim, &["PING"]).is_err_and(|e| is_transport(&e)));
+    // The caller runs as default and is skipped (SKIPME defaults to yes).
+    assert_eq!(int(&mut admin, &["CLIENT", "KILL", "USER", "default"]), 0);
+}
