@@ -9,7 +9,7 @@
 //! - [`cmd`]: commands in four folders: `gate` (the declarative table, the dispatcher, command
 //!   specs), `types` (one module per Redis type, key commands, SORT), `session` (connection,
 //!   CLIENT, MULTI, pub/sub) and `admin` (INFO, CONFIG, DEBUG, replication, saving).
-//! - [`state`]: what threads share: storage, live configuration, clients, statistics, slow log,
+//! - [`state`]: what threads share: storage, live configuration, clients, ACL users, statistics, slow log,
 //!   clients parked in blocking commands, pub/sub, MONITOR, a shutdown waiting for slaves.
 //! - [`services`]: background work behind narrow handles: backups, the compact thread, the
 //!   keyspace statistics.

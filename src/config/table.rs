@@ -123,6 +123,8 @@ directives! {
     // ---- Security
     requirepass: String = "requirepass", STR, "", SENSITIVE,
         "Password clients must AUTH with; empty disables authentication.";
+    aclfile: String = "aclfile", STR, "", STARTUP,
+        "File of ACL users (`user <name> <rules...>` lines) read at start-up and by ACL LOAD, written by ACL SAVE; empty: none.";
     masterauth: String = "masterauth", STR, "", SENSITIVE,
         "Password used to authenticate to a master when replicating.";
     enable_debug_command: String = "enable-debug-command", one_of(PROTECTED_ACTION), "no",

@@ -119,9 +119,16 @@ fn serve(cfg: Config) -> Result<Option<Config>, ServerError> {
     } else {
         None
     };
+    crate::cmd::gate::acl::install_catalog();
+    let aclfile = cfg.aclfile.clone();
     let mut state = ServerState::new(Arc::clone(&storage), cfg, CommandTable::get().len());
     state.cluster = cluster;
     let server = Arc::new(state);
+    if !aclfile.is_empty() {
+        crate::cmd::admin::acl::load_file(&server, &aclfile).map_err(|e| {
+            std::io::Error::other(format!("Aborting startup because of ACL errors: {e}"))
+        })?;
+    }
     if server.cluster.is_some() {
         cluster_bus::start(Arc::clone(&server))?;
     }

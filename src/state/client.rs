@@ -37,6 +37,11 @@ pub struct Client {
     db: AtomicUsize,
     resp3: AtomicBool,
     authenticated: AtomicBool,
+    /// The ACL user the client runs as (`default` until AUTH names another).
+    user: arc_swap::ArcSwap<super::acl::User>,
+    /// The user's "unrestricted" flag as of the ACL epoch in `user_checked_epoch`.
+    user_unrestricted: AtomicBool,
+    user_checked_epoch: AtomicU64,
     reply_mode: AtomicU8,
     /// Bumped by every explicit change of the reply mode, so the worker can tell a command
     /// that set the mode (CLIENT REPLY ...) from one that ran under it.
@@ -117,7 +122,13 @@ pub struct BlockRequest {
 
 impl Client {
     /// A new client, authenticated from the start when no password is configured.
-    pub fn new(id: u64, addr: SocketAddr, local_addr: SocketAddr, authenticated: bool) -> Client {
+    pub fn new(
+        id: u64,
+        addr: SocketAddr,
+        local_addr: SocketAddr,
+        authenticated: bool,
+        user: std::sync::Arc<super::acl::User>,
+    ) -> Client {
         Client {
             id,
             addr,
@@ -126,6 +137,10 @@ impl Client {
             db: AtomicUsize::new(0),
             resp3: AtomicBool::new(false),
             authenticated: AtomicBool::new(authenticated),
+            user: arc_swap::ArcSwap::new(user),
+            user_unrestricted: AtomicBool::new(false),
+            // No epoch yet: the first check reads the user's flag.
+            user_checked_epoch: AtomicU64::new(u64::MAX),
             reply_mode: AtomicU8::new(ReplyMode::On as u8),
             reply_mode_changes: AtomicU64::new(0),
             closing: AtomicBool::new(false),
@@ -246,6 +261,32 @@ impl Client {
 
     pub fn set_authenticated(&self, v: bool) {
         self.authenticated.store(v, Ordering::Relaxed);
+    }
+
+    /// The ACL user the client runs as.
+    pub fn user(&self) -> std::sync::Arc<super::acl::User> {
+        self.user.load_full()
+    }
+
+    /// True when the client's user may run anything (the ACL check is skipped). Cached
+    /// until the ACL epoch moves (a SETUSER, LOAD or AUTH anywhere), so the usual cost is
+    /// two atomic loads.
+    pub fn user_unrestricted(&self) -> bool {
+        let epoch = super::acl::rules_epoch();
+        if self.user_checked_epoch.load(Ordering::Acquire) == epoch {
+            return self.user_unrestricted.load(Ordering::Relaxed);
+        }
+        let unrestricted = self.user.load().unrestricted();
+        self.user_unrestricted
+            .store(unrestricted, Ordering::Relaxed);
+        self.user_checked_epoch.store(epoch, Ordering::Release);
+        unrestricted
+    }
+
+    /// Makes the client run as `user` (AUTH, HELLO AUTH, RESET, a deleted user).
+    pub fn set_user(&self, user: std::sync::Arc<super::acl::User>) {
+        self.user.store(user);
+        super::acl::bump_rules_epoch();
     }
 
     pub fn reply_mode(&self) -> ReplyMode {
@@ -415,7 +456,7 @@ impl Client {
         format!(
             "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} \
              ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll={} \
-             omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+             omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
             self.id,
             self.addr,
             self.local_addr,
@@ -433,6 +474,7 @@ impl Client {
             omem,
             CLIENT_OVERHEAD_BYTES + qbuf_capacity + omem,
             self.last_command(),
+            self.user.load().name_text(),
             if self.protocol() == Protocol::Resp3 {
                 3
             } else {

@@ -3,6 +3,7 @@
 //!
 //! Commands see it through [`crate::cmd::Ctx`]; the server builds it once at start-up.
 
+pub mod acl;
 pub mod blocking;
 pub mod client;
 pub mod disk;
@@ -81,6 +82,8 @@ pub struct ServerState {
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
     /// CLIENT PAUSE.
     pub pause: pause::ClientPause,
+    /// ACL users, the ACL log and refusal counts.
+    pub acl: acl::Acl,
 }
 
 impl ServerState {
@@ -92,6 +95,7 @@ impl ServerState {
             None
         });
         storage.set_replica(master.is_some());
+        let acl = acl::Acl::new(&config.requirepass);
         let config = Arc::new(ArcSwap::from_pointee(config));
         let latency = latency::Latency::new(command_count);
         storage.set_latency_sink(Box::new(latency::EventSink {
@@ -108,6 +112,7 @@ impl ServerState {
             scripts: Default::default(),
             cluster: None,
             pause: Default::default(),
+            acl,
             storage,
             config,
             clients: Mutex::new(BTreeMap::new()),
@@ -131,6 +136,9 @@ impl ServerState {
     /// Installs a new configuration (CONFIG SET) and applies what storage takes from it.
     pub fn set_config(&self, config: Config) {
         apply_encoding_limits(&self.storage, &config);
+        if config.requirepass != self.config().requirepass {
+            self.acl.set_default_password(&config.requirepass);
+        }
         if config.block_cache != self.config().block_cache {
             self.storage
                 .engine()
@@ -164,8 +172,9 @@ impl ServerState {
         local: std::net::SocketAddr,
     ) -> Arc<Client> {
         let id = self.next_client_id.fetch_add(1, Ordering::Relaxed);
-        let authenticated = self.config().requirepass.is_empty();
-        let client = Arc::new(Client::new(id, addr, local, authenticated));
+        let authenticated = self.acl.new_clients_authenticated();
+        let user = self.acl.default_user();
+        let client = Arc::new(Client::new(id, addr, local, authenticated, user));
         self.clients.lock().insert(id, Arc::clone(&client));
         client
     }
@@ -174,7 +183,7 @@ impl ServerState {
     /// master's commands).
     pub fn internal_client(&self, addr: std::net::SocketAddr) -> Arc<Client> {
         let id = self.next_client_id.fetch_add(1, Ordering::Relaxed);
-        Arc::new(Client::new(id, addr, addr, true))
+        Arc::new(Client::new(id, addr, addr, true, self.acl.default_user()))
     }
 
     /// Forgets a closed connection.

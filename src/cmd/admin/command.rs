@@ -80,7 +80,7 @@ fn spec_key_flags(spec: &CommandSpec) -> Vec<&'static [&'static str]> {
 
 /// The flags GETKEYSANDFLAGS reports for the `nth` key of `cmd` (a full command line), with
 /// the variable flags of SET resolved from its arguments.
-fn key_flags_of(spec: &CommandSpec, cmd: &[Bytes], nth: usize) -> Vec<&'static str> {
+pub(crate) fn key_flags_of(spec: &CommandSpec, cmd: &[Bytes], nth: usize) -> Vec<&'static str> {
     if spec.name == "set" {
         // Without GET, SET only overwrites the key; with it, it also reads the old value.
         let reads = cmd.iter().skip(3).any(|a| args::is(a, "get"));

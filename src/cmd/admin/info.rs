@@ -467,6 +467,11 @@ fn stats_section(server: &ServerState, w: &mut Lines<'_>) {
     w.field("tracking_total_keys", 0);
     w.field("tracking_total_items", 0);
     w.field("tracking_total_prefixes", 0);
+    let denied = &server.acl.denied;
+    w.field("acl_access_denied_auth", load(&denied.auth));
+    w.field("acl_access_denied_cmd", load(&denied.cmd));
+    w.field("acl_access_denied_key", load(&denied.key));
+    w.field("acl_access_denied_channel", load(&denied.channel));
 }
 
 fn replication_section(server: &ServerState, w: &mut Lines<'_>) {

@@ -1,6 +1,7 @@
 //! Server and administration commands: COMMAND, CONFIG, DEBUG, FUNCTION, INFO, LATENCY, MEMORY, replication
 //! (SLAVEOF, SYNC), and SAVE/SHUTDOWN/SLOWLOG.
 
+pub mod acl;
 pub mod cluster;
 pub mod codis;
 pub mod command;

@@ -30,6 +30,7 @@ use crate::storage::DataType;
 /// Commands of this group.
 #[rustfmt::skip]
 pub const COMMANDS: &[CommandSpec] = &[
+    super::acl::ACL,
     command!("command", -1, [LOADING, STALE], KeySpec::None, [SLOW, CONNECTION], "server",
              "Returns detailed information about all commands.", command::command,
              subcommands: command::SUBCOMMANDS),

@@ -8,11 +8,13 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+use crate::cmd::gate::acl;
 use crate::cmd::gate::spec::{CmdFlags, CommandSpec};
 use crate::cmd::gate::table::CommandTable;
 use crate::cmd::session::multi;
 use crate::cmd::{CmdError, Ctx};
 use crate::resp::Reply;
+use crate::state::acl::log::Context;
 use crate::state::client::Client;
 use crate::state::ServerState;
 
@@ -93,6 +95,14 @@ pub fn execute(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
     if !client.is_authenticated() && !spec.flags.contains(CmdFlags::NO_AUTH) {
         let reply = Reply::err("NOAUTH Authentication required.");
         return reject(server, client, Some((idx, spec)), reply);
+    }
+    if let Err(kind) = acl::check(server, client, idx, spec, argv, || acl::context_of(client)) {
+        return reject(
+            server,
+            client,
+            Some((idx, spec)),
+            acl::denied_reply(spec, kind),
+        );
     }
     if let Some(cluster) = server.cluster.as_deref() {
         if !client.is_master_link() {
@@ -201,7 +211,13 @@ pub fn execute_queued(
     transaction: &TransactionGroup<'_>,
 ) -> Reply {
     match resolve(argv) {
-        Ok((idx, spec)) => run(server, client, idx, spec, argv, Some(transaction)),
+        Ok((idx, spec)) => {
+            // Permissions may have changed since the command was queued.
+            if let Err(kind) = acl::check(server, client, idx, spec, argv, || Context::Multi) {
+                return record_rejected(server, Some(idx), acl::denied_at_exec_reply(kind));
+            }
+            run(server, client, idx, spec, argv, Some(transaction))
+        }
         Err(reply) => reply,
     }
 }
@@ -235,6 +251,10 @@ pub fn execute_in_script(
     }
     if spec.flags.contains(CmdFlags::NOSCRIPT) {
         let reply = Reply::err("ERR This Redis command is not allowed from script");
+        return (record_rejected(server, Some(idx), reply), false);
+    }
+    if let Err(kind) = acl::check(server, client, idx, spec, argv, || Context::Lua) {
+        let reply = acl::denied_in_script_reply(kind);
         return (record_rejected(server, Some(idx), reply), false);
     }
     let write = spec.flags.contains(CmdFlags::WRITE);

@@ -257,39 +257,42 @@ impl Scripts {
         let wrote = &self.wrote;
         let oom_at_start =
             !self.allow_oom.load(Ordering::Relaxed) && server.oom_refusal().is_some();
-        let result = vm.lua.scope(|scope| {
-            let call = scope.create_function(|lua, args: MultiValue| {
-                let proto = if flags.resp.load(Ordering::Relaxed) == 3 {
-                    Protocol::Resp3
-                } else {
-                    Protocol::Resp2
+        let user_rules = client.user().rules();
+        let result = vm::with_script_user(user_rules, || {
+            vm.lua.scope(|scope| {
+                let call = scope.create_function(|lua, args: MultiValue| {
+                    let proto = if flags.resp.load(Ordering::Relaxed) == 3 {
+                        Protocol::Resp3
+                    } else {
+                        Protocol::Resp2
+                    };
+                    let argv = match script_argv(&args) {
+                        Ok(argv) => argv,
+                        Err(text) => return Ok((convert::error_table(lua, text)?, true)),
+                    };
+                    client.set_protocol(proto);
+                    let refuse_oom = oom_at_start && !wrote.load(Ordering::Relaxed);
+                    let (reply, is_write) = dispatch::execute_in_script(
+                        server, client, &argv, group, read_only, refuse_oom,
+                    );
+                    if is_write && !reply.is_error() {
+                        wrote.store(true, Ordering::Relaxed);
+                    }
+                    match reply {
+                        Reply::Error(text) => Ok((convert::error_table(lua, &text)?, true)),
+                        other => Ok((convert::reply_to_lua(lua, other, proto)?, false)),
+                    }
+                })?;
+                vm.slots.raw_set("call", call)?;
+                let out = match call_args {
+                    Some((keys, args)) => vm.runner.call::<(bool, Value)>((function, keys, args)),
+                    None => vm
+                        .runner
+                        .call::<(bool, Value)>((function, Value::Nil, Value::Nil)),
                 };
-                let argv = match script_argv(&args) {
-                    Ok(argv) => argv,
-                    Err(text) => return Ok((convert::error_table(lua, text)?, true)),
-                };
-                client.set_protocol(proto);
-                let refuse_oom = oom_at_start && !wrote.load(Ordering::Relaxed);
-                let (reply, is_write) = dispatch::execute_in_script(
-                    server, client, &argv, group, read_only, refuse_oom,
-                );
-                if is_write && !reply.is_error() {
-                    wrote.store(true, Ordering::Relaxed);
-                }
-                match reply {
-                    Reply::Error(text) => Ok((convert::error_table(lua, &text)?, true)),
-                    other => Ok((convert::reply_to_lua(lua, other, proto)?, false)),
-                }
-            })?;
-            vm.slots.raw_set("call", call)?;
-            let out = match call_args {
-                Some((keys, args)) => vm.runner.call::<(bool, Value)>((function, keys, args)),
-                None => vm
-                    .runner
-                    .call::<(bool, Value)>((function, Value::Nil, Value::Nil)),
-            };
-            vm.slots.raw_set("call", vm.idle_call.clone())?;
-            out
+                vm.slots.raw_set("call", vm.idle_call.clone())?;
+                out
+            })
         });
         client.set_db(saved_db);
         client.set_protocol(saved_proto);

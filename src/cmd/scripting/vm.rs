@@ -408,25 +408,18 @@ fn register_redis_lib(lua: &Lua, redis: &Table, flags: &Arc<RunFlags>) -> mlua::
     redis.raw_set(
         "acl_check_cmd",
         lua.create_function(|_, args: MultiValue| {
-            let Some(Value::String(name)) = args.front() else {
-                return Err(mlua::Error::runtime(
-                    "Invalid command passed to redis.acl_check_cmd()",
-                ));
-            };
             let argv: Vec<Bytes> = args
                 .iter()
                 .filter_map(|v| match v {
                     Value::String(s) => Some(Bytes::copy_from_slice(&s.as_bytes())),
+                    Value::Integer(n) => Some(Bytes::from(n.to_string())),
+                    Value::Number(n) => Some(Bytes::from(number_arg(*n))),
                     _ => None,
                 })
                 .collect();
-            let _ = name;
-            if crate::cmd::gate::dispatch::resolve_spec(&argv).is_none() {
-                return Err(mlua::Error::runtime(
-                    "Invalid command passed to redis.acl_check_cmd()",
-                ));
-            }
-            Ok(true)
+            allowed_for_script_user(&argv).ok_or_else(|| {
+                mlua::Error::runtime("Invalid command passed to redis.acl_check_cmd()")
+            })
         })?,
     )?;
     for (name, value) in [
@@ -445,6 +438,36 @@ fn register_redis_lib(lua: &Lua, redis: &Table, flags: &Arc<RunFlags>) -> mlua::
     redis.raw_set("REDIS_VERSION", "7.0.15")?;
     redis.raw_set("REDIS_VERSION_NUM", 0x07000f)?;
     Ok(())
+}
+
+thread_local! {
+    /// The rules of the user whose script runs on this thread, for `redis.acl_check_cmd`.
+    static SCRIPT_USER: std::cell::RefCell<Option<Arc<crate::state::acl::UserRules>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` (a script) with `rules` as the user `redis.acl_check_cmd` asks about.
+pub fn with_script_user<R>(rules: Arc<crate::state::acl::UserRules>, f: impl FnOnce() -> R) -> R {
+    let previous = SCRIPT_USER.with(|u| u.borrow_mut().replace(rules));
+    let result = f();
+    SCRIPT_USER.with(|u| *u.borrow_mut() = previous);
+    result
+}
+
+/// Whether the running script's user may run `argv`; None for an unknown command.
+fn allowed_for_script_user(argv: &[Bytes]) -> Option<bool> {
+    let table = crate::cmd::gate::table::CommandTable::get();
+    let (mut idx, mut spec) = table.lookup(argv.first()?)?;
+    if !spec.subcommands.is_empty() {
+        if let Some(sub) = argv.get(1) {
+            (idx, spec) = table.lookup_sub(spec, sub)?;
+        }
+    }
+    Some(SCRIPT_USER.with(|u| {
+        u.borrow()
+            .as_ref()
+            .is_none_or(|rules| crate::cmd::gate::acl::check_rules(rules, idx, spec, argv).is_ok())
+    }))
 }
 
 /// The first argument as an integer when it is a Lua number (floats truncated, as Redis'

@@ -163,16 +163,18 @@ struct KillFilter {
     kind: Option<ClientType>,
     addr: Option<Bytes>,
     laddr: Option<Bytes>,
+    user: Option<std::sync::Arc<crate::state::acl::User>>,
     skip_me: bool,
 }
 
 impl KillFilter {
-    fn parse(argv: &[Bytes]) -> Result<KillFilter, CmdError> {
+    fn parse(ctx: &Ctx<'_>, argv: &[Bytes]) -> Result<KillFilter, CmdError> {
         let mut f = KillFilter {
             id: None,
             kind: None,
             addr: None,
             laddr: None,
+            user: None,
             skip_me: true,
         };
         let mut i = 2;
@@ -193,13 +195,10 @@ impl KillFilter {
             } else if args::is(opt, "laddr") {
                 f.laddr = Some(value.clone());
             } else if args::is(opt, "user") {
-                // Only the default user exists, and every connection runs as it.
-                if value.as_ref() != b"default" {
-                    return Err(CmdError::err(format!(
-                        "No such user '{}'",
-                        args::text(value)
-                    )));
-                }
+                let user = ctx.server.acl.user(value).ok_or_else(|| {
+                    CmdError::err(format!("No such user '{}'", args::text(value)))
+                })?;
+                f.user = Some(user);
             } else if args::is(opt, "skipme") {
                 f.skip_me = if args::is(value, "yes") {
                     true
@@ -230,6 +229,11 @@ impl KillFilter {
         }
         if let Some(a) = &self.laddr {
             if a.as_ref() != c.local_addr.to_string().as_bytes() {
+                return false;
+            }
+        }
+        if let Some(u) = &self.user {
+            if !std::sync::Arc::ptr_eq(u, &c.user()) {
                 return false;
             }
         }
@@ -264,7 +268,7 @@ fn kill(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         }
         return Ok(Reply::ok());
     }
-    let filter = KillFilter::parse(argv)?;
+    let filter = KillFilter::parse(ctx, argv)?;
     let mut killed = 0;
     for c in all_clients(ctx) {
         if filter.matches(&c, ctx.client.id) {

@@ -1,9 +1,10 @@
 //! Connection commands: PING, ECHO, QUIT, RESET, SELECT, AUTH, HELLO, and CLIENT (whose
 //! subcommands live in [`crate::cmd::session::client`]).
 //!
-//! Authentication follows Redis 7 with only the `default` user: without `requirepass` it is
-//! a "nopass" user (any password works for `AUTH default <pw>`, while the one-argument form
-//! is an error); with `requirepass` it accepts exactly that password.
+//! Authentication follows Redis 7's ACL users (`state::acl`): `AUTH user pass`, and `AUTH
+//! pass` for the `default` user, whose password is `requirepass`; while the default user is
+//! "nopass" any password works for `AUTH default <pw>`, and the one-argument form is an
+//! error. A failed attempt is logged in ACL LOG.
 
 use bytes::Bytes;
 
@@ -79,7 +80,8 @@ fn reset(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     c.set_name(None);
     c.no_evict
         .store(false, std::sync::atomic::Ordering::Relaxed);
-    c.set_authenticated(ctx.server.config().requirepass.is_empty());
+    c.set_user(ctx.server.acl.default_user());
+    c.set_authenticated(ctx.server.acl.new_clients_authenticated());
     Ok(Reply::Simple("RESET".into()))
 }
 
@@ -98,38 +100,43 @@ fn select(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     }
 }
 
-/// Compares without an early exit, so timing does not reveal how much of a guess matched.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Whether `user`/`password` are valid credentials (only the `default` user exists).
-fn credentials_ok(ctx: &Ctx<'_>, user: &[u8], password: &[u8]) -> bool {
-    if user != b"default" {
-        return false;
-    }
-    let cfg = ctx.server.config();
-    cfg.requirepass.is_empty() || same_secret(cfg.requirepass.as_bytes(), password)
-}
-
 fn wrongpass() -> CmdError {
     CmdError::Other("WRONGPASS invalid username-password pair or user is disabled.".into())
 }
 
-/// Authenticates the client, or fails with WRONGPASS (leaving its state unchanged).
-fn authenticate(ctx: &Ctx<'_>, user: &[u8], password: &[u8]) -> Result<(), CmdError> {
-    if credentials_ok(ctx, user, password) {
-        ctx.client.set_authenticated(true);
-        Ok(())
-    } else {
-        Err(wrongpass())
+/// Authenticates the client as `user`, or fails with WRONGPASS (leaving its state
+/// unchanged) and logs the attempt. `command` is the command as typed, for the log.
+fn authenticate(
+    ctx: &Ctx<'_>,
+    command: &[u8],
+    user: &[u8],
+    password: &[u8],
+) -> Result<(), CmdError> {
+    match ctx.server.acl.authenticate(user, password) {
+        Some(found) => {
+            ctx.client.set_user(found);
+            ctx.client.set_authenticated(true);
+            Ok(())
+        }
+        None => {
+            let context = crate::cmd::gate::acl::context_of(ctx.client);
+            crate::cmd::gate::acl::log(
+                ctx.server,
+                ctx.client,
+                crate::state::acl::log::Reason::Auth,
+                context,
+                command.to_vec(),
+                user.to_vec(),
+            );
+            Err(wrongpass())
+        }
     }
 }
 
 fn auth(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let (user, password): (&[u8], &[u8]) = match argv {
         [_, password] => {
-            if ctx.server.config().requirepass.is_empty() {
+            if ctx.server.acl.default_user().rules().nopass {
                 return Err(CmdError::err(
                     "AUTH <password> called without any password configured for the default \
                      user. Are you sure your configuration is correct?",
@@ -140,7 +147,7 @@ fn auth(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         [_, user, password] => (user, password),
         _ => return Err(CmdError::Syntax),
     };
-    authenticate(ctx, user, password)?;
+    authenticate(ctx, &argv[0], user, password)?;
     Ok(Reply::ok())
 }
 
@@ -212,7 +219,7 @@ fn hello(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         }
     }
     if let Some((user, password)) = credentials {
-        authenticate(ctx, user, password)?;
+        authenticate(ctx, &argv[0], user, password)?;
     }
     if !ctx.client.is_authenticated() {
         return Err(CmdError::Other(
