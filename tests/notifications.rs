@@ -559,3 +559,32 @@ fn multi_and_scripts_publish_each_commands_events() {
     );
     expect_quiet(&s, &mut sub);
 }
+
+#[test]
+fn a_write_over_an_expired_key_publishes_expired_then_new() {
+    let (s, mut sub, mut w) = setup("Exn");
+    // Only the write itself may find the key expired.
+    call::<()>(&mut w, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    call::<()>(&mut w, &["PSETEX", "k", "20", "old"]);
+    assert_eq!(next(&mut sub), ("__keyevent@0__:new".into(), "k".into()));
+    std::thread::sleep(Duration::from_millis(100));
+    call::<()>(&mut w, &["SET", "k", "new"]);
+    assert_eq!(
+        next(&mut sub),
+        ("__keyevent@0__:expired".into(), "k".into())
+    );
+    assert_eq!(next(&mut sub), ("__keyevent@0__:new".into(), "k".into()));
+    expect_quiet(&s, &mut sub);
+}
+
+#[test]
+fn deleting_an_expired_key_publishes_expired_not_del() {
+    let (s, mut sub, mut w) = setup("KEA");
+    call::<()>(&mut w, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    call::<()>(&mut w, &["PSETEX", "k", "20", "v"]);
+    expect_events(&mut sub, &[(0, "set", "k"), (0, "expire", "k")]);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(call::<i64>(&mut w, &["DEL", "k"]), 0);
+    expect_events(&mut sub, &[(0, "expired", "k")]);
+    expect_quiet(&s, &mut sub);
+}
