@@ -34,6 +34,7 @@ use crate::storage::types::{
     Hashes, Keyspace, Lists, Scope, Sets, Streams, Strings, Writer, Zsets,
 };
 use crate::storage::StorageError;
+pub use crate::util::keyspace_events::EventClasses;
 
 /// What a command sees: the shared server state and its own client.
 pub struct Ctx<'a> {
@@ -92,6 +93,62 @@ impl Ctx<'_> {
     /// Keys of the selected database, whatever their type.
     pub fn keys(&self) -> Keyspace<'_> {
         self.scope().keys()
+    }
+
+    /// Publishes keyspace notification `event` of `class` on `key` of the client's database;
+    /// with the class off this is one atomic load. Handlers call it after their write landed.
+    #[inline]
+    pub fn notify(&self, class: EventClasses, event: &str, key: &[u8]) {
+        let notifier = &self.server.storage.notifier;
+        if notifier.wants(class) {
+            notifier.emit(class, event, self.db(), key);
+        }
+    }
+
+    /// [`Ctx::notify`] for a key of logical database `db` (COPY and MOVE write to another).
+    pub fn notify_in(&self, db: usize, class: EventClasses, event: &str, key: &[u8]) {
+        self.server.storage.notifier.emit(class, event, db, key);
+    }
+
+    /// True when events of `class` publish (to skip gathering what only they need).
+    #[inline]
+    pub fn notifies(&self, class: EventClasses) -> bool {
+        self.server.storage.notifier.wants(class)
+    }
+
+    /// After a command took elements out of `key`: publishes `del` when that emptied the
+    /// collection and so removed the key (a read only while generic events are on).
+    pub fn notify_if_emptied(&self, key: &[u8]) -> Result<(), CmdError> {
+        if self.server.storage.notifier.wants(EventClasses::GENERIC)
+            && self.keys().state(key)?.live().is_none()
+        {
+            self.notify(EventClasses::GENERIC, "del", key);
+        }
+        Ok(())
+    }
+
+    /// Whether `key` exists now, asked only while generic events are on: a store command that
+    /// finds an empty result publishes `del` only if it removed a destination.
+    pub fn exists_for_notify(&self, key: &[u8]) -> Result<bool, CmdError> {
+        Ok(self.server.storage.notifier.wants(EventClasses::GENERIC)
+            && self.keys().state(key)?.live().is_some())
+    }
+
+    /// The events of a command that stored its result at `dst`: `event` when it stored
+    /// something, `del` when the result was empty and removed a destination that `existed`.
+    pub fn notify_stored(
+        &self,
+        class: EventClasses,
+        event: &str,
+        dst: &[u8],
+        stored: bool,
+        existed: bool,
+    ) {
+        if stored {
+            self.notify(class, event, dst);
+        } else if existed {
+            self.notify(EventClasses::GENERIC, "del", dst);
+        }
     }
 
     /// Makes a blocking command wait: call it when none of `keys` has data, and return its

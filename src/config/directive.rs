@@ -45,6 +45,9 @@ pub enum Kind {
     /// `shutdown-on-sigterm` / `shutdown-on-sigint`: `default` or words among `save nosave
     /// now force` (see [`super::ShutdownFlags`]), stored in their canonical order.
     ShutdownFlags,
+    /// `notify-keyspace-events`: class letters (see [`crate::util::keyspace_events`]), stored
+    /// in Redis' canonical spelling.
+    KeyspaceEvents,
 }
 
 /// Table helper: an integer directive with inclusive bounds.
@@ -76,6 +79,8 @@ pub const PERCENTILES: Kind = Kind::Percentiles;
 pub const CACHE_TYPES: Kind = Kind::CacheTypes;
 /// Table helper: SHUTDOWN options for a signal.
 pub const SHUTDOWN_FLAGS: Kind = Kind::ShutdownFlags;
+/// Table helper: keyspace notification classes.
+pub const KEYSPACE_EVENTS: Kind = Kind::KeyspaceEvents;
 /// Whether, and on which conditions, CONFIG SET may change a directive while the server runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -174,6 +179,9 @@ impl Directive {
             Kind::ShutdownFlags => {
                 super::ShutdownFlags::parse_directive(text).map(|f| Value::Text(f.render()))
             }
+            Kind::KeyspaceEvents => crate::util::keyspace_events::EventClasses::parse(text)
+                .map(|classes| Value::Text(classes.render()))
+                .map_err(str::to_string),
             Kind::Enum(values) => parse_enum(values, text).map(Value::Text).ok_or_else(|| {
                 let names: Vec<&str> = values.iter().map(|v| canonical_spelling(v)).collect();
                 format!(

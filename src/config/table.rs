@@ -4,8 +4,8 @@
 
 use super::directive::{
     directives, int, memory, one_of, Directive, FieldValue, Value, BOOL, CACHE_TYPES, I32_MAX,
-    I64_MAX, MB, MEM_MAX, OUTPUT_LIMITS, PATH, PERCENTILES, PROTECTED, RUNTIME, SENSITIVE,
-    SHUTDOWN_FLAGS, STARTUP, STR,
+    I64_MAX, KEYSPACE_EVENTS, MB, MEM_MAX, OUTPUT_LIMITS, PATH, PERCENTILES, PROTECTED, RUNTIME,
+    SENSITIVE, SHUTDOWN_FLAGS, STARTUP, STR,
 };
 
 /// Older or alternative names that CONFIG GET/SET and the config file also accept,
@@ -251,8 +251,8 @@ directives! {
         "Redis' name of cache-lfu-log-factor (one setting).";
     lfu_decay_time: i64 = "lfu-decay-time", int(0, I32_MAX), "1", RUNTIME,
         "Redis' name of cache-lfu-decay-time (one setting).";
-    notify_keyspace_events: String = "notify-keyspace-events", STR, "", RUNTIME,
-        "Keyspace notification classes (stored, not used).";
+    notify_keyspace_events: String = "notify-keyspace-events", KEYSPACE_EVENTS, "", RUNTIME,
+        "Keyspace notifications published through pub/sub: K (__keyspace@<db>__:<key>), E (__keyevent@<db>__:<event>) and event classes g $ l s h z x e t m d n, A for g$lshzxetd; empty publishes nothing.";
     appendonly: bool = "appendonly", BOOL, "no", RUNTIME,
         "Redis AOF switch (stored, not used: RocksDB has its own WAL).";
     save: String = "save", STR, "", RUNTIME,

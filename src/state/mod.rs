@@ -9,6 +9,7 @@ pub mod client;
 pub mod disk;
 pub mod latency;
 pub mod monitor;
+pub mod notify;
 pub mod pause;
 pub mod pubsub;
 pub mod role;
@@ -70,8 +71,8 @@ pub struct ServerState {
     pub replication: Arc<Replication>,
     /// Compactions queued for the compact thread, and its state.
     pub compaction: Arc<CompactionQueue>,
-    /// Pub/Sub subscriptions.
-    pub pubsub: pubsub::PubSub,
+    /// Pub/Sub subscriptions (shared with the keyspace notifications' publisher).
+    pub pubsub: Arc<pubsub::PubSub>,
     /// Per-type key counts from the keyspace statistics thread.
     pub keyspace_stats: Arc<KeyspaceStats>,
     /// Free space of the disk holding db-path (see `server::disk_guard`).
@@ -102,11 +103,15 @@ impl ServerState {
             events: Arc::clone(&latency.events),
             config: Arc::clone(&config),
         }));
+        let pubsub = Arc::new(pubsub::PubSub::default());
+        storage.notifier.set_sink(Box::new(notify::Publisher {
+            pubsub: Arc::clone(&pubsub),
+        }));
         ServerState {
             latency,
             replication: Arc::new(Replication::new(master)),
             compaction: Default::default(),
-            pubsub: Default::default(),
+            pubsub,
             keyspace_stats: Default::default(),
             disk: Default::default(),
             scripts: Default::default(),
@@ -242,9 +247,14 @@ impl ServerState {
     }
 }
 
-/// Copies the compact-encoding thresholds (OBJECT ENCODING), the WAL fsync policy and the hot
-/// tier's shape into the storage.
+/// Copies the compact-encoding thresholds (OBJECT ENCODING), the WAL fsync policy, the hot
+/// tier's shape and the keyspace notification classes into the storage.
 fn apply_encoding_limits(storage: &Storage, cfg: &Config) {
+    // The stored text is the canonical spelling CONFIG SET already checked.
+    storage.notifier.set_classes(
+        crate::util::keyspace_events::EventClasses::parse(&cfg.notify_keyspace_events)
+            .unwrap_or_default(),
+    );
     storage
         .engine()
         .set_wal_fsync(crate::storage::engine::WalFsync::parse(&cfg.binlog_fsync));

@@ -64,6 +64,7 @@ impl Storage {
         let monitor = self.latency_monitor();
         let started = monitor.map(|_| std::time::Instant::now());
         let mut txn = self.txn_noted(Writer::named("expired"), pdb);
+        // Removing an expired record publishes `expired` (see `WriteTxn::remove`).
         txn.remove(&state);
         txn.commit()?;
         if let (Some(monitor), Some(started)) = (monitor, started) {

@@ -16,6 +16,8 @@
 //!   DIGEST ([`digest`]) and SCAN ([`scan`]) add to the keyspace view;
 //! - [`collection`] what the collection types share (header, versions, element cursors);
 //!   [`ready`] the keys blocked clients wait on; [`watch`] the keys WATCH follows;
+//! - [`notify`] keyspace notifications: the classes in force, raised by the write path
+//!   (`new`), the expirer (`expired`) and the commands;
 //! - [`expire`] removes keys whose deadline passed; [`scan`] resumable, bounded keyspace walks;
 //! - [`lazy`] reads whose size the client chooses (LRANGE, ZRANGE, SMEMBERS, KEYS): small ones
 //!   at once, big ones from an owned snapshot as the reply is written.
@@ -40,6 +42,7 @@ pub mod format;
 pub mod integrity;
 pub mod lazy;
 pub mod lock;
+pub mod notify;
 pub mod ready;
 pub mod replica;
 pub mod restore;
@@ -166,6 +169,8 @@ pub struct Storage {
     next_transaction_id: AtomicU64,
     /// The latency monitor, once the server has installed it.
     latency_sink: std::sync::OnceLock<Box<dyn LatencySink>>,
+    /// Keyspace notifications: the classes in force and the pub/sub they publish to.
+    pub notifier: notify::Notifier,
 }
 
 /// The error for a meta record of `key` that does not decode.
@@ -296,6 +301,7 @@ impl Storage {
             // Ids differ across restarts too, so a slave never mixes up two transactions.
             next_transaction_id: AtomicU64::new(crate::util::clock::unix_ms() << 16),
             latency_sink: std::sync::OnceLock::new(),
+            notifier: notify::Notifier::default(),
             stats: StorageStats {
                 last_save_secs: AtomicU64::new(crate::util::clock::unix_ms() / 1000),
                 last_save_duration_secs: std::sync::atomic::AtomicI64::new(-1),

@@ -12,6 +12,7 @@ use super::codec::{self, encode_expire_key, Cf, DataType, MetaValue, SysKey};
 use super::engine::Batch;
 use super::types::Writer;
 use super::{KeyState, Storage, StorageError};
+use crate::util::keyspace_events::EventClasses;
 
 thread_local! {
     /// A meta record or batch note being encoded into a batch (which copies it): one buffer per thread
@@ -43,7 +44,14 @@ pub struct WriteTxn<'a> {
     touched: Vec<(super::ready::DbKey, bool)>,
     /// Set when the batch lands inside a transaction group, so the group writes its end.
     group_wrote: Option<&'a std::cell::Cell<bool>>,
+    /// Keyspace notifications the batch raises (`expired` for an expired record it replaces,
+    /// `new` for a key it creates), published after it lands; only collected while those
+    /// classes are on.
+    events: Vec<StorageEvent>,
 }
+
+/// A keyspace notification raised by the write path: class, event, physical database, key.
+type StorageEvent = (EventClasses, &'static str, u16, Vec<u8>);
 
 /// The batches written by scopes whose [`Writer`] carries this group (the commands of one EXEC)
 /// form one transaction in the binlog (see `batch_note`): a slave applies them together.
@@ -146,6 +154,7 @@ impl Storage {
             stored_blockable: Vec::new(),
             touched: Vec::new(),
             group_wrote: None,
+            events: Vec::new(),
         }
     }
 }
@@ -199,8 +208,34 @@ impl<'a> WriteTxn<'a> {
         }
     }
 
+    /// Raises `expired` for an expired record `state` replaces and `new` for a key it creates
+    /// (once per key and batch).
+    fn note_creation(&mut self, state: &KeyState) {
+        if state.live().is_some() {
+            return;
+        }
+        let created = |e: &StorageEvent| e.1 == "new" && e.2 == state.pdb && e.3 == state.key();
+        if self.events.iter().any(created) {
+            return;
+        }
+        if state.stored.is_some() {
+            let key = state.key().to_vec();
+            self.events
+                .push((EventClasses::EXPIRED, "expired", state.pdb, key));
+        }
+        self.events
+            .push((EventClasses::NEW, "new", state.pdb, state.key().to_vec()));
+    }
+
     /// Stores `meta` as the new record of the key described by `state` (read under its lock).
     pub fn put(&mut self, state: &KeyState, meta: &MetaValue) {
+        if self
+            .storage
+            .notifier
+            .wants(EventClasses::NEW | EventClasses::EXPIRED)
+        {
+            self.note_creation(state);
+        }
         self.drop_expire_entry(state, meta.expire_ms);
         if meta.expire_ms != 0 {
             let k = encode_expire_key(meta.expire_ms, state.pdb, state.slot, state.key());
@@ -269,6 +304,15 @@ impl<'a> WriteTxn<'a> {
     pub fn remove(&mut self, state: &KeyState) {
         if state.stored.is_none() {
             return;
+        }
+        // A command removing a record whose deadline passed finds it expired first, as Redis.
+        if state.live().is_none() && self.storage.notifier.wants(EventClasses::EXPIRED) {
+            self.events.push((
+                EventClasses::EXPIRED,
+                "expired",
+                state.pdb,
+                state.key().to_vec(),
+            ));
         }
         self.drop_expire_entry(state, 0);
         self.batch.delete(Cf::Meta, &state.meta_key);
@@ -413,6 +457,9 @@ impl<'a> WriteTxn<'a> {
             if let Some(c) = storage.expires.get(pdb as usize) {
                 c.fetch_add(expires, Ordering::Relaxed);
             }
+        }
+        for (class, event, pdb, key) in &self.events {
+            storage.notify_physical(*class, event, *pdb, key);
         }
         Ok(())
     }

@@ -18,6 +18,7 @@ pub mod frame;
 pub mod geohash;
 pub mod glob;
 pub mod hll;
+pub mod keyspace_events;
 pub mod malloc_tuning;
 #[cfg(test)]
 pub(crate) mod mutate;

@@ -9,7 +9,7 @@
 use bytes::Bytes;
 
 use crate::cmd::gate::spec::{CommandSpec, KeySpec};
-use crate::cmd::{args, CmdError, CmdResult, Ctx};
+use crate::cmd::{args, CmdError, CmdResult, Ctx, EventClasses as Class};
 use crate::command;
 use crate::resp::Reply;
 use crate::storage::types::strings::StringEdit;
@@ -94,6 +94,7 @@ fn setbit(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         }
         Ok(Some(StringEdit { value, raw: true }))
     })?;
+    ctx.notify(Class::STRING, "setbit", &argv[1]);
     Ok(Reply::Integer(i64::from(old)))
 }
 
@@ -185,7 +186,12 @@ fn bitop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let result = bits::bitop(op, &slices);
     let len = result.len();
     let value = (len > 0).then_some(result);
-    ctx.strings().replace(&argv[2], value)?;
+    let existed = ctx.strings().replace(&argv[2], value)?;
+    if len > 0 {
+        ctx.notify(Class::STRING, "set", &argv[2]);
+    } else if existed {
+        ctx.notify(Class::GENERIC, "del", &argv[2]);
+    }
     Ok(Reply::Integer(len as i64))
 }
 
@@ -324,5 +330,13 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], readonly: bool) -> CmdRes
         }
         Ok(Some(StringEdit { value, raw: true }))
     })?;
+    // Writes OVERFLOW FAIL refused (nil replies) change nothing.
+    let changed = ops
+        .iter()
+        .zip(&replies)
+        .any(|(op, reply)| op.kind != FieldOpKind::Get && !matches!(reply, Reply::Null));
+    if changed {
+        ctx.notify(Class::STRING, "setbit", &argv[1]);
+    }
     Ok(Reply::Array(replies))
 }

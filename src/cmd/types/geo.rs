@@ -10,7 +10,7 @@ use bytes::Bytes;
 
 use crate::cmd::args;
 use crate::cmd::gate::spec::{CommandSpec, KeyFinder, KeySpec};
-use crate::cmd::{CmdError, CmdResult, Ctx};
+use crate::cmd::{CmdError, CmdResult, Ctx, EventClasses as Class};
 use crate::command;
 use crate::resp::Reply;
 use crate::storage::collection::Collection;
@@ -160,9 +160,15 @@ fn geoadd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         ..ZaddFlags::default()
     };
     match ctx.zset().add(&argv[1], &pairs, flags)? {
-        ZaddOutcome::Done { added, changed, .. } => Ok(Reply::Integer(
-            (added + if ch { changed } else { 0 }) as i64,
-        )),
+        ZaddOutcome::Done { added, changed, .. } => {
+            // GEOADD is ZADD underneath, and Redis names its event so.
+            if added + changed > 0 {
+                ctx.notify(Class::ZSET, "zadd", &argv[1]);
+            }
+            Ok(Reply::Integer(
+                (added + if ch { changed } else { 0 }) as i64,
+            ))
+        }
         ZaddOutcome::NotANumber => Err(CmdError::Syntax),
     }
 }
@@ -445,7 +451,9 @@ fn radius_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], form: Form) -> CmdResult {
     let (Some(c), Some((lon, lat)), Some(shape)) = (src, center, shape) else {
         return match store {
             Some(dest) => {
+                let existed = ctx.exists_for_notify(dest)?;
                 ctx.zset().store(dest, &[])?;
+                ctx.notify_stored(Class::ZSET, "", dest, false, existed);
                 Ok(Reply::Integer(0))
             }
             None => Ok(Reply::Array(Vec::new())),
@@ -477,7 +485,14 @@ fn radius_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], form: Form) -> CmdResult {
                 entries.push((f.member, score));
             }
         }
+        let existed = ctx.exists_for_notify(dest)?;
         let n = ctx.zset().store(dest, &entries)?;
+        let event = if form == Form::SearchStore {
+            "geosearchstore"
+        } else {
+            "georadiusstore"
+        };
+        ctx.notify_stored(Class::ZSET, event, dest, n > 0, existed);
         return Ok(Reply::Integer(n as i64));
     }
     let options = usize::from(withdist) + usize::from(withhash) + usize::from(withcoord);

@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use crate::cmd::gate::spec::{CommandSpec, KeySpec};
 use crate::cmd::types::random_picks;
-use crate::cmd::{args, CmdError, CmdResult, Ctx};
+use crate::cmd::{args, CmdError, CmdResult, Ctx, EventClasses as Class};
 use crate::command;
 use crate::resp::{Protocol, Reply};
 use crate::storage::types::hash::RandomFields;
@@ -210,17 +210,22 @@ fn hset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         let pairs = field_value_pairs(argv, "hset")?;
         ctx.hash().set(&argv[1], &pairs)?
     };
+    ctx.notify(Class::HASH, "hset", &argv[1]);
     Ok(Reply::Integer(created as i64))
 }
 
 fn hmset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let pairs = field_value_pairs(argv, "hmset")?;
     ctx.hash().set(&argv[1], &pairs)?;
+    ctx.notify(Class::HASH, "hset", &argv[1]);
     Ok(Reply::ok())
 }
 
 fn hsetnx(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let set = ctx.hash().set_nx(&argv[1], &argv[2], &argv[3])?;
+    if set {
+        ctx.notify(Class::HASH, "hset", &argv[1]);
+    }
     Ok(Reply::Integer(i64::from(set)))
 }
 
@@ -237,6 +242,10 @@ fn hmget(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn hdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let fields = args::key_slices(&argv[2..]);
     let deleted = ctx.hash().remove(&argv[1], &fields)?;
+    if deleted > 0 {
+        ctx.notify(Class::HASH, "hdel", &argv[1]);
+        ctx.notify_if_emptied(&argv[1])?;
+    }
     Ok(Reply::Integer(deleted as i64))
 }
 
@@ -294,6 +303,7 @@ fn hincrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             write_i64(&mut text, result);
             Ok(text)
         })?;
+    ctx.notify(Class::HASH, "hincrby", &argv[1]);
     Ok(Reply::Integer(result))
 }
 
@@ -317,6 +327,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             }
             Ok(format_incrbyfloat(sum).into_bytes())
         })?;
+    ctx.notify(Class::HASH, "hincrbyfloat", &argv[1]);
     Ok(bulk(new))
 }
 

@@ -9,7 +9,7 @@
 use bytes::Bytes;
 
 use crate::cmd::gate::spec::{CommandSpec, KeySpec};
-use crate::cmd::{CmdError, CmdResult, Ctx};
+use crate::cmd::{CmdError, CmdResult, Ctx, EventClasses as Class};
 use crate::command;
 use crate::resp::Reply;
 use crate::storage::types::strings::StringEdit;
@@ -90,6 +90,9 @@ fn pfadd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         hll::invalidate_cache(&mut value);
         Ok(edited(value))
     })?;
+    if updated {
+        ctx.notify(Class::STRING, "pfadd", &argv[1]);
+    }
     Ok(Reply::Integer(i64::from(updated)))
 }
 
@@ -168,6 +171,8 @@ fn pfmerge(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         hll::invalidate_cache(&mut value);
         Ok(edited(value))
     })?;
+    // Redis names a merge's event after PFADD.
+    ctx.notify(Class::STRING, "pfadd", &argv[1]);
     Ok(Reply::ok())
 }
 

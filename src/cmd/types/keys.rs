@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use crate::cmd::gate::spec::{CommandSpec, KeySpec};
 use crate::cmd::types::lazy_reply::{self, Shape};
-use crate::cmd::{args, CmdError, CmdResult, Ctx};
+use crate::cmd::{args, CmdError, CmdResult, Ctx, EventClasses as Class};
 use crate::command;
 use crate::resp::Reply;
 use crate::storage::cache::Access;
@@ -157,7 +157,21 @@ const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
 /// DEL and UNLINK: deleting is a metadata write either way, so UNLINK is DEL.
 fn del(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let keys = args::key_slices(&argv[1..]);
-    Ok(Reply::Integer(ctx.keys().delete(&keys)?))
+    if !ctx.notifies(Class::GENERIC) {
+        return Ok(Reply::Integer(ctx.keys().delete(&keys)?));
+    }
+    // Each key that existed reports `del` (once, however often it is named).
+    let mut existing: Vec<&[u8]> = Vec::new();
+    for key in &keys {
+        if !existing.contains(key) && ctx.keys().state(key)?.live().is_some() {
+            existing.push(key);
+        }
+    }
+    let removed = ctx.keys().delete(&keys)?;
+    for key in existing {
+        ctx.notify(Class::GENERIC, "del", key);
+    }
+    Ok(Reply::Integer(removed))
 }
 
 /// EXISTS and TOUCH (access times are not tracked, so TOUCH only counts).
@@ -244,6 +258,15 @@ fn expire_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], form: TimeForm) -> CmdResul
         .and_then(|ms| ms.checked_add(base))
         .ok_or_else(invalid)?;
     let changed = ctx.keys().expire(&argv[1], deadline, cond)?;
+    if changed {
+        // A deadline already past deleted the key.
+        let event = if deadline > unix_ms() as i64 {
+            "expire"
+        } else {
+            "del"
+        };
+        ctx.notify(Class::GENERIC, event, &argv[1]);
+    }
     Ok(Reply::Integer(i64::from(changed)))
 }
 
@@ -301,6 +324,9 @@ fn pexpiretime(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 
 fn persist(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let changed = ctx.keys().persist(&argv[1])?;
+    if changed {
+        ctx.notify(Class::GENERIC, "persist", &argv[1]);
+    }
     Ok(Reply::Integer(i64::from(changed)))
 }
 
@@ -378,7 +404,12 @@ fn renamenx(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 
 /// RENAME and RENAMENX (`nx`: only when the destination does not exist).
 fn rename_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], nx: bool) -> CmdResult {
-    match ctx.keys().rename(&argv[1], &argv[2], nx)? {
+    let outcome = ctx.keys().rename(&argv[1], &argv[2], nx)?;
+    if matches!(outcome, MoveOutcome::Done) && argv[1] != argv[2] {
+        ctx.notify(Class::GENERIC, "rename_from", &argv[1]);
+        ctx.notify(Class::GENERIC, "rename_to", &argv[2]);
+    }
+    match outcome {
         MoveOutcome::NoSource => Err(CmdError::err("no such key")),
         MoveOutcome::Done if nx => Ok(Reply::Integer(1)),
         MoveOutcome::Done => Ok(Reply::ok()),
@@ -426,6 +457,9 @@ fn copy(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         return Err(same_object());
     }
     let copied = ctx.keys().copy(&argv[1], dst_db, &argv[2], replace)?;
+    if copied {
+        ctx.notify_in(dst_db, Class::GENERIC, "copy_to", &argv[2]);
+    }
     Ok(Reply::Integer(i64::from(copied)))
 }
 
@@ -488,6 +522,7 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     };
     match ctx.keys().restore(key, &value, expire_ms, replace)? {
         Ok(()) => {
+            ctx.notify(Class::GENERIC, "restore", key);
             if idle.is_some() || freq.is_some() {
                 let state = ctx.keys().state(key)?;
                 let cache = ctx.server.storage.cache();
@@ -510,6 +545,10 @@ fn move_cmd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         return Err(same_object());
     }
     let moved = ctx.keys().move_to(&argv[1], dst)?;
+    if moved {
+        ctx.notify(Class::GENERIC, "move_from", &argv[1]);
+        ctx.notify_in(dst, Class::GENERIC, "move_to", &argv[1]);
+    }
     Ok(Reply::Integer(i64::from(moved)))
 }
 

@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 use crate::cmd::gate::spec::{CommandSpec, KeyEnd, KeySpec};
 use crate::cmd::types::lazy_reply::{self, Shape};
-use crate::cmd::{args, CmdError, CmdResult, Ctx};
+use crate::cmd::{args, CmdError, CmdResult, Ctx, EventClasses as Class};
 use crate::command;
 use crate::resp::Reply;
 use crate::storage::types::list::{End, Popped, PosQuery};
@@ -124,7 +124,32 @@ fn end_arg(arg: &[u8]) -> Result<End, CmdError> {
 
 fn push(ctx: &mut Ctx<'_>, argv: &[Bytes], end: End, only_existing: bool) -> CmdResult {
     let len = ctx.list().push(&argv[1], &argv[2..], end, only_existing)?;
+    if len > 0 {
+        ctx.notify(Class::LIST, push_event(end), &argv[1]);
+    }
     Ok(Reply::Integer(len as i64))
+}
+
+/// The event of a push at `end`.
+fn push_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpush",
+        End::Right => "rpush",
+    }
+}
+
+/// The event of a pop from `end`.
+fn pop_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpop",
+        End::Right => "rpop",
+    }
+}
+
+/// The events of elements popped from `key` at `end`: the pop, and `del` if it emptied it.
+fn notify_popped(ctx: &Ctx<'_>, key: &[u8], end: End) -> Result<(), CmdError> {
+    ctx.notify(Class::LIST, pop_event(end), key);
+    ctx.notify_if_emptied(key)
 }
 
 fn lpush(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
@@ -154,6 +179,9 @@ fn pop(ctx: &mut Ctx<'_>, argv: &[Bytes], end: End) -> CmdResult {
         None => None,
     };
     let popped = ctx.list().pop(&argv[1], end, count.unwrap_or(1))?;
+    if popped.as_ref().is_some_and(|v| !v.is_empty()) {
+        notify_popped(ctx, &argv[1], end)?;
+    }
     Ok(match (popped, count) {
         (None, None) => Reply::Null,
         (None, Some(_)) => Reply::NullArray,
@@ -192,6 +220,7 @@ fn lset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     };
     let index = args::int(&argv[2])?;
     if ctx.list().set(list, index, &argv[3])? {
+        ctx.notify(Class::LIST, "lset", &argv[1]);
         Ok(Reply::ok())
     } else {
         Err(CmdError::err("index out of range"))
@@ -208,7 +237,10 @@ fn lrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn ltrim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let start = args::int(&argv[2])?;
     let stop = args::int(&argv[3])?;
-    ctx.list().trim(&argv[1], start, stop)?;
+    if ctx.list().trim(&argv[1], start, stop)? {
+        ctx.notify(Class::LIST, "ltrim", &argv[1]);
+        ctx.notify_if_emptied(&argv[1])?;
+    }
     Ok(Reply::ok())
 }
 
@@ -221,12 +253,19 @@ fn linsert(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         return Err(CmdError::Syntax);
     };
     let len = ctx.list().insert(&argv[1], after, &argv[3], &argv[4])?;
+    if len > 0 {
+        ctx.notify(Class::LIST, "linsert", &argv[1]);
+    }
     Ok(Reply::Integer(len))
 }
 
 fn lrem(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let count = args::int(&argv[2])?;
     let removed = ctx.list().remove(&argv[1], count, &argv[3])?;
+    if removed > 0 {
+        ctx.notify(Class::LIST, "lrem", &argv[1]);
+        ctx.notify_if_emptied(&argv[1])?;
+    }
     Ok(Reply::Integer(removed as i64))
 }
 
@@ -286,13 +325,32 @@ fn lmove(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let from = end_arg(&argv[3])?;
     let to = end_arg(&argv[4])?;
     let moved = ctx.list().move_to(&argv[1], &argv[2], from, to)?;
+    notify_moved(ctx, argv, moved.is_some(), from, to)?;
     Ok(move_reply(moved))
+}
+
+/// The events of LMOVE and its variants when an element moved: the push onto the
+/// destination, then the pop from the source (and `del` if that emptied it), as Redis orders
+/// them.
+fn notify_moved(
+    ctx: &Ctx<'_>,
+    argv: &[Bytes],
+    moved: bool,
+    from: End,
+    to: End,
+) -> Result<(), CmdError> {
+    if !moved {
+        return Ok(());
+    }
+    ctx.notify(Class::LIST, push_event(to), &argv[2]);
+    notify_popped(ctx, &argv[1], from)
 }
 
 fn rpoplpush(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let moved = ctx
         .list()
         .move_to(&argv[1], &argv[2], End::Right, End::Left)?;
+    notify_moved(ctx, argv, moved.is_some(), End::Right, End::Left)?;
     Ok(move_reply(moved))
 }
 
@@ -337,7 +395,16 @@ fn multi_pop_reply(popped: Option<Popped>) -> Option<Reply> {
 fn lmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let mp = parse_multi_pop(argv, 1)?;
     let popped = ctx.list().pop_first_of(mp.keys, mp.end, mp.count)?;
+    notify_multi_popped(ctx, &popped, mp.end)?;
     Ok(multi_pop_reply(popped).unwrap_or(Reply::NullArray))
+}
+
+/// The events of a pop from the first non-empty of several lists.
+fn notify_multi_popped(ctx: &Ctx<'_>, popped: &Option<Popped>, end: End) -> Result<(), CmdError> {
+    match popped {
+        Some((key, values)) if !values.is_empty() => notify_popped(ctx, key, end),
+        _ => Ok(()),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -349,6 +416,7 @@ fn blocking_pop(ctx: &mut Ctx<'_>, argv: &[Bytes], end: End) -> CmdResult {
     let keys = &argv[1..argv.len() - 1];
     match ctx.list().pop_first_of(keys, end, 1)? {
         Some((key, mut values)) => {
+            notify_popped(ctx, &key, end)?;
             let value = values.pop().map_or(Reply::Null, bulk);
             Ok(Reply::Array(vec![Reply::Bulk(key), value]))
         }
@@ -374,7 +442,10 @@ fn blocking_move(
 ) -> CmdResult {
     let timeout = args::timeout(&argv[timeout_at])?;
     match ctx.list().move_to(&argv[1], &argv[2], from, to)? {
-        Some(v) => Ok(bulk(v)),
+        Some(v) => {
+            notify_moved(ctx, argv, true, from, to)?;
+            Ok(bulk(v))
+        }
         None => ctx.block(&argv[1..2], timeout, Reply::Null),
     }
 }
@@ -393,6 +464,7 @@ fn blmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let mp = parse_multi_pop(argv, 2)?;
     let timeout = args::timeout(&argv[1])?;
     let popped = ctx.list().pop_first_of(mp.keys, mp.end, mp.count)?;
+    notify_multi_popped(ctx, &popped, mp.end)?;
     match multi_pop_reply(popped) {
         Some(reply) => Ok(reply),
         None => ctx.block(mp.keys, timeout, Reply::NullArray),

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use crate::cmd::gate::spec::{CommandSpec, KeySpec};
 use crate::cmd::types::lazy_reply::{self, Shape};
 use crate::cmd::types::random_picks;
-use crate::cmd::{args, CmdError, CmdResult, Ctx};
+use crate::cmd::{args, CmdError, CmdResult, Ctx, EventClasses as Class};
 use crate::command;
 use crate::resp::Reply;
 use crate::storage::types::algebra::SetAlgebra;
@@ -74,12 +74,19 @@ fn members_reply(members: Vec<Vec<u8>>) -> Vec<Reply> {
 fn sadd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let members = args::key_slices(&argv[2..]);
     let added = ctx.set().add(&argv[1], &members)?;
+    if added > 0 {
+        ctx.notify(Class::SET, "sadd", &argv[1]);
+    }
     Ok(Reply::Integer(added as i64))
 }
 
 fn srem(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let members = args::key_slices(&argv[2..]);
     let removed = ctx.set().remove(&argv[1], &members)?;
+    if removed > 0 {
+        ctx.notify(Class::SET, "srem", &argv[1]);
+        ctx.notify_if_emptied(&argv[1])?;
+    }
     Ok(Reply::Integer(removed as i64))
 }
 
@@ -147,18 +154,48 @@ fn positive(arg: &[u8], msg: &str) -> Result<u64, CmdError> {
 
 fn spop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     match argv.len() {
-        2 => Ok(ctx.set().pop(&argv[1])?.map_or(Reply::Null, Reply::bulk)),
+        2 => {
+            let popped = ctx.set().pop(&argv[1])?;
+            if popped.is_some() {
+                notify_popped(ctx, &argv[1])?;
+            }
+            Ok(popped.map_or(Reply::Null, Reply::bulk))
+        }
         3 => {
             let count = positive(&argv[2], "value is out of range, must be positive")?;
             let popped = ctx.set().pop_many(&argv[1], count)?;
+            if !popped.is_empty() {
+                notify_popped(ctx, &argv[1])?;
+            }
             Ok(Reply::Set(members_reply(popped)))
         }
         _ => Err(CmdError::Syntax),
     }
 }
 
+/// The events of SPOP: `spop`, and `del` if it emptied the set.
+fn notify_popped(ctx: &Ctx<'_>, key: &[u8]) -> Result<(), CmdError> {
+    ctx.notify(Class::SET, "spop", key);
+    ctx.notify_if_emptied(key)
+}
+
 fn smove(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let moved = ctx.set().move_to(&argv[1], &argv[2], &argv[3])?;
+    let (src, dst, member) = (&argv[1], &argv[2], &argv[3]);
+    // The destination's `sadd` is published only when the member was new there.
+    let dst_had_it = src != dst
+        && ctx.server.storage.notifier.wants(Class::SET)
+        && ctx
+            .set()
+            .contains_many(dst, &[member.as_ref()])
+            .is_ok_and(|found| found.first() == Some(&true));
+    let moved = ctx.set().move_to(src, dst, member)?;
+    if moved && src != dst {
+        ctx.notify(Class::SET, "srem", src);
+        ctx.notify_if_emptied(src)?;
+        if !dst_had_it {
+            ctx.notify(Class::SET, "sadd", dst);
+        }
+    }
     Ok(Reply::Integer(i64::from(moved)))
 }
 
@@ -170,7 +207,14 @@ fn algebra(ctx: &mut Ctx<'_>, op: SetAlgebra, keys: &[Bytes]) -> CmdResult {
 
 fn algebra_store(ctx: &mut Ctx<'_>, op: SetAlgebra, argv: &[Bytes]) -> CmdResult {
     let keys = args::key_slices(&argv[2..]);
+    let existed = ctx.exists_for_notify(&argv[1])?;
     let n = ctx.set().store(op, &argv[1], &keys)?;
+    let event = match op {
+        SetAlgebra::Inter => "sinterstore",
+        SetAlgebra::Union => "sunionstore",
+        SetAlgebra::Diff => "sdiffstore",
+    };
+    ctx.notify_stored(Class::SET, event, &argv[1], n > 0, existed);
     Ok(Reply::Integer(n as i64))
 }
 

@@ -14,7 +14,7 @@ use bytes::Bytes;
 
 use crate::cmd::gate::spec::{CommandSpec, KeyFinder, KeySpec};
 use crate::cmd::types::lazy_reply::{self, Shape};
-use crate::cmd::{args, CmdError, CmdResult, Ctx};
+use crate::cmd::{args, CmdError, CmdResult, Ctx, EventClasses as Class};
 use crate::command;
 use crate::resp::Reply;
 use crate::storage::lazy::{LazyItems, ReadRange, DIRECT_ITEMS_MAX};
@@ -355,7 +355,9 @@ fn sort_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], readonly: bool) -> CmdResult 
                     values.push(item.elem);
                 }
             }
+            let existed = ctx.exists_for_notify(dest)?;
             let n = scope.list().store(dest, &values)?;
+            ctx.notify_stored(Class::LIST, "sortstore", dest, n > 0, existed);
             Ok(Reply::Integer(n as i64))
         }
     }

@@ -9,7 +9,7 @@
 use bytes::Bytes;
 
 use crate::cmd::gate::spec::{CommandSpec, KeySpec};
-use crate::cmd::{args, CmdError, CmdResult, Ctx};
+use crate::cmd::{args, CmdError, CmdResult, Ctx, EventClasses as Class};
 use crate::command;
 use crate::resp::Reply;
 use crate::storage::types::strings::{SetCondition, SetOptions, StringEdit, TtlUpdate};
@@ -237,6 +237,9 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         get_old: opts.get,
     };
     let outcome = ctx.strings().set(&argv[1], argv[2].clone(), set_opts)?;
+    if outcome.written {
+        notify_set(ctx, &argv[1], matches!(ttl, TtlUpdate::At(_)));
+    }
     Ok(if opts.get {
         bulk_or_null(outcome.old)
     } else if outcome.written {
@@ -246,12 +249,23 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     })
 }
 
+/// The events of a string written whole: `set`, and `expire` when it got a deadline.
+fn notify_set(ctx: &Ctx<'_>, key: &[u8], with_deadline: bool) {
+    ctx.notify(Class::STRING, "set", key);
+    if with_deadline {
+        ctx.notify(Class::GENERIC, "expire", key);
+    }
+}
+
 fn setnx(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let opts = SetOptions {
         condition: SetCondition::IfAbsent,
         ..SetOptions::default()
     };
     let outcome = ctx.strings().set(&argv[1], argv[2].clone(), opts)?;
+    if outcome.written {
+        notify_set(ctx, &argv[1], false);
+    }
     Ok(Reply::Integer(i64::from(outcome.written)))
 }
 
@@ -271,6 +285,7 @@ fn set_with_ttl(ctx: &mut Ctx<'_>, argv: &[Bytes], kind: ExpireKind, cmd: &str) 
         ..SetOptions::default()
     };
     ctx.strings().set(&argv[1], argv[3].clone(), opts)?;
+    notify_set(ctx, &argv[1], true);
     Ok(Reply::ok())
 }
 
@@ -280,12 +295,16 @@ fn getset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         ..SetOptions::default()
     };
     let outcome = ctx.strings().set(&argv[1], argv[2].clone(), opts)?;
+    notify_set(ctx, &argv[1], false);
     ctx.storage().count_lookup(outcome.old.is_some());
     Ok(bulk_or_null(outcome.old))
 }
 
 fn getdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let value = ctx.strings().get_delete(&argv[1])?;
+    if value.is_some() {
+        ctx.notify(Class::GENERIC, "del", &argv[1]);
+    }
     ctx.storage().count_lookup(value.is_some());
     Ok(bulk_or_null(value))
 }
@@ -306,7 +325,19 @@ fn getex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         None if opts.persist => TtlUpdate::Clear,
         None => TtlUpdate::Keep,
     };
+    // PERSIST reports an event only when there was a deadline to remove.
+    let had_deadline = opts.persist
+        && ctx.server.storage.notifier.wants(Class::GENERIC)
+        && ctx.keys().ttl_ms(&argv[1])? >= 0;
     let value = ctx.strings().get_expire(&argv[1], ttl)?;
+    if value.is_some() {
+        match ttl {
+            TtlUpdate::At(at) if at <= unix_ms() => ctx.notify(Class::GENERIC, "del", &argv[1]),
+            TtlUpdate::At(_) => ctx.notify(Class::GENERIC, "expire", &argv[1]),
+            TtlUpdate::Clear if had_deadline => ctx.notify(Class::GENERIC, "persist", &argv[1]),
+            _ => {}
+        }
+    }
     ctx.storage().count_lookup(value.is_some());
     Ok(bulk_or_null(value))
 }
@@ -341,12 +372,20 @@ fn pairs<'a>(argv: &'a [Bytes], cmd: &str) -> Result<Vec<(&'a [u8], Bytes)>, Cmd
 fn mset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let kvs = pairs(argv, "mset")?;
     ctx.strings().set_many(&kvs, false)?;
+    for (key, _) in &kvs {
+        ctx.notify(Class::STRING, "set", key);
+    }
     Ok(Reply::ok())
 }
 
 fn msetnx(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let kvs = pairs(argv, "msetnx")?;
     let written = ctx.strings().set_many(&kvs, true)?;
+    if written {
+        for (key, _) in &kvs {
+            ctx.notify(Class::STRING, "set", key);
+        }
+    }
     Ok(Reply::Integer(i64::from(written)))
 }
 
@@ -383,6 +422,7 @@ fn append(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             }
         }))
     })?;
+    ctx.notify(Class::STRING, "append", &argv[1]);
     Ok(Reply::Integer(new.map_or(0, |v| v.len() as i64)))
 }
 
@@ -443,6 +483,9 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         len = value.len();
         Ok(Some(StringEdit { value, raw: true }))
     })?;
+    if !patch.is_empty() {
+        ctx.notify(Class::STRING, "setrange", &argv[1]);
+    }
     Ok(Reply::Integer(len as i64))
 }
 
@@ -485,6 +528,7 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) -> CmdResult {
         write_i64(&mut text, result);
         Ok(Some(text))
     })?;
+    ctx.notify(Class::STRING, "incrby", key);
     Ok(Reply::Integer(result))
 }
 
@@ -504,6 +548,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             }
             Ok(Some(format_incrbyfloat(sum).into_bytes()))
         })?;
+    ctx.notify(Class::STRING, "incrbyfloat", &argv[1]);
     Ok(bulk_or_null(new))
 }
 

@@ -405,15 +405,16 @@ impl Lists<'_> {
         Ok(ReadRange::Lazy(LazyItems::new(to - from, walk)))
     }
 
-    /// LTRIM: keeps the inclusive range, deleting only the elements outside it.
-    pub fn trim(&self, key: &[u8], start: i64, stop: i64) -> Result<(), StorageError> {
+    /// LTRIM: keeps the inclusive range, deleting only the elements outside it. Returns
+    /// whether there was a list.
+    pub fn trim(&self, key: &[u8], start: i64, stop: i64) -> Result<bool, StorageError> {
         let Some(mut l) = self.read_for_write(key)? else {
-            return Ok(());
+            return Ok(false);
         };
         let len = l.len();
         let (keep_from, keep_to) = l.span(start, stop).unwrap_or((len, len));
         if keep_from == 0 && keep_to == len {
-            return Ok(());
+            return Ok(true);
         }
         let mut txn = self.txn();
         if keep_from < keep_to {
@@ -424,7 +425,8 @@ impl Lists<'_> {
         l.tail = l.head + keep_to.max(keep_from);
         l.head += keep_from;
         l.store(&mut txn);
-        txn.commit()
+        txn.commit()?;
+        Ok(true)
     }
 
     /// LINSERT: inserts `value` before (or `after`) the first element equal to `pivot`.

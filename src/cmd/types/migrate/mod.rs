@@ -17,7 +17,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::cmd::gate::spec::{CommandSpec, KeyFinder, KeySpec};
-use crate::cmd::{args, CmdError, CmdResult, Ctx};
+use crate::cmd::{args, CmdError, CmdResult, Ctx, EventClasses as Class};
 use crate::command;
 use crate::resp::Reply;
 use transfer::{Candidate, Options};
@@ -248,6 +248,9 @@ pub fn send_keys(
     };
     if !copy && !report.acked.is_empty() {
         keyspace.delete(&args::key_slices(&report.acked))?;
+        for key in &report.acked {
+            ctx.notify(Class::GENERIC, "del", key);
+        }
     }
     if let Some(e) = report.target_error {
         return Err(CmdError::err(format!(

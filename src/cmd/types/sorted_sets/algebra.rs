@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 
 use super::{positive_long, scored_reply};
-use crate::cmd::{args, CmdError, CmdResult, Ctx};
+use crate::cmd::{args, CmdError, CmdResult, Ctx, EventClasses as Class};
 use crate::resp::Reply;
 use crate::storage::types::zset::ScoredMember;
 use crate::util::number::parse_f64;
@@ -302,7 +302,9 @@ fn zsetop(ctx: &mut Ctx<'_>, argv: &[Bytes], form: ZsetOp) -> CmdResult {
     let mut result = result;
     result.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
     if store {
+        let existed = ctx.exists_for_notify(&argv[1])?;
         let n = zs.store(&argv[1], &result)?;
+        ctx.notify_stored(Class::ZSET, name, &argv[1], n > 0, existed);
         return Ok(Reply::Integer(n as i64));
     }
     Ok(scored_reply(ctx, result, withscores))

@@ -17,7 +17,7 @@ use rand::Rng;
 
 use crate::cmd::gate::spec::{CommandSpec, KeySpec};
 use crate::cmd::types::random_picks;
-use crate::cmd::{args, CmdError, CmdResult, Ctx};
+use crate::cmd::{args, CmdError, CmdResult, Ctx, EventClasses as Class};
 use crate::command;
 use crate::resp::reply::format_double;
 use crate::resp::{Protocol, Reply};
@@ -284,7 +284,9 @@ fn zadd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     for pair in argv[i..].chunks_exact(2) {
         pairs.push((args::float(&pair[0])?, pair[1].as_ref()));
     }
-    match ctx.zset().add(&argv[1], &pairs, f)? {
+    let outcome = ctx.zset().add(&argv[1], &pairs, f)?;
+    notify_added(ctx, &argv[1], &outcome, f.incr);
+    match outcome {
         ZaddOutcome::NotANumber => Err(nan_error()),
         ZaddOutcome::Done { score, .. } if f.incr => Ok(score.map_or(Reply::Null, Reply::Double)),
         ZaddOutcome::Done { added, changed, .. } => Ok(Reply::Integer(
@@ -299,15 +301,42 @@ fn zincrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         incr: true,
         ..ZaddFlags::default()
     };
-    match ctx.zset().add(&argv[1], &[(by, argv[3].as_ref())], f)? {
+    let outcome = ctx.zset().add(&argv[1], &[(by, argv[3].as_ref())], f)?;
+    notify_added(ctx, &argv[1], &outcome, true);
+    match outcome {
         ZaddOutcome::NotANumber => Err(nan_error()),
         ZaddOutcome::Done { score, .. } => Ok(score.map_or(Reply::Null, Reply::Double)),
     }
 }
 
+/// The event of ZADD (`zincr` with INCR, and ZINCRBY) when a member was added or changed.
+fn notify_added(ctx: &Ctx<'_>, key: &[u8], outcome: &ZaddOutcome, incr: bool) {
+    if let ZaddOutcome::Done { added, changed, .. } = outcome {
+        if added + changed > 0 {
+            ctx.notify(Class::ZSET, if incr { "zincr" } else { "zadd" }, key);
+        }
+    }
+}
+
+/// The events of a command that took members out of `key`: `event`, and `del` if that
+/// emptied it.
+pub(super) fn notify_removed(
+    ctx: &Ctx<'_>,
+    event: &str,
+    key: &[u8],
+    removed: u64,
+) -> Result<(), CmdError> {
+    if removed > 0 {
+        ctx.notify(Class::ZSET, event, key);
+        ctx.notify_if_emptied(key)?;
+    }
+    Ok(())
+}
+
 fn zrem(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let members = args::key_slices(&argv[2..]);
     let n = ctx.zset().remove(&argv[1], &members)?;
+    notify_removed(ctx, "zrem", &argv[1], n)?;
     Ok(Reply::Integer(n as i64))
 }
 

@@ -34,6 +34,7 @@ fn zpop_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], max: bool) -> CmdResult {
             .pop(&argv[1], max, count.unwrap_or(1) as u64)?
             .unwrap_or_default(),
     };
+    notify_popped(ctx, &argv[1], max, items.len())?;
     if count.is_some() && is_resp3(ctx) {
         return Ok(pairs_reply(items));
     }
@@ -43,6 +44,13 @@ fn zpop_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], max: bool) -> CmdResult {
         flat.push(Reply::Double(s));
     }
     Ok(Reply::Array(flat))
+}
+
+/// The events of a pop of `popped` members from `key`: `zpopmin`/`zpopmax`, and `del` if it
+/// emptied the key.
+fn notify_popped(ctx: &Ctx<'_>, key: &[u8], max: bool, popped: usize) -> Result<(), CmdError> {
+    let event = if max { "zpopmax" } else { "zpopmin" };
+    super::notify_removed(ctx, event, key, popped as u64)
 }
 
 /// ZMPOP / BZMPOP arguments after numkeys: (keys, max, count).
@@ -81,6 +89,7 @@ fn mpop_first(
 ) -> Result<Option<Reply>, CmdError> {
     for key in keys {
         if let Some(items) = ctx.zset().pop(key, max, count)? {
+            notify_popped(ctx, key, max, items.len())?;
             return Ok(Some(Reply::Array(vec![
                 Reply::Bulk(key.clone()),
                 pairs_reply(items),
@@ -118,6 +127,7 @@ fn bzpop_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], max: bool) -> CmdResult {
     let keys = &argv[1..argv.len() - 1];
     for key in keys {
         if let Some(items) = ctx.zset().pop(key, max, 1)? {
+            notify_popped(ctx, key, max, items.len())?;
             if let Some((m, s)) = items.into_iter().next() {
                 return Ok(Reply::Array(vec![
                     Reply::Bulk(key.clone()),

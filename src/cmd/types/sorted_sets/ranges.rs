@@ -5,7 +5,7 @@ use bytes::Bytes;
 
 use super::{parse_lex_range, parse_score_range};
 use crate::cmd::types::lazy_reply;
-use crate::cmd::{args, CmdError, CmdResult, Ctx};
+use crate::cmd::{args, CmdError, CmdResult, Ctx, EventClasses as Class};
 use crate::resp::Reply;
 use crate::storage::types::zset::{LexRange, ScoreRange, ZRangeQuery};
 
@@ -93,7 +93,9 @@ fn zrange_generic(
             Parsed::Lex(r) => zs.range_by_lex(&c, r, reverse, offset, limit)?,
         },
     };
+    let existed = ctx.exists_for_notify(dest)?;
     let n = zs.store(dest, &items)?;
+    ctx.notify_stored(Class::ZSET, "zrangestore", dest, n > 0, existed);
     Ok(Reply::Integer(n as i64))
 }
 
@@ -128,17 +130,20 @@ pub(super) fn zrangestore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 pub(super) fn zremrangebyrank(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let (start, end) = (args::int(&argv[2])?, args::int(&argv[3])?);
     let n = ctx.zset().remove_range_by_rank(&argv[1], start, end)?;
+    super::notify_removed(ctx, "zremrangebyrank", &argv[1], n)?;
     Ok(Reply::Integer(n as i64))
 }
 
 pub(super) fn zremrangebyscore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let range = parse_score_range(&argv[2], &argv[3])?;
     let n = ctx.zset().remove_range_by_score(&argv[1], &range)?;
+    super::notify_removed(ctx, "zremrangebyscore", &argv[1], n)?;
     Ok(Reply::Integer(n as i64))
 }
 
 pub(super) fn zremrangebylex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let range = parse_lex_range(&argv[2], &argv[3])?;
     let n = ctx.zset().remove_range_by_lex(&argv[1], &range)?;
+    super::notify_removed(ctx, "zremrangebylex", &argv[1], n)?;
     Ok(Reply::Integer(n as i64))
 }

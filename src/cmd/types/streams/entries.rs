@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use super::{entries_reply, id_reply, parse_id_form, parse_strict_id, range_end, range_start};
-use crate::cmd::{args, CmdError, CmdResult, Ctx};
+use crate::cmd::{args, CmdError, CmdResult, Ctx, EventClasses as Class};
 use crate::resp::Reply;
 use crate::storage::collection::EncodingLimits;
 use crate::storage::types::stream::{AddId, AddOutcome, SetIdOutcome, TrimSpec, TrimStrategy};
@@ -139,7 +139,13 @@ pub(super) fn xadd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         .stream()
         .add(&argv[1], p.id, &fields, p.no_create, p.trim)?
     {
-        AddOutcome::Added(id) => Ok(id_reply(id)),
+        AddOutcome::Added { id, trimmed } => {
+            ctx.notify(Class::STREAM, "xadd", &argv[1]);
+            if trimmed > 0 {
+                ctx.notify(Class::STREAM, "xtrim", &argv[1]);
+            }
+            Ok(id_reply(id))
+        }
         AddOutcome::NoStream => Ok(Reply::Null),
         AddOutcome::IdTooSmall => Err(CmdError::err(
             "The ID specified in XADD is equal or smaller than the target stream top item",
@@ -197,7 +203,11 @@ pub(super) fn xdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         .iter()
         .map(|a| parse_strict_id(a))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Reply::Integer(ctx.stream().delete(&argv[1], &ids)? as i64))
+    let deleted = ctx.stream().delete(&argv[1], &ids)?;
+    if deleted > 0 {
+        ctx.notify(Class::STREAM, "xdel", &argv[1]);
+    }
+    Ok(Reply::Integer(deleted as i64))
 }
 
 pub(super) fn xtrim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
@@ -209,7 +219,11 @@ pub(super) fn xtrim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let Some(spec) = p.trim else {
         return Err(CmdError::Syntax);
     };
-    Ok(Reply::Integer(ctx.stream().trim(&argv[1], spec)? as i64))
+    let trimmed = ctx.stream().trim(&argv[1], spec)?;
+    if trimmed > 0 {
+        ctx.notify(Class::STREAM, "xtrim", &argv[1]);
+    }
+    Ok(Reply::Integer(trimmed as i64))
 }
 
 pub(super) fn xsetid(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
@@ -242,7 +256,10 @@ pub(super) fn xsetid(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         .stream()
         .set_id(&argv[1], id, entries_added, max_deleted)?
     {
-        SetIdOutcome::Done => Ok(Reply::ok()),
+        SetIdOutcome::Done => {
+            ctx.notify(Class::STREAM, "xsetid", &argv[1]);
+            Ok(Reply::ok())
+        }
         SetIdOutcome::NoKey => Err(CmdError::err("no such key")),
         SetIdOutcome::IdTooSmall => Err(CmdError::err(
             "The ID specified in XSETID is smaller than the target stream top item",

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use super::{claimed_reply, id_reply, lossy, nogroup, parse_strict_id, range_end, range_start};
 use crate::cmd::admin::command::help_reply;
 use crate::cmd::gate::spec::{CommandSpec, KeySpec};
-use crate::cmd::{args, CmdError, CmdResult, Ctx};
+use crate::cmd::{args, CmdError, CmdResult, Ctx, EventClasses as Class};
 use crate::command;
 use crate::resp::Reply;
 use crate::storage::codec::stream::ENTRIES_READ_UNKNOWN;
@@ -183,7 +183,10 @@ fn xgroup_create(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         .stream()
         .create_group(&argv[2], &argv[3], start, make_stream, entries_read)?
     {
-        Ok(true) => Ok(Reply::ok()),
+        Ok(true) => {
+            ctx.notify(Class::STREAM, "xgroup-create", &argv[2]);
+            Ok(Reply::ok())
+        }
         Ok(false) => Err(CmdError::Other(
             "BUSYGROUP Consumer Group name already exists".into(),
         )),
@@ -211,28 +214,48 @@ fn xgroup_setid(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         .stream()
         .set_group_id(&argv[2], &argv[3], id, entries_read)?
     {
-        Ok(()) => Ok(Reply::ok()),
+        Ok(()) => {
+            ctx.notify(Class::STREAM, "xgroup-setid", &argv[2]);
+            Ok(Reply::ok())
+        }
         Err(m) => Err(xgroup_missing(m, argv)),
     }
 }
 
 fn xgroup_destroy(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     match ctx.stream().destroy_group(&argv[2], &argv[3])? {
-        Ok(destroyed) => Ok(Reply::Integer(i64::from(destroyed))),
+        Ok(destroyed) => {
+            if destroyed {
+                ctx.notify(Class::STREAM, "xgroup-destroy", &argv[2]);
+            }
+            Ok(Reply::Integer(i64::from(destroyed)))
+        }
         Err(m) => Err(xgroup_missing(m, argv)),
     }
 }
 
 fn xgroup_createconsumer(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     match ctx.stream().create_consumer(&argv[2], &argv[3], &argv[4])? {
-        Ok(created) => Ok(Reply::Integer(i64::from(created))),
+        Ok(created) => {
+            if created {
+                ctx.notify(Class::STREAM, "xgroup-createconsumer", &argv[2]);
+            }
+            Ok(Reply::Integer(i64::from(created)))
+        }
         Err(m) => Err(xgroup_missing(m, argv)),
     }
 }
 
 fn xgroup_delconsumer(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let existed =
+        ctx.notifies(Class::STREAM) && ctx.stream().has_consumer(&argv[2], &argv[3], &argv[4])?;
     match ctx.stream().delete_consumer(&argv[2], &argv[3], &argv[4])? {
-        Ok(pending) => Ok(Reply::Integer(pending as i64)),
+        Ok(pending) => {
+            if existed {
+                ctx.notify(Class::STREAM, "xgroup-delconsumer", &argv[2]);
+            }
+            Ok(Reply::Integer(pending as i64))
+        }
         Err(m) => Err(xgroup_missing(m, argv)),
     }
 }
@@ -255,6 +278,48 @@ pub(super) fn xack(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 /// `-NOGROUP No such key '<key>' or consumer group '<group>'`.
+/// Whether a command created a consumer, for its `xgroup-createconsumer` event: looked at
+/// before and after the command, only while stream events are on.
+pub(super) struct ConsumerProbe<'a> {
+    key: &'a [u8],
+    group: &'a [u8],
+    consumer: &'a [u8],
+    /// `None` when stream events are off (nothing to find out).
+    existed: Option<bool>,
+}
+
+impl<'a> ConsumerProbe<'a> {
+    pub(super) fn before(
+        ctx: &Ctx<'_>,
+        key: &'a [u8],
+        group: &'a [u8],
+        consumer: &'a [u8],
+    ) -> Result<ConsumerProbe<'a>, CmdError> {
+        let existed = if ctx.notifies(Class::STREAM) {
+            Some(ctx.stream().has_consumer(key, group, consumer)?)
+        } else {
+            None
+        };
+        Ok(ConsumerProbe {
+            key,
+            group,
+            consumer,
+            existed,
+        })
+    }
+
+    pub(super) fn notify_if_created(&self, ctx: &Ctx<'_>) -> Result<(), CmdError> {
+        if self.existed == Some(false)
+            && ctx
+                .stream()
+                .has_consumer(self.key, self.group, self.consumer)?
+        {
+            ctx.notify(Class::STREAM, "xgroup-createconsumer", self.key);
+        }
+        Ok(())
+    }
+}
+
 fn no_key_or_group(argv: &[Bytes]) -> CmdError {
     nogroup(format!(
         "No such key '{}' or consumer group '{}'",
@@ -408,11 +473,15 @@ pub(super) fn xclaim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     }
     opts.delivery_time_ms = delivery.map(|d| if d < 0 || d > now { now } else { d } as u64);
     let just_id = opts.just_id;
+    let probe = ConsumerProbe::before(ctx, &argv[1], &argv[2], &argv[3])?;
     match ctx
         .stream()
         .claim(&argv[1], &argv[2], &argv[3], min_idle, &ids, &opts)?
     {
-        Ok(claimed) => Ok(claimed_reply(claimed, just_id)),
+        Ok(claimed) => {
+            probe.notify_if_created(ctx)?;
+            Ok(claimed_reply(claimed, just_id))
+        }
         Err(_) => Err(no_key_or_group(argv)),
     }
 }
@@ -440,6 +509,7 @@ pub(super) fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             return Err(CmdError::Syntax);
         }
     }
+    let probe = ConsumerProbe::before(ctx, &argv[1], &argv[2], &argv[3])?;
     let AutoClaimed {
         next,
         claimed,
@@ -450,6 +520,7 @@ pub(super) fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         Ok(found) => found,
         Err(_) => return Err(no_key_or_group(argv)),
     };
+    probe.notify_if_created(ctx)?;
     Ok(Reply::Array(vec![
         id_reply(next),
         claimed_reply(claimed, just_id),

@@ -245,9 +245,11 @@ pub(super) fn xreadgroup(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     }
     let mut served = Vec::new();
     for (key, from) in a.keys.iter().zip(froms) {
+        let probe = super::groups::ConsumerProbe::before(ctx, key, group, consumer)?;
         let got = ctx
             .stream()
             .read_group(key, group, consumer, from, a.count, a.no_ack)?;
+        probe.notify_if_created(ctx)?;
         match got {
             Ok(Some(items)) => served.push((key.clone(), claimed_reply(items, false))),
             Ok(None) => {}

@@ -80,6 +80,20 @@ impl ConsumerBook {
 }
 
 impl Streams<'_> {
+    /// Whether stream `key` has a group `group` with a consumer `name` (no keyspace hit or
+    /// miss is counted: commands ask it to know whether they created the consumer).
+    pub fn has_consumer(
+        &self,
+        key: &[u8],
+        group: &[u8],
+        name: &[u8],
+    ) -> Result<bool, StorageError> {
+        let Some(s) = self.stream_read(self.db, key)? else {
+            return Ok(false);
+        };
+        Ok(self.consumer(&s, group, name)?.is_some())
+    }
+
     /// The record of consumer `name` of `group`.
     pub(super) fn consumer(
         &self,

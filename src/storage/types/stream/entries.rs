@@ -26,7 +26,8 @@ pub enum AddId {
 /// What XADD did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AddOutcome {
-    Added(StreamId),
+    /// The entry's id, and how many entries the trim options then removed.
+    Added { id: StreamId, trimmed: u64 },
     /// NOMKSTREAM and no stream.
     NoStream,
     /// The id is not above the stream's last id.
@@ -131,15 +132,17 @@ impl Streams<'_> {
             // A second batch: the trim walks the entries as stored, the new one included,
             // against the key state the first batch left.
             let Some(mut s) = self.for_write(key)? else {
-                return Ok(AddOutcome::Added(id));
+                return Ok(AddOutcome::Added { id, trimmed: 0 });
             };
             let mut txn = self.txn();
-            if self.trim_in(&mut s, spec, &mut txn)? > 0 {
+            let trimmed = self.trim_in(&mut s, spec, &mut txn)?;
+            if trimmed > 0 {
                 txn.store_stream(&mut s);
             }
             txn.commit()?;
+            return Ok(AddOutcome::Added { id, trimmed });
         }
-        Ok(AddOutcome::Added(id))
+        Ok(AddOutcome::Added { id, trimmed: 0 })
     }
 
     /// Puts entry `id` in the tail node, or starts a new node when the tail is full

@@ -215,7 +215,13 @@ mod tests {
                     None,
                 )
                 .unwrap();
-            assert_eq!(got, AddOutcome::Added(StreamId::new(i, 0)));
+            assert_eq!(
+                got,
+                AddOutcome::Added {
+                    id: StreamId::new(i, 0),
+                    trimmed: 0
+                }
+            );
         }
         assert_eq!(
             v.create_group(b"s", b"g", Some(StreamId::MIN), false, 0)
