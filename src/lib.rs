@@ -10,7 +10,8 @@
 //!   specs), `types` (one module per Redis type, key commands, SORT), `session` (connection,
 //!   CLIENT, MULTI, pub/sub) and `admin` (INFO, CONFIG, DEBUG, replication, saving).
 //! - [`state`]: what threads share: storage, live configuration, clients, statistics, slow log,
-//!   clients parked in blocking commands, pub/sub, MONITOR, a shutdown waiting for slaves.
+//!   clients parked in blocking commands, pub/sub, MONITOR, client-side caching (the
+//!   tracking table), a shutdown waiting for slaves.
 //! - [`services`]: background work behind narrow handles: backups, the compact thread, the
 //!   keyspace statistics.
 //! - [`replication`]: master and slave sides of binlog replication, full sync, binlog purge;

@@ -14,6 +14,7 @@ pub mod role;
 pub mod shutdown;
 pub mod slowlog;
 pub mod stats;
+pub mod tracking;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -81,6 +82,8 @@ pub struct ServerState {
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
     /// CLIENT PAUSE.
     pub pause: pause::ClientPause,
+    /// Client-side caching: the keys tracking clients read, and their invalidations.
+    pub tracking: Arc<tracking::Tracking>,
 }
 
 impl ServerState {
@@ -92,6 +95,7 @@ impl ServerState {
             None
         });
         storage.set_replica(master.is_some());
+        let tracking = tracking::Tracking::install(&storage, config.tracking_table_max_keys);
         let config = Arc::new(ArcSwap::from_pointee(config));
         let latency = latency::Latency::new(command_count);
         storage.set_latency_sink(Box::new(latency::EventSink {
@@ -108,6 +112,7 @@ impl ServerState {
             scripts: Default::default(),
             cluster: None,
             pause: Default::default(),
+            tracking,
             storage,
             config,
             clients: Mutex::new(BTreeMap::new()),
@@ -131,6 +136,9 @@ impl ServerState {
     /// Installs a new configuration (CONFIG SET) and applies what storage takes from it.
     pub fn set_config(&self, config: Config) {
         apply_encoding_limits(&self.storage, &config);
+        if config.tracking_table_max_keys != self.config().tracking_table_max_keys {
+            self.tracking.set_max_keys(config.tracking_table_max_keys);
+        }
         if config.block_cache != self.config().block_cache {
             self.storage
                 .engine()
@@ -167,8 +175,10 @@ impl ServerState {
     /// Forgets a closed connection.
     pub fn unregister_client(&self, id: u64) {
         self.monitors.remove(id);
-        if let Some(client) = self.clients.lock().remove(&id) {
+        let client = self.clients.lock().remove(&id);
+        if let Some(client) = client {
             self.pubsub.remove_client(&client);
+            self.tracking.disable(&client);
         }
     }
 

@@ -63,7 +63,8 @@ impl Storage {
         }
         let monitor = self.latency_monitor();
         let started = monitor.map(|_| std::time::Instant::now());
-        let mut txn = self.txn_noted(Writer::named("expired"), pdb);
+        // Reading it expired (just above, or earlier) told client-side caching already.
+        let mut txn = self.txn_noted(Writer::named("expired"), pdb).unreported();
         txn.remove(&state);
         txn.commit()?;
         if let (Some(monitor), Some(started)) = (monitor, started) {
