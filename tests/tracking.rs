@@ -371,6 +371,25 @@ fn flushall_and_flushdb_invalidate_everything_with_a_null() {
 }
 
 #[test]
+fn a_flush_forgets_keys_of_clients_that_stopped_tracking() {
+    let s = TestServer::start();
+    let (mut target, id) = redirect_target(&s);
+    let mut t = Conn::resp3(&s);
+    t.call(&["CLIENT", "TRACKING", "ON", "REDIRECT", &id]);
+    t.call(&["GET", "k"]);
+    t.call(&["CLIENT", "TRACKING", "OFF"]);
+    t.call(&["FLUSHALL"]);
+    let Frame::Bulk(info) = t.call(&["INFO", "stats"]) else {
+        panic!("INFO")
+    };
+    assert!(info.contains("tracking_total_keys:0"), "{info}");
+    // Tracking again, the old read is not reported.
+    t.call(&["CLIENT", "TRACKING", "ON", "REDIRECT", &id]);
+    t.call(&["SET", "k", "1"]);
+    target.expect_silence();
+}
+
+#[test]
 fn an_expired_key_is_invalidated() {
     let s = TestServer::start();
     let mut t = Conn::resp3(&s);

@@ -18,8 +18,8 @@
 //! Delivery: a RESP3 client gets a push `invalidate [keys]`; with REDIRECT the target gets it,
 //! or, when it speaks RESP2 and is in Pub/Sub mode, a message on `__redis__:invalidate`; a
 //! vanished redirect target marks the redirect broken and a RESP3 client is told
-//! `tracking-redir-broken`. When nobody tracks, the write path and the read path each pay one
-//! atomic load.
+//! `tracking-redir-broken`. When nobody tracks (and the table is empty), the write path and
+//! the read path each pay one atomic load.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -124,7 +124,15 @@ impl ClientTracking {
         }
         let m = self.mode.lock();
         let caching = self.caching_given();
-        !m.bcast && !(m.optin && !caching) && !(m.optout && caching)
+        if m.bcast {
+            false
+        } else if m.optin {
+            caching
+        } else if m.optout {
+            !caching
+        } else {
+            true
+        }
     }
 }
 
@@ -248,12 +256,15 @@ impl Tracking {
         self.clients.load(Ordering::Relaxed) > 0
     }
 
+    /// Publishes the counts the lock-free checks read. Changes are wanted while a client
+    /// tracks or keys remain in the table (as Redis, a flush or a change forgets keys read by
+    /// clients that stopped tracking since).
     fn publish(&self, t: &Table) {
         let n = t.clients.len();
         self.clients.store(n, Ordering::Relaxed);
         self.keys.store(t.keys.len(), Ordering::Relaxed);
         if let Some(flag) = self.wanted.get() {
-            flag.store(n > 0, Ordering::Release);
+            flag.store(n > 0 || !t.keys.is_empty(), Ordering::Release);
         }
     }
 
