@@ -241,6 +241,8 @@ directives! {
         "Sorted sets whose members are at most this long report encoding listpack.";
     hll_sparse_max_bytes: u64 = "hll-sparse-max-bytes", memory(0, MEM_MAX), "3000", RUNTIME,
         "HyperLogLogs in the sparse encoding are rewritten dense once they would grow past this many bytes (header included).";
+    tracking_table_max_keys: u64 = "tracking-table-max-keys", int(0, I64_MAX), "1000000", RUNTIME,
+        "Most keys the client-side caching table remembers; past it keys are invalidated to make room (0: no limit).";
     maxmemory: u64 = "maxmemory", memory(0, MEM_MAX), "0", RUNTIME,
         "Memory limit in bytes for the server's own allocations (INFO used_memory; RocksDB's block cache and memtables have their own settings): past it, commands that add data get -OOM. 0: no limit.";
     maxmemory_policy: String = "maxmemory-policy", one_of(POLICIES), "allkeys-lru", RUNTIME,

@@ -171,6 +171,8 @@ impl Round {
     /// Opens a round: writes from here on collect in this thread's batch.
     pub(super) fn begin(server: &ServerState) -> Round {
         server.storage.begin_round();
+        // Invalidations wait until the round's writes have landed and its replies are out.
+        server.tracking.hold();
         Round {
             group: Vec::new(),
             outputs: Vec::new(),
@@ -226,6 +228,7 @@ impl Round {
                 w.conn.resume(&out);
             }
         }
+        server.tracking.release();
         let mut parked = Vec::new();
         let mut still_running = Vec::with_capacity(group.len());
         for (conn, (_, parking)) in group.into_iter().zip(outputs) {

@@ -76,6 +76,8 @@ pub struct Client {
     /// True while a parked command runs again because one of its keys was signalled: XREADGROUP
     /// then fails when its stream or group vanished, where a first run would not block.
     pub resumed: AtomicBool,
+    /// Client-side caching (CLIENT TRACKING) of this connection.
+    pub tracking: super::tracking::ClientTracking,
     /// The open MULTI transaction, if any.
     transaction: Mutex<Option<Transaction>>,
     /// Pub/Sub channels and patterns (see `state::pubsub`); change them through
@@ -160,6 +162,7 @@ impl Client {
             blocked: AtomicBool::new(false),
             resumed: AtomicBool::new(false),
             transaction: Mutex::new(None),
+            tracking: Default::default(),
             subscriptions: Mutex::new(Default::default()),
             subscription_count: AtomicUsize::new(0),
             executing: AtomicBool::new(false),
@@ -450,13 +453,14 @@ impl Client {
         if self.blocked.load(Ordering::Relaxed) {
             flags.push('b');
         }
+        self.tracking.list_flags(&mut flags);
         if flags.is_empty() {
             flags.push('N');
         }
         format!(
             "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} \
              ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll={} \
-             omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
+             omem={} tot-mem={} events=r cmd={} user={} redir={} resp={}",
             self.id,
             self.addr,
             self.local_addr,
@@ -475,6 +479,7 @@ impl Client {
             CLIENT_OVERHEAD_BYTES + qbuf_capacity + omem,
             self.last_command(),
             self.user.load().name_text(),
+            self.tracking.redirect_id(),
             if self.protocol() == Protocol::Resp3 {
                 3
             } else {

@@ -16,6 +16,7 @@ pub mod role;
 pub mod shutdown;
 pub mod slowlog;
 pub mod stats;
+pub mod tracking;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -85,6 +86,8 @@ pub struct ServerState {
     pub pause: pause::ClientPause,
     /// ACL users, the ACL log and refusal counts.
     pub acl: acl::Acl,
+    /// Client-side caching: the keys tracking clients read, and their invalidations.
+    pub tracking: Arc<tracking::Tracking>,
 }
 
 impl ServerState {
@@ -97,6 +100,7 @@ impl ServerState {
         });
         storage.set_replica(master.is_some());
         let acl = acl::Acl::new(&config.requirepass);
+        let tracking = tracking::Tracking::install(&storage, config.tracking_table_max_keys);
         let config = Arc::new(ArcSwap::from_pointee(config));
         let latency = latency::Latency::new(command_count);
         storage.set_latency_sink(Box::new(latency::EventSink {
@@ -118,6 +122,7 @@ impl ServerState {
             cluster: None,
             pause: Default::default(),
             acl,
+            tracking,
             storage,
             config,
             clients: Mutex::new(BTreeMap::new()),
@@ -143,6 +148,9 @@ impl ServerState {
         apply_encoding_limits(&self.storage, &config);
         if config.requirepass != self.config().requirepass {
             self.acl.set_default_password(&config.requirepass);
+        }
+        if config.tracking_table_max_keys != self.config().tracking_table_max_keys {
+            self.tracking.set_max_keys(config.tracking_table_max_keys);
         }
         if config.block_cache != self.config().block_cache {
             self.storage
@@ -194,8 +202,10 @@ impl ServerState {
     /// Forgets a closed connection.
     pub fn unregister_client(&self, id: u64) {
         self.monitors.remove(id);
-        if let Some(client) = self.clients.lock().remove(&id) {
+        let client = self.clients.lock().remove(&id);
+        if let Some(client) = client {
             self.pubsub.remove_client(&client);
+            self.tracking.disable(&client);
         }
     }
 

@@ -63,8 +63,9 @@ impl Storage {
         }
         let monitor = self.latency_monitor();
         let started = monitor.map(|_| std::time::Instant::now());
-        let mut txn = self.txn_noted(Writer::named("expired"), pdb);
-        // Removing an expired record publishes `expired` (see `WriteTxn::remove`).
+        // Removing an expired record publishes `expired` (see `WriteTxn::remove`); reading it
+        // expired (just above, or earlier) told client-side caching already.
+        let mut txn = self.txn_noted(Writer::named("expired"), pdb).unreported();
         txn.remove(&state);
         txn.commit()?;
         if let (Some(monitor), Some(started)) = (monitor, started) {

@@ -40,6 +40,7 @@ pub mod engine;
 pub mod expire;
 pub mod format;
 pub mod integrity;
+pub mod key_changes;
 pub mod lazy;
 pub mod lock;
 pub mod notify;
@@ -160,6 +161,8 @@ pub struct Storage {
     pub ready: ready::ReadyKeys,
     /// Keys watched by WATCH.
     pub watches: watch::Watches,
+    /// Changed keys reported to client-side caching.
+    pub key_changes: key_changes::KeyChanges,
     pub stats: StorageStats,
     /// True on a slave: keys are not expired here (see [`replica`]).
     replica: AtomicBool,
@@ -287,6 +290,7 @@ impl Storage {
             limits: collection::EncodingLimits::default(),
             ready: ready::ReadyKeys::default(),
             watches: watch::Watches::default(),
+            key_changes: key_changes::KeyChanges::default(),
             engine,
             locks: LockTable::default(),
             db_map: RwLock::new(db_map),
@@ -455,6 +459,12 @@ impl Storage {
         let state = KeyState::read_now(pdb, slot, meta_key, stored);
         if state.stored.is_some() && state.live().is_none() {
             self.lazy_expired.push(pdb, state.key());
+            // A master deletes it now as far as tracking clients are concerned, so the
+            // invalidation follows the reply of the read that found it (the expirer's
+            // deletion does not report it again).
+            if !self.is_replica() {
+                self.key_changes.report_expired(state.key());
+            }
         }
         state
     }

@@ -169,8 +169,10 @@ impl Storage {
         self.engine.write_replicated(data, &extra)?;
         let mut counters_changed = false;
         let mut committed_ms = None;
-        // Keys touched, for WATCH; collected only while some client watches.
-        let watching = self.watches.any();
+        // Keys touched, for WATCH and client-side caching; collected only while some client
+        // watches or tracks.
+        let watching = self.watches.any() || self.key_changes.wanted();
+        let mut cleared = false;
         let mut touched = Vec::new();
         for op in &parsed.ops {
             let cf = self.engine.cf_by_id(op.cf);
@@ -206,6 +208,7 @@ impl Storage {
                     // FLUSHDB / FLUSHALL: the range is whole databases.
                     self.cache.remove_prefix(&common_prefix(&op.key, &op.value));
                     counters_changed = true;
+                    cleared = true;
                 }
                 (_, OpKind::LogData) => {
                     if let Some(ms) = BatchNote::decode_time(&op.value) {
@@ -218,6 +221,7 @@ impl Storage {
                 },
                 (Some(Cf::Default), OpKind::Put) if op.key == SysKey::DB_MAP => {
                     self.reload_db_map()?;
+                    cleared = true;
                 }
                 (Some(cf), _) if cf.holds_elements() => {
                     if let Some((meta_key, _, _)) = codec::decode_element_key(&op.key) {
@@ -239,6 +243,12 @@ impl Storage {
         if watching {
             self.watches
                 .touch(touched.iter().map(|(k, deleted)| (k, *deleted)));
+            if cleared {
+                self.key_changes.report_all();
+            } else {
+                self.key_changes
+                    .report(touched.iter().map(|((_, key), _)| key.as_slice()));
+            }
         }
         self.stats
             .changes_since_save

@@ -39,9 +39,12 @@ pub struct WriteTxn<'a> {
     cleared_dbs: Vec<u16>,
     /// List, sorted-set and stream keys stored (and streams removed), signalled to blocked clients after the batch lands.
     stored_blockable: Vec<(u16, Vec<u8>)>,
-    /// Keys stored (false) or removed (true), reported to WATCH after the batch lands; only
-    /// collected while some key is watched.
+    /// Keys stored (false) or removed (true), reported to WATCH and to client-side caching
+    /// after the batch lands; only collected while some key is watched or some client tracks.
     touched: Vec<(super::ready::DbKey, bool)>,
+    /// Whether the batch's changes go to client-side caching (a lazily expired key's removal
+    /// was reported when a read found it).
+    reported: bool,
     /// Set when the batch lands inside a transaction group, so the group writes its end.
     group_wrote: Option<&'a std::cell::Cell<bool>>,
     /// Keyspace notifications the batch raises (`expired` for an expired record it replaces,
@@ -153,6 +156,7 @@ impl Storage {
             cleared_dbs: Vec::new(),
             stored_blockable: Vec::new(),
             touched: Vec::new(),
+            reported: true,
             group_wrote: None,
             events: Vec::new(),
         }
@@ -174,8 +178,19 @@ impl<'a> WriteTxn<'a> {
         }
     }
 
+    /// Whether changed keys are collected: some key is watched or some client tracks.
+    fn collects_touched(&self) -> bool {
+        self.storage.watches.any() || self.storage.key_changes.wanted()
+    }
+
+    /// Keeps the batch's changes from client-side caching (they were reported already).
+    pub(super) fn unreported(mut self) -> Self {
+        self.reported = false;
+        self
+    }
+
     fn touch(&mut self, pdb: u16, key: &[u8], deleted: bool) {
-        if self.storage.watches.any() {
+        if self.collects_touched() {
             self.touched.push(((pdb, key.to_vec()), deleted));
         }
     }
@@ -189,7 +204,7 @@ impl<'a> WriteTxn<'a> {
                 }
             }
         }
-        if !self.storage.watches.any() {
+        if !self.collects_touched() {
             return;
         }
         if let Some((meta_key, _, _)) = codec::decode_element_key(element_key) {
@@ -446,6 +461,15 @@ impl<'a> WriteTxn<'a> {
         storage
             .watches
             .touch(self.touched.iter().map(|(k, deleted)| (k, *deleted)));
+        if self.reported {
+            if !self.cleared_dbs.is_empty() {
+                storage.key_changes.report_all();
+            } else if !self.touched.is_empty() {
+                storage
+                    .key_changes
+                    .report(self.touched.iter().map(|((_, key), _)| key.as_slice()));
+            }
+        }
         storage
             .stats
             .changes_since_save

@@ -165,7 +165,7 @@ fn clients_section(server: &ServerState, w: &mut Lines<'_>) {
     w.field("client_recent_max_input_buffer", buffers.max_input);
     w.field("client_recent_max_output_buffer", buffers.max_output);
     w.field("blocked_clients", server.blocking.count());
-    w.field("tracking_clients", 0);
+    w.field("tracking_clients", server.tracking.figures().0);
     w.field("clients_in_timeout_table", 0);
 }
 
@@ -463,10 +463,11 @@ fn stats_section(server: &ServerState, w: &mut Lines<'_>) {
     );
     // A replica never expires keys itself (its master's deletions arrive), so it tracks none.
     w.field("slave_expires_tracked_keys", 0);
-    // Client tracking keeps no table of keys here (yet).
-    w.field("tracking_total_keys", 0);
-    w.field("tracking_total_items", 0);
-    w.field("tracking_total_prefixes", 0);
+    // The client-side caching table (CLIENT TRACKING).
+    let (_, tracked_keys, tracked_items, tracked_prefixes) = server.tracking.figures();
+    w.field("tracking_total_keys", tracked_keys);
+    w.field("tracking_total_items", tracked_items);
+    w.field("tracking_total_prefixes", tracked_prefixes);
     let denied = &server.acl.denied;
     w.field("acl_access_denied_auth", load(&denied.auth));
     w.field("acl_access_denied_cmd", load(&denied.cmd));

@@ -154,10 +154,18 @@ pub fn execute(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
         return Reply::Null;
     }
     client.touch(spec.name);
-    if let Some(queued) = multi::queue_if_in_multi(client, spec, argv) {
-        return queued;
+    let reply = match multi::queue_if_in_multi(client, spec, argv) {
+        Some(queued) => queued,
+        None => {
+            let _current = crate::state::tracking::CurrentClient::enter(client.id);
+            run(server, client, idx, spec, argv, None, false)
+        }
+    };
+    // CLIENT CACHING applies to the next command, or to the whole transaction it starts.
+    if client.tracking.caching_given() && !client.in_multi() && !spec.name.starts_with("client|") {
+        client.tracking.spend_caching();
     }
-    run(server, client, idx, spec, argv, None)
+    reply
 }
 
 /// Whether a command may write (or replicate), what CLIENT PAUSE WRITE holds back: EXEC
@@ -216,7 +224,7 @@ pub fn execute_queued(
             if let Err(kind) = acl::check(server, client, idx, spec, argv, || Context::Multi) {
                 return record_rejected(server, Some(idx), acl::denied_at_exec_reply(kind));
             }
-            run(server, client, idx, spec, argv, Some(transaction))
+            run(server, client, idx, spec, argv, Some(transaction), false)
         }
         Err(reply) => reply,
     }
@@ -274,8 +282,12 @@ pub fn execute_in_script(
             );
         }
     }
+    if spec.flags.contains(CmdFlags::READONLY) && server.tracking.any() {
+        // A script that reads has its declared keys remembered for a tracking caller.
+        crate::state::tracking::note_script_read();
+    }
     (
-        run(server, client, idx, spec, argv, Some(transaction)),
+        run(server, client, idx, spec, argv, Some(transaction), true),
         write,
     )
 }
@@ -290,7 +302,39 @@ fn reject(
     multi::on_rejected(server, client, found.map(|(_, s)| s), reply)
 }
 
+/// Whether `name` runs a script (whose declared keys are remembered for client-side caching
+/// when the script reads, rather than for the command's own flags).
+fn runs_script(name: &str) -> bool {
+    matches!(
+        name,
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+    )
+}
+
+/// Client-side caching after a command ran, as Redis' `call()`: a read-only command remembers
+/// its keys for a tracking client, a script its declared keys if it read anything.
+fn remember_read_keys(
+    server: &ServerState,
+    client: &Client,
+    spec: &CommandSpec,
+    argv: &[Bytes],
+    positions: &[usize],
+) {
+    let script = runs_script(spec.name);
+    let reads = if script {
+        crate::state::tracking::take_script_read()
+    } else {
+        spec.flags.contains(CmdFlags::READONLY)
+    };
+    if reads && !positions.is_empty() {
+        server
+            .tracking
+            .remember(client, positions.iter().map(|&i| argv[i].as_ref()));
+    }
+}
+
 /// Runs a resolved, checked command: monitors, key locks, handler, statistics.
+/// `from_script`: called by a script (`redis.call`), whose caller remembers keys instead.
 fn run(
     server: &ServerState,
     client: &Client,
@@ -298,6 +342,7 @@ fn run(
     spec: &'static CommandSpec,
     argv: &[Bytes],
     transaction: Option<&TransactionGroup<'_>>,
+    from_script: bool,
 ) -> Reply {
     if server.monitors.is_active()
         && !spec
@@ -309,6 +354,10 @@ fn run(
             .feed(client, client.db(), &spec.shown_args(argv));
     }
 
+    if !from_script && server.tracking.any() && runs_script(spec.name) {
+        // Only a read of this script counts.
+        crate::state::tracking::take_script_read();
+    }
     let start = Instant::now();
     let positions = spec.key_positions(argv);
     let writer = Writer {
@@ -343,6 +392,9 @@ fn run(
     };
     let elapsed = start.elapsed();
     let elapsed_us = elapsed.as_micros() as u64;
+    if !from_script && result.is_ok() && server.tracking.any() {
+        remember_read_keys(server, client, spec, argv, &positions);
+    }
 
     let stats = &server.stats;
     stats

@@ -1,5 +1,6 @@
 //! CLIENT and its subcommands: identity (ID, SETNAME, GETNAME), introspection (LIST, INFO),
-//! control of other connections (KILL, UNBLOCK) and of this one (REPLY, NO-EVICT).
+//! control of other connections (KILL, UNBLOCK) and of this one (REPLY, NO-EVICT); client-side
+//! caching (TRACKING, CACHING, GETREDIR, TRACKINGINFO) is in `client_tracking`.
 //!
 //! Clients live in the registry of [`crate::state::ServerState`]; killing one marks it closing
 //! and wakes its connection task, which closes the socket. Replies and error texts are Redis
@@ -48,6 +49,14 @@ const SUBCOMMANDS: &[CommandSpec] = &[
              "Instructs the server whether to reply to commands.", reply),
     command!("client|unblock", -3, [ADMIN, NOSCRIPT, LOADING, STALE], KeySpec::None, [ADMIN, SLOW, DANGEROUS, CONNECTION], "connection",
              "Unblocks a client blocked by a blocking command from a different connection.", unblock),
+    command!("client|tracking", -3, [NOSCRIPT, LOADING, STALE], KeySpec::None, [SLOW, CONNECTION], "connection",
+             "Enable or disable server assisted client side caching support", super::client_tracking::tracking),
+    command!("client|caching", 3, [NOSCRIPT, LOADING, STALE], KeySpec::None, [SLOW, CONNECTION], "connection",
+             "Instruct the server about tracking or not keys in the next request", super::client_tracking::caching),
+    command!("client|getredir", 2, [NOSCRIPT, LOADING, STALE], KeySpec::None, [SLOW, CONNECTION], "connection",
+             "Get tracking notifications redirection client ID if any", super::client_tracking::getredir),
+    command!("client|trackinginfo", 2, [NOSCRIPT, LOADING, STALE], KeySpec::None, [SLOW, CONNECTION], "connection",
+             "Return information about server assisted client side caching for the current connection", super::client_tracking::trackinginfo),
     command!("client|help", 2, [LOADING, STALE], KeySpec::None, [SLOW, CONNECTION], "connection",
              "Returns helpful text about the different subcommands.", help),
 ];
@@ -409,6 +418,15 @@ const HELP: &[&str] = &[
     "    Assign the name <name> to the current connection.",
     "UNBLOCK <clientid> [TIMEOUT|ERROR]",
     "    Unblock the specified blocked client.",
+    "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+    "         [OPTIN] [OPTOUT] [NOLOOP]",
+    "    Control server assisted client side caching.",
+    "CACHING (YES|NO)",
+    "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+    "GETREDIR",
+    "    Return the client ID we are redirecting to when tracking is enabled.",
+    "TRACKINGINFO",
+    "    Report tracking status for the current connection.",
     "NO-EVICT (ON|OFF)",
     "    Protect current client connection from eviction.",
     "HELP",

@@ -70,6 +70,7 @@ fn reset(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     let c = ctx.client;
     ctx.server.monitors.remove(c.id);
     ctx.server.pubsub.remove_client(c);
+    ctx.server.tracking.disable(c);
     crate::cmd::session::multi::discard_state(ctx.server, c);
     c.set_db(0);
     c.set_protocol(Protocol::Resp2);

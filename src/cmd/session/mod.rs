@@ -2,6 +2,7 @@
 //! (MULTI/EXEC/WATCH) and pub/sub.
 
 pub mod client;
+mod client_tracking;
 pub mod connection;
 pub mod multi;
 pub mod pubsub;

@@ -358,7 +358,10 @@ impl Storage {
         map.swap(a, b);
         let mut txn = self.txn_noted(writer, BatchNote::NO_DB);
         txn.put_system(SysKey::DB_MAP, &crate::storage::encode_db_map(&map));
-        txn.commit()
+        txn.commit()?;
+        // Tracking clients read through the logical database, whose every key just changed.
+        self.key_changes.report_all();
+        Ok(())
     }
 }
 
