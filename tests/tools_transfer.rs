@@ -302,6 +302,11 @@ fn check_reports_each_difference_and_agrees_on_equal_data() {
     let (mut ca, mut cb) = (a.conn(), b.conn());
     fill(&mut ca);
     fill(&mut cb);
+    // The same deadlines on both, however far apart the two fills ran.
+    for c in [&mut ca, &mut cb] {
+        let _: i64 = call(c, &["PEXPIREAT", "ttl", "4102444800000"]);
+        let _: i64 = call(c, &["PEXPIREAT", "h", "4102444800000"]);
+    }
     let out = tools(&["check", &addr(a.port), &addr(b.port)]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
