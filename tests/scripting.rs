@@ -334,3 +334,174 @@ fn eval_inside_multi_runs_at_exec() {
     let out: Vec<i64> = call(&mut c, &["EXEC"]);
     assert_eq!(out, vec![1, 2]);
 }
+
+/// Clients whose requests reach the server together with a long script's (same worker round,
+/// or waiting for the one worker) are answered -BUSY while it runs, and can kill it.
+#[test]
+fn clients_arriving_with_a_long_script_are_answered_and_can_kill_it() {
+    use std::io::Write;
+    let s = TestServer::start_with(&["--thread-pool-size", "1"]);
+    call::<()>(
+        &mut s.conn(),
+        &["CONFIG", "SET", "busy-reply-threshold", "20"],
+    );
+    let eval = b"*3\r\n$4\r\nEVAL\r\n$33\r\nwhile 1 do redis.call('ping') end\r\n$1\r\n0\r\n";
+    for _ in 0..5 {
+        let mut runner = s.raw();
+        let mut other = s.raw();
+        let mut killer = s.raw();
+        // The runner pipelines a PING after its script, as a client that does not wait.
+        let mut request = eval.to_vec();
+        request.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
+        runner.write_all(&request).unwrap();
+        other.write_all(b"*1\r\n$4\r\nPING\r\n").unwrap();
+        let busy = common::read_until(&mut other, b"\r\n");
+        assert!(
+            busy.starts_with(b"-BUSY"),
+            "{}",
+            String::from_utf8_lossy(&busy)
+        );
+        killer
+            .write_all(b"*2\r\n$6\r\nSCRIPT\r\n$4\r\nKILL\r\n")
+            .unwrap();
+        assert_eq!(common::read_until(&mut killer, b"\r\n"), b"+OK\r\n");
+        let out = common::read_until(&mut runner, b"+PONG\r\n");
+        let text = String::from_utf8_lossy(&out);
+        assert!(
+            text.starts_with("-ERR") && text.contains("killed by user"),
+            "{text}"
+        );
+        assert!(text.ends_with("+PONG\r\n"), "{text}");
+    }
+}
+
+#[test]
+fn scripts_pass_thousands_of_arguments_and_seed_their_random_numbers() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let many = "local a = {} for i=1,7999 do a[i] = i end \
+                return redis.call('rpush', KEYS[1], unpack(a))";
+    assert_eq!(int(&mut c, &["EVAL", many, "1", "l"]), 7999);
+    assert_eq!(int(&mut c, &["LLEN", "l"]), 7999);
+    let seeded = "math.randomseed(ARGV[1]); return tostring(math.random())";
+    let a: String = call(&mut c, &["EVAL", seeded, "0", "10"]);
+    let b: String = call(&mut c, &["EVAL", seeded, "0", "10"]);
+    let other: String = call(&mut c, &["EVAL", seeded, "0", "20"]);
+    assert_eq!(a, b);
+    assert_ne!(a, other);
+    assert!(err(&mut c, &["EVAL", "math.randomseed('x')", "0"]).contains("number expected"));
+}
+
+#[test]
+fn scripts_cannot_block_on_streams() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    for cmd in [
+        "return redis.pcall('xread','BLOCK',0,'STREAMS','s','$')",
+        "return redis.pcall('xreadgroup','GROUP','g','c','BLOCK',0,'STREAMS','s','>')",
+    ] {
+        let text = err(&mut c, &["EVAL", cmd, "1", "s"]);
+        assert!(
+            text.ends_with("command is not allowed with BLOCK option from scripts"),
+            "{text}"
+        );
+    }
+    // A stream named "block" is no option.
+    call::<String>(&mut c, &["XADD", "block", "1-1", "f", "v"]);
+    let read = "return #redis.call('xread','STREAMS','block','0')";
+    assert_eq!(int(&mut c, &["EVAL", read, "1", "block"]), 1);
+}
+
+/// A failed `redis.call` is counted once in the error statistics, also when the script's reply
+/// carries its error; the script's own call counts as failed.
+#[test]
+fn a_failed_call_in_a_script_counts_one_error() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let stat = |c: &mut Connection, field: &str| common::info_field(c, "all", field);
+    for script in [
+        "return redis.call('select',99)",
+        "return redis.pcall('select',99)",
+    ] {
+        call::<()>(&mut c, &["CONFIG", "RESETSTAT"]);
+        assert!(err(&mut c, &["EVAL", script, "0"]).starts_with("ERR DB index is out of range"));
+        assert_eq!(stat(&mut c, "errorstat_ERR"), "count=1");
+        assert_eq!(stat(&mut c, "total_error_replies"), "1");
+        assert!(stat(&mut c, "cmdstat_eval").contains("rejected_calls=0,failed_calls=1"));
+        assert!(stat(&mut c, "cmdstat_select").contains("failed_calls=1"));
+    }
+    // redis.error_reply is the script's own error: counted when the script replies.
+    call::<()>(&mut c, &["CONFIG", "RESETSTAT"]);
+    err(
+        &mut c,
+        &["EVAL", "return redis.error_reply('MY_CODE msg')", "0"],
+    );
+    assert_eq!(stat(&mut c, "errorstat_MY_CODE"), "count=1");
+}
+
+/// Reloading a library again and again leaves the interpreter's memory bounded.
+#[test]
+fn reloaded_libraries_do_not_grow_the_interpreter() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let lib = "#!lua name=lib\nredis.register_function('f', function(keys) \
+               return redis.call('incr', keys[1]) end)";
+    let lua_memory = |c: &mut Connection| -> u64 {
+        common::info_field(c, "memory", "used_memory_lua")
+            .parse()
+            .unwrap()
+    };
+    call::<String>(&mut c, &["FUNCTION", "LOAD", "REPLACE", lib]);
+    let first = lua_memory(&mut c);
+    let mut pipe = redis::pipe();
+    for _ in 0..3000 {
+        pipe.cmd("FUNCTION").arg("LOAD").arg("REPLACE").arg(lib);
+        pipe.cmd("FCALL").arg("f").arg(1).arg("n");
+    }
+    pipe.query::<()>(&mut c).unwrap();
+    assert_eq!(call::<i64>(&mut c, &["GET", "n"]), 3000);
+    let after = lua_memory(&mut c);
+    assert!(after < first * 2, "{first} bytes, then {after}");
+}
+
+/// `min-replicas-to-write`: without enough good replicas a master refuses writes, scripts
+/// that declare they may write, and a flagless script's first write; reads still run.
+#[test]
+fn writes_wait_for_enough_good_replicas() {
+    let master = TestServer::start();
+    let mut c = master.conn();
+    call::<()>(&mut c, &["SET", "x", "v"]);
+    call::<()>(&mut c, &["CONFIG", "SET", "min-replicas-to-write", "1"]);
+    let refused = "NOREPLICAS Not enough good replicas to write.";
+    assert_eq!(err(&mut c, &["SET", "x", "w"]), refused);
+    call::<()>(&mut c, &["MULTI"]);
+    assert_eq!(err(&mut c, &["INCR", "n"]), refused);
+    assert!(err(&mut c, &["EXEC"]).starts_with("EXECABORT"));
+    let get = "return redis.call('get', KEYS[1])";
+    let flagged_get = "#!lua\nreturn redis.call('get', KEYS[1])";
+    let read_only_get = "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])";
+    assert_eq!(call::<String>(&mut c, &["GET", "x"]), "v");
+    assert_eq!(call::<String>(&mut c, &["EVAL", get, "1", "x"]), "v");
+    assert_eq!(
+        call::<String>(&mut c, &["EVAL", read_only_get, "1", "x"]),
+        "v"
+    );
+    assert!(err(&mut c, &["EVAL", flagged_get, "1", "x"]).starts_with("NOREPLICAS"));
+    let set = "return redis.call('set', KEYS[1], 'w')";
+    assert!(err(&mut c, &["EVAL", set, "1", "x"]).starts_with("NOREPLICAS"));
+    let alias: Vec<String> = call(&mut c, &["CONFIG", "GET", "min-slaves-to-write"]);
+    assert_eq!(alias[1], "1");
+
+    let _slave = TestServer::slave_of(&master, &[]);
+    common::wait_until("the slave online", || {
+        let info: String = call(&mut c, &["INFO", "replication"]);
+        info.contains("state=online")
+    });
+    call::<()>(&mut c, &["SET", "x", "w"]);
+    assert_eq!(call::<String>(&mut c, &["EVAL", set, "1", "x"]), "OK");
+    // A lag limit of 0 turns the check off, as in Redis.
+    call::<()>(&mut c, &["CONFIG", "SET", "min-replicas-to-write", "3"]);
+    assert!(err(&mut c, &["SET", "x", "v"]).starts_with("NOREPLICAS"));
+    call::<()>(&mut c, &["CONFIG", "SET", "min-replicas-max-lag", "0"]);
+    call::<()>(&mut c, &["SET", "x", "v"]);
+}

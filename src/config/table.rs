@@ -21,6 +21,8 @@ pub static NAME_ALIASES: &[(&str, &str)] = &[
     ("replicaof", "slaveof"),
     ("replica-read-only", "slave-read-only"),
     ("replica-priority", "slave-priority"),
+    ("min-slaves-to-write", "min-replicas-to-write"),
+    ("min-slaves-max-lag", "min-replicas-max-lag"),
     // Redis' name for the same choice about its append-only file.
     ("appendfsync", "binlog-fsync"),
 ];
@@ -243,6 +245,10 @@ directives! {
         "HyperLogLogs in the sparse encoding are rewritten dense once they would grow past this many bytes (header included).";
     tracking_table_max_keys: u64 = "tracking-table-max-keys", int(0, I64_MAX), "1000000", RUNTIME,
         "Most keys the client-side caching table remembers; past it keys are invalidated to make room (0: no limit).";
+    min_replicas_to_write: i64 = "min-replicas-to-write", int(0, I32_MAX), "0", RUNTIME,
+        "A master refuses writes (-NOREPLICAS) while fewer replicas than this are online with a lag of at most min-replicas-max-lag seconds. 0: never.";
+    min_replicas_max_lag: i64 = "min-replicas-max-lag", int(0, I32_MAX), "10", RUNTIME,
+        "Seconds since a replica's last acknowledgement past which min-replicas-to-write does not count it (0: the check is off).";
     maxmemory: u64 = "maxmemory", memory(0, MEM_MAX), "0", RUNTIME,
         "Memory limit in bytes for the server's own allocations (INFO used_memory; RocksDB's block cache and memtables have their own settings): past it, commands that add data get -OOM. 0: no limit.";
     maxmemory_policy: String = "maxmemory-policy", one_of(POLICIES), "allkeys-lru", RUNTIME,

@@ -430,6 +430,21 @@ impl Replication {
     }
 
     /// Online slaves that applied `seq` or later.
+    /// Slaves online whose last acknowledgement is at most `max_lag_secs` old (Redis' good
+    /// replicas, for `min-replicas-to-write`).
+    pub fn good_slaves(&self, max_lag_secs: u64) -> usize {
+        let now = crate::util::clock::unix_ms();
+        self.slaves
+            .lock()
+            .iter()
+            .filter(|s| {
+                *s.state.lock() == "online"
+                    && now.saturating_sub(s.last_ack_ms.load(Ordering::Relaxed)) / 1000
+                        <= max_lag_secs
+            })
+            .count()
+    }
+
     pub fn slaves_at(&self, seq: u64) -> usize {
         self.slaves
             .lock()

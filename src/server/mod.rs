@@ -3,6 +3,7 @@
 //! SHUTDOWN NOSAVE).
 
 pub mod background;
+mod busy_turns;
 pub mod cluster_bus;
 pub mod disk_guard;
 pub mod fd_limit;

@@ -171,6 +171,17 @@ impl Conn {
         q.pending.drain(..).collect()
     }
 
+    /// Whether every queued command satisfies `test`, with no streamed reply or final reply
+    /// waiting (for a worker that owns the queue and wants to answer it out of turn).
+    pub fn pending_all(&self, test: impl Fn(&[Bytes]) -> bool) -> bool {
+        let q = self.queue.lock();
+        q.stream.is_none()
+            && q.pending.iter().all(|work| match work {
+                Work::Commands(commands) => commands.iter().all(|argv| test(argv)),
+                Work::FinalReply(_) => false,
+            })
+    }
+
     /// Puts work back at the head of the queue (what followed a command that had to wait).
     pub fn push_front(&self, works: Vec<Work>) {
         let mut q = self.queue.lock();

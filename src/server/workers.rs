@@ -29,6 +29,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError, Sender};
 
+use super::busy_turns;
 use super::request_queue::{self, Conn, Work};
 use crate::cmd::gate::dispatch;
 use crate::resp::reply::StreamedReply;
@@ -64,20 +65,9 @@ impl WorkerPool {
             handles.push(
                 std::thread::Builder::new()
                     .name(format!("worker-{i}"))
-                    .spawn(move || loop {
-                        let first = match rx.recv_timeout(STOP_POLL) {
-                            Ok(conn) => conn,
-                            Err(RecvTimeoutError::Timeout) => {
-                                if stopping.load(Ordering::Relaxed) {
-                                    return;
-                                }
-                                continue;
-                            }
-                            Err(RecvTimeoutError::Disconnected) => return,
-                        };
-                        let mut group = vec![first];
-                        join_waiting(&rx, &mut group);
-                        run_group(&server, &rx, group);
+                    .spawn(move || {
+                        super::busy_turns::install(&server, &rx);
+                        worker_loop(&server, &rx, &stopping)
                     })?,
             );
         }
@@ -120,13 +110,32 @@ pub(super) const TURN_COMMANDS_MAX: usize = 256;
 const STREAM_SLICE: usize = 64 * 1024;
 
 /// A client whose blocking command found no data: parked once its round is over.
-struct Parking {
+pub(super) struct Parking {
     request: BlockRequest,
     argv: Vec<Bytes>,
 }
 
 /// Replies for clients a round woke from a blocking wait, sent after the round's WAL flush.
-type Served = Vec<(Waiter, BytesMut)>;
+pub(super) type Served = Vec<(Waiter, BytesMut)>;
+
+/// A worker's life: waits for a connection, gathers the others ready, runs them as a group.
+fn worker_loop(server: &ServerState, rx: &Receiver<Arc<Conn>>, stopping: &AtomicBool) {
+    loop {
+        let first = match rx.recv_timeout(STOP_POLL) {
+            Ok(conn) => conn,
+            Err(RecvTimeoutError::Timeout) => {
+                if stopping.load(Ordering::Relaxed) {
+                    return;
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        let mut group = vec![first];
+        join_waiting(rx, &mut group);
+        run_group(server, rx, group);
+    }
+}
 
 /// Runs the queued work of a group of connections until their queues are empty.
 ///
@@ -139,8 +148,8 @@ type Served = Vec<(Waiter, BytesMut)>;
 /// become ready meanwhile join it.
 fn run_group(server: &ServerState, rx: &Receiver<Arc<Conn>>, mut group: Vec<Arc<Conn>>) {
     while !group.is_empty() {
-        let handed = group.len();
-        group = run_round(server, group);
+        let (still_running, handed) = run_round(server, group);
+        group = still_running;
         request_queue::left_workers(handed - group.len());
         // Connections that became ready meanwhile take their turn in the next round, so one
         // with a long queue or a streamed reply does not hold the worker.
@@ -150,13 +159,16 @@ fn run_group(server: &ServerState, rx: &Receiver<Arc<Conn>>, mut group: Vec<Arc<
 
 /// Runs one round: a turn of each connection in `group` (whose queues the caller owns), one
 /// landing of their writes and one WAL flush, then their replies. Returns the connections
-/// whose queues still hold work, still owned; the others are released, parked or suspended.
-fn run_round(server: &ServerState, group: Vec<Arc<Conn>>) -> Vec<Arc<Conn>> {
+/// whose queues still hold work, still owned (the others are released, parked or suspended),
+/// and how many connections the round was handed: a busy script's hook may answer waiting
+/// turns itself, or add connections it took from the channel (see `busy_turns`).
+fn run_round(server: &ServerState, group: Vec<Arc<Conn>>) -> (Vec<Arc<Conn>>, usize) {
     let mut round = Round::begin(server);
-    for conn in group {
+    busy_turns::start_round(group);
+    while let Some(conn) = busy_turns::next_turn() {
         round.run_turn(server, conn);
     }
-    round.finish(server)
+    (round.finish(server), busy_turns::handed())
 }
 
 /// A round in progress on this thread: the connections that took their turn so far, with
@@ -327,7 +339,11 @@ enum BatchEnd {
 /// Runs one turn of a connection: the rest of a streamed reply, then queued work, until the
 /// replies reach [`TURN_OUTPUT_MAX`]. Returns the encoded replies, and the parking request if
 /// a blocking command must wait (the work after it goes back to the queue).
-fn run_work(server: &ServerState, conn: &Conn, served: &mut Served) -> (BytesMut, Option<Parking>) {
+pub(super) fn run_work(
+    server: &ServerState,
+    conn: &Conn,
+    served: &mut Served,
+) -> (BytesMut, Option<Parking>) {
     let mut out = BytesMut::new();
     if let Some(stream) = conn.take_stream() {
         if stream.fill(&mut out, conn.client.protocol(), STREAM_SLICE) {

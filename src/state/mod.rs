@@ -178,6 +178,19 @@ impl ServerState {
             .then(|| "OOM command not allowed when used memory > 'maxmemory'.".to_string())
     }
 
+    /// Redis' refusal of writes on a master with fewer good replicas than
+    /// `min-replicas-to-write` (replicas never refuse).
+    pub fn noreplicas_refusal(&self) -> Option<&'static str> {
+        let cfg = self.config();
+        let (wanted, max_lag) = (cfg.min_replicas_to_write, cfg.min_replicas_max_lag);
+        drop(cfg);
+        if wanted <= 0 || max_lag <= 0 || self.storage.is_replica() {
+            return None;
+        }
+        (self.replication.good_slaves(max_lag as u64) < wanted as usize)
+            .then_some("NOREPLICAS Not enough good replicas to write.")
+    }
+
     /// Registers a new connection and returns its client record.
     pub fn register_client(
         &self,

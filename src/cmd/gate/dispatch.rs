@@ -120,6 +120,11 @@ pub fn execute(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
         let reply = Reply::err("READONLY You can't write against a read only replica.");
         return reject(server, client, Some((idx, spec)), reply);
     }
+    if !client.is_master_link() && writes_data(client, spec) {
+        if let Some(refusal) = server.noreplicas_refusal() {
+            return reject(server, client, Some((idx, spec)), Reply::err(refusal));
+        }
+    }
     // As Redis refuses these past maxmemory: the disk is kept from filling up under RocksDB.
     if spec.flags.contains(CmdFlags::DENYOOM) {
         if let Some(refusal) = server.oom_refusal() {
@@ -166,6 +171,18 @@ pub fn execute(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
         client.tracking.spend_caching();
     }
     reply
+}
+
+/// Whether a command writes, EXEC counting what it queued (Redis' `is_write_command`).
+fn writes_data(client: &Client, spec: &CommandSpec) -> bool {
+    if spec.name == "exec" {
+        return client.transaction().as_ref().is_some_and(|t| {
+            t.queued
+                .iter()
+                .any(|argv| resolve_spec(argv).is_some_and(|s| s.flags.contains(CmdFlags::WRITE)))
+        });
+    }
+    spec.flags.contains(CmdFlags::WRITE)
 }
 
 /// Whether a command may write (or replicate), what CLIENT PAUSE WRITE holds back: EXEC
@@ -274,12 +291,25 @@ pub fn execute_in_script(
         let reply = Reply::err("READONLY You can't write against a read only replica.");
         return (record_rejected(server, Some(idx), reply), false);
     }
+    if write {
+        if let Some(refusal) = server.noreplicas_refusal() {
+            return (
+                record_rejected(server, Some(idx), Reply::err(refusal)),
+                false,
+            );
+        }
+    }
     if refuse_oom && spec.flags.contains(CmdFlags::DENYOOM) {
         if let Some(refusal) = server.oom_refusal() {
             return (
                 record_rejected(server, Some(idx), Reply::err(refusal)),
                 false,
             );
+        }
+    }
+    if matches!(spec.name, "xread" | "xreadgroup") {
+        if let Some(text) = crate::cmd::types::streams::block_refused_in_script(argv) {
+            return (Reply::err(text), false);
         }
     }
     if spec.flags.contains(CmdFlags::READONLY) && server.tracking.any() {
@@ -428,11 +458,14 @@ fn run(
     cs.usec.fetch_add(elapsed_us, Ordering::Relaxed);
     maybe_slowlog(server, client, spec, argv, elapsed_us, &cfg);
 
+    let counted = crate::cmd::scripting::take_error_counted();
     match result {
         Ok(reply) => {
             if let Reply::Error(text) = &reply {
                 cs.failed_calls.fetch_add(1, Ordering::Relaxed);
-                stats.record_error(text);
+                if !counted {
+                    stats.record_error(text);
+                }
             }
             reply
         }

@@ -25,6 +25,24 @@ pub fn error_table(lua: &Lua, text: &str) -> mlua::Result<Value> {
     Ok(Value::Table(t))
 }
 
+/// Field Redis sets in the error table of a failed `redis.call`: the error was counted in the
+/// error statistics when the command failed, so the script's reply carrying it is not again.
+pub const COUNTED_FIELD: &str = "ignore_error_stats_update";
+
+/// The error table of a command that failed inside a script (see [`COUNTED_FIELD`]).
+pub fn counted_error_table(lua: &Lua, text: &str) -> mlua::Result<Value> {
+    let t = error_table(lua, text)?;
+    if let Value::Table(t) = &t {
+        t.raw_set(COUNTED_FIELD, true)?;
+    }
+    Ok(t)
+}
+
+/// Whether a script's error value is a failed command's, already counted.
+pub fn error_counted(v: &Value) -> bool {
+    matches!(v, Value::Table(t) if t.raw_get::<bool>(COUNTED_FIELD).unwrap_or(false))
+}
+
 /// A command's reply as the script sees it, given the script's protocol.
 pub fn reply_to_lua(lua: &Lua, reply: Reply, proto: Protocol) -> mlua::Result<Value> {
     reply_to_lua_at(lua, reply, proto, 0)

@@ -107,6 +107,9 @@ fn save(ctx: &Ctx<'_>, vm: &mut Vm) -> Result<(), CmdError> {
     }
     txn.commit()?;
     ctx.server.scripts.set_counts(counts(&vm.libraries));
+    // The replaced libraries are garbage now: collected at once, so an interpreter whose
+    // libraries are reloaded again and again does not grow between Lua's own cycles.
+    vm.lua.gc_collect().ok();
     Ok(())
 }
 

@@ -279,7 +279,7 @@ impl Scripts {
                         wrote.store(true, Ordering::Relaxed);
                     }
                     match reply {
-                        Reply::Error(text) => Ok((convert::error_table(lua, &text)?, true)),
+                        Reply::Error(text) => Ok((convert::counted_error_table(lua, &text)?, true)),
                         other => Ok((convert::reply_to_lua(lua, other, proto)?, false)),
                     }
                 })?;
@@ -294,6 +294,7 @@ impl Scripts {
                 out
             })
         });
+        vm.after_run();
         client.set_db(saved_db);
         client.set_protocol(saved_proto);
         client.set_executing(was_executing);
@@ -304,6 +305,11 @@ impl Scripts {
             return Err("ERR Script killed by user with SCRIPT KILL...".into());
         }
         let resp3 = self.flags.resp.load(Ordering::Relaxed) == 3;
+        if let Ok((_, value)) = &result {
+            if convert::error_counted(value) {
+                ERROR_COUNTED.with(|c| c.set(true));
+            }
+        }
         match result {
             Ok((true, value)) => Ok(convert::lua_to_reply(&value, resp3)),
             Ok((false, Value::Table(err))) => Err(error_with_place(&err, name)),
@@ -314,6 +320,18 @@ impl Scripts {
             Err(e) => Err(format!("ERR Error running script {name}, {e}")),
         }
     }
+}
+
+thread_local! {
+    /// Set when the script that just ran on this thread ended with a failed command's error,
+    /// which the error statistics counted when the command failed.
+    static ERROR_COUNTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the command that just ran on this thread replied with an error already counted in
+/// the error statistics (a script's failed `redis.call`); clears the note.
+pub fn take_error_counted() -> bool {
+    ERROR_COUNTED.with(|c| c.replace(false))
 }
 
 /// Refuses a script its flags do not allow here; returns whether it may not write.
@@ -335,6 +353,9 @@ pub fn check_flags(ctx: &Ctx<'_>, flags: ScriptFlags, ro_command: bool) -> Resul
             return Err(CmdError::err(
                 "Can not execute a script with write flag using *_ro command.",
             ));
+        }
+        if let Some(refusal) = ctx.server.noreplicas_refusal() {
+            return Err(CmdError::Other(refusal.into()));
         }
         if !flags.contains(ScriptFlags::ALLOW_OOM) {
             if let Some(refusal) = ctx.server.oom_refusal() {
@@ -366,14 +387,28 @@ fn script_argv(args: &MultiValue) -> Result<Vec<Bytes>, &'static str> {
     if args.is_empty() {
         return Err("ERR Please specify at least one argument for this redis lib call");
     }
-    args.iter()
-        .map(|v| match v {
-            Value::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
-            Value::Integer(n) => Ok(Bytes::from(n.to_string())),
-            Value::Number(n) => Ok(Bytes::from(vm::number_arg(*n))),
-            _ => Err("ERR Lua redis lib command arguments must be strings or integers"),
-        })
-        .collect()
+    // Thousands of arguments come packed in a table (see `raw_call` in sandbox.lua).
+    if let (2, Some(Value::Boolean(false)), Some(Value::Table(packed))) =
+        (args.len(), args.front(), args.get(1))
+    {
+        return packed
+            .sequence_values::<Value>()
+            .map(|v| v.map_err(|_| ARGS_TYPE_ERROR).and_then(|v| arg_bytes(&v)))
+            .collect();
+    }
+    args.iter().map(arg_bytes).collect()
+}
+
+const ARGS_TYPE_ERROR: &str = "ERR Lua redis lib command arguments must be strings or integers";
+
+/// One `redis.call` argument as the command sees it.
+fn arg_bytes(v: &Value) -> Result<Bytes, &'static str> {
+    match v {
+        Value::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
+        Value::Integer(n) => Ok(Bytes::from(n.to_string())),
+        Value::Number(n) => Ok(Bytes::from(vm::number_arg(*n))),
+        _ => Err(ARGS_TYPE_ERROR),
+    }
 }
 
 /// A value's text for an error that is not an error table.

@@ -82,10 +82,26 @@ impl ScriptRandom {
         math.raw_set(
             "randomseed",
             lua.create_function(move |_, seed: Value| {
+                // As `luaL_checkint`: numbers, and strings that read as numbers.
                 let s = match seed {
                     Value::Number(n) => n as i64,
                     Value::Integer(n) => n,
-                    _ => 0,
+                    Value::String(s) => s
+                        .to_str()
+                        .ok()
+                        .and_then(|s| s.trim().parse::<f64>().ok())
+                        .map(|n| n as i64)
+                        .ok_or_else(|| {
+                            mlua::Error::runtime(
+                                "bad argument #1 to 'randomseed' (number expected, got string)",
+                            )
+                        })?,
+                    other => {
+                        return Err(mlua::Error::runtime(format!(
+                            "bad argument #1 to 'randomseed' (number expected, got {})",
+                            other.type_name()
+                        )))
+                    }
                 };
                 r.seed(s);
                 Ok(())

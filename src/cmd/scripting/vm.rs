@@ -55,7 +55,12 @@ pub struct Vm {
     pub libraries: super::library::Libraries,
     /// The stored record the libraries were loaded from (None: no libraries stored).
     pub libraries_record: Option<Vec<u8>>,
+    /// Runs left before the next garbage-collection step (see [`Vm::after_run`]).
+    gc_countdown: u32,
 }
+
+/// Runs between two garbage-collection steps, as Redis' `LUA_GC_CYCLE_PERIOD`.
+const GC_CYCLE_PERIOD: u32 = 50;
 
 /// Lua source of the sandbox (see the file).
 const SANDBOX: &str = include_str!("sandbox.lua");
@@ -74,6 +79,7 @@ fn kill_hook(lua: &Lua, _: &mlua::debug::Debug<'_>) -> mlua::Result<mlua::VmStat
         .app_data_ref::<Arc<RunFlags>>()
         .is_some_and(|f| f.kill.load(Ordering::Relaxed));
     if !killed {
+        between_busy_steps();
         return Ok(mlua::VmState::Continue);
     }
     if let Some(flags) = lua.app_data_ref::<Arc<RunFlags>>() {
@@ -87,6 +93,28 @@ fn kill_hook(lua: &Lua, _: &mlua::debug::Debug<'_>) -> mlua::Result<mlua::VmStat
     Err(mlua::Error::runtime(
         "Script killed by user with SCRIPT KILL...",
     ))
+}
+
+thread_local! {
+    /// What this thread does between two steps of the script it runs (see [`set_between_steps`]).
+    static BETWEEN_STEPS: std::cell::RefCell<Option<Box<dyn Fn()>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Sets what the script hook does on this thread between a script's steps: a worker answers
+/// the other clients it holds while the script is past `busy-reply-threshold`, as Redis
+/// answers them (-BUSY, SCRIPT KILL) from inside a long script.
+pub fn set_between_steps(f: Box<dyn Fn()>) {
+    BETWEEN_STEPS.with(|b| *b.borrow_mut() = Some(f));
+}
+
+/// Runs this thread's between-steps work; taken out while it runs, so it never re-enters.
+fn between_busy_steps() {
+    let Some(f) = BETWEEN_STEPS.with(|b| b.borrow_mut().take()) else {
+        return;
+    };
+    f();
+    BETWEEN_STEPS.with(|b| *b.borrow_mut() = Some(f));
 }
 
 /// Puts the hook back to its usual pace after a killed script.
@@ -136,6 +164,21 @@ pub fn sha1_hex(data: &[u8]) -> String {
 }
 
 impl Vm {
+    /// Called after each script: every [`GC_CYCLE_PERIOD`] runs the collector takes a step
+    /// as Redis' does, so the garbage of many small scripts does not pile up between Lua's own
+    /// collection cycles.
+    pub fn after_run(&mut self) {
+        self.gc_countdown -= 1;
+        if self.gc_countdown == 0 {
+            self.gc_countdown = GC_CYCLE_PERIOD;
+            for _ in 0..GC_CYCLE_PERIOD {
+                if self.lua.gc_step().unwrap_or(true) {
+                    break;
+                }
+            }
+        }
+    }
+
     /// A fresh interpreter with the sandbox and libraries.
     pub fn new(flags: Arc<RunFlags>) -> mlua::Result<Vm> {
         // SAFETY: the debug library is loaded only for the error handler, which captures it;
@@ -202,6 +245,7 @@ impl Vm {
             flags,
             libraries: Default::default(),
             libraries_record: None,
+            gc_countdown: GC_CYCLE_PERIOD,
         })
     }
 

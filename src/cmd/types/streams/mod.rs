@@ -9,6 +9,7 @@ mod entries;
 mod groups;
 mod info;
 mod read;
+pub use read::block_refused_in_script;
 
 use bytes::Bytes;
 

@@ -29,6 +29,18 @@ struct ReadArgs<'a> {
     ids_at: usize,
 }
 
+/// Redis' refusal of XREAD/XREADGROUP with BLOCK from a script (nothing may wait there, and
+/// Redis keeps this older error rather than answering as if the wait timed out).
+pub fn block_refused_in_script(argv: &[Bytes]) -> Option<String> {
+    let mut options = argv.iter().skip(1).take_while(|a| !args::is(a, "streams"));
+    options.any(|a| args::is(a, "block")).then(|| {
+        format!(
+            "ERR {} command is not allowed with BLOCK option from scripts",
+            String::from_utf8_lossy(&argv[0])
+        )
+    })
+}
+
 /// BLOCK's argument: milliseconds, 0 for ever.
 fn block_timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
     let ms =
