@@ -341,7 +341,7 @@ fn ends_plain_arg(b: u8) -> bool {
 /// C-string scanning would treat it as end of input. Redis never actually
 /// processes such lines (its newline search stops at the NUL), so this only
 /// makes binary input usable rather than changing an observable behaviour.
-fn split_args(line: &Bytes) -> Option<Vec<Bytes>> {
+pub fn split_args(line: &Bytes) -> Option<Vec<Bytes>> {
     let s: &[u8] = line;
     let mut args = Vec::new();
     let mut i = 0;

@@ -81,14 +81,17 @@ pub fn metadata(code: &[u8]) -> Result<(String, usize), String> {
     let Some(end) = memchr::memchr(b'\n', code) else {
         return Err("Invalid library metadata".into());
     };
-    let line = String::from_utf8_lossy(&code[..end]);
-    let mut parts = line.split_ascii_whitespace();
-    let Some(engine) = parts.next() else {
-        return Err("Invalid library metadata".into());
-    };
-    let engine = &engine[2..];
+    // Split as Redis splits it (`sdssplitargs`): `name="lib"` is the name lib.
+    let parts = crate::resp::parse::split_args(&bytes::Bytes::copy_from_slice(&code[..end]))
+        .filter(|p| !p.is_empty())
+        .ok_or("Invalid library metadata")?;
+    let parts: Vec<String> = parts
+        .iter()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect();
+    let engine = &parts[0][2..];
     let mut name = None;
-    for part in parts {
+    for part in &parts[1..] {
         if part.len() >= 5 && part[..5].eq_ignore_ascii_case("name=") {
             if name.is_some() {
                 return Err(
@@ -254,6 +257,7 @@ mod tests {
         assert!(metadata(b"return 1").is_err());
         assert!(metadata(b"#!lua\n").is_err());
         assert!(metadata(b"#!lua name=a name=b\n").is_err());
+        assert_eq!(metadata(b"#!lua name=\"q\"\nx").unwrap().0, "q");
         assert!(metadata(b"#!js name=a\n").is_err());
         assert!(metadata(b"#!lua name=a-b\n").is_err());
     }
