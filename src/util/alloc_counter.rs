@@ -17,7 +17,7 @@ pub struct CountingAlloc;
 static ALLOCATED: AtomicIsize = AtomicIsize::new(0);
 
 /// A thread's unflushed difference past which it is added to [`ALLOCATED`].
-const FLUSH_BYTES: isize = 256 * 1024;
+const FLUSH_BYTES: isize = 16 * 1024;
 
 thread_local! {
     // Const-initialised and without a destructor, so using it never allocates.
