@@ -358,6 +358,7 @@ mod tests {
         // Many samples: with ten entries every one is looked at, so picks are deterministic.
         Tuning {
             policy,
+            data_policy: Policy::NoEviction,
             samples: 400,
             log_factor: 10,
             decay_time: 1,
