@@ -99,6 +99,12 @@ fn volatile_ttl_evicts_the_nearest_deadline_first() {
 fn lfu_keeps_a_key_read_often_over_keys_read_once() {
     let s = server("allkeys-lfu");
     let mut c = s.conn();
+    // OBJECT FREQ answers under an LFU maxmemory-policy (no limit: nothing is deleted).
+    let _: () = cmd(
+        &mut c,
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"],
+    )
+    .unwrap();
     fill(&mut c, "hot", 1, |_| None);
     for _ in 0..200 {
         assert_eq!(get(&mut c, "hot0"), Some(value(0)));
@@ -206,7 +212,7 @@ fn the_tier_starts_cold_after_a_restart_with_the_data_intact() {
 }
 
 #[test]
-fn policy_settings_are_one_setting_under_redis_and_pika_names() {
+fn tier_and_eviction_policies_are_separate_settings() {
     let s = TestServer::start();
     let mut c = s.conn();
     let get_cfg = |c: &mut redis::Connection, name: &str| -> String {
@@ -215,21 +221,26 @@ fn policy_settings_are_one_setting_under_redis_and_pika_names() {
         v[1].clone()
     };
     assert_eq!(get_cfg(&mut c, "cache-maxmemory-policy"), "allkeys-lru");
-    assert_eq!(get_cfg(&mut c, "maxmemory-policy"), "allkeys-lru");
+    assert_eq!(get_cfg(&mut c, "maxmemory-policy"), "noeviction");
     let _: () = cmd(
         &mut c,
         &["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"],
     )
     .unwrap();
-    assert_eq!(get_cfg(&mut c, "cache-maxmemory-policy"), "allkeys-lfu");
+    assert_eq!(get_cfg(&mut c, "cache-maxmemory-policy"), "allkeys-lru");
     let _: () = cmd(&mut c, &["CONFIG", "SET", "cache-maxmemory-policy", "6"]).unwrap();
-    assert_eq!(get_cfg(&mut c, "maxmemory-policy"), "volatile-ttl");
+    assert_eq!(get_cfg(&mut c, "maxmemory-policy"), "allkeys-lfu");
     assert_eq!(
         info_field(&mut c, "memory", "cache_maxmemory_policy"),
         "volatile-ttl"
     );
+    assert_eq!(
+        info_field(&mut c, "memory", "maxmemory_policy"),
+        "allkeys-lfu"
+    );
     let _: () = cmd(&mut c, &["CONFIG", "SET", "maxmemory-samples", "10"]).unwrap();
-    assert_eq!(get_cfg(&mut c, "cache-maxmemory-samples"), "10");
+    assert_eq!(get_cfg(&mut c, "cache-maxmemory-samples"), "5");
+    assert_eq!(get_cfg(&mut c, "maxmemory-samples"), "10");
     let _: () = cmd(&mut c, &["CONFIG", "SET", "lfu-log-factor", "1"]).unwrap();
     assert_eq!(get_cfg(&mut c, "cache-lfu-log-factor"), "1");
     let _: () = cmd(&mut c, &["CONFIG", "SET", "cache-lfu-decay-time", "3"]).unwrap();
@@ -285,6 +296,8 @@ fn object_loads_a_cold_key_without_counting_an_access() {
     // No decay: a minute turning during the test must not lower the counters.
     let mut s = TestServer::start_with(&[
         "--cache-maxmemory-policy",
+        "allkeys-lfu",
+        "--maxmemory-policy",
         "allkeys-lfu",
         "--cache-lfu-decay-time",
         "0",
