@@ -71,15 +71,17 @@ impl Storage {
         if policy == Policy::NoEviction || self.is_replica() {
             return Ok(run);
         }
-        // Deletions land at once, outside the caller's round: the invalidations and events
-        // they raise go out before the command that triggered them answers.
-        let _pause = self.pause_round();
+        // Deletions land at once, outside the caller's round (paused at the first one, so a
+        // call that finds nothing to delete costs the round nothing): the invalidations and
+        // events they raise go out before the command that triggered them answers.
+        let mut pause = None;
         // Sampling and re-reading are no accesses: they must not make a key look hot.
         untouched(|| {
             while run.evicted < MAX_KEYS_PER_CALL as u64 {
                 let Some(best) = self.best_candidate(policy, samples.max(1))? else {
                     break;
                 };
+                pause.get_or_insert_with(|| self.pause_round());
                 if self.evict_key(policy, &best)? {
                     run.evicted += 1;
                     if !over_limit() {
