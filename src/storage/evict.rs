@@ -77,7 +77,11 @@ impl Storage {
         let mut pause = None;
         // Sampling and re-reading are no accesses: they must not make a key look hot.
         untouched(|| {
-            while run.evicted < MAX_KEYS_PER_CALL as u64 {
+            // A chosen key that changed meanwhile is skipped; that too is bounded.
+            for _ in 0..2 * MAX_KEYS_PER_CALL {
+                if run.evicted >= MAX_KEYS_PER_CALL as u64 {
+                    break;
+                }
                 let Some(best) = self.best_candidate(policy, samples.max(1))? else {
                     break;
                 };
@@ -257,5 +261,129 @@ impl Storage {
         self.stats.evicted_keys.fetch_add(1, Ordering::Relaxed);
         self.notify_physical(EventClasses::EVICTED, "evicted", chosen.pdb, &chosen.key);
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::storage::engine::EngineOptions;
+    use crate::storage::types::keyspace::ExpireCondition;
+    use crate::storage::types::strings::SetOptions;
+
+    fn open(dir: &std::path::Path) -> Storage {
+        Storage::open(dir, 16, &EngineOptions::default()).expect("open storage")
+    }
+
+    /// Stores `key` in database 0, with a deadline `ttl_ms` from now when it is not 0.
+    fn put(s: &Storage, key: &str, ttl_ms: u64) {
+        let scope = s.at(0, Writer::INTERNAL);
+        scope
+            .strings()
+            .set(
+                key.as_bytes(),
+                Bytes::from_static(b"v"),
+                SetOptions::default(),
+            )
+            .unwrap();
+        if ttl_ms != 0 {
+            let deadline = (unix_ms() + ttl_ms) as i64;
+            let cond = ExpireCondition::default();
+            assert!(scope.keys().expire(key.as_bytes(), deadline, cond).unwrap());
+        }
+    }
+
+    fn evicted(s: &Storage) -> u64 {
+        s.stats.evicted_keys.load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn stops_once_memory_is_under_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path());
+        for i in 0..10 {
+            put(&s, &format!("k{i}"), 0);
+        }
+        let over = || evicted(&s) < 3;
+        let run = s.evict(Policy::AllkeysRandom, 5, &over).unwrap();
+        assert_eq!(
+            run,
+            EvictionRun {
+                evicted: 3,
+                still_over: false
+            }
+        );
+        assert_eq!(s.dbsize(0).unwrap(), 7);
+    }
+
+    #[test]
+    fn noeviction_and_a_memory_under_the_limit_delete_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path());
+        put(&s, "k", 0);
+        let run = s.evict(Policy::NoEviction, 5, &|| true).unwrap();
+        assert_eq!(
+            run,
+            EvictionRun {
+                evicted: 0,
+                still_over: true
+            }
+        );
+        let run = s.evict(Policy::AllkeysLru, 5, &|| false).unwrap();
+        assert_eq!(
+            run,
+            EvictionRun {
+                evicted: 0,
+                still_over: false
+            }
+        );
+        assert_eq!(s.dbsize(0).unwrap(), 1);
+    }
+
+    #[test]
+    fn one_call_deletes_a_bounded_number_of_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path());
+        for i in 0..MAX_KEYS_PER_CALL + 50 {
+            put(&s, &format!("k{i}"), 0);
+        }
+        let run = s.evict(Policy::AllkeysLru, 5, &|| true).unwrap();
+        assert_eq!(run.evicted, MAX_KEYS_PER_CALL as u64);
+        assert!(run.still_over);
+        let run = s.evict(Policy::AllkeysLru, 5, &|| true).unwrap();
+        assert_eq!(
+            run,
+            EvictionRun {
+                evicted: 50,
+                still_over: true
+            }
+        );
+        assert_eq!(s.dbsize(0).unwrap(), 0);
+    }
+
+    #[test]
+    fn volatile_ttl_takes_the_nearest_deadline_and_spares_persistent_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path());
+        put(&s, "persistent", 0);
+        put(&s, "late", 300_000);
+        put(&s, "soon", 100_000);
+        put(&s, "middle", 200_000);
+        let over = || evicted(&s) < 1;
+        s.evict(Policy::VolatileTtl, 5, &over).unwrap();
+        let keys = s.at(0, Writer::INTERNAL).keys();
+        assert_eq!(keys.exists(&[b"soon"]).unwrap(), 0);
+        assert_eq!(keys.exists(&[b"middle", b"late"]).unwrap(), 2);
+        let run = s.evict(Policy::VolatileRandom, 5, &|| true).unwrap();
+        assert_eq!(
+            run,
+            EvictionRun {
+                evicted: 2,
+                still_over: true
+            }
+        );
+        assert_eq!(keys.exists(&[b"persistent"]).unwrap(), 1);
     }
 }
