@@ -12,7 +12,7 @@
 //! - [`state`]: what threads share: storage, live configuration, clients, ACL users,
 //!   statistics, slow log, clients parked in blocking commands, pub/sub (and the keyspace
 //!   notifications published on it), MONITOR, client-side caching (the tracking table), a
-//!   shutdown waiting for slaves.
+//!   shutdown waiting for slaves, when to evict under `maxmemory` (`state::eviction`).
 //! - [`services`]: background work behind narrow handles: backups, the compact thread, the
 //!   keyspace statistics.
 //! - [`replication`]: master and slave sides of binlog replication, full sync, binlog purge;
@@ -21,9 +21,10 @@
 //!   the bus protocol's rules and failover elections (the bus threads are in `server`).
 //! - [`storage`]: Redis types over RocksDB as typed views (`storage::types`: one per type and one
 //!   over the keyspace; the one engine module imports `rocksdb`), the single write path
-//!   (reporting changed keys to WATCH and to client-side caching), expiry, the keyspace
-//!   notifications it and the commands raise, scans, the WAL reader, damaged-file checks, and
-//!   the hot tier (meta records evicted by Redis' policies) the write path keeps equal to disk.
+//!   (reporting changed keys to WATCH and to client-side caching), expiry, eviction under
+//!   `maxmemory` (`storage::evict`), the keyspace notifications it and the commands raise,
+//!   scans, the WAL reader, damaged-file checks, and the hot tier (meta records dropped by
+//!   Redis' policies) the write path keeps equal to disk.
 //! - [`rdb`]: Redis' RDB format: reading dumps and DUMP payloads, writing DUMP payloads.
 //! - [`dataset`]: key/value records in a form independent of storage, for import and export.
 //! - [`resp`]: the RESP request parser and reply encoder (no I/O).

@@ -289,6 +289,7 @@ impl Config {
         TierSettings {
             capacity: usize::try_from(self.cache_maxmemory).unwrap_or(usize::MAX),
             policy: Policy::parse(&self.cache_maxmemory_policy),
+            data_policy: Policy::parse(&self.maxmemory_policy),
             samples: usize::try_from(self.cache_maxmemory_samples).unwrap_or(5),
             lfu_log_factor: u32::try_from(self.cache_lfu_log_factor).unwrap_or(u32::MAX),
             lfu_decay_time: u32::try_from(self.cache_lfu_decay_time).unwrap_or(u32::MAX),

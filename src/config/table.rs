@@ -28,11 +28,10 @@ pub static NAME_ALIASES: &[(&str, &str)] = &[
 ];
 
 /// Pairs of directives that are one setting under two names, Pika's and Redis' (the hot tier's
-/// eviction settings): setting either sets both, and both answer CONFIG GET under their own
-/// name. Twins have the same kind and default.
+/// LFU counter settings): setting either sets both, and both answer CONFIG GET under their own
+/// name. Twins have the same kind and default. (`maxmemory-policy` and `maxmemory-samples` are
+/// not twins: they choose which keys eviction deletes, the `cache-` ones what the tier drops.)
 pub static TWINS: &[(&str, &str)] = &[
-    ("cache-maxmemory-policy", "maxmemory-policy"),
-    ("cache-maxmemory-samples", "maxmemory-samples"),
     ("cache-lfu-log-factor", "lfu-log-factor"),
     ("cache-lfu-decay-time", "lfu-decay-time"),
 ];
@@ -92,9 +91,9 @@ directives! {
         "Memory for the hot tier (hot keys' records in process), in bytes; 0 disables it. Shrinking it at run time evicts in the background.";
     cache_maxmemory_policy: String = "cache-maxmemory-policy", one_of(POLICIES), "allkeys-lru",
         RUNTIME,
-        "Which keys leave the full hot tier (alias maxmemory-policy): allkeys-lru, volatile-lru, allkeys-lfu, volatile-lfu, allkeys-random, volatile-random, volatile-ttl (volatile-*: only keys with a TTL) or noeviction (the tier stops taking new keys; clients are never refused); Pika's numbers 0-7 too.";
+        "Which keys leave the full hot tier: allkeys-lru, volatile-lru, allkeys-lfu, volatile-lfu, allkeys-random, volatile-random, volatile-ttl (volatile-*: only keys with a TTL) or noeviction (the tier stops taking new keys; clients are never refused); Pika's numbers 0-7 too.";
     cache_maxmemory_samples: i64 = "cache-maxmemory-samples", int(1, 64), "5", RUNTIME,
-        "Hot-tier entries sampled per eviction (alias maxmemory-samples).";
+        "Hot-tier entries sampled per eviction.";
     cache_lfu_log_factor: i64 = "cache-lfu-log-factor", int(0, I32_MAX), "10", RUNTIME,
         "LFU counter logarithm factor: higher makes the counter grow slower (alias lfu-log-factor).";
     cache_lfu_decay_time: i64 = "cache-lfu-decay-time", int(0, I32_MAX), "1", RUNTIME,
@@ -250,11 +249,11 @@ directives! {
     min_replicas_max_lag: i64 = "min-replicas-max-lag", int(0, I32_MAX), "10", RUNTIME,
         "Seconds since a replica's last acknowledgement past which min-replicas-to-write does not count it (0: the check is off).";
     maxmemory: u64 = "maxmemory", memory(0, MEM_MAX), "0", RUNTIME,
-        "Memory limit in bytes for the server's own allocations (INFO used_memory; RocksDB's block cache and memtables have their own settings): past it, commands that add data get -OOM. 0: no limit.";
-    maxmemory_policy: String = "maxmemory-policy", one_of(POLICIES), "allkeys-lru", RUNTIME,
-        "Redis' name of cache-maxmemory-policy (one setting).";
+        "Memory limit in bytes for the server's own allocations (INFO used_memory; RocksDB's block cache and memtables have their own settings): past it, keys are deleted as maxmemory-policy says, and while still past it commands that add data get -OOM. 0: no limit.";
+    maxmemory_policy: String = "maxmemory-policy", one_of(POLICIES), "noeviction", RUNTIME,
+        "Which keys are deleted while used memory is past maxmemory: noeviction (none: commands that add data get -OOM), allkeys-lru, allkeys-lfu, allkeys-random, volatile-lru, volatile-lfu, volatile-random, volatile-ttl (volatile-*: only keys with a TTL); Pika's numbers 0-7 too.";
     maxmemory_samples: i64 = "maxmemory-samples", int(1, 64), "5", RUNTIME,
-        "Redis' name of cache-maxmemory-samples (one setting).";
+        "Keys sampled per eviction; the best candidate of the sample is deleted.";
     lfu_log_factor: i64 = "lfu-log-factor", int(0, I32_MAX), "10", RUNTIME,
         "Redis' name of cache-lfu-log-factor (one setting).";
     lfu_decay_time: i64 = "lfu-decay-time", int(0, I32_MAX), "1", RUNTIME,

@@ -112,7 +112,8 @@ fn defaults_are_typed() {
     assert_eq!(c.pidfile, "");
     assert_eq!(c.list_max_listpack_size, -2);
     assert_eq!(c.set_max_intset_entries, 512);
-    assert_eq!(c.maxmemory_policy, "allkeys-lru");
+    assert_eq!(c.maxmemory_policy, "noeviction");
+    assert_eq!(c.maxmemory_samples, 5);
     assert_eq!(c.cache_maxmemory_policy, "allkeys-lru");
     assert!(c.latency_tracking);
     assert_eq!(c.busy_reply_threshold, 5000);
@@ -582,39 +583,41 @@ fn shipped_conf_lists_every_directive() {
 }
 
 #[test]
-fn tier_settings_are_one_setting_under_two_names() {
+fn eviction_policy_is_its_own_setting() {
     let mut c = Config::defaults();
     c.set("maxmemory-policy", "volatile-lfu").unwrap();
-    assert_eq!(c.get("cache-maxmemory-policy").unwrap(), "volatile-lfu");
-    // Pika's numbers name the same policies.
+    assert_eq!(c.get("maxmemory-policy").unwrap(), "volatile-lfu");
+    assert_eq!(c.get("cache-maxmemory-policy").unwrap(), "allkeys-lru");
+    // Pika's numbers name the same policies, for both settings.
     c.set("cache-maxmemory-policy", "6").unwrap();
-    assert_eq!(c.get("maxmemory-policy").unwrap(), "volatile-ttl");
-    c.set("cache-maxmemory-policy", "7").unwrap();
+    assert_eq!(c.cache_maxmemory_policy, "volatile-ttl");
+    c.set("maxmemory-policy", "7").unwrap();
     assert_eq!(c.maxmemory_policy, "noeviction");
+    assert!(c.set("maxmemory-policy", "8").is_err());
+    assert!(c.set("maxmemory-policy", "lru").is_err());
     c.set("maxmemory-samples", "9").unwrap();
-    assert_eq!(c.cache_maxmemory_samples, 9);
+    assert_eq!((c.maxmemory_samples, c.cache_maxmemory_samples), (9, 5));
+    assert!(c.set("maxmemory-samples", "0").is_err());
+}
+
+#[test]
+fn tier_settings_are_one_setting_under_two_names() {
+    let mut c = Config::defaults();
     c.set("cache-lfu-log-factor", "3").unwrap();
     assert_eq!(c.lfu_log_factor, 3);
     c.set("lfu-decay-time", "0").unwrap();
     assert_eq!(c.cache_lfu_decay_time, 0);
-    assert!(c.set("cache-maxmemory-policy", "8").is_err());
     // In a file, either name sets both; the later line wins.
-    let conf = TempConf::new("cache-maxmemory-policy : 3\nmaxmemory-samples : 7\n");
+    let conf = TempConf::new("lfu-log-factor : 3\ncache-lfu-decay-time : 7\n");
     let f = Config::load(Some(&conf.0), &[]).unwrap();
-    assert_eq!(
-        (f.maxmemory_policy.as_str(), f.cache_maxmemory_samples),
-        ("allkeys-lfu", 7)
-    );
-    // CONFIG REWRITE keeps one line per setting.
+    assert_eq!((f.cache_lfu_log_factor, f.lfu_decay_time), (3, 7));
+    // CONFIG REWRITE keeps one line per setting: the one the file has.
     let mut f = f;
-    f.set("maxmemory-policy", "volatile-ttl").unwrap();
+    f.set("cache-lfu-log-factor", "4").unwrap();
     f.rewrite().unwrap();
     let text = conf.read();
-    assert!(
-        text.contains("cache-maxmemory-policy : volatile-ttl"),
-        "{text}"
-    );
-    assert!(!text.contains("\nmaxmemory-policy"), "{text}");
+    assert!(text.starts_with("lfu-log-factor : 4\n"), "{text}");
+    assert!(!text.contains("cache-lfu-log-factor"), "{text}");
     c.set("cache-maxmemory", "1mb").unwrap();
     assert_eq!(c.cache_maxmemory, 1 << 20);
     for (a, b) in TWINS {

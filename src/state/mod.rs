@@ -7,6 +7,7 @@ pub mod acl;
 pub mod blocking;
 pub mod client;
 pub mod disk;
+pub mod eviction;
 pub mod latency;
 pub mod monitor;
 pub mod notify;
@@ -166,9 +167,9 @@ impl ServerState {
     }
 
     /// Why a command that adds data (`denyoom`) is refused now, if it is: the disk is nearly
-    /// full, or the server's own memory (INFO's `used_memory`) is past `maxmemory`. The data
-    /// lives on disk, so there is nothing to evict: as Redis does under `noeviction`, such
-    /// commands get -OOM until memory is back under the limit.
+    /// full, or the server's own memory (INFO's `used_memory`) is still past `maxmemory` after
+    /// eviction (see [`ServerState::evict_if_over_maxmemory`]; under `noeviction` nothing is
+    /// evicted): as in Redis, such commands get -OOM until memory is back under the limit.
     pub fn oom_refusal(&self) -> Option<String> {
         if let Some(refusal) = self.disk.refusal() {
             return Some(refusal);

@@ -405,6 +405,22 @@ impl Tracking {
         }
     }
 
+    /// Runs `f` with the changes it reports delivered at once, even inside a round (eviction
+    /// before a command: its writes have landed, and its invalidations must precede the
+    /// command's reply). Changes held before stay held.
+    pub fn delivering_at_once<R>(&self, f: impl FnOnce() -> R) -> R {
+        /// Restores the holding mode even if `f` unwinds.
+        struct Restore(bool);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                OUTBOX.with(|o| o.borrow_mut().holding = self.0);
+            }
+        }
+        let _restore =
+            Restore(OUTBOX.with(|o| std::mem::replace(&mut o.borrow_mut().holding, false)));
+        f()
+    }
+
     /// The round's writes have landed and its replies are out: delivers what it changed.
     pub fn release(&self) {
         let held = OUTBOX.with(|o| {

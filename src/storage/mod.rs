@@ -37,6 +37,7 @@ pub mod digest;
 pub mod durability;
 pub mod element_walk;
 pub mod engine;
+pub mod evict;
 pub mod expire;
 pub mod format;
 pub mod integrity;
@@ -121,6 +122,8 @@ pub struct StorageStats {
     /// Directory of the last backup written.
     pub last_backup: parking_lot::Mutex<String>,
     pub expired_keys: AtomicU64,
+    /// Keys deleted to bring memory under `maxmemory` (INFO's evicted_keys).
+    pub evicted_keys: AtomicU64,
     /// Expiry cycles that stopped at their batch limit with more keys due (Redis'
     /// expired_time_cap_reached_count).
     pub expire_cycles_capped: AtomicU64,

@@ -60,6 +60,8 @@ pub(super) fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         ctx.server.storage.cache().configure(&tier);
     }
     ctx.server.set_config(next);
+    // A lower limit or another policy applies at once, as in Redis.
+    ctx.server.evict_if_over_maxmemory();
     Ok(Reply::ok())
 }
 
@@ -79,7 +81,12 @@ pub(super) fn resetstat(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     ctx.server.stats.reset();
     ctx.server.latency.commands.reset();
     let st = &ctx.server.storage.stats;
-    for c in [&st.expired_keys, &st.keyspace_hits, &st.keyspace_misses] {
+    for c in [
+        &st.expired_keys,
+        &st.evicted_keys,
+        &st.keyspace_hits,
+        &st.keyspace_misses,
+    ] {
         c.store(0, Ordering::Relaxed);
     }
     ctx.server.storage.cache().reset_stats();

@@ -316,7 +316,7 @@ fn memory_section(server: &ServerState, w: &mut Lines<'_>) {
     w.field("cache_keys", tier.keys);
     w.field("cache_hits", tier.hits);
     w.field("cache_misses", tier.misses);
-    w.field("evicted_keys", tier.evicted);
+    w.field("cache_evicted_keys", tier.evicted);
     w.field("cache_maxmemory", cfg.cache_maxmemory);
     w.field("cache_maxmemory_policy", &cfg.cache_maxmemory_policy);
     w.field("maxmemory", cfg.maxmemory);
@@ -438,8 +438,9 @@ fn stats_section(server: &ServerState, w: &mut Lines<'_>) {
         "expired_time_cap_reached_count",
         load(&st.expire_cycles_capped),
     );
-    // Keys the hot tier dropped to stay within cache-maxmemory (the data stays on disk).
-    w.field("evicted_keys", server.storage.cache().stats().evicted);
+    // Keys deleted to bring memory under maxmemory (the hot tier's own drops, which keep the
+    // data on disk, are INFO memory's cache_evicted_keys).
+    w.field("evicted_keys", load(&st.evicted_keys));
     w.field("keyspace_hits", load(&st.keyspace_hits));
     w.field("keyspace_misses", load(&st.keyspace_misses));
     w.field("pubsub_channels", 0);

@@ -125,6 +125,10 @@ pub fn execute(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
             return reject(server, client, Some((idx, spec)), Reply::err(refusal));
         }
     }
+    // As Redis before each command: past maxmemory, keys go as maxmemory-policy says.
+    if !client.is_master_link() {
+        server.evict_if_over_maxmemory();
+    }
     // As Redis refuses these past maxmemory: the disk is kept from filling up under RocksDB.
     if spec.flags.contains(CmdFlags::DENYOOM) {
         if let Some(refusal) = server.oom_refusal() {

@@ -526,7 +526,7 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             if idle.is_some() || freq.is_some() {
                 let state = ctx.keys().state(key)?;
                 let cache = ctx.server.storage.cache();
-                if cache.policy().is_lfu() {
+                if lfu_policy(ctx) {
                     cache.set_access(&state.meta_key, None, freq);
                 } else {
                     cache.set_access(&state.meta_key, idle, None);
@@ -631,9 +631,10 @@ fn object_encoding(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     })
 }
 
-/// True when the hot tier's policy is an LFU policy (access frequency instead of idle time).
+/// True when `maxmemory-policy` is an LFU policy (access frequency instead of idle time), as
+/// Redis decides; the hot tier keeps that policy's counter on its entries.
 fn lfu_policy(ctx: &Ctx<'_>) -> bool {
-    ctx.server.storage.cache().policy().is_lfu()
+    crate::storage::cache::Policy::parse(&ctx.server.config().maxmemory_policy).is_lfu()
 }
 
 const POLICY_SWITCH_NOTE: &str = "Please note that when switching between policies at runtime LRU \

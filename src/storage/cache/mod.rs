@@ -55,6 +55,9 @@ pub struct TierSettings {
     /// `cache-maxmemory`: bytes; 0 caches nothing.
     pub capacity: usize,
     pub policy: Policy,
+    /// `maxmemory-policy`: the policy of data eviction, whose counter (LRU clock or LFU
+    /// counter) entries keep too, for OBJECT IDLETIME / FREQ and for choosing keys to delete.
+    pub data_policy: Policy,
     /// Entries sampled per eviction.
     pub samples: usize,
     pub lfu_log_factor: u32,
@@ -68,6 +71,7 @@ impl TierSettings {
         TierSettings {
             capacity,
             policy: Policy::AllkeysLru,
+            data_policy: Policy::NoEviction,
             samples: 5,
             lfu_log_factor: 10,
             lfu_decay_time: 1,
@@ -95,6 +99,7 @@ struct Inner {
     shards: Box<[Mutex<Shard>]>,
     shard_budget: AtomicUsize,
     policy: AtomicU8,
+    data_policy: AtomicU8,
     samples: AtomicUsize,
     log_factor: AtomicU32,
     decay_time: AtomicU32,
@@ -104,6 +109,7 @@ impl Inner {
     fn tuning(&self) -> Tuning {
         Tuning {
             policy: Policy::from_u8(self.policy.load(Ordering::Relaxed)),
+            data_policy: Policy::from_u8(self.data_policy.load(Ordering::Relaxed)),
             samples: self.samples.load(Ordering::Relaxed),
             log_factor: self.log_factor.load(Ordering::Relaxed),
             decay_time: self.decay_time.load(Ordering::Relaxed),
@@ -196,6 +202,7 @@ impl MetaCache {
                 shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
                 shard_budget: AtomicUsize::new(0),
                 policy: AtomicU8::new(0),
+                data_policy: AtomicU8::new(Policy::NoEviction as u8),
                 samples: AtomicUsize::new(5),
                 log_factor: AtomicU32::new(10),
                 decay_time: AtomicU32::new(1),
@@ -209,6 +216,9 @@ impl MetaCache {
     pub fn configure(&self, s: &TierSettings) {
         let inner = &self.inner;
         inner.policy.store(s.policy as u8, Ordering::Relaxed);
+        inner
+            .data_policy
+            .store(s.data_policy as u8, Ordering::Relaxed);
         inner.samples.store(s.samples.max(1), Ordering::Relaxed);
         inner.log_factor.store(s.lfu_log_factor, Ordering::Relaxed);
         inner.decay_time.store(s.lfu_decay_time, Ordering::Relaxed);

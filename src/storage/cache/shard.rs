@@ -32,6 +32,8 @@ pub(super) fn entry_size(key: &[u8], meta: &MetaValue, body: Option<&Arc<Body>>)
 #[derive(Clone, Copy)]
 pub(super) struct Tuning {
     pub policy: Policy,
+    /// Data eviction's policy: its counter moves too (see `TierSettings::data_policy`).
+    pub data_policy: Policy,
     pub samples: usize,
     pub log_factor: u32,
     pub decay_time: u32,
@@ -63,12 +65,15 @@ pub(super) struct Entry {
 }
 
 impl Entry {
-    /// Records an access: only the counter the policy reads moves (Redis does the same).
+    /// Records an access: only the counters the two policies (the tier's and data
+    /// eviction's) read move, as Redis moves only its policy's.
     fn touch(&mut self, t: &Tuning) {
-        if t.policy.is_lfu() {
+        let lfu = (t.policy.is_lfu(), t.data_policy.is_lfu());
+        if lfu.0 || lfu.1 {
             let minutes = policy::lfu_minutes(t.now_secs);
             self.lfu = policy::lfu_touch(self.lfu, minutes, t.decay_time, t.log_factor);
-        } else {
+        }
+        if !lfu.0 || !lfu.1 {
             self.lru = policy::lru_clock(t.now_secs);
         }
     }
@@ -353,6 +358,7 @@ mod tests {
         // Many samples: with ten entries every one is looked at, so picks are deterministic.
         Tuning {
             policy,
+            data_policy: Policy::NoEviction,
             samples: 400,
             log_factor: 10,
             decay_time: 1,
