@@ -232,7 +232,10 @@ pub async fn serve(
             finishing = true;
             continue;
         }
-        buffer_size.after_parse(&mut buf, peak, &client);
+        if parser.missing_bulk_bytes(buf.len()) == 0 {
+            // Not in the middle of a big argument, which needs the room it has.
+            buffer_size.after_parse(&mut buf, peak, &client);
+        }
         let query_limit = server.config().client_query_buffer_limit as usize;
         if buf.len() > query_limit {
             tracing::warn!(
