@@ -97,8 +97,8 @@ fn config_set_immutable_is_rejected() {
     let s = TestServer::start();
     let mut c = s.conn();
     assert_eq!(
-        err(&mut c, &["CONFIG", "SET", "port", "1234"]),
-        "ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config"
+        err(&mut c, &["CONFIG", "SET", "thread-num", "3"]),
+        "ERR CONFIG SET failed (possibly related to argument 'thread-num') - can't set immutable config"
     );
 }
 

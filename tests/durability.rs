@@ -200,12 +200,12 @@ fn binlog_fsync_is_a_runtime_setting_with_appendfsync_as_its_alias() {
     let s = TestServer::start_with(&[]);
     let get = |name: &str| -> Vec<String> { s.q(&["CONFIG", "GET", name]) };
     assert_eq!(get("binlog-fsync"), ["binlog-fsync", "everysec"]);
-    assert_eq!(get("appendfsync"), ["binlog-fsync", "everysec"]);
+    assert_eq!(get("appendfsync"), ["appendfsync", "everysec"]);
     let _: () = s.q(&["CONFIG", "SET", "appendfsync", "always"]);
     assert_eq!(get("binlog-fsync"), ["binlog-fsync", "always"]);
     assert_eq!(info(&s, "persistence")["binlog_fsync"], "always");
     let _: () = s.q(&["CONFIG", "SET", "binlog-fsync", "no"]);
-    assert_eq!(get("appendfsync"), ["binlog-fsync", "no"]);
+    assert_eq!(get("appendfsync"), ["appendfsync", "no"]);
     let mut c = s.conn();
     let e = cmd::<Value>(&mut c, &["CONFIG", "SET", "binlog-fsync", "sometimes"]).unwrap_err();
     assert!(e.to_string().contains("must be one of"), "{e}");

@@ -25,6 +25,10 @@ pub enum Kind {
         /// Largest accepted byte count.
         max: u64,
     },
+    /// A byte count as [`Kind::Memory`], or a percentage `N%` (0 to 100) of `maxmemory`
+    /// (Redis' `MEMORY_CONFIG | PERCENT_CONFIG`, e.g. `maxmemory-clients`). Stored as text:
+    /// the byte count, or the percentage with its `%`.
+    MemoryOrPercent,
     /// `yes` or `no` (case-insensitive).
     Bool,
     /// Free text, taken literally (no quoting or escapes, as in Pika).
@@ -65,6 +69,8 @@ pub const fn one_of(values: &'static [&'static str]) -> Kind {
     Kind::Enum(values)
 }
 
+/// Table helper: a byte count or a percentage.
+pub const MEMORY_OR_PERCENT: Kind = Kind::MemoryOrPercent;
 /// Table helper: yes/no.
 pub const BOOL: Kind = Kind::Bool;
 /// Table helper: free text.
@@ -156,6 +162,7 @@ impl Directive {
                 check_range(n, min, max)?;
                 Ok(Value::Memory(n))
             }
+            Kind::MemoryOrPercent => parse_memory_or_percent(text).map(Value::Text),
             Kind::Bool => parse_bool(text)
                 .map(Value::Bool)
                 .ok_or_else(|| "argument must be 'yes' or 'no'".to_string()),
@@ -259,6 +266,28 @@ pub fn parse_memory(text: &str) -> Option<u64> {
         _ => return None,
     };
     digits.parse::<u64>().ok()?.checked_mul(mul)
+}
+
+/// Redis' order for a memory-or-percent value: a byte count first, then `N%` with N a
+/// non-negative integer, at most 100. The result is the canonical text (`1024`, `10%`).
+fn parse_memory_or_percent(text: &str) -> Result<String, String> {
+    if let Some(bytes) = parse_memory(text) {
+        return Ok(bytes.to_string());
+    }
+    let percent = text
+        .strip_suffix('%')
+        .and_then(parse_int)
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| "argument must be a memory or percent value".to_string())?;
+    if percent > 100 {
+        return Err("percentage argument must be less or equal to 100".to_string());
+    }
+    // Redis keeps a percentage as its negation, so 0% is the byte count 0.
+    Ok(if percent == 0 {
+        "0".to_string()
+    } else {
+        format!("{percent}%")
+    })
 }
 
 /// Space-separated percentiles, each a number from 0 to 100 (an empty list is valid).

@@ -23,7 +23,7 @@ use crate::util::glob::glob_match;
 pub use directive::{parse_memory, parse_percentiles, Access, Directive, Kind};
 pub use output_limit::{ClientClass, OutputLimit, OutputLimits};
 pub use shutdown_flags::ShutdownFlags;
-pub use table::{Config, DIRECTIVES, NAME_ALIASES, TWINS};
+pub use table::{Config, DIRECTIVES, HIDDEN, NAME_ALIASES, TWINS};
 
 /// Where a bad setting came from, so load errors can point at it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,20 +210,29 @@ impl Config {
         lookup(name).and_then(|d| self.render(d.name))
     }
 
-    /// CONFIG GET: every (canonical name, value text) whose name matches the glob (case-insensitive), sorted by name. Memory values are printed as plain byte counts, bools yes/no.
+    /// CONFIG GET of one pattern, as Redis 7 answers it: (name, value text) pairs sorted by
+    /// name. Memory values are printed as plain byte counts, bools yes/no.
     ///
-    /// A pattern matching only an alias (e.g. `hash-max-ziplist-entries`) yields the
-    /// canonical entry, once.
+    /// A pattern without glob characters (`*?[`) is a plain name: it finds its directive
+    /// under that name or alias, hidden ones (see [`HIDDEN`]) included, and answers under the
+    /// name as asked (lower-cased). A glob matches every name and alias that are not hidden,
+    /// case-insensitively, and answers each under the name that matched, so `*` lists a
+    /// setting once per name (`slaveof` and `replicaof`).
     pub fn get_matching(&self, pattern: &[u8]) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = DIRECTIVES
-            .iter()
-            .filter(|d| {
-                glob_match(pattern, d.name.as_bytes(), true)
-                    || NAME_ALIASES.iter().any(|(alias, canon)| {
-                        *canon == d.name && glob_match(pattern, alias.as_bytes(), true)
-                    })
+        if !pattern.iter().any(|b| matches!(b, b'*' | b'?' | b'[')) {
+            let name = String::from_utf8_lossy(pattern).to_ascii_lowercase();
+            return lookup(&name)
+                .and_then(|d| self.render(d.name))
+                .map(|value| vec![(name, value)])
+                .unwrap_or_default();
+        }
+        let aliases = NAME_ALIASES.iter().map(|&(alias, canon)| (alias, canon));
+        let names = DIRECTIVES.iter().map(|d| (d.name, d.name)).chain(aliases);
+        let mut out: Vec<(String, String)> = names
+            .filter(|(name, canon)| {
+                !HIDDEN.contains(canon) && glob_match(pattern, name.as_bytes(), true)
             })
-            .filter_map(|d| self.render(d.name).map(|v| (d.name.to_string(), v)))
+            .filter_map(|(name, canon)| self.render(canon).map(|v| (name.to_string(), v)))
             .collect();
         out.sort();
         out
@@ -234,16 +243,15 @@ impl Config {
     /// Protected directives are settable only with `enable-protected-configs yes` (the caller
     /// is treated as a remote client; see [`Config::set_many_from`]).
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
-        let d = settable(name, self.enable_protected_configs == "yes")?;
-        self.apply(d, value)
-            .map_err(|reason| set_error(name, &reason))
+        self.set_many(&[(name.to_string(), value.to_string())])
     }
 
     /// CONFIG SET with several pairs (Redis 7 allows `CONFIG SET a 1 b 2`): all-or-nothing.
     ///
-    /// Names are checked first (unknown, immutable, protected, given twice), then values are
-    /// applied to a copy that replaces `self` only if every one succeeded. Protected
-    /// directives are settable only with `enable-protected-configs yes`.
+    /// Names are checked first (unknown, given twice, immutable or protected unless given the
+    /// value they hold), then values are applied to a copy that replaces `self` only if every
+    /// one succeeded. Protected directives are settable only with
+    /// `enable-protected-configs yes`.
     pub fn set_many(&mut self, pairs: &[(String, String)]) -> Result<(), String> {
         self.set_many_checked(pairs, self.enable_protected_configs == "yes")
     }
@@ -267,11 +275,19 @@ impl Config {
         let mut seen: Vec<&'static str> = Vec::with_capacity(pairs.len());
         let mut resolved = Vec::with_capacity(pairs.len());
         for (name, value) in pairs {
-            let d = settable(name, protected_allowed)?;
+            let d = lookup(name).ok_or_else(|| unknown_set_error(name))?;
             if seen.contains(&d.name) {
                 return Err(set_error(name, "duplicate parameter"));
             }
             seen.push(d.name);
+            if let Err(refused) = settable(d, name, protected_allowed) {
+                if !self.holds(d, value) {
+                    return Err(refused);
+                }
+                // Setting it to the value it holds changes nothing: accepted, so that what
+                // CONFIG GET * answered can be given back to CONFIG SET as a whole.
+                continue;
+            }
             resolved.push((d, name, value));
         }
         let mut next = self.clone();
@@ -281,6 +297,12 @@ impl Config {
         }
         *self = next;
         Ok(())
+    }
+
+    /// True when `value` is, once normalised, what directive `d` holds now.
+    fn holds(&self, d: &Directive, value: &str) -> bool {
+        d.normalize(value)
+            .is_some_and(|v| self.render(d.name) == Some(v))
     }
 
     /// The hot tier's settings.
@@ -306,15 +328,14 @@ impl Config {
     }
 }
 
-/// Resolves a CONFIG SET name, rejecting unknown and start-up-only directives, and protected
-/// ones unless `protected_allowed`.
-fn settable(name: &str, protected_allowed: bool) -> Result<&'static Directive, String> {
-    let d = lookup(name).ok_or_else(|| unknown_set_error(name))?;
+/// Whether CONFIG SET may change `d` (given as `name`): not if it is read at start-up only, nor
+/// if it is protected and `protected_allowed` is false.
+fn settable(d: &Directive, name: &str, protected_allowed: bool) -> Result<(), String> {
     match d.access {
         Access::Startup => Err(set_error(name, "can't set immutable config")),
         Access::Protected if !protected_allowed => {
             Err(set_error(name, "can't set protected config"))
         }
-        Access::Runtime | Access::Protected | Access::Sensitive => Ok(d),
+        Access::Runtime | Access::Protected | Access::Sensitive => Ok(()),
     }
 }

@@ -4,8 +4,8 @@
 
 use super::directive::{
     directives, int, memory, one_of, Directive, FieldValue, Value, BOOL, CACHE_TYPES, I32_MAX,
-    I64_MAX, KEYSPACE_EVENTS, MB, MEM_MAX, OUTPUT_LIMITS, PATH, PERCENTILES, PROTECTED, RUNTIME,
-    SENSITIVE, SHUTDOWN_FLAGS, STARTUP, STR,
+    I64_MAX, KEYSPACE_EVENTS, MB, MEMORY_OR_PERCENT, MEM_MAX, OUTPUT_LIMITS, PATH, PERCENTILES,
+    PROTECTED, RUNTIME, SENSITIVE, SHUTDOWN_FLAGS, STARTUP, STR,
 };
 
 /// Older or alternative names that CONFIG GET/SET and the config file also accept,
@@ -26,6 +26,10 @@ pub static NAME_ALIASES: &[(&str, &str)] = &[
     // Redis' name for the same choice about its append-only file.
     ("appendfsync", "binlog-fsync"),
 ];
+
+/// Directives CONFIG GET shows only when asked for by their exact name, never through a glob
+/// pattern (Redis' `HIDDEN_CONFIG`: debugging knobs that `CONFIG GET *` should not list).
+pub static HIDDEN: &[&str] = &["key-load-delay"];
 
 /// Pairs of directives that are one setting under two names, Pika's and Redis' (the hot tier's
 /// LFU counter settings): setting either sets both, and both answer CONFIG GET under their own
@@ -63,8 +67,8 @@ directives! {
         one_of(&["debug|verbose", "info|notice", "warn|warning", "error"]), "info", RUNTIME,
         "Log verbosity: debug, info, warn or error.";
     // ---- Network
-    port: u16 = "port", int(0, 65535), "9221", STARTUP,
-        "TCP port clients connect to.";
+    port: u16 = "port", int(0, 65535), "9221", RUNTIME,
+        "TCP port clients connect to. CONFIG SET opens the new port first (failing if it is in use) and then closes the old one; open connections stay.";
     bind: String = "bind", STR, "127.0.0.1", STARTUP,
         "Address the listener binds to.";
     // ---- Workers
@@ -250,6 +254,8 @@ directives! {
         "Seconds since a replica's last acknowledgement past which min-replicas-to-write does not count it (0: the check is off).";
     maxmemory: u64 = "maxmemory", memory(0, MEM_MAX), "0", RUNTIME,
         "Memory limit in bytes for the server's own allocations (INFO used_memory; RocksDB's block cache and memtables have their own settings): past it, keys are deleted as maxmemory-policy says, and while still past it commands that add data get -OOM. 0: no limit.";
+    maxmemory_clients: String = "maxmemory-clients", MEMORY_OR_PERCENT, "0", RUNTIME,
+        "Redis' limit on all clients' buffers together, in bytes or as N% of maxmemory (stored, not used: clients are bounded by client-query-buffer-limit and client-output-buffer-limit).";
     maxmemory_policy: String = "maxmemory-policy", one_of(POLICIES), "noeviction", RUNTIME,
         "Which keys are deleted while used memory is past maxmemory: noeviction (none: commands that add data get -OOM), allkeys-lru, allkeys-lfu, allkeys-random, volatile-lru, volatile-lfu, volatile-random, volatile-ttl (volatile-*: only keys with a TTL); Pika's numbers 0-7 too.";
     maxmemory_samples: i64 = "maxmemory-samples", int(1, 64), "5", RUNTIME,
@@ -276,4 +282,6 @@ directives! {
         "Scale hz with the number of clients (stored, not used).";
     repl_diskless_sync: bool = "repl-diskless-sync", BOOL, "yes", RUNTIME,
         "Diskless replication full sync (stored, not used).";
+    key_load_delay: i64 = "key-load-delay", int(-I32_MAX - 1, I32_MAX), "0", RUNTIME,
+        "Redis' debugging delay per key loaded, in microseconds (hidden from CONFIG GET patterns; stored, not used).";
 }

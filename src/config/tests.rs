@@ -326,9 +326,13 @@ fn overrides_win_over_file() {
 fn get_matching_globs() {
     let c = Config::defaults();
     let all = c.get_matching(b"*");
-    assert_eq!(all.len(), DIRECTIVES.len());
+    assert_eq!(
+        all.len(),
+        DIRECTIVES.len() + NAME_ALIASES.len() - HIDDEN.len()
+    );
     assert!(all.windows(2).all(|w| w[0].0 < w[1].0), "sorted, unique");
-    assert!(all.iter().all(|(n, _)| !n.contains("ziplist")));
+    assert!(all.iter().any(|(n, _)| n == "hash-max-ziplist-entries"));
+    assert!(all.iter().all(|(n, _)| n != "key-load-delay"), "hidden");
 
     let max = c.get_matching(b"max*");
     let names: Vec<&str> = max.iter().map(|(n, _)| n.as_str()).collect();
@@ -340,6 +344,7 @@ fn get_matching_globs() {
             "max-write-buffer-number",
             "maxclients",
             "maxmemory",
+            "maxmemory-clients",
             "maxmemory-policy",
             "maxmemory-samples"
         ]
@@ -358,28 +363,70 @@ fn get_matching_globs() {
     );
     assert!(c.get_matching(b"nosuch").is_empty());
 
-    // Aliases answer with the canonical name.
+    // Aliases answer under the name asked for; a glob lists each name that matches.
     assert_eq!(
         c.get_matching(b"hash-max-ziplist-entries"),
-        pairs(&[("hash-max-listpack-entries", "128")])
+        pairs(&[("hash-max-ziplist-entries", "128")])
     );
     assert_eq!(
         c.get_matching(b"hash-max-*-entries"),
-        pairs(&[("hash-max-listpack-entries", "128")])
+        pairs(&[
+            ("hash-max-listpack-entries", "128"),
+            ("hash-max-ziplist-entries", "128")
+        ])
     );
     assert_eq!(
         c.get_matching(b"lua-time-limit"),
-        pairs(&[("busy-reply-threshold", "5000")])
+        pairs(&[("lua-time-limit", "5000")])
     );
+    // Hidden directives answer only to their exact name.
+    assert_eq!(
+        c.get_matching(b"KEY-LOAD-DELAY"),
+        pairs(&[("key-load-delay", "0")])
+    );
+    assert!(c.get_matching(b"key-load-*").is_empty());
+}
+
+#[test]
+fn memory_or_percent_values() {
+    let mut c = Config::defaults();
+    for (given, shown) in [
+        ("10%", "10%"),
+        ("100%", "100%"),
+        ("0%", "0"),
+        ("1kb", "1024"),
+    ] {
+        c.set("maxmemory-clients", given).unwrap();
+        assert_eq!(c.get("maxmemory-clients").unwrap(), shown, "{given}");
+    }
+    assert_eq!(
+        c.set("maxmemory-clients", "101%").unwrap_err(),
+        "CONFIG SET failed (possibly related to argument 'maxmemory-clients') - percentage argument must be less or equal to 100"
+    );
+    for bad in ["%", "-1%", "x%", "10 %", "abc"] {
+        assert_eq!(
+            c.set("maxmemory-clients", bad).unwrap_err(),
+            "CONFIG SET failed (possibly related to argument 'maxmemory-clients') - argument must be a memory or percent value",
+            "{bad}"
+        );
+    }
 }
 
 #[test]
 fn set_rules() {
     let mut c = Config::defaults();
     assert_eq!(
-        c.set("port", "1").unwrap_err(),
-        "CONFIG SET failed (possibly related to argument 'port') - can't set immutable config"
+        c.set("thread-num", "2").unwrap_err(),
+        "CONFIG SET failed (possibly related to argument 'thread-num') - can't set immutable config"
     );
+    // The value it holds is accepted, and changes nothing.
+    c.set("thread-num", "1").unwrap();
+    c.set("write-buffer-size", "64mb").unwrap();
+    assert_eq!(
+        c.set("dump-path", "./elsewhere/").unwrap_err(),
+        "CONFIG SET failed (possibly related to argument 'dump-path') - can't set protected config"
+    );
+    c.set("dump-path", "./dump/").unwrap();
     assert_eq!(
         c.set("nosuch", "1").unwrap_err(),
         "Unknown option or number of arguments for CONFIG SET - 'nosuch'"
@@ -430,7 +477,7 @@ fn protected_directives_need_enable_protected_configs() {
 
     for name in ["enable-protected-configs", "enable-debug-command"] {
         assert!(c
-            .set(name, "yes")
+            .set(name, "local")
             .unwrap_err()
             .ends_with("can't set immutable config"));
     }
@@ -481,7 +528,7 @@ fn set_many_is_atomic() {
     assert_eq!(c, before);
 
     let err = c
-        .set_many(&pairs(&[("maxclients", "20"), ("port", "1")]))
+        .set_many(&pairs(&[("maxclients", "20"), ("thread-num", "3")]))
         .unwrap_err();
     assert!(err.ends_with("can't set immutable config"), "{err}");
     assert_eq!(c, before);

@@ -10,6 +10,7 @@ pub mod fd_limit;
 mod inline;
 pub mod master_link;
 pub mod network_task;
+mod query_buffer;
 pub mod request_queue;
 pub mod workers;
 
@@ -256,7 +257,7 @@ async fn accept_loop(
     server: Arc<ServerState>,
     pool: &WorkerPool,
 ) -> Result<(), ServerError> {
-    let listener = TcpListener::bind(addr).await?;
+    let mut listener = TcpListener::bind(addr).await?;
     tracing::info!("ready to accept connections on {addr}");
     let Some(jobs) = pool.sender() else {
         return Ok(());
@@ -268,6 +269,14 @@ async fn accept_loop(
     loop {
         let accepted = tokio::select! {
             r = listener.accept() => r,
+            next = server.listener_handoff.take() => {
+                // CONFIG SET port: from now on only the new port takes connections.
+                match TcpListener::from_std(next) {
+                    Ok(next) => listener = next,
+                    Err(e) => tracing::error!("cannot listen on the new port: {e}"),
+                }
+                continue;
+            }
             _ = server.shutdown_signal.notified() => break,
         };
         if server.shutdown_requested() {

@@ -17,6 +17,7 @@ use crossbeam_channel::Sender;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
+use super::query_buffer::{QueryBufferSize, IDLE_RELEASE, READ_CHUNK};
 use super::request_queue::{Conn, Work};
 use crate::cmd::gate::spec::CmdFlags;
 use crate::cmd::gate::table::CommandTable;
@@ -26,7 +27,6 @@ use crate::state::ServerState;
 
 /// Most requests handed to a worker in one batch, bounding the memory of one batch's replies.
 const MAX_BATCH: usize = 1024;
-const READ_CHUNK: usize = 16 * 1024;
 /// How often a connection holding writes back looks whether the hold ended.
 const HOLD_POLL: Duration = Duration::from_millis(50);
 
@@ -34,6 +34,10 @@ const HOLD_POLL: Duration = Duration::from_millis(50);
 enum Event {
     /// This many bytes were appended to the read buffer.
     Read(usize),
+    /// Input is waiting while the read buffer is freed: time to allocate it again.
+    Readable,
+    /// The empty read buffer went unused long enough to be freed.
+    BufferIdle,
     Wake,
     Close,
 }
@@ -65,6 +69,11 @@ pub async fn serve(
     let sink: std::sync::Weak<dyn crate::state::monitor::ReplySink> = weak_conn;
     let _ = client.sink.set(sink);
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut buffer_size = QueryBufferSize::new(&buf, &client);
+    // One timer for the whole connection, looked at when it fires rather than reset at every
+    // request: an empty buffer is freed once no input came for IDLE_RELEASE.
+    let mut last_input = tokio::time::Instant::now();
+    let mut idle_timer = Box::pin(tokio::time::sleep(IDLE_RELEASE));
     let mut parser = RequestParser::new();
     // Set after a protocol error: read nothing more, close once the error reply is out.
     let mut finishing = false;
@@ -142,10 +151,45 @@ pub async fn serve(
             }
             continue;
         }
-        let missing_bulk = parser.missing_bulk_bytes(buf.len());
-        grow_read_buffer(&mut buf, missing_bulk);
-        match next_event(&mut stream, &mut buf, &conn, &client, &server).await {
+        if !buffer_size.is_released() {
+            let capacity_before = buf.capacity();
+            let missing_bulk = parser.missing_bulk_bytes(buf.len());
+            grow_read_buffer(&mut buf, missing_bulk);
+            buffer_size.after_growth(capacity_before, &buf, &client);
+        }
+        let waiting = BufferState {
+            released: buffer_size.is_released(),
+            empty: buf.is_empty(),
+        };
+        let timer = idle_timer.as_mut();
+        match next_event(
+            &mut stream,
+            &mut buf,
+            waiting,
+            timer,
+            &conn,
+            &client,
+            &server,
+        )
+        .await
+        {
             Event::Close => break,
+            Event::Readable => {
+                buffer_size.input_ready();
+                continue;
+            }
+            Event::BufferIdle => {
+                let now = tokio::time::Instant::now();
+                let next = if now >= last_input + IDLE_RELEASE {
+                    buffer_size.release(&mut buf, &client);
+                    now + IDLE_RELEASE
+                } else {
+                    last_input + IDLE_RELEASE
+                };
+                // Always re-armed: a fired timer polled again would fire at once.
+                idle_timer.as_mut().reset(next);
+                continue;
+            }
             Event::Read(0) => {
                 server
                     .stats
@@ -156,6 +200,7 @@ pub async fn serve(
             }
             Event::Wake => continue,
             Event::Read(n) => {
+                last_input = tokio::time::Instant::now();
                 server
                     .stats
                     .io
@@ -182,9 +227,14 @@ pub async fn serve(
             .await;
             return;
         }
+        let peak = buf.len();
         if !parse_and_queue(&mut parser, &mut buf, &server, &conn, &mut held) {
             finishing = true;
             continue;
+        }
+        if parser.missing_bulk_bytes(buf.len()) == 0 {
+            // Not in the middle of a big argument, which needs the room it has.
+            buffer_size.after_parse(&mut buf, peak, &client);
         }
         let query_limit = server.config().client_query_buffer_limit as usize;
         if buf.len() > query_limit {
@@ -262,6 +312,15 @@ async fn hand_over(
     }
 }
 
+/// The read buffer as a connection starts waiting for input.
+#[derive(Clone, Copy)]
+struct BufferState {
+    /// Freed after idling: wait for input before allocating it again.
+    released: bool,
+    /// Holds no unparsed input: it may be freed if nothing comes for a while.
+    empty: bool,
+}
+
 /// Reads input into `buf`, or waits for a wake-up from a worker or a reason to close.
 ///
 /// `read_buf` rather than `readable` + `try_read`: a short read tells tokio the socket is
@@ -269,6 +328,8 @@ async fn hand_over(
 async fn next_event(
     stream: &mut TcpStream,
     buf: &mut BytesMut,
+    waiting: BufferState,
+    idle_timer: std::pin::Pin<&mut tokio::time::Sleep>,
     conn: &Conn,
     client: &Client,
     server: &ServerState,
@@ -281,9 +342,21 @@ async fn next_event(
             std::future::pending::<()>().await;
         }
     };
+    // Cancel safe: when another branch wins, nothing was read.
+    let input = async {
+        if waiting.released {
+            stream.readable().await.map(|()| None)
+        } else {
+            stream.read_buf(buf).await.map(Some)
+        }
+    };
     tokio::select! {
-        // Cancel safe: when another branch wins, nothing was read.
-        r = stream.read_buf(buf) => match r { Ok(n) => Event::Read(n), Err(_) => Event::Close },
+        r = input => match r {
+            Ok(Some(n)) => Event::Read(n),
+            Ok(None) => Event::Readable,
+            Err(_) => Event::Close,
+        },
+        _ = idle_timer, if waiting.empty && !waiting.released => Event::BufferIdle,
         _ = conn.wake.notified() => Event::Wake,
         _ = client.kill_signal.notified() => Event::Close,
         _ = server.shutdown.draining.notified() => Event::Wake,
@@ -312,9 +385,6 @@ fn parse_and_queue(
     conn.client
         .query_buffer_len
         .store(buf.len(), Ordering::Relaxed);
-    conn.client
-        .query_buffer_capacity
-        .store(buf.capacity(), Ordering::Relaxed);
     let mut batch: Vec<Vec<Bytes>> = Vec::new();
     loop {
         match parser.next_request(buf, &limits) {

@@ -9,6 +9,7 @@ pub mod client;
 pub mod disk;
 pub mod eviction;
 pub mod latency;
+pub mod listener;
 pub mod monitor;
 pub mod notify;
 pub mod pause;
@@ -57,6 +58,8 @@ pub struct ServerState {
     /// The latency monitor and the per-command latency histograms.
     pub latency: latency::Latency,
     pub monitors: monitor::Monitors,
+    /// A new listening socket from CONFIG SET port, for the accept loop.
+    pub listener_handoff: listener::ListenerHandoff,
     /// Clients parked in blocking commands.
     pub blocking: blocking::BlockedClients,
     pub started: Instant,
@@ -131,6 +134,7 @@ impl ServerState {
             stats: stats::Stats::new(command_count),
             slowlog: slowlog::SlowLog::default(),
             monitors: monitor::Monitors::default(),
+            listener_handoff: Default::default(),
             blocking: blocking::BlockedClients::default(),
             started: Instant::now(),
             used_memory_startup: match crate::util::alloc_counter::allocated_bytes() {

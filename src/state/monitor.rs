@@ -48,11 +48,16 @@ impl Monitors {
         self.any.load(Ordering::Acquire)
     }
 
-    /// Sends the feed line of a command `client` ran in database `db` to every other monitor.
-    /// `argv` must already have its secrets redacted (the dispatch gate does it from the
-    /// command's spec).
-    pub fn feed(&self, client: &Client, db: usize, argv: &[Bytes]) {
-        let line = feed_line(client, db, argv);
+    /// Sends the feed line of a command `client` ran in database `db` to every other monitor;
+    /// `from_script`: a script of `client` ran it (`redis.call`), shown as Redis shows its
+    /// script client, `[db lua]`. `argv` must already have its secrets redacted (the dispatch
+    /// gate does it from the command's spec).
+    pub fn feed(&self, client: &Client, from_script: bool, db: usize, argv: &[Bytes]) {
+        let line = if from_script {
+            feed_line("lua", db, argv)
+        } else {
+            feed_line(&client.addr.to_string(), db, argv)
+        };
         let mut list = self.list.lock();
         list.retain(|(id, sink)| match sink.upgrade() {
             Some(sink) => {
@@ -67,15 +72,16 @@ impl Monitors {
     }
 }
 
-/// `+<unix secs>.<micros> [<db> <addr>] "arg" "arg"...` as Redis prints it.
-fn feed_line(client: &Client, db: usize, argv: &[Bytes]) -> String {
+/// `+<unix secs>.<micros> [<db> <origin>] "arg" "arg"...` as Redis prints it; the origin is
+/// the client's address, or `lua`.
+fn feed_line(origin: &str, db: usize, argv: &[Bytes]) -> String {
     let now = crate::util::clock::since_epoch();
     let mut line = format!(
         "+{}.{:06} [{} {}]",
         now.as_secs(),
         now.subsec_micros(),
         db,
-        client.addr
+        origin
     );
     for arg in argv {
         line.push(' ');

@@ -388,6 +388,15 @@ fn resolve_target(cmd: &[Bytes]) -> Result<&'static CommandSpec, CmdError> {
     subs.iter().find(|s| s.name == full).ok_or_else(invalid)
 }
 
+/// Commands that may be called without any key (Redis' `NO_MANDATORY_KEYS`: scripts and
+/// functions declare how many keys they get, possibly none): GETKEYS answers an empty list.
+fn keys_optional(spec: &CommandSpec) -> bool {
+    matches!(
+        spec.name,
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+    )
+}
+
 /// The key positions of `cmd` (a full command line), with Redis' GETKEYS errors.
 fn target_keys(argv: &[Bytes]) -> Result<(Vec<usize>, &'static CommandSpec), CmdError> {
     let cmd = &argv[2..];
@@ -401,7 +410,7 @@ fn target_keys(argv: &[Bytes]) -> Result<(Vec<usize>, &'static CommandSpec), Cmd
         ));
     }
     let positions = spec.key_positions(cmd);
-    if positions.is_empty() {
+    if positions.is_empty() && !keys_optional(spec) {
         return Err(CmdError::err("Invalid arguments specified for command"));
     }
     Ok((positions, spec))

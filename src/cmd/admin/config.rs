@@ -12,6 +12,7 @@ use parking_lot::Mutex;
 
 use crate::cmd::admin::command::help_reply;
 use crate::cmd::{args, CmdError, CmdResult, Ctx};
+use crate::config::Config;
 use crate::resp::Reply;
 
 /// Held while a CONFIG SET computes and installs its new snapshot.
@@ -51,6 +52,9 @@ pub(super) fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let mut next = (**ctx.server.config()).clone();
     next.set_many_from(&pairs, ctx.client.addr.ip())
         .map_err(CmdError::err)?;
+    // The only change that can still fail; nothing has been applied yet, so failing here
+    // leaves every directive as it was.
+    let new_listener = listen_on_changed_port(&ctx.server.config(), &next, &pairs)?;
     let level_changed = next.loglevel != ctx.server.config().loglevel;
     if level_changed {
         crate::logging::set_level(&next.loglevel);
@@ -60,9 +64,39 @@ pub(super) fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         ctx.server.storage.cache().configure(&tier);
     }
     ctx.server.set_config(next);
+    if let Some(listener) = new_listener {
+        ctx.server.listener_handoff.offer(listener);
+    }
     // A lower limit or another policy applies at once, as in Redis.
     ctx.server.evict_if_over_maxmemory();
     Ok(Reply::ok())
+}
+
+/// When CONFIG SET changes `port`, opens the new listening socket (Redis' apply step for
+/// `port`): a port in use fails the whole command with Redis' words.
+fn listen_on_changed_port(
+    current: &Config,
+    next: &Config,
+    pairs: &[(String, String)],
+) -> Result<Option<std::net::TcpListener>, CmdError> {
+    if next.port == current.port {
+        return Ok(None);
+    }
+    let failed = |e: std::io::Error| {
+        tracing::warn!("CONFIG SET port {}: {e}", next.port);
+        let name = pairs
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .find(|name| crate::config::lookup(name).is_some_and(|d| d.name == "port"))
+            .unwrap_or("port");
+        CmdError::err(format!(
+            "CONFIG SET failed (possibly related to argument '{name}') - Unable to listen on this port. Check server logs."
+        ))
+    };
+    let listener = std::net::TcpListener::bind((next.bind.as_str(), next.port)).map_err(failed)?;
+    listener.set_nonblocking(true).map_err(failed)?;
+    tracing::info!("ready to accept connections on {}:{}", next.bind, next.port);
+    Ok(Some(listener))
 }
 
 /// Positions of the values of sensitive directives (passwords) in a CONFIG SET, which the

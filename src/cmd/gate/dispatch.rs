@@ -38,7 +38,9 @@ fn unknown_command(argv: &[Bytes]) -> Reply {
 /// Resolves `argv` to its command (descending into subcommands). Errors are final replies.
 fn resolve(argv: &[Bytes]) -> Result<(usize, &'static CommandSpec), Reply> {
     let table = CommandTable::get();
-    let Some((idx, spec)) = table.lookup(&argv[0]) else {
+    // The table also names subcommands `parent|sub`; a client names them in two arguments.
+    let top_level = !argv[0].contains(&b'|');
+    let Some((idx, spec)) = table.lookup(&argv[0]).filter(|_| top_level) else {
         return Err(unknown_command(argv));
     };
     if spec.subcommands.is_empty() {
@@ -378,14 +380,12 @@ fn run(
     transaction: Option<&TransactionGroup<'_>>,
     from_script: bool,
 ) -> Reply {
-    if server.monitors.is_active()
-        && !spec
-            .flags
-            .intersects(CmdFlags::ADMIN.union(CmdFlags::SKIP_MONITOR))
-    {
+    // A script is shown before what it runs (Redis feeds EVAL and FCALL as they start, the
+    // only commands it does not show once done).
+    if server.monitors.is_active() && !from_script && runs_script(spec.name) {
         server
             .monitors
-            .feed(client, client.db(), &spec.shown_args(argv));
+            .feed(client, false, client.db(), &spec.shown_args(argv));
     }
 
     if !from_script && server.tracking.any() && runs_script(spec.name) {
@@ -426,6 +426,17 @@ fn run(
     };
     let elapsed = start.elapsed();
     let elapsed_us = elapsed.as_micros() as u64;
+    // As Redis' call(): a command is shown once it ran, so a transaction's commands come
+    // between MULTI and EXEC, and a script's after the script.
+    if server.monitors.is_active()
+        && !spec
+            .flags
+            .intersects(CmdFlags::ADMIN.union(CmdFlags::SKIP_MONITOR))
+    {
+        server
+            .monitors
+            .feed(client, from_script, client.db(), &spec.shown_args(argv));
+    }
     if !from_script && result.is_ok() && server.tracking.any() {
         remember_read_keys(server, client, spec, argv, &positions);
     }

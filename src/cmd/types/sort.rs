@@ -29,11 +29,19 @@ pub const COMMANDS: &[CommandSpec] = &[
     command!("sort", -2, [WRITE, DENYOOM], KeySpec::Find { find: KeyFinder(sort_keys), legacy: (1, 1, 1) },
              [WRITE, SET, SORTEDSET, LIST, SLOW, DANGEROUS], "generic",
              "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.",
-             sort),
-    command!("sort_ro", -2, [READONLY], KeySpec::single(1),
+             sort,
+             key_flags: &[&["RO", "access"], &["OW", "update"]]),
+    command!("sort_ro", -2, [READONLY], KeySpec::Find { find: KeyFinder(sort_ro_keys), legacy: (1, 1, 1) },
              [READ, SET, SORTEDSET, LIST, SLOW, DANGEROUS], "generic",
              "Returns the sorted elements of a list, a set, or a sorted set.", sort_ro),
 ];
+
+/// The key of a SORT_RO command line: the sorted key only. Found by a function, as Redis
+/// does, so COMMAND reports SORT_RO with movable keys like SORT (BY and GET patterns name
+/// other keys a cluster cannot route).
+fn sort_ro_keys(_: &[Bytes]) -> Vec<usize> {
+    vec![1]
+}
 
 /// The keys of a SORT command line: the sorted key, and the STORE destination if any (the
 /// last STORE wins, as in the command itself).
