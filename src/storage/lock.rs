@@ -164,6 +164,17 @@ impl Drop for StructureGuard<'_> {
     }
 }
 
+/// Whether this thread's round keeps `stripe` locked.
+fn round_keeps(stripe: usize) -> bool {
+    ROUND_KEPT.with(|kept| kept.borrow().as_ref().is_some_and(|k| k.keeps(stripe)))
+}
+
+/// True while this thread runs a transaction under a [`HeldKeysGuard`]: its round must keep
+/// every lock it has until the guard drops (see `Storage::settle_round`).
+pub fn held_keys_active() -> bool {
+    STRIPES_HELD.with(|s| s.borrow().is_some())
+}
+
 /// True while the current thread holds the structure lock exclusively.
 fn structure_held() -> bool {
     STRUCTURE_HELD.with(Cell::get)
@@ -298,7 +309,7 @@ impl LockTable {
     fn lock_beyond(&self, held: &[usize], idx: &[usize]) -> KeysGuard<'_> {
         let mut stripes = Vec::new();
         for &i in idx {
-            if held.binary_search(&i).is_ok() {
+            if held.binary_search(&i).is_ok() || round_keeps(i) {
                 continue;
             }
             match self.stripes[i].try_lock_for(UNDECLARED_STRIPE_WAIT) {
@@ -316,8 +327,15 @@ impl LockTable {
     }
 
     /// Locks every key in `keys` like [`LockTable::lock`] and lets this thread's later key
-    /// lock requests for them through without locking, until the guard drops (EXEC).
-    pub fn lock_held<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> HeldKeysGuard<'_> {
+    /// lock requests for them through without locking, until the guard drops (EXEC, a
+    /// script). Inside a round the stripes the round keeps are granted as they are, and the
+    /// guard hands its own to the round when it drops, so the transaction's writes join the
+    /// round's one landing; `settle` is called before waiting, as for [`LockTable::lock`].
+    pub fn lock_held<'k>(
+        &self,
+        keys: impl IntoIterator<Item = &'k [u8]>,
+        settle: &dyn Fn(),
+    ) -> HeldKeysGuard<'_> {
         let outer = structure_held() || STRIPES_HELD.with(|s| s.borrow().is_some());
         if outer {
             return HeldKeysGuard {
@@ -326,16 +344,30 @@ impl LockTable {
             };
         }
         let idx = stripes_of(keys);
-        let structure = self.structure.read();
-        let stripes = idx.iter().map(|&i| (i, self.stripes[i].lock())).collect();
+        let keys_guard = match self.try_lock_in_round(&idx) {
+            RoundTry::Locked(guard) => guard,
+            RoundTry::NoRound => self.lock_waiting(&idx, false),
+            RoundTry::Busy => {
+                settle();
+                self.lock_waiting(&idx, true)
+            }
+        };
         STRIPES_HELD.with(|s| *s.borrow_mut() = Some(idx));
         HeldKeysGuard {
-            _keys: KeysGuard {
-                stripes,
-                structure: Some(structure),
-                in_round: false,
-            },
+            _keys: keys_guard,
             owns_set: true,
+        }
+    }
+
+    /// Locks the stripes `idx` (ascending) and the shared structure lock, waiting as long as
+    /// it takes; the caller keeps no lock (a settled round keeps none).
+    fn lock_waiting(&self, idx: &[usize], in_round: bool) -> KeysGuard<'_> {
+        let structure = self.structure.read();
+        let stripes = idx.iter().map(|&i| (i, self.stripes[i].lock())).collect();
+        KeysGuard {
+            stripes,
+            structure: Some(structure),
+            in_round,
         }
     }
 
@@ -387,6 +419,39 @@ mod tests {
         std::thread::scope(|s| {
             assert!(s.spawn(|| t.stripe_free(b"a")).join().expect("no panic"));
             assert!(s.spawn(|| t.stripe_free(b"b")).join().expect("no panic"));
+            s.spawn(|| drop(t.lock_structure()));
+        });
+    }
+
+    #[test]
+    fn a_transaction_in_a_round_uses_and_leaves_its_locks_to_the_round() {
+        let t = LockTable::default();
+        t.begin_round();
+        drop(t.lock_plain([&b"earlier"[..]]));
+        let started = std::time::Instant::now();
+        {
+            let _held = t.lock_held([&b"mine"[..]], &|| panic!("no settling"));
+            assert!(held_keys_active());
+            // An undeclared key the round keeps is granted, without the undeclared wait.
+            drop(t.lock_plain([&b"earlier"[..]]));
+        }
+        {
+            // A declared one the round keeps is granted as well.
+            let _held = t.lock_held([&b"earlier"[..], b"mine"], &|| panic!("no settling"));
+        }
+        assert!(started.elapsed() < UNDECLARED_STRIPE_WAIT);
+        assert!(!held_keys_active());
+        // Both stay locked for other threads until the round ends.
+        std::thread::scope(|s| {
+            assert!(!s.spawn(|| t.stripe_free(b"mine")).join().expect("no panic"));
+            assert!(!s
+                .spawn(|| t.stripe_free(b"earlier"))
+                .join()
+                .expect("no panic"));
+        });
+        t.end_round();
+        std::thread::scope(|s| {
+            assert!(s.spawn(|| t.stripe_free(b"mine")).join().expect("no panic"));
             s.spawn(|| drop(t.lock_structure()));
         });
     }
@@ -448,7 +513,7 @@ mod tests {
     fn held_keys_are_granted_again_without_locking() {
         let t = LockTable::default();
         {
-            let _held = t.lock_held([&b"a"[..], b"b"]);
+            let _held = t.lock_held([&b"a"[..], b"b"], &|| {});
             let _k = t.lock_plain([&b"a"[..]]);
             let _k2 = t.lock_plain([&b"b"[..], b"a"]);
             let _nothing = t.lock_plain(std::iter::empty());
@@ -465,7 +530,7 @@ mod tests {
     #[test]
     fn held_keys_keep_other_threads_out() {
         let t = LockTable::default();
-        let held = t.lock_held([&b"a"[..]]);
+        let held = t.lock_held([&b"a"[..]], &|| {});
         std::thread::scope(|s| {
             let waiter = s.spawn(|| {
                 let started = std::time::Instant::now();
@@ -482,7 +547,7 @@ mod tests {
     #[test]
     fn an_undeclared_key_under_held_keys_is_locked_when_free() {
         let t = LockTable::default();
-        let _held = t.lock_held([&b"a"[..]]);
+        let _held = t.lock_held([&b"a"[..]], &|| {});
         let k = t.lock_plain([&b"zz"[..]]);
         assert!(t.stripes[stripe_of(b"zz")].try_lock().is_none());
         drop(k);

@@ -420,13 +420,13 @@ impl Storage {
     }
 
     /// Locks the keys of a whole transaction: key locks this thread asks for on them are
-    /// granted without locking until the guard drops (EXEC); see [`lock`].
+    /// granted without locking until the guard drops (EXEC, a script); see [`lock`]. The
+    /// transaction's writes join the thread's round, if one is open.
     pub fn lock_keys_held<'k>(
         &self,
         keys: impl IntoIterator<Item = &'k [u8]>,
-    ) -> round::Paused<'_, lock::HeldKeysGuard<'_>> {
-        let pause = self.pause_round();
-        round::Paused::new(pause, self.locks.lock_held(keys))
+    ) -> lock::HeldKeysGuard<'_> {
+        self.locks.lock_held(keys, &|| self.settle_round())
     }
 
     /// Keeps every other writer out until the guard drops (FLUSHALL, a transaction that

@@ -64,19 +64,33 @@ impl Storage {
         landed
     }
 
-    /// Lands the round's writes so far and releases its locks; the round stays open.
+    /// Lands the round's writes so far and releases its locks; the round stays open. Inside
+    /// a transaction's key locks ([`super::lock::held_keys_active`]) the locks stay: some of the
+    /// transaction's keys may be among those the round keeps.
     pub(super) fn settle_round(&self) {
         if !self.engine.in_round() {
             return;
         }
         let landed = self.engine.settle_round();
         self.after_landing(landed);
+        if super::lock::held_keys_active() {
+            return;
+        }
         self.locks.end_round();
         self.locks.begin_round();
     }
 
     /// Settles and closes the round until the returned guard drops.
     pub(super) fn pause_round(&self) -> RoundPause<'_> {
+        // Inside a transaction's key locks the round keeps its locks (see `settle_round`);
+        // its writes land first, as a pause would land them.
+        if super::lock::held_keys_active() {
+            self.settle_round();
+            return RoundPause {
+                storage: self,
+                reopen: false,
+            };
+        }
         let open = self.engine.in_round();
         if open {
             let landed = self.engine.close_round();
