@@ -314,6 +314,11 @@ impl Engine {
         if self.out_of_space() {
             self.settle_reads();
         } else if round::append(batch.inner.data()) {
+            // A script or transaction with many writes lands them as it goes: the round's
+            // pending batch stays bounded.
+            if round::pending_len() > round::PENDING_MAX {
+                self.settle_reads();
+            }
             return Ok(());
         }
         self.db

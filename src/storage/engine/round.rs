@@ -158,6 +158,15 @@ pub(super) fn append(batch_rep: &[u8]) -> bool {
     })
 }
 
+/// Bytes of pending writes past which they land at once (the round stays open): bounds the
+/// memory of a round whose script or transaction writes a lot.
+pub(super) const PENDING_MAX: usize = 4 << 20;
+
+/// Bytes of this thread's pending writes.
+pub(super) fn pending_len() -> usize {
+    ROUND.with(|r| r.borrow().rep.len())
+}
+
 /// Takes the pending writes if a read of any of `keys` of `cf` must see them first.
 pub(super) fn take_for_reads<'k>(
     cf: Cf,
