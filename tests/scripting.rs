@@ -505,3 +505,46 @@ fn writes_wait_for_enough_good_replicas() {
     call::<()>(&mut c, &["CONFIG", "SET", "min-replicas-max-lag", "0"]);
     call::<()>(&mut c, &["SET", "x", "v"]);
 }
+
+/// A client whose command ran just before a long script, in the same worker round, gets its
+/// reply at once (not when the script ends), so it can go on to kill the script.
+#[test]
+fn a_reply_due_before_a_long_script_is_not_held_behind_it() {
+    use std::io::Write;
+    let s = TestServer::start_with(&["--thread-pool-size", "1", "--enable-debug-command", "yes"]);
+    call::<()>(
+        &mut s.conn(),
+        &["CONFIG", "SET", "busy-reply-threshold", "50"],
+    );
+    for _ in 0..3 {
+        let mut sleeper = s.raw();
+        let mut early = s.raw();
+        let mut runner = s.raw();
+        // The sleep holds the one worker, so the next two queue up and share its next round.
+        sleeper
+            .write_all(b"*3\r\n$5\r\nDEBUG\r\n$5\r\nSLEEP\r\n$3\r\n0.3\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        early.write_all(b"*1\r\n$4\r\nPING\r\n").unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        runner
+            .write_all(b"*3\r\n$4\r\nEVAL\r\n$17\r\nwhile true do end\r\n$1\r\n0\r\n")
+            .unwrap();
+        assert_eq!(common::read_until(&mut early, b"\r\n"), b"+PONG\r\n");
+        assert_eq!(common::read_until(&mut sleeper, b"\r\n"), b"+OK\r\n");
+        let kill = |c: &mut std::net::TcpStream| {
+            c.write_all(b"*2\r\n$6\r\nSCRIPT\r\n$4\r\nKILL\r\n")
+                .unwrap();
+            common::read_until(c, b"\r\n")
+        };
+        // The script may not be past the threshold yet: then there is nothing to kill.
+        let mut killed = kill(&mut early);
+        while killed.starts_with(b"-NOTBUSY") {
+            std::thread::sleep(Duration::from_millis(20));
+            killed = kill(&mut early);
+        }
+        assert_eq!(killed, b"+OK\r\n");
+        let out = common::read_until(&mut runner, b"\r\n");
+        assert!(String::from_utf8_lossy(&out).contains("killed by user"));
+    }
+}

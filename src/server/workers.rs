@@ -166,9 +166,17 @@ fn run_round(server: &ServerState, group: Vec<Arc<Conn>>) -> (Vec<Arc<Conn>>, us
     let mut round = Round::begin(server);
     busy_turns::start_round(group);
     while let Some(conn) = busy_turns::next_turn() {
+        if round.len() > 0 && busy_turns::may_run_script(&conn) {
+            busy_turns::put_back(conn);
+            break;
+        }
         round.run_turn(server, conn);
     }
-    (round.finish(server), busy_turns::handed())
+    let finished = round.finish(server);
+    // The turns a script's turn ended the round before come first in the next one.
+    let mut next = busy_turns::take_waiting();
+    next.extend(finished);
+    (next, busy_turns::handed())
 }
 
 /// A round in progress on this thread: the connections that took their turn so far, with
