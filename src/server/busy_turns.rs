@@ -7,7 +7,9 @@
 //! wait for the script's end, and SCRIPT KILL could never arrive. The script's hook calls
 //! [`answer_while_busy`] (installed by [`install`]), which answers those clients from inside
 //! the script whenever everything they sent can be answered so, and hands them back.
-//! The network threads answer the clients no worker holds (see `inline`).
+//! It first sends the replies the round holds for the turns before the script's (see
+//! `workers::send_held_replies`), whose client may be the one to send SCRIPT KILL. The
+//! network threads answer the clients no worker holds (see `inline`).
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -61,54 +63,6 @@ pub(super) fn next_turn() -> Option<Arc<Conn>> {
     WAITING.with(|w| w.borrow_mut().pop_front())
 }
 
-/// Gives back the connection [`next_turn`] returned, to take its turn first in the next round.
-pub(super) fn put_back(conn: Arc<Conn>) {
-    WAITING.with(|w| w.borrow_mut().push_front(conn));
-}
-
-/// The connections whose turn has not come, in order (the round ends without them).
-pub(super) fn take_waiting() -> Vec<Arc<Conn>> {
-    WAITING.with(|w| w.borrow_mut().drain(..).collect())
-}
-
-/// Whether `conn`'s queued work may run a script (EVAL, FCALL, ... or an EXEC that queued
-/// one). Such a turn starts a round of its own: the replies of turns before it in a round
-/// would wait for the round's end, so a client that had its answer held there could not
-/// send SCRIPT KILL.
-pub(super) fn may_run_script(conn: &Conn) -> bool {
-    conn.pending_any(|argv| {
-        argv.first().is_some_and(|name| {
-            SCRIPT_RUNNERS
-                .iter()
-                .any(|r| name.eq_ignore_ascii_case(r.as_bytes()))
-                || name.eq_ignore_ascii_case(b"exec") && transaction_runs_script(conn)
-        })
-    })
-}
-
-/// The commands that run a script.
-const SCRIPT_RUNNERS: &[&str] = &[
-    "eval",
-    "evalsha",
-    "eval_ro",
-    "evalsha_ro",
-    "fcall",
-    "fcall_ro",
-];
-
-/// Whether the transaction `conn`'s client queued runs a script.
-fn transaction_runs_script(conn: &Conn) -> bool {
-    conn.client.transaction().as_ref().is_some_and(|t| {
-        t.queued.iter().any(|argv| {
-            argv.first().is_some_and(|n| {
-                SCRIPT_RUNNERS
-                    .iter()
-                    .any(|r| n.eq_ignore_ascii_case(r.as_bytes()))
-            })
-        })
-    })
-}
-
 /// How many connections the round was handed.
 pub(super) fn handed() -> usize {
     HANDED.with(Cell::get)
@@ -123,6 +77,8 @@ fn answer_while_busy(server: &ServerState, rx: &Receiver<Arc<Conn>>) {
     if server.scripts.busy_error(threshold).is_none() {
         return;
     }
+    super::workers::send_held_replies(server);
+    super::workers::answer_ran_turns(server, answerable);
     let waiting = WAITING.with(|w| std::mem::take(&mut *w.borrow_mut()));
     let mut kept: VecDeque<Arc<Conn>> = waiting
         .into_iter()

@@ -182,15 +182,6 @@ impl Conn {
             })
     }
 
-    /// Whether any queued command satisfies `test`.
-    pub fn pending_any(&self, test: impl Fn(&[Bytes]) -> bool) -> bool {
-        let q = self.queue.lock();
-        q.pending.iter().any(|work| match work {
-            Work::Commands(commands) => commands.iter().any(|argv| test(argv)),
-            Work::FinalReply(_) => false,
-        })
-    }
-
     /// Puts work back at the head of the queue (what followed a command that had to wait).
     pub fn push_front(&self, works: Vec<Work>) {
         let mut q = self.queue.lock();

@@ -20,7 +20,9 @@
 //! request's handoff measurably slower. Clients blocked on keys that a slave's replicated
 //! batches filled are served by a thread of their own (see `background`).
 
+use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -166,24 +168,76 @@ fn run_round(server: &ServerState, group: Vec<Arc<Conn>>) -> (Vec<Arc<Conn>>, us
     let mut round = Round::begin(server);
     busy_turns::start_round(group);
     while let Some(conn) = busy_turns::next_turn() {
-        if round.len() > 0 && busy_turns::may_run_script(&conn) {
-            busy_turns::put_back(conn);
-            break;
-        }
         round.run_turn(server, conn);
     }
-    let finished = round.finish(server);
-    // The turns a script's turn ended the round before come first in the next one.
-    let mut next = busy_turns::take_waiting();
-    next.extend(finished);
-    (next, busy_turns::handed())
+    (round.finish(server), busy_turns::handed())
+}
+
+/// The turns a round ran so far: their connections and replies.
+#[derive(Default)]
+struct Turns {
+    group: Vec<Arc<Conn>>,
+    outputs: Vec<(BytesMut, Option<Parking>)>,
+}
+
+thread_local! {
+    /// The turns of the round open on this thread, for [`send_held_replies`].
+    static OPEN_TURNS: RefCell<Option<Rc<RefCell<Turns>>>> = const { RefCell::new(None) };
+}
+
+/// Sends the replies this thread's round holds for the turns it ran so far, once their writes
+/// have landed and the WAL is flushed; called while a script runs past busy-reply-threshold,
+/// so that a client answered before the script in the same round (and the script's own
+/// earlier commands) does not wait for the script's end, as in Redis.
+pub(super) fn send_held_replies(server: &ServerState) {
+    let Some(turns) = OPEN_TURNS.with(|t| t.borrow().clone()) else {
+        return;
+    };
+    let Ok(mut turns) = turns.try_borrow_mut() else {
+        return;
+    };
+    if turns.outputs.iter().all(|(out, _)| out.is_empty()) {
+        return;
+    }
+    // A failed landing is left to the round's end, which acknowledges nothing.
+    if !server.storage.engine().settle_round() || server.storage.sync_wal_before_replies().is_err()
+    {
+        return;
+    }
+    let Turns { group, outputs } = &mut *turns;
+    for (conn, (out, _)) in group.iter().zip(outputs.iter_mut()) {
+        conn.send(out);
+        out.clear();
+    }
+}
+
+/// Runs, out of turn, what the connections that already had their turn in this thread's round
+/// sent since, when all of it passes `answerable` (see `busy_turns`): their replies are out
+/// ([`send_held_replies`]), and the round keeps their queues until it ends. Connections that
+/// must wait for a blocking command are left alone.
+pub(super) fn answer_ran_turns(server: &ServerState, answerable: impl Fn(&[Bytes]) -> bool) {
+    let Some(turns) = OPEN_TURNS.with(|t| t.borrow().clone()) else {
+        return;
+    };
+    let Ok(turns) = turns.try_borrow() else {
+        return;
+    };
+    for (conn, (out, parking)) in turns.group.iter().zip(&turns.outputs) {
+        if parking.is_some() || !out.is_empty() || conn.client.is_closing() {
+            continue;
+        }
+        if conn.pending_all(&answerable) {
+            let mut served = Served::new();
+            let (more, _) = run_work(server, conn, &mut served);
+            conn.send(&more);
+        }
+    }
 }
 
 /// A round in progress on this thread: the connections that took their turn so far, with
 /// their replies, held until the round's writes land and the WAL is flushed.
 pub(super) struct Round {
-    group: Vec<Arc<Conn>>,
-    outputs: Vec<(BytesMut, Option<Parking>)>,
+    turns: Rc<RefCell<Turns>>,
     served: Served,
 }
 
@@ -193,33 +247,33 @@ impl Round {
         server.storage.begin_round();
         // Invalidations wait until the round's writes have landed and its replies are out.
         server.tracking.hold();
+        let turns = Rc::new(RefCell::new(Turns::default()));
+        OPEN_TURNS.with(|t| *t.borrow_mut() = Some(Rc::clone(&turns)));
         Round {
-            group: Vec::new(),
-            outputs: Vec::new(),
+            turns,
             served: Served::new(),
         }
     }
 
     /// Connections that took their turn in this round.
     pub(super) fn len(&self) -> usize {
-        self.group.len()
+        self.turns.borrow().group.len()
     }
 
     /// Runs one turn of `conn`, whose queue the caller owns.
     pub(super) fn run_turn(&mut self, server: &ServerState, conn: Arc<Conn>) {
         let output = run_work(server, &conn, &mut self.served);
-        self.group.push(conn);
-        self.outputs.push(output);
+        let mut turns = self.turns.borrow_mut();
+        turns.group.push(conn);
+        turns.outputs.push(output);
     }
 
     /// Lands the round's writes, flushes the WAL, sends the replies. Returns the connections
     /// whose queues still hold work, still owned; the others are released, parked or suspended.
     pub(super) fn finish(self, server: &ServerState) -> Vec<Arc<Conn>> {
-        let Round {
-            group,
-            outputs,
-            served,
-        } = self;
+        let Round { turns, served } = self;
+        OPEN_TURNS.with(|t| *t.borrow_mut() = None);
+        let Turns { group, outputs } = std::mem::take(&mut *turns.borrow_mut());
         let landed = server.storage.end_round();
         if let Err(e) = landed.and_then(|()| server.storage.sync_wal_before_replies()) {
             // The round's writes may not have landed or be durable: acknowledge none of them.
