@@ -115,3 +115,12 @@ pub fn cursor(arg: &[u8]) -> Result<u64, CmdError> {
         value
     })
 }
+
+/// A command's arguments from words, for unit tests.
+#[cfg(test)]
+pub fn argv(words: &[&str]) -> Vec<Bytes> {
+    words
+        .iter()
+        .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+        .collect()
+}

@@ -126,9 +126,7 @@ fn short_index_range(argv: &[Bytes]) -> bool {
 mod tests {
     use super::*;
 
-    fn argv(parts: &[&str]) -> Vec<Bytes> {
-        parts.iter().map(|p| Bytes::from(p.to_string())).collect()
-    }
+    use crate::cmd::args::argv;
 
     #[test]
     fn short_index_ranges_are_told_apart() {

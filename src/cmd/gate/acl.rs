@@ -233,11 +233,7 @@ mod tests {
     use super::*;
     use crate::state::acl::Acl;
 
-    fn argv(args: &[&str]) -> Vec<Bytes> {
-        args.iter()
-            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
-            .collect()
-    }
+    use crate::cmd::args::argv;
 
     fn list(acl: &Acl, name: &str) -> String {
         acl.user(name.as_bytes()).unwrap().rules().describe()

@@ -253,11 +253,7 @@ fn hello(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 mod tests {
     use super::*;
 
-    fn argv(args: &[&str]) -> Vec<Bytes> {
-        args.iter()
-            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
-            .collect()
-    }
+    use crate::cmd::args::argv;
 
     #[test]
     fn hello_hides_only_auth_credentials() {

@@ -556,9 +556,7 @@ fn geosearchstore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 mod tests {
     use super::*;
 
-    fn argv(a: &[&str]) -> Vec<Bytes> {
-        a.iter().map(|s| Bytes::from(s.to_string())).collect()
-    }
+    use crate::cmd::args::argv;
 
     #[test]
     fn store_destinations_are_keys() {

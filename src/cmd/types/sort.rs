@@ -450,12 +450,7 @@ fn streamed_reply(scope: Scope<'_>, window: Vec<Item>, gets: &[&[u8]]) -> CmdRes
 mod tests {
     use super::*;
 
-    fn argv(words: &[&str]) -> Vec<Bytes> {
-        words
-            .iter()
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect()
-    }
+    use crate::cmd::args::argv;
 
     #[test]
     fn sort_keys_include_the_store_destination() {

@@ -1,8 +1,7 @@
-use bytes::Bytes;
-
 use super::file::merge_selector_args;
 use super::selector::{ChannelUse, DenialKind, KeyUse, Request};
 use super::*;
+use crate::cmd::args::argv;
 
 fn rules(ops: &[&str]) -> Result<UserRules, RuleError> {
     let mut r = UserRules::default();
@@ -10,12 +9,6 @@ fn rules(ops: &[&str]) -> Result<UserRules, RuleError> {
         r.apply(op.as_bytes())?;
     }
     Ok(r)
-}
-
-fn argv(args: &[&str]) -> Vec<Bytes> {
-    args.iter()
-        .map(|a| Bytes::copy_from_slice(a.as_bytes()))
-        .collect()
 }
 
 #[test]

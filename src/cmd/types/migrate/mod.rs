@@ -267,12 +267,7 @@ pub fn send_keys(
 mod tests {
     use super::*;
 
-    fn argv(words: &[&str]) -> Vec<Bytes> {
-        words
-            .iter()
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect()
-    }
+    use crate::cmd::args::argv;
 
     #[test]
     fn keys_are_the_key_argument_or_those_after_keys() {
