@@ -1,5 +1,6 @@
 //! Deleting a huge collection is O(1): DEL, UNLINK, overwrite and expiry replace only the meta
-//! record; the old elements are reclaimed by compaction in the background.
+//! record; the old elements are reclaimed by compaction in the background, and an expiring
+//! collection past `small-compaction-threshold` has its range compacted before its key goes.
 
 mod common;
 
@@ -78,7 +79,7 @@ fn overwrite_unlink_and_expiry_leave_elements_to_compaction() {
     let s = TestServer::start();
     let mut c = s.conn();
     for key in ["a", "b", "c"] {
-        fill_hash(&mut c, key, 5_000);
+        fill_hash(&mut c, key, 4_000);
     }
     let _: () = cmd(&mut c, &["SET", "a", "now a string"]).unwrap();
     assert_eq!(int(&mut c, &["UNLINK", "b"]), 1);
@@ -99,4 +100,55 @@ fn flushall_of_collections_is_reclaimed_too() {
     assert_eq!(int(&mut c, &["HLEN", "h"]), 0);
     let _: () = cmd(&mut c, &["COMPACT"]).expect("COMPACT");
     wait_hash_cf_empty(&mut c);
+}
+
+/// Waits until the key count of database 0 is `n`.
+fn wait_dbsize(c: &mut redis::Connection, n: i64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while int(c, &["DBSIZE"]) != n {
+        assert!(Instant::now() < deadline, "expiry never removed the key");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn an_expiring_big_collection_has_its_elements_compacted_away_before_the_key_goes() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    fill_hash(&mut c, "kept", 1_000);
+    fill_hash(&mut c, "big", 10_000);
+    assert!(rocksdb_field(&mut c, "hash_estimate_num_keys") >= 11_000);
+    assert_eq!(int(&mut c, &["PEXPIRE", "big", "1"]), 1);
+    wait_dbsize(&mut c, 1);
+    // Only the live hash's elements are left, with no COMPACT asked for.
+    let left = rocksdb_field(&mut c, "hash_estimate_num_keys");
+    assert!(
+        left < 2_000,
+        "{left} elements left after the big hash expired"
+    );
+    assert_eq!(int(&mut c, &["HLEN", "kept"]), 1_000);
+
+    // Turned off, an expired collection's elements wait for a compaction.
+    let _: () = cmd(
+        &mut c,
+        &["CONFIG", "SET", "small-compaction-threshold", "0"],
+    )
+    .unwrap();
+    fill_hash(&mut c, "big", 10_000);
+    assert_eq!(int(&mut c, &["PEXPIRE", "big", "1"]), 1);
+    wait_dbsize(&mut c, 1);
+    let left = rocksdb_field(&mut c, "hash_estimate_num_keys");
+    assert!(
+        left >= 10_000,
+        "only {left} elements left with the threshold off"
+    );
+    let _: () = cmd(&mut c, &["COMPACT"]).expect("COMPACT");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while rocksdb_field(&mut c, "hash_estimate_num_keys") >= 2_000 {
+        assert!(
+            Instant::now() < deadline,
+            "compaction left the elements behind"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
 }

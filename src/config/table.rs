@@ -122,6 +122,9 @@ directives! {
         "Compaction every hours/ratio: every that many hours when less than ratio percent of the disk is free.";
     disable_auto_compactions: bool = "disable-auto-compactions", BOOL, "no", STARTUP,
         "Turn off RocksDB's automatic compactions (COMPACT and the schedule still run).";
+    small_compaction_threshold: i64 = "small-compaction-threshold", int(0, I64_MAX), "5000",
+        RUNTIME,
+        "An expiring hash, list, set, sorted set or stream of at least this many elements has their range compacted before the key is removed, reclaiming its disk space at once (0: left to background compactions).";
     least_free_disk_resume_size: u64 = "least-free-disk-resume-size", memory(0, MEM_MAX), "67108864",
         RUNTIME,
         "Free disk space kept for the database's own work: below it, commands that add data are refused; above it again, writes resume.";

@@ -286,6 +286,10 @@ fn apply_encoding_limits(storage: &Storage, cfg: &Config) {
     storage
         .engine()
         .set_wal_fsync(crate::storage::engine::WalFsync::parse(&cfg.binlog_fsync));
+    crate::storage::expire::RECLAIM_MIN_ELEMENTS.store(
+        cfg.small_compaction_threshold.max(0) as u64,
+        Ordering::Relaxed,
+    );
     let l = &storage.limits;
     let set =
         |a: &std::sync::atomic::AtomicU64, v: i64| a.store(v.max(0) as u64, Ordering::Relaxed);

@@ -7,12 +7,16 @@
 //! will be replicated like any DEL), made under the key's lock after re-reading the key, so a
 //! concurrent SET that gave the key a new life always wins.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 
-use super::codec::{decode_expire_key, decode_meta_key, encode_expire_key, Cf};
+use super::codec::{
+    decode_expire_key, decode_meta_key, encode_element_prefix, encode_expire_key,
+    prefix_upper_bound, Cf, CollectionHeader,
+};
+use super::collection::element_cfs;
 use super::types::Writer;
 use super::{Storage, StorageError};
 use crate::util::clock::unix_ms;
@@ -49,6 +53,10 @@ impl LazyQueue {
 /// Lets DEBUG SET-ACTIVE-EXPIRE pause the active walk (lazy expiry still applies).
 pub static ACTIVE_EXPIRE_ENABLED: AtomicBool = AtomicBool::new(true);
 
+/// `small-compaction-threshold`: an expiring collection of at least this many elements has
+/// their range compacted before its key is removed (0: never).
+pub static RECLAIM_MIN_ELEMENTS: AtomicU64 = AtomicU64::new(5000);
+
 impl Storage {
     /// Deletes `key` of physical db `pdb` if it is still expired. Returns whether it was removed.
     fn expire_if_due(&self, pdb: u16, key: &[u8]) -> Result<bool, StorageError> {
@@ -56,6 +64,7 @@ impl Storage {
             // The master's deletion arrives through replication.
             return Ok(false);
         }
+        self.reclaim_if_big(pdb, key)?;
         let _guard = self.lock_keys([key]);
         let state = self.load_physical(pdb, key)?;
         if state.stored.is_none() || state.live().is_some() {
@@ -73,6 +82,36 @@ impl Storage {
         }
         self.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
         Ok(true)
+    }
+
+    /// Compacts away the elements of `key` when it is an expired collection of at least
+    /// [`RECLAIM_MIN_ELEMENTS`], so its disk space comes back now, not at some later
+    /// compaction (Pika's small compaction). The compaction filter drops an expired key's
+    /// elements on a master, so no lock is needed: a key recreated meanwhile has a new version
+    /// and keeps its elements. The key itself is removed afterwards, as any expired key.
+    fn reclaim_if_big(&self, pdb: u16, key: &[u8]) -> Result<(), StorageError> {
+        let min = RECLAIM_MIN_ELEMENTS.load(Ordering::Relaxed);
+        let state = self.load_physical(pdb, key)?;
+        let Some(meta) = state.stored.as_ref().filter(|_| state.live().is_none()) else {
+            return Ok(());
+        };
+        let Some(header) = meta
+            .data_type
+            .is_collection()
+            .then(|| CollectionHeader::decode(&meta.body))
+            .flatten()
+        else {
+            return Ok(());
+        };
+        if min == 0 || header.count < min {
+            return Ok(());
+        }
+        let from = encode_element_prefix(state.pdb, state.slot, key, header.version);
+        let to = prefix_upper_bound(&from);
+        for &cf in element_cfs(meta.data_type) {
+            self.engine.compact_range(cf, Some(&from), to.as_deref());
+        }
+        Ok(())
     }
 
     /// Handles up to `BATCH` due index entries from `from_deadline`; returns the last deadline
