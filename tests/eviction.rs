@@ -7,10 +7,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use common::subscriber::Subscriber;
 use common::{call, err, info_field, wait_until, TestServer};
 
 const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
@@ -61,54 +62,11 @@ fn ping_until(
     panic!("{what} never happened");
 }
 
-/// A raw RESP2 connection subscribed to every channel.
-struct Subscriber {
-    reader: BufReader<TcpStream>,
-}
-
-impl Subscriber {
-    fn new(s: &TestServer) -> Subscriber {
-        let mut stream = s.raw();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        stream.write_all(b"PSUBSCRIBE *\r\n").unwrap();
-        let mut sub = Subscriber {
-            reader: BufReader::new(stream),
-        };
-        assert_eq!(sub.frame(), ["psubscribe", "*", "1"]);
-        sub
-    }
-
-    /// One array frame of bulk strings and integers, as text.
-    fn frame(&mut self) -> Vec<String> {
-        let mut line = String::new();
-        self.reader
-            .read_line(&mut line)
-            .expect("a frame within 5 s");
-        let n: usize = line.trim_end()[1..].parse().unwrap();
-        (0..n)
-            .map(|_| {
-                let mut head = String::new();
-                self.reader.read_line(&mut head).unwrap();
-                let head = head.trim_end();
-                if let Some(int) = head.strip_prefix(':') {
-                    return int.to_string();
-                }
-                let len: usize = head[1..].parse().unwrap();
-                let mut body = vec![0; len + 2];
-                self.reader.read_exact(&mut body).unwrap();
-                String::from_utf8_lossy(&body[..len]).into_owned()
-            })
-            .collect()
-    }
-
-    /// The key of the next `evicted` event of database 0.
-    fn next_evicted(&mut self) -> String {
-        let f = self.frame();
-        assert_eq!(f[..3], ["pmessage", "*", "__keyevent@0__:evicted"], "{f:?}");
-        f[3].clone()
-    }
+/// The key of the next `evicted` event of database 0.
+fn next_evicted(sub: &mut Subscriber) -> String {
+    let (channel, key) = sub.next();
+    assert_eq!(channel, "__keyevent@0__:evicted");
+    key
 }
 
 #[test]
@@ -121,7 +79,7 @@ fn an_evicted_key_is_published_to_subscribers() {
     let _: () = call(&mut c, &["SET", "foo", "bar"]);
     // CONFIG SET applies the new limit at once.
     config_set(&mut c, "maxmemory", "1");
-    assert_eq!(sub.next_evicted(), "foo");
+    assert_eq!(next_evicted(&mut sub), "foo");
     config_set(&mut c, "maxmemory", "0");
     assert_eq!(dbsize(&mut c), 0);
     assert_eq!(evicted_keys(&mut c), 1);
@@ -170,7 +128,7 @@ fn volatile_ttl_evicts_the_nearest_deadline_first() {
     config_set(&mut c, "maxmemory-policy", "volatile-ttl");
     let mut sub = Subscriber::new(&s);
     config_set(&mut c, "maxmemory", "1");
-    let order: Vec<String> = (0..10).map(|_| sub.next_evicted()).collect();
+    let order: Vec<String> = (0..10).map(|_| next_evicted(&mut sub)).collect();
     let expected: Vec<String> = (0..10).rev().map(|i| format!("k{i}")).collect();
     assert_eq!(order, expected);
     config_set(&mut c, "maxmemory", "0");
