@@ -242,10 +242,38 @@ fn cache_type_decides_which_collections_are_held() {
     // Switching hashes on at run time makes them held too.
     let _: () = call(&mut c, &["CONFIG", "SET", "cache-type", "string,hash,zset"]);
     assert!(growth_after_reads(&mut c, &["HGETALL", "h"]) > 50 * 200);
-    // A write drops the held copy at once; the next reads see the write.
+    // A write keeps the held copy current; the next reads see the write.
     let _: i64 = call(&mut c, &["HSET", "h", "f3", "new"]);
     let got: Option<String> = call(&mut c, &["HGET", "h", "f3"]);
     assert_eq!(got.as_deref(), Some("new"));
+}
+
+#[test]
+fn hset_keeps_the_hash_it_writes_in_the_tier() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let value = "v".repeat(200);
+    let before = tier_bytes(&mut c);
+    for i in 0..50 {
+        let _: i64 = call(&mut c, &["HSET", "h", &format!("f{i}"), &value]);
+    }
+    // Written, never read, and held whole: the next HSET finds its fields in memory.
+    assert!(tier_bytes(&mut c) - before > 50 * 200);
+    let created: i64 = call(&mut c, &["HSET", "h", "f7", "new", "g", "1", "g", "2"]);
+    assert_eq!(created, 1);
+    let len: i64 = call(&mut c, &["HLEN", "h"]);
+    assert_eq!(len, 51);
+    let got: Vec<Option<String>> = call(&mut c, &["HMGET", "h", "f7", "g", "f8"]);
+    assert_eq!(
+        got,
+        [Some("new".to_string()), Some("2".to_string()), Some(value)]
+    );
+    // Other writes drop the held copy; what is read comes from disk then.
+    let _: i64 = call(&mut c, &["HDEL", "h", "f0"]);
+    let before = tier_bytes(&mut c);
+    assert!(before < 50 * 200);
+    let len: i64 = call(&mut c, &["HLEN", "h"]);
+    assert_eq!(len, 50);
 }
 
 #[test]

@@ -75,6 +75,37 @@ impl Storage {
         Ok(Some((c, Some(body))))
     }
 
+    /// The body the tier holds of `c`, which a write may use instead of reading disk and then
+    /// keep current (see [`Storage::hash_body_after`]).
+    pub(in crate::storage) fn held_body(&self, c: &Collection) -> Option<Arc<Body>> {
+        if !c.existed || !self.tier.admits(c.data_type) {
+            return None;
+        }
+        self.cache.held_body(&c.state.meta_key)
+    }
+
+    /// What the tier keeps of hash `c` once `pairs` are set in it: its held body (`held`) or,
+    /// for a new hash, its only fields, with them written (write-through, so the next write
+    /// or read needs no disk read). `None` when the tier does not take it: hashes not cached,
+    /// an existing hash whose body it does not hold, more fields than it keeps, or a body past
+    /// `cache-value-item-max-size`. `c` has its new field count.
+    pub(in crate::storage) fn hash_body_after(
+        &self,
+        c: &Collection,
+        held: Option<&Body>,
+        pairs: &[(&[u8], &[u8])],
+    ) -> Option<Body> {
+        if self.cache.is_disabled()
+            || !self.tier.admits(DataType::Hash)
+            || (c.existed && held.is_none())
+            || c.len() > self.tier.window()
+        {
+            return None;
+        }
+        let limit = usize::try_from(self.tier.item_max()).unwrap_or(usize::MAX);
+        Body::hash_with(held, pairs, limit)
+    }
+
     /// Reads what the tier holds of `c` from disk: all of it, or the window of a sorted set
     /// or list; `None` when that is more than `cache-value-item-max-size`.
     fn read_body(&self, c: &Collection) -> Result<Option<Body>, StorageError> {

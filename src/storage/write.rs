@@ -6,8 +6,10 @@
 //! other code may write user data to the engine.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use super::batch_note::{BatchNote, TransactionMark};
+use super::cache::body::Body;
 use super::codec::{self, encode_expire_key, Cf, DataType, MetaValue, SysKey};
 use super::engine::Batch;
 use super::types::Writer;
@@ -32,6 +34,8 @@ pub struct WriteTxn<'a> {
     dbsize_deltas: Vec<(u16, i64, i64)>,
     /// Meta records written (None: deleted), applied to the cache after the batch lands.
     cache_updates: Vec<(Vec<u8>, Option<MetaValue>)>,
+    /// Collections the write leaves as these bodies (write-through; see `set_body`).
+    body_sets: Vec<(Vec<u8>, Arc<Body>)>,
     /// Collections whose elements this batch writes (meta keys): their tier bodies are dropped
     /// after it lands. Collected only while the tier holds collection types.
     body_drops: Vec<Vec<u8>>,
@@ -152,6 +156,7 @@ impl Storage {
             batch,
             dbsize_deltas: Vec::new(),
             cache_updates: Vec::new(),
+            body_sets: Vec::new(),
             body_drops: Vec::new(),
             cleared_dbs: Vec::new(),
             stored_blockable: Vec::new(),
@@ -291,6 +296,12 @@ impl<'a> WriteTxn<'a> {
             self.stored_blockable
                 .push((state.pdb, state.key().to_vec()));
         }
+    }
+
+    /// Leaves the tier holding `body` for the collection at `meta_key` once the write has
+    /// committed (instead of dropping its body), when the tier holds the key then.
+    pub(super) fn set_body(&mut self, meta_key: &[u8], body: Body) {
+        self.body_sets.push((meta_key.to_vec(), Arc::new(body)));
     }
 
     /// Writes a collection element (see `collection`); only element column families.
@@ -450,6 +461,9 @@ impl<'a> WriteTxn<'a> {
         }
         for key in &self.body_drops {
             storage.cache.drop_body(key);
+        }
+        for (key, body) in self.body_sets.drain(..) {
+            storage.cache.set_body(&key, body);
         }
         if !self.stored_blockable.is_empty() {
             // Blocked clients may be served by another worker: the data must have landed.

@@ -1,8 +1,9 @@
 //! Collections the hot tier holds decoded beside their meta record: whole small hashes and
 //! sets, and a window of the first (or last) members of sorted sets and lists, as Pika's cache
 //! keeps them. A body is read from disk on a miss and dropped by any committed write to its
-//! collection (the write path calls `MetaCache::drop_body`), so it is never newer or older
-//! than disk.
+//! collection (the write path calls `MetaCache::drop_body`), except HSET's, which leaves the
+//! hash it wrote in its place (`MetaCache::set_body`, as Pika's cache updates a hash it holds),
+//! so a body is never newer or older than disk.
 //!
 //! [`TierShape`] holds the settings that decide what is admitted: `cache-type`,
 //! `zset-cache-field-num-per-key`, `zset-cache-start-direction`, `cache-value-item-max-size`.
@@ -143,6 +144,26 @@ impl Body {
         };
         let n = pairs.map_or(0, |p| p.len() / 2);
         (0..n).filter_map(move |i| pairs.map(|p| (p.get(2 * i), p.get(2 * i + 1))))
+    }
+
+    /// A hash holding `held`'s fields (none for a new hash) with `pairs` set, a later repeat of
+    /// a field winning: what a write leaves, so the tier can keep it (write-through). `None`
+    /// past `limit` bytes, or when `held` is not a hash.
+    pub fn hash_with(held: Option<&Body>, pairs: &[(&[u8], &[u8])], limit: usize) -> Option<Body> {
+        let mut fields = std::collections::BTreeMap::new();
+        match held {
+            Some(b @ Body::Hash(_)) => fields.extend(b.hash_pairs()),
+            Some(_) => return None,
+            None => {}
+        }
+        fields.extend(pairs.iter().copied());
+        let mut packed = PackedBuilder::new(2 * fields.len(), limit);
+        for (field, value) in fields {
+            if !(packed.push(field) && packed.push(value)) {
+                return None;
+            }
+        }
+        Some(Body::Hash(packed.finish()))
     }
 
     /// Whether a set holds `member`.
@@ -353,6 +374,23 @@ mod tests {
         let s = Body::Set(packed(&["x", "y"]));
         assert!(s.set_contains(b"y") && s.set_contains(b"x") && !s.set_contains(b"z"));
         assert_eq!(s.set_members(), Some(vec![b"x".to_vec(), b"y".to_vec()]));
+    }
+
+    #[test]
+    fn a_hash_written_through_keeps_field_order_and_the_last_value() {
+        let held = Body::hash_with(None, &[(b"b", b"1"), (b"a", b"2")], 100).unwrap();
+        let next = Body::hash_with(
+            Some(&held),
+            &[(b"c", b"3"), (b"b", b"4"), (b"b", b"5")],
+            100,
+        )
+        .unwrap();
+        let pairs: Vec<_> = next.hash_pairs().collect();
+        assert_eq!(pairs, [(&b"a"[..], &b"2"[..]), (b"b", b"5"), (b"c", b"3")]);
+        assert_eq!(next.hash_get(b"b").as_deref(), Some(&b"5"[..]));
+        assert!(Body::hash_with(Some(&next), &[(b"d", b"4")], 7).is_none());
+        let set = Body::Set(packed(&["a"]));
+        assert!(Body::hash_with(Some(&set), &[(b"d", b"4")], 100).is_none());
     }
 
     #[test]

@@ -16,8 +16,9 @@
 //! when the policy may not free enough, other entries go too (least recently used first).
 //!
 //! A record write ([`MetaCache::update`], or [`MetaCache::refresh`] on a slave) replaces the
-//! record and drops the body; an element write ([`MetaCache::drop_body`]) drops only the body.
-//! Both bump the generation, so [`MetaCache::fill_body`] from an older read never lands.
+//! record and drops the body; an element write ([`MetaCache::drop_body`]) drops only the body,
+//! or replaces it with what the write left ([`MetaCache::set_body`], HSET). All bump the
+//! generation, so [`MetaCache::fill_body`] from an older read never lands.
 //!
 //! Lookups count as accesses for the policies, except inside [`untouched`] (commands that
 //! Redis runs with LOOKUP_NOTOUCH: OBJECT, TYPE, TTL, ...).
@@ -337,6 +338,24 @@ impl MetaCache {
             false,
         ) {
             shard.admit(key, meta.clone(), Some(body), budget, &t);
+        }
+    }
+
+    /// The body held for `key`, without counting an access (its writer loaded the key already).
+    pub fn held_body(&self, key: &[u8]) -> Option<Arc<Body>> {
+        let mut shard = self.shard(key).lock();
+        shard.peek_mut(key).and_then(|e| e.body.clone())
+    }
+
+    /// Records a committed write that left `key`'s collection as `body`, so the next write or
+    /// read of it needs no disk read (write-through). Only a key the tier holds takes it.
+    pub fn set_body(&self, key: &[u8], body: Arc<Body>) {
+        let budget = self.inner.budget();
+        let t = self.inner.tuning();
+        let mut shard = self.shard(key).lock();
+        shard.generation += 1;
+        if let Some(meta) = shard.peek_mut(key).map(|e| e.meta.clone()) {
+            shard.replace(key, meta, Some(body), budget, &t, false);
         }
     }
 

@@ -60,25 +60,39 @@ impl Hashes<'_> {
     /// how many fields were created.
     pub fn set(&self, key: &[u8], pairs: &[(&[u8], &[u8])]) -> Result<u64, StorageError> {
         let mut c = self.write_collection(self.db, key, DataType::Hash)?;
+        // A body the tier holds answers which fields exist without reading disk.
+        let held = self.held_body(&c);
         let mut txn = self.txn();
         let mut created = 0u64;
         if let [(field, value)] = pairs {
             // The common single-field case: one point read (none for a new key).
             let ek = c.element_key(field);
-            if !self.field_exists(&c, &ek)? {
+            let exists = match &held {
+                Some(body) => body.hash_get(field).is_some(),
+                None => self.field_exists(&c, &ek)?,
+            };
+            if !exists {
                 created = 1;
             }
             txn.put_raw(Cf::Hash, &ek, value);
         } else {
             let keys: Vec<Vec<u8>> = pairs.iter().map(|(f, _)| c.element_key(f)).collect();
-            let existing = if c.existed {
-                self.engine.multi_get(Cf::Hash, &keys)?
-            } else {
-                vec![None; keys.len()]
+            let existing: Vec<bool> = match &held {
+                Some(body) => pairs
+                    .iter()
+                    .map(|(f, _)| body.hash_get(f).is_some())
+                    .collect(),
+                None if c.existed => self
+                    .engine
+                    .multi_get(Cf::Hash, &keys)?
+                    .iter()
+                    .map(Option::is_some)
+                    .collect(),
+                None => vec![false; keys.len()],
             };
             let mut seen: HashSet<&[u8]> = HashSet::with_capacity(pairs.len());
             for ((&(field, value), ek), old) in pairs.iter().zip(&keys).zip(existing) {
-                if seen.insert(field) && old.is_none() {
+                if seen.insert(field) && !old {
                     created += 1;
                 }
                 txn.put_raw(Cf::Hash, ek, value);
@@ -90,6 +104,9 @@ impl Hashes<'_> {
         // Overwriting fields of an existing hash leaves its meta record as it was.
         if created > 0 || !c.existed || c.flags != flags_before {
             txn.store_collection(&c);
+        }
+        if let Some(body) = self.hash_body_after(&c, held.as_deref(), pairs) {
+            txn.set_body(&c.state.meta_key, body);
         }
         txn.commit()?;
         Ok(created)
