@@ -292,3 +292,59 @@ fn help_and_arity_errors_match_redis() {
         "ERR unknown subcommand 'NOPE'. Try LATENCY HELP."
     );
 }
+
+#[test]
+fn reclaiming_a_big_expired_collection_is_an_expire_cycle_event() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let _: () = call(&mut c, &["CONFIG", "SET", "latency-monitor-threshold", "1"]);
+    let mut pipe = redis::pipe();
+    for chunk in 0..100 {
+        let mut sadd = redis::cmd("SADD");
+        sadd.arg("big");
+        for i in chunk * 1000..(chunk + 1) * 1000 {
+            sadd.arg(i);
+        }
+        pipe.add_command(sadd).ignore();
+    }
+    pipe.query::<()>(&mut c).expect("fill");
+    assert_eq!(int(&mut c, &["PEXPIRE", "big", "1"]), 1);
+    // Its 100,000 members are compacted away (a flush and a compaction, well over 1 ms)
+    // before the key goes.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while int(&mut c, &["DBSIZE"]) != 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the set never expired"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (_, _, last, max) = latest_of(&mut c, "expire-cycle").expect("an expire-cycle event");
+    assert!(last >= 1 && max >= last, "{last} {max}");
+}
+
+#[test]
+fn a_long_eviction_cycle_is_an_event() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let mut pipe = redis::pipe();
+    for i in 0..2000 {
+        pipe.cmd("SET").arg(format!("k{i}")).arg(i).ignore();
+    }
+    pipe.query::<()>(&mut c).expect("fill");
+    for (name, value) in [
+        ("maxmemory-policy", "allkeys-random"),
+        ("maxmemory-samples", "64"),
+        ("latency-monitor-threshold", "1"),
+    ] {
+        let _: () = call(&mut c, &["CONFIG", "SET", name, value]);
+    }
+    // Every key must go: 256 per cycle, each chosen from a sample of 64 read from disk.
+    let _: () = call(&mut c, &["CONFIG", "SET", "maxmemory", "1"]);
+    let _: () = call(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
+    assert!(
+        latest_of(&mut c, "eviction-cycle").is_some(),
+        "{:?}",
+        latest(&mut c)
+    );
+}

@@ -20,6 +20,7 @@
 //! bounded ([`MAX_KEYS_PER_CALL`]): the next command continues where it stopped.
 
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use rand::Rng;
 
@@ -75,8 +76,12 @@ impl Storage {
         // call that finds nothing to delete costs the round nothing): the invalidations and
         // events they raise go out before the command that triggered them answers.
         let mut pause = None;
+        // The latency monitor's `eviction-cycle` (this call) and `eviction-del` (one key), as
+        // Redis names them.
+        let monitor = self.latency_monitor();
+        let cycle_started = monitor.map(|_| Instant::now());
         // Sampling and re-reading are no accesses: they must not make a key look hot.
-        untouched(|| {
+        let result = untouched(|| {
             // A chosen key that changed meanwhile is skipped; that too is bounded.
             for _ in 0..2 * MAX_KEYS_PER_CALL {
                 if run.evicted >= MAX_KEYS_PER_CALL as u64 {
@@ -86,7 +91,12 @@ impl Storage {
                     break;
                 };
                 pause.get_or_insert_with(|| self.pause_round());
-                if self.evict_key(policy, &best)? {
+                let del_started = monitor.map(|_| Instant::now());
+                let evicted = self.evict_key(policy, &best)?;
+                if let (Some(monitor), Some(started)) = (monitor, del_started) {
+                    monitor.spike("eviction-del", started.elapsed());
+                }
+                if evicted {
                     run.evicted += 1;
                     if !over_limit() {
                         run.still_over = false;
@@ -95,7 +105,11 @@ impl Storage {
                 }
             }
             Ok(run)
-        })
+        });
+        if let (Some(monitor), Some(started)) = (monitor, cycle_started) {
+            monitor.spike("eviction-cycle", started.elapsed());
+        }
+        result
     }
 
     /// The best of a fresh sample, or None when no key is a candidate.
