@@ -53,6 +53,38 @@ fn monitor_shows_a_transactions_commands_between_multi_and_exec() {
 }
 
 #[test]
+fn monitor_shows_a_blocked_command_once_and_a_paused_one_when_it_runs() {
+    use std::io::Write;
+    let s = TestServer::start();
+    let mut mon = monitor(&s);
+    let mut waiter = s.raw();
+    waiter.write_all(b"BLPOP q 10\r\n").unwrap();
+    assert_eq!(feed_until(&mut mon, "\"q\" \"10\"").len(), 1);
+    let mut c = s.conn();
+    let _: i64 = cmd(&mut c, &["LPUSH", "q", "a"]).unwrap();
+    common::read_until(&mut waiter, b"$1\r\na\r\n");
+    let _: () = cmd(&mut c, &["SET", "done", "1"]).unwrap();
+    let lines = feed_until(&mut mon, "\"SET\" \"done\" \"1\"");
+    let names: Vec<&str> = lines
+        .iter()
+        .map(|l| l.split_once("] ").unwrap().1)
+        .collect();
+    assert_eq!(names, ["\"LPUSH\" \"q\" \"a\"", "\"SET\" \"done\" \"1\""]);
+
+    // A command held by CLIENT PAUSE has not run yet: it is shown when it does.
+    let _: () = cmd(&mut c, &["CLIENT", "PAUSE", "100000", "WRITE"]).unwrap();
+    waiter.write_all(b"SET held 1\r\n").unwrap();
+    let _: () = cmd(&mut c, &["CLIENT", "UNPAUSE"]).unwrap();
+    common::read_until(&mut waiter, b"+OK\r\n");
+    let lines = feed_until(&mut mon, "\"SET\" \"held\" \"1\"");
+    assert_eq!(
+        lines.iter().filter(|l| l.contains("\"held\"")).count(),
+        1,
+        "{lines:?}"
+    );
+}
+
+#[test]
 fn monitor_shows_a_script_before_the_commands_it_runs_as_lua() {
     let s = TestServer::start();
     let mut mon = monitor(&s);

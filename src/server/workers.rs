@@ -556,7 +556,9 @@ fn serve_ready(server: &ServerState, served: &mut Served) {
                 if w.client.is_closing() {
                     continue;
                 }
-                w.client.resumed.store(true, Ordering::Relaxed);
+                // A client held by CLIENT PAUSE has not run its command yet.
+                let resumed = key.1 != crate::state::pause::PAUSE_KEY;
+                w.client.resumed.store(resumed, Ordering::Relaxed);
                 let reply = execute_guarded(server, &w.client, &w.argv);
                 w.client.resumed.store(false, Ordering::Relaxed);
                 if w.client.take_block_request().is_some() {

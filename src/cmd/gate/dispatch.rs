@@ -427,8 +427,10 @@ fn run(
     let elapsed = start.elapsed();
     let elapsed_us = elapsed.as_micros() as u64;
     // As Redis' call(): a command is shown once it ran, so a transaction's commands come
-    // between MULTI and EXEC, and a script's after the script.
+    // between MULTI and EXEC, and a script's after the script. A blocked command running
+    // again was shown when it first ran.
     if server.monitors.is_active()
+        && !client.resumed.load(Ordering::Relaxed)
         && !spec
             .flags
             .intersects(CmdFlags::ADMIN.union(CmdFlags::SKIP_MONITOR))
