@@ -104,11 +104,7 @@ fn flushall_of_collections_is_reclaimed_too() {
 
 /// Waits until the key count of database 0 is `n`.
 fn wait_dbsize(c: &mut redis::Connection, n: i64) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while int(c, &["DBSIZE"]) != n {
-        assert!(Instant::now() < deadline, "expiry never removed the key");
-        thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_until("expiry to remove the key", || int(c, &["DBSIZE"]) == n);
 }
 
 #[test]
@@ -143,12 +139,7 @@ fn an_expiring_big_collection_has_its_elements_compacted_away_before_the_key_goe
         "only {left} elements left with the threshold off"
     );
     let _: () = cmd(&mut c, &["COMPACT"]).expect("COMPACT");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while rocksdb_field(&mut c, "hash_estimate_num_keys") >= 2_000 {
-        assert!(
-            Instant::now() < deadline,
-            "compaction left the elements behind"
-        );
-        thread::sleep(Duration::from_millis(50));
-    }
+    common::wait_until("compaction to drop the elements", || {
+        rocksdb_field(&mut c, "hash_estimate_num_keys") < 2_000
+    });
 }

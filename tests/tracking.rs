@@ -401,6 +401,19 @@ fn an_expired_key_is_invalidated() {
 }
 
 #[test]
+fn a_key_removed_by_the_expirer_is_invalidated_once_in_bcast() {
+    let s = TestServer::start();
+    let mut t = Conn::resp3(&s);
+    let mut w = Conn::open(&s);
+    assert_eq!(t.call(&["CLIENT", "TRACKING", "ON", "BCAST"]), Frame::ok());
+    w.call(&["SET", "k", "v", "PX", "1"]);
+    assert_eq!(t.read(), Frame::invalidate(&["k"]));
+    // The expirer removes it soon after: one message for that, and no other.
+    assert_eq!(t.read(), Frame::invalidate(&["k"]));
+    t.expect_silence();
+}
+
+#[test]
 fn writes_inside_multi_and_eval_invalidate() {
     let s = TestServer::start();
     let mut t = Conn::resp3(&s);

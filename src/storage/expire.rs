@@ -13,13 +13,14 @@ use std::time::Duration;
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 
 use super::codec::{
-    decode_expire_key, decode_meta_key, encode_element_prefix, encode_expire_key,
+    decode_expire_key, decode_meta_key, encode_element_prefix, encode_expire_key, encode_meta_key,
     prefix_upper_bound, Cf, CollectionHeader,
 };
 use super::collection::element_cfs;
 use super::types::Writer;
-use super::{Storage, StorageError};
+use super::{KeyState, Storage, StorageError};
 use crate::util::clock::unix_ms;
+use crate::util::slot::key_slot;
 use crate::util::stop::StopSignal;
 
 /// Most entries handled per cycle before checking for shutdown again.
@@ -91,7 +92,12 @@ impl Storage {
     /// and keeps its elements. The key itself is removed afterwards, as any expired key.
     fn reclaim_if_big(&self, pdb: u16, key: &[u8]) -> Result<(), StorageError> {
         let min = RECLAIM_MIN_ELEMENTS.load(Ordering::Relaxed);
-        let state = self.load_physical(pdb, key)?;
+        // Read as is, not observed: finding the key expired tells tracking clients, and the
+        // removal below reads it again.
+        let slot = key_slot(key);
+        let meta_key = encode_meta_key(pdb, slot, key);
+        let stored = self.cached_or_read(key, &meta_key)?;
+        let state = KeyState::read_now(pdb, slot, meta_key, stored);
         let Some(meta) = state.stored.as_ref().filter(|_| state.live().is_none()) else {
             return Ok(());
         };
