@@ -7,12 +7,17 @@
 //! [`FLUSH_BYTES`], so the count costs no shared-cache-line traffic per allocation; the total
 //! is off by at most that much per thread.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicIsize, Ordering};
 
-/// The system allocator, counting.
+/// jemalloc (Redis' allocator too), counting.
 pub struct CountingAlloc;
+
+/// The allocator underneath, as INFO's `mem_allocator` names it.
+pub const ALLOCATOR_NAME: &str = "jemalloc-5.3.0";
+
+static UNDERLYING: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 static ALLOCATED: AtomicIsize = AtomicIsize::new(0);
 
@@ -48,11 +53,11 @@ pub fn allocated_bytes() -> u64 {
     ALLOCATED.load(Ordering::Relaxed).max(0) as u64
 }
 
-// SAFETY: every call is forwarded to the system allocator unchanged; counting only reads the
+// SAFETY: every call is forwarded to jemalloc unchanged; counting only reads the
 // layout.
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc(layout);
+        let p = UNDERLYING.alloc(layout);
         if !p.is_null() {
             record(layout.size() as isize);
         }
@@ -60,7 +65,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc_zeroed(layout);
+        let p = UNDERLYING.alloc_zeroed(layout);
         if !p.is_null() {
             record(layout.size() as isize);
         }
@@ -68,12 +73,12 @@ unsafe impl GlobalAlloc for CountingAlloc {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout);
+        UNDERLYING.dealloc(ptr, layout);
         record(-(layout.size() as isize));
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = System.realloc(ptr, layout, new_size);
+        let p = UNDERLYING.realloc(ptr, layout, new_size);
         if !p.is_null() {
             record(new_size as isize - layout.size() as isize);
         }

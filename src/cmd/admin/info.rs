@@ -322,7 +322,7 @@ fn memory_section(server: &ServerState, w: &mut Lines<'_>) {
     w.field("maxmemory", cfg.maxmemory);
     w.field("maxmemory_human", human_bytes(cfg.maxmemory));
     w.field("maxmemory_policy", &cfg.maxmemory_policy);
-    w.field("mem_allocator", "libc");
+    w.field("mem_allocator", crate::util::alloc_counter::ALLOCATOR_NAME);
     // The bound on resident memory the live configuration sets (conf/pika.conf explains it).
     let budget = crate::config::budget::MemoryBudget::of(&cfg).total();
     w.field("memory_budget", budget);
