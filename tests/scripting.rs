@@ -464,6 +464,39 @@ fn reloaded_libraries_do_not_grow_the_interpreter() {
     assert!(after < first * 2, "{first} bytes, then {after}");
 }
 
+/// SCRIPT FLUSH starts a new interpreter, as Redis resets its Lua VM: what a call with
+/// thousands of arguments or a big reply grew goes, and library functions still run.
+#[test]
+fn script_flush_gives_back_the_interpreters_memory() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let lua_memory = |c: &mut Connection| -> u64 {
+        common::info_field(c, "memory", "used_memory_lua")
+            .parse()
+            .unwrap()
+    };
+    let lib = "#!lua name=lib\nredis.register_function('f', function(keys) \
+               return redis.call('incr', keys[1]) end)";
+    call::<String>(&mut c, &["FUNCTION", "LOAD", lib]);
+    let many = "local t = {} for i = 1, 7000 do t[i] = 'k' .. i end \
+                redis.call('del', unpack(t)) \
+                local all = {} for i = 1, 20000 do all[i] = tostring(i) end \
+                return #redis.call('mget', unpack(all, 1, 5000))";
+    assert_eq!(call::<i64>(&mut c, &["EVAL", many, "0"]), 5000);
+    assert!(lua_memory(&mut c) > 200_000);
+    call::<()>(&mut c, &["SCRIPT", "FLUSH"]);
+    assert_eq!(lua_memory(&mut c), 0);
+    assert_eq!(call::<i64>(&mut c, &["FCALL", "f", "1", "n"]), 1);
+    for _ in 0..1000 {
+        call::<i64>(
+            &mut c,
+            &["EVAL", "return redis.call('incr', KEYS[1])", "1", "n"],
+        );
+    }
+    let after = lua_memory(&mut c);
+    assert!(after < 100_000, "{after} bytes after 1000 small scripts");
+}
+
 /// `min-replicas-to-write`: without enough good replicas a master refuses writes, scripts
 /// that declare they may write, and a flagless script's first write; reads still run.
 #[test]

@@ -134,12 +134,11 @@ impl Scripts {
         }
     }
 
-    /// SCRIPT FLUSH: no cached scripts (libraries stay).
+    /// SCRIPT FLUSH: no cached scripts, and a new interpreter, as Redis resets its Lua VM
+    /// (memory a long argument list or a big reply grew stays with an interpreter). It starts
+    /// at the next script and reloads the libraries from their stored record then.
     pub fn flush(&self) {
-        if let Some(vm) = self.vm.lock().as_mut() {
-            vm.scripts.clear();
-            vm.lua.gc_collect().ok();
-        }
+        *self.vm.lock() = None;
     }
 
     /// (cached EVAL scripts, their text's bytes, the Lua interpreter's memory) for INFO; zeros

@@ -71,11 +71,13 @@ R._G = env
 
 -- redis.call (a C function added by Rust around raw_call) raises a failed command's error
 -- table; redis.pcall returns it.
--- A C function gets no stack past 8000 slots (LUAI_MAXCSTACK): a call with more arguments
--- (`redis.call('lpush', k, unpack(t))`) hands them over as one table, after a false marker.
+-- A C function gets no stack past 8000 slots (LUAI_MAXCSTACK), and each argument handed over
+-- separately holds a slot of the interpreter's reference stack, which never shrinks: a call
+-- with many arguments (`redis.call('lpush', k, unpack(t))`) hands them over as one table,
+-- after a false marker, read one at a time.
 local raw_select = select
 local raw_call = function(...)
-  if raw_select('#', ...) < 7900 then return slots.call(...) end
+  if raw_select('#', ...) < 64 then return slots.call(...) end
   return slots.call(false, {...})
 end
 redis.pcall = function(...)
