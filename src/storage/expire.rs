@@ -13,14 +13,13 @@ use std::time::Duration;
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 
 use super::codec::{
-    decode_expire_key, decode_meta_key, encode_element_prefix, encode_expire_key, encode_meta_key,
+    decode_expire_key, decode_meta_key, encode_element_prefix, encode_expire_key,
     prefix_upper_bound, Cf, CollectionHeader,
 };
 use super::collection::element_cfs;
 use super::types::Writer;
 use super::{KeyState, Storage, StorageError};
 use crate::util::clock::unix_ms;
-use crate::util::slot::key_slot;
 use crate::util::stop::StopSignal;
 
 /// Most entries handled per cycle before checking for shutdown again.
@@ -58,6 +57,28 @@ pub static ACTIVE_EXPIRE_ENABLED: AtomicBool = AtomicBool::new(true);
 /// their range compacted before its key is removed (0: never).
 pub static RECLAIM_MIN_ELEMENTS: AtomicU64 = AtomicU64::new(5000);
 
+/// Whether `state` holds a record whose deadline has passed.
+fn is_expired(state: &KeyState) -> bool {
+    state.stored.is_some() && state.live().is_none()
+}
+
+/// The element column families and element prefix of the collection `state` holds, when it
+/// has at least [`RECLAIM_MIN_ELEMENTS`] elements: an expiring one is compacted away before
+/// its key is removed, so its disk space comes back now, not at some later compaction
+/// (Pika's small compaction).
+fn reclaimable_elements(state: &KeyState) -> Option<(&'static [Cf], Vec<u8>)> {
+    let min = RECLAIM_MIN_ELEMENTS.load(Ordering::Relaxed);
+    let meta = state.stored.as_ref()?;
+    if min == 0 || !meta.data_type.is_collection() {
+        return None;
+    }
+    let header = CollectionHeader::decode(&meta.body)?;
+    (header.count >= min).then(|| {
+        let prefix = encode_element_prefix(state.pdb, state.slot, state.key(), header.version);
+        (element_cfs(meta.data_type), prefix)
+    })
+}
+
 impl Storage {
     /// Deletes `key` of physical db `pdb` if it is still expired. Returns whether it was removed.
     fn expire_if_due(&self, pdb: u16, key: &[u8]) -> Result<bool, StorageError> {
@@ -65,59 +86,50 @@ impl Storage {
             // The master's deletion arrives through replication.
             return Ok(false);
         }
-        self.reclaim_if_big(pdb, key)?;
+        let reclaim = {
+            let _guard = self.lock_keys([key]);
+            let state = self.load_physical(pdb, key)?;
+            if !is_expired(&state) {
+                return Ok(false);
+            }
+            match reclaimable_elements(&state) {
+                Some(reclaim) => reclaim,
+                None => return self.remove_expired(&state),
+            }
+        };
+        // Compacted without the key's lock, which its writers would wait for: the compaction
+        // filter drops an expired key's elements on a master, and a key recreated meanwhile
+        // has a new version, whose elements it keeps.
+        let (cfs, from) = reclaim;
+        let to = prefix_upper_bound(&from);
+        for &cf in cfs {
+            self.engine.compact_range(cf, Some(&from), to.as_deref());
+        }
         let _guard = self.lock_keys([key]);
-        let state = self.load_physical(pdb, key)?;
-        if state.stored.is_none() || state.live().is_some() {
+        // Read as is: finding it expired above told tracking clients already.
+        let state = self.load_as_is(pdb, key)?;
+        if !is_expired(&state) {
             return Ok(false);
         }
+        self.remove_expired(&state)
+    }
+
+    /// Removes the expired record `state`, under its key's lock. Returns true.
+    fn remove_expired(&self, state: &KeyState) -> Result<bool, StorageError> {
         let monitor = self.latency_monitor();
         let started = monitor.map(|_| std::time::Instant::now());
         // Removing an expired record publishes `expired` (see `WriteTxn::remove`); reading it
-        // expired (just above, or earlier) told client-side caching already.
-        let mut txn = self.txn_noted(Writer::named("expired"), pdb).unreported();
-        txn.remove(&state);
+        // expired (before, or earlier) told client-side caching already.
+        let mut txn = self
+            .txn_noted(Writer::named("expired"), state.pdb)
+            .unreported();
+        txn.remove(state);
         txn.commit()?;
         if let (Some(monitor), Some(started)) = (monitor, started) {
             monitor.spike("expire-del", started.elapsed());
         }
         self.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
         Ok(true)
-    }
-
-    /// Compacts away the elements of `key` when it is an expired collection of at least
-    /// [`RECLAIM_MIN_ELEMENTS`], so its disk space comes back now, not at some later
-    /// compaction (Pika's small compaction). The compaction filter drops an expired key's
-    /// elements on a master, so no lock is needed: a key recreated meanwhile has a new version
-    /// and keeps its elements. The key itself is removed afterwards, as any expired key.
-    fn reclaim_if_big(&self, pdb: u16, key: &[u8]) -> Result<(), StorageError> {
-        let min = RECLAIM_MIN_ELEMENTS.load(Ordering::Relaxed);
-        // Read as is, not observed: finding the key expired tells tracking clients, and the
-        // removal below reads it again.
-        let slot = key_slot(key);
-        let meta_key = encode_meta_key(pdb, slot, key);
-        let stored = self.cached_or_read(key, &meta_key)?;
-        let state = KeyState::read_now(pdb, slot, meta_key, stored);
-        let Some(meta) = state.stored.as_ref().filter(|_| state.live().is_none()) else {
-            return Ok(());
-        };
-        let Some(header) = meta
-            .data_type
-            .is_collection()
-            .then(|| CollectionHeader::decode(&meta.body))
-            .flatten()
-        else {
-            return Ok(());
-        };
-        if min == 0 || header.count < min {
-            return Ok(());
-        }
-        let from = encode_element_prefix(state.pdb, state.slot, key, header.version);
-        let to = prefix_upper_bound(&from);
-        for &cf in element_cfs(meta.data_type) {
-            self.engine.compact_range(cf, Some(&from), to.as_deref());
-        }
-        Ok(())
     }
 
     /// Handles up to `BATCH` due index entries from `from_deadline`; returns the last deadline

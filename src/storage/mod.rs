@@ -444,24 +444,22 @@ impl Storage {
 
     /// Reads the state of `key` in physical database `pdb`.
     pub fn load_physical(&self, pdb: u16, key: &[u8]) -> Result<KeyState, StorageError> {
+        self.load_as_is(pdb, key).map(|state| self.observed(state))
+    }
+
+    /// Reads the state of `key` like [`Storage::load_physical`], without acting on finding it
+    /// expired: for a caller that observed it expired already (see `observed`).
+    fn load_as_is(&self, pdb: u16, key: &[u8]) -> Result<KeyState, StorageError> {
         let slot = key_slot(key);
         let meta_key = encode_meta_key(pdb, slot, key);
         let stored = self.cached_or_read(key, &meta_key)?;
-        Ok(self.observed(pdb, slot, meta_key, stored))
+        Ok(KeyState::read_now(pdb, slot, meta_key, stored))
     }
 
-    /// The state of a key whose record was just read as `stored`; an expired record is
-    /// queued for lazy removal.
-    fn observed(
-        &self,
-        pdb: u16,
-        slot: u16,
-        meta_key: Vec<u8>,
-        stored: Option<MetaValue>,
-    ) -> KeyState {
-        let state = KeyState::read_now(pdb, slot, meta_key, stored);
+    /// `state`, just read; an expired record is queued for lazy removal.
+    fn observed(&self, state: KeyState) -> KeyState {
         if state.stored.is_some() && state.live().is_none() {
-            self.lazy_expired.push(pdb, state.key());
+            self.lazy_expired.push(state.pdb, state.key());
             // A master deletes it now as far as tracking clients are concerned, so the
             // invalidation follows the reply of the read that found it (the expirer's
             // deletion does not report it again).

@@ -10,7 +10,7 @@ use super::cache::BodyLookup;
 use super::codec::{decode_score, encode_meta_key, Cf, DataType};
 use super::collection::Collection;
 use super::engine;
-use super::{Storage, StorageError};
+use super::{KeyState, Storage, StorageError};
 use crate::util::slot::key_slot;
 
 /// Reads of a collection, with no write in between, after which its body is read into the
@@ -48,7 +48,7 @@ impl Storage {
                 (self.read_and_fill(key, &meta_key, generation)?, None, None)
             }
         };
-        let state = self.observed(pdb, slot, meta_key, stored);
+        let state = self.observed(KeyState::read_now(pdb, slot, meta_key, stored));
         let Some(c) = self.collection_from(state, t)? else {
             return Ok(None);
         };
