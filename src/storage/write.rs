@@ -299,8 +299,9 @@ impl<'a> WriteTxn<'a> {
     }
 
     /// Leaves the tier holding `body` for the collection at `meta_key` once the write has
-    /// committed (instead of dropping its body), when the tier holds the key then.
+    /// committed, instead of dropping its body, when the tier holds the key then.
     pub(super) fn set_body(&mut self, meta_key: &[u8], body: Body) {
+        self.body_drops.retain(|k| k != meta_key);
         self.body_sets.push((meta_key.to_vec(), Arc::new(body)));
     }
 
