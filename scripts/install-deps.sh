@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks to build and test pika-rs: a C++ compiler for
-# RocksDB, libclang for bindgen, redis-server and redis-cli, which the tests compare
+# RocksDB, make for jemalloc's build, libclang for bindgen, redis-server and redis-cli, which the tests compare
 # against, and Prometheus' Redis exporter, whose metrics the exporter test compares. Safe to run again; does nothing when everything is present.
 set -euo pipefail
 need=()
 command -v g++ >/dev/null 2>&1 || need+=(g++)
+command -v make >/dev/null 2>&1 || need+=(make)
 dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
