@@ -1534,6 +1534,48 @@ fn transaction_is_applied_atomically_on_slave() {
     assert_eq!(slave.get("b"), Some(TXS.to_string()));
 }
 
+/// The master's stream waits while a script runs on the slave (a command sees master batches
+/// whole), yet SCRIPT KILL still gets through, and the slave then catches up.
+#[test]
+fn a_busy_script_on_the_slave_can_be_killed_while_the_master_writes() {
+    let master = Node::start(DEBUG);
+    let slave = Node::slave_of(&master, DEBUG);
+    wait_link_up(&slave);
+    call::<()>(
+        &mut slave.conn(),
+        &["CONFIG", "SET", "busy-reply-threshold", "100"],
+    );
+    let url = slave.url();
+    let runner = thread::spawn(move || {
+        let mut c = redis::Client::open(url)
+            .expect("client")
+            .get_connection()
+            .expect("connect");
+        redis::cmd("EVAL_RO")
+            .arg("while true do end")
+            .arg(0)
+            .query::<Value>(&mut c)
+    });
+    let mut watcher = slave.conn();
+    wait_until("the script to be busy", || {
+        match redis::cmd("PING").query::<String>(&mut watcher) {
+            Err(e) if e.to_string().contains("BUSY") => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    });
+    for i in 0..50 {
+        master.q::<()>(&["SET", &format!("k{i}"), &i.to_string()]);
+    }
+    call::<()>(&mut slave.conn(), &["SCRIPT", "KILL"]);
+    let killed = runner
+        .join()
+        .expect("runner")
+        .expect_err("the script was killed");
+    assert!(killed.to_string().contains("killed"), "{killed}");
+    wait_in_sync(&master, &slave);
+    assert_eq!(slave.get("k49"), Some("49".to_string()));
+}
+
 /// Also: what other clients write between a transaction's batches (EXEC locks only its
 /// keys) still reaches the slave, in order.
 #[test]

@@ -47,6 +47,7 @@ pub mod lock;
 pub mod notify;
 pub mod ready;
 pub mod replica;
+pub mod replica_view;
 pub mod restore;
 pub mod round;
 pub mod scan;
@@ -169,6 +170,8 @@ pub struct Storage {
     pub stats: StorageStats,
     /// True on a slave: keys are not expired here (see [`replica`]).
     replica: AtomicBool,
+    /// Held by a slave's commands and its applier, so commands see master batches whole.
+    replica_view: replica_view::ReplicaView,
     /// Writes keep Codis' per-slot key index (`slotmigrate`, see [`codis_index`]).
     codis_index: AtomicBool,
     /// Id of the next transaction (EXEC) whose batches are marked as one group.
@@ -304,6 +307,7 @@ impl Storage {
             cache: MetaCache::new(0),
             tier: cache::body::TierShape::default(),
             replica: AtomicBool::new(false),
+            replica_view: replica_view::ReplicaView::default(),
             codis_index: AtomicBool::new(false),
             // Ids differ across restarts too, so a slave never mixes up two transactions.
             next_transaction_id: AtomicU64::new(crate::util::clock::unix_ms() << 16),

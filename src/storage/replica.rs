@@ -119,6 +119,13 @@ impl Storage {
         self.replica.load(Ordering::Relaxed)
     }
 
+    /// Held by a command while it runs: on a slave, it then sees each master batch applied
+    /// wholly or not at all (see [`super::replica_view`]). Nothing on a master.
+    pub fn view_whole_batches(&self) -> Option<super::replica_view::ViewGuard<'_>> {
+        self.is_replica()
+            .then(|| self.replica_view.enter(|| self.settle_round()))
+    }
+
     /// After promotion: versions for new collections continue above every version the old
     /// master handed out (its persisted floor arrived with its data).
     pub fn continue_versions_after_master(&self) -> Result<(), StorageError> {
@@ -145,6 +152,8 @@ impl Storage {
     ) -> Result<Option<u64>, StorageError> {
         let parsed = parse_batch(data).map_err(|e| StorageError::Corrupt(format!("batch: {e}")))?;
         let position = encode_position(replid, last_seq);
+        // Commands wait until the cache below is as current as RocksDB.
+        let _applying = self.replica_view.applying();
         // Like any writer, so a checkpoint (for a slave of this slave) sees no write in flight.
         let _writer = self.lock_keys(std::iter::empty());
         let mut extra: Vec<(Cf, &[u8], Vec<u8>)> =

@@ -399,6 +399,12 @@ fn run(
         transaction,
     };
     let result = {
+        // On a slave, the command sees master batches whole. The commands answered while a
+        // script is busy skip it: the script holds it, and the applier may be waiting.
+        let _view = (transaction.is_none()
+            && !client.is_master_link()
+            && !spec.flags.contains(CmdFlags::ALLOW_BUSY))
+        .then(|| server.storage.view_whole_batches());
         let _locks = (spec.flags.contains(CmdFlags::WRITE) && !positions.is_empty()).then(|| {
             server
                 .storage
