@@ -396,6 +396,55 @@ fn writes_to_a_key_of_the_transaction_wait_for_exec() {
     assert_eq!(val(&mut c, &["GET", "k"]), b("during"));
 }
 
+/// Several workers: a reader of two keys on another worker never sees one of them written
+/// by a transaction or an MSET and the other not yet.
+#[test]
+fn reads_of_several_keys_never_see_half_a_write() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let s = server_with_workers();
+    let done = Arc::new(AtomicBool::new(false));
+    let mut w = s.conn();
+    let writer = {
+        let done = Arc::clone(&done);
+        std::thread::spawn(move || {
+            for i in 0..150 {
+                let v = i.to_string();
+                if i % 2 == 0 {
+                    ok(&mut w, &["MSET", "a", &v, "b", &v]);
+                } else {
+                    ok(&mut w, &["MULTI"]);
+                    queued(&mut w, &["SET", "a", &v]);
+                    // The pause keeps the transaction between its two writes a while.
+                    queued(&mut w, &["DEBUG", "SLEEP", "0.002"]);
+                    queued(&mut w, &["SET", "b", &v]);
+                    replies(val(&mut w, &["EXEC"]));
+                }
+            }
+            done.store(true, Ordering::Relaxed);
+        })
+    };
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let mut r = s.conn();
+            let done = Arc::clone(&done);
+            std::thread::spawn(move || {
+                let mut reads = 0;
+                while !done.load(Ordering::Relaxed) {
+                    let (a, b): (Option<String>, Option<String>) =
+                        cmd(&mut r, &["MGET", "a", "b"]).unwrap();
+                    assert_eq!(a, b, "MGET saw half a write");
+                    reads += 1;
+                }
+                reads
+            })
+        })
+        .collect();
+    writer.join().unwrap();
+    let reads: usize = readers.into_iter().map(|r| r.join().unwrap()).sum();
+    assert!(reads > 100, "only {reads} reads");
+}
+
 #[test]
 fn concurrent_transactions_on_one_key_serialize() {
     let s = server_with_workers();

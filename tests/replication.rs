@@ -1593,6 +1593,7 @@ fn slave_applies_a_transaction_only_once_it_is_complete() {
         let key = first.clone();
         let tx = thread::spawn(move || {
             let mut c = client.get_connection().expect("connect");
+            let _: () = cmd(&mut c, &["CLIENT", "SETNAME", "tx"]).expect("name");
             let _: Vec<Value> = redis::pipe()
                 .atomic()
                 .cmd("SET")
@@ -1607,13 +1608,18 @@ fn slave_applies_a_transaction_only_once_it_is_complete() {
                 .query(&mut c)
                 .expect("transaction");
         });
-        thread::sleep(Duration::from_millis(200));
+        // Readers of its keys wait for the whole transaction: CLIENT LIST shows it running.
         wait_until("the transaction to start on the master", || {
-            match master.get(&first) {
-                Some(_) => Ok(()),
-                None => Err("not set yet".into()),
+            let list: String = master.q(&["CLIENT", "LIST"]);
+            match list
+                .lines()
+                .any(|l| l.contains(" name=tx ") && l.contains(" cmd=exec "))
+            {
+                true => Ok(()),
+                false => Err(list),
             }
         });
+        // Its first batch reaches the slave meanwhile.
         thread::sleep(Duration::from_millis(300));
         let seen = slave.get(&first);
         let running = !tx.is_finished();

@@ -13,6 +13,7 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 
 use crate::resp::Protocol;
+use crate::util::clock;
 
 /// CLIENT REPLY modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +58,7 @@ pub struct Client {
     pub cluster_readonly: AtomicBool,
     name: Mutex<Option<Bytes>>,
     last_command: Mutex<String>,
-    /// Milliseconds since `created` of the last command.
+    /// When the last command came, on the coarse monotonic clock (ms).
     last_interaction_ms: AtomicU64,
     /// Bytes waiting in the query buffer, for CLIENT LIST.
     pub query_buffer_len: AtomicUsize,
@@ -152,7 +153,7 @@ impl Client {
             cluster_readonly: AtomicBool::new(false),
             name: Mutex::new(None),
             last_command: Mutex::new(String::from("NULL")),
-            last_interaction_ms: AtomicU64::new(0),
+            last_interaction_ms: AtomicU64::new(clock::monotonic_ms_coarse()),
             query_buffer_len: AtomicUsize::new(0),
             query_buffer_capacity: AtomicUsize::new(0),
             output_buffer_len: AtomicUsize::new(0),
@@ -406,7 +407,7 @@ impl Client {
             last.push_str(command);
         }
         self.last_interaction_ms
-            .store(self.created.elapsed().as_millis() as u64, Ordering::Relaxed);
+            .store(clock::monotonic_ms_coarse(), Ordering::Relaxed);
     }
 
     pub fn last_command(&self) -> String {
@@ -415,7 +416,7 @@ impl Client {
 
     /// Seconds since the last command.
     pub fn idle_secs(&self) -> u64 {
-        let now = self.created.elapsed().as_millis() as u64;
+        let now = clock::monotonic_ms_coarse();
         now.saturating_sub(self.last_interaction_ms.load(Ordering::Relaxed)) / 1000
     }
 

@@ -60,7 +60,9 @@ impl ClientPause {
 
     /// Whether a command must wait now: `writes` tells whether it may write.
     pub fn holds(&self, writes: bool) -> bool {
-        if self.until_ms.load(Ordering::Relaxed) <= unix_ms() {
+        // Asked before every command: without a pause, the clock is not read.
+        let until = self.until_ms.load(Ordering::Relaxed);
+        if until == 0 || until <= unix_ms() {
             return false;
         }
         writes || self.all.load(Ordering::Relaxed)

@@ -95,13 +95,7 @@ impl Storage {
                     let user_key = &k[codec::KEY_PREFIX_LEN..];
                     let mut d = ValueDigest::for_key(user_key, redis_type(meta.data_type));
                     let has_ttl = meta.expire_ms != 0;
-                    let state = KeyState {
-                        pdb,
-                        slot,
-                        meta_key: k.to_vec(),
-                        stored: Some(meta.clone()),
-                        now_ms: now,
-                    };
+                    let state = KeyState::at(pdb, slot, k.to_vec(), Some(meta.clone()), now);
                     self.feed_value(&mut d, &meta, state)?;
                     total.add(db, &d.finish(has_ttl));
                 }

@@ -26,6 +26,7 @@ use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use smallvec::SmallVec;
 
 thread_local! {
     /// True while this thread holds the structure lock exclusively.
@@ -122,6 +123,11 @@ impl Drop for KeysGuard<'_> {
             }
         });
     }
+}
+
+/// The stripes of a read's keys, unlocked when it drops (see [`LockTable::lock_to_read`]).
+pub struct ReadGuard<'a> {
+    stripes: SmallVec<[MutexGuard<'a, ()>; 2]>,
 }
 
 /// Keys locked for a whole transaction: while it lives, key locks this thread asks for on
@@ -245,6 +251,52 @@ impl LockTable {
             structure: Some(structure),
             in_round,
         }
+    }
+
+    /// Locks the stripes of `keys` for a command that only reads them: it waits for the
+    /// writes pending on its keys to land (a writer keeps its stripes until then), so it
+    /// never sees half of another thread's transaction or MSET. Unlike a writer's, the locks
+    /// go as soon as the guard drops, even inside a round, and the structure lock is not
+    /// taken. Stripes the round keeps are this thread's already; when another one is taken,
+    /// the round is settled (`settle`) before waiting, as for a writer.
+    pub fn lock_to_read<'k>(
+        &self,
+        keys: impl IntoIterator<Item = &'k [u8]>,
+        settle: &dyn Fn(),
+    ) -> ReadGuard<'_> {
+        let mut guard = ReadGuard {
+            stripes: SmallVec::new(),
+        };
+        // Under the structure lock or a transaction's keys, no writer runs beside it that it
+        // could wait for without waiting on itself.
+        if structure_held() || held_keys_active() {
+            return guard;
+        }
+        let mut idx: SmallVec<[usize; 4]> = keys.into_iter().map(stripe_of).collect();
+        idx.sort_unstable();
+        idx.dedup();
+        let in_round = ROUND_KEPT.with(|kept| match kept.borrow().as_ref() {
+            Some(kept) => {
+                idx.retain(|i| !kept.keeps(*i));
+                true
+            }
+            None => false,
+        });
+        if in_round {
+            for &i in &idx {
+                match self.stripes[i].try_lock() {
+                    Some(g) => guard.stripes.push(g),
+                    None => break,
+                }
+            }
+            if guard.stripes.len() == idx.len() {
+                return guard;
+            }
+            guard.stripes.clear();
+            settle();
+        }
+        guard.stripes = idx.iter().map(|&i| self.stripes[i].lock()).collect();
+        guard
     }
 
     /// Inside a round: the stripes of `idx` the round does not keep yet, without waiting.

@@ -195,8 +195,9 @@ pub struct KeyState {
     pub meta_key: Vec<u8>,
     /// The record as stored, even if its deadline has passed.
     pub stored: Option<MetaValue>,
-    /// When the record was read; liveness is judged against this instant.
-    pub now_ms: u64,
+    /// The instant liveness is judged against: the clock read at its first use (0 until
+    /// then), so a key without a deadline is read without reading the clock.
+    now_ms: std::cell::Cell<u64>,
 }
 
 impl KeyState {
@@ -207,13 +208,44 @@ impl KeyState {
             slot,
             meta_key,
             stored,
-            now_ms: crate::util::clock::unix_ms(),
+            now_ms: std::cell::Cell::new(0),
+        }
+    }
+
+    /// A state judged at `now_ms` (Unix ms).
+    pub fn at(
+        pdb: u16,
+        slot: u16,
+        meta_key: Vec<u8>,
+        stored: Option<MetaValue>,
+        now_ms: u64,
+    ) -> KeyState {
+        KeyState {
+            pdb,
+            slot,
+            meta_key,
+            stored,
+            now_ms: std::cell::Cell::new(now_ms),
+        }
+    }
+
+    /// The instant this state is judged at (Unix ms), fixed at its first use.
+    pub fn now_ms(&self) -> u64 {
+        match self.now_ms.get() {
+            0 => {
+                let now = crate::util::clock::unix_ms();
+                self.now_ms.set(now);
+                now
+            }
+            now => now,
         }
     }
 
     /// The record if it exists and has not expired.
     pub fn live(&self) -> Option<&MetaValue> {
-        self.stored.as_ref().filter(|m| !m.is_expired(self.now_ms))
+        self.stored
+            .as_ref()
+            .filter(|m| m.expire_ms == 0 || !m.is_expired(self.now_ms()))
     }
 
     /// The user key.
@@ -421,6 +453,14 @@ impl Storage {
     /// Locks keys for a read-modify-write command (see [`lock`]).
     pub fn lock_keys<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> KeysGuard<'_> {
         self.locks.lock(keys, &|| self.settle_round())
+    }
+
+    /// Locks keys for a command that only reads them, until it has (see [`lock`]).
+    pub fn lock_keys_to_read<'k>(
+        &self,
+        keys: impl IntoIterator<Item = &'k [u8]>,
+    ) -> lock::ReadGuard<'_> {
+        self.locks.lock_to_read(keys, &|| self.settle_round())
     }
 
     /// Locks the keys of a whole transaction: key locks this thread asks for on them are

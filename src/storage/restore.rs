@@ -89,7 +89,7 @@ impl Keyspace<'_> {
         if has_duplicates(value) {
             return Ok(Err(RestoreRefusal::Duplicates));
         }
-        let past = expire_ms != 0 && expire_ms <= state.now_ms;
+        let past = expire_ms != 0 && expire_ms <= state.now_ms();
         let mut txn = self.txn();
         let t = match value {
             Value::String(s) => {

@@ -371,6 +371,35 @@ fn remember_read_keys(
 
 /// Runs a resolved, checked command: monitors, key locks, handler, statistics.
 /// `from_script`: called by a script (`redis.call`), whose caller remembers keys instead.
+/// How the dispatcher locks a command's keys while it runs.
+enum KeyLocking {
+    /// Until its writes have landed.
+    Write,
+    /// Until it has read: it waits for the writes pending on its keys, so that it never sees
+    /// half of another worker's transaction or MSET.
+    Read,
+    None,
+}
+
+fn key_locking(spec: &CommandSpec, in_transaction: bool) -> KeyLocking {
+    if runs_script(spec.name) {
+        // The script locks the keys it declares itself, for the whole script.
+        KeyLocking::None
+    } else if spec.flags.contains(CmdFlags::WRITE)
+        || spec
+            .flags
+            .contains(CmdFlags::READONLY | CmdFlags::MAY_REPLICATE)
+    {
+        // A read that may replicate writes too (PFCOUNT stores its cached count).
+        KeyLocking::Write
+    } else if spec.flags.contains(CmdFlags::READONLY) && !in_transaction {
+        // A transaction's or script's keys are locked for it already.
+        KeyLocking::Read
+    } else {
+        KeyLocking::None
+    }
+}
+
 fn run(
     server: &ServerState,
     client: &Client,
@@ -405,11 +434,15 @@ fn run(
             && !client.is_master_link()
             && !spec.flags.contains(CmdFlags::ALLOW_BUSY))
         .then(|| server.storage.view_whole_batches());
-        let _locks = (spec.flags.contains(CmdFlags::WRITE) && !positions.is_empty()).then(|| {
-            server
-                .storage
-                .lock_keys(positions.iter().map(|&i| argv[i].as_ref()))
-        });
+        let keys = || positions.iter().map(|&i| argv[i].as_ref());
+        let locking = match positions.is_empty() {
+            true => KeyLocking::None,
+            false => key_locking(spec, transaction.is_some()),
+        };
+        let _write_locks =
+            matches!(locking, KeyLocking::Write).then(|| server.storage.lock_keys(keys()));
+        let _read_locks =
+            matches!(locking, KeyLocking::Read).then(|| server.storage.lock_keys_to_read(keys()));
         if transaction.is_none() {
             if let Err(redirect) =
                 super::cluster_route::recheck_under_locks(server, client, spec, argv)

@@ -124,9 +124,8 @@ fn pfcount(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     if ctx.storage().is_replica() {
         return Ok(Reply::Integer(card as i64));
     }
-    // PFCOUNT is a read command, so the dispatcher holds no lock: take the key's own to store
-    // the cache, and only if the value is still the one counted.
-    let _lock = ctx.storage().lock_keys([key.as_ref()]);
+    // The dispatcher holds the key's lock as for a write (PFCOUNT may replicate): the cache
+    // is stored only if the value is still the one counted.
     ctx.strings().edit::<CmdError>(key, |current| {
         let Some(current) = current.filter(|c| *c == value.as_ref()) else {
             return Ok(None);

@@ -110,7 +110,7 @@ impl Keyspace<'_> {
         }
         let mut txn = self.txn();
         match u64::try_from(deadline_ms) {
-            Ok(deadline) if deadline > state.now_ms => {
+            Ok(deadline) if deadline > state.now_ms() => {
                 let mut updated = meta.clone();
                 updated.expire_ms = deadline;
                 txn.put(&state, &updated);
@@ -146,7 +146,7 @@ impl Keyspace<'_> {
             None => -2,
             Some(m) if m.expire_ms == 0 => -1,
             Some(m) => deadline_of(m.expire_ms)
-                .saturating_sub(state.now_ms as i64)
+                .saturating_sub(state.now_ms() as i64)
                 .max(0),
         })
     }

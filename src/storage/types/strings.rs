@@ -97,7 +97,7 @@ impl Strings<'_> {
             TtlUpdate::At(t) => t,
         };
         let mut txn = self.txn();
-        if expire_ms != 0 && expire_ms <= state.now_ms {
+        if expire_ms != 0 && expire_ms <= state.now_ms() {
             // Setting an already-past deadline leaves no key behind, as in Redis.
             txn.remove(&state);
         } else {
@@ -220,7 +220,7 @@ impl Strings<'_> {
             return Ok(Some(value));
         }
         let mut txn = self.txn();
-        if new_expire != 0 && new_expire <= state.now_ms {
+        if new_expire != 0 && new_expire <= state.now_ms() {
             txn.remove(&state);
         } else {
             let mut updated = meta.clone();
