@@ -222,7 +222,7 @@ mod tests {
                     spec.name
                 );
                 // A read that may still write (PFCOUNT storing its cache) declares RW, as in
-                // Redis, and takes the key lock itself.
+                // Redis, and the dispatcher locks its keys as a writer's.
                 if f.contains(CmdFlags::READONLY) && !f.contains(CmdFlags::MAY_REPLICATE) {
                     assert_eq!(*access[0], "RO", "{}: a read writes a key", spec.name);
                 }

@@ -54,7 +54,8 @@ pub const COMMANDS: &[CommandSpec] = &[
     command!(
         "publish",
         3,
-        [PUBSUB, LOADING, STALE, FAST],
+        // MAY_REPLICATE, as in Redis: CLIENT PAUSE WRITE holds it back.
+        [PUBSUB, LOADING, STALE, FAST, MAY_REPLICATE],
         KeySpec::None,
         [PUBSUB, FAST],
         "pubsub",
