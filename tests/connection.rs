@@ -1066,42 +1066,20 @@ fn client_pause_holds_writes_or_everything_until_it_ends() {
 fn client_pause_write_holds_publish_and_pfcount() {
     let s = TestServer::start();
     let mut admin = s.conn();
-    let _: i64 = redis::cmd("PFADD")
-        .arg("h")
-        .arg("x")
-        .query(&mut admin)
-        .unwrap();
-    let _: () = redis::cmd("CLIENT")
-        .arg("PAUSE")
-        .arg(100_000)
-        .arg("WRITE")
-        .query(&mut admin)
-        .unwrap();
-    let port = s.port;
-    let held: Vec<_> = [&["PUBLISH", "ch", "m"][..], &["PFCOUNT", "h"][..]]
+    let _: i64 = cmd(&mut admin, &["PFADD", "h", "x"]).unwrap();
+    let _: () = cmd(&mut admin, &["CLIENT", "PAUSE", "100000", "WRITE"]).unwrap();
+    let held: Vec<_> = [["PUBLISH", "ch", "m"], ["PFCOUNT", "h", "h"]]
         .into_iter()
         .map(|args| {
-            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-            std::thread::spawn(move || {
-                let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-                    .unwrap()
-                    .get_connection()
-                    .unwrap();
-                redis::cmd(&args[0])
-                    .arg(&args[1..])
-                    .query::<i64>(&mut c)
-                    .unwrap()
-            })
+            let mut c = s.conn();
+            std::thread::spawn(move || cmd::<i64>(&mut c, &args).unwrap())
         })
         .collect();
     common::wait_until("both commands to be held", || {
         common::info_field(&mut admin, "clients", "blocked_clients") == "2"
     });
     assert!(held.iter().all(|h| !h.is_finished()));
-    let _: () = redis::cmd("CLIENT")
-        .arg("UNPAUSE")
-        .query(&mut admin)
-        .unwrap();
+    let _: () = cmd(&mut admin, &["CLIENT", "UNPAUSE"]).unwrap();
     let replies: Vec<i64> = held.into_iter().map(|h| h.join().unwrap()).collect();
     assert_eq!(replies, [0, 1]);
 }
