@@ -1083,3 +1083,60 @@ fn client_pause_write_holds_publish_and_pfcount() {
     let replies: Vec<i64> = held.into_iter().map(|h| h.join().unwrap()).collect();
     assert_eq!(replies, [0, 1]);
 }
+
+/// Under CLIENT PAUSE WRITE a script runs at once when it declares `no-writes` (a shebang
+/// flag or its function's), and waits otherwise; a read-only script may not PUBLISH.
+#[test]
+fn client_pause_write_lets_read_only_scripts_run() {
+    let s = TestServer::start();
+    let mut admin = s.conn();
+    let lib = "#!lua name=lib\nredis.register_function{function_name='ro', \
+               callback=function() return 'ro' end, flags={'no-writes'}}";
+    let _: String = cmd(&mut admin, &["FUNCTION", "LOAD", lib]).unwrap();
+    let sha: String = cmd(
+        &mut admin,
+        &["SCRIPT", "LOAD", "#!lua flags=no-writes\nreturn 2"],
+    )
+    .unwrap();
+    let _: () = cmd(&mut admin, &["CLIENT", "PAUSE", "100000", "WRITE"]).unwrap();
+    let mut c = s.conn();
+    let one: i64 = cmd(&mut c, &["EVAL", "#!lua flags=no-writes\nreturn 1", "0"]).unwrap();
+    let two: i64 = cmd(&mut c, &["EVALSHA", &sha, "0"]).unwrap();
+    let ro: String = cmd(&mut c, &["FCALL", "ro", "0"]).unwrap();
+    assert_eq!((one, two, ro.as_str()), (1, 2, "ro"));
+    let refused = err(
+        &mut c,
+        &["EVAL_RO", "return redis.call('publish', 'ch', 'm')", "0"],
+    );
+    assert!(
+        refused.starts_with("ERR Write commands are not allowed from read-only scripts."),
+        "{refused}"
+    );
+    // Without a shebang a script may write: it waits for the pause.
+    let mut w = s.conn();
+    let held = std::thread::spawn(move || cmd::<i64>(&mut w, &["EVAL", "return 3", "0"]).unwrap());
+    common::wait_until("the script to be held", || {
+        common::info_field(&mut admin, "clients", "blocked_clients") == "1"
+    });
+    let _: () = cmd(&mut admin, &["CLIENT", "UNPAUSE"]).unwrap();
+    assert_eq!(held.join().unwrap(), 3);
+}
+
+/// A WRITE pause holds back expiry too: an expired key reads as missing but is deleted only
+/// once the pause ends.
+#[test]
+fn client_pause_write_holds_back_expiry() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let _: () = cmd(&mut c, &["SET", "k", "v", "PX", "50"]).unwrap();
+    let _: () = cmd(&mut c, &["CLIENT", "PAUSE", "100000", "WRITE"]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let got: Option<String> = cmd(&mut c, &["GET", "k"]).unwrap();
+    assert_eq!(got, None);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(common::info_field(&mut c, "stats", "expired_keys"), "0");
+    let _: () = cmd(&mut c, &["CLIENT", "UNPAUSE"]).unwrap();
+    common::wait_until("the key to be deleted", || {
+        common::info_field(&mut c, "stats", "expired_keys") == "1"
+    });
+}

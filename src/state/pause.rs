@@ -32,6 +32,8 @@ impl ClientPause {
             Ordering::SeqCst,
         );
         self.until_ms.fetch_max(until, Ordering::SeqCst);
+        // Expiry deletes keys: it waits too, as in Redis (reads still see them expired).
+        storage.pause_expiry_until(self.until_ms.load(Ordering::SeqCst));
         // A weak handle: a sleeping timer must not keep the storage open (an in-process
         // restart after a full sync waits for every holder to let go).
         let storage = Arc::downgrade(storage);
@@ -55,7 +57,14 @@ impl ClientPause {
     pub fn unpause(&self, storage: &Storage) {
         self.until_ms.store(0, Ordering::SeqCst);
         self.all.store(false, Ordering::SeqCst);
+        storage.pause_expiry_until(0);
         wake(storage);
+    }
+
+    /// Whether a pause was set and has not been lifted (it may have run out): cheap, so
+    /// callers skip working out what a command does when no pause is in force.
+    pub fn is_set(&self) -> bool {
+        self.until_ms.load(Ordering::Relaxed) != 0
     }
 
     /// Whether a command must wait now: `writes` tells whether it may write.

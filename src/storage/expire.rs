@@ -80,6 +80,17 @@ fn reclaimable_elements(state: &KeyState) -> Option<(&'static [Cf], Vec<u8>)> {
 }
 
 impl Storage {
+    /// Keeps expired keys (read as missing all the same) until unix ms `until`, 0 for none:
+    /// a CLIENT PAUSE holds back what writes, expiry included.
+    pub fn pause_expiry_until(&self, until: u64) {
+        self.expiry_paused_until.store(until, Ordering::Relaxed);
+    }
+
+    fn expiry_paused(&self) -> bool {
+        let until = self.expiry_paused_until.load(Ordering::Relaxed);
+        until != 0 && until > crate::util::clock::unix_ms()
+    }
+
     /// Deletes `key` of physical db `pdb` if it is still expired. Returns whether it was removed.
     fn expire_if_due(&self, pdb: u16, key: &[u8]) -> Result<bool, StorageError> {
         if self.is_replica() {
@@ -192,12 +203,20 @@ impl Storage {
     }
 }
 
+/// How often a paused expirer looks whether the pause is over.
+const PAUSED_POLL: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// The active expirer: deletes keys reads found expired and, while active expiry is on, scans
 /// for due keys; returns when `stop` is set.
 pub fn run_expirer(storage: &Storage, stop: &StopSignal) {
     let mut watermark = 0u64;
     let mut busy = false;
     while !stop.is_stopped() {
+        if storage.expiry_paused() {
+            // What reads queued meanwhile stays queued for after the pause.
+            std::thread::sleep(PAUSED_POLL);
+            continue;
+        }
         let first = if busy {
             storage.lazy_expired.rx.try_recv().ok()
         } else {
@@ -207,6 +226,13 @@ pub fn run_expirer(storage: &Storage, stop: &StopSignal) {
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         };
+        if storage.expiry_paused() {
+            // A pause began while this thread waited: the key waits for its end.
+            if let Some((pdb, key)) = first {
+                storage.lazy_expired.push(pdb, &key);
+            }
+            continue;
+        }
         if let Err(e) = storage.drain_lazy(first) {
             tracing::warn!("lazy expiry failed: {e}");
         }

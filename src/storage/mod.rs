@@ -172,6 +172,8 @@ pub struct Storage {
     replica: AtomicBool,
     /// Held by a slave's commands and its applier, so commands see master batches whole.
     replica_view: replica_view::ReplicaView,
+    /// Unix ms until which expired keys are not deleted (CLIENT PAUSE); 0: none.
+    expiry_paused_until: AtomicU64,
     /// Writes keep Codis' per-slot key index (`slotmigrate`, see [`codis_index`]).
     codis_index: AtomicBool,
     /// Id of the next transaction (EXEC) whose batches are marked as one group.
@@ -340,6 +342,7 @@ impl Storage {
             tier: cache::body::TierShape::default(),
             replica: AtomicBool::new(false),
             replica_view: replica_view::ReplicaView::default(),
+            expiry_paused_until: AtomicU64::new(0),
             codis_index: AtomicBool::new(false),
             // Ids differ across restarts too, so a slave never mixes up two transactions.
             next_transaction_id: AtomicU64::new(crate::util::clock::unix_ms() << 16),

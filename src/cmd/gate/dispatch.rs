@@ -154,7 +154,10 @@ pub fn execute(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
             return reject(server, client, Some((idx, spec)), Reply::err(busy));
         }
     }
-    if !client.is_master_link() && server.pause.holds(may_write(client, spec)) {
+    if !client.is_master_link()
+        && server.pause.is_set()
+        && server.pause.holds(may_write(server, client, spec, argv))
+    {
         // Parked until the pause ends, then the whole command runs again through this gate.
         client.request_block(crate::state::client::BlockRequest {
             keys: vec![Bytes::from_static(crate::state::pause::PAUSE_KEY)],
@@ -192,20 +195,21 @@ fn writes_data(client: &Client, spec: &CommandSpec) -> bool {
 }
 
 /// Whether a command may write (or replicate), what CLIENT PAUSE WRITE holds back: EXEC
-/// counts what it queued.
-fn may_write(client: &Client, spec: &CommandSpec) -> bool {
-    let writes = |s: &CommandSpec| {
+/// counts what it queued, a script what it declares.
+fn may_write(server: &ServerState, client: &Client, spec: &CommandSpec, argv: &[Bytes]) -> bool {
+    let writes = |s: &CommandSpec, argv: &[Bytes]| {
         s.flags
             .intersects(CmdFlags::WRITE | CmdFlags::MAY_REPLICATE)
+            && (!runs_script(s.name) || server.scripts.may_write(argv))
     };
     if spec.name == "exec" {
         return client.transaction().as_ref().is_some_and(|t| {
             t.queued
                 .iter()
-                .any(|argv| resolve_spec(argv).is_some_and(writes))
+                .any(|argv| resolve_spec(argv).is_some_and(|s| writes(s, argv)))
         });
     }
-    writes(spec)
+    writes(spec, argv)
 }
 
 /// What a RESP2 client may run while subscribed, as in Redis.
@@ -289,7 +293,13 @@ pub fn execute_in_script(
         return (record_rejected(server, Some(idx), reply), false);
     }
     let write = spec.flags.contains(CmdFlags::WRITE);
-    if write && read_only {
+    // A command that may replicate (PUBLISH, PFCOUNT) counts as a write here, as in Redis:
+    // a read-only script then never needs holding back by CLIENT PAUSE WRITE.
+    if read_only
+        && spec
+            .flags
+            .intersects(CmdFlags::WRITE | CmdFlags::MAY_REPLICATE)
+    {
         let reply = Reply::err("ERR Write commands are not allowed from read-only scripts.");
         return (record_rejected(server, Some(idx), reply), false);
     }

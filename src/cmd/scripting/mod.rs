@@ -117,6 +117,38 @@ impl Scripts {
         Ok(())
     }
 
+    /// Whether EVAL, EVALSHA or FCALL with `argv` may write, for CLIENT PAUSE WRITE (Redis'
+    /// `evalGetCommandFlags`): not when its shebang or its function declares `no-writes`.
+    /// A script without a shebang, one not cached, and any asked about while the interpreter
+    /// is in use (it may be this thread's) count as writing.
+    pub fn may_write(&self, argv: &[Bytes]) -> bool {
+        let (Some(name), Some(target)) = (argv.first(), argv.get(1)) else {
+            return true;
+        };
+        let declared = |flags: ScriptFlags| {
+            !flags.intersects(ScriptFlags::NO_WRITES) || flags.contains(ScriptFlags::EVAL_COMPAT)
+        };
+        if name.eq_ignore_ascii_case(b"eval") {
+            return flags::eval_shebang(target).map_or(true, |(f, _)| declared(f));
+        }
+        let Some(guard) = self.vm.try_lock() else {
+            return true;
+        };
+        let Some(vm) = guard.as_ref() else {
+            return true;
+        };
+        let target = String::from_utf8_lossy(target);
+        if name.eq_ignore_ascii_case(b"evalsha") {
+            let sha = target.to_ascii_lowercase();
+            return vm.scripts.get(&sha).is_none_or(|script| {
+                flags::eval_shebang(&script.body).map_or(true, |(f, _)| declared(f))
+            });
+        }
+        vm.libraries
+            .function(&target)
+            .is_none_or(|f| declared(f.flags))
+    }
+
     /// Runs `f` on the interpreter, creating it first if needed.
     pub fn with_vm<R>(
         &self,
