@@ -61,20 +61,15 @@ impl ClientPause {
         wake(storage);
     }
 
-    /// Whether a pause was set and has not been lifted (it may have run out): cheap, so
-    /// callers skip working out what a command does when no pause is in force.
-    pub fn is_set(&self) -> bool {
-        self.until_ms.load(Ordering::Relaxed) != 0
-    }
-
-    /// Whether a command must wait now: `writes` tells whether it may write.
-    pub fn holds(&self, writes: bool) -> bool {
+    /// Whether a command must wait now: `writes` tells whether it may write, and is asked
+    /// only while a pause is in force.
+    pub fn holds(&self, writes: impl FnOnce() -> bool) -> bool {
         // Asked before every command: without a pause, the clock is not read.
         let until = self.until_ms.load(Ordering::Relaxed);
         if until == 0 || until <= unix_ms() {
             return false;
         }
-        writes || self.all.load(Ordering::Relaxed)
+        self.all.load(Ordering::Relaxed) || writes()
     }
 }
 

@@ -20,7 +20,6 @@
 //! bounded ([`MAX_KEYS_PER_CALL`]): the next command continues where it stopped.
 
 use std::sync::atomic::Ordering;
-use std::time::Instant;
 
 use rand::Rng;
 
@@ -76,40 +75,30 @@ impl Storage {
         // call that finds nothing to delete costs the round nothing): the invalidations and
         // events they raise go out before the command that triggered them answers.
         let mut pause = None;
-        // The latency monitor's `eviction-cycle` (this call) and `eviction-del` (one key), as
-        // Redis names them.
-        let monitor = self.latency_monitor();
-        let cycle_started = monitor.map(|_| Instant::now());
+        // The latency monitor's `eviction-cycle` is this call, `eviction-del` one key's removal.
         // Sampling and re-reading are no accesses: they must not make a key look hot.
-        let result = untouched(|| {
-            // A chosen key that changed meanwhile is skipped; that too is bounded.
-            for _ in 0..2 * MAX_KEYS_PER_CALL {
-                if run.evicted >= MAX_KEYS_PER_CALL as u64 {
-                    break;
-                }
-                let Some(best) = self.best_candidate(policy, samples.max(1))? else {
-                    break;
-                };
-                pause.get_or_insert_with(|| self.pause_round());
-                let del_started = monitor.map(|_| Instant::now());
-                let evicted = self.evict_key(policy, &best)?;
-                if let (Some(monitor), Some(started)) = (monitor, del_started) {
-                    monitor.spike("eviction-del", started.elapsed());
-                }
-                if evicted {
-                    run.evicted += 1;
-                    if !over_limit() {
-                        run.still_over = false;
+        self.timed("eviction-cycle", || {
+            untouched(|| {
+                // A chosen key that changed meanwhile is skipped; that too is bounded.
+                for _ in 0..2 * MAX_KEYS_PER_CALL {
+                    if run.evicted >= MAX_KEYS_PER_CALL as u64 {
                         break;
                     }
+                    let Some(best) = self.best_candidate(policy, samples.max(1))? else {
+                        break;
+                    };
+                    pause.get_or_insert_with(|| self.pause_round());
+                    if self.timed("eviction-del", || self.evict_key(policy, &best))? {
+                        run.evicted += 1;
+                        if !over_limit() {
+                            run.still_over = false;
+                            break;
+                        }
+                    }
                 }
-            }
-            Ok(run)
-        });
-        if let (Some(monitor), Some(started)) = (monitor, cycle_started) {
-            monitor.spike("eviction-cycle", started.elapsed());
-        }
-        result
+                Ok(run)
+            })
+        })
     }
 
     /// The best of a fresh sample, or None when no key is a candidate.

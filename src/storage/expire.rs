@@ -57,11 +57,6 @@ pub static ACTIVE_EXPIRE_ENABLED: AtomicBool = AtomicBool::new(true);
 /// their range compacted before its key is removed (0: never).
 pub static RECLAIM_MIN_ELEMENTS: AtomicU64 = AtomicU64::new(5000);
 
-/// Whether `state` holds a record whose deadline has passed.
-fn is_expired(state: &KeyState) -> bool {
-    state.stored.is_some() && state.live().is_none()
-}
-
 /// The element column families and element prefix of the collection `state` holds, when it
 /// has at least [`RECLAIM_MIN_ELEMENTS`] elements: an expiring one is compacted away before
 /// its key is removed, so its disk space comes back now, not at some later compaction
@@ -100,7 +95,7 @@ impl Storage {
         let reclaim = {
             let _guard = self.lock_keys([key]);
             let state = self.load_physical(pdb, key)?;
-            if !is_expired(&state) {
+            if !state.is_expired() {
                 return Ok(false);
             }
             match reclaimable_elements(&state) {
@@ -119,7 +114,7 @@ impl Storage {
         let _guard = self.lock_keys([key]);
         // Read as is: finding it expired above told tracking clients already.
         let state = self.load_as_is(pdb, key)?;
-        if !is_expired(&state) {
+        if !state.is_expired() {
             return Ok(false);
         }
         self.remove_expired(&state)
@@ -127,18 +122,15 @@ impl Storage {
 
     /// Removes the expired record `state`, under its key's lock. Returns true.
     fn remove_expired(&self, state: &KeyState) -> Result<bool, StorageError> {
-        let monitor = self.latency_monitor();
-        let started = monitor.map(|_| std::time::Instant::now());
         // Removing an expired record publishes `expired` (see `WriteTxn::remove`); reading it
         // expired (before, or earlier) told client-side caching already.
-        let mut txn = self
-            .txn_noted(Writer::named("expired"), state.pdb)
-            .unreported();
-        txn.remove(state);
-        txn.commit()?;
-        if let (Some(monitor), Some(started)) = (monitor, started) {
-            monitor.spike("expire-del", started.elapsed());
-        }
+        self.timed("expire-del", || {
+            let mut txn = self
+                .txn_noted(Writer::named("expired"), state.pdb)
+                .unreported();
+            txn.remove(state);
+            txn.commit()
+        })?;
         self.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
         Ok(true)
     }
@@ -204,7 +196,7 @@ impl Storage {
 }
 
 /// How often a paused expirer looks whether the pause is over.
-const PAUSED_POLL: std::time::Duration = std::time::Duration::from_millis(10);
+const PAUSED_POLL: Duration = Duration::from_millis(10);
 
 /// The active expirer: deletes keys reads found expired and, while active expiry is on, scans
 /// for due keys; returns when `stop` is set.
@@ -212,11 +204,6 @@ pub fn run_expirer(storage: &Storage, stop: &StopSignal) {
     let mut watermark = 0u64;
     let mut busy = false;
     while !stop.is_stopped() {
-        if storage.expiry_paused() {
-            // What reads queued meanwhile stays queued for after the pause.
-            std::thread::sleep(PAUSED_POLL);
-            continue;
-        }
         let first = if busy {
             storage.lazy_expired.rx.try_recv().ok()
         } else {
@@ -227,10 +214,11 @@ pub fn run_expirer(storage: &Storage, stop: &StopSignal) {
             }
         };
         if storage.expiry_paused() {
-            // A pause began while this thread waited: the key waits for its end.
+            // CLIENT PAUSE: what reads queued stays queued for after the pause.
             if let Some((pdb, key)) = first {
                 storage.lazy_expired.push(pdb, &key);
             }
+            std::thread::sleep(PAUSED_POLL);
             continue;
         }
         if let Err(e) = storage.drain_lazy(first) {
@@ -240,11 +228,9 @@ pub fn run_expirer(storage: &Storage, stop: &StopSignal) {
             busy = false;
             continue;
         }
-        let started = std::time::Instant::now();
-        let cycle = storage.expire_cycle(watermark.saturating_sub(WATERMARK_MARGIN_MS));
-        if let Some(monitor) = storage.latency_monitor() {
-            monitor.spike("expire-cycle", started.elapsed());
-        }
+        let cycle = storage.timed("expire-cycle", || {
+            storage.expire_cycle(watermark.saturating_sub(WATERMARK_MARGIN_MS))
+        });
         if let Err(e) = storage.engine().sync_wal() {
             tracing::warn!("WAL flush after expiry failed: {e}");
         }

@@ -243,6 +243,11 @@ impl KeyState {
         }
     }
 
+    /// Whether a record is stored whose deadline has passed.
+    pub fn is_expired(&self) -> bool {
+        self.stored.is_some() && self.live().is_none()
+    }
+
     /// The record if it exists and has not expired.
     pub fn live(&self) -> Option<&MetaValue> {
         self.stored
@@ -276,6 +281,18 @@ impl Storage {
             .get()
             .map(|s| s.as_ref())
             .filter(|s| s.enabled())
+    }
+
+    /// Runs `f`, reporting how long it took to the latency monitor as `event` when the
+    /// monitor is on (Redis' names: `expire-del`, `eviction-cycle`, ...).
+    pub(crate) fn timed<R>(&self, event: &'static str, f: impl FnOnce() -> R) -> R {
+        let Some(monitor) = self.latency_monitor() else {
+            return f();
+        };
+        let started = std::time::Instant::now();
+        let result = f();
+        monitor.spike(event, started.elapsed());
+        result
     }
 
     /// Hands this thread's WAL records to the operating system (and fsyncs them under
@@ -505,7 +522,7 @@ impl Storage {
 
     /// `state`, just read; an expired record is queued for lazy removal.
     fn observed(&self, state: KeyState) -> KeyState {
-        if state.stored.is_some() && state.live().is_none() {
+        if state.is_expired() {
             self.lazy_expired.push(state.pdb, state.key());
             // A master deletes it now as far as tracking clients are concerned, so the
             // invalidation follows the reply of the read that found it (the expirer's

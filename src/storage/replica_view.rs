@@ -27,12 +27,12 @@ pub struct ReplicaView {
 
 /// A command's hold on the view; holds nothing when the thread held it already.
 pub struct ViewGuard<'a> {
-    _guard: Option<RwLockReadGuard<'a, ()>>,
+    guard: Option<RwLockReadGuard<'a, ()>>,
 }
 
 impl Drop for ViewGuard<'_> {
     fn drop(&mut self) {
-        if self._guard.is_some() {
+        if self.guard.is_some() {
             HELD.with(|h| h.set(false));
         }
     }
@@ -43,7 +43,7 @@ impl ReplicaView {
     /// and is called before waiting.
     pub fn enter(&self, settle: impl FnOnce()) -> ViewGuard<'_> {
         if HELD.with(Cell::get) {
-            return ViewGuard { _guard: None };
+            return ViewGuard { guard: None };
         }
         let guard = match self.lock.try_read() {
             Some(guard) => guard,
@@ -53,9 +53,7 @@ impl ReplicaView {
             }
         };
         HELD.with(|h| h.set(true));
-        ViewGuard {
-            _guard: Some(guard),
-        }
+        ViewGuard { guard: Some(guard) }
     }
 
     /// Keeps commands out while a master batch lands and the cache catches up.

@@ -154,10 +154,7 @@ pub fn execute(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
             return reject(server, client, Some((idx, spec)), Reply::err(busy));
         }
     }
-    if !client.is_master_link()
-        && server.pause.is_set()
-        && server.pause.holds(may_write(server, client, spec, argv))
-    {
+    if !client.is_master_link() && server.pause.holds(|| may_write(server, client, spec, argv)) {
         // Parked until the pause ends, then the whole command runs again through this gate.
         client.request_block(crate::state::client::BlockRequest {
             keys: vec![Bytes::from_static(crate::state::pause::PAUSE_KEY)],
@@ -379,8 +376,6 @@ fn remember_read_keys(
     }
 }
 
-/// Runs a resolved, checked command: monitors, key locks, handler, statistics.
-/// `from_script`: called by a script (`redis.call`), whose caller remembers keys instead.
 /// How the dispatcher locks a command's keys while it runs.
 enum KeyLocking {
     /// Until its writes have landed.
@@ -410,6 +405,8 @@ fn key_locking(spec: &CommandSpec, in_transaction: bool) -> KeyLocking {
     }
 }
 
+/// Runs a resolved, checked command: monitors, key locks, handler, statistics.
+/// `from_script`: called by a script (`redis.call`), whose caller remembers keys instead.
 fn run(
     server: &ServerState,
     client: &Client,

@@ -125,11 +125,10 @@ impl Scripts {
         let (Some(name), Some(target)) = (argv.first(), argv.get(1)) else {
             return true;
         };
-        let declared = |flags: ScriptFlags| {
-            !flags.intersects(ScriptFlags::NO_WRITES) || flags.contains(ScriptFlags::EVAL_COMPAT)
-        };
+        // No shebang (EVAL_COMPAT) declares nothing, so it may write.
+        let writes = |flags: ScriptFlags| !flags.contains(ScriptFlags::NO_WRITES);
         if name.eq_ignore_ascii_case(b"eval") {
-            return flags::eval_shebang(target).map_or(true, |(f, _)| declared(f));
+            return flags::eval_shebang(target).map_or(true, |(f, _)| writes(f));
         }
         let Some(guard) = self.vm.try_lock() else {
             return true;
@@ -141,12 +140,12 @@ impl Scripts {
         if name.eq_ignore_ascii_case(b"evalsha") {
             let sha = target.to_ascii_lowercase();
             return vm.scripts.get(&sha).is_none_or(|script| {
-                flags::eval_shebang(&script.body).map_or(true, |(f, _)| declared(f))
+                flags::eval_shebang(&script.body).map_or(true, |(f, _)| writes(f))
             });
         }
         vm.libraries
             .function(&target)
-            .is_none_or(|f| declared(f.flags))
+            .is_none_or(|f| writes(f.flags))
     }
 
     /// Runs `f` on the interpreter, creating it first if needed.

@@ -127,7 +127,7 @@ fn watched_key_expired(storage: &Storage, id: u64) -> bool {
         .any(|(pdb, key)| {
             storage
                 .load_physical(*pdb, key)
-                .is_ok_and(|s| s.stored.is_some() && s.live().is_none())
+                .is_ok_and(|s| s.is_expired())
         })
 }
 
@@ -271,7 +271,7 @@ fn watch(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let pdb = storage.physical(ctx.db())?;
     for key in keys {
         let state = storage.load_physical(pdb, key)?;
-        let expired = state.stored.is_some() && state.live().is_none();
+        let expired = state.is_expired();
         storage.watches.watch(id, (pdb, key.to_vec()), expired);
     }
     // A connection that closed meanwhile has already dropped its watches: drop these too.

@@ -347,9 +347,8 @@ impl Storage {
         let _structure = self.lock_structure();
         let (pa, pb) = (self.physical(a)?, self.physical(b)?);
         self.watches.swap_dbs(pa, pb, |pdb, key| {
-            self.load_physical(pdb, key).map_or((true, false), |s| {
-                (s.stored.is_some(), s.stored.is_some() && s.live().is_none())
-            })
+            self.load_physical(pdb, key)
+                .map_or((true, false), |s| (s.stored.is_some(), s.is_expired()))
         });
         let mut map = self.db_map.write();
         if a >= map.len() || b >= map.len() {
