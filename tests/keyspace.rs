@@ -123,11 +123,7 @@ fn keys_matches_glob_patterns() {
 fn scan_visits_every_key_with_count_10() {
     let s = TestServer::start();
     let mut c = s.conn();
-    let mut p = redis::pipe();
-    for i in 0..1000 {
-        p.cmd("SET").arg(format!("key:{i}")).arg(i).ignore();
-    }
-    let _: () = p.query(&mut c).unwrap();
+    common::set_numbered(&mut c, "key:", 1000);
     let (keys, calls) = scan_all(&mut c, &["COUNT", "10"]);
     let unique: HashSet<_> = keys.iter().cloned().collect();
     assert_eq!(unique.len(), 1000);

@@ -320,11 +320,7 @@ fn reclaiming_a_big_expired_collection_is_an_expire_cycle_event() {
 fn a_long_eviction_cycle_is_an_event() {
     let s = TestServer::start();
     let mut c = s.conn();
-    let mut pipe = redis::pipe();
-    for i in 0..2000 {
-        pipe.cmd("SET").arg(format!("k{i}")).arg(i).ignore();
-    }
-    pipe.query::<()>(&mut c).expect("fill");
+    common::set_numbered(&mut c, "k", 2000);
     for (name, value) in [
         ("maxmemory-policy", "allkeys-random"),
         ("maxmemory-samples", "64"),

@@ -575,6 +575,15 @@ pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> Result<
     }
 }
 
+/// Sets `{prefix}{i}` to `i` for every `i` below `n`, in one pipeline.
+pub fn set_numbered(c: &mut redis::Connection, prefix: &str, n: usize) {
+    let mut pipe = redis::pipe();
+    for i in 0..n {
+        pipe.cmd("SET").arg(format!("{prefix}{i}")).arg(i).ignore();
+    }
+    pipe.query::<()>(c).expect("pipelined SETs");
+}
+
 /// Polls `cond` until it holds (panics after 20 s, naming `what`).
 pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
