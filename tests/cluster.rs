@@ -182,6 +182,7 @@ fn three_masters_meet_and_redirect() {
     meet(&a, &b);
     meet(&a, &c);
     wait_ok(&[&a, &b, &c], 3, Duration::from_secs(20));
+    common::cluster::wait_for_settled_epochs(&[&a, &b, &c]);
     // Every node agrees on who serves what.
     let slots_of = |s: &TestServer| -> String {
         let text: String = s.q(&["CLUSTER", "NODES"]);
@@ -936,6 +937,7 @@ fn a_slot_of_every_type_and_a_huge_key_moves_while_a_client_writes() {
     let _: String = b.q(&["CLUSTER", "ADDSLOTSRANGE", "0", "8191"]);
     meet(&a, &b);
     wait_ok(&[&a, &b], 2, Duration::from_secs(20));
+    common::cluster::wait_for_settled_epochs(&[&a, &b]);
     // Every key carries the tag {m}: one slot, served by a.
     let slot: i64 = a.q(&["CLUSTER", "KEYSLOT", "{m}"]);
     assert!(slot >= 8192, "slot {slot}");

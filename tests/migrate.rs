@@ -581,22 +581,30 @@ fn cluster_node(extra: &[&str]) -> TestServer {
     TestServer::start_with(&args)
 }
 
-/// Moves slot 12182 ("foo") from one cluster node to another as `redis-cli --cluster
-/// reshard` does: IMPORTING, MIGRATING, MIGRATE of its keys (RESTORE-ASKING and no SELECT for
-/// small ones, batches under ASKING past the chunk size), then the slot itself.
-#[test]
-fn in_a_cluster_keys_move_into_an_importing_slot_small_ones_whole_big_ones_in_batches() {
-    let a = cluster_node(&["--migrate-chunk-elements", "10"]);
+/// Two cluster nodes that know each other, `a` serving every slot (moving keys in chunks of
+/// `chunk_elements`), with their config epochs settled so slots can move safely.
+fn two_node_cluster(chunk_elements: &str) -> (TestServer, TestServer) {
+    let a = cluster_node(&["--migrate-chunk-elements", chunk_elements]);
     let b = cluster_node(&[]);
     let _: String = a.q(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]);
     let bus: Vec<String> = b.q(&["CONFIG", "GET", "cluster-port"]);
-    let port = b.port.to_string();
-    let _: String = a.q(&["CLUSTER", "MEET", "127.0.0.1", &port, &bus[1]]);
+    let _: String = a.q(&["CLUSTER", "MEET", "127.0.0.1", &b.port.to_string(), &bus[1]]);
     let known = |s: &TestServer| {
         let text: String = s.q(&["CLUSTER", "INFO"]);
         text.contains("cluster_state:ok") && text.contains("cluster_known_nodes:2")
     };
     common::wait_until("both nodes know each other", || known(&a) && known(&b));
+    common::cluster::wait_for_settled_epochs(&[&a, &b]);
+    (a, b)
+}
+
+/// Moves slot 12182 ("foo") from one cluster node to another as `redis-cli --cluster
+/// reshard` does: IMPORTING, MIGRATING, MIGRATE of its keys (RESTORE-ASKING and no SELECT for
+/// small ones, batches under ASKING past the chunk size), then the slot itself.
+#[test]
+fn in_a_cluster_keys_move_into_an_importing_slot_small_ones_whole_big_ones_in_batches() {
+    let (a, b) = two_node_cluster("10");
+    let port = b.port.to_string();
     let (a_id, b_id): (String, String) = (a.q(&["CLUSTER", "MYID"]), b.q(&["CLUSTER", "MYID"]));
     let (mut ca, mut cb) = (a.conn(), b.conn());
     run(&mut ca, &["SET", "foo", "v"]);
@@ -633,16 +641,7 @@ fn in_a_cluster_keys_move_into_an_importing_slot_small_ones_whole_big_ones_in_ba
 #[test]
 fn redis_cli_reshards_keys_between_pika_nodes() {
     use pika::util::slot::key_slot;
-    let a = cluster_node(&["--migrate-chunk-elements", "100"]);
-    let b = cluster_node(&[]);
-    let _: String = a.q(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]);
-    let bus: Vec<String> = b.q(&["CONFIG", "GET", "cluster-port"]);
-    let _: String = a.q(&["CLUSTER", "MEET", "127.0.0.1", &b.port.to_string(), &bus[1]]);
-    let known = |s: &TestServer| {
-        let text: String = s.q(&["CLUSTER", "INFO"]);
-        text.contains("cluster_state:ok") && text.contains("cluster_known_nodes:2")
-    };
-    common::wait_until("both nodes know each other", || known(&a) && known(&b));
+    let (a, b) = two_node_cluster("100");
     let named = |prefix: &'static str, moves: bool| {
         (0..)
             .map(move |i| format!("{prefix}:{i}"))

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod subscriber;
 
 use std::io::{Read, Write};
