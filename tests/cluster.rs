@@ -762,22 +762,6 @@ fn assert_check(addr: &str) {
     });
 }
 
-/// Waits until `s` knows `n` nodes.
-fn wait_known(s: &TestServer, n: usize) {
-    wait_for(
-        "the node learns of every node",
-        Duration::from_secs(20),
-        || {
-            let known = cluster_info(s, "cluster_known_nodes");
-            if known == n.to_string() {
-                Ok(())
-            } else {
-                Err(known)
-            }
-        },
-    );
-}
-
 fn master_id_of(s: &TestServer) -> String {
     myid(s)
 }
@@ -865,7 +849,10 @@ fn reshard_add_rebalance_and_delete_under_a_cluster_client() {
     let fresh_addr = format!("127.0.0.1:{}", fresh.port);
     let (ok, out) = redis_cli(&["--cluster", "add-node", &fresh_addr, &first]).unwrap();
     assert!(ok, "{out}");
-    wait_known(&nodes[0], 4);
+    // Every node (the new one included, which learns the others by gossip) must know the
+    // others before slots can move to or from it.
+    let mut joined: Vec<&TestServer> = nodes.iter().chain([&fresh]).collect();
+    wait_ok(&joined, 4, Duration::from_secs(20));
     assert_check(&first);
     let replica = node(&[]);
     let replica_addr = format!("127.0.0.1:{}", replica.port);
@@ -881,7 +868,8 @@ fn reshard_add_rebalance_and_delete_under_a_cluster_client() {
     ])
     .unwrap();
     assert!(ok, "{out}");
-    wait_known(&nodes[0], 5);
+    joined.push(&replica);
+    wait_ok(&joined, 5, Duration::from_secs(20));
     wait_for(
         "the first node sees the replica",
         Duration::from_secs(20),
