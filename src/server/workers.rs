@@ -514,17 +514,19 @@ fn start_stream(conn: &Conn, stream: StreamedReply, out: &mut BytesMut) -> bool 
     more
 }
 
-/// Runs a command, turning a panic into an error reply.
+/// Runs a command, turning a panic into an error reply, and deletes the keys it found expired.
 fn execute_guarded(server: &ServerState, client: &Client, argv: &[Bytes]) -> Reply {
-    catch_unwind(AssertUnwindSafe(|| dispatch::execute(server, client, argv))).unwrap_or_else(
-        |_| {
-            tracing::error!(
-                command = %String::from_utf8_lossy(argv.first().map_or(&b""[..], |a| a)),
-                "command panicked; the client got an error and the server continues"
-            );
-            Reply::err("ERR internal error while running the command")
-        },
-    )
+    server.storage.deleting_found_expired(|| {
+        catch_unwind(AssertUnwindSafe(|| dispatch::execute(server, client, argv))).unwrap_or_else(
+            |_| {
+                tracing::error!(
+                    command = %String::from_utf8_lossy(argv.first().map_or(&b""[..], |a| a)),
+                    "command panicked; the client got an error and the server continues"
+                );
+                Reply::err("ERR internal error while running the command")
+            },
+        )
+    })
 }
 
 /// Serves clients blocked on signalled keys, per key in arrival order, until a waiter's

@@ -7,6 +7,7 @@
 //! will be replicated like any DEL), made under the key's lock after re-reading the key, so a
 //! concurrent SET that gave the key a new life always wins.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -30,10 +31,13 @@ const IDLE: Duration = Duration::from_millis(100);
 /// computed their deadline just before a cycle and committed just after it.
 const WATERMARK_MARGIN_MS: u64 = 10_000;
 
+/// A key and its physical database.
+type DbKey = (u16, Vec<u8>);
+
 /// Keys found expired by readers, waiting for the expirer to delete them.
 pub struct LazyQueue {
-    tx: Sender<(u16, Vec<u8>)>,
-    rx: Receiver<(u16, Vec<u8>)>,
+    tx: Sender<DbKey>,
+    rx: Receiver<DbKey>,
 }
 
 impl Default for LazyQueue {
@@ -48,6 +52,21 @@ impl LazyQueue {
     pub fn push(&self, pdb: u16, key: &[u8]) {
         let _ = self.tx.try_send((pdb, key.to_vec()));
     }
+}
+
+thread_local! {
+    /// Keys the command running on this thread found expired, while one runs under
+    /// [`Storage::deleting_found_expired`].
+    static FOUND_EXPIRED: RefCell<Option<Vec<DbKey>>> = const { RefCell::new(None) };
+}
+
+/// What removing a key found expired came to.
+enum Removal {
+    /// It is not expired (any more).
+    NotDue,
+    Removed,
+    /// A big collection: the column families and element prefix to compact before removing it.
+    Reclaim(&'static [Cf], Vec<u8>),
 }
 
 /// Lets DEBUG SET-ACTIVE-EXPIRE pause the active walk (lazy expiry still applies).
@@ -92,21 +111,14 @@ impl Storage {
             // The master's deletion arrives through replication.
             return Ok(false);
         }
-        let reclaim = {
-            let _guard = self.lock_keys([key]);
-            let state = self.load_physical(pdb, key)?;
-            if !state.is_expired() {
-                return Ok(false);
-            }
-            match reclaimable_elements(&state) {
-                Some(reclaim) => reclaim,
-                None => return self.remove_expired(&state),
-            }
+        let (cfs, from) = match self.remove_unless_big(key, || self.load_physical(pdb, key))? {
+            Removal::NotDue => return Ok(false),
+            Removal::Removed => return Ok(true),
+            Removal::Reclaim(cfs, from) => (cfs, from),
         };
         // Compacted without the key's lock, which its writers would wait for: the compaction
         // filter drops an expired key's elements on a master, and a key recreated meanwhile
         // has a new version, whose elements it keeps.
-        let (cfs, from) = reclaim;
         let to = prefix_upper_bound(&from);
         for &cf in cfs {
             self.engine.compact_range(cf, Some(&from), to.as_deref());
@@ -118,6 +130,82 @@ impl Storage {
             return Ok(false);
         }
         self.remove_expired(&state)
+    }
+
+    /// Under `key`'s lock, removes it when `load` finds it expired, unless it is a big
+    /// collection whose elements are to be compacted away first.
+    fn remove_unless_big(
+        &self,
+        key: &[u8],
+        load: impl FnOnce() -> Result<KeyState, StorageError>,
+    ) -> Result<Removal, StorageError> {
+        let _guard = self.lock_keys([key]);
+        let state = load()?;
+        if !state.is_expired() {
+            return Ok(Removal::NotDue);
+        }
+        match reclaimable_elements(&state) {
+            Some((cfs, from)) => Ok(Removal::Reclaim(cfs, from)),
+            None => self.remove_expired(&state).map(|_| Removal::Removed),
+        }
+    }
+
+    /// Runs `command`, then deletes the keys it found expired, as Redis deletes an expired
+    /// key in the read that finds it: the client's next command (INFO, SCAN, DBSIZE) sees it
+    /// gone and counted. Left to the expirer: big collections (their compaction would hold up
+    /// the thread), keys found while a pause holds expiry back, keys found on a slave (the
+    /// master's deletion arrives through replication).
+    pub fn deleting_found_expired<R>(&self, command: impl FnOnce() -> R) -> R {
+        let outermost = FOUND_EXPIRED.with(|found| {
+            let mut found = found.borrow_mut();
+            if found.is_some() {
+                return false;
+            }
+            *found = Some(Vec::new());
+            true
+        });
+        let result = command();
+        if outermost {
+            let found = FOUND_EXPIRED.with(|found| found.borrow_mut().take());
+            for (pdb, key) in found.unwrap_or_default() {
+                self.delete_found_expired(pdb, &key);
+            }
+        }
+        result
+    }
+
+    /// A read found `key` expired: the running command's thread deletes it after the command
+    /// (see [`Storage::deleting_found_expired`]), or else the expirer does.
+    pub(super) fn found_expired(&self, pdb: u16, key: &[u8]) {
+        let kept = FOUND_EXPIRED.with(|found| match found.borrow_mut().as_mut() {
+            Some(keys) => {
+                keys.push((pdb, key.to_vec()));
+                true
+            }
+            None => false,
+        });
+        if !kept {
+            self.lazy_expired.push(pdb, key);
+        }
+    }
+
+    fn delete_found_expired(&self, pdb: u16, key: &[u8]) {
+        if self.is_replica() {
+            return;
+        }
+        if self.expiry_paused() {
+            self.lazy_expired.push(pdb, key);
+            return;
+        }
+        // Read as is: the read that found it expired told tracking clients already.
+        match self.remove_unless_big(key, || self.load_as_is(pdb, key)) {
+            Ok(Removal::NotDue | Removal::Removed) => {}
+            Ok(Removal::Reclaim(..)) => self.lazy_expired.push(pdb, key),
+            Err(e) => {
+                tracing::warn!("lazy expiry failed: {e}");
+                self.lazy_expired.push(pdb, key);
+            }
+        }
     }
 
     /// Removes the expired record `state`, under its key's lock. Returns true.
@@ -180,7 +268,7 @@ impl Storage {
     }
 
     /// Deletes queued lazily-expired keys.
-    fn drain_lazy(&self, first: Option<(u16, Vec<u8>)>) -> Result<(), StorageError> {
+    fn drain_lazy(&self, first: Option<DbKey>) -> Result<(), StorageError> {
         let mut next = first;
         let mut handled = 0;
         while let Some((pdb, key)) = next {

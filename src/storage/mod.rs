@@ -523,7 +523,7 @@ impl Storage {
     /// `state`, just read; an expired record is queued for lazy removal.
     fn observed(&self, state: KeyState) -> KeyState {
         if state.is_expired() {
-            self.lazy_expired.push(state.pdb, state.key());
+            self.found_expired(state.pdb, state.key());
             // A master deletes it now as far as tracking clients are concerned, so the
             // invalidation follows the reply of the read that found it (the expirer's
             // deletion does not report it again).
