@@ -201,7 +201,15 @@ impl Directive {
 
     /// The canonical text of `text` (e.g. `64mb` → `67108864`), or `None` if it does not parse.
     pub fn normalize(&self, text: &str) -> Option<String> {
-        self.parse(text).ok().map(|v| v.render())
+        let value = self.parse(text).ok()?;
+        match self.kind {
+            // Output limits as the server shows them: every class, over the defaults (as a
+            // line naming some classes applies), byte counts, `slave` for replicas.
+            Kind::OutputLimits => {
+                super::OutputLimits::from_value(value).map(|limits| limits.render())
+            }
+            _ => Some(value.render()),
+        }
     }
 }
 

@@ -606,6 +606,16 @@ fn shipped_conf_equals_defaults() {
     assert_eq!(c, Config::defaults());
 }
 
+/// Rewriting the shipped file changes nothing: every line already says what the server runs
+/// with, whatever its units or wording (`256mb`, `replica`).
+#[test]
+fn rewriting_the_shipped_conf_leaves_it_as_it_is() {
+    let shipped = fs::read_to_string(SHIPPED_CONF).unwrap();
+    let f = TempConf::new(&shipped);
+    Config::load(Some(&f.0), &[]).unwrap().rewrite().unwrap();
+    assert_eq!(f.read(), shipped);
+}
+
 #[test]
 fn shipped_conf_lists_every_directive() {
     let text = fs::read_to_string(SHIPPED_CONF).unwrap();
