@@ -8,6 +8,7 @@ use std::io::{Read, Write};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::cluster::{cluster_info, meet, wait_ok};
 use common::{free_port, wait_for, TestServer};
 
 /// Node timeout of the test clusters: failures are detected in seconds.
@@ -29,20 +30,6 @@ fn node(extra: &[&str]) -> TestServer {
     TestServer::start_with(&args)
 }
 
-fn bus_port(s: &TestServer) -> String {
-    let v: Vec<String> = s.q(&["CONFIG", "GET", "cluster-port"]);
-    v[1].clone()
-}
-
-fn cluster_info(s: &TestServer, field: &str) -> String {
-    let text: String = s.q(&["CLUSTER", "INFO"]);
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or_default()
-        .trim()
-        .to_string()
-}
-
 fn myid(s: &TestServer) -> String {
     s.q(&["CLUSTER", "MYID"])
 }
@@ -52,26 +39,6 @@ fn err_text(s: &TestServer, args: &[&str]) -> String {
         Err(e) => common::error_text(&e),
         Ok(v) => panic!("{args:?} should fail, got {v:?}"),
     }
-}
-
-/// Waits until every node reports `cluster_state:ok` and knows `nodes` nodes.
-fn wait_ok(nodes: &[&TestServer], known: usize, timeout: Duration) {
-    wait_for("cluster state ok", timeout, || {
-        for n in nodes {
-            let state = cluster_info(n, "cluster_state");
-            let count = cluster_info(n, "cluster_known_nodes");
-            if state != "ok" || count != known.to_string() {
-                return Err(format!("node {}: state {state}, {count} nodes", n.port));
-            }
-        }
-        Ok(())
-    });
-}
-
-fn meet(a: &TestServer, b: &TestServer) {
-    let port = b.port.to_string();
-    let bus = bus_port(b);
-    let _: String = a.q(&["CLUSTER", "MEET", "127.0.0.1", &port, &bus]);
 }
 
 #[test]

@@ -587,13 +587,8 @@ fn two_node_cluster(chunk_elements: &str) -> (TestServer, TestServer) {
     let a = cluster_node(&["--migrate-chunk-elements", chunk_elements]);
     let b = cluster_node(&[]);
     let _: String = a.q(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]);
-    let bus: Vec<String> = b.q(&["CONFIG", "GET", "cluster-port"]);
-    let _: String = a.q(&["CLUSTER", "MEET", "127.0.0.1", &b.port.to_string(), &bus[1]]);
-    let known = |s: &TestServer| {
-        let text: String = s.q(&["CLUSTER", "INFO"]);
-        text.contains("cluster_state:ok") && text.contains("cluster_known_nodes:2")
-    };
-    common::wait_until("both nodes know each other", || known(&a) && known(&b));
+    common::cluster::meet(&a, &b);
+    common::cluster::wait_ok(&[&a, &b], 2, std::time::Duration::from_secs(20));
     common::cluster::wait_for_settled_epochs(&[&a, &b]);
     (a, b)
 }

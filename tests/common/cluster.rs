@@ -1,9 +1,46 @@
-//! Waits that cluster tests need before they move slots.
+//! Forming a test cluster and waiting until it is ready to move slots.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::{wait_for, TestServer};
+
+/// The cluster bus port of `s`.
+pub fn bus_port(s: &TestServer) -> String {
+    let v: Vec<String> = s.q(&["CONFIG", "GET", "cluster-port"]);
+    v[1].clone()
+}
+
+/// A field of CLUSTER INFO (empty when absent).
+pub fn cluster_info(s: &TestServer, field: &str) -> String {
+    let text: String = s.q(&["CLUSTER", "INFO"]);
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// `a` meets `b`.
+pub fn meet(a: &TestServer, b: &TestServer) {
+    let port = b.port.to_string();
+    let bus = bus_port(b);
+    let _: String = a.q(&["CLUSTER", "MEET", "127.0.0.1", &port, &bus]);
+}
+
+/// Waits until every node reports `cluster_state:ok` and knows `known` nodes.
+pub fn wait_ok(nodes: &[&TestServer], known: usize, timeout: Duration) {
+    wait_for("cluster state ok", timeout, || {
+        for n in nodes {
+            let state = cluster_info(n, "cluster_state");
+            let count = cluster_info(n, "cluster_known_nodes");
+            if state != "ok" || count != known.to_string() {
+                return Err(format!("node {}: state {state}, {count} nodes", n.port));
+            }
+        }
+        Ok(())
+    });
+}
 
 /// Each node's view of the config epochs: node id -> (epoch, is a master).
 fn epochs_seen_by(s: &TestServer) -> BTreeMap<String, (u64, bool)> {
